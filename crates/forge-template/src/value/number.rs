@@ -1,0 +1,92 @@
+//! Numbers with cty's semantics. PLACEHOLDER: f64-backed until the 512-bit implementation lands.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+/// A number as cty has it.
+#[derive(Clone, Debug)]
+pub struct Number(f64);
+
+impl Number {
+    /// Parses a decimal literal such as `1`, `-2.5`, `1e30`.
+    pub fn parse(s: &str) -> Option<Number> {
+        s.trim().parse::<f64>().ok().filter(|f| !f.is_nan()).map(Number)
+    }
+    /// From an i64.
+    pub fn from_i64(i: i64) -> Number {
+        Number(i as f64)
+    }
+    /// From an f64; `None` for NaN.
+    pub fn from_f64(f: f64) -> Option<Number> {
+        (!f.is_nan()).then_some(Number(f))
+    }
+    /// Nearest f64.
+    pub fn to_f64(&self) -> f64 {
+        self.0
+    }
+    /// The exact integer, when it is one and fits.
+    pub fn to_i64(&self) -> Option<i64> {
+        (self.0.fract() == 0.0 && self.0.abs() < 9.2e18).then_some(self.0 as i64)
+    }
+    /// Whether the value is a whole number.
+    pub fn is_integer(&self) -> bool {
+        self.0.is_finite() && self.0.fract() == 0.0
+    }
+    /// Whether the value is ±infinity.
+    pub fn is_infinite(&self) -> bool {
+        self.0.is_infinite()
+    }
+    /// Sum.
+    pub fn add(&self, o: &Number) -> Number {
+        Number(self.0 + o.0)
+    }
+    /// Difference.
+    pub fn sub(&self, o: &Number) -> Number {
+        Number(self.0 - o.0)
+    }
+    /// Product.
+    pub fn mul(&self, o: &Number) -> Number {
+        Number(self.0 * o.0)
+    }
+    /// Quotient (the caller rejects division by zero).
+    pub fn div(&self, o: &Number) -> Number {
+        Number(self.0 / o.0)
+    }
+    /// Remainder with cty's semantics.
+    pub fn rem(&self, o: &Number) -> Number {
+        Number(self.0 % o.0)
+    }
+    /// Negation.
+    pub fn neg(&self) -> Number {
+        Number(-self.0)
+    }
+    /// Text as `jsonencode` writes it.
+    pub fn to_json_string(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl PartialEq for Number {
+    fn eq(&self, o: &Number) -> bool {
+        self.0 == o.0
+    }
+}
+impl Eq for Number {}
+impl PartialOrd for Number {
+    fn partial_cmp(&self, o: &Number) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Number {
+    fn cmp(&self, o: &Number) -> Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_i64() {
+            Some(i) => write!(f, "{i}"),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The `forge` binary: a Packer-compatible image builder.
+
+fn main() {
+    println!("forge {}", env!("CARGO_PKG_VERSION"));
+}
