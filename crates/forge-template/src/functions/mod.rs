@@ -1,0 +1,246 @@
+//! Packer's HCL2 function table (packer-core.md §4): 103 functions with cty's semantics.
+//!
+//! Every function declares its parameters; [`call`] checks arity, converts arguments to the
+//! declared types, short-circuits unknown arguments, and carries sensitive marks from the
+//! arguments to the result, so individual functions see plain, known, unmarked values.
+
+use std::path::PathBuf;
+
+use crate::value::{convert, Type, Value};
+
+/// What a function may reach besides its arguments.
+pub struct FuncCtx<'a> {
+    /// The directory relative file paths resolve against (`path.root`).
+    pub base_dir: PathBuf,
+    /// The process start time, for `legacy_isotime` and `legacy_strftime`.
+    pub start_time: std::time::SystemTime,
+    /// Whether `env` may be called (only in variable defaults).
+    pub allow_env: bool,
+    /// Renders a template file for `templatefile`: (source text, file name, variables).
+    pub render_template: Option<&'a dyn Fn(&str, &str, &Value) -> Result<Value, String>>,
+    /// Reads environment variables (tests inject their own).
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Why a call failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FuncError {
+    /// A specific argument is wrong: "Invalid value for \"<param>\" parameter: <message>."
+    Arg {
+        /// Index of the argument.
+        index: usize,
+        /// What is wrong, without the trailing period.
+        message: String,
+    },
+    /// The call failed as a whole: "Call to function \"<name>\" failed: <message>."
+    Call(String),
+}
+
+/// A function's result.
+pub type FuncResult = Result<Value, FuncError>;
+
+/// One declared parameter.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Name, as error messages show it.
+    pub name: &'static str,
+    /// The type arguments are converted to (`Type::Dynamic` takes anything).
+    pub ty: Type,
+    /// Whether null may be passed.
+    pub allow_null: bool,
+    /// Whether an unknown may be passed (else the result is unknown).
+    pub allow_unknown: bool,
+}
+
+impl Param {
+    /// A parameter of the given type that rejects null and short-circuits unknowns.
+    pub const fn new(name: &'static str, ty: Type) -> Param {
+        Param {
+            name,
+            ty,
+            allow_null: false,
+            allow_unknown: false,
+        }
+    }
+    /// Lets null through.
+    pub const fn nullable(mut self) -> Param {
+        self.allow_null = true;
+        self
+    }
+    /// Lets unknown values through to the implementation.
+    pub const fn unknowns(mut self) -> Param {
+        self.allow_unknown = true;
+        self
+    }
+}
+
+/// The implementation of a function.
+pub type Impl = fn(&FuncCtx, &[Value]) -> FuncResult;
+
+/// A function's declaration.
+pub struct Function {
+    /// Its name in HCL.
+    pub name: &'static str,
+    /// Fixed parameters.
+    pub params: Vec<Param>,
+    /// The repeated trailing parameter, if any.
+    pub variadic: Option<Param>,
+    /// The result type when an argument is unknown (`Type::Dynamic` if it depends).
+    pub ret: Type,
+    /// The implementation.
+    pub imp: Impl,
+}
+
+impl Function {
+    /// Declares a function.
+    pub fn new(name: &'static str, params: Vec<Param>, ret: Type, imp: Impl) -> Function {
+        Function {
+            name,
+            params,
+            variadic: None,
+            ret,
+            imp,
+        }
+    }
+    /// Adds a variadic trailing parameter.
+    pub fn variadic(mut self, p: Param) -> Function {
+        self.variadic = Some(p);
+        self
+    }
+}
+
+/// Why a call could not be made or failed, ready for a diagnostic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallError {
+    /// The diagnostic summary ("Invalid function argument", "Error in function call", ...).
+    pub summary: String,
+    /// The diagnostic detail.
+    pub detail: String,
+    /// The argument the error is about, if one.
+    pub arg: Option<usize>,
+}
+
+fn registry() -> &'static std::collections::HashMap<&'static str, Function> {
+    static REG: std::sync::OnceLock<std::collections::HashMap<&'static str, Function>> =
+        std::sync::OnceLock::new();
+    REG.get_or_init(|| all().into_iter().map(|f| (f.name, f)).collect())
+}
+
+/// Every function Packer's HCL2 has.
+fn all() -> Vec<Function> {
+    let mut v = Vec::new();
+    builtin::register(&mut v);
+    v
+}
+
+/// Whether a function of that name exists.
+pub fn exists(name: &str) -> bool {
+    registry().contains_key(name) || matches!(name, "can" | "try" | "convert")
+}
+
+/// All function names, sorted.
+pub fn names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = registry().keys().copied().collect();
+    v.extend(["can", "try", "convert"]);
+    v.sort_unstable();
+    v
+}
+
+/// Calls `name` with already evaluated arguments. `can`, `try` and `convert` take expressions
+/// and are handled by the evaluator.
+pub fn call(ctx: &FuncCtx, name: &str, args: Vec<Value>) -> Result<Value, CallError> {
+    let Some(f) = registry().get(name) else {
+        return Err(CallError {
+            summary: "Call to unknown function".into(),
+            detail: format!("There is no function named {name:?}."),
+            arg: None,
+        });
+    };
+    let n = args.len();
+    if n < f.params.len() {
+        let missing = &f.params[n];
+        return Err(CallError {
+            summary: "Not enough function arguments".into(),
+            detail: format!(
+                "Function {:?} expects {}{} argument(s). Missing value for {:?}.",
+                name,
+                if f.variadic.is_some() {
+                    "at least "
+                } else {
+                    ""
+                },
+                f.params.len(),
+                missing.name
+            ),
+            arg: None,
+        });
+    }
+    if n > f.params.len() && f.variadic.is_none() {
+        return Err(CallError {
+            summary: "Too many function arguments".into(),
+            detail: format!(
+                "Function {:?} expects only {} argument(s).",
+                name,
+                f.params.len()
+            ),
+            arg: Some(f.params.len()),
+        });
+    }
+    let mut mark = false;
+    let mut unknown = false;
+    let mut conv = Vec::with_capacity(n);
+    for (i, a) in args.into_iter().enumerate() {
+        let p = f
+            .params
+            .get(i)
+            .or(f.variadic.as_ref())
+            .expect("arity checked");
+        if a.is_null() && !p.allow_null {
+            return Err(CallError {
+                summary: "Invalid function argument".into(),
+                detail: format!(
+                    "Invalid value for {:?} parameter: argument must not be null.",
+                    p.name
+                ),
+                arg: Some(i),
+            });
+        }
+        let (a, m) = a.unmark_deep();
+        mark |= m;
+        if a.is_unknown_deep() && !p.allow_unknown {
+            unknown = true;
+        }
+        let c = convert(&a, &p.ty).map_err(|e| CallError {
+            summary: "Invalid function argument".into(),
+            detail: format!("Invalid value for {:?} parameter: {e}.", p.name),
+            arg: Some(i),
+        })?;
+        conv.push(c);
+    }
+    if unknown {
+        return Ok(Value::unknown(f.ret.clone()).marked(mark));
+    }
+    match (f.imp)(ctx, &conv) {
+        Ok(v) => Ok(v.marked(mark)),
+        Err(FuncError::Arg { index, message }) => {
+            let pname = f
+                .params
+                .get(index)
+                .or(f.variadic.as_ref())
+                .map(|p| p.name)
+                .unwrap_or("?");
+            Err(CallError {
+                summary: "Invalid function argument".into(),
+                detail: format!("Invalid value for {pname:?} parameter: {message}."),
+                arg: Some(index),
+            })
+        }
+        Err(FuncError::Call(message)) => Err(CallError {
+            summary: "Error in function call".into(),
+            detail: format!("Call to function {name:?} failed: {message}."),
+            arg: None,
+        }),
+    }
+}
+
+mod builtin;
