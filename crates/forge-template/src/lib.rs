@@ -1,5 +1,24 @@
 //! Packer templates, HCL2 and legacy JSON: parsing, evaluation with Packer's semantics, and the
 //! typed build plan that the engine runs.
 
+pub mod config;
+pub mod console;
+pub mod datasource;
+pub mod diag;
+pub mod eval;
 pub mod functions;
+mod legacy_plan;
+pub mod plan;
+pub mod syntax;
+pub mod typeexpr;
 pub mod value;
+pub mod version;
+
+pub use config::{load, LoadOptions, Loaded};
+pub use plan::BuildPlan;
+
+/// The time this process started, as `timestamp`-like legacy functions see it.
+pub fn start_time() -> std::time::SystemTime {
+    static START: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+    *START.get_or_init(std::time::SystemTime::now)
+}

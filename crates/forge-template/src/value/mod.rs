@@ -303,6 +303,12 @@ pub fn set_order(a: &Value, b: &Value) -> std::cmp::Ordering {
     }
 }
 
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        self.raw_equals(other)
+    }
+}
+
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
         Value::string(s)

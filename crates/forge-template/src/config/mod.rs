@@ -1,0 +1,1083 @@
+//! HCL2 templates: files merged into one configuration, variables from every source with
+//! Packer's precedence, locals and data sources as one dependency graph, sources and builds
+//! expanded into the [`BuildPlan`].
+
+mod body_eval;
+pub mod files;
+mod glob;
+mod variables;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+pub use body_eval::eval_body;
+pub use files::{classify, TemplateKind};
+pub use glob::glob_match;
+
+use crate::diag::{Diagnostic, Diagnostics, Files, Span};
+use crate::eval::{EvalEnv, Scope};
+use crate::plan::{
+    parse_duration, BuildPlan, PlannedBuild, PlannedPostProcessor, PlannedProvisioner,
+    PluginConfig, RequiredPlugin,
+};
+use crate::syntax::{Block, Body, ExprKind};
+use crate::value::{Type, Value};
+
+/// The Packer version forge is compatible with: `packer.version`, `required_version` checks.
+pub const PACKER_COMPAT_VERSION: &str = "1.16.0";
+
+/// What the command line gives besides the template path.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// `-var k=v`, in order.
+    pub vars: Vec<(String, String)>,
+    /// `-var-file`, in order.
+    pub var_files: Vec<PathBuf>,
+    /// `-only` patterns.
+    pub only: Vec<String>,
+    /// `-except` patterns.
+    pub except: Vec<String>,
+    /// Warn about variables set in var files but never declared.
+    pub warn_undeclared_vars: bool,
+    /// Environment override for tests; `None` reads the process environment.
+    pub env: Option<HashMap<String, String>>,
+}
+
+/// The outcome of loading: the plan (when there were no errors), every diagnostic, and the
+/// files for rendering them.
+pub struct Loaded {
+    /// The plan, if loading succeeded.
+    pub plan: Option<BuildPlan>,
+    /// Errors and warnings.
+    pub diags: Diagnostics,
+    /// The source files read.
+    pub files: Files,
+}
+
+/// Loads a template path (file or directory, HCL2 or legacy JSON) into a build plan.
+pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
+    let mut files = Files::default();
+    let kind = match classify(path) {
+        Ok(k) => k,
+        Err(diags) => {
+            return Loaded {
+                plan: None,
+                diags,
+                files,
+            }
+        }
+    };
+    match kind {
+        TemplateKind::Hcl2 {
+            files: paths,
+            auto_var_files,
+            root,
+        } => {
+            let mut l = Loader::new(opts, root);
+            let plan = l.load(&paths, &auto_var_files, &mut files);
+            let plan = if l.diags.has_errors() { None } else { plan };
+            Loaded {
+                plan,
+                diags: l.diags,
+                files,
+            }
+        }
+        TemplateKind::LegacyJson(p) => crate::legacy_plan::load_legacy(&p, opts, files),
+    }
+}
+
+/// Parses one HCL2 file (native or JSON syntax) into a body.
+pub fn parse_file(path: &Path, files: &mut Files) -> Result<Body, Diagnostics> {
+    let text = files::read_text(path)?;
+    let id = files.add(path.to_string_lossy(), text.clone());
+    if path.to_string_lossy().ends_with(".json") {
+        crate::syntax::parse_json_body(id, &text)
+    } else {
+        crate::syntax::parse_hcl_body(id, &text)
+    }
+}
+
+pub(crate) struct Loader<'o> {
+    opts: &'o LoadOptions,
+    root: PathBuf,
+    pub(crate) diags: Diagnostics,
+    env: Box<dyn Fn(&str) -> Option<String> + 'o>,
+}
+
+/// A variable declaration and its value.
+#[derive(Clone, Debug)]
+pub(crate) struct Variable {
+    pub name: String,
+    pub span: Span,
+    pub constraint: Option<crate::typeexpr::Constraint>,
+    pub sensitive: bool,
+    pub value: Option<Value>,
+    pub validations: Vec<(crate::syntax::Expr, crate::syntax::Expr, Span)>,
+    pub from: &'static str,
+}
+
+const TOP_BLOCKS: &[&str] = &[
+    "packer",
+    "variable",
+    "variables",
+    "locals",
+    "local",
+    "source",
+    "data",
+    "build",
+    "hcp_packer_registry",
+    "communicator",
+];
+
+impl<'o> Loader<'o> {
+    fn new(opts: &'o LoadOptions, root: PathBuf) -> Loader<'o> {
+        let env: Box<dyn Fn(&str) -> Option<String> + 'o> = match &opts.env {
+            Some(m) => Box::new(move |k: &str| m.get(k).cloned()),
+            None => Box::new(|k: &str| std::env::var(k).ok()),
+        };
+        Loader {
+            opts,
+            root,
+            diags: Diagnostics::new(),
+            env,
+        }
+    }
+
+    fn eval_env(&self, allow_env: bool) -> EvalEnv<'_> {
+        EvalEnv {
+            base_dir: self.root.clone(),
+            start_time: crate::start_time(),
+            allow_env,
+            env: &*self.env,
+            allow_templatefile: true,
+        }
+    }
+
+    fn load(
+        &mut self,
+        paths: &[PathBuf],
+        auto: &[PathBuf],
+        files: &mut Files,
+    ) -> Option<BuildPlan> {
+        let mut body = Body::default();
+        for p in paths {
+            match parse_file(p, files) {
+                Ok(b) => {
+                    body.attrs.extend(b.attrs);
+                    body.blocks.extend(b.blocks);
+                }
+                Err(d) => self.diags.extend(d),
+            }
+        }
+        if self.diags.has_errors() {
+            return None;
+        }
+        for a in &body.attrs {
+            self.diags.push(
+                Diagnostic::error(
+                    "Unsupported argument",
+                    format!("An argument named {:?} is not expected here.", a.name),
+                )
+                .at(a.name_span),
+            );
+        }
+        for b in &body.blocks {
+            if !TOP_BLOCKS.contains(&b.ty.as_str()) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "Unsupported block type",
+                        format!("Blocks of type {:?} are not expected here.", b.ty),
+                    )
+                    .at(b.type_span),
+                );
+            }
+        }
+        let required_plugins = self.packer_blocks(&body);
+
+        // Variables, with every assignment source in precedence order.
+        let mut vars = self.declare_variables(&body);
+        self.assign_variables(&mut vars, auto, files);
+        self.validate_variables(&vars);
+        if self.diags.has_errors() {
+            return None;
+        }
+        let var_obj = Value::object(
+            vars.iter()
+                .map(|(k, v)| {
+                    let val = v.value.clone().unwrap_or_else(Value::dynamic_null);
+                    (k.clone(), val.marked(v.sensitive))
+                })
+                .collect(),
+        );
+
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let path_obj = Value::object(BTreeMap::from([
+            ("cwd".to_string(), Value::string(slash(&cwd))),
+            ("root".to_string(), Value::string(slash(&self.root))),
+        ]));
+        let packer_obj = Value::object(BTreeMap::from([
+            ("version".to_string(), Value::string(PACKER_COMPAT_VERSION)),
+            // HCP Packer values: unknown outside an HCP-enabled build.
+            ("iterationID".to_string(), Value::unknown(Type::String)),
+            (
+                "versionFingerprint".to_string(),
+                Value::unknown(Type::String),
+            ),
+        ]));
+        let base = vec![
+            ("var".to_string(), var_obj),
+            ("path".to_string(), path_obj),
+            ("packer".to_string(), packer_obj),
+        ];
+
+        // Locals and data sources: one graph.
+        let (locals, data) = self.eval_locals_and_data(&body, &base);
+        let local_obj = Value::object(locals.clone().into_iter().collect());
+        let mut scope_names = base.clone();
+        scope_names.push(("local".into(), local_obj));
+        scope_names.push(("data".into(), data));
+
+        // Sources.
+        let mut sources: BTreeMap<(String, String), &Block> = BTreeMap::new();
+        for b in body.blocks_of("source") {
+            let [(t, _), (n, _)] = b.labels.as_slice() else {
+                self.diags.push(
+                    Diagnostic::error(
+                        "Missing name for source",
+                        "All source blocks must have two labels: the builder type and a name.",
+                    )
+                    .at(b.header_span()),
+                );
+                continue;
+            };
+            if let Some(prev) = sources.insert((t.clone(), n.clone()), b) {
+                let _ = prev;
+                self.diags.push(
+                    Diagnostic::error(
+                        "Duplicate source block",
+                        format!("This source block has the same builder type and name as a previous block declared at {}. Each source must have a unique name per builder type.", files.position(prev.header_span())),
+                    )
+                    .at(b.header_span()),
+                );
+            }
+        }
+        let builds = self.expand_builds(&body, &sources, &scope_names, files);
+        let mut variables: Vec<(String, Value)> = vars
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.value
+                        .clone()
+                        .unwrap_or_else(Value::dynamic_null)
+                        .marked(v.sensitive),
+                )
+            })
+            .collect();
+        variables.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(BuildPlan {
+            files: files.clone(),
+            variables,
+            locals: locals.into_iter().collect(),
+            sensitive_variables: vars
+                .values()
+                .filter(|v| v.sensitive)
+                .map(|v| v.name.clone())
+                .collect(),
+            builds,
+            scope: scope_names,
+            legacy_json: false,
+            required_plugins,
+        })
+    }
+
+    fn packer_blocks(&mut self, body: &Body) -> Vec<RequiredPlugin> {
+        let mut out = Vec::new();
+        let env = self.eval_env(false);
+        let scope = Scope::new(&env, Vec::new());
+        let mut diags = Diagnostics::new();
+        for b in body.blocks_of("packer") {
+            for a in &b.body.attrs {
+                match a.name.as_str() {
+                    "required_version" => match scope.eval(&a.expr) {
+                        Ok(v) => {
+                            let c = v.as_str().unwrap_or_default().to_string();
+                            match crate::version::satisfies(PACKER_COMPAT_VERSION, &c) {
+                                Ok(true) => {}
+                                Ok(false) => diags.push(
+                                    Diagnostic::error(
+                                        "Unsupported Packer Core version",
+                                        format!("This configuration does not support Packer version {PACKER_COMPAT_VERSION}. To proceed, either choose another supported Packer version or update this version constraint. Version constraints are normally set for good reason, so updating the constraint may lead to other errors or unexpected behavior."),
+                                    )
+                                    .at(a.expr.span),
+                                ),
+                                Err(e) => diags.push(
+                                    Diagnostic::error("Invalid version constraint", e).at(a.expr.span),
+                                ),
+                            }
+                        }
+                        Err(d) => diags.push(d),
+                    },
+                    other => diags.push(
+                        Diagnostic::error(
+                            "Unsupported argument",
+                            format!("An argument named {other:?} is not expected here."),
+                        )
+                        .at(a.name_span),
+                    ),
+                }
+            }
+            for rp in &b.body.blocks {
+                if rp.ty != "required_plugins" {
+                    diags.push(
+                        Diagnostic::error(
+                            "Unsupported block type",
+                            format!("Blocks of type {:?} are not expected here.", rp.ty),
+                        )
+                        .at(rp.type_span),
+                    );
+                    continue;
+                }
+                for a in &rp.body.attrs {
+                    let v = match scope.eval(&a.expr) {
+                        Ok(v) => v,
+                        Err(d) => {
+                            diags.push(d);
+                            continue;
+                        }
+                    };
+                    let get = |k: &str| {
+                        v.as_entries()
+                            .and_then(|m| m.get(k))
+                            .and_then(|x| x.as_str())
+                            .map(str::to_string)
+                    };
+                    let (Some(source), Some(version)) = (get("source"), get("version")) else {
+                        diags.push(
+                            Diagnostic::error(
+                                "Invalid required_plugins entry",
+                                format!("The plugin {:?} must be an object with a \"source\" and a \"version\" attribute.", a.name),
+                            )
+                            .at(a.expr.span),
+                        );
+                        continue;
+                    };
+                    out.push(RequiredPlugin {
+                        name: a.name.clone(),
+                        source,
+                        version,
+                    });
+                }
+            }
+        }
+        self.diags.extend(diags);
+        out
+    }
+
+    /// Evaluates locals and data sources in dependency order.
+    fn eval_locals_and_data(
+        &mut self,
+        body: &Body,
+        base: &[(String, Value)],
+    ) -> (BTreeMap<String, Value>, Value) {
+        #[derive(Clone)]
+        enum Node<'b> {
+            Local(&'b crate::syntax::Expr, bool, Span),
+            Data(&'b Block),
+        }
+        let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
+        let mut order_hint: Vec<String> = Vec::new();
+        let dup = |diags: &mut Diagnostics, key: &str, span: Span, what: &str| {
+            diags.push(
+                Diagnostic::error(
+                    format!("Duplicate {what}"),
+                    format!("Duplicate {key} definition found."),
+                )
+                .at(span),
+            );
+        };
+        for b in &body.blocks {
+            match b.ty.as_str() {
+                "locals" => {
+                    for a in &b.body.attrs {
+                        let key = format!("local.{}", a.name);
+                        if nodes.contains_key(&key) {
+                            dup(&mut self.diags, &key, a.name_span, "local");
+                            continue;
+                        }
+                        order_hint.push(key.clone());
+                        nodes.insert(key, Node::Local(&a.expr, false, a.span));
+                    }
+                }
+                "local" => {
+                    let Some((name, _)) = b.labels.first() else {
+                        continue;
+                    };
+                    let key = format!("local.{name}");
+                    let Some(expr) = b.body.attr("expression") else {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "Missing required argument",
+                                "The argument \"expression\" is required, but no definition was found.",
+                            )
+                            .at(b.header_span()),
+                        );
+                        continue;
+                    };
+                    let sensitive = b
+                        .body
+                        .attr("sensitive")
+                        .map(|a| matches!(&a.expr.kind, ExprKind::Literal(v) if v.as_bool() == Some(true)))
+                        .unwrap_or(false);
+                    if nodes.contains_key(&key) {
+                        dup(&mut self.diags, &key, b.header_span(), "local");
+                        continue;
+                    }
+                    order_hint.push(key.clone());
+                    nodes.insert(key, Node::Local(&expr.expr, sensitive, b.span));
+                }
+                "data" => {
+                    let [(t, _), (n, _)] = b.labels.as_slice() else {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "Missing name for data source",
+                                "All data blocks must have two labels: the data source type and a name.",
+                            )
+                            .at(b.header_span()),
+                        );
+                        continue;
+                    };
+                    let key = format!("data.{t}.{n}");
+                    if nodes.contains_key(&key) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "Duplicate data block",
+                                format!("This data block has the same data type and name as a previous block: {key}."),
+                            )
+                            .at(b.header_span()),
+                        );
+                        continue;
+                    }
+                    order_hint.push(key.clone());
+                    nodes.insert(key, Node::Data(b));
+                }
+                _ => {}
+            }
+        }
+        // Dependencies from references.
+        let mut deps: BTreeMap<String, Vec<(String, Span)>> = BTreeMap::new();
+        for (k, n) in &nodes {
+            let refs = match n {
+                Node::Local(e, _, _) => e.references(),
+                Node::Data(b) => body_refs(&b.body),
+            };
+            let mut d = Vec::new();
+            for r in refs {
+                let key = match r.root.as_str() {
+                    "local" => r.attrs.first().map(|a| format!("local.{a}")),
+                    "data" if r.attrs.len() >= 2 => {
+                        Some(format!("data.{}.{}", r.attrs[0], r.attrs[1]))
+                    }
+                    _ => None,
+                };
+                if let Some(key) = key {
+                    if nodes.contains_key(&key) {
+                        d.push((key, r.span));
+                    }
+                }
+            }
+            deps.insert(k.clone(), d);
+        }
+        // Topological order (stable by declaration order), cycles reported with their path.
+        let mut state: HashMap<String, u8> = HashMap::new();
+        let mut order = Vec::new();
+        for k in &order_hint {
+            let mut stack = Vec::new();
+            if let Some(cycle) = visit(k, &deps, &mut state, &mut order, &mut stack) {
+                let span = match nodes.get(&cycle[0]) {
+                    Some(Node::Local(_, _, s)) => *s,
+                    Some(Node::Data(b)) => b.header_span(),
+                    None => Span::default(),
+                };
+                self.diags.push(
+                    Diagnostic::error(
+                        "Cyclic dependency detected",
+                        format!(
+                            "The local variables and data sources form a dependency cycle: {}. Break the cycle so each value can be evaluated from the ones before it.",
+                            cycle.join(" -> ")
+                        ),
+                    )
+                    .at(span),
+                );
+                return (BTreeMap::new(), Value::empty_object());
+            }
+        }
+        let mut locals: BTreeMap<String, Value> = BTreeMap::new();
+        let mut data: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+        let mut diags = Diagnostics::new();
+        for k in order {
+            let mut names = base.to_vec();
+            names.push(("local".into(), Value::object(locals.clone())));
+            names.push((
+                "data".into(),
+                Value::object(
+                    data.iter()
+                        .map(|(t, m)| (t.clone(), Value::object(m.clone())))
+                        .collect(),
+                ),
+            ));
+            let env = self.eval_env(false);
+            let scope = Scope::new(&env, names);
+            match nodes.get(&k) {
+                Some(Node::Local(e, sensitive, _)) => {
+                    let v = match scope.eval(e) {
+                        Ok(v) => v.marked(*sensitive),
+                        Err(d) => {
+                            diags.push(d);
+                            Value::unknown(Type::Dynamic)
+                        }
+                    };
+                    locals.insert(k.trim_start_matches("local.").to_string(), v);
+                }
+                Some(Node::Data(b)) => {
+                    let cfg = eval_body(&b.body, &scope, &mut diags);
+                    let v = crate::datasource::evaluate(&b.labels[0].0, &cfg, b, &mut diags);
+                    data.entry(b.labels[0].0.clone())
+                        .or_default()
+                        .insert(b.labels[1].0.clone(), v);
+                }
+                None => {}
+            }
+        }
+        self.diags.extend(diags);
+        let data = Value::object(
+            data.into_iter()
+                .map(|(t, m)| (t, Value::object(m)))
+                .collect(),
+        );
+        (locals, data)
+    }
+
+    fn expand_builds(
+        &mut self,
+        body: &Body,
+        sources: &BTreeMap<(String, String), &Block>,
+        scope_names: &[(String, Value)],
+        files: &Files,
+    ) -> Vec<PlannedBuild> {
+        let mut out = Vec::new();
+        let env = self.eval_env(false);
+        let scope = Scope::new(&env, scope_names.to_vec());
+        let mut diags = Diagnostics::new();
+        let mut any_build = false;
+        for bb in body.blocks_of("build") {
+            any_build = true;
+            let build_name = bb
+                .body
+                .attr("name")
+                .and_then(|a| scope.eval(&a.expr).ok())
+                .and_then(|v| v.as_str().map(str::to_string));
+            let description = bb
+                .body
+                .attr("description")
+                .and_then(|a| scope.eval(&a.expr).ok())
+                .and_then(|v| v.as_str().map(str::to_string));
+            for a in &bb.body.attrs {
+                if !["name", "description", "sources"].contains(&a.name.as_str()) {
+                    diags.push(
+                        Diagnostic::error(
+                            "Unsupported argument",
+                            format!("An argument named {:?} is not expected here.", a.name),
+                        )
+                        .at(a.name_span),
+                    );
+                }
+            }
+            // (type, name, local name, override body, span)
+            let mut uses: Vec<(String, String, String, Option<&Body>, Span)> = Vec::new();
+            if let Some(a) = bb.body.attr("sources") {
+                let items: Vec<(String, Span)> = match &a.expr.kind {
+                    ExprKind::Tuple(items) => items
+                        .iter()
+                        .filter_map(|x| {
+                            scope
+                                .eval(x)
+                                .ok()
+                                .and_then(|v| v.as_str().map(|s| (s.to_string(), x.span)))
+                        })
+                        .collect(),
+                    _ => match scope.eval(&a.expr) {
+                        Ok(v) => v
+                            .as_seq()
+                            .unwrap_or(&[])
+                            .iter()
+                            .filter_map(|x| x.as_str().map(|s| (s.to_string(), a.expr.span)))
+                            .collect(),
+                        Err(d) => {
+                            diags.push(d);
+                            Vec::new()
+                        }
+                    },
+                };
+                for (s, sp) in items {
+                    match source_ref(&s) {
+                        Some((t, n)) => uses.push((t.clone(), n.clone(), n, None, sp)),
+                        None => diags.push(
+                            Diagnostic::error(
+                                "Invalid source reference",
+                                format!("A source reference must look like \"source.TYPE.NAME\" or \"TYPE.NAME\"; {s:?} does not."),
+                            )
+                            .at(sp),
+                        ),
+                    }
+                }
+            }
+            for sb in bb.body.blocks_of("source") {
+                let Some((label, lspan)) = sb.labels.first() else {
+                    continue;
+                };
+                let Some((t, n)) = source_ref(label) else {
+                    diags.push(
+                        Diagnostic::error(
+                            "Invalid source reference",
+                            format!("A source reference must look like \"source.TYPE.NAME\" or \"TYPE.NAME\"; {label:?} does not."),
+                        )
+                        .at(*lspan),
+                    );
+                    continue;
+                };
+                let local = sb
+                    .body
+                    .attr("name")
+                    .and_then(|a| scope.eval(&a.expr).ok())
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| n.clone());
+                uses.push((t, n, local, Some(&sb.body), sb.span));
+            }
+            if uses.is_empty() {
+                diags.push(
+                    Diagnostic::error(
+                        "Missing source reference",
+                        "A build block must reference at least one source, with a \"sources\" argument or a nested \"source\" block.",
+                    )
+                    .at(bb.type_span),
+                );
+            }
+            for (t, n, local, over, span) in uses {
+                let Some(src) = sources.get(&(t.clone(), n.clone())) else {
+                    diags.push(
+                        Diagnostic::error(
+                            "Unknown source",
+                            format!("Unknown source {t}.{n}: no \"source\" block declares it."),
+                        )
+                        .at(span),
+                    );
+                    continue;
+                };
+                let mut merged = src.body.clone();
+                if let Some(ob) = over {
+                    for a in &ob.attrs {
+                        if a.name == "name" {
+                            continue;
+                        }
+                        if let Some(prev) = merged.attr(&a.name) {
+                            diags.push(
+                                Diagnostic::error(
+                                    "Duplicate argument",
+                                    format!("The argument {:?} is already set at {}; a build-level source block may only add arguments.", a.name, files.position(prev.name_span)),
+                                )
+                                .at(a.name_span),
+                            );
+                            continue;
+                        }
+                        merged.attrs.push(a.clone());
+                    }
+                    merged.blocks.extend(ob.blocks.iter().cloned());
+                }
+                let source_obj = Value::object(BTreeMap::from([
+                    ("name".to_string(), Value::string(local.clone())),
+                    ("type".to_string(), Value::string(t.clone())),
+                ]));
+                let mut names = scope_names.to_vec();
+                names.push(("source".into(), source_obj.clone()));
+                let src_scope = Scope::new(&env, names.clone());
+                let config = eval_body(&merged, &src_scope, &mut diags);
+                let type_name = format!("{t}.{local}");
+                let name = match &build_name {
+                    Some(b) => format!("{b}.{type_name}"),
+                    None => type_name.clone(),
+                };
+                let mut bnames = names.clone();
+                bnames.push(("build".into(), build_object(build_name.as_deref(), &t)));
+                let late = Scope::new(&env, bnames);
+                let mut provisioners = Vec::new();
+                let mut cleanup = None;
+                for pb in &bb.body.blocks {
+                    match pb.ty.as_str() {
+                        "provisioner" | "error-cleanup-provisioner" => {
+                            if let Some(p) =
+                                self.provisioner(pb, &type_name, &local, &late, &mut diags)
+                            {
+                                if pb.ty == "provisioner" {
+                                    provisioners.push(p);
+                                } else if cleanup.is_some() {
+                                    diags.push(
+                                        Diagnostic::error(
+                                            "Only one error-cleanup-provisioner is allowed",
+                                            "A build block may have at most one error-cleanup-provisioner.",
+                                        )
+                                        .at(pb.type_span),
+                                    );
+                                } else {
+                                    cleanup = Some(p);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let mut chains = Vec::new();
+                for pb in &bb.body.blocks {
+                    match pb.ty.as_str() {
+                        "post-processor" => {
+                            if let Some(pp) = self.post_processor(pb, &type_name, &late, &mut diags)
+                            {
+                                chains.push(vec![pp]);
+                            }
+                        }
+                        "post-processors" => {
+                            let chain: Vec<_> = pb
+                                .body
+                                .blocks_of("post-processor")
+                                .filter_map(|p| {
+                                    self.post_processor(p, &type_name, &late, &mut diags)
+                                })
+                                .collect();
+                            if !chain.is_empty() {
+                                chains.push(chain);
+                            }
+                        }
+                        "source"
+                        | "provisioner"
+                        | "error-cleanup-provisioner"
+                        | "hcp_packer_registry" => {}
+                        other => diags.push(
+                            Diagnostic::error(
+                                "Unsupported block type",
+                                format!("Blocks of type {other:?} are not expected here."),
+                            )
+                            .at(pb.type_span),
+                        ),
+                    }
+                }
+                // -except also drops post-processors by name (and the rest of their chain).
+                for chain in &mut chains {
+                    if let Some(pos) = chain.iter().position(|pp| {
+                        let n = pp
+                            .name
+                            .clone()
+                            .unwrap_or_else(|| pp.config.plugin_type.clone());
+                        self.opts.except.iter().any(|g| glob_match(g, &n))
+                    }) {
+                        chain.truncate(pos);
+                    }
+                }
+                chains.retain(|c| !c.is_empty());
+                out.push(PlannedBuild {
+                    build_name: build_name.clone(),
+                    name,
+                    builder_type: t.clone(),
+                    source_name: n.clone(),
+                    local_name: local.clone(),
+                    builder: PluginConfig {
+                        plugin_type: t.clone(),
+                        config,
+                        body: Some(merged),
+                        span: src.header_span(),
+                    },
+                    provisioners,
+                    error_cleanup_provisioner: cleanup,
+                    post_processors: chains,
+                    description: description.clone(),
+                });
+            }
+        }
+        let _ = any_build;
+        self.diags.extend(diags);
+        // -only / -except on build names.
+        out.retain(|b| {
+            (self.opts.only.is_empty() || self.opts.only.iter().any(|g| glob_match(g, &b.name)))
+                && !self.opts.except.iter().any(|g| glob_match(g, &b.name))
+        });
+        out
+    }
+
+    fn only_except(
+        &self,
+        body: &Body,
+        type_name: &str,
+        scope: &Scope,
+        diags: &mut Diagnostics,
+    ) -> bool {
+        let list = |n: &str, diags: &mut Diagnostics| -> Option<Vec<String>> {
+            let a = body.attr(n)?;
+            match scope.eval(&a.expr) {
+                Ok(v) => Some(
+                    v.as_seq()
+                        .unwrap_or(&[])
+                        .iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect(),
+                ),
+                Err(d) => {
+                    diags.push(d);
+                    None
+                }
+            }
+        };
+        let only = list("only", diags);
+        let except = list("except", diags);
+        if only.is_some() && except.is_some() {
+            if let Some(a) = body.attr("except") {
+                diags.push(
+                    Diagnostic::error(
+                        "only one of 'only' or 'except' can be specified",
+                        "Use either \"only\" or \"except\" in one block, not both.",
+                    )
+                    .at(a.name_span),
+                );
+            }
+            return false;
+        }
+        if let Some(o) = only {
+            return o.iter().any(|x| x == type_name);
+        }
+        if let Some(e) = except {
+            return !e.iter().any(|x| x == type_name);
+        }
+        true
+    }
+
+    fn provisioner(
+        &self,
+        b: &Block,
+        type_name: &str,
+        local: &str,
+        scope: &Scope,
+        diags: &mut Diagnostics,
+    ) -> Option<PlannedProvisioner> {
+        let Some((ptype, _)) = b.labels.first() else {
+            diags.push(
+                Diagnostic::error(
+                    "Missing provisioner type",
+                    "A provisioner block needs one label: the provisioner type.",
+                )
+                .at(b.type_span),
+            );
+            return None;
+        };
+        if !self.only_except(&b.body, type_name, scope, diags) {
+            return None;
+        }
+        const COMMON: &[&str] = &[
+            "name",
+            "pause_before",
+            "max_retries",
+            "timeout",
+            "only",
+            "except",
+            "override",
+            "continue_on_error",
+        ];
+        let mut plugin_body = b.body.clone();
+        plugin_body
+            .attrs
+            .retain(|a| !COMMON.contains(&a.name.as_str()));
+        let mut config = eval_body(&plugin_body, scope, diags);
+        let get = |n: &str, diags: &mut Diagnostics| -> Option<(Value, Span)> {
+            let a = b.body.attr(n)?;
+            match scope.eval(&a.expr) {
+                Ok(v) => Some((v, a.expr.span)),
+                Err(d) => {
+                    diags.push(d);
+                    None
+                }
+            }
+        };
+        let dur = |n: &str, diags: &mut Diagnostics| -> Option<std::time::Duration> {
+            let (v, sp) = get(n, diags)?;
+            let s = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_console_string());
+            match parse_duration(&s) {
+                Some(d) => Some(d),
+                None => {
+                    diags.push(
+                        Diagnostic::error(
+                            "Invalid duration",
+                            format!("{s:?} is not a valid duration for {n:?}: use Go's duration syntax, such as \"30s\" or \"1h5m\"."),
+                        )
+                        .at(sp),
+                    );
+                    None
+                }
+            }
+        };
+        if let Some((ov, _)) = get("override", diags) {
+            if let Some(o) = ov.as_entries().and_then(|m| m.get(local)) {
+                if let (Some(base), Some(extra)) = (config.as_entries(), o.as_entries()) {
+                    let mut m = base.clone();
+                    m.extend(extra.clone());
+                    config = Value::object(m);
+                }
+            }
+        }
+        let max_retries = get("max_retries", diags)
+            .and_then(|(v, _)| v.as_number().and_then(|n| n.to_i64()))
+            .unwrap_or(0)
+            .max(0) as u32;
+        let pause_before = dur("pause_before", diags);
+        Some(PlannedProvisioner {
+            name: get("name", diags).and_then(|(v, _)| v.as_str().map(str::to_string)),
+            pause_before,
+            // Packer's HCL2 quirk: pause_before disables timeout.
+            timeout: dur("timeout", diags).filter(|_| pause_before.is_none()),
+            max_retries,
+            continue_on_error: get("continue_on_error", diags)
+                .and_then(|(v, _)| v.as_bool())
+                .unwrap_or(false),
+            config: PluginConfig {
+                plugin_type: ptype.clone(),
+                config,
+                body: Some(plugin_body),
+                span: b.header_span(),
+            },
+        })
+    }
+
+    fn post_processor(
+        &self,
+        b: &Block,
+        type_name: &str,
+        scope: &Scope,
+        diags: &mut Diagnostics,
+    ) -> Option<PlannedPostProcessor> {
+        let Some((ptype, _)) = b.labels.first() else {
+            diags.push(
+                Diagnostic::error(
+                    "Missing post-processor type",
+                    "A post-processor block needs one label: the post-processor type.",
+                )
+                .at(b.type_span),
+            );
+            return None;
+        };
+        if !self.only_except(&b.body, type_name, scope, diags) {
+            return None;
+        }
+        const COMMON: &[&str] = &["name", "only", "except", "keep_input_artifact"];
+        let mut plugin_body = b.body.clone();
+        plugin_body
+            .attrs
+            .retain(|a| !COMMON.contains(&a.name.as_str()));
+        let config = eval_body(&plugin_body, scope, diags);
+        let get = |n: &str| b.body.attr(n).and_then(|a| scope.eval(&a.expr).ok());
+        Some(PlannedPostProcessor {
+            name: get("name").and_then(|v| v.as_str().map(str::to_string)),
+            keep_input_artifact: get("keep_input_artifact").and_then(|v| v.as_bool()),
+            config: PluginConfig {
+                plugin_type: ptype.clone(),
+                config,
+                body: Some(plugin_body),
+                span: b.header_span(),
+            },
+        })
+    }
+}
+
+/// `build.*` as it is known before the build runs: the name and type, everything else unknown.
+fn build_object(build_name: Option<&str>, builder_type: &str) -> Value {
+    let mut m = BTreeMap::new();
+    for k in [
+        "ID",
+        "Host",
+        "Port",
+        "User",
+        "Password",
+        "ConnType",
+        "PackerRunUUID",
+        "PackerHTTPIP",
+        "PackerHTTPPort",
+        "PackerHTTPAddr",
+        "SSHPublicKey",
+        "SSHPrivateKey",
+        "SSHPrivateKeyFile",
+        "SSHAgentAuth",
+        "WinRMPassword",
+    ] {
+        m.insert(k.to_string(), Value::unknown(Type::String));
+    }
+    m.insert(
+        "name".to_string(),
+        build_name
+            .map(Value::string)
+            .unwrap_or_else(|| Value::string("")),
+    );
+    m.insert("type".to_string(), Value::string(builder_type));
+    // Generated data from builders is not known until the build runs.
+    Value::object(m)
+}
+
+fn body_refs(b: &Body) -> Vec<crate::syntax::Reference> {
+    let mut out: Vec<_> = b.attrs.iter().flat_map(|a| a.expr.references()).collect();
+    for bl in &b.blocks {
+        out.extend(body_refs(&bl.body));
+    }
+    out
+}
+
+fn visit(
+    k: &str,
+    deps: &BTreeMap<String, Vec<(String, Span)>>,
+    state: &mut HashMap<String, u8>,
+    order: &mut Vec<String>,
+    stack: &mut Vec<String>,
+) -> Option<Vec<String>> {
+    match state.get(k) {
+        Some(2) => return None,
+        Some(1) => {
+            let start = stack.iter().position(|s| s == k).unwrap_or(0);
+            let mut cycle: Vec<String> = stack[start..].to_vec();
+            cycle.push(k.to_string());
+            return Some(cycle);
+        }
+        _ => {}
+    }
+    state.insert(k.to_string(), 1);
+    stack.push(k.to_string());
+    for (d, _) in deps.get(k).map(Vec::as_slice).unwrap_or(&[]) {
+        if let Some(c) = visit(d, deps, state, order, stack) {
+            return Some(c);
+        }
+    }
+    stack.pop();
+    state.insert(k.to_string(), 2);
+    order.push(k.to_string());
+    None
+}
+
+/// `source.T.N` or `T.N` → (T, N).
+fn source_ref(s: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = s.split('.').collect();
+    match parts.as_slice() {
+        ["source", t, n] | [t, n] if !t.is_empty() && !n.is_empty() => {
+            Some((t.to_string(), n.to_string()))
+        }
+        _ => None,
+    }
+}
+
+fn slash(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}

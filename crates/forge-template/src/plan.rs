@@ -1,0 +1,142 @@
+//! The build plan: what `forge build` runs, one entry per build × source, each plugin's
+//! configuration evaluated and checked against its schema.
+
+use std::time::Duration;
+
+use crate::diag::{Files, Span};
+use crate::syntax::Body;
+use crate::value::Value;
+
+/// Everything a template asks to build.
+#[derive(Clone, Debug, Default)]
+pub struct BuildPlan {
+    /// The files the template came from (for diagnostics at run time).
+    pub files: Files,
+    /// Input variables and their final values, in name order.
+    pub variables: Vec<(String, Value)>,
+    /// Locals and their values, in name order.
+    pub locals: Vec<(String, Value)>,
+    /// Names of sensitive variables.
+    pub sensitive_variables: Vec<String>,
+    /// The builds, in the order Packer starts them.
+    pub builds: Vec<PlannedBuild>,
+    /// Root names in scope for late (build-time) evaluation: `var`, `local`, `data`, `path`, ...
+    pub scope: Vec<(String, Value)>,
+    /// Whether the template was a legacy JSON template.
+    pub legacy_json: bool,
+    /// `required_plugins` entries: (local name, source, version constraint).
+    pub required_plugins: Vec<RequiredPlugin>,
+}
+
+/// One `required_plugins` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequiredPlugin {
+    /// The local name.
+    pub name: String,
+    /// `github.com/hashicorp/amazon`
+    pub source: String,
+    /// The version constraint.
+    pub version: String,
+}
+
+/// One build × source.
+#[derive(Clone, Debug)]
+pub struct PlannedBuild {
+    /// The build block's name, if any.
+    pub build_name: Option<String>,
+    /// The name Packer shows and `-only` matches: `[buildname.]type.name`.
+    pub name: String,
+    /// The builder type.
+    pub builder_type: String,
+    /// The source block's own name (what `packer_build_name` and the manifest use).
+    pub source_name: String,
+    /// The name within this build (`name = ...` in a build-level source block, else the source name).
+    pub local_name: String,
+    /// The builder's configuration.
+    pub builder: PluginConfig,
+    /// Provisioners that apply to this source, in order.
+    pub provisioners: Vec<PlannedProvisioner>,
+    /// The error-cleanup provisioner.
+    pub error_cleanup_provisioner: Option<PlannedProvisioner>,
+    /// Post-processor chains that apply to this source.
+    pub post_processors: Vec<Vec<PlannedPostProcessor>>,
+    /// The build block's description.
+    pub description: Option<String>,
+}
+
+/// A plugin's configuration.
+#[derive(Clone, Debug)]
+pub struct PluginConfig {
+    /// The plugin type (`null`, `shell`, `manifest`, ...).
+    pub plugin_type: String,
+    /// The evaluated configuration: an object of arguments; blocks become lists of objects.
+    /// Parts that depend on the running build (`build.*`) are unknown.
+    pub config: Value,
+    /// The unevaluated body, to re-evaluate with build-time values.
+    pub body: Option<Body>,
+    /// Where the block is.
+    pub span: Span,
+}
+
+/// A provisioner with Packer's common fields.
+#[derive(Clone, Debug)]
+pub struct PlannedProvisioner {
+    /// `name`
+    pub name: Option<String>,
+    /// The plugin configuration, with `override` applied.
+    pub config: PluginConfig,
+    /// `pause_before`
+    pub pause_before: Option<Duration>,
+    /// `max_retries`
+    pub max_retries: u32,
+    /// `timeout`
+    pub timeout: Option<Duration>,
+    /// `continue_on_error`
+    pub continue_on_error: bool,
+}
+
+/// A post-processor with Packer's common fields.
+#[derive(Clone, Debug)]
+pub struct PlannedPostProcessor {
+    /// `name`
+    pub name: Option<String>,
+    /// The plugin configuration.
+    pub config: PluginConfig,
+    /// `keep_input_artifact`, when set.
+    pub keep_input_artifact: Option<bool>,
+}
+
+/// Parses a Go duration (`1h2m3.5s`, `300ms`, `-1s`): what Packer's duration fields take.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut rest = s.strip_prefix('+').unwrap_or(s);
+    if rest.is_empty() || rest.starts_with('-') {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_end..];
+        total += n * mult;
+    }
+    Some(Duration::from_secs_f64(total))
+}
