@@ -217,7 +217,7 @@ fn go_pow(x: f64, y: f64) -> f64 {
 /// the "integer indefinite" value `math.MinInt64` for NaN or anything out of range.
 fn go_f64_to_i64(f: f64) -> i64 {
     const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
-    if f.is_nan() || f >= LIMIT || f < -LIMIT {
+    if f.is_nan() || !(-LIMIT..LIMIT).contains(&f) {
         i64::MIN
     } else {
         f as i64
@@ -249,7 +249,7 @@ fn go_format_g(f: f64) -> String {
     let dp = exp10 + 1; // decimal point position: value = 0.digits × 10^dp
     let x = dp - 1;
     // Shortest mode: %e when the exponent is < -4 or >= 6 (eprec is forced to 6).
-    if x < -4 || x >= 6 {
+    if !(-4..6).contains(&x) {
         out.push(digits[0] as char);
         if nd > 1 {
             out.push('.');
@@ -1038,8 +1038,592 @@ mod tests {
         h.finish()
     }
 
+    fn eval(a: &str, op: char, b: &str) -> Number {
+        let (a, b) = (n(a), n(b));
+        match op {
+            '+' => a.add(&b),
+            '-' => a.sub(&b),
+            '*' => a.mul(&b),
+            '/' => a.div(&b),
+            '%' => a.rem(&b),
+            _ => unreachable!(),
+        }
+    }
+
+    fn inf() -> Number {
+        n("1").div(&n("0"))
+    }
+
     #[test]
-    fn placeholder() {
-        assert_eq!(n("1").to_string(), "1");
+    fn display_matches_packer_console() {
+        let cases = [
+            (eval("1", '/', "3"), "0.3333333333333333"),
+            (n("9007199254740993"), "9007199254740993"),
+            (n("1e30"), "1e+30"),
+            (n("2.5e-7"), "2.5e-07"),
+            (eval("0.1", '+', "0.2"), "0.3"),
+            (n("1234567.5"), "1.2345675e+06"),
+            (n("1e15"), "1000000000000000"),
+            (n("0.00001"), "1e-05"),
+            (n("0.0001"), "0.0001"),
+            (n("123456.5"), "123456.5"),
+            (n("9223372036854775807"), "9223372036854775807"),
+            (n("9223372036854775808"), "9.223372036854776e+18"),
+            (n("-9223372036854775809"), "-9.223372036854776e+18"),
+            (eval("1e300", '*', "1e300"), "+Inf"),
+            (n("10000000000000000000000000000001"), "1e+31"),
+            (
+                eval(
+                    "10000000000000000000000000000001",
+                    '-',
+                    "10000000000000000000000000000000",
+                ),
+                "1",
+            ),
+            (n("0").neg(), "0"),
+            (n("-0"), "0"),
+            (n("1.5"), "1.5"),
+            (n("1e20"), "1e+20"),
+            (n("1e19"), "1e+19"),
+            (n("123456789012345678901"), "1.2345678901234568e+20"),
+            (n("100000000000000000000.5"), "1e+20"),
+            (eval("5", '%', "3"), "2"),
+            (eval("-5", '%', "3"), "-2"),
+            (eval("5.5", '%', "2"), "1.5"),
+            (eval("-5", '%', "-3"), "-2"),
+            (eval("5", '%', "-3"), "2"),
+            (eval("-5.5", '%', "2"), "-1.5"),
+            (eval("0.1", '%', "0.03"), "0.01"),
+            (eval("5", '%', "0"), "5"),
+            (inf(), "+Inf"),
+            (inf().neg(), "-Inf"),
+            (n("1e-400"), "0"),
+            (n("-1e-400"), "-0"),
+            (eval("1", '-', "2"), "-1"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(x.to_string(), want, "{x:?}");
+        }
+    }
+
+    #[test]
+    fn json_matches_packer_jsonencode() {
+        let third = "0.33333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333335";
+        let two_thirds = "0.6666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666667";
+        let cases = [
+            (eval("1", '/', "3"), third),
+            (eval("2", '/', "3"), two_thirds),
+            (n("0.1"), "0.1"),
+            (n("1e20"), "100000000000000000000"),
+            (eval("0.1", '*', "3"), "0.3"),
+            (
+                n("10000000000000000000000000000001"),
+                "10000000000000000000000000000001",
+            ),
+            (n("1.5"), "1.5"),
+            (n("1.0"), "1"),
+            (n("-0"), "-0"),
+            (eval("0", '-', "0"), "0"),
+            (n("-0").add(&n("0")), "0"),
+            (n("-0").mul(&n("5")), "-0"),
+            (eval("-5", '%', "5"), "0"),
+            (eval("5", '%', "-5"), "0"),
+            (n("2.5e-7"), "0.00000025"),
+            (n("1e-7"), "0.0000001"),
+            (n("1e-5"), "0.00001"),
+            (eval("1", '/', "3").mul(&n("3")), "1"),
+            (
+                n("123456789012345678901234567890.5"),
+                "123456789012345678901234567890.5",
+            ),
+            (eval("0.1", '%', "0.03"), "0.009999999999999999996"),
+            (eval("0.1", '%', "0.03").neg(), "-0.009999999999999999996"),
+            (
+                eval("0.1", '%', "0.03").add(&eval("0.1", '%', "0.03")),
+                "0.019999999999999999993",
+            ),
+            (
+                eval("0.1", '%', "0.03").mul(&n("3")),
+                "0.029999999999999999989225740910925299687050937791354954242706298828125",
+            ),
+            (eval("1e30", '%', "7"), "0"),
+            (eval("7", '%', "1e30"), "7"),
+            (eval("10000000000000000000000000000001", '%', "3"), "1"),
+            (eval("1e40", '%', "3"), "0"),
+            (
+                eval("1e300", '*', "1e300"),
+                &format!("1{}", "0".repeat(600)),
+            ),
+            (n("1e1000"), &format!("1{}", "0".repeat(1000))),
+            (n("1e-400"), &format!("0.{}1", "0".repeat(399))),
+            (
+                n("1e-400").mul(&n("-1")),
+                &format!("-0.{}1", "0".repeat(399)),
+            ),
+            (
+                eval("1e300", '*', "1e300").sub(&eval("1e300", '*', "1e300")),
+                "0",
+            ),
+            (n("0.1").add(&Number::from_i64(1)), "1.1"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(x.to_json_string(), want, "{x:?}");
+        }
+    }
+
+    #[test]
+    fn json_respects_precision() {
+        // pow goes through float64, so the result has 53 bits.
+        let r = n("2").pow(&n("0.5"));
+        assert_eq!(r.to_json_string(), "1.4142135623730951");
+        assert_eq!(r.to_string(), "1.4142135623730951");
+        assert_eq!(r.add(&r).to_json_string(), "2.8284271247461903");
+        // Mixed with a 512-bit literal the exact binary value shows.
+        assert_eq!(
+            r.mul(&n("1")).to_json_string(),
+            "1.4142135623730951454746218587388284504413604736328125"
+        );
+        // Two 64-bit integers (length(), floor()) divide at 64 bits.
+        let (one, three) = (Number::from_i64(1), Number::from_i64(3));
+        assert_eq!(one.div(&three).to_json_string(), "0.33333333333333333334");
+        assert_eq!(
+            Number::from_i64(2).div(&three).to_json_string(),
+            "0.6666666666666666667"
+        );
+        assert_eq!(one.div(&n("3")).to_json_string().len(), 157);
+        assert_eq!(Number::from_f64(0.1).unwrap().to_json_string(), "0.1");
+        assert_eq!(n("0.1").prec(), 512);
+        assert_eq!(Number::from_i64(7).prec(), 64);
+        assert_eq!(Number::from_f64(7.0).unwrap().prec(), 53);
+        assert_eq!(
+            Number::from_bigint(&(BigInt::from(1) << 100u32)).prec(),
+            101
+        );
+        assert_eq!(n("0.1").with_prec(53), Number::from_f64(0.1).unwrap());
+    }
+
+    #[test]
+    fn pow_via_f64() {
+        assert_eq!(n("2").pow(&n("10")).to_string(), "1024");
+        assert_eq!(n("2").pow(&n("10")).to_json_string(), "1024");
+        assert_eq!(n("3").pow(&n("39")).to_string(), "4052555153018976256");
+        assert_eq!(n("3").pow(&n("39")).to_json_string(), "4052555153018976000");
+        assert_eq!(n("2").pow(&n("-0.5")).to_string(), "0.7071067811865475");
+        assert_eq!(n("10").pow(&n("-5")).to_string(), "1e-05");
+        assert_eq!(n("2").pow(&n("1024")).to_string(), "+Inf");
+        assert!(n("-8").checked_pow(&eval("1", '/', "3")).is_none());
+        assert_eq!(n("0").pow(&n("0")).to_string(), "1");
+    }
+
+    #[test]
+    fn parse_forms() {
+        for (s, want) in [
+            ("1", "1"),
+            ("-2.5", "-2.5"),
+            ("1e30", "1e+30"),
+            ("2.5E-7", "2.5e-07"),
+            ("0.1", "0.1"),
+            ("+3", "3"),
+            ("  42\t\n", "42"),
+            (".5", "0.5"),
+            ("5.", "5"),
+            ("007", "7"),
+            ("1e+2", "100"),
+            ("0e999999", "0"),
+            ("1E0", "1"),
+        ] {
+            assert_eq!(n(s).to_string(), want, "{s:?}");
+        }
+        for s in [
+            "", " ", "+", "-", ".", "e5", "1e", "1e+", "1.2.3", "inf", "Inf", "+Inf", "nan", "NaN",
+            "0x10", "1_000", "1 2", "--1", "1p4", "abc", "1e5x", "١",
+        ] {
+            assert!(Number::parse(s).is_none(), "{s:?}");
+        }
+        assert!(Number::parse("1e99999999999999999999").is_none());
+        assert!(Number::parse("1e9999999999").is_none());
+    }
+
+    #[test]
+    fn parse_is_correctly_rounded() {
+        // 2^512 + 1 needs 513 bits: rounds (tie) to even, i.e. down to 2^512.
+        let two512 = BigInt::from(1) << 512u32;
+        let s = (&two512 + BigInt::from(1)).to_string();
+        assert_eq!(n(&s).to_bigint().unwrap(), two512);
+        // 2^512 + 3 is a tie too, rounding up to 2^512 + 4.
+        let s = (&two512 + BigInt::from(3)).to_string();
+        assert_eq!(n(&s).to_bigint().unwrap(), &two512 + BigInt::from(4));
+        // 2^513 + 1 is below the midpoint; 2^513 + 3 above it.
+        let two513 = BigInt::from(1) << 513u32;
+        assert_eq!(
+            n(&(&two513 + BigInt::from(1)).to_string())
+                .to_bigint()
+                .unwrap(),
+            two513
+        );
+        assert_eq!(
+            n(&(&two513 + BigInt::from(3)).to_string())
+                .to_bigint()
+                .unwrap(),
+            &two513 + BigInt::from(4)
+        );
+        // 2^511 + 1 fits exactly.
+        let x: BigInt = (BigInt::from(1) << 511u32) + 1;
+        assert_eq!(n(&x.to_string()).to_bigint().unwrap(), x);
+        // Decimal fractions round to the nearest 512-bit value: compare with exact rationals.
+        for s in ["0.1", "0.3", "1.7e-20", "123.456e7", "9.87654321e-3"] {
+            let x = n(s);
+            let Form::Finite { mant, exp } = &x.form else {
+                panic!()
+            };
+            assert!(mant.bits() <= 512);
+            // |x - v| <= half ulp where v is the exact decimal: check via neighbours.
+            let up = finite(false, mant + 1u32, *exp, u32::MAX);
+            let down = finite(false, mant - 1u32, *exp, u32::MAX);
+            let exact = exact_decimal(s);
+            let d0 = abs_diff(&x, &exact);
+            assert!(d0 <= abs_diff(&up, &exact), "{s}");
+            assert!(d0 <= abs_diff(&down, &exact), "{s}");
+        }
+    }
+
+    /// `s` as an exact rational `num / den`.
+    fn exact_decimal(s: &str) -> (BigInt, BigInt) {
+        let (m, e) = s.split_once('e').unwrap_or((s, "0"));
+        let e: i64 = e.parse().unwrap();
+        let (int, frac) = m.split_once('.').unwrap_or((m, ""));
+        let digits: BigInt = format!("{int}{frac}").parse().unwrap();
+        let e = e - frac.len() as i64;
+        let ten = BigInt::from(10);
+        if e >= 0 {
+            (digits * ten.pow(e as u32), BigInt::from(1))
+        } else {
+            (digits, ten.pow((-e) as u32))
+        }
+    }
+
+    /// |x - num/den| scaled by den * 2^k, as a comparable big integer.
+    fn abs_diff(x: &Number, (num, den): &(BigInt, BigInt)) -> BigInt {
+        let Form::Finite { mant, exp } = &x.form else {
+            panic!()
+        };
+        let m = BigInt::from(mant.clone());
+        let shift = 4000i64;
+        let xs = if exp + shift >= 0 {
+            m << ((exp + shift) as u64)
+        } else {
+            m >> ((-(exp + shift)) as u64)
+        };
+        let v = (num << (shift as u64)) / den;
+        let d: BigInt = xs - v;
+        if d.sign() == Sign::Minus {
+            -d
+        } else {
+            d
+        }
+    }
+
+    #[test]
+    fn arithmetic_rounds_to_512_bits() {
+        let two512 = Number::from_bigint(&(BigInt::from(1) << 512u32));
+        assert_eq!(two512.prec(), 513);
+        let big = two512.with_prec(512);
+        // 2^512 + 1 at 512 bits is 2^512 again.
+        assert_eq!(big.add(&n("1")), big);
+        assert_eq!(big.add(&n("1")).sub(&big), n("0"));
+        // With a 513-bit operand the sum is exact.
+        assert_eq!(two512.add(&Number::from_i64(1)).sub(&two512), n("1"));
+        // Add an operand far below the rounding position.
+        assert_eq!(n("1").add(&n("1e-1000")), n("1"));
+        assert_eq!(n("1").sub(&n("1e-1000")), n("1"));
+        assert_eq!(
+            n("1").sub(&n("1e-1000")).to_json_string(),
+            "1",
+            "1 - tiny rounds back up to 1"
+        );
+        assert!(n("1e-1000").sub(&n("1")) == n("-1"));
+        // Large exponent gaps are cheap.
+        let huge = n("1e100000000");
+        assert_eq!(huge.add(&n("1")), huge);
+        assert_eq!(eval("1", '/', "3").add(&eval("2", '/', "3")), n("1"));
+        assert_eq!(eval("0.1", '+', "0.2").to_json_string(), "0.3");
+        assert_eq!(eval("0.1", '+', "0.2"), n("0.3"));
+        assert_ne!(eval("0.1", '+', "0.2"), n("0.30000000000000004"));
+    }
+
+    #[test]
+    fn infinity_rules() {
+        let pinf = inf();
+        let ninf = pinf.neg();
+        assert!(pinf.is_infinite() && !pinf.is_finite());
+        assert_eq!(n("-1").div(&n("0")), ninf);
+        assert_eq!(n("-1").div(&n("0").neg()), pinf);
+        assert_eq!(pinf.add(&n("1")), pinf);
+        assert_eq!(pinf.add(&pinf), pinf);
+        assert_eq!(pinf.mul(&n("-0.5")), ninf);
+        assert_eq!(n("1").div(&pinf), n("0"));
+        assert!(n("1").div(&ninf).is_sign_negative());
+        assert!(pinf.checked_sub(&pinf).is_none());
+        assert!(pinf.checked_add(&ninf).is_none());
+        assert!(ninf.checked_sub(&pinf).unwrap() == ninf);
+        assert!(pinf.checked_mul(&n("0")).is_none());
+        assert!(n("0").checked_div(&n("0")).is_none());
+        assert!(pinf.checked_div(&ninf).is_none());
+        // The unchecked forms never produce NaN: they give +0.
+        assert_eq!(pinf.sub(&pinf), n("0"));
+        assert_eq!(pinf.mul(&n("0")), n("0"));
+        assert_eq!(n("0").div(&n("0")), n("0"));
+        // cty Modulo: Inf % 3 is Inf, 3 % Inf fails.
+        assert_eq!(pinf.rem(&n("3")), pinf);
+        assert!(n("3").checked_rem(&pinf).is_none());
+        assert_eq!(pinf.rem(&n("0")), pinf);
+        assert_eq!(pinf.to_json_string(), "+Inf");
+        assert_eq!(ninf.to_json_string(), "-Inf");
+        assert_eq!(pinf.to_f64(), f64::INFINITY);
+        assert_eq!(ninf.to_i64(), None);
+        assert!(!pinf.is_integer());
+        assert_eq!(pinf.to_bigint(), None);
+        assert_eq!(pinf.signum(), 1);
+        assert_eq!(ninf.signum(), -1);
+        assert_eq!(pinf.floor(), pinf);
+        assert_eq!(pinf.go_floor(), pinf);
+        assert_eq!(ninf.go_ceil(), ninf);
+        assert_eq!(Number::from_f64(f64::NEG_INFINITY).unwrap(), ninf);
+        assert_eq!(Number::infinity(false), pinf);
+        // Exponent overflow in big.Float becomes Inf.
+        let e = n("1e600000000");
+        assert!(e.is_finite());
+        assert!(e.mul(&e).is_infinite());
+        assert!(n("1e-600000000").mul(&n("1e-600000000")).is_zero());
+    }
+
+    #[test]
+    fn ordering_equality_hash() {
+        let mut xs = vec![
+            inf(),
+            n("1e1000"),
+            n("9007199254740993"),
+            n("9007199254740992"),
+            n("1.5"),
+            n("1"),
+            eval("1", '/', "3"),
+            n("1e-1000"),
+            n("0"),
+            n("-1e-1000"),
+            n("-0.5"),
+            n("-1"),
+            n("-1e1000"),
+            inf().neg(),
+        ];
+        let sorted = xs.clone();
+        xs.reverse();
+        xs.sort();
+        xs.reverse();
+        for (a, b) in xs.iter().zip(sorted.iter()) {
+            assert_eq!(a, b);
+        }
+        for w in sorted.windows(2) {
+            assert!(w[0] > w[1], "{:?} > {:?}", w[0], w[1]);
+            assert_ne!(w[0], w[1]);
+        }
+        // Equal values with different precision or zero sign: equal and same hash.
+        let pairs = [
+            (n("0"), n("-0")),
+            (n("0"), Number::from_i64(0)),
+            (n("5"), Number::from_i64(5)),
+            (n("0.5"), Number::from_f64(0.5).unwrap()),
+            (n("1e20"), Number::from_u64(1).mul(&n("1e20"))),
+            (n("-3"), Number::from_bigint(&BigInt::from(-3))),
+            (n("2.50"), n("25e-1")),
+            (inf(), Number::from_f64(f64::INFINITY).unwrap()),
+        ];
+        for (a, b) in pairs {
+            assert_eq!(a, b);
+            assert_eq!(a.cmp(&b), Ordering::Equal);
+            assert_eq!(hash_of(&a), hash_of(&b), "{a:?} {b:?}");
+        }
+        assert!(n("0.1") != Number::from_f64(0.1).unwrap());
+        assert!(n("0.1") < Number::from_f64(0.1).unwrap());
+    }
+
+    #[test]
+    fn f64_conversions() {
+        for f in [
+            0.1,
+            -2.5,
+            1e300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+            f64::from_bits(0x000f_ffff_ffff_ffff),
+            1.0 / 3.0,
+            123456789.123,
+        ] {
+            let x = Number::from_f64(f).unwrap();
+            assert_eq!(x.to_f64().to_bits(), f.to_bits(), "{f}");
+        }
+        assert!(Number::from_f64(f64::NAN).is_none());
+        assert!(Number::from_f64(-0.0).unwrap().to_f64().is_sign_negative());
+        // Correct rounding of parsed decimals agrees with Rust's (correctly rounded) parser.
+        for s in [
+            "0.1",
+            "0.3",
+            "1e23",
+            "9007199254740993",
+            "9007199254740995",
+            "2.2250738585072011e-308",
+            "4.9406564584124654e-324",
+            "2.4703282292062327e-324",
+            "2.4703282292062328e-324",
+            "1.7976931348623157e308",
+            "1.7976931348623158e308",
+            "1.7976931348623159e308",
+            "1e400",
+            "1e-400",
+            "123456789012345678901234567890",
+            "0.000000000000000000000000000000123456789",
+        ] {
+            let want: f64 = s.parse().unwrap();
+            assert_eq!(n(s).to_f64().to_bits(), want.to_bits(), "{s}");
+        }
+        // Ties: 2^53 + 1 rounds to even (down), 2^53 + 3 up.
+        assert_eq!(n("9007199254740993").to_f64(), 9007199254740992.0);
+        assert_eq!(n("9007199254740995").to_f64(), 9007199254740996.0);
+        // Just above the tie rounds up.
+        assert_eq!(
+            n("9007199254740993.0000000000001").to_f64(),
+            9007199254740994.0
+        );
+        assert_eq!(eval("1", '/', "3").to_f64(), 1.0 / 3.0);
+    }
+
+    #[test]
+    fn integer_accessors() {
+        assert_eq!(n("9007199254740993").to_i64(), Some(9007199254740993));
+        assert_eq!(n("9223372036854775807").to_i64(), Some(i64::MAX));
+        assert_eq!(n("-9223372036854775808").to_i64(), Some(i64::MIN));
+        assert_eq!(n("9223372036854775808").to_i64(), None);
+        assert_eq!(n("1.5").to_i64(), None);
+        assert_eq!(n("-0").to_i64(), Some(0));
+        assert!(n("1e30").is_integer());
+        assert!(!n("0.5").is_integer());
+        assert_eq!(
+            n("1e30").to_bigint().unwrap().to_string(),
+            "1000000000000000000000000000000"
+        );
+        assert_eq!(n("-7").to_bigint(), Some(BigInt::from(-7)));
+        assert_eq!(n("7.5").to_bigint(), None);
+        assert_eq!(
+            Number::from_u64(u64::MAX).to_string(),
+            "1.8446744073709552e+19"
+        );
+        assert_eq!(
+            Number::from_u64(u64::MAX).to_json_string(),
+            "18446744073709551615"
+        );
+        assert_eq!(
+            Number::from_i64(i64::MIN).to_string(),
+            "-9223372036854775808"
+        );
+        let b: BigInt = "123456789012345678901234567890123".parse().unwrap();
+        assert_eq!(Number::from_bigint(&b).to_bigint(), Some(b.clone()));
+        assert_eq!(Number::from_bigint(&b).to_json_string(), b.to_string());
+    }
+
+    #[test]
+    fn floor_ceil_and_go_conversions() {
+        assert_eq!(n("2.5").floor(), n("2"));
+        assert_eq!(n("-2.5").floor(), n("-3"));
+        assert_eq!(n("2.5").ceil(), n("3"));
+        assert_eq!(n("-2.5").ceil(), n("-2"));
+        assert_eq!(n("-0.5").ceil().to_json_string(), "-0");
+        assert_eq!(n("0.5").floor().to_json_string(), "0");
+        assert_eq!(n("7").floor(), n("7"));
+        assert_eq!(
+            n("1e30")
+                .add(&n("0.5"))
+                .floor()
+                .to_bigint()
+                .unwrap()
+                .to_string(),
+            "1000000000000000000000000000000"
+        );
+        // Exact on big values, no float64 involved.
+        let x = n("9007199254740993.5");
+        assert_eq!(x.floor().to_string(), "9007199254740993");
+        // Packer's floor()/ceil() go through float64 and int64(...).
+        assert_eq!(n("1e30").go_floor().to_string(), "-9223372036854775808");
+        assert_eq!(n("-1e30").go_ceil().to_string(), "-9223372036854775808");
+        assert_eq!(
+            n("1e30").go_floor().to_json_string(),
+            "-9223372036854775808"
+        );
+        assert_eq!(n("-2.5").go_floor().to_string(), "-3");
+        assert_eq!(n("-0.5").go_floor().to_string(), "-1");
+        assert_eq!(n("0.5").go_ceil().to_string(), "1");
+        assert_eq!(n("-0.5").go_ceil().to_json_string(), "0");
+        assert_eq!(
+            n("9007199254740993").go_floor().to_string(),
+            "9007199254740992"
+        );
+        assert_eq!(
+            n("1e18").add(&n("1")).go_floor().to_string(),
+            "1000000000000000000"
+        );
+        assert_eq!(n("2.5").go_floor().prec(), 64);
+        assert_eq!(n("1e30").to_i64_go(), i64::MIN);
+        assert_eq!(n("-1e30").to_i64_go(), i64::MIN);
+        assert_eq!(inf().to_i64_go(), i64::MIN);
+        assert_eq!(n("-2.9").to_i64_go(), -2);
+        assert_eq!(n("1e30").to_i64_saturating(), i64::MAX);
+        assert_eq!(n("-1e30").to_i64_saturating(), i64::MIN);
+        assert_eq!(n("-2.9").to_i64_saturating(), -2);
+    }
+
+    #[test]
+    fn sign_helpers() {
+        assert!(n("-0").is_zero());
+        assert_eq!(n("-0").signum(), 0);
+        assert_eq!(n("-3").signum(), -1);
+        assert_eq!(n("0.1").signum(), 1);
+        assert_eq!(n("-1.5").abs(), n("1.5"));
+        assert_eq!(n("-0").abs().to_json_string(), "0");
+        assert_eq!(n("0").neg().to_json_string(), "-0");
+        assert_eq!(n("1.5").neg().to_string(), "-1.5");
+        assert_eq!(Number::from(3i64), n("3"));
+    }
+
+    #[test]
+    fn remainder_semantics() {
+        assert_eq!(eval("5", '%', "3"), n("2"));
+        assert_eq!(eval("-5", '%', "3"), n("-2"));
+        assert_eq!(eval("5.5", '%', "2"), n("1.5"));
+        assert_eq!(eval("7", '%', "2.5"), n("2"));
+        assert_eq!(eval("-7", '%', "-2.5"), n("-2"));
+        assert_eq!(eval("-3", '%', "5").to_json_string(), "-3");
+        assert_eq!(eval("0", '%', "5"), n("0"));
+        // Precision of the result is max(64, bits(trunc(x/y))).
+        assert_eq!(eval("0.1", '%', "0.03").prec(), 64);
+        assert_eq!(eval("1e40", '%', "3").prec(), 132);
+    }
+
+    #[test]
+    fn go_g_formatting() {
+        for (f, want) in [
+            (1e21, "1e+21"),
+            (123456.0, "123456"),
+            (1234567.0, "1.234567e+06"),
+            (0.000123, "0.000123"),
+            (0.0000123, "1.23e-05"),
+            (1e100, "1e+100"),
+            (1.5e-300, "1.5e-300"),
+            (-0.0, "-0"),
+            (5e-324, "5e-324"),
+            (100.0, "100"),
+            (999999.5, "999999.5"),
+        ] {
+            assert_eq!(go_format_g(f), want, "{f}");
+        }
     }
 }
