@@ -41,6 +41,9 @@ pub struct LoadOptions {
     pub warn_undeclared_vars: bool,
     /// Environment override for tests; `None` reads the process environment.
     pub env: Option<HashMap<String, String>>,
+    /// Treat unset variables as unknown values of their type instead of an error, for
+    /// inspecting templates that are meant to be given variables (and for conformance runs).
+    pub unset_as_unknown: bool,
 }
 
 /// The outcome of loading: the plan (when there were no errors), every diagnostic, and the
@@ -197,7 +200,7 @@ impl<'o> Loader<'o> {
         // Variables, with every assignment source in precedence order.
         let mut vars = self.declare_variables(&body);
         self.assign_variables(&mut vars, auto, files);
-        self.validate_variables(&vars);
+        self.validate_variables(&mut vars);
         if self.diags.has_errors() {
             return None;
         }
@@ -761,6 +764,13 @@ impl<'o> Loader<'o> {
                         | "provisioner"
                         | "error-cleanup-provisioner"
                         | "hcp_packer_registry" => {}
+                        // Only the HCP registry block is generated dynamically inside builds in
+                        // practice; it configures HCP and nothing forge runs.
+                        "dynamic"
+                            if pb
+                                .labels
+                                .first()
+                                .is_some_and(|(l, _)| l == "hcp_packer_registry") => {}
                         other => diags.push(
                             Diagnostic::error(
                                 "Unsupported block type",
@@ -1071,7 +1081,8 @@ fn visit(
 fn source_ref(s: &str) -> Option<(String, String)> {
     let parts: Vec<&str> = s.split('.').collect();
     match parts.as_slice() {
-        ["source", t, n] | [t, n] if !t.is_empty() && !n.is_empty() => {
+        // A three-part reference drops its first part, whatever it is (as Packer does).
+        [_, t, n] | [t, n] if !t.is_empty() && !n.is_empty() => {
             Some((t.to_string(), n.to_string()))
         }
         _ => None,

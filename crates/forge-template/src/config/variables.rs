@@ -328,7 +328,19 @@ impl Loader<'_> {
         }
     }
 
-    pub(super) fn validate_variables(&mut self, vars: &BTreeMap<String, Variable>) {
+    pub(super) fn validate_variables(&mut self, vars: &mut BTreeMap<String, Variable>) {
+        if self.opts.unset_as_unknown {
+            for v in vars.values_mut() {
+                if v.value.is_none() {
+                    let ty = v
+                        .constraint
+                        .as_ref()
+                        .map(Constraint::ty)
+                        .unwrap_or(Type::Dynamic);
+                    v.value = Some(Value::unknown(ty));
+                }
+            }
+        }
         for v in vars.values() {
             let Some(value) = &v.value else {
                 self.diags.push(

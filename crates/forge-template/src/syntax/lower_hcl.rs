@@ -37,9 +37,9 @@ fn parse_error(file: FileId, src: &str, e: hcl_edit::parser::Error) -> Diagnosti
 
 /// Parses a whole file of HCL native syntax into a body.
 pub fn parse_hcl_body(file: FileId, src: &str) -> Result<Body, Diagnostics> {
-    let body = hcl_edit::parser::parse_body(src).map_err(|e| parse_error(file, src, e))?;
+    let (body, text) = parse_body_lenient(src).map_err(|e| parse_error(file, src, e))?;
     let mut l = Lower {
-        src,
+        src: &text,
         file,
         diags: Diagnostics::new(),
     };
@@ -48,6 +48,50 @@ pub fn parse_hcl_body(file: FileId, src: &str) -> Result<Body, Diagnostics> {
         return Err(l.diags);
     }
     Ok(out)
+}
+
+/// Parses a body, accepting what HCL accepts but hcl-edit rejects: an object constructor that
+/// repeats a key (the later value wins when evaluated). The repeated key is re-spelt as a quoted
+/// or parenthesised key of the same name, which hcl-edit treats as distinct; columns after it on
+/// that line shift by two.
+fn parse_body_lenient(
+    src: &str,
+) -> Result<(hstruct::Body, std::borrow::Cow<'_, str>), hcl_edit::parser::Error> {
+    let mut text = std::borrow::Cow::Borrowed(src);
+    for _ in 0..1000 {
+        match hcl_edit::parser::parse_body(&text) {
+            Ok(b) => return Ok((b, text)),
+            Err(e) if e.message().contains("redefined object key") => {
+                let at = e.location().offset();
+                let Some(respelt) = respell_key(&text, at) else {
+                    return Err(e);
+                };
+                text = std::borrow::Cow::Owned(respelt);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    hcl_edit::parser::parse_body(&text).map(|b| (b, text))
+}
+
+/// Rewrites the object key starting at byte `at`: `k` → `"k"`, `"k"` → `("k")`.
+fn respell_key(text: &str, at: usize) -> Option<String> {
+    let rest = text.get(at..)?;
+    let len = if let Some(q) = rest.strip_prefix('"') {
+        q.find('"')? + 2
+    } else {
+        rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))?
+    };
+    if len == 0 {
+        return None;
+    }
+    let key = &rest[..len];
+    let new = if key.starts_with('"') {
+        format!("({key})")
+    } else {
+        format!("\"{key}\"")
+    };
+    Some(format!("{}{}{}", &text[..at], new, &rest[len..]))
 }
 
 /// Parses one expression (for `-var` values, the console, and type expressions).
