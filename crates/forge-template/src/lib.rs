@@ -5,6 +5,7 @@ pub mod config;
 pub mod console;
 pub mod datasource;
 pub mod diag;
+pub mod format;
 pub mod eval;
 pub mod functions;
 mod legacy_plan;
