@@ -10,7 +10,11 @@ pub struct Number(f64);
 impl Number {
     /// Parses a decimal literal such as `1`, `-2.5`, `1e30`.
     pub fn parse(s: &str) -> Option<Number> {
-        s.trim().parse::<f64>().ok().filter(|f| !f.is_nan()).map(Number)
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| !f.is_nan())
+            .map(Number)
     }
     /// From an i64.
     pub fn from_i64(i: i64) -> Number {
