@@ -6,6 +6,8 @@ pub mod template;
 pub mod vars;
 
 pub use interp::{render, InterpContext, InterpError, SecretSource};
+pub use template::{parse_legacy, LegacyError, LegacyTemplate};
+pub use vars::{resolve_variables, resolve_variables_with, ResolvedVars, VarOptions};
 
 /// The Packer version forge reports compatibility with (`{{ packer_version }}`,
 /// `min_packer_version` checks).
