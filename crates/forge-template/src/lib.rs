@@ -8,6 +8,8 @@ pub mod diag;
 pub mod format;
 pub mod eval;
 pub mod functions;
+pub mod json;
+pub mod legacy;
 mod legacy_plan;
 pub mod plan;
 pub mod syntax;
