@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use forge_template::json::{line_col, JsonKind, JsonValue};
-use forge_template::legacy::interp::validate;
+use forge_template::legacy::interp::{render, validate, InterpContext};
 use forge_template::legacy::parse_legacy;
 
 /// `$FORGE_CORPUS`, else `<CARGO_MANIFEST_DIR>/../../../shared/corpus` (a checkout next to
@@ -128,6 +128,13 @@ fn legacy_corpus_conformance() {
         let expect_ok = rc == "0" || unrelated_failure(notes, first_error);
         let invalid_on_purpose = !expect_ok && rel.starts_with("hashicorp__packer/");
 
+        // Truncated input is an error value, never a panic.
+        for cut in (0..src.len())
+            .step_by(97)
+            .filter(|&c| src.is_char_boundary(c))
+        {
+            let _ = parse_legacy(&src[..cut]);
+        }
         let parsed = parse_legacy(&src);
         match (&parsed, expect_ok) {
             (Ok(t), true) => {
@@ -140,6 +147,11 @@ fn legacy_corpus_conformance() {
                     let text = s.as_str().unwrap_or_default();
                     if text.contains("{{") {
                         template_strings += 1;
+                        // Rendering may fail (missing context) but must never panic.
+                        let no_vars = indexmap::IndexMap::new();
+                        let mut ctx = InterpContext::new(&no_vars);
+                        ctx.keep_unknown_fields = true;
+                        let _ = render(text, &ctx);
                         if let Err(e) = validate(text) {
                             let (l, c) = line_col(&src, s.span.start);
                             bad_template_strings.push(format!("{rel}:{l}:{c}: {}", e.message));
