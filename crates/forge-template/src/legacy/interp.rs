@@ -27,6 +27,9 @@ pub trait SecretSource {
     }
 }
 
+/// Looks up an environment variable.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Everything a render may look at.
 pub struct InterpContext<'a> {
     /// Values for `{{ user `name` }}`.
@@ -46,7 +49,7 @@ pub struct InterpContext<'a> {
     /// Secret backend; `None` makes the secret functions fail (they never invent a value).
     pub secrets: Option<&'a dyn SecretSource>,
     /// Environment lookup for `env`; `None` reads the process environment.
-    pub env: Option<&'a dyn Fn(&str) -> Option<String>>,
+    pub env: Option<EnvLookup<'a>>,
     /// Working directory for `pwd`; `None` asks the OS.
     pub pwd: Option<String>,
     /// The time `timestamp`, `isotime` and `strftime` use; `None` is the process start time.
@@ -468,10 +471,10 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), InterpError> {
     while e < b.len() && (b[e].is_ascii_alphanumeric() || matches!(b[e], b'.' | b'_' | b'+' | b'-'))
     {
         // A sign is only part of the number at the start or right after an exponent marker.
-        if matches!(b[e], b'+' | b'-')
-            && e != start
-            && !(matches!(b[e - 1], b'e' | b'E' | b'p' | b'P') && !src[start..e].contains("0x"))
-        {
+        let sign_ok = e == start
+            || (matches!(b[e - 1], b'e' | b'E')
+                && !src[start..e].to_ascii_lowercase().contains("0x"));
+        if matches!(b[e], b'+' | b'-') && !sign_ok {
             break;
         }
         e += 1;
@@ -1472,6 +1475,10 @@ pub fn go_time_format(t: &DateTime<Utc>, layout: &str) -> String {
     let month = t.month() as usize; // 1..=12
     let day = t.day();
     let hour = t.hour();
+    let hour12 = match hour % 12 {
+        0 => 12,
+        h => h,
+    };
     let minute = t.minute();
     let second = t.second();
     let nanos = t.nanosecond() % 1_000_000_000;
@@ -1491,7 +1498,7 @@ pub fn go_time_format(t: &DateTime<Utc>, layout: &str) -> String {
                 let s = match b[i + 1] {
                     b'1' => format!("{month:02}"),
                     b'2' => format!("{day:02}"),
-                    b'3' => format!("{:02}", if hour % 12 == 0 { 12 } else { hour % 12 }),
+                    b'3' => format!("{hour12:02}"),
                     b'4' => format!("{minute:02}"),
                     b'5' => format!("{second:02}"),
                     _ => format!("{:02}", year.rem_euclid(100)),
@@ -1505,7 +1512,7 @@ pub fn go_time_format(t: &DateTime<Utc>, layout: &str) -> String {
             b'_' if r.starts_with("_2006") => ("_".into(), 1),
             b'_' if r.starts_with("__2") => (format!("{yday:>3}"), 3),
             b'_' if r.starts_with("_2") => (format!("{day:>2}"), 2),
-            b'3' => ((if hour % 12 == 0 { 12 } else { hour % 12 }).to_string(), 1),
+            b'3' => (hour12.to_string(), 1),
             b'4' => (minute.to_string(), 1),
             b'5' => (second.to_string(), 1),
             b'P' if r.starts_with("PM") => ((if hour >= 12 { "PM" } else { "AM" }).into(), 2),
