@@ -51,6 +51,7 @@ pub fn format_hcl(src: &str) -> Result<String, FormatError> {
 /// while hcl-edit's parser rejects it; such a key is renamed to a unique name of the same
 /// length and the text parsed again.
 fn check_syntax(src: &str) -> Result<(), FormatError> {
+    reject_namespaced_functions(src)?;
     let mut text = src.strip_prefix('\u{feff}').unwrap_or(src).to_string();
     let mut renamed = 0usize;
     loop {
@@ -73,6 +74,31 @@ fn check_syntax(src: &str) -> Result<(), FormatError> {
             column: loc.column(),
         });
     }
+}
+
+/// hcl-edit accepts provider functions (`provider::name::fn(…)`), which the HCL of Packer
+/// 1.6.6 cannot parse: two colons in a row are never valid there.
+fn reject_namespaced_functions(src: &str) -> Result<(), FormatError> {
+    let tokens = lexer::lex(src);
+    for pair in tokens.windows(2) {
+        if pair[0].kind == Kind::Colon && pair[1].kind == Kind::Colon {
+            let (line, column) = line_column(src, pair[1].start);
+            return Err(FormatError {
+                message: "invalid expression; unexpected \"::\"".to_string(),
+                line,
+                column,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The 1-based line and column (in characters) of byte `offset` of `src`.
+fn line_column(src: &str, offset: usize) -> (usize, usize) {
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
 }
 
 /// Replaces the identifier or plain quoted-string object key at byte `offset` of `text` by a
@@ -306,9 +332,8 @@ fn space_after(src: &str, subject: &Token, before: Kind, after: Kind) -> bool {
     if after == OBrack && (sk == Ident || sk == NumberLit || bracket_change(sk) < 0) {
         return false;
     }
-    if sk == Bang {
-        return false;
-    }
+    // Packer 1.6.6 predates hclwrite's rule against a space after `!`, so `!x` is written
+    // `! x` by the default rule below.
     if sk == Minus {
         // A minus is a negation, without a space after it, unless what comes before it
         // could end an operand.
@@ -417,3 +442,6 @@ fn align(tokens: &mut [Token], lines: &[Line], src: &str) {
         i = j;
     }
 }
+
+#[cfg(test)]
+mod tests;
