@@ -92,7 +92,7 @@ impl<'a> Scope<'a> {
                     e.span,
                 )
             }),
-            ExprKind::Template(parts) => self.eval_template(parts, e.span),
+            ExprKind::Template(parts) => self.eval_template(parts),
             ExprKind::Tuple(items) => Ok(Value::tuple(
                 items
                     .iter()
@@ -151,7 +151,7 @@ impl<'a> Scope<'a> {
         Ok(Value::object(out).marked(mark))
     }
 
-    fn eval_template(&self, parts: &[TemplatePart], span: Span) -> R {
+    fn eval_template(&self, parts: &[TemplatePart]) -> R {
         // A template that is exactly one interpolation yields the value itself.
         if let [TemplatePart::Interp(x)] = parts {
             return self.eval(x);
@@ -159,7 +159,7 @@ impl<'a> Scope<'a> {
         let mut out = String::new();
         let mut unknown = false;
         let mut mark = false;
-        self.render_parts(parts, &mut out, &mut unknown, &mut mark, span)?;
+        self.render_parts(parts, &mut out, &mut unknown, &mut mark)?;
         if unknown {
             return Ok(Value::unknown(Type::String).marked(mark));
         }
@@ -172,7 +172,6 @@ impl<'a> Scope<'a> {
         out: &mut String,
         unknown: &mut bool,
         mark: &mut bool,
-        span: Span,
     ) -> Result<(), Diagnostic> {
         for p in parts {
             match p {
@@ -224,7 +223,7 @@ impl<'a> Scope<'a> {
                             )
                         })?;
                     let branch = if c { then } else { otherwise };
-                    self.render_parts(branch, out, unknown, mark, span)?;
+                    self.render_parts(branch, out, unknown, mark)?;
                 }
                 TemplatePart::For {
                     key_var,
@@ -251,7 +250,7 @@ impl<'a> Scope<'a> {
                             names.push((kv.clone(), k));
                         }
                         let s = self.child(names);
-                        s.render_parts(body, out, unknown, mark, span)?;
+                        s.render_parts(body, out, unknown, mark)?;
                     }
                 }
             }
@@ -491,14 +490,16 @@ impl<'a> Scope<'a> {
                     let vv = s.eval(&f.value)?;
                     if f.grouping {
                         groups.entry(key).or_default().push(vv);
-                    } else if obj.contains_key(&key) {
+                    } else if let std::collections::btree_map::Entry::Vacant(slot) =
+                        obj.entry(key.clone())
+                    {
+                        slot.insert(vv);
+                    } else {
                         return Err(err(
                             "Duplicate object key",
                             format!("Two different items produced the key {key:?} in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key."),
                             kx.span,
                         ));
-                    } else {
-                        obj.insert(key, vv);
                     }
                 }
             }
@@ -606,7 +607,7 @@ impl<'a> Scope<'a> {
         let mut out = String::new();
         let (mut unknown, mut mark) = (false, false);
         scope
-            .render_parts(parts, &mut out, &mut unknown, &mut mark, expr.span)
+            .render_parts(parts, &mut out, &mut unknown, &mut mark)
             .map_err(|d| format!("{fname}: {}", d.detail))?;
         Ok(if unknown {
             Value::unknown(Type::String)

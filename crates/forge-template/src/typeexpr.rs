@@ -132,12 +132,12 @@ fn bad(expr: &Expr, detail: &str) -> Diagnostic {
 
 /// Reads a type constraint expression.
 pub fn type_constraint(e: &Expr) -> Result<Constraint, Diagnostic> {
-    constraint(e, false)
+    constraint(e)
 }
 
-fn constraint(e: &Expr, in_object: bool) -> Result<Constraint, Diagnostic> {
+fn constraint(e: &Expr) -> Result<Constraint, Diagnostic> {
     match &e.kind {
-        ExprKind::Paren(x) => constraint(x, in_object),
+        ExprKind::Paren(x) => constraint(x),
         ExprKind::Var(name) => match name.as_str() {
             "string" => Ok(Constraint::Prim(Type::String)),
             "number" => Ok(Constraint::Prim(Type::Number)),
@@ -160,9 +160,9 @@ fn constraint(e: &Expr, in_object: bool) -> Result<Constraint, Diagnostic> {
                 }
             };
             match name.as_str() {
-                "list" => Ok(Constraint::List(Box::new(constraint(one("list")?, false)?))),
-                "set" => Ok(Constraint::Set(Box::new(constraint(one("set")?, false)?))),
-                "map" => Ok(Constraint::Map(Box::new(constraint(one("map")?, false)?))),
+                "list" => Ok(Constraint::List(Box::new(constraint(one("list")?)?))),
+                "set" => Ok(Constraint::Set(Box::new(constraint(one("set")?)?))),
+                "map" => Ok(Constraint::Map(Box::new(constraint(one("map")?)?))),
                 "tuple" => {
                     let a = one("tuple")?;
                     let ExprKind::Tuple(items) = &a.kind else {
@@ -171,7 +171,7 @@ fn constraint(e: &Expr, in_object: bool) -> Result<Constraint, Diagnostic> {
                     Ok(Constraint::Tuple(
                         items
                             .iter()
-                            .map(|x| constraint(x, false))
+                            .map(constraint)
                             .collect::<Result<_, _>>()?,
                     ))
                 }
@@ -207,9 +207,9 @@ fn object_attr(v: &Expr) -> Result<(Constraint, bool, Option<Value>), Diagnostic
     if let ExprKind::Call { name, args, .. } = &v.kind {
         if name == "optional" {
             return match args.as_slice() {
-                [t] => Ok((constraint(t, true)?, true, None)),
+                [t] => Ok((constraint(t)?, true, None)),
                 [t, d] => {
-                    let c = constraint(t, true)?;
+                    let c = constraint(t)?;
                     let env = crate::eval::EvalEnv::new(std::path::PathBuf::from("."));
                     let scope = crate::eval::Scope::new(&env, Vec::new());
                     let dv = scope.eval(d)?;
@@ -226,5 +226,5 @@ fn object_attr(v: &Expr) -> Result<(Constraint, bool, Option<Value>), Diagnostic
             };
         }
     }
-    Ok((constraint(v, true)?, false, None))
+    Ok((constraint(v)?, false, None))
 }

@@ -100,11 +100,14 @@ pub fn parse_file(path: &Path, files: &mut Files) -> Result<Body, Diagnostics> {
     }
 }
 
+/// Reads an environment variable.
+type EnvFn<'o> = Box<dyn Fn(&str) -> Option<String> + 'o>;
+
 pub(crate) struct Loader<'o> {
     opts: &'o LoadOptions,
     root: PathBuf,
     pub(crate) diags: Diagnostics,
-    env: Box<dyn Fn(&str) -> Option<String> + 'o>,
+    env: EnvFn<'o>,
 }
 
 /// A variable declaration and its value.
@@ -134,7 +137,7 @@ const TOP_BLOCKS: &[&str] = &[
 
 impl<'o> Loader<'o> {
     fn new(opts: &'o LoadOptions, root: PathBuf) -> Loader<'o> {
-        let env: Box<dyn Fn(&str) -> Option<String> + 'o> = match &opts.env {
+        let env: EnvFn<'o> = match &opts.env {
             Some(m) => Box::new(move |k: &str| m.get(k).cloned()),
             None => Box::new(|k: &str| std::env::var(k).ok()),
         };

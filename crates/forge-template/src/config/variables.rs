@@ -354,10 +354,7 @@ impl Loader<'_> {
             };
             for (cond, msg, span) in &v.validations {
                 // The condition may refer to this variable only.
-                let bad_ref = cond.references().into_iter().find(|r| {
-                    !(r.root == "var" && r.attrs.first() == Some(&v.name))
-                        && !matches!(r.root.as_str(), "var")
-                });
+                let bad_ref = cond.references().into_iter().find(|r| r.root != "var");
                 if let Some(r) = bad_ref {
                     self.diags.push(
                         Diagnostic::error(

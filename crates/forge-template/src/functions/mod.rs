@@ -8,6 +8,9 @@ use std::path::PathBuf;
 
 use crate::value::{convert, Type, Value};
 
+/// Renders a template file: (source text, file name, variables) to a string value.
+pub type RenderTemplate<'a> = dyn Fn(&str, &str, &Value) -> Result<Value, String> + 'a;
+
 /// What a function may reach besides its arguments.
 pub struct FuncCtx<'a> {
     /// The directory relative file paths resolve against (`path.root`).
@@ -17,7 +20,7 @@ pub struct FuncCtx<'a> {
     /// Whether `env` may be called (only in variable defaults).
     pub allow_env: bool,
     /// Renders a template file for `templatefile`: (source text, file name, variables).
-    pub render_template: Option<&'a dyn Fn(&str, &str, &Value) -> Result<Value, String>>,
+    pub render_template: Option<&'a RenderTemplate<'a>>,
     /// Reads environment variables (tests inject their own).
     pub env: &'a dyn Fn(&str) -> Option<String>,
 }
