@@ -266,3 +266,68 @@ fn bad_input_gets_file_line_col() {
     ));
     assert!(e.contains("no such file or directory"), "{e}");
 }
+
+const LEGACY: &str = r#"{
+  "variables": {"fruit": "apple", "secret": "s3cr3t-value"},
+  "sensitive-variables": ["secret"],
+  "builders": [
+    {"type": "null", "name": "zeta", "communicator": "none"},
+    {"type": "null", "name": "alpha", "communicator": "none"}
+  ],
+  "provisioners": [
+    {"type": "shell-local", "inline": ["echo {{user `fruit`}} {{build_name}} {{ .HTTPIP }}"],
+     "override": {"zeta": {"inline": ["echo zeta"]}}},
+    {"type": "shell-local", "only": ["alpha"], "inline": ["echo token={{user `secret`}}"]}
+  ],
+  "post-processors": [[{"type": "manifest"}, {"type": "checksum", "name": "sums"}]]
+}"#;
+
+#[test]
+fn legacy_json_maps_onto_the_plan() {
+    let d = dir(&[("t.json", LEGACY), ("v.json", "{\"fruit\": \"banana\"}")]);
+    let mut o = opts();
+    o.var_files.push(d.join("v.json"));
+    o.vars.push(("fruit".into(), "cherry".into()));
+    let l = load(&d.join("t.json"), &o);
+    let plan = l.plan.as_ref().unwrap_or_else(|| panic!("{}", errors(&l)));
+    assert!(plan.legacy_json);
+    let names: Vec<&str> = plan.builds.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["alpha", "zeta"]);
+    let alpha = &plan.builds[0];
+    let first = alpha.provisioners[0].config.config.to_console_string();
+    assert!(first.contains("echo cherry alpha {{ .HTTPIP }}"), "{first}");
+    assert_eq!(alpha.provisioners.len(), 2);
+    assert!(alpha.provisioners[1]
+        .config
+        .config
+        .to_console_string()
+        .contains("<sensitive>"));
+    let zeta = &plan.builds[1];
+    assert_eq!(zeta.provisioners.len(), 1);
+    assert!(zeta.provisioners[0]
+        .config
+        .config
+        .to_console_string()
+        .contains("echo zeta"));
+    assert_eq!(zeta.post_processors[0].len(), 2);
+
+    let mut o = opts();
+    o.only.push("zeta".into());
+    o.except.push("sums".into());
+    let plan = load(&d.join("t.json"), &o).plan.unwrap();
+    assert_eq!(plan.builds.len(), 1);
+    assert_eq!(plan.builds[0].post_processors[0].len(), 1);
+}
+
+#[test]
+fn legacy_json_errors_have_positions() {
+    let d = dir(&[("t.json", "{\"builders\": [{\"name\": \"x\"}]}")]);
+    let e = errors(&load(&d.join("t.json"), &opts()));
+    assert!(e.contains("t.json line 1"), "{e}");
+    let d = dir(&[(
+        "t.json",
+        "{\"variables\": {\"need\": null}, \"builders\": [{\"type\": \"null\"}]}",
+    )]);
+    let e = errors(&load(&d.join("t.json"), &opts()));
+    assert!(e.contains("required variable not set: need"), "{e}");
+}
