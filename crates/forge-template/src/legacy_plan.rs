@@ -129,7 +129,7 @@ pub fn load_legacy(path: &Path, opts: &LoadOptions, mut files: Files) -> Loaded 
         for chain in &template.post_processors {
             let mut out = Vec::new();
             for pp in chain {
-                if opts.except.iter().any(|e| *e == pp.name) {
+                if opts.except.contains(&pp.name) {
                     break;
                 }
                 if !applies(&pp.only, &pp.except, name) {
