@@ -138,6 +138,13 @@ pub fn type_constraint(e: &Expr) -> Result<Constraint, Diagnostic> {
 fn constraint(e: &Expr) -> Result<Constraint, Diagnostic> {
     match &e.kind {
         ExprKind::Paren(x) => constraint(x),
+        // HCL JSON writes the type expression as a string.
+        ExprKind::Literal(v) if v.as_str().is_some() => {
+            let src = v.as_str().unwrap_or_default();
+            let parsed = crate::syntax::parse_expression(e.span.file, src)
+                .map_err(|_| bad(e, "The string does not hold a valid type expression."))?;
+            constraint(&parsed).map_err(|d| d.at(e.span))
+        }
         ExprKind::Var(name) => match name.as_str() {
             "string" => Ok(Constraint::Prim(Type::String)),
             "number" => Ok(Constraint::Prim(Type::Number)),

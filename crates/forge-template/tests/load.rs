@@ -331,3 +331,39 @@ fn legacy_json_errors_have_positions() {
     let e = errors(&load(&d.join("t.json"), &opts()));
     assert!(e.contains("required variable not set: need"), "{e}");
 }
+
+#[test]
+fn hcl_json_files_load_like_native_syntax() {
+    let d = dir(&[
+        (
+            "t.pkr.json",
+            r#"{
+  "//": "a comment",
+  "variable": {"fruit": {"type": "string", "default": "apple"}},
+  "locals": {"upper_fruit": "${upper(var.fruit)}"},
+  "source": {"null": {"one": {"communicator": "none"}}},
+  "build": [{
+    "name": "b",
+    "sources": ["source.null.one"],
+    "provisioner": [{"shell-local": {"inline": ["echo ${local.upper_fruit} ${source.name}"]}}],
+    "post-processor": {"manifest": {"output": "m.json"}}
+  }]
+}"#,
+        ),
+        ("v.auto.pkrvars.json", "{\"fruit\": \"kiwi\"}"),
+    ]);
+    let l = load(&d, &opts());
+    let plan = l.plan.as_ref().unwrap_or_else(|| panic!("{}", errors(&l)));
+    assert_eq!(plan.builds.len(), 1);
+    assert_eq!(plan.builds[0].name, "b.null.one");
+    let p = plan.builds[0].provisioners[0]
+        .config
+        .config
+        .to_console_string();
+    assert!(p.contains("echo KIWI one"), "{p}");
+    assert_eq!(plan.builds[0].post_processors.len(), 1);
+
+    let d = dir(&[("t.pkr.json", "{\"locals\": {\"a\": \"${nofunc()}\"}}")]);
+    let e = errors(&load(&d, &opts()));
+    assert!(e.contains("t.pkr.json line 1 (column 21)"), "{e}");
+}

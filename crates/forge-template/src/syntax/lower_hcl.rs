@@ -12,12 +12,15 @@ use crate::value::Number;
 struct Lower<'s> {
     src: &'s str,
     file: FileId,
+    /// Added to every span: where the parsed text starts in its file.
+    base: usize,
     diags: Diagnostics,
 }
 
 impl Lower<'_> {
     fn span(&self, s: &impl hcl_edit::Span) -> Span {
-        Span::new(self.file, s.span().unwrap_or(0..0))
+        let r = s.span().unwrap_or(0..0);
+        Span::new(self.file, r.start + self.base..r.end + self.base)
     }
 }
 
@@ -41,6 +44,7 @@ pub fn parse_hcl_body(file: FileId, src: &str) -> Result<Body, Diagnostics> {
     let mut l = Lower {
         src: &text,
         file,
+        base: 0,
         diags: Diagnostics::new(),
     };
     let out = l.body(&body);
@@ -100,6 +104,7 @@ pub fn parse_expression(file: FileId, src: &str) -> Result<Expr, Diagnostics> {
     let mut l = Lower {
         src,
         file,
+        base: 0,
         diags: Diagnostics::new(),
     };
     let out = l.expr(&e);
@@ -111,16 +116,29 @@ pub fn parse_expression(file: FileId, src: &str) -> Result<Expr, Diagnostics> {
 
 /// Parses a bare template (the contents of a `templatefile` file).
 pub fn parse_template(file: FileId, src: &str) -> Result<Expr, Diagnostics> {
-    let t = hcl_edit::parser::parse_template(src).map_err(|e| parse_error(file, src, e))?;
+    parse_template_at(file, src, 0)
+}
+
+/// Parses a template that starts at byte `base` of its file (a string in an HCL JSON file).
+pub fn parse_template_at(file: FileId, src: &str, base: usize) -> Result<Expr, Diagnostics> {
+    let t = hcl_edit::parser::parse_template(src).map_err(|e| {
+        let mut d = parse_error(file, src, e);
+        if let Some(s) = d.subject.as_mut() {
+            s.start += base as u32;
+            s.end += base as u32;
+        }
+        d
+    })?;
     let mut l = Lower {
         src,
         file,
+        base,
         diags: Diagnostics::new(),
     };
     let parts = l.template(&t);
     Ok(Expr {
         kind: ExprKind::Template(parts),
-        span: Span::new(file, 0..src.len()),
+        span: Span::new(file, base..base + src.len()),
     })
 }
 

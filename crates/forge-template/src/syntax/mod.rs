@@ -2,8 +2,10 @@
 //! or HCL JSON): bodies of attributes and blocks, and expressions with spans.
 
 mod lower_hcl;
+mod lower_json;
 
-pub use lower_hcl::{parse_expression, parse_hcl_body, parse_template};
+pub use lower_hcl::{parse_expression, parse_hcl_body, parse_template, parse_template_at};
+pub use lower_json::parse_json_body;
 
 use crate::diag::Span;
 use crate::value::Value;
@@ -363,17 +365,4 @@ pub struct Reference {
     pub attrs: Vec<String>,
     /// Where.
     pub span: Span,
-}
-
-/// Parses an HCL JSON file (`.pkr.json`, `.pkrvars.json`) into a body.
-pub fn parse_json_body(
-    file: crate::diag::FileId,
-    _src: &str,
-) -> Result<Body, crate::diag::Diagnostics> {
-    Err(crate::diag::Diagnostic::error(
-        "HCL JSON syntax is not supported yet",
-        "forge reads .pkr.hcl files; convert this file to HCL native syntax for now.",
-    )
-    .at(Span::new(file, 0..0))
-    .into())
 }
