@@ -219,7 +219,7 @@ pub fn unify(types: &[Type]) -> Option<Type> {
     if types.iter().all(|t| t == first) {
         return Some(first.clone());
     }
-    if types.iter().any(|t| *t == Type::Dynamic) {
+    if types.contains(&Type::Dynamic) {
         return Some(Type::Dynamic);
     }
     if types.iter().all(Type::is_primitive) {

@@ -30,7 +30,10 @@ impl Number {
     }
     /// The exact integer, when it is one and fits.
     pub fn to_i64(&self) -> Option<i64> {
-        (self.0.fract() == 0.0 && self.0.abs() < 9.2e18).then_some(self.0 as i64)
+        (self.0.fract() == 0.0
+            && self.0 >= -9.223_372_036_854_776e18
+            && self.0 < 9.223_372_036_854_776e18)
+            .then_some(self.0 as i64)
     }
     /// Whether the value is a whole number.
     pub fn is_integer(&self) -> bool {
@@ -63,6 +66,46 @@ impl Number {
     /// Negation.
     pub fn neg(&self) -> Number {
         Number(-self.0)
+    }
+    /// The largest integer not above the value (infinities stay as they are).
+    pub fn floor(&self) -> Number {
+        Number(self.0.floor())
+    }
+    /// The smallest integer not below the value (infinities stay as they are).
+    pub fn ceil(&self) -> Number {
+        Number(self.0.ceil())
+    }
+    /// Absolute value.
+    pub fn abs(&self) -> Number {
+        Number(self.0.abs())
+    }
+    /// -1, 0 or 1.
+    pub fn signum(&self) -> i32 {
+        if self.0 > 0.0 {
+            1
+        } else if self.0 < 0.0 {
+            -1
+        } else {
+            0
+        }
+    }
+    /// Whether the value is zero.
+    pub fn is_zero(&self) -> bool {
+        self.0 == 0.0
+    }
+    /// Go's `big.Float.Int64` after truncation as Packer's old functions used it: values that do
+    /// not fit (and infinities) give `i64::MIN`, as Go's float-to-int conversion does on amd64.
+    pub fn to_i64_go(&self) -> i64 {
+        let t = self.0.trunc();
+        if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&t) {
+            t as i64
+        } else {
+            i64::MIN
+        }
+    }
+    /// `self` raised to `e` (as Go's `math.Pow`).
+    pub fn pow(&self, e: &Number) -> Number {
+        Number(self.0.powf(e.0))
     }
     /// Text as `jsonencode` writes it.
     pub fn to_json_string(&self) -> String {
