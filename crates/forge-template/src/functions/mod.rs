@@ -132,7 +132,15 @@ fn registry() -> &'static std::collections::HashMap<&'static str, Function> {
 /// Every function Packer's HCL2 has.
 fn all() -> Vec<Function> {
     let mut v = Vec::new();
-    builtin::register(&mut v);
+    numeric::register(&mut v);
+    string::register(&mut v);
+    format::register(&mut v);
+    collection::register(&mut v);
+    encoding::register(&mut v);
+    filesystem::register(&mut v);
+    datetime::register(&mut v);
+    crypto::register(&mut v);
+    ipnet::register(&mut v);
     v
 }
 
@@ -269,7 +277,11 @@ pub fn names() -> Vec<&'static str> {
 /// Calls `name` with already evaluated arguments. `can`, `try` and `convert` take expressions
 /// and are handled by the evaluator.
 pub fn call(ctx: &FuncCtx, name: &str, args: Vec<Value>) -> Result<Value, CallError> {
-    let Some(f) = registry().get(name) else {
+    // `env` only exists where Packer puts it in scope (variable defaults).
+    let found = registry()
+        .get(name)
+        .filter(|_| name != "env" || ctx.allow_env);
+    let Some(f) = found else {
         return Err(CallError {
             summary: "Call to unknown function".into(),
             detail: format!("There is no function named {name:?}."),
@@ -363,4 +375,101 @@ pub fn call(ctx: &FuncCtx, name: &str, args: Vec<Value>) -> Result<Value, CallEr
     }
 }
 
-mod builtin;
+mod collection;
+mod crypto;
+mod datetime;
+mod encoding;
+mod filesystem;
+mod format;
+mod ipnet;
+mod numeric;
+mod string;
+mod yaml;
+
+/// Shorthand for declaring a parameter.
+pub(crate) fn p(name: &'static str, ty: Type) -> Param {
+    Param::new(name, ty)
+}
+
+/// The string argument at `i` (empty when it is not a known string).
+pub(crate) fn arg_str(a: &[Value], i: usize) -> &str {
+    a.get(i).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The number argument at `i` (zero when it is not a known number).
+pub(crate) fn arg_num(a: &[Value], i: usize) -> crate::value::Number {
+    a.get(i)
+        .and_then(Value::as_number)
+        .cloned()
+        .unwrap_or_else(|| crate::value::Number::from_i64(0))
+}
+
+/// The message gocty gives when a number does not fit a Go `int`.
+pub(crate) const WHOLE_NUMBER: &str =
+    "value must be a whole number, between -9223372036854775808 and 9223372036854775807";
+
+/// The number argument at `i` as a Go `int`, with gocty's error text.
+pub(crate) fn arg_int(a: &[Value], i: usize) -> Result<i64, String> {
+    let n = arg_num(a, i);
+    if !n.is_integer() {
+        return Err(WHOLE_NUMBER.to_string());
+    }
+    n.to_i64().ok_or_else(|| WHOLE_NUMBER.to_string())
+}
+
+/// An argument error.
+pub(crate) fn arg_err(index: usize, message: impl Into<String>) -> FuncError {
+    FuncError::Arg {
+        index,
+        message: message.into(),
+    }
+}
+
+/// A call error.
+pub(crate) fn call_err(message: impl Into<String>) -> FuncError {
+    FuncError::Call(message.into())
+}
+
+/// Converts every value to one unified type; `None` when empty or not unifiable.
+pub(crate) fn unify_values(items: &[Value]) -> Option<(Type, Vec<Value>)> {
+    if items.is_empty() {
+        return None;
+    }
+    let types: Vec<Type> = items.iter().map(Value::ty).collect();
+    let t = crate::value::unify(&types)?;
+    let out: Option<Vec<Value>> = items.iter().map(|v| convert(v, &t).ok()).collect();
+    Some((t, out?))
+}
+
+#[cfg(test)]
+#[path = "../../tests/support/mini_eval.rs"]
+mod mini_eval;
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::mini_eval::{eval_str, render, test_ctx};
+
+    /// Evaluates `src` and returns its console rendering, panicking on error.
+    pub fn call_ok(src: &str) -> String {
+        let ctx = test_ctx(std::env::temp_dir(), true);
+        match eval_str(&ctx, src) {
+            Ok(v) => v.to_console_string(),
+            Err(e) => panic!("{src}: {}", e.detail),
+        }
+    }
+
+    /// Evaluates `src` in `dir` and returns the rendering (`Error: ...` on failure).
+    pub fn eval_in(dir: &std::path::Path, src: &str) -> String {
+        let ctx = test_ctx(dir.to_path_buf(), true);
+        render(&eval_str(&ctx, src))
+    }
+
+    /// Evaluates `src`, which must fail, and returns the error detail.
+    pub fn call_err_detail(src: &str) -> String {
+        let ctx = test_ctx(std::env::temp_dir(), true);
+        match eval_str(&ctx, src) {
+            Ok(v) => panic!("{src}: expected an error, got {}", v.to_console_string()),
+            Err(e) => e.detail,
+        }
+    }
+}

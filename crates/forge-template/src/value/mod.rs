@@ -5,7 +5,7 @@
 //! combine values mark their result when any input was marked, so a secret never loses its mark.
 
 pub mod convert;
-mod display;
+pub(crate) mod display;
 pub mod number;
 pub mod types;
 
