@@ -133,6 +133,7 @@ impl fmt::Display for Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.to_i64() {
             Some(i) => write!(f, "{i}"),
+            None if self.0.is_infinite() => f.write_str(if self.0 > 0.0 { "+Inf" } else { "-Inf" }),
             None => write!(f, "{}", self.0),
         }
     }
