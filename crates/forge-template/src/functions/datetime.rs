@@ -899,7 +899,7 @@ mod tests {
         );
         assert_eq!(
             call_err_detail("timeadd(\"2017-11-22T00:00:00Z\", \"1d\")"),
-            "Invalid value for \"duration\" parameter: time: unknown unit \"d\" in duration \"1d\"."
+            "Call to function \"timeadd\" failed: time: unknown unit \"d\" in duration \"1d\"."
         );
     }
 
