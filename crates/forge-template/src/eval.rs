@@ -319,28 +319,30 @@ impl<'a> Scope<'a> {
         }
     }
 
+    /// `c ? a : b`. As in HCL, both results are evaluated (their types are unified), but only
+    /// the chosen one's errors count.
     fn eval_cond(&self, c: &Expr, a: &Expr, b: &Expr) -> R {
         let cv = self.eval(c)?;
-        let av = self.eval(a)?;
-        let bv = self.eval(b)?;
-        let ty = if av.ty() == bv.ty() {
-            av.ty()
-        } else if av.is_null() {
-            bv.ty()
-        } else if bv.is_null() {
-            av.ty()
-        } else {
-            unify(&[av.ty(), bv.ty()]).ok_or_else(|| {
-                err(
-                    "Inconsistent conditional result types",
-                    format!(
-                        "The true and false result expressions must have consistent types. The 'true' value is {}, but the 'false' value is {}.",
-                        av.ty().friendly_name(),
-                        bv.ty().friendly_name()
-                    ),
-                    a.span.to(b.span),
-                )
-            })?
+        let ar = self.eval(a);
+        let br = self.eval(b);
+        let ty = match (&ar, &br) {
+            (Ok(av), Ok(bv)) if av.ty() != bv.ty() && !av.is_null() && !bv.is_null() => {
+                unify(&[av.ty(), bv.ty()]).ok_or_else(|| {
+                    err(
+                        "Inconsistent conditional result types",
+                        format!(
+                            "The true and false result expressions must have consistent types. The 'true' value is {}, but the 'false' value is {}.",
+                            av.ty().friendly_name(),
+                            bv.ty().friendly_name()
+                        ),
+                        a.span.to(b.span),
+                    )
+                })?
+            }
+            (Ok(av), Ok(bv)) if av.is_null() => bv.ty(),
+            (Ok(av), _) => av.ty(),
+            (_, Ok(bv)) => bv.ty(),
+            _ => Type::Dynamic,
         };
         if cv.is_null() {
             return Err(err(
@@ -362,8 +364,7 @@ impl<'a> Scope<'a> {
                     c.span,
                 )
             })?;
-        let chosen = if b_ { av } else { bv };
-        let span = if b_ { a.span } else { b.span };
+        let (chosen, span) = if b_ { (ar?, a.span) } else { (br?, b.span) };
         let out = convert(&chosen, &ty).map_err(|e| {
             err(
                 "Inconsistent conditional result types",

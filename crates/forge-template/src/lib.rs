@@ -1,6 +1,8 @@
 //! Packer templates, HCL2 and legacy JSON: parsing, evaluation with Packer's semantics, and the
 //! typed build plan that the engine runs.
 
+extern crate self as forge_template;
+
 pub mod config;
 pub mod console;
 pub mod datasource;

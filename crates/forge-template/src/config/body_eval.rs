@@ -159,3 +159,112 @@ fn expand_dynamic(
         out.entry(ty.clone()).or_default().push(val);
     }
 }
+
+/// Expands `dynamic` blocks of a body (recursively) into plain blocks, as Packer's dynblock
+/// expansion does before decoding: each element of `for_each` yields one block whose `content`
+/// has the iterator (`<label>.key`, `<label>.value`) substituted. An unknown `for_each` yields
+/// no blocks.
+pub fn expand_dynamic_blocks(body: &Body, scope: &Scope, diags: &mut Diagnostics) -> Body {
+    let mut out = Body {
+        attrs: body.attrs.clone(),
+        blocks: Vec::new(),
+        span: body.span,
+    };
+    for b in &body.blocks {
+        if b.ty != "dynamic" {
+            let mut nb = b.clone();
+            nb.body = expand_dynamic_blocks(&b.body, scope, diags);
+            out.blocks.push(nb);
+            continue;
+        }
+        let Some((ty, _)) = b.labels.first() else {
+            diags.push(
+                Diagnostic::error(
+                    "Missing name for dynamic block",
+                    "A dynamic block requires one label: the type of block to generate.",
+                )
+                .at(b.header_span()),
+            );
+            continue;
+        };
+        let (Some(for_each), Some(content)) =
+            (b.body.attr("for_each"), b.body.blocks_of("content").next())
+        else {
+            diags.push(
+                Diagnostic::error(
+                    "Incomplete dynamic block",
+                    "A dynamic block needs a \"for_each\" argument and a nested \"content\" block.",
+                )
+                .at(b.header_span()),
+            );
+            continue;
+        };
+        let iter_name = match b.body.attr("iterator").map(|a| &a.expr.kind) {
+            Some(crate::syntax::ExprKind::Var(n)) => n.clone(),
+            _ => ty.clone(),
+        };
+        let coll = match scope.eval(&for_each.expr) {
+            Ok(v) => v,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        if coll.is_unknown() {
+            continue;
+        }
+        let pairs: Vec<(Value, Value)> = match (coll.as_seq(), coll.as_entries()) {
+            (Some(items), _) => items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (Value::int(i as i64), x.clone()))
+                .collect(),
+            (_, Some(m)) => m
+                .iter()
+                .map(|(k, x)| (Value::string(k.clone()), x.clone()))
+                .collect(),
+            _ => {
+                diags.push(
+                    Diagnostic::error(
+                        "Invalid dynamic for_each value",
+                        "Cannot use this value in for_each. An iterable collection is required.",
+                    )
+                    .at(for_each.expr.span),
+                );
+                continue;
+            }
+        };
+        for (k, v) in pairs {
+            let it = Value::object(BTreeMap::from([
+                ("key".to_string(), k),
+                ("value".to_string(), v),
+            ]));
+            let mut cbody = content.body.clone();
+            cbody.substitute(&iter_name, &it);
+            let mut labels = Vec::new();
+            if let Some(l) = b.body.attr("labels") {
+                let mut le = l.expr.clone();
+                le.substitute(&iter_name, &it);
+                match scope.eval(&le) {
+                    Ok(lv) => {
+                        labels = lv
+                            .as_seq()
+                            .unwrap_or(&[])
+                            .iter()
+                            .filter_map(|x| x.as_str().map(|s| (s.to_string(), l.expr.span)))
+                            .collect()
+                    }
+                    Err(d) => diags.push(d),
+                }
+            }
+            out.blocks.push(Block {
+                ty: ty.clone(),
+                type_span: b.type_span,
+                labels,
+                body: expand_dynamic_blocks(&cbody, scope, diags),
+                span: b.span,
+            });
+        }
+    }
+    out
+}

@@ -10,7 +10,7 @@ mod variables;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-pub use body_eval::eval_body;
+pub use body_eval::{eval_body, expand_dynamic_blocks};
 pub use files::{classify, TemplateKind};
 pub use glob::glob_match;
 
@@ -576,7 +576,14 @@ impl<'o> Loader<'o> {
         let scope = Scope::new(&env, scope_names.to_vec());
         let mut diags = Diagnostics::new();
         let mut any_build = false;
-        for bb in body.blocks_of("build") {
+        let expanded: Vec<Block> = body
+            .blocks_of("build")
+            .map(|bb| Block {
+                body: expand_dynamic_blocks(&bb.body, &scope, &mut diags),
+                ..bb.clone()
+            })
+            .collect();
+        for bb in &expanded {
             any_build = true;
             let build_name = bb
                 .body
@@ -601,6 +608,7 @@ impl<'o> Loader<'o> {
             }
             // (type, name, local name, override body, span)
             let mut uses: Vec<(String, String, String, Option<&Body>, Span)> = Vec::new();
+            let mut sources_unknown = false;
             if let Some(a) = bb.body.attr("sources") {
                 let items: Vec<(String, Span)> = match &a.expr.kind {
                     ExprKind::Tuple(items) => items
@@ -613,6 +621,10 @@ impl<'o> Loader<'o> {
                         })
                         .collect(),
                     _ => match scope.eval(&a.expr) {
+                        Ok(v) if !v.is_wholly_known() => {
+                            sources_unknown = true;
+                            Vec::new()
+                        }
                         Ok(v) => v
                             .as_seq()
                             .unwrap_or(&[])
@@ -660,7 +672,15 @@ impl<'o> Loader<'o> {
                     .unwrap_or_else(|| n.clone());
                 uses.push((t, n, local, Some(&sb.body), sb.span));
             }
-            if uses.is_empty() {
+            // A `dynamic "source"` whose for_each is not known yet (unset variables while
+            // inspecting) generates its sources later, so its absence is not an error here.
+            let dynamic_sources = body.blocks_of("build").any(|b| {
+                b.span == bb.span
+                    && b.body.blocks.iter().any(|d| {
+                        d.ty == "dynamic" && d.labels.first().is_some_and(|(l, _)| l == "source")
+                    })
+            });
+            if uses.is_empty() && !dynamic_sources && !sources_unknown {
                 diags.push(
                     Diagnostic::error(
                         "Missing source reference",

@@ -247,7 +247,7 @@ pub(crate) fn parse_rfc3339(s: &str, sep_space: bool) -> Result<Time, String> {
     let month = num(i, 2, "month")?;
     i += 2;
     if !(1..=12).contains(&month) {
-        return Err(err(": month out of range"));
+        return Err(err(format!(": cannot use {:?} as month", rest(i))));
     }
     lit(i, b'-')?;
     i += 1;
@@ -269,14 +269,14 @@ pub(crate) fn parse_rfc3339(s: &str, sep_space: bool) -> Result<Time, String> {
     let minute = num(i, 2, "minute")?;
     i += 2;
     if minute > 59 {
-        return Err(err(": minute out of range"));
+        return Err(err(format!(": cannot use {:?} as minute", rest(i))));
     }
     lit(i, b':')?;
     i += 1;
     let second = num(i, 2, "second")?;
     i += 2;
     if second > 59 {
-        return Err(err(": second out of range"));
+        return Err(err(format!(": cannot use {:?} as second", rest(i))));
     }
     let mut nanos = 0u32;
     if b.get(i) == Some(&b'.') {
@@ -539,8 +539,8 @@ pub(crate) fn parse_duration(s: &str) -> Result<i128, String> {
 }
 
 fn timeadd(_: &FuncCtx, a: &[Value]) -> FuncResult {
-    let t = parse_rfc3339(arg_str(a, 0), false).map_err(|e| arg_err(0, e))?;
-    let d = parse_duration(arg_str(a, 1)).map_err(|e| arg_err(1, e))?;
+    let t = parse_rfc3339(arg_str(a, 0), false).map_err(call_err)?;
+    let d = parse_duration(arg_str(a, 1)).map_err(call_err)?;
     let total = i128::from(t.secs) * 1_000_000_000 + i128::from(t.nanos) + d;
     let secs = i64::try_from(total.div_euclid(1_000_000_000))
         .map_err(|_| call_err("time out of range"))?;
@@ -899,7 +899,7 @@ mod tests {
         );
         assert_eq!(
             call_err_detail("timeadd(\"2017-11-22T00:00:00Z\", \"1d\")"),
-            "Invalid value for \"duration\" parameter: time: unknown unit \"d\" in duration \"1d\"."
+            "Call to function \"timeadd\" failed: time: unknown unit \"d\" in duration \"1d\"."
         );
     }
 

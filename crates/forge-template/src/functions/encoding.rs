@@ -239,7 +239,7 @@ fn from_json(v: serde_json::Value) -> Result<Value, String> {
 fn go_json_error(src: &str, e: &serde_json::Error) -> String {
     use serde_json::error::Category;
     if e.classify() == Category::Eof {
-        return "unexpected end of JSON input".into();
+        return "EOF".into();
     }
     // Find the offending character from the line and column.
     let line = e.line().saturating_sub(1);
@@ -263,7 +263,7 @@ fn go_json_error(src: &str, e: &serde_json::Error) -> String {
 fn jsondecode(_: &FuncCtx, a: &[Value]) -> FuncResult {
     let s = arg_str(a, 0);
     if s.trim().is_empty() {
-        return Err(call_err("unexpected end of JSON input"));
+        return Err(call_err("EOF"));
     }
     let v: serde_json::Value =
         serde_json::from_str(s).map_err(|e| call_err(go_json_error(s, &e)))?;
@@ -301,10 +301,16 @@ fn csv_parse(s: &str) -> Result<Vec<Vec<String>>, String> {
                 loop {
                     match chars.get(i) {
                         None => {
+                            let line_start = chars[..i]
+                                .iter()
+                                .rposition(|c| *c == '\n')
+                                .map_or(0, |p| p + 1);
+                            let col: usize =
+                                chars[line_start..i].iter().map(|c| c.len_utf8()).sum();
                             return Err(format!(
-                                "parse error on line {rec_line}, column {}: extraneous or missing \" in quoted-field",
+                                "parse error on line {line}, column {}: extraneous or missing \" in quoted-field",
                                 col + 1
-                            ))
+                            ));
                         }
                         Some('"') if chars.get(i + 1) == Some(&'"') => {
                             field.push('"');

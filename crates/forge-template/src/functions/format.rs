@@ -96,6 +96,9 @@ fn formatlist(_: &FuncCtx, a: &[Value]) -> FuncResult {
     Ok(Value::list(Type::String, out))
 }
 
+/// Widths and precisions are capped so that a hostile format string cannot exhaust memory.
+const MAX_PAD: usize = 1 << 20;
+
 #[derive(Default, Debug)]
 struct Verb {
     raw: String,
@@ -184,7 +187,7 @@ pub(crate) fn format_fsm(fmt: &str, args: &[Value]) -> Result<String, FuncError>
                 w = w.saturating_mul(10).saturating_add(usize::from(c - b'0'));
                 p += 1;
             }
-            verb.width = Some(w);
+            verb.width = Some(w.min(MAX_PAD));
         }
         // precision
         if bytes.get(p) == Some(&b'.') {
@@ -194,7 +197,7 @@ pub(crate) fn format_fsm(fmt: &str, args: &[Value]) -> Result<String, FuncError>
                 pr = pr.saturating_mul(10).saturating_add(usize::from(c - b'0'));
                 p += 1;
             }
-            verb.prec = Some(pr);
+            verb.prec = Some(pr.min(MAX_PAD));
         }
         // argument index
         if bytes.get(p) == Some(&b'[') {
@@ -687,6 +690,10 @@ mod tests {
         assert_eq!(call_ok(r#"format("%[2]s %[1]s", "a", "b")"#), "b a");
         assert_eq!(call_ok(r#"format("100%%")"#), "100%");
         assert_eq!(call_ok(r#"format("%v", null)"#), "null");
+        assert_eq!(
+            call_ok(r#"length(format("%99999999999999999999999d", 1))"#),
+            "1048576"
+        );
     }
 
     #[test]

@@ -53,8 +53,10 @@ fn mask(bits: u32, prefix: u32) -> u128 {
     };
     if prefix == 0 {
         0
+    } else if prefix >= bits {
+        all
     } else {
-        all & !(all >> prefix.min(bits))
+        all & !(all >> prefix)
     }
 }
 
@@ -306,6 +308,12 @@ mod tests {
     #[test]
     fn v6() {
         assert_eq!(call_ok(r#"cidrnetmask("fe80::/10")"#), "ffc0::");
+        assert_eq!(call_ok(r#"cidrhost("fd00::1/128", 0)"#), "fd00::1");
+        assert_eq!(
+            call_ok(r#"cidrnetmask("::/128")"#),
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+        );
+        assert_eq!(call_ok(r#"cidrsubnet("::/0", 32, 1)"#), "0:1::/32");
         assert_eq!(call_ok(r#"cidrhost("fd00::/64", 16)"#), "fd00::10");
         assert_eq!(
             call_ok(r#"cidrsubnet("fd00::/56", 8, 1)"#),

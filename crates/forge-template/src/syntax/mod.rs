@@ -366,3 +366,92 @@ pub struct Reference {
     /// Where.
     pub span: Span,
 }
+
+impl Expr {
+    /// Replaces free references to the variable `name` with a literal value (used to expand
+    /// `dynamic` blocks into plain blocks). Inner `for` bindings of the same name shadow it.
+    pub fn substitute(&mut self, name: &str, value: &Value) {
+        match &mut self.kind {
+            ExprKind::Var(n) if n == name => self.kind = ExprKind::Literal(value.clone()),
+            ExprKind::Literal(_) | ExprKind::Var(_) => {}
+            ExprKind::Template(parts) => substitute_parts(parts, name, value),
+            ExprKind::Tuple(items) => items.iter_mut().for_each(|e| e.substitute(name, value)),
+            ExprKind::Object(items) => items.iter_mut().for_each(|(k, v)| {
+                k.substitute(name, value);
+                v.substitute(name, value);
+            }),
+            ExprKind::Traverse(base, ops) => {
+                base.substitute(name, value);
+                for op in ops {
+                    if let Op::Index(e) = op {
+                        e.substitute(name, value);
+                    }
+                }
+            }
+            ExprKind::Call { args, .. } => args.iter_mut().for_each(|e| e.substitute(name, value)),
+            ExprKind::Cond(a, b, c) => {
+                a.substitute(name, value);
+                b.substitute(name, value);
+                c.substitute(name, value);
+            }
+            ExprKind::Unary(_, e) | ExprKind::Paren(e) => e.substitute(name, value),
+            ExprKind::Binary(_, a, b) => {
+                a.substitute(name, value);
+                b.substitute(name, value);
+            }
+            ExprKind::For(f) => {
+                f.collection.substitute(name, value);
+                if f.value_var != name && f.key_var.as_deref() != Some(name) {
+                    if let Some(k) = &mut f.key {
+                        k.substitute(name, value);
+                    }
+                    f.value.substitute(name, value);
+                    if let Some(c) = &mut f.cond {
+                        c.substitute(name, value);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn substitute_parts(parts: &mut [TemplatePart], name: &str, value: &Value) {
+    for p in parts {
+        match p {
+            TemplatePart::Literal(_) => {}
+            TemplatePart::Interp(e) => e.substitute(name, value),
+            TemplatePart::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                cond.substitute(name, value);
+                substitute_parts(then, name, value);
+                substitute_parts(otherwise, name, value);
+            }
+            TemplatePart::For {
+                key_var,
+                value_var,
+                collection,
+                body,
+            } => {
+                collection.substitute(name, value);
+                if value_var != name && key_var.as_deref() != Some(name) {
+                    substitute_parts(body, name, value);
+                }
+            }
+        }
+    }
+}
+
+impl Body {
+    /// Substitutes a variable in every expression of the body, nested blocks included.
+    pub fn substitute(&mut self, name: &str, value: &Value) {
+        for a in &mut self.attrs {
+            a.expr.substitute(name, value);
+        }
+        for b in &mut self.blocks {
+            b.body.substitute(name, value);
+        }
+    }
+}

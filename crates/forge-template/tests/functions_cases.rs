@@ -1,0 +1,88 @@
+//! Conformance rows from `tests/functions/cases.tsv`: each expression is evaluated with the
+//! function table and compared with what `packer console` (1.6.6) printed. Errors compare by
+//! their detail, with line wrapping ignored. Rows listed in `known_differences.txt` are allowed
+//! to differ (each line there says why); any other mismatch fails the test.
+
+#[path = "support/mini_eval.rs"]
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('\\') => out.push('\\'),
+            Some(o) => {
+                out.push('\\');
+                out.push(o);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn normalize_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn console_conformance() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/functions");
+    let cases = std::fs::read_to_string(root.join("cases.tsv")).expect("cases.tsv");
+    let known: BTreeSet<String> = std::fs::read_to_string(root.join("known_differences.txt"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').next().map(str::to_string))
+        .collect();
+    let fixtures = root.join("fixtures");
+    let ctx = support::test_ctx(fixtures.clone(), false);
+    let prefix = format!("{}/", fixtures.display());
+    let (mut passed, mut failed, mut known_failed) = (0, 0, 0);
+    let mut unexpected = Vec::new();
+    for line in cases.lines() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((expr, expected)) = line.split_once('\t') else {
+            continue;
+        };
+        let expected = unescape(expected);
+        let got = support::render(&support::eval_str(&ctx, expr)).replace(&prefix, "");
+        let ok = if expected.starts_with("Error: ") {
+            normalize_ws(&got) == normalize_ws(&expected)
+        } else {
+            got == expected
+        };
+        if ok {
+            passed += 1;
+        } else if known.contains(expr) {
+            known_failed += 1;
+        } else {
+            failed += 1;
+            unexpected.push(format!(
+                "{expr}\n  expected: {expected:?}\n  got:      {got:?}"
+            ));
+        }
+    }
+    println!("functions conformance: {passed} passed, {known_failed} known differences, {failed} unexpected");
+    for u in &unexpected {
+        println!("{u}");
+    }
+    println!("{passed} passed, {failed} failed");
+    assert!(
+        unexpected.is_empty(),
+        "{} rows differ from packer console",
+        unexpected.len()
+    );
+}
