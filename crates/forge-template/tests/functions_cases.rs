@@ -1,9 +1,9 @@
-//! Conformance rows from `tests/functions/cases.tsv`: each expression is evaluated with the
-//! function table and compared with what `packer console` (1.6.6) printed. Errors compare by
+//! Conformance rows from `tests/functions/cases.tsv`: each expression is evaluated by forge's
+//! expression evaluator, as `forge console` will, and compared with what `packer console` (1.6.6) printed. Errors compare by
 //! their detail, with line wrapping ignored. Rows listed in `known_differences.txt` are allowed
 //! to differ (each line there says why); any other mismatch fails the test.
 
-#[path = "support/mini_eval.rs"]
+#[path = "support/console_eval.rs"]
 mod support;
 
 use std::collections::BTreeSet;
