@@ -352,22 +352,62 @@ impl<'o> Loader<'o> {
                             continue;
                         }
                     };
-                    let get = |k: &str| {
-                        v.as_entries()
-                            .and_then(|m| m.get(k))
-                            .and_then(|x| x.as_str())
-                            .map(str::to_string)
-                    };
-                    let (Some(source), Some(version)) = (get("source"), get("version")) else {
+                    let Some(m) = v.as_entries() else {
+                        let c = v.as_str().unwrap_or("version").to_string();
                         diags.push(
                             Diagnostic::error(
-                                "Invalid required_plugins entry",
-                                format!("The plugin {:?} must be an object with a \"source\" and a \"version\" attribute.", a.name),
+                                "Invalid plugin requirement",
+                                format!("'{n} = \"{c}\"' plugin requirement calls are not possible. You must define a whole block. For example:\n{n} = {{\n  source  = \"github.com/hashicorp/{n}\"\n  version = \"{c}\"\n}}", n = a.name),
+                            )
+                            .at(a.span),
+                        );
+                        continue;
+                    };
+                    let get = |k: &str| m.get(k).and_then(|x| x.as_str()).map(str::to_string);
+                    let Some(version) = get("version") else {
+                        diags.push(
+                            Diagnostic::error(
+                                if m.contains_key("version") { "Invalid version constraint" } else { "No version constraint was set" },
+                                "The version field must be specified as a string. Ex: `version = \">= 1.2.0, < 2.0.0\"`.",
                             )
                             .at(a.expr.span),
                         );
                         continue;
                     };
+                    if let Err(e) = crate::version::satisfies("0.0.0", &version) {
+                        diags.push(
+                            Diagnostic::error(
+                                "Invalid version constraint",
+                                format!("This string does not use correct version constraint syntax.\n{e}"),
+                            )
+                            .at(a.expr.span),
+                        );
+                        continue;
+                    }
+                    let Some(source) = get("source") else {
+                        diags.push(
+                            Diagnostic::error(
+                                if m.contains_key("source") { "Invalid source" } else { "No source was set" },
+                                "The source field must be specified as a string. Ex: `source = \"github.com/hashicorp/happycloud\"`.",
+                            )
+                            .at(a.expr.span),
+                        );
+                        continue;
+                    };
+                    if let Err(e) = plugin_source_valid(&source) {
+                        diags.push(Diagnostic::error("Failed to parse source", e).at(a.span));
+                        continue;
+                    }
+                    if m.keys().any(|k| k != "version" && k != "source") {
+                        diags.push(
+                            Diagnostic::error(
+                                "Invalid required_plugins object",
+                                "required_plugins objects can only contain \"version\" and \"source\" attributes.",
+                            )
+                            .at(a.expr.span),
+                        );
+                        continue;
+                    }
                     out.push(RequiredPlugin {
                         name: a.name.clone(),
                         source,
@@ -393,11 +433,14 @@ impl<'o> Loader<'o> {
         }
         let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
         let mut order_hint: Vec<String> = Vec::new();
-        let dup = |diags: &mut Diagnostics, key: &str, span: Span, what: &str| {
+        let dup = |diags: &mut Diagnostics, key: &str, span: Span, _what: &str| {
             diags.push(
                 Diagnostic::error(
-                    format!("Duplicate {what}"),
-                    format!("Duplicate {key} definition found."),
+                    "Duplicate local definition",
+                    format!(
+                        "Local variable {:?} is defined twice in your templates.",
+                        key.trim_start_matches("local.")
+                    ),
                 )
                 .at(span),
             );
@@ -507,9 +550,9 @@ impl<'o> Loader<'o> {
                 };
                 self.diags.push(
                     Diagnostic::error(
-                        "Cyclic dependency detected",
+                        "failed to prepare execution graph",
                         format!(
-                            "The local variables and data sources form a dependency cycle: {}. Break the cycle so each value can be evaluated from the ones before it.",
+                            "An error occurred while building the graph for datasources/locals: a dependency cycle: {}. Break the cycle so each value can be evaluated from the ones before it.",
                             cycle.join(" -> ")
                         ),
                     )
@@ -683,8 +726,8 @@ impl<'o> Loader<'o> {
             if uses.is_empty() && !dynamic_sources && !sources_unknown {
                 diags.push(
                     Diagnostic::error(
-                        "Missing source reference",
-                        "A build block must reference at least one source, with a \"sources\" argument or a nested \"source\" block.",
+                        "missing source reference",
+                        "a build block must reference at least one source to be built",
                     )
                     .at(bb.type_span),
                 );
@@ -1027,6 +1070,34 @@ impl<'o> Loader<'o> {
             },
         })
     }
+}
+
+/// Checks a plugin source address (`github.com/hashicorp/amazon`) the way Packer does.
+fn plugin_source_valid(s: &str) -> Result<(), String> {
+    let mut errs = Vec::new();
+    if s.starts_with('/') {
+        errs.push("A source URL must not start with a '/' character.");
+    }
+    if s.ends_with('/') {
+        errs.push("A source URL must not end with a '/' character.");
+    }
+    if s.matches('/').count() < 2 {
+        errs.push("A source URL must at least contain a host and a path with 2 components");
+    }
+    if s.contains("://") {
+        errs.push("A source URL must not contain a scheme (e.g. https://).");
+    }
+    if s.contains('?') {
+        errs.push("A source URL must not contain a query (e.g. ?var=val)");
+    }
+    if s.contains('#') {
+        errs.push("A source URL must not contain a fragment (e.g. #anchor).");
+    }
+    if errs.is_empty() {
+        return Ok(());
+    }
+    let list: String = errs.iter().map(|e| format!("* {e}\n")).collect();
+    Err(format!("The provided source URL is invalid.\nThe following errors have been discovered:\n{list}\nA valid source looks like \"github.com/hashicorp/happycloud\""))
 }
 
 /// `build.*` as it is known before the build runs: the name and type, everything else unknown.
