@@ -89,6 +89,32 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     }
 }
 
+/// Loads one HCL2 file given as text (`name` decides native or JSON syntax and is what
+/// diagnostics show); `path.root` is `root`. Used for standard input and by the fuzzer.
+pub fn load_hcl_text(name: &str, text: &str, root: &Path, opts: &LoadOptions) -> Loaded {
+    let mut files = Files::default();
+    let id = files.add(name, text);
+    let parsed = if name.ends_with(".json") {
+        crate::syntax::parse_json_body(id, text)
+    } else {
+        crate::syntax::parse_hcl_body(id, text)
+    };
+    let mut l = Loader::new(opts, root.to_path_buf());
+    let plan = match parsed {
+        Ok(b) => l.load_bodies(vec![b], &[], &mut files),
+        Err(d) => {
+            l.diags.extend(d);
+            None
+        }
+    };
+    let plan = if l.diags.has_errors() { None } else { plan };
+    Loaded {
+        plan,
+        diags: l.diags,
+        files,
+    }
+}
+
 /// Parses one HCL2 file (native or JSON syntax) into a body.
 pub fn parse_file(path: &Path, files: &mut Files) -> Result<Body, Diagnostics> {
     let text = files::read_text(path)?;
@@ -165,15 +191,26 @@ impl<'o> Loader<'o> {
         auto: &[PathBuf],
         files: &mut Files,
     ) -> Option<BuildPlan> {
-        let mut body = Body::default();
+        let mut bodies = Vec::new();
         for p in paths {
             match parse_file(p, files) {
-                Ok(b) => {
-                    body.attrs.extend(b.attrs);
-                    body.blocks.extend(b.blocks);
-                }
+                Ok(b) => bodies.push(b),
                 Err(d) => self.diags.extend(d),
             }
+        }
+        self.load_bodies(bodies, auto, files)
+    }
+
+    fn load_bodies(
+        &mut self,
+        bodies: Vec<Body>,
+        auto: &[PathBuf],
+        files: &mut Files,
+    ) -> Option<BuildPlan> {
+        let mut body = Body::default();
+        for b in bodies {
+            body.attrs.extend(b.attrs);
+            body.blocks.extend(b.blocks);
         }
         if self.diags.has_errors() {
             return None;
