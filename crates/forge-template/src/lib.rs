@@ -1,6 +1,7 @@
 //! Packer templates, HCL2 and legacy JSON: parsing, evaluation with Packer's semantics, and the
 //! typed build plan that the engine runs.
 
+// Lets `plugin_config!` name this crate the same way inside it as outside.
 extern crate self as forge_template;
 
 pub mod config;
@@ -14,6 +15,7 @@ pub mod json;
 pub mod legacy;
 mod legacy_plan;
 pub mod plan;
+pub mod schema;
 pub mod syntax;
 pub mod typeexpr;
 pub mod value;
