@@ -11,7 +11,9 @@ use forge_template::{load, LoadOptions};
 fn corpus_entries() -> Vec<PathBuf> {
     let dir = std::env::var_os("FORGE_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+        });
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv"))
         .unwrap_or_else(|_| panic!("the corpus is expected at {}", dir.display()));
     manifest
@@ -28,21 +30,28 @@ fn bench(c: &mut Criterion) {
         unset_as_unknown: true,
         ..LoadOptions::default()
     };
-    c.bench_function(&format!("load whole corpus ({} entries)", entries.len()), |b| {
-        b.iter(|| {
-            for e in &entries {
-                std::hint::black_box(load(e, &opts));
-            }
-        })
-    });
+    c.bench_function(
+        &format!("load whole corpus ({} entries)", entries.len()),
+        |b| {
+            b.iter(|| {
+                for e in &entries {
+                    std::hint::black_box(load(e, &opts));
+                }
+            })
+        },
+    );
     let one = entries
         .iter()
-        .find(|e| e.to_string_lossy().ends_with("hashicorp__packer/hcl2template/testdata/complete"))
+        .find(|e| {
+            e.to_string_lossy()
+                .ends_with("hashicorp__packer/hcl2template/testdata/complete")
+        })
         .cloned()
         .unwrap_or_else(|| entries[0].clone());
-    c.bench_function("load one multi-file template (hcl2template/testdata/complete)", |b| {
-        b.iter(|| std::hint::black_box(load(&one, &opts)))
-    });
+    c.bench_function(
+        "load one multi-file template (hcl2template/testdata/complete)",
+        |b| b.iter(|| std::hint::black_box(load(&one, &opts))),
+    );
 }
 
 criterion_group! {

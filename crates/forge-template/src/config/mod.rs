@@ -916,6 +916,11 @@ impl<'o> Loader<'o> {
             }
         }
         let _ = any_build;
+        // Every plugin's configuration against its registered schema, all errors at once.
+        let mut seen = std::collections::HashSet::new();
+        for b in &out {
+            check_build_plugins(b, &mut seen, &mut diags);
+        }
         self.diags.extend(diags);
         // -only / -except on build names.
         out.retain(|b| {
@@ -1106,6 +1111,28 @@ impl<'o> Loader<'o> {
                 span: b.header_span(),
             },
         })
+    }
+}
+
+/// Checks a build's builder, provisioners and post-processors against their registered
+/// schemas, skipping plugin blocks (by position) already checked for another build.
+pub(crate) fn check_build_plugins(
+    b: &PlannedBuild,
+    seen: &mut std::collections::HashSet<(u32, u32)>,
+    diags: &mut Diagnostics,
+) {
+    use crate::schema::{check_plugin, PluginKind};
+    let mut one = |kind: PluginKind, p: &PluginConfig, diags: &mut Diagnostics| {
+        if seen.insert((p.span.file, p.span.start)) {
+            diags.extend(check_plugin(kind, p));
+        }
+    };
+    one(PluginKind::Builder, &b.builder, diags);
+    for p in b.provisioners.iter().chain(&b.error_cleanup_provisioner) {
+        one(PluginKind::Provisioner, &p.config, diags);
+    }
+    for pp in b.post_processors.iter().flatten() {
+        one(PluginKind::PostProcessor, &pp.config, diags);
     }
 }
 

@@ -10,7 +10,8 @@
 mod check;
 mod decode;
 mod field;
-pub mod plugins;
+mod older;
+mod plugins;
 mod registry;
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ impl Registry {
         BUILTIN.get_or_init(|| {
             let mut r = Registry::new();
             super::plugins::register_all(&mut r);
+            super::older::register_all(&mut r);
             r
         })
     }
