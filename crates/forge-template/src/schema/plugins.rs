@@ -4,7 +4,7 @@
 //!
 //! Do not edit by hand: change the generator and run it again.
 
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::upper_case_acronyms)]
 
 use std::collections::BTreeMap;
 
