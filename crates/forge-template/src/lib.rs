@@ -12,6 +12,7 @@ pub mod json;
 pub mod legacy;
 mod legacy_plan;
 pub mod plan;
+pub mod secrets;
 pub mod syntax;
 pub mod typeexpr;
 pub mod value;

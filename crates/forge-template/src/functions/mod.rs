@@ -133,6 +133,7 @@ fn registry() -> &'static std::collections::HashMap<&'static str, Function> {
 fn all() -> Vec<Function> {
     let mut v = Vec::new();
     builtin::register(&mut v);
+    secrets::register(&mut v);
     v
 }
 
@@ -364,3 +365,4 @@ pub fn call(ctx: &FuncCtx, name: &str, args: Vec<Value>) -> Result<Value, CallEr
 }
 
 mod builtin;
+mod secrets;
