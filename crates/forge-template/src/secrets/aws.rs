@@ -269,11 +269,21 @@ fn get_secret_value(s: &Secrets, name: &str) -> Result<SecretValue, String> {
     })?;
     let json: Option<Json> = serde_json::from_str(&resp.body).ok();
     if !(200..300).contains(&resp.status) {
+        // JSON errors carry `__type` and `message`; some front ends answer in XML
+        // (`<Code>`, `<Message>`).
         let field = |k: &str| {
             json.as_ref()
                 .and_then(|j| j.get(k))
                 .and_then(Json::as_str)
                 .map(str::to_string)
+                .or_else(|| {
+                    let tag = match k {
+                        "__type" => "Code",
+                        "message" | "Message" => "Message",
+                        _ => return None,
+                    };
+                    xml_element(&resp.body, tag)
+                })
         };
         // `__type` may be namespaced ("com.amazonaws...#ResourceNotFoundException").
         let code = field("__type")
@@ -303,6 +313,15 @@ fn get_secret_value(s: &Secrets, name: &str) -> Result<SecretValue, String> {
             .and_then(Json::as_str)
             .map(str::to_string),
     })
+}
+
+/// The text of the first `<tag>...</tag>` in an XML body.
+fn xml_element(body: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = body.find(&open)? + open.len();
+    let len = body.get(start..)?.find(&close)?;
+    Some(body.get(start..start + len)?.trim().to_string())
 }
 
 /// Go's `%T` name of a decoded JSON value.
@@ -432,6 +451,22 @@ mod tests {
             select("null", "").unwrap_err(),
             "No secret found for key \"\""
         );
+    }
+
+    #[test]
+    fn xml_errors() {
+        let body = "<ErrorResponse><Errors><Error><Code>InvalidClientTokenId</Code>\
+                    <Message>The security token is invalid.</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(
+            xml_element(body, "Code").as_deref(),
+            Some("InvalidClientTokenId")
+        );
+        assert_eq!(
+            xml_element(body, "Message").as_deref(),
+            Some("The security token is invalid.")
+        );
+        assert_eq!(xml_element("<Code>", "Code"), None);
+        assert_eq!(xml_element("", "Code"), None);
     }
 
     #[test]
