@@ -68,3 +68,68 @@ fn aws_secretsmanager(ctx: &FuncCtx, a: &[Value]) -> FuncResult {
 fn aws_secretsmanager_raw(ctx: &FuncCtx, a: &[Value]) -> FuncResult {
     done(backend(ctx).aws_secretsmanager_raw(arg(a, 0)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{call, exists, FuncCtx};
+    use crate::value::{Type, Value};
+
+    fn ctx<'a>(env: &'a dyn Fn(&str) -> Option<String>) -> FuncCtx<'a> {
+        FuncCtx {
+            base_dir: std::env::temp_dir(),
+            start_time: std::time::SystemTime::now(),
+            allow_env: false,
+            render_template: None,
+            env,
+        }
+    }
+
+    #[test]
+    fn registered() {
+        for f in [
+            "vault",
+            "consul_key",
+            "aws_secretsmanager",
+            "aws_secretsmanager_raw",
+        ] {
+            assert!(exists(f), "{f}");
+        }
+    }
+
+    #[test]
+    fn errors_come_from_the_backend_and_the_environment_given() {
+        // Only a region: the AWS call stops at the credentials, before any network use.
+        let env = |k: &str| (k == "AWS_REGION").then(|| "us-east-1".to_string());
+        let c = ctx(&env);
+        let e = call(
+            &c,
+            "aws_secretsmanager",
+            vec![Value::string("n"), Value::null(Type::String)],
+        )
+        .unwrap_err();
+        assert_eq!(e.summary, "Error in function call");
+        assert!(
+            e.detail.starts_with(
+                "Call to function \"aws_secretsmanager\" failed: NoCredentialProviders"
+            ),
+            "{}",
+            e.detail
+        );
+        let e = call(&c, "vault", vec![Value::string("p"), Value::string("k")]).unwrap_err();
+        assert!(
+            e.detail.contains("Must set VAULT_TOKEN env var"),
+            "{}",
+            e.detail
+        );
+        let e = call(
+            &c,
+            "aws_secretsmanager_raw",
+            vec![Value::null(Type::String)],
+        )
+        .unwrap_err();
+        assert_eq!(e.summary, "Invalid function argument");
+        // Unknown arguments give an unknown string without calling out.
+        let v = call(&c, "consul_key", vec![Value::unknown(Type::String)]).unwrap();
+        assert!(v.is_unknown_deep());
+    }
+}
