@@ -64,10 +64,12 @@ pub fn load_legacy(path: &Path, opts: &LoadOptions, mut files: Files) -> Loaded 
     let pwd = std::env::current_dir()
         .ok()
         .map(|d| d.to_string_lossy().to_string());
+    // vault, consul_key and aws_secretsmanager in variable defaults reach the real services.
+    let secrets = crate::secrets::Secrets::from_lookup(&env);
     let var_opts = VarOptions {
         template_dir: template_dir.clone(),
         pwd: pwd.clone(),
-        secrets: None,
+        secrets: Some(&secrets),
     };
     let resolved = match resolve_variables_with(&template, &var_files, &opts.vars, &env, &var_opts)
     {
@@ -79,7 +81,7 @@ pub fn load_legacy(path: &Path, opts: &LoadOptions, mut files: Files) -> Loaded 
             return fail(diags, files);
         }
     };
-    let secrets: Vec<String> = resolved
+    let secret_values: Vec<String> = resolved
         .sensitive
         .iter()
         .filter_map(|n| resolved.values.get(n))
@@ -89,7 +91,7 @@ pub fn load_legacy(path: &Path, opts: &LoadOptions, mut files: Files) -> Loaded 
 
     let mut r = Renderer {
         vars: &resolved.values,
-        secrets: &secrets,
+        secrets: &secret_values,
         file,
         template_dir,
         pwd,

@@ -16,6 +16,7 @@ pub mod legacy;
 mod legacy_plan;
 pub mod plan;
 pub mod schema;
+pub mod secrets;
 pub mod syntax;
 pub mod typeexpr;
 pub mod value;

@@ -141,6 +141,7 @@ fn all() -> Vec<Function> {
     datetime::register(&mut v);
     crypto::register(&mut v);
     ipnet::register(&mut v);
+    secrets::register(&mut v);
     v
 }
 
@@ -383,6 +384,7 @@ mod filesystem;
 mod format;
 mod ipnet;
 mod numeric;
+mod secrets;
 mod string;
 mod yaml;
 

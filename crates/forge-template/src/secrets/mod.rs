@@ -1,0 +1,167 @@
+//! Secrets from external services for the `vault`, `consul_key` and `aws_secretsmanager*`
+//! functions of both template languages, configured from the environment as Packer's clients
+//! (Vault's, Consul's and the AWS SDK's) are.
+//!
+//! Every call reaches its service for real. When it cannot, the error says what was tried (the
+//! URL, the `host:port`, the credential sources) and why; no value is ever made up.
+//!
+//! | service | variables read |
+//! |---|---|
+//! | Vault | `VAULT_ADDR` (default `https://127.0.0.1:8200`), `VAULT_TOKEN` (else `~/.vault-token`), `VAULT_NAMESPACE`, `VAULT_CACERT`, `VAULT_SKIP_VERIFY` |
+//! | Consul | `CONSUL_HTTP_ADDR` (default `127.0.0.1:8500`, may start with `http://`/`https://`), `CONSUL_HTTP_TOKEN`, `CONSUL_HTTP_TOKEN_FILE`, `CONSUL_HTTP_AUTH`, `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_CACERT`, `CONSUL_NAMESPACE`, `CONSUL_PARTITION` |
+//! | AWS | `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` (also `AWS_ACCESS_KEY`/`AWS_SECRET_KEY`), else the profile (`AWS_PROFILE`, `AWS_DEFAULT_PROFILE`, default `default`) in `AWS_SHARED_CREDENTIALS_FILE` (`~/.aws/credentials`) or `AWS_CONFIG_FILE` (`~/.aws/config`); region from `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile; endpoint from `AWS_ENDPOINT_URL_SECRETS_MANAGER` or `AWS_ENDPOINT_URL`; `AWS_CA_BUNDLE` |
+
+use std::collections::BTreeMap;
+
+use crate::legacy::interp::SecretSource;
+
+mod aws;
+mod consul;
+mod http;
+pub mod sigv4;
+mod vault;
+
+/// Every environment variable the clients read; [`Secrets::from_lookup`] takes these.
+pub const ENV_VARS: &[&str] = &[
+    "HOME",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "VAULT_NAMESPACE",
+    "VAULT_CACERT",
+    "VAULT_SKIP_VERIFY",
+    "CONSUL_HTTP_ADDR",
+    "CONSUL_HTTP_TOKEN",
+    "CONSUL_HTTP_TOKEN_FILE",
+    "CONSUL_HTTP_AUTH",
+    "CONSUL_HTTP_SSL",
+    "CONSUL_HTTP_SSL_VERIFY",
+    "CONSUL_CACERT",
+    "CONSUL_NAMESPACE",
+    "CONSUL_PARTITION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_ACCESS_KEY",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SECRET_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL",
+    "AWS_CA_BUNDLE",
+];
+
+/// The secret backend: Vault, Consul and AWS Secrets Manager, reached over HTTP(S) with the
+/// settings captured from the environment when it was made.
+#[derive(Clone, Debug, Default)]
+pub struct Secrets {
+    vars: BTreeMap<String, String>,
+}
+
+impl Secrets {
+    /// Settings from the process environment.
+    pub fn from_env() -> Secrets {
+        Secrets::from_lookup(&|k| std::env::var(k).ok())
+    }
+
+    /// Settings from an environment lookup (every name in [`ENV_VARS`] is asked for).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Secrets {
+        Secrets {
+            vars: ENV_VARS
+                .iter()
+                .filter_map(|k| lookup(k).map(|v| (k.to_string(), v)))
+                .collect(),
+        }
+    }
+
+    /// Settings from exactly these variables (nothing else from the process is read; without
+    /// `HOME` no file under a home directory is read either).
+    pub fn from_vars<I, K, V>(vars: I) -> Secrets
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Secrets {
+            vars: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// A variable's value; empty counts as unset, as Go's `os.Getenv` callers treat it.
+    fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A file under the home directory, if `HOME` is set.
+    fn home_file(&self, rel: &str) -> Option<String> {
+        self.var("HOME")
+            .map(|h| format!("{}/{rel}", h.trim_end_matches('/')))
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+impl SecretSource for Secrets {
+    fn vault(&self, path: &str, key: &str) -> Result<String, String> {
+        vault::read(self, path, key)
+    }
+
+    fn consul_key(&self, key: &str) -> Result<String, String> {
+        consul::get(self, key)
+    }
+
+    fn aws_secretsmanager(&self, name: &str, key: Option<&str>) -> Result<String, String> {
+        aws::get_secret(self, name, key.unwrap_or(""), false)
+    }
+
+    fn aws_secretsmanager_raw(&self, name: &str) -> Result<String, String> {
+        aws::get_secret(self, name, "", true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_takes_only_known_names() {
+        let s = Secrets::from_lookup(&|k| match k {
+            "VAULT_ADDR" => Some("http://x".into()),
+            "VAULT_TOKEN" => Some(String::new()),
+            "OTHER" => Some("y".into()),
+            _ => None,
+        });
+        assert_eq!(s.var("VAULT_ADDR"), Some("http://x"));
+        assert_eq!(s.var("VAULT_TOKEN"), None);
+        assert_eq!(s.var("OTHER"), None);
+        assert_eq!(s.home_file(".vault-token"), None);
+        let s = Secrets::from_vars([("HOME", "/h/")]);
+        assert_eq!(
+            s.home_file(".aws/config").as_deref(),
+            Some("/h/.aws/config")
+        );
+    }
+
+    #[test]
+    fn go_bools() {
+        assert_eq!(parse_bool("True"), Some(true));
+        assert_eq!(parse_bool("0"), Some(false));
+        assert_eq!(parse_bool("yes"), None);
+    }
+}

@@ -1,0 +1,338 @@
+//! AWS Secrets Manager against a real server: moto in server mode, started here on a free
+//! loopback port and stopped afterwards. moto runs with IAM authentication on after the setup
+//! calls, so it checks forge's SigV4 signatures and rejects unknown keys.
+//!
+//! Needs `python3` with moto: `pip install 'moto[server]'` (scripts/test.sh installs it). Without
+//! it this test fails; it never skips.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+
+use forge_template::legacy::{render, InterpContext, SecretSource};
+use forge_template::secrets::Secrets;
+use forge_template::value::Value;
+
+const INSTALL_HINT: &str = "moto is needed for this test: pip install 'moto[server]'";
+
+/// The setup calls moto lets through unauthenticated; every later call is checked.
+const SETUP_CALLS: usize = 8;
+
+/// Creates an IAM user with an access key and the test secrets, with boto3 (a dependency of
+/// moto), and prints the key as `id secret`.
+const SETUP: &str = r#"
+import json, sys, boto3
+ep = "http://127.0.0.1:" + sys.argv[1]
+kw = dict(endpoint_url=ep, region_name="us-east-1",
+          aws_access_key_id="setup", aws_secret_access_key="setup")
+iam = boto3.client("iam", **kw)
+sm = boto3.client("secretsmanager", **kw)
+iam.create_user(UserName="forge")
+iam.put_user_policy(UserName="forge", PolicyName="all", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17",
+     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+key = iam.create_access_key(UserName="forge")["AccessKey"]
+sm.create_secret(Name="forge/db", SecretString=json.dumps({"user": "admin", "password": "hunter2"}))
+sm.create_secret(Name="forge/token", SecretString=json.dumps({"token": "t0k3n"}))
+sm.create_secret(Name="forge/plain", SecretString="just text")
+sm.create_secret(Name="forge/port", SecretString='{"port": 5432}')
+sm.create_secret(Name="forge/binary", SecretBinary=b"\x00\x01")
+print(key["AccessKeyId"], key["SecretAccessKey"])
+"#;
+
+/// Stops the server when the test ends, however it ends.
+struct Server {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+fn python() -> String {
+    std::env::var("FORGE_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+fn start_moto() -> (Server, u16) {
+    let ok = Command::new(python())
+        .args(["-c", "import moto.server, boto3, flask"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "{INSTALL_HINT} (python3 cannot import moto.server, boto3 and flask)"
+    );
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("forge-moto-{port}.log"));
+    let out = std::fs::File::create(&log).expect("moto log file");
+    let err = out.try_clone().expect("moto log file");
+    let child = Command::new(python())
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", SETUP_CALLS.to_string())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{INSTALL_HINT}: starting moto failed: {e}"));
+    let mut server = Server { child, log };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            let mut text = String::new();
+            let _ = std::fs::File::open(&server.log).and_then(|mut f| f.read_to_string(&mut text));
+            panic!(
+                "moto exited ({status}) before listening on port {port}:\n{text}\n{INSTALL_HINT}"
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "moto did not listen on 127.0.0.1:{port} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (server, port)
+}
+
+fn setup(port: u16) -> (String, String) {
+    let out = Command::new(python())
+        .args(["-c", SETUP, &port.to_string()])
+        .output()
+        .expect("running the boto3 setup");
+    assert!(
+        out.status.success(),
+        "boto3 setup against moto failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (id, secret) = text.split_once(' ').expect("setup prints `id secret`");
+    (id.to_string(), secret.to_string())
+}
+
+fn temp_home(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("forge-aws-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join(".aws")).expect("temp home");
+    dir
+}
+
+#[test]
+fn secrets_manager_against_moto() {
+    let (server, port) = start_moto();
+    let (key_id, key_secret) = setup(port);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let empty_home = temp_home("empty");
+    let home = empty_home.to_str().unwrap().to_string();
+
+    let sm = Secrets::from_vars([
+        ("HOME", home.as_str()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", key_secret.as_str()),
+    ]);
+
+    // Values, with Packer's key semantics.
+    assert_eq!(
+        sm.aws_secretsmanager("forge/db", Some("password")).unwrap(),
+        "hunter2"
+    );
+    assert_eq!(
+        sm.aws_secretsmanager("forge/db", Some("user")).unwrap(),
+        "admin"
+    );
+    assert_eq!(sm.aws_secretsmanager("forge/token", None).unwrap(), "t0k3n");
+    assert_eq!(
+        sm.aws_secretsmanager("forge/token", Some("")).unwrap(),
+        "t0k3n"
+    );
+    assert_eq!(
+        sm.aws_secretsmanager("forge/plain", None).unwrap(),
+        "just text"
+    );
+    assert_eq!(sm.aws_secretsmanager("forge/port", None).unwrap(), "5432");
+    assert_eq!(
+        sm.aws_secretsmanager("forge/db", None).unwrap_err(),
+        "Secret has multiple values and no key was set"
+    );
+    assert_eq!(
+        sm.aws_secretsmanager("forge/db", Some("nope")).unwrap_err(),
+        "No secret found for key \"nope\""
+    );
+    let raw = sm.aws_secretsmanager_raw("forge/db").unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&raw).unwrap(),
+        serde_json::json!({"user": "admin", "password": "hunter2"})
+    );
+    let e = sm.aws_secretsmanager("forge/binary", None).unwrap_err();
+    assert!(e.starts_with("Secret is not string"), "{e}");
+
+    // A missing secret: the service's error, naming the secret and the endpoint.
+    let e = sm.aws_secretsmanager("forge/missing", None).unwrap_err();
+    eprintln!("missing secret: {e}");
+    assert!(e.starts_with("ResourceNotFoundException: "), "{e}");
+    assert!(e.contains("\"forge/missing\""), "{e}");
+    assert!(e.contains(&endpoint), "{e}");
+
+    // The legacy JSON engine, in a variable default.
+    let vars = IndexMap::new();
+    let mut ctx = InterpContext::new(&vars);
+    ctx.env_allowed = true;
+    ctx.secrets = Some(&sm);
+    assert_eq!(
+        render(
+            "{{ aws_secretsmanager `forge/db` `password` }}/{{ aws_secretsmanager `forge/token` }}",
+            &ctx
+        )
+        .unwrap(),
+        "hunter2/t0k3n"
+    );
+
+    // Keys from the shared credentials file of a profile, region from its config file.
+    let profile_home = temp_home("profile");
+    std::fs::write(
+        profile_home.join(".aws/credentials"),
+        format!("[ci]\naws_access_key_id = {key_id}\naws_secret_access_key = {key_secret}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        profile_home.join(".aws/config"),
+        "[profile ci]\nregion = us-east-1\n",
+    )
+    .unwrap();
+    let from_files = Secrets::from_vars([
+        ("HOME", profile_home.to_str().unwrap()),
+        ("AWS_PROFILE", "ci"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+    ]);
+    assert_eq!(
+        from_files
+            .aws_secretsmanager("forge/db", Some("password"))
+            .unwrap(),
+        "hunter2"
+    );
+
+    // Wrong secret key: moto checks the signature and says no.
+    let bad = Secrets::from_vars([
+        ("HOME", home.as_str()),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", "not-the-secret"),
+    ]);
+    let e = bad
+        .aws_secretsmanager("forge/db", Some("password"))
+        .unwrap_err();
+    eprintln!("wrong secret key: {e}");
+    assert!(e.starts_with("SignatureDoesNotMatch: "), "{e}");
+    assert!(e.contains("status code: 403"), "{e}");
+    // An access key moto never issued.
+    let unknown = Secrets::from_vars([
+        ("HOME", home.as_str()),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIANOTAREALKEY00000"),
+        ("AWS_SECRET_ACCESS_KEY", "x"),
+    ]);
+    let e = unknown.aws_secretsmanager("forge/db", None).unwrap_err();
+    assert!(e.starts_with("InvalidClientTokenId: "), "{e}");
+
+    // No credentials at all: nothing is sent, and the error says what was looked at.
+    let none = Secrets::from_vars([
+        ("HOME", home.as_str()),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+    ]);
+    let e = none.aws_secretsmanager("forge/db", None).unwrap_err();
+    eprintln!("no credentials: {e}");
+    assert!(e.starts_with("NoCredentialProviders: "), "{e}");
+    assert!(e.contains("AWS_ACCESS_KEY_ID"), "{e}");
+    assert!(e.contains(&format!("{home}/.aws/credentials")), "{e}");
+
+    // The HCL2 functions, evaluated as `packer console` does, read the process environment;
+    // this is the only test in this binary, so setting it is safe.
+    for (k, v) in [
+        ("HOME", home.as_str()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", key_secret.as_str()),
+    ] {
+        std::env::set_var(k, v);
+    }
+    for k in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+    ] {
+        std::env::remove_var(k);
+    }
+    let eval = |line: &str| {
+        forge_template::console::eval_line(line, &[], std::env::temp_dir())
+            .map_err(|(d, files)| d.render(&files))
+    };
+    assert_eq!(
+        eval(r#"aws_secretsmanager("forge/db", "password")"#).unwrap(),
+        Value::string("hunter2")
+    );
+    assert_eq!(
+        eval(r#"aws_secretsmanager("forge/token", null)"#).unwrap(),
+        Value::string("t0k3n")
+    );
+    assert_eq!(
+        eval(r#"aws_secretsmanager_raw("forge/plain")"#).unwrap(),
+        Value::string("just text")
+    );
+    let e = eval(r#"aws_secretsmanager("forge/missing", "k")"#).unwrap_err();
+    eprintln!("HCL2 missing secret:\n{e}");
+    assert!(
+        e.contains("Call to function \"aws_secretsmanager\" failed"),
+        "{e}"
+    );
+    assert!(e.contains("ResourceNotFoundException"), "{e}");
+    assert!(e.contains("forge/missing"), "{e}");
+
+    // Unreachable: the server is gone; the error names the URL and the address.
+    drop(server);
+    let e = sm
+        .aws_secretsmanager("forge/db", Some("password"))
+        .unwrap_err();
+    eprintln!("unreachable: {e}");
+    assert!(e.contains(&format!("Post \"{endpoint}\"")), "{e}");
+    assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
+    assert!(e.contains("\"forge/db\""), "{e}");
+    let e = eval(r#"aws_secretsmanager("forge/db", "password")"#).unwrap_err();
+    assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
+
+    let _ = std::fs::remove_dir_all(&empty_home);
+    let _ = std::fs::remove_dir_all(&profile_home);
+}
