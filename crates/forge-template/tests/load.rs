@@ -367,3 +367,38 @@ fn hcl_json_files_load_like_native_syntax() {
     let e = errors(&load(&d, &opts()));
     assert!(e.contains("t.pkr.json line 1 (column 21)"), "{e}");
 }
+
+#[test]
+fn dynamic_blocks_expand_in_plugin_bodies_and_builds() {
+    let d = dir(&[(
+        "t.pkr.hcl",
+        r#"
+variable "scripts" {
+  default = ["a.sh", "b.sh"]
+}
+source "null" "one" {
+  communicator = "none"
+}
+build {
+  sources = ["null.one"]
+  dynamic "provisioner" {
+    for_each = var.scripts
+    labels   = ["shell-local"]
+    iterator = s
+    content {
+      inline = ["echo ${s.key}:${s.value}"]
+    }
+  }
+}
+"#,
+    )]);
+    let l = load(&d, &opts());
+    let plan = l.plan.as_ref().unwrap_or_else(|| panic!("{}", errors(&l)));
+    let p = &plan.builds[0].provisioners;
+    assert_eq!(p.len(), 2);
+    assert!(p[1]
+        .config
+        .config
+        .to_console_string()
+        .contains("echo 1:b.sh"));
+}

@@ -6,10 +6,17 @@ use std::collections::BTreeMap;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::Scope;
 use crate::syntax::{Block, Body};
-use crate::value::{Type, Value};
+use crate::value::Value;
 
 /// Evaluates every attribute and block of `body`; errors are collected, not fatal.
 pub fn eval_body(body: &Body, scope: &Scope, diags: &mut Diagnostics) -> Value {
+    let expanded;
+    let body = if body.blocks.iter().any(|b| b.ty == "dynamic") {
+        expanded = expand_dynamic_blocks(body, scope, diags);
+        &expanded
+    } else {
+        body
+    };
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
     for a in &body.attrs {
         match scope.eval(&a.expr) {
@@ -21,10 +28,6 @@ pub fn eval_body(body: &Body, scope: &Scope, diags: &mut Diagnostics) -> Value {
     }
     let mut blocks: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for b in &body.blocks {
-        if b.ty == "dynamic" {
-            expand_dynamic(b, scope, diags, &mut blocks);
-            continue;
-        }
         let v = eval_body(&b.body, scope, diags);
         blocks
             .entry(b.ty.clone())
@@ -52,112 +55,6 @@ fn with_labels(v: Value, b: &Block) -> Value {
         ),
     );
     Value::object(m)
-}
-
-fn expand_dynamic(
-    b: &Block,
-    scope: &Scope,
-    diags: &mut Diagnostics,
-    out: &mut BTreeMap<String, Vec<Value>>,
-) {
-    let Some((ty, _)) = b.labels.first() else {
-        diags.push(
-            Diagnostic::error(
-                "Missing name for dynamic block",
-                "A dynamic block requires one label: the type of block to generate.",
-            )
-            .at(b.header_span()),
-        );
-        return;
-    };
-    let Some(for_each) = b.body.attr("for_each") else {
-        diags.push(
-            Diagnostic::error(
-                "Missing required argument",
-                "The argument \"for_each\" is required, but no definition was found.",
-            )
-            .at(b.header_span()),
-        );
-        return;
-    };
-    let iter_name = match b.body.attr("iterator") {
-        Some(a) => match &a.expr.kind {
-            crate::syntax::ExprKind::Var(n) => n.clone(),
-            _ => {
-                diags.push(
-                    Diagnostic::error(
-                        "Invalid dynamic iterator name",
-                        "The iterator name must be a single identifier.",
-                    )
-                    .at(a.expr.span),
-                );
-                return;
-            }
-        },
-        None => ty.clone(),
-    };
-    let Some(content) = b.body.blocks_of("content").next() else {
-        diags.push(
-            Diagnostic::error(
-                "Missing content block",
-                "A dynamic block must have a nested block of type \"content\" to describe the body of each generated block.",
-            )
-            .at(b.header_span()),
-        );
-        return;
-    };
-    let coll = match scope.eval(&for_each.expr) {
-        Ok(v) => v,
-        Err(d) => {
-            diags.push(d);
-            return;
-        }
-    };
-    if coll.is_unknown() {
-        out.entry(ty.clone())
-            .or_default()
-            .push(Value::unknown(Type::Dynamic));
-        return;
-    }
-    let pairs: Vec<(Value, Value)> = match (coll.as_seq(), coll.as_entries()) {
-        (Some(items), _) => items
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                let key = if matches!(coll.kind, crate::value::Kind::Set(..)) {
-                    x.clone()
-                } else {
-                    Value::int(i as i64)
-                };
-                (key, x.clone())
-            })
-            .collect(),
-        (_, Some(m)) => m
-            .iter()
-            .map(|(k, x)| (Value::string(k.clone()), x.clone()))
-            .collect(),
-        _ => {
-            diags.push(
-                Diagnostic::error(
-                    "Invalid dynamic for_each value",
-                    format!(
-                        "Cannot use a {} value in for_each. An iterable collection is required.",
-                        coll.ty().friendly_name()
-                    ),
-                )
-                .at(for_each.expr.span),
-            );
-            return;
-        }
-    };
-    for (k, v) in pairs {
-        let mut it = BTreeMap::new();
-        it.insert("key".to_string(), k);
-        it.insert("value".to_string(), v);
-        let child = scope.child(vec![(iter_name.clone(), Value::object(it))]);
-        let val = eval_body(&content.body, &child, diags);
-        out.entry(ty.clone()).or_default().push(val);
-    }
 }
 
 /// Expands `dynamic` blocks of a body (recursively) into plain blocks, as Packer's dynblock
@@ -213,11 +110,20 @@ pub fn expand_dynamic_blocks(body: &Body, scope: &Scope, diags: &mut Diagnostics
         if coll.is_unknown() {
             continue;
         }
+        let is_set = matches!(coll.kind, crate::value::Kind::Set(..));
         let pairs: Vec<(Value, Value)> = match (coll.as_seq(), coll.as_entries()) {
+            // A set's elements are their own keys.
             (Some(items), _) => items
                 .iter()
                 .enumerate()
-                .map(|(i, x)| (Value::int(i as i64), x.clone()))
+                .map(|(i, x)| {
+                    let key = if is_set {
+                        x.clone()
+                    } else {
+                        Value::int(i as i64)
+                    };
+                    (key, x.clone())
+                })
                 .collect(),
             (_, Some(m)) => m
                 .iter()

@@ -603,57 +603,16 @@ fn legacy_strftime(ctx: &FuncCtx, a: &[Value]) -> FuncResult {
     let t = start_time(ctx);
     match a {
         [] => Ok(Value::string(rfc3339(&t))),
-        [f] => Ok(Value::string(strftime(&t, f.as_str().unwrap_or("")))),
+        // One strftime serves both template languages: the legacy engine's.
+        [f] => Ok(Value::string(crate::legacy::interp::strftime(
+            &chrono::DateTime::<chrono::Utc>::from(ctx.start_time),
+            f.as_str().unwrap_or(""),
+        ))),
         _ => Err(call_err(format!(
             "too many values, 1 needed: {}",
             go_args(a)
         ))),
     }
-}
-
-/// jehiah/go-strftime: each `%x` maps to a Go layout element; unknown verbs are kept.
-pub(crate) fn strftime(t: &Time, f: &str) -> String {
-    let mut out = String::new();
-    let mut chars = f.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let Some(v) = chars.next() else {
-            out.push('%');
-            break;
-        };
-        let layout = match v {
-            '%' => {
-                out.push('%');
-                continue;
-            }
-            'B' => "January",
-            'b' => "Jan",
-            'm' => "01",
-            'A' => "Monday",
-            'a' => "Mon",
-            'd' => "02",
-            'H' => "15",
-            'I' => "03",
-            'M' => "04",
-            'S' => "05",
-            'Y' => "2006",
-            'y' => "06",
-            'p' => "PM",
-            'Z' => "MST",
-            'z' => "-0700",
-            'f' => ".000000",
-            _ => {
-                out.push('%');
-                out.push(v);
-                continue;
-            }
-        };
-        out.push_str(&go_format(t, layout));
-    }
-    out
 }
 
 /// Formats a time with a Go reference layout ("2006-01-02T15:04:05Z07:00").
