@@ -166,6 +166,9 @@ pub fn load_legacy(path: &Path, opts: &LoadOptions, mut files: Files) -> Loaded 
         });
     }
     diags.extend(r.diags);
+    for b in &builds {
+        check_legacy_build(b, &mut diags);
+    }
     if diags.has_errors() {
         return fail(diags, files);
     }
@@ -298,5 +301,94 @@ impl Renderer<'_> {
                 Value::object(m)
             }
         }
+    }
+}
+
+/// Arguments that `packer fix` rewrites in older templates. Packer rejects them like any unknown
+/// key; forge says so and adds how to fix the template.
+const FIXABLE_KEYS: &[&str] = &[
+    "iso_md5",
+    "iso_checksum_type",
+    "ssh_wait_timeout",
+    "ssh_key_path",
+    "ssh_host_port_min",
+    "ssh_host_port_max",
+    "ssh_skip_nat_mapping",
+    "guest_additions_attach",
+    "clean_image_name",
+    "clean_ami_name",
+    "enhanced_networking",
+    "ssh_private_ip",
+    "galaxy_command",
+    "headless_vnc",
+    "skip_region_validation",
+];
+
+/// Packer's JSON-mode checks of each build's plugins: an unknown plugin type fails the build's
+/// initialisation; unknown top-level configuration keys fail its preparation (values are
+/// weakly typed in JSON templates, so only names are checked).
+pub(crate) fn check_legacy_build(b: &PlannedBuild, diags: &mut Diagnostics) {
+    use crate::schema::{lookup, PluginKind};
+    let mut plugins = vec![(PluginKind::Builder, "builder", &b.builder)];
+    plugins.extend(
+        b.provisioners
+            .iter()
+            .chain(&b.error_cleanup_provisioner)
+            .map(|p| (PluginKind::Provisioner, "provisioner", &p.config)),
+    );
+    plugins.extend(
+        b.post_processors
+            .iter()
+            .flatten()
+            .map(|p| (PluginKind::PostProcessor, "post-processor", &p.config)),
+    );
+    let mut errors = Vec::new();
+    let mut fixable: Vec<String> = Vec::new();
+    for (kind, what, p) in plugins {
+        let Some(schema) = lookup(kind, &p.plugin_type) else {
+            diags.push(
+                Diagnostic::error(
+                    format!("Failed to initialize build {:?}", b.name),
+                    format!(
+                        "error initializing {what} '{t}': Unknown {what} {t}",
+                        t = p.plugin_type
+                    ),
+                )
+                .at(p.span),
+            );
+
+            return;
+        };
+        for (k, _) in p.config.as_entries().into_iter().flatten() {
+            if k == "type" || schema.field(k).is_some() {
+                continue;
+            }
+            errors.push((format!("unknown configuration key: '{k:?}'"), p.span));
+            if FIXABLE_KEYS.contains(&k.as_str()) {
+                fixable.push(k.clone());
+            }
+        }
+    }
+    if let Some((_, span)) = errors.first() {
+        let n = errors.len();
+        let head = if n == 1 {
+            "1 error occurred:".to_string()
+        } else {
+            format!("{n} errors occurred:")
+        };
+        let mut list: String = errors.iter().map(|(e, _)| format!("\n\t* {e}")).collect();
+        if !fixable.is_empty() {
+            list.push_str(&format!(
+                "\n\n{} are deprecated settings: `forge fix` (or `packer fix`) rewrites them.",
+                fixable.join(", ")
+            ));
+        }
+        diags.push(
+            Diagnostic::error(
+                format!("Failed to prepare build: {:?}", b.name),
+                format!("{head}{list}"),
+            )
+            .at(*span),
+        );
     }
 }
