@@ -402,3 +402,12 @@ build {
         .to_console_string()
         .contains("echo 1:b.sh"));
 }
+
+#[test]
+fn parse_errors_inside_multibyte_characters_do_not_panic() {
+    // Found by the parse_eval fuzz target: an error offset inside a two-byte character.
+    let text = String::from_utf8_lossy(b"ng for a re  \xde\x8c").to_string();
+    let l = forge_template::load_hcl_text("f.pkr.hcl", &text, std::path::Path::new("."), &opts());
+    assert!(l.plan.is_none());
+    assert!(errors(&l).contains("f.pkr.hcl line 1"), "{}", errors(&l));
+}

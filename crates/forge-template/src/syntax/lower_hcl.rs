@@ -25,11 +25,15 @@ impl Lower<'_> {
 }
 
 fn parse_error(file: FileId, src: &str, e: hcl_edit::parser::Error) -> Diagnostic {
-    let off = e.location().offset().min(src.len());
+    // The parser's offset may fall inside a multi-byte character: step back to its start.
+    let mut off = e.location().offset().min(src.len());
+    while !src.is_char_boundary(off) {
+        off -= 1;
+    }
     let end = src[off..]
-        .char_indices()
-        .nth(1)
-        .map(|(i, _)| off + i)
+        .chars()
+        .next()
+        .map(|c| off + c.len_utf8())
         .unwrap_or(off);
     Diagnostic::error(
         "Invalid HCL syntax",
