@@ -100,6 +100,19 @@ impl Files {
             .unwrap_or(f.text.len());
         f.text.get(start..end).map(|s| s.trim_end_matches('\r'))
     }
+    /// A span as HCL prints a range: `file:line,col-col`, or `file:line,col-line,col` when it
+    /// crosses lines.
+    pub fn range_string(&self, span: Span) -> String {
+        let (l1, c1) = self.line_col(span.file, span.start);
+        let (l2, c2) = self.line_col(span.file, span.end);
+        let name = self.get(span.file).map(|f| f.name.as_str()).unwrap_or("?");
+        if l1 == l2 {
+            format!("{name}:{l1},{c1}-{c2}")
+        } else {
+            format!("{name}:{l1},{c1}-{l2},{c2}")
+        }
+    }
+
     /// `file:line:col` for a span.
     pub fn position(&self, span: Span) -> String {
         let (l, c) = self.line_col(span.file, span.start);

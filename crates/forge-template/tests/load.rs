@@ -125,6 +125,11 @@ fn validation_blocks_use_the_error_message() {
     let e = errors(&load(&d, &opts()));
     assert!(e.contains("Invalid value for default variable"), "{e}");
     assert!(e.contains("The size must be above 10."), "{e}");
+    assert!(
+        e.contains("This was checked by the validation rule at ")
+            && e.contains("t.pkr.hcl:5,17-30."),
+        "{e}"
+    );
 }
 
 #[test]
@@ -410,4 +415,16 @@ fn parse_errors_inside_multibyte_characters_do_not_panic() {
     let l = forge_template::load_hcl_text("f.pkr.hcl", &text, std::path::Path::new("."), &opts());
     assert!(l.plan.is_none());
     assert!(errors(&l).contains("f.pkr.hcl line 1"), "{}", errors(&l));
+}
+
+#[test]
+fn var_flags_split_at_the_first_equals_sign() {
+    assert_eq!(
+        forge_template::parse_var_flag("a=b=c"),
+        Ok(("a".to_string(), "b=c".to_string()))
+    );
+    assert_eq!(
+        forge_template::parse_var_flag("foo"),
+        Err("invalid value \"foo\" for flag -var: No '=' value in arg: foo".to_string())
+    );
 }

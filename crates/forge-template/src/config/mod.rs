@@ -89,6 +89,16 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     }
 }
 
+/// Splits a `-var` flag value at its first `=`, as Packer does; the error is Packer's text.
+pub fn parse_var_flag(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((k, v)) => Ok((k.to_string(), v.to_string())),
+        None => Err(format!(
+            "invalid value {arg:?} for flag -var: No '=' value in arg: {arg}"
+        )),
+    }
+}
+
 /// Loads one HCL2 file given as text (`name` decides native or JSON syntax and is what
 /// diagnostics show); `path.root` is `root`. Used for standard input and by the fuzzer.
 pub fn load_hcl_text(name: &str, text: &str, root: &Path, opts: &LoadOptions) -> Loaded {
@@ -240,7 +250,7 @@ impl<'o> Loader<'o> {
         // Variables, with every assignment source in precedence order.
         let mut vars = self.declare_variables(&body);
         self.assign_variables(&mut vars, auto, files);
-        self.validate_variables(&mut vars);
+        self.validate_variables(&mut vars, files);
         if self.diags.has_errors() {
             return None;
         }

@@ -328,7 +328,11 @@ impl Loader<'_> {
         }
     }
 
-    pub(super) fn validate_variables(&mut self, vars: &mut BTreeMap<String, Variable>) {
+    pub(super) fn validate_variables(
+        &mut self,
+        vars: &mut BTreeMap<String, Variable>,
+        files: &Files,
+    ) {
         if self.opts.unset_as_unknown {
             for v in vars.values_mut() {
                 if v.value.is_none() {
@@ -393,7 +397,10 @@ impl Loader<'_> {
                         self.diags.push(
                             Diagnostic::error(
                                 format!("Invalid value for {from} variable"),
-                                format!("{message}\n\nThis was checked by the validation rule at the condition shown above."),
+                                format!(
+                                    "{message}\n\nThis was checked by the validation rule at {}.",
+                                    files.range_string(*span)
+                                ),
                             )
                             .at(*span),
                         );
