@@ -22,7 +22,7 @@ pub mod typeexpr;
 pub mod value;
 pub mod version;
 
-pub use config::{load, load_hcl_text, parse_var_flag, LoadOptions, Loaded};
+pub use config::{check_syntax, load, load_hcl_text, parse_var_flag, LoadOptions, Loaded};
 pub use plan::BuildPlan;
 
 /// The time this process started, as `timestamp`-like legacy functions see it.

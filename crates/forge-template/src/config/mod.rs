@@ -89,6 +89,42 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     }
 }
 
+/// Parses a template path without evaluating it (`validate -syntax-only`): every file of an
+/// HCL2 template, or the legacy JSON template.
+pub fn check_syntax(path: &Path) -> (Diagnostics, Files) {
+    let mut files = Files::default();
+    let mut diags = Diagnostics::new();
+    match classify(path) {
+        Err(d) => diags.extend(d),
+        Ok(TemplateKind::Hcl2 {
+            files: paths,
+            auto_var_files,
+            ..
+        }) => {
+            for p in paths.iter().chain(&auto_var_files) {
+                if let Err(d) = parse_file(p, &mut files) {
+                    diags.extend(d);
+                }
+            }
+        }
+        Ok(TemplateKind::LegacyJson(p)) => match files::read_text(&p) {
+            Err(d) => diags.push(d),
+            Ok(text) => {
+                let id = files.add(p.to_string_lossy(), text.clone());
+                if let Err(errs) = crate::legacy::template::parse_legacy(&text) {
+                    for e in errs {
+                        diags.push(
+                            Diagnostic::error("Invalid template", e.message)
+                                .at(Span::new(id, e.offset..e.offset + 1)),
+                        );
+                    }
+                }
+            }
+        },
+    }
+    (diags, files)
+}
+
 /// Splits a `-var` flag value at its first `=`, as Packer does; the error is Packer's text.
 pub fn parse_var_flag(arg: &str) -> Result<(String, String), String> {
     match arg.split_once('=') {

@@ -314,6 +314,14 @@ impl Loader<'_> {
                 var.from = from;
             }
             Err(e) => {
+                // The variable counts as set (to a value not known), so that only this error
+                // is reported, not also "Unset variable".
+                let ty = var
+                    .constraint
+                    .as_ref()
+                    .map(Constraint::ty)
+                    .unwrap_or(Type::Dynamic);
+                var.value = Some(Value::unknown(ty));
                 let mut d = Diagnostic::error(
                     if from == "cmd" {
                         "Invalid argument value for -var variable"

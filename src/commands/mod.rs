@@ -1,0 +1,4 @@
+//! One module per command.
+
+pub mod validate;
+pub mod version;

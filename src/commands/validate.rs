@@ -1,0 +1,66 @@
+//! `forge validate`: parse, evaluate and check a template with Packer's texts.
+
+use std::path::{Path, PathBuf};
+
+use forge_template::{check_syntax, load, parse_var_flag, LoadOptions};
+
+use crate::cli::{TemplateArgs, ValidateArgs};
+
+/// Turns the shared template flags into load options, or Packer's flag error.
+pub fn load_options(t: &TemplateArgs) -> Result<LoadOptions, String> {
+    let split = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .flat_map(|s| s.split(','))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    Ok(LoadOptions {
+        vars: t
+            .vars
+            .iter()
+            .map(|v| parse_var_flag(v))
+            .collect::<Result<_, _>>()?,
+        var_files: t.var_files.iter().map(PathBuf::from).collect(),
+        only: split(&t.only),
+        except: split(&t.except),
+        ..LoadOptions::default()
+    })
+}
+
+/// Runs the command; returns the exit code.
+pub fn run(a: &ValidateArgs) -> i32 {
+    let path = Path::new(&a.template_path);
+    if a.syntax_only {
+        let (diags, files) = check_syntax(path);
+        if diags.has_errors() {
+            print!("{}", diags.render(&files));
+            return 1;
+        }
+        println!("Syntax-only check passed. Everything looks okay.");
+        return 0;
+    }
+    let mut opts = match load_options(&a.template) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    opts.warn_undeclared_vars = !a.no_warn_undeclared_var;
+    let loaded = load(path, &opts);
+    if !loaded.diags.is_empty() {
+        print!("{}", loaded.diags.render(&loaded.files));
+    }
+    match loaded.plan {
+        Some(plan) if plan.builds.is_empty() && !plan.legacy_json => {
+            println!("Error: Missing build block\n\nA build block with one or more sources is required for executing a build.\n");
+            1
+        }
+        Some(_) => {
+            println!("The configuration is valid.");
+            0
+        }
+        None => 1,
+    }
+}

@@ -1,0 +1,99 @@
+//! `forge validate` as a user runs it: the real binary, Packer's texts and exit codes.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn forge(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_forge"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run forge");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn dir(files: &[(&str, &str)]) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "forge-cli-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    for (name, text) in files {
+        std::fs::write(d.join(name), text).unwrap();
+    }
+    d
+}
+
+const OK: &str = "variable \"n\" {\n  type    = number\n  default = 1\n}\nsource \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"null.a\"]\n}\n";
+
+#[test]
+fn a_valid_template_passes() {
+    let d = dir(&[("t.pkr.hcl", OK)]);
+    let (code, out, _) = forge(&["validate", "t.pkr.hcl"], &d);
+    assert_eq!((code, out.as_str()), (0, "The configuration is valid.\n"));
+    // Packer's flag spellings: -flag, --flag, -flag=value, -flag value, -machine-readable anywhere.
+    for args in [
+        &["validate", "-var", "n=2", "t.pkr.hcl"][..],
+        &["validate", "--var=n=2", "t.pkr.hcl"],
+        &["-machine-readable", "validate", "-var=n=2", "t.pkr.hcl"],
+        &[
+            "validate",
+            "-only",
+            "null.*",
+            "t.pkr.hcl",
+            "-machine-readable",
+        ],
+    ] {
+        let (code, out, err) = forge(args, &d);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+    }
+    let (code, out, _) = forge(&["validate", "-syntax-only", "t.pkr.hcl"], &d);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "Syntax-only check passed. Everything looks okay.\n")
+    );
+}
+
+#[test]
+fn bad_input_exits_1_with_a_position() {
+    let d = dir(&[
+        ("t.pkr.hcl", OK),
+        ("bad.pkr.hcl", "locals {\n  a = nofunc(1)\n}\n"),
+        ("syntax.pkr.hcl", "source \"null\" \"a\" {\n  x = [1,\n"),
+    ]);
+    let (code, out, _) = forge(&["validate", "bad.pkr.hcl"], &d);
+    assert_eq!(code, 1);
+    assert!(out.contains("Error: Call to unknown function"), "{out}");
+    assert!(out.contains("bad.pkr.hcl line 2 (column 7)"), "{out}");
+    let (code, out, _) = forge(&["validate", "-syntax-only", "syntax.pkr.hcl"], &d);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("syntax.pkr.hcl line"), "{out}");
+    let (code, out, _) = forge(&["validate", "-var", "n=x", "t.pkr.hcl"], &d);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("Invalid argument value for -var variable"),
+        "{out}"
+    );
+    let (code, _, err) = forge(&["validate", "-var", "n", "t.pkr.hcl"], &d);
+    assert_eq!(code, 1);
+    assert!(err.contains("No '=' value in arg: n"), "{err}");
+    let (code, out, _) = forge(&["validate", "missing.pkr.hcl"], &d);
+    assert_eq!(code, 1);
+    assert!(out.contains("no such file or directory"), "{out}");
+}
+
+#[test]
+fn unknown_commands_exit_127() {
+    let d = std::env::temp_dir();
+    let (code, _, err) = forge(&["nosuch"], &d);
+    assert_eq!(code, 127);
+    assert!(err.contains("Usage: forge"), "{err}");
+    assert_eq!(forge(&[], &d).0, 127);
+}
