@@ -99,12 +99,29 @@ pub fn check_syntax(path: &Path) -> (Diagnostics, Files) {
         Ok(TemplateKind::Hcl2 {
             files: paths,
             auto_var_files,
-            ..
+            root,
         }) => {
-            for p in paths.iter().chain(&auto_var_files) {
+            let mut bodies = Vec::new();
+            for p in &paths {
+                match parse_file(p, &mut files) {
+                    Ok(b) => bodies.push(b),
+                    Err(d) => diags.extend(d),
+                }
+            }
+            for p in &auto_var_files {
                 if let Err(d) = parse_file(p, &mut files) {
                     diags.extend(d);
                 }
+            }
+            if !diags.has_errors() {
+                let opts = LoadOptions::default();
+                let mut l = Loader::new(&opts, root);
+                let body = l.parse_phase(bodies);
+                if !l.diags.has_errors() {
+                    l.packer_blocks(&body);
+                    l.declare_variables(&body);
+                }
+                diags.extend(l.diags);
             }
         }
         Ok(TemplateKind::LegacyJson(p)) => match files::read_text(&p) {
@@ -247,19 +264,17 @@ impl<'o> Loader<'o> {
         self.load_bodies(bodies, auto, files)
     }
 
-    fn load_bodies(
-        &mut self,
-        bodies: Vec<Body>,
-        auto: &[PathBuf],
-        files: &mut Files,
-    ) -> Option<BuildPlan> {
+    /// Packer's parse phase: files merged into one body, top-level block types checked, and
+    /// (through the caller) the packer block and variable declarations decoded. This is all
+    /// `validate -syntax-only` does for HCL2.
+    fn parse_phase(&mut self, bodies: Vec<Body>) -> Body {
         let mut body = Body::default();
         for b in bodies {
             body.attrs.extend(b.attrs);
             body.blocks.extend(b.blocks);
         }
         if self.diags.has_errors() {
-            return None;
+            return body;
         }
         for a in &body.attrs {
             self.diags.push(
@@ -280,6 +295,19 @@ impl<'o> Loader<'o> {
                     .at(b.type_span),
                 );
             }
+        }
+        body
+    }
+
+    fn load_bodies(
+        &mut self,
+        bodies: Vec<Body>,
+        auto: &[PathBuf],
+        files: &mut Files,
+    ) -> Option<BuildPlan> {
+        let body = self.parse_phase(bodies);
+        if self.diags.has_errors() {
+            return None;
         }
         let required_plugins = self.packer_blocks(&body);
 
