@@ -24,6 +24,12 @@ enum Command {
     Validate(ValidateArgs),
     /// Print the forge version (and the Packer version it follows).
     Version,
+    /// Rewrite HCL2 config files to canonical format.
+    Fmt(crate::commands::fmt::FmtArgs),
+    /// Resolve the plugins a template requires against forge's built-in plugins.
+    Init(crate::commands::init::InitArgs),
+    /// Print a shell completion script (forge only).
+    Completion(crate::commands::completion::CompletionArgs),
 }
 
 /// Flags shared by the commands that read a template.
@@ -65,6 +71,9 @@ pub struct ValidateArgs {
 const COMMANDS: &[(&str, &str)] = &[
     ("validate", "check that a template is valid"),
     ("version", "Prints the forge version"),
+    ("fmt", "Rewrites HCL2 config files to canonical format"),
+    ("init", "Install missing plugins or upgrade plugins"),
+    ("completion", "Prints a shell completion script"),
 ];
 
 fn usage() -> String {
@@ -183,6 +192,11 @@ pub fn run(args: Vec<String>) -> i32 {
     match cli.command {
         Command::Validate(a) => crate::commands::validate::run(&a),
         Command::Version => crate::commands::version::run(),
+        Command::Fmt(a) => crate::commands::fmt::run(&a),
+        Command::Init(a) => crate::commands::init::run(&a),
+        Command::Completion(a) => {
+            crate::commands::completion::run(&a, <Cli as clap::CommandFactory>::command())
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod json;
 pub mod legacy;
 mod legacy_plan;
 pub mod plan;
+pub mod plugins;
 pub mod schema;
 pub mod secrets;
 pub mod syntax;
