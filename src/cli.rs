@@ -22,6 +22,9 @@ struct Cli {
 enum Command {
     /// Check that a template is valid.
     Validate(ValidateArgs),
+    /// Transform a JSON template into an HCL2 configuration.
+    #[command(name = "hcl2_upgrade")]
+    Hcl2Upgrade(crate::commands::hcl2_upgrade::Hcl2UpgradeArgs),
     /// Print the forge version (and the Packer version it follows).
     Version,
 }
@@ -63,6 +66,10 @@ pub struct ValidateArgs {
 }
 
 const COMMANDS: &[(&str, &str)] = &[
+    (
+        "hcl2_upgrade",
+        "transform a JSON template into an HCL2 configuration",
+    ),
     ("validate", "check that a template is valid"),
     ("version", "Prints the forge version"),
 ];
@@ -182,6 +189,7 @@ pub fn run(args: Vec<String>) -> i32 {
     let _ = globals;
     match cli.command {
         Command::Validate(a) => crate::commands::validate::run(&a),
+        Command::Hcl2Upgrade(a) => crate::commands::hcl2_upgrade::run(&a),
         Command::Version => crate::commands::version::run(),
     }
 }
