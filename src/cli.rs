@@ -22,6 +22,9 @@ struct Cli {
 enum Command {
     /// Check that a template is valid.
     Validate(ValidateArgs),
+    /// Transform a JSON template into an HCL2 configuration.
+    #[command(name = "hcl2_upgrade")]
+    Hcl2Upgrade(crate::commands::hcl2_upgrade::Hcl2UpgradeArgs),
     /// Print the forge version (and the Packer version it follows).
     Version,
     /// Rewrite HCL2 config files to canonical format.
@@ -69,6 +72,10 @@ pub struct ValidateArgs {
 }
 
 const COMMANDS: &[(&str, &str)] = &[
+    (
+        "hcl2_upgrade",
+        "transform a JSON template into an HCL2 configuration",
+    ),
     ("validate", "check that a template is valid"),
     ("version", "Prints the forge version"),
     ("fmt", "Rewrites HCL2 config files to canonical format"),
@@ -191,6 +198,7 @@ pub fn run(args: Vec<String>) -> i32 {
     let _ = globals;
     match cli.command {
         Command::Validate(a) => crate::commands::validate::run(&a),
+        Command::Hcl2Upgrade(a) => crate::commands::hcl2_upgrade::run(&a),
         Command::Version => crate::commands::version::run(),
         Command::Fmt(a) => crate::commands::fmt::run(&a),
         Command::Init(a) => crate::commands::init::run(&a),

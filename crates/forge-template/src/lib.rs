@@ -20,6 +20,7 @@ pub mod schema;
 pub mod secrets;
 pub mod syntax;
 pub mod typeexpr;
+pub mod upgrade;
 pub mod value;
 pub mod version;
 

@@ -45,6 +45,12 @@ pub fn format_hcl(src: &str) -> Result<String, FormatError> {
     Ok(format_tokens(src))
 }
 
+/// Formats like `hclwrite.Format`, which never checks syntax: text that is not valid HCL is
+/// still re-spaced token by token (`packer hcl2_upgrade` formats its output this way).
+pub fn format_hcl_unchecked(src: &str) -> String {
+    format_tokens(src)
+}
+
 /// Rejects what HCL's parser rejects, the way `packer fmt` refuses to format such a file.
 ///
 /// HCL's parser accepts an object constructor that repeats a key (only evaluating it fails)

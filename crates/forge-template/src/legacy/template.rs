@@ -143,6 +143,19 @@ pub struct LegacyPostProcessor {
 
 /// Parses and validates a legacy JSON template.
 pub fn parse_legacy(src: &str) -> Result<LegacyTemplate, Vec<LegacyError>> {
+    let t = parse_legacy_unvalidated(src)?;
+    let mut errs = Vec::new();
+    validate(&t, &mut errs);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(t)
+}
+
+/// Parses a legacy JSON template as the SDK's `template.Parse` does, without the checks of
+/// `Template.Validate` (`only`/`except`/`override` names, at least one builder,
+/// `min_packer_version`), which Packer runs later.
+pub fn parse_legacy_unvalidated(src: &str) -> Result<LegacyTemplate, Vec<LegacyError>> {
     let root = parse_json(src).map_err(|e| {
         vec![LegacyError::new(
             format!("Error parsing JSON: {}", e.message),
@@ -304,12 +317,6 @@ pub fn parse_legacy(src: &str) -> Result<LegacyTemplate, Vec<LegacyError>> {
             }
         }
     }
-    if !errs.is_empty() {
-        return Err(errs);
-    }
-
-    // Phase: validation.
-    validate(&t, &mut errs);
     if !errs.is_empty() {
         return Err(errs);
     }
