@@ -22,6 +22,10 @@ struct Cli {
 enum Command {
     /// Check that a template is valid.
     Validate(ValidateArgs),
+    /// See components of a template.
+    Inspect(crate::commands::inspect::InspectArgs),
+    /// Creates a console for testing variable interpolation.
+    Console(crate::commands::console::ConsoleArgs),
     /// Print the forge version (and the Packer version it follows).
     Version,
 }
@@ -63,6 +67,11 @@ pub struct ValidateArgs {
 }
 
 const COMMANDS: &[(&str, &str)] = &[
+    (
+        "console",
+        "creates a console for testing variable interpolation",
+    ),
+    ("inspect", "see components of a template"),
     ("validate", "check that a template is valid"),
     ("version", "Prints the forge version"),
 ];
@@ -182,6 +191,8 @@ pub fn run(args: Vec<String>) -> i32 {
     let _ = globals;
     match cli.command {
         Command::Validate(a) => crate::commands::validate::run(&a),
+        Command::Inspect(a) => crate::commands::inspect::run(&a),
+        Command::Console(a) => crate::commands::console::run(&a),
         Command::Version => crate::commands::version::run(),
     }
 }
