@@ -85,6 +85,8 @@ enum Evaluator {
     Json {
         vars: IndexMap<String, String>,
         template_dir: Option<String>,
+        /// The values of sensitive variables, which Packer registers as secrets.
+        secrets: Vec<String>,
     },
 }
 
@@ -137,7 +139,9 @@ impl Evaluator {
                     },
                 },
             },
-            Evaluator::Json { vars, template_dir } => match line {
+            Evaluator::Json {
+                vars, template_dir, ..
+            } => match line {
                 "help" => Outcome::text(JSON_HELP),
                 "variables" => {
                     let mut keys: Vec<&String> = vars.keys().collect();
@@ -171,7 +175,7 @@ impl Evaluator {
     fn secrets(&self) -> Vec<String> {
         match self {
             Evaluator::Hcl2 { plan, .. } => secrets(plan),
-            Evaluator::Json { .. } => Vec::new(),
+            Evaluator::Json { secrets, .. } => secrets.clone(),
         }
     }
 }
@@ -379,6 +383,7 @@ fn json_evaluator(
         return Ok(Evaluator::Json {
             vars: IndexMap::new(),
             template_dir: None,
+            secrets: Vec::new(),
         });
     };
     let text = std::fs::read_to_string(path)
@@ -403,7 +408,12 @@ fn json_evaluator(
     let template_dir = std::fs::canonicalize(path)
         .ok()
         .and_then(|p| p.parent().map(|d| d.to_string_lossy().into_owned()));
-    Ok(Evaluator::Json { vars, template_dir })
+    let secrets = loaded.plan.as_ref().map(secrets).unwrap_or_default();
+    Ok(Evaluator::Json {
+        vars,
+        template_dir,
+        secrets,
+    })
 }
 
 /// Whether standard input is a named pipe (Packer's `StdinPiped`).
