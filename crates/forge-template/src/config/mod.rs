@@ -226,6 +226,30 @@ fn build_block_summary(
     }
 }
 
+/// Whether Packer decodes this build block without error: only its own arguments and block
+/// types, and at most one error-cleanup-provisioner.
+fn build_block_decodes(bb: &Block) -> bool {
+    const BLOCKS: &[&str] = &[
+        "source",
+        "provisioner",
+        "error-cleanup-provisioner",
+        "post-processor",
+        "post-processors",
+        "hcp_packer_registry",
+        "dynamic",
+    ];
+    bb.body
+        .attrs
+        .iter()
+        .all(|a| ["name", "description", "sources"].contains(&a.name.as_str()))
+        && bb
+            .body
+            .blocks
+            .iter()
+            .all(|b| BLOCKS.contains(&b.ty.as_str()))
+        && bb.body.blocks_of("error-cleanup-provisioner").count() <= 1
+}
+
 /// Reads an environment variable.
 type EnvFn<'o> = Box<dyn Fn(&str) -> Option<String> + 'o>;
 
@@ -719,6 +743,12 @@ impl<'o> Loader<'o> {
                 Some(Node::Local(e, sensitive, _)) => {
                     let v = match scope.eval(e) {
                         Ok(v) => v.marked(*sensitive),
+                        // Packer leaves a local that failed out of scope; inspect and console
+                        // (which keep going after errors) must not show it.
+                        Err(d) if self.opts.keep_plan_on_error => {
+                            diags.push(d);
+                            continue;
+                        }
                         Err(d) => {
                             diags.push(d);
                             Value::unknown(Type::Dynamic)
@@ -871,13 +901,17 @@ impl<'o> Loader<'o> {
                     .at(bb.type_span),
                 );
             }
-            summaries.push(build_block_summary(
-                bb,
-                build_name.clone(),
-                description.clone(),
-                &uses,
-                &scope,
-            ));
+            // Packer drops a build block whose decoding failed.
+            let had_source = !uses.is_empty() || dynamic_sources || sources_unknown;
+            if had_source && build_block_decodes(bb) {
+                summaries.push(build_block_summary(
+                    bb,
+                    build_name.clone(),
+                    description.clone(),
+                    &uses,
+                    &scope,
+                ));
+            }
             for (t, n, local, over, span) in uses {
                 let Some(src) = sources.get(&(t.clone(), n.clone())) else {
                     diags.push(
