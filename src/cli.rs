@@ -25,6 +25,10 @@ enum Command {
     /// Transform a JSON template into an HCL2 configuration.
     #[command(name = "hcl2_upgrade")]
     Hcl2Upgrade(crate::commands::hcl2_upgrade::Hcl2UpgradeArgs),
+    /// See components of a template.
+    Inspect(crate::commands::inspect::InspectArgs),
+    /// Creates a console for testing variable interpolation.
+    Console(crate::commands::console::ConsoleArgs),
     /// Print the forge version (and the Packer version it follows).
     Version,
     /// Rewrite HCL2 config files to canonical format.
@@ -72,15 +76,20 @@ pub struct ValidateArgs {
 }
 
 const COMMANDS: &[(&str, &str)] = &[
+    ("completion", "Prints a shell completion script"),
+    (
+        "console",
+        "creates a console for testing variable interpolation",
+    ),
+    ("fmt", "Rewrites HCL2 config files to canonical format"),
     (
         "hcl2_upgrade",
         "transform a JSON template into an HCL2 configuration",
     ),
+    ("init", "Install missing plugins or upgrade plugins"),
+    ("inspect", "see components of a template"),
     ("validate", "check that a template is valid"),
     ("version", "Prints the forge version"),
-    ("fmt", "Rewrites HCL2 config files to canonical format"),
-    ("init", "Install missing plugins or upgrade plugins"),
-    ("completion", "Prints a shell completion script"),
 ];
 
 fn usage() -> String {
@@ -199,6 +208,8 @@ pub fn run(args: Vec<String>) -> i32 {
     match cli.command {
         Command::Validate(a) => crate::commands::validate::run(&a),
         Command::Hcl2Upgrade(a) => crate::commands::hcl2_upgrade::run(&a),
+        Command::Inspect(a) => crate::commands::inspect::run(&a),
+        Command::Console(a) => crate::commands::console::run(&a),
         Command::Version => crate::commands::version::run(),
         Command::Fmt(a) => crate::commands::fmt::run(&a),
         Command::Init(a) => crate::commands::init::run(&a),

@@ -1,8 +1,10 @@
 //! One module per command.
 
 pub mod completion;
+pub mod console;
 pub mod fmt;
 pub mod hcl2_upgrade;
 pub mod init;
+pub mod inspect;
 pub mod validate;
 pub mod version;

@@ -86,9 +86,21 @@ impl<'a> Scope<'a> {
             ExprKind::Literal(v) => Ok(v.clone()),
             ExprKind::Paren(x) => self.eval(x),
             ExprKind::Var(name) => self.lookup(name).cloned().ok_or_else(|| {
+                // HCL suggests a name in scope within edit distance 2 (sorted here, where
+                // HCL walks a Go map).
+                let mut avail: Vec<&str> = Vec::new();
+                let mut s = Some(self);
+                while let Some(sc) = s {
+                    avail.extend(sc.names.iter().map(|(n, _)| n.as_str()));
+                    s = sc.parent;
+                }
+                avail.sort_unstable();
+                let hint = crate::schema::check::suggestion(name, &avail)
+                    .map(|n| format!(" Did you mean {n:?}?"))
+                    .unwrap_or_default();
                 err(
                     "Unknown variable",
-                    format!("There is no variable named {name:?}."),
+                    format!("There is no variable named {name:?}.{hint}"),
                     e.span,
                 )
             }),

@@ -26,6 +26,24 @@ pub struct BuildPlan {
     pub legacy_json: bool,
     /// `required_plugins` entries: (local name, source, version constraint).
     pub required_plugins: Vec<RequiredPlugin>,
+    /// The HCL2 `build` blocks as written (before expansion per source and before `-only` and
+    /// `-except`), for `inspect`. Empty for legacy JSON templates.
+    pub build_blocks: Vec<BuildBlockSummary>,
+}
+
+/// What `packer inspect` lists for one `build` block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildBlockSummary {
+    /// `name`, when set.
+    pub name: Option<String>,
+    /// `description`, when set.
+    pub description: Option<String>,
+    /// The sources, `type.name` (the build-level name when a source block renames it).
+    pub sources: Vec<String>,
+    /// The provisioners, `type` or `type.name`.
+    pub provisioners: Vec<String>,
+    /// The post-processor chains, each item `type` or `type.name`.
+    pub post_processors: Vec<Vec<String>>,
 }
 
 /// One `required_plugins` entry.

@@ -17,8 +17,8 @@ pub use glob::glob_match;
 use crate::diag::{Diagnostic, Diagnostics, Files, Span};
 use crate::eval::{EvalEnv, Scope};
 use crate::plan::{
-    parse_duration, BuildPlan, PlannedBuild, PlannedPostProcessor, PlannedProvisioner,
-    PluginConfig, RequiredPlugin,
+    parse_duration, BuildBlockSummary, BuildPlan, PlannedBuild, PlannedPostProcessor,
+    PlannedProvisioner, PluginConfig, RequiredPlugin,
 };
 use crate::syntax::{Block, Body, ExprKind};
 use crate::value::{Type, Value};
@@ -44,6 +44,9 @@ pub struct LoadOptions {
     /// Treat unset variables as unknown values of their type instead of an error, for
     /// inspecting templates that are meant to be given variables (and for conformance runs).
     pub unset_as_unknown: bool,
+    /// Return the plan, as far as loading got, even when there were errors: `inspect` and
+    /// `console` ignore Packer's initialisation errors and show what did load.
+    pub keep_plan_on_error: bool,
 }
 
 /// The outcome of loading: the plan (when there were no errors), every diagnostic, and the
@@ -78,7 +81,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
         } => {
             let mut l = Loader::new(opts, root);
             let plan = l.load(&paths, &auto_var_files, &mut files);
-            let plan = if l.diags.has_errors() { None } else { plan };
+            let plan = if l.diags.has_errors() && !opts.keep_plan_on_error {
+                None
+            } else {
+                plan
+            };
             Loaded {
                 plan,
                 diags: l.diags,
@@ -187,6 +194,77 @@ pub fn parse_file(path: &Path, files: &mut Files) -> Result<Body, Diagnostics> {
     } else {
         crate::syntax::parse_hcl_body(id, &text)
     }
+}
+
+/// What `inspect` lists for a build block: its sources (`type.local_name`), and its
+/// provisioners and post-processor chains as `type[.name]`, before any `-only`/`-except`.
+fn build_block_summary(
+    bb: &Block,
+    name: Option<String>,
+    description: Option<String>,
+    uses: &[(String, String, String, Option<&Body>, Span)],
+    scope: &Scope,
+) -> BuildBlockSummary {
+    let label = |b: &Block| -> Option<String> {
+        let (ty, _) = b.labels.first()?;
+        let pname = b
+            .body
+            .attr("name")
+            .and_then(|a| scope.eval(&a.expr).ok())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .filter(|n| !n.is_empty());
+        Some(match pname {
+            Some(n) => format!("{ty}.{n}"),
+            None => ty.clone(),
+        })
+    };
+    let mut post_processors = Vec::new();
+    for b in &bb.body.blocks {
+        match b.ty.as_str() {
+            "post-processor" => post_processors.extend(label(b).map(|l| vec![l])),
+            "post-processors" => post_processors.push(
+                b.body
+                    .blocks_of("post-processor")
+                    .filter_map(label)
+                    .collect(),
+            ),
+            _ => {}
+        }
+    }
+    BuildBlockSummary {
+        name: name.filter(|n| !n.is_empty()),
+        description: description.filter(|d| !d.is_empty()),
+        sources: uses
+            .iter()
+            .map(|(t, _, local, _, _)| format!("{t}.{local}"))
+            .collect(),
+        provisioners: bb.body.blocks_of("provisioner").filter_map(label).collect(),
+        post_processors,
+    }
+}
+
+/// Whether Packer decodes this build block without error: only its own arguments and block
+/// types, and at most one error-cleanup-provisioner.
+fn build_block_decodes(bb: &Block) -> bool {
+    const BLOCKS: &[&str] = &[
+        "source",
+        "provisioner",
+        "error-cleanup-provisioner",
+        "post-processor",
+        "post-processors",
+        "hcp_packer_registry",
+        "dynamic",
+    ];
+    bb.body
+        .attrs
+        .iter()
+        .all(|a| ["name", "description", "sources"].contains(&a.name.as_str()))
+        && bb
+            .body
+            .blocks
+            .iter()
+            .all(|b| BLOCKS.contains(&b.ty.as_str()))
+        && bb.body.blocks_of("error-cleanup-provisioner").count() <= 1
 }
 
 /// Reads an environment variable.
@@ -315,7 +393,7 @@ impl<'o> Loader<'o> {
         let mut vars = self.declare_variables(&body);
         self.assign_variables(&mut vars, auto, files);
         self.validate_variables(&mut vars, files);
-        if self.diags.has_errors() {
+        if self.diags.has_errors() && !self.opts.keep_plan_on_error {
             return None;
         }
         let var_obj = Value::object(
@@ -378,7 +456,7 @@ impl<'o> Loader<'o> {
                 );
             }
         }
-        let builds = self.expand_builds(&body, &sources, &scope_names, files);
+        let (builds, build_blocks) = self.expand_builds(&body, &sources, &scope_names, files);
         let mut variables: Vec<(String, Value)> = vars
             .iter()
             .map(|(k, v)| {
@@ -405,6 +483,7 @@ impl<'o> Loader<'o> {
             scope: scope_names,
             legacy_json: false,
             required_plugins,
+            build_blocks,
         })
     }
 
@@ -692,6 +771,12 @@ impl<'o> Loader<'o> {
                 Some(Node::Local(e, sensitive, _)) => {
                     let v = match scope.eval(e) {
                         Ok(v) => v.marked(*sensitive),
+                        // Packer leaves a local that failed out of scope; inspect and console
+                        // (which keep going after errors) must not show it.
+                        Err(d) if self.opts.keep_plan_on_error => {
+                            diags.push(d);
+                            continue;
+                        }
                         Err(d) => {
                             diags.push(d);
                             Value::unknown(Type::Dynamic)
@@ -724,8 +809,9 @@ impl<'o> Loader<'o> {
         sources: &BTreeMap<(String, String), &Block>,
         scope_names: &[(String, Value)],
         files: &Files,
-    ) -> Vec<PlannedBuild> {
+    ) -> (Vec<PlannedBuild>, Vec<BuildBlockSummary>) {
         let mut out = Vec::new();
+        let mut summaries = Vec::new();
         let env = self.eval_env(false);
         let scope = Scope::new(&env, scope_names.to_vec());
         let mut diags = Diagnostics::new();
@@ -842,6 +928,17 @@ impl<'o> Loader<'o> {
                     )
                     .at(bb.type_span),
                 );
+            }
+            // Packer drops a build block whose decoding failed.
+            let had_source = !uses.is_empty() || dynamic_sources || sources_unknown;
+            if had_source && build_block_decodes(bb) {
+                summaries.push(build_block_summary(
+                    bb,
+                    build_name.clone(),
+                    description.clone(),
+                    &uses,
+                    &scope,
+                ));
             }
             for (t, n, local, over, span) in uses {
                 let Some(src) = sources.get(&(t.clone(), n.clone())) else {
@@ -1001,7 +1098,7 @@ impl<'o> Loader<'o> {
             (self.opts.only.is_empty() || self.opts.only.iter().any(|g| glob_match(g, &b.name)))
                 && !self.opts.except.iter().any(|g| glob_match(g, &b.name))
         });
-        out
+        (out, summaries)
     }
 
     fn only_except(

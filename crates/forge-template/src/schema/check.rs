@@ -285,7 +285,7 @@ fn is_null(v: &Value) -> bool {
 }
 
 /// HCL's "did you mean": the first candidate within edit distance 2.
-fn suggestion<'a>(given: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn suggestion<'a>(given: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .copied()

@@ -7,7 +7,7 @@
 //! does, reporting every problem at once; [`decode`] turns a wholly-known configuration into the
 //! typed struct.
 
-mod check;
+pub(crate) mod check;
 mod decode;
 mod field;
 mod older;
