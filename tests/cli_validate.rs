@@ -97,3 +97,90 @@ fn unknown_commands_exit_127() {
     assert!(err.contains("Usage: forge"), "{err}");
     assert_eq!(forge(&[], &d).0, 127);
 }
+
+/// Serves `count` HTTP requests on loopback: `/ok` answers 200 with a JSON body, anything else
+/// 404. Returns the base URL.
+fn serve(count: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(count) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]);
+            let resp = if req.starts_with("GET /ok ") {
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Test: yes\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"version\":\"7\"}"
+            } else {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            };
+            let _ = s.write_all(resp.as_bytes());
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn evaluate_datasources_runs_the_http_data_source_for_real() {
+    let base = serve(2);
+    let tpl = |path: &str| {
+        format!(
+            "data \"http\" \"v\" {{\n  url = \"{base}{path}\"\n}}\nlocals {{\n  version = jsondecode(data.http.v.body).version\n}}\nsource \"null\" \"a\" {{\n  communicator = \"none\"\n}}\nbuild {{\n  sources = [\"null.a\"]\n  provisioner \"shell-local\" {{\n    inline = [\"echo ${{local.version}}\"]\n  }}\n}}\n"
+        )
+    };
+    let d = dir(&[
+        ("ok.pkr.hcl", &tpl("/ok")),
+        ("missing.pkr.hcl", &tpl("/missing")),
+    ]);
+    // Without the flag, data sources are unknown and nothing is fetched.
+    let (code, out, _) = forge(&["validate", "missing.pkr.hcl"], &d);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = forge(&["validate", "-evaluate-datasources", "ok.pkr.hcl"], &d);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = forge(
+        &["validate", "-evaluate-datasources", "missing.pkr.hcl"],
+        &d,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Error: HTTP request error. Response code: 404"),
+        "{out}"
+    );
+}
+
+/// What a user sees, as reviewed snapshots (paths made relative, so they are stable).
+#[test]
+fn validate_and_version_output_snapshots() {
+    let d = dir(&[
+        ("t.pkr.hcl", OK),
+        (
+            "bad.pkr.hcl",
+            "variable \"size\" {\n  type = number\n  validation {\n    condition     = var.size > 10\n    error_message = \"The size must be above 10.\"\n  }\n}\nlocals {\n  a = nofunc(1)\n  b = upper(1, 2)\n}\nsource \"null\" \"a\" {\n  communicator = \"none\"\n  bogus        = true\n}\nbuild {\n  sources = [\"null.a\"]\n}\n",
+        ),
+    ]);
+    let show = |args: &[&str]| {
+        let (code, out, err) = forge(args, &d);
+        format!(
+            "$ forge {}\nexit {code}\n--- stdout\n{out}--- stderr\n{err}",
+            args.join(" ")
+        )
+    };
+    insta::assert_snapshot!("validate_ok", show(&["validate", "t.pkr.hcl"]));
+    insta::assert_snapshot!(
+        "validate_errors",
+        show(&["validate", "-var", "size=5", "bad.pkr.hcl"])
+    );
+    insta::assert_snapshot!("validate_unset", show(&["validate", "bad.pkr.hcl"]));
+    insta::assert_snapshot!(
+        "validate_all_errors_at_once",
+        show(&["validate", "-var", "size=20", "bad.pkr.hcl"])
+    );
+    insta::assert_snapshot!(
+        "validate_bad_var_flag",
+        show(&["validate", "-var", "size", "t.pkr.hcl"])
+    );
+    insta::assert_snapshot!("unknown_command", show(&["nosuch"]));
+    let version = show(&["version"]).replace(env!("CARGO_PKG_VERSION"), "X.Y.Z");
+    insta::assert_snapshot!("version", version);
+}

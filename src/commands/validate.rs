@@ -48,6 +48,7 @@ pub fn run(a: &ValidateArgs) -> i32 {
         }
     };
     opts.warn_undeclared_vars = !a.no_warn_undeclared_var;
+    opts.skip_datasources = !a.evaluate_datasources;
     let loaded = load(path, &opts);
     if !loaded.diags.is_empty() {
         print!("{}", loaded.diags.render(&loaded.files));

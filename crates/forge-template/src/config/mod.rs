@@ -41,6 +41,9 @@ pub struct LoadOptions {
     pub warn_undeclared_vars: bool,
     /// Environment override for tests; `None` reads the process environment.
     pub env: Option<HashMap<String, String>>,
+    /// Leave every data source unknown instead of executing it (`validate` without
+    /// `-evaluate-datasources`).
+    pub skip_datasources: bool,
     /// Treat unset variables as unknown values of their type instead of an error, for
     /// inspecting templates that are meant to be given variables (and for conformance runs).
     pub unset_as_unknown: bool,
@@ -786,7 +789,13 @@ impl<'o> Loader<'o> {
                 }
                 Some(Node::Data(b)) => {
                     let cfg = eval_body(&b.body, &scope, &mut diags);
-                    let v = crate::datasource::evaluate(&b.labels[0].0, &cfg, b, &mut diags);
+                    let v = crate::datasource::evaluate(
+                        &b.labels[0].0,
+                        &cfg,
+                        b,
+                        self.opts.skip_datasources,
+                        &mut diags,
+                    );
                     data.entry(b.labels[0].0.clone())
                         .or_default()
                         .insert(b.labels[1].0.clone(), v);

@@ -86,6 +86,20 @@ enum Hint<'a> {
 }
 
 impl Hint<'_> {
+    /// Where the argument `name` is written, when the body is known.
+    fn attr_span(&self, name: &str) -> Option<Span> {
+        match self {
+            Hint::Body(b) => b.attr(name).map(|a| a.name_span),
+            Hint::None => None,
+        }
+    }
+    /// Where the first block of type `name` is written, when the body is known.
+    fn block_span(&self, name: &str) -> Option<Span> {
+        match self {
+            Hint::Body(b) => b.blocks_of(name).next().map(|bl| bl.type_span),
+            Hint::None => None,
+        }
+    }
     /// Whether `name` was written as block(s).
     fn is_block(&self, name: &str, v: &Value) -> bool {
         match self {
@@ -128,6 +142,12 @@ impl Checker<'_> {
     fn err(&mut self, summary: impl Into<String>, detail: impl Into<String>) {
         self.diags
             .push(Diagnostic::error(summary, detail).at(self.span));
+    }
+
+    /// Like [`Checker::err`], at `at` when the body says where the thing is written.
+    fn err_at(&mut self, at: Option<Span>, summary: impl Into<String>, detail: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::error(summary, detail).at(at.unwrap_or(self.span)));
     }
 
     fn object(&mut self, schema: &Schema, v: &Value, hint: Hint<'_>) {
@@ -175,21 +195,25 @@ impl Checker<'_> {
             .map(|f| f.name.as_str())
             .collect();
         for name in unknown_attrs {
+            let at = hint.attr_span(name);
             let hint = match suggestion(name, &attr_names) {
                 Some(s) => format!(" Did you mean {s:?}?"),
                 None => String::new(),
             };
-            self.err(
+            self.err_at(
+                at,
                 "Unsupported argument",
                 format!("An argument named {name:?} is not expected here.{hint}"),
             );
         }
         for name in unknown_blocks {
+            let at = hint.block_span(name);
             let hint = match suggestion(name, &block_names) {
                 Some(s) => format!(" Did you mean {s:?}?"),
                 None => String::new(),
             };
-            self.err(
+            self.err_at(
+                at,
                 "Unsupported block type",
                 format!("Blocks of type {name:?} are not expected here.{hint}"),
             );

@@ -21,6 +21,17 @@ mod http;
 pub mod sigv4;
 mod vault;
 
+/// One HTTP request with the system's trust roots (for the `http` data source): any status is a
+/// response, transport failures are errors naming the address.
+pub(crate) fn http_send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Option<&[u8]>,
+) -> Result<http::Response, String> {
+    http::send(method, url, headers, body, &http::Tls::default())
+}
+
 /// Every environment variable the clients read; [`Secrets::from_lookup`] takes these.
 pub const ENV_VARS: &[&str] = &[
     "HOME",
