@@ -117,3 +117,31 @@ fn errors_exit_1() {
     let (code, _) = forge(&["hcl2_upgrade"], &d);
     assert_eq!(code, 1);
 }
+
+/// The upgraded file and what the command prints, as reviewed snapshots.
+#[test]
+fn upgrade_output_snapshots() {
+    let d = temp_dir();
+    std::fs::write(
+        d.join("t.json"),
+        r#"{
+  "variables": {"region": "us-east-1", "secret": "{{env `TOKEN`}}"},
+  "sensitive-variables": ["secret"],
+  "builders": [{"type": "null", "name": "n", "communicator": "none"}],
+  "provisioners": [{"type": "shell-local", "inline": ["echo {{user `region`}} {{timestamp}} {{upper `x`}}"]}],
+  "post-processors": [[{"type": "manifest"}, {"type": "checksum", "checksum_types": ["sha256"]}]]
+}"#,
+    )
+    .unwrap();
+    let (code, out) = forge(&["hcl2_upgrade", "-with-annotations", "t.json"], &d);
+    let written = std::fs::read_to_string(d.join("t.json.pkr.hcl")).unwrap_or_default();
+    insta::assert_snapshot!(
+        "hcl2_upgrade_annotated",
+        format!("exit {code}\n--- stdout\n{out}--- t.json.pkr.hcl\n{written}")
+    );
+    let (code, out) = forge(&["hcl2_upgrade", "missing.json"], &d);
+    insta::assert_snapshot!(
+        "hcl2_upgrade_missing",
+        format!("exit {code}\n--- stdout\n{out}")
+    );
+}
