@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use forge_template::diag::go_wordwrap;
 use forge_template::diag::{Diagnostic, Severity};
 use forge_template::legacy::{parse_legacy, render, InterpContext};
 use forge_template::value::{Type, Value};
@@ -162,7 +163,7 @@ impl Evaluator {
                         Err(e) => Outcome {
                             diags: format!(
                                 "???????: Interpolation error\n\n{}\n\n",
-                                wrap(&e.message, WRAP)
+                                go_wordwrap(&e.message, WRAP)
                             ),
                             ..Outcome::text("")
                         },
@@ -190,65 +191,8 @@ fn render_console_diag(d: &Diagnostic) -> String {
     let mut out = format!("{sev}: {}\n\n", d.summary);
     out.push_str("  on <console-input> line 1:\n  (source code not available)\n\n");
     if !d.detail.is_empty() {
-        out.push_str(&wrap(&d.detail, WRAP));
+        out.push_str(&go_wordwrap(&d.detail, WRAP));
         out.push_str("\n\n");
-    }
-    out
-}
-
-/// Word-wraps `s` so lines stay within `lim` characters where words allow, as the
-/// `go-wordwrap` package Packer's diagnostic writer uses: breaks replace the spaces before a
-/// word that would overflow; existing newlines are kept; longer words are left whole.
-fn wrap(s: &str, lim: usize) -> String {
-    let mut out = String::with_capacity(s.len());
-    let (mut current, mut word, mut space) = (0usize, String::new(), String::new());
-    let (mut word_len, mut space_len) = (0usize, 0usize);
-    for c in s.chars() {
-        if c == '\n' {
-            if word.is_empty() {
-                if current + space_len <= lim {
-                    out.push_str(&space);
-                }
-            } else {
-                out.push_str(&space);
-                out.push_str(&word);
-            }
-            space.clear();
-            word.clear();
-            space_len = 0;
-            word_len = 0;
-            out.push('\n');
-            current = 0;
-        } else if c.is_whitespace() && c != '\u{a0}' {
-            if space.is_empty() || !word.is_empty() {
-                current += space_len + word_len;
-                out.push_str(&space);
-                out.push_str(&word);
-                space.clear();
-                word.clear();
-                space_len = 0;
-                word_len = 0;
-            }
-            space.push(c);
-            space_len += 1;
-        } else {
-            word.push(c);
-            word_len += 1;
-            if current + space_len + word_len > lim && word_len < lim {
-                out.push('\n');
-                current = 0;
-                space.clear();
-                space_len = 0;
-            }
-        }
-    }
-    if word.is_empty() {
-        if current + space_len <= lim {
-            out.push_str(&space);
-        }
-    } else {
-        out.push_str(&space);
-        out.push_str(&word);
     }
     out
 }
@@ -506,16 +450,16 @@ fn interactive(ev: &Evaluator) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::wrap;
+    use forge_template::diag::go_wordwrap;
 
     #[test]
     fn wraps_like_go_wordwrap() {
-        assert_eq!(wrap("a b c", 3), "a b\nc");
-        assert_eq!(wrap("abcdef gh", 4), "abcdef\ngh");
-        assert_eq!(wrap("a\nb", 80), "a\nb");
+        assert_eq!(go_wordwrap("a b c", 3), "a b\nc");
+        assert_eq!(go_wordwrap("abcdef gh", 4), "abcdef\ngh");
+        assert_eq!(go_wordwrap("a\nb", 80), "a\nb");
         let long = "template: root:1:2: executing \"root\" at <template_dir>: error calling template_dir: template path not available";
         assert_eq!(
-            wrap(long, 80),
+            go_wordwrap(long, 80),
             "template: root:1:2: executing \"root\" at <template_dir>: error calling\ntemplate_dir: template path not available"
         );
     }

@@ -126,7 +126,7 @@ fn render_problems(problems: &[Problem]) -> String {
                 if line.starts_with(' ') {
                     s.push_str(line);
                 } else {
-                    s.push_str(&word_wrap(line, 79));
+                    s.push_str(&forge_template::diag::go_wordwrap(line, 79));
                 }
                 s.push('\n');
             }
@@ -135,50 +135,6 @@ fn render_problems(problems: &[Problem]) -> String {
     }
     s.push('\n');
     s
-}
-
-/// Wraps a line at spaces so no line is longer than `limit` characters where possible, the
-/// way Packer's diagnostic writer does: words longer than the limit stay whole, and the
-/// spaces where a line is broken are dropped.
-fn word_wrap(s: &str, limit: usize) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut current = 0usize;
-    let mut word = String::new();
-    let mut space = String::new();
-    let (mut word_len, mut space_len) = (0usize, 0usize);
-    for c in s.chars() {
-        if c.is_whitespace() && c != '\u{a0}' {
-            if space.is_empty() || !word.is_empty() {
-                current += space_len + word_len;
-                out.push_str(&space);
-                out.push_str(&word);
-                space.clear();
-                word.clear();
-                space_len = 0;
-                word_len = 0;
-            }
-            space.push(c);
-            space_len += 1;
-        } else {
-            word.push(c);
-            word_len += 1;
-            if current + space_len + word_len > limit && word_len < limit {
-                out.push('\n');
-                current = 0;
-                space.clear();
-                space_len = 0;
-            }
-        }
-    }
-    if word.is_empty() {
-        if current + space_len <= limit {
-            out.push_str(&space);
-        }
-    } else {
-        out.push_str(&space);
-        out.push_str(&word);
-    }
-    out
 }
 
 /// Whether a name is one of the files fmt rewrites.
@@ -198,35 +154,7 @@ fn go_join(dir: &str, name: &str) -> String {
     } else {
         format!("{dir}/{name}")
     };
-    go_clean(&joined)
-}
-
-/// Go's `filepath.Clean` for slash-separated paths.
-fn go_clean(p: &str) -> String {
-    if p.is_empty() {
-        return ".".into();
-    }
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    let body = parts.join("/");
-    match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".into(),
-        (false, false) => body,
-    }
+    forge_template::functions::go_clean_path(&joined)
 }
 
 impl<W: Write> Formatter<W> {
@@ -419,9 +347,15 @@ mod tests {
 
     #[test]
     fn wraps_like_packer() {
-        assert_eq!(word_wrap("aaa bbb ccc", 7), "aaa bbb\nccc");
-        assert_eq!(word_wrap("\t* x", 79), "\t* x");
-        assert_eq!(word_wrap(&"x".repeat(100), 79), "x".repeat(100));
+        assert_eq!(
+            forge_template::diag::go_wordwrap("aaa bbb ccc", 7),
+            "aaa bbb\nccc"
+        );
+        assert_eq!(forge_template::diag::go_wordwrap("\t* x", 79), "\t* x");
+        assert_eq!(
+            forge_template::diag::go_wordwrap(&"x".repeat(100), 79),
+            "x".repeat(100)
+        );
     }
 
     #[test]

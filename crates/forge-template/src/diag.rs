@@ -231,6 +231,63 @@ impl Diagnostic {
     }
 }
 
+/// Word-wraps `s` so lines stay within `lim` characters where words allow, as the
+/// `go-wordwrap` package Packer's diagnostic writer uses: breaks replace the spaces before a
+/// word that would overflow; existing newlines are kept; longer words are left whole.
+pub fn go_wordwrap(s: &str, lim: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    let (mut current, mut word, mut space) = (0usize, String::new(), String::new());
+    let (mut word_len, mut space_len) = (0usize, 0usize);
+    for c in s.chars() {
+        if c == '\n' {
+            if word.is_empty() {
+                if current + space_len <= lim {
+                    out.push_str(&space);
+                }
+            } else {
+                out.push_str(&space);
+                out.push_str(&word);
+            }
+            space.clear();
+            word.clear();
+            space_len = 0;
+            word_len = 0;
+            out.push('\n');
+            current = 0;
+        } else if c.is_whitespace() && c != '\u{a0}' {
+            if space.is_empty() || !word.is_empty() {
+                current += space_len + word_len;
+                out.push_str(&space);
+                out.push_str(&word);
+                space.clear();
+                word.clear();
+                space_len = 0;
+                word_len = 0;
+            }
+            space.push(c);
+            space_len += 1;
+        } else {
+            word.push(c);
+            word_len += 1;
+            if current + space_len + word_len > lim && word_len < lim {
+                out.push('\n');
+                current = 0;
+                space.clear();
+                space_len = 0;
+            }
+        }
+    }
+    if word.is_empty() {
+        if current + space_len <= lim {
+            out.push_str(&space);
+        }
+    } else {
+        out.push_str(&space);
+        out.push_str(&word);
+    }
+    out
+}
+
 /// A list of diagnostics, errors and warnings together, as Packer reports them all at once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Diagnostics(pub Vec<Diagnostic>);

@@ -47,7 +47,7 @@ pub(super) fn register(v: &mut Vec<Function>) {
 }
 
 /// Go's `filepath.Clean` for slash-separated paths.
-pub(crate) fn clean(path: &str) -> String {
+pub fn clean(path: &str) -> String {
     if path.is_empty() {
         return ".".into();
     }

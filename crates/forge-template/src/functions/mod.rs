@@ -381,6 +381,9 @@ mod crypto;
 mod datetime;
 mod encoding;
 mod filesystem;
+
+/// Go's `filepath.Clean` for slash-separated paths.
+pub use filesystem::clean as go_clean_path;
 mod format;
 mod ipnet;
 mod numeric;
