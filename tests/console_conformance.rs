@@ -7,27 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('\\') => out.push('\\'),
-            Some(o) => {
-                out.push('\\');
-                out.push(o);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
+#[path = "../crates/forge-template/tests/support/cases.rs"]
+mod cases;
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -94,13 +75,6 @@ fn run(dir: &Path, expr: &str) -> String {
 fn console_matches_packer_on_function_cases() {
     let root =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crates/forge-template/tests/functions");
-    let cases = std::fs::read_to_string(root.join("cases.tsv")).expect("cases.tsv");
-    let known: Vec<String> = std::fs::read_to_string(root.join("known_differences.txt"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split('\t').next().map(str::to_string))
-        .collect();
     let work = std::env::temp_dir().join(format!("forge-console-conf-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     copy_dir(&root.join("fixtures"), &work);
@@ -111,18 +85,12 @@ fn console_matches_packer_on_function_cases() {
     .unwrap();
     let (mut passed, mut skipped) = (0, 0);
     let mut failures = Vec::new();
-    for line in cases.lines() {
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some((expr, expected)) = line.split_once('\t') else {
-            continue;
-        };
-        if known.iter().any(|k| k == expr) {
+    for case in cases::load(&root) {
+        let (expr, expected) = (case.expr.as_str(), case.expected.clone());
+        if case.known_difference {
             skipped += 1;
             continue;
         }
-        let expected = unescape(expected);
         let got = run(&work, expr);
         if got == expected {
             passed += 1;

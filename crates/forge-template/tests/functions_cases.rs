@@ -6,30 +6,10 @@
 #[path = "support/console_eval.rs"]
 mod support;
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+#[path = "support/cases.rs"]
+mod cases;
 
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('\\') => out.push('\\'),
-            Some(o) => {
-                out.push('\\');
-                out.push(o);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
+use std::path::PathBuf;
 
 fn normalize_ws(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -38,26 +18,13 @@ fn normalize_ws(s: &str) -> String {
 #[test]
 fn console_conformance() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/functions");
-    let cases = std::fs::read_to_string(root.join("cases.tsv")).expect("cases.tsv");
-    let known: BTreeSet<String> = std::fs::read_to_string(root.join("known_differences.txt"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split('\t').next().map(str::to_string))
-        .collect();
     let fixtures = root.join("fixtures");
     let ctx = support::test_ctx(fixtures.clone(), false);
     let prefix = format!("{}/", fixtures.display());
     let (mut passed, mut failed, mut known_failed) = (0, 0, 0);
     let mut unexpected = Vec::new();
-    for line in cases.lines() {
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some((expr, expected)) = line.split_once('\t') else {
-            continue;
-        };
-        let expected = unescape(expected);
+    for case in cases::load(&root) {
+        let (expr, expected) = (case.expr.as_str(), case.expected.clone());
         let got = support::render(&support::eval_str(&ctx, expr)).replace(&prefix, "");
         let ok = if expected.starts_with("Error: ") {
             normalize_ws(&got) == normalize_ws(&expected)
@@ -66,7 +33,7 @@ fn console_conformance() {
         };
         if ok {
             passed += 1;
-        } else if known.contains(expr) {
+        } else if case.known_difference {
             known_failed += 1;
         } else {
             failed += 1;
