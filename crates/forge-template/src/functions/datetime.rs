@@ -53,6 +53,16 @@ pub(crate) struct Time {
     pub offset: i32,
 }
 
+impl From<&chrono::DateTime<chrono::Utc>> for Time {
+    fn from(t: &chrono::DateTime<chrono::Utc>) -> Self {
+        Time {
+            secs: t.timestamp(),
+            nanos: t.timestamp_subsec_nanos() % 1_000_000_000,
+            offset: 0,
+        }
+    }
+}
+
 /// Calendar fields of a time in its own offset.
 struct Civil {
     year: i64,
@@ -603,11 +613,7 @@ fn legacy_strftime(ctx: &FuncCtx, a: &[Value]) -> FuncResult {
     let t = start_time(ctx);
     match a {
         [] => Ok(Value::string(rfc3339(&t))),
-        // One strftime serves both template languages: the legacy engine's.
-        [f] => Ok(Value::string(crate::legacy::interp::strftime(
-            &chrono::DateTime::<chrono::Utc>::from(ctx.start_time),
-            f.as_str().unwrap_or(""),
-        ))),
+        [f] => Ok(Value::string(strftime(&t, f.as_str().unwrap_or("")))),
         _ => Err(call_err(format!(
             "too many values, 1 needed: {}",
             go_args(a)
@@ -615,137 +621,171 @@ fn legacy_strftime(ctx: &FuncCtx, a: &[Value]) -> FuncResult {
     }
 }
 
-/// Formats a time with a Go reference layout ("2006-01-02T15:04:05Z07:00").
+/// Go's numeric zone forms (`-0700`, `-07:00`, `-07`, `-070000`, `-07:00:00`).
+fn go_zone(offset: i32, colon: bool, minutes: bool, seconds: bool) -> String {
+    let sign = if offset < 0 { '-' } else { '+' };
+    let a = offset.unsigned_abs();
+    let sep = if colon { ":" } else { "" };
+    let mut s = format!("{sign}{:02}", a / 3600);
+    if minutes {
+        s.push_str(&format!("{sep}{:02}", a % 3600 / 60));
+    }
+    if seconds {
+        s.push_str(&format!("{sep}{:02}", a % 60));
+    }
+    s
+}
+
+/// Formats a time with a Go reference layout ("2006-01-02T15:04:05Z07:00"), reading the
+/// layout chunk by chunk in the order Go's `time.Format` does. Both template languages use it:
+/// `isotime`/`strftime` of legacy templates and `legacy_isotime`/`legacy_strftime` of HCL2.
 pub(crate) fn go_format(t: &Time, layout: &str) -> String {
     let c = t.civil();
+    let h12 = if c.hour.is_multiple_of(12) {
+        12
+    } else {
+        c.hour % 12
+    };
+    let month = MONTHS[(c.month - 1) as usize];
+    let weekday = DAYS[c.weekday as usize];
+    let b = layout.as_bytes();
     let mut out = String::new();
-    let mut rest = layout;
-    const TOKENS: [&str; 36] = [
-        "January",
-        "Monday",
-        "2006",
-        "Z07:00:00",
-        "-07:00:00",
-        "Z07:00",
-        "-07:00",
-        "Z0700",
-        "-0700",
-        "Z07",
-        "-07",
-        "MST",
-        "Jan",
-        "Mon",
-        "002",
-        "01",
-        "02",
-        "_2",
-        "06",
-        "15",
-        "03",
-        "04",
-        "05",
-        "PM",
-        "pm",
-        ".000",
-        ".999",
-        ",000",
-        ",999",
-        "1",
-        "2",
-        "3",
-        "4",
-        "5",
-        "Z",
-        "__2",
-    ];
-    while !rest.is_empty() {
-        // Fractional seconds of any length: .0+ or .9+
-        if let Some(r) = rest.strip_prefix(['.', ',']) {
-            let d = r.chars().next();
-            if matches!(d, Some('0') | Some('9')) {
-                let dch = d.unwrap_or('0');
-                let n = r.chars().take_while(|x| *x == dch).count();
-                let after = r[n..].chars().next();
-                if !after.is_some_and(|x| x.is_ascii_digit()) {
-                    let digits = format!("{:09}", t.nanos);
-                    let mut frac = digits[..n.min(9)].to_string();
-                    if dch == '9' {
-                        frac = frac.trim_end_matches('0').to_string();
-                        if !frac.is_empty() {
-                            out.push('.');
-                            out.push_str(&frac);
-                        }
-                    } else {
-                        out.push(rest.chars().next().unwrap_or('.'));
-                        out.push_str(&frac);
+    let mut i = 0;
+    while i < b.len() {
+        let r = &layout[i..];
+        let (chunk, len): (String, usize) = match b[i] {
+            b'J' if r.starts_with("January") => (month.into(), 7),
+            b'J' if r.starts_with("Jan") => (month[..3].into(), 3),
+            b'M' if r.starts_with("Monday") => (weekday.into(), 6),
+            b'M' if r.starts_with("Mon") => (weekday[..3].into(), 3),
+            b'M' if r.starts_with("MST") => (
+                if t.offset == 0 {
+                    "UTC".into()
+                } else {
+                    go_zone(t.offset, false, true, false)
+                },
+                3,
+            ),
+            b'0' if r.len() >= 2 && (b'1'..=b'6').contains(&b[i + 1]) => {
+                let s = match b[i + 1] {
+                    b'1' => format!("{:02}", c.month),
+                    b'2' => format!("{:02}", c.day),
+                    b'3' => format!("{h12:02}"),
+                    b'4' => format!("{:02}", c.minute),
+                    b'5' => format!("{:02}", c.second),
+                    _ => format!("{:02}", c.year.rem_euclid(100)),
+                };
+                (s, 2)
+            }
+            b'0' if r.starts_with("002") => (format!("{:03}", c.yday), 3),
+            b'1' if r.starts_with("15") => (format!("{:02}", c.hour), 2),
+            b'1' => (c.month.to_string(), 1),
+            b'2' if r.starts_with("2006") => (year4(c.year), 4),
+            b'2' => (c.day.to_string(), 1),
+            // "_2006" is a literal "_" followed by the year.
+            b'_' if r.starts_with("_2006") => ("_".into(), 1),
+            b'_' if r.starts_with("_2") => (format!("{:>2}", c.day), 2),
+            b'_' if r.starts_with("__2") => (format!("{:>3}", c.yday), 3),
+            b'3' => (h12.to_string(), 1),
+            b'4' => (c.minute.to_string(), 1),
+            b'5' => (c.second.to_string(), 1),
+            b'P' if r.starts_with("PM") => ((if c.hour >= 12 { "PM" } else { "AM" }).into(), 2),
+            b'p' if r.starts_with("pm") => ((if c.hour >= 12 { "pm" } else { "am" }).into(), 2),
+            b'-' | b'Z' if r[1..].starts_with("07") => {
+                // Longest first: "-070000" before "-0700" before "-07".
+                let (len, colon, minutes, seconds) = [
+                    ("070000", 7, false, true, true),
+                    ("07:00:00", 9, true, true, true),
+                    ("0700", 5, false, true, false),
+                    ("07:00", 6, true, true, false),
+                    ("07", 3, false, false, false),
+                ]
+                .into_iter()
+                .find(|(p, ..)| r[1..].starts_with(p))
+                .map(|(_, l, c, m, s)| (l, c, m, s))
+                .unwrap_or((3, false, false, false));
+                if b[i] == b'Z' && t.offset == 0 {
+                    ("Z".into(), len)
+                } else {
+                    (go_zone(t.offset, colon, minutes, seconds), len)
+                }
+            }
+            // Fractional seconds: ".000"/",000" keep zeros, ".999"/",999" drop trailing ones;
+            // followed by a digit they are plain text.
+            b'.' | b',' if r.len() >= 2 && matches!(b[i + 1], b'0' | b'9') => {
+                let ch = b[i + 1];
+                let mut j = i + 1;
+                while j < b.len() && b[j] == ch {
+                    j += 1;
+                }
+                if j < b.len() && b[j].is_ascii_digit() {
+                    ((b[i] as char).to_string(), 1)
+                } else {
+                    let digits = format!("{:09}", t.nanos % 1_000_000_000);
+                    let mut f = digits[..(j - i - 1).min(9)].to_string();
+                    if ch == b'9' {
+                        f.truncate(f.trim_end_matches('0').len());
                     }
-                    rest = &r[n..];
-                    continue;
+                    if f.is_empty() {
+                        (String::new(), j - i)
+                    } else {
+                        (format!("{}{f}", b[i] as char), j - i)
+                    }
                 }
             }
-        }
-        let tok = TOKENS
-            .iter()
-            .filter(|t| rest.starts_with(**t) && **t != "Z")
-            .max_by_key(|t| t.len());
-        let Some(tok) = tok else {
-            let ch = rest.chars().next().unwrap_or(' ');
-            out.push(ch);
-            rest = &rest[ch.len_utf8()..];
+            _ => {
+                let ch = r.chars().next().unwrap_or(' ');
+                (ch.to_string(), ch.len_utf8())
+            }
+        };
+        out.push_str(&chunk);
+        i += len;
+    }
+    out
+}
+
+/// `strftime` as Packer's go-strftime does it: each `%x` maps to a Go layout element; unknown
+/// directives are copied.
+pub(crate) fn strftime(t: &Time, format: &str) -> String {
+    let mut out = String::new();
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
             continue;
+        }
+        let Some(d) = chars.next() else {
+            out.push('%');
+            break;
         };
-        // "Jan" must not be followed by a lowercase letter ("January" handled by length).
-        let h12 = if c.hour.is_multiple_of(12) {
-            12
-        } else {
-            c.hour % 12
-        };
-        let piece = match *tok {
-            "January" => MONTHS[(c.month - 1) as usize].to_string(),
-            "Jan" => MONTHS[(c.month - 1) as usize][..3].to_string(),
-            "Monday" => DAYS[c.weekday as usize].to_string(),
-            "Mon" => DAYS[c.weekday as usize][..3].to_string(),
-            "2006" => year4(c.year),
-            "06" => format!("{:02}", c.year.rem_euclid(100)),
-            "01" => format!("{:02}", c.month),
-            "1" => c.month.to_string(),
-            "02" => format!("{:02}", c.day),
-            "_2" => format!("{:>2}", c.day),
-            "__2" => format!("{:>3}", c.yday),
-            "002" => format!("{:03}", c.yday),
-            "2" => c.day.to_string(),
-            "15" => format!("{:02}", c.hour),
-            "03" => format!("{h12:02}"),
-            "3" => h12.to_string(),
-            "04" => format!("{:02}", c.minute),
-            "4" => c.minute.to_string(),
-            "05" => format!("{:02}", c.second),
-            "5" => c.second.to_string(),
-            "PM" => (if c.hour >= 12 { "PM" } else { "AM" }).to_string(),
-            "pm" => (if c.hour >= 12 { "pm" } else { "am" }).to_string(),
-            "MST" => {
-                if t.offset == 0 {
-                    "UTC".to_string()
-                } else {
-                    offset_text(t.offset, false, false)
-                }
+        let layout = match d {
+            '%' => {
+                out.push('%');
+                continue;
             }
-            "Z07:00" | "Z07:00:00" => offset_text(t.offset, true, true),
-            "-07:00" | "-07:00:00" => offset_text(t.offset, true, false),
-            "Z0700" => offset_text(t.offset, false, true),
-            "-0700" => offset_text(t.offset, false, false),
-            "Z07" => {
-                if t.offset == 0 {
-                    "Z".into()
-                } else {
-                    offset_text(t.offset, false, false)[..3].to_string()
-                }
+            'B' => "January",
+            'b' => "Jan",
+            'm' => "01",
+            'A' => "Monday",
+            'a' => "Mon",
+            'd' => "02",
+            'H' => "15",
+            'I' => "03",
+            'M' => "04",
+            'S' => "05",
+            'Y' => "2006",
+            'y' => "06",
+            'p' => "PM",
+            'Z' => "MST",
+            'z' => "-0700",
+            'L' => ".000",
+            _ => {
+                out.push('%');
+                out.push(d);
+                continue;
             }
-            "-07" => offset_text(t.offset, false, false)[..3].to_string(),
-            other => other.to_string(),
         };
-        out.push_str(&piece);
-        rest = &rest[tok.len()..];
+        out.push_str(&go_format(t, layout));
     }
     out
 }

@@ -378,7 +378,7 @@ pub fn call(ctx: &FuncCtx, name: &str, args: Vec<Value>) -> Result<Value, CallEr
 
 mod collection;
 mod crypto;
-mod datetime;
+pub(crate) mod datetime;
 mod encoding;
 mod filesystem;
 

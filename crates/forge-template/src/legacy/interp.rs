@@ -11,10 +11,11 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
 use super::PACKER_COMPAT_VERSION;
+use crate::functions::datetime::{self, go_format, Time};
 
 /// Where `vault`, `consul_key` and `aws_secretsmanager` read secrets from.
 pub trait SecretSource {
@@ -1442,170 +1443,15 @@ pub fn time_ordered_uuid() -> String {
     )
 }
 
-const LONG_MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const LONG_DAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
-
 /// Formats a UTC time with a Go reference-time layout (`2006-01-02T15:04:05Z07:00`).
 pub fn go_time_format(t: &DateTime<Utc>, layout: &str) -> String {
-    let mut out = String::new();
-    let b = layout.as_bytes();
-    let mut i = 0;
-    let year = t.year();
-    let month = t.month() as usize; // 1..=12
-    let day = t.day();
-    let hour = t.hour();
-    let hour12 = match hour % 12 {
-        0 => 12,
-        h => h,
-    };
-    let minute = t.minute();
-    let second = t.second();
-    let nanos = t.nanosecond() % 1_000_000_000;
-    let weekday = t.weekday().num_days_from_sunday() as usize;
-    let yday = t.ordinal();
-    let rest = |i: usize| &layout[i..];
-    while i < b.len() {
-        let r = rest(i);
-        let (chunk, len): (String, usize) = match b[i] {
-            b'J' if r.starts_with("January") => (LONG_MONTHS[month - 1].into(), 7),
-            b'J' if r.starts_with("Jan") => (LONG_MONTHS[month - 1][..3].into(), 3),
-            b'M' if r.starts_with("Monday") => (LONG_DAYS[weekday].into(), 6),
-            b'M' if r.starts_with("Mon") => (LONG_DAYS[weekday][..3].into(), 3),
-            b'M' if r.starts_with("MST") => ("UTC".into(), 3),
-            b'0' if r.starts_with("002") => (format!("{yday:03}"), 3),
-            b'0' if r.len() >= 2 && (b'1'..=b'6').contains(&b[i + 1]) => {
-                let s = match b[i + 1] {
-                    b'1' => format!("{month:02}"),
-                    b'2' => format!("{day:02}"),
-                    b'3' => format!("{hour12:02}"),
-                    b'4' => format!("{minute:02}"),
-                    b'5' => format!("{second:02}"),
-                    _ => format!("{:02}", year.rem_euclid(100)),
-                };
-                (s, 2)
-            }
-            b'1' if r.starts_with("15") => (format!("{hour:02}"), 2),
-            b'1' => (month.to_string(), 1),
-            b'2' if r.starts_with("2006") => (format!("{year:04}"), 4),
-            b'2' => (day.to_string(), 1),
-            b'_' if r.starts_with("_2006") => ("_".into(), 1),
-            b'_' if r.starts_with("__2") => (format!("{yday:>3}"), 3),
-            b'_' if r.starts_with("_2") => (format!("{day:>2}"), 2),
-            b'3' => (hour12.to_string(), 1),
-            b'4' => (minute.to_string(), 1),
-            b'5' => (second.to_string(), 1),
-            b'P' if r.starts_with("PM") => ((if hour >= 12 { "PM" } else { "AM" }).into(), 2),
-            b'p' if r.starts_with("pm") => ((if hour >= 12 { "pm" } else { "am" }).into(), 2),
-            b'-' if r.starts_with("-070000") => ("+000000".into(), 7),
-            b'-' if r.starts_with("-07:00:00") => ("+00:00:00".into(), 9),
-            b'-' if r.starts_with("-0700") => ("+0000".into(), 5),
-            b'-' if r.starts_with("-07:00") => ("+00:00".into(), 6),
-            b'-' if r.starts_with("-07") => ("+00".into(), 3),
-            b'Z' if r.starts_with("Z070000") => ("Z".into(), 7),
-            b'Z' if r.starts_with("Z07:00:00") => ("Z".into(), 9),
-            b'Z' if r.starts_with("Z0700") => ("Z".into(), 5),
-            b'Z' if r.starts_with("Z07:00") => ("Z".into(), 6),
-            b'Z' if r.starts_with("Z07") => ("Z".into(), 3),
-            b'.' | b',' if i + 1 < b.len() && (b[i + 1] == b'0' || b[i + 1] == b'9') => {
-                let ch = b[i + 1];
-                let mut j = i + 1;
-                while j < b.len() && b[j] == ch {
-                    j += 1;
-                }
-                if j < b.len() && b[j].is_ascii_digit() {
-                    ((b[i] as char).to_string(), 1)
-                } else {
-                    let digits = (j - i - 1).min(9);
-                    let frac = format!("{nanos:09}");
-                    let mut f = frac[..digits].to_string();
-                    if ch == b'9' {
-                        while f.ends_with('0') {
-                            f.pop();
-                        }
-                    }
-                    if f.is_empty() {
-                        (String::new(), j - i)
-                    } else {
-                        (format!("{}{f}", b[i] as char), j - i)
-                    }
-                }
-            }
-            _ => {
-                let c = r.chars().next().unwrap_or(' ');
-                (c.to_string(), c.len_utf8())
-            }
-        };
-        out.push_str(&chunk);
-        i += len;
-    }
-    out
+    go_format(&Time::from(t), layout)
 }
 
 /// `strftime` as Packer's go-strftime does it: each `%x` maps to a Go layout element; unknown
 /// directives are copied.
 pub fn strftime(t: &DateTime<Utc>, format: &str) -> String {
-    let mut out = String::new();
-    let mut chars = format.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let Some(d) = chars.next() else {
-            out.push('%');
-            break;
-        };
-        let layout = match d {
-            '%' => {
-                out.push('%');
-                continue;
-            }
-            'B' => "January",
-            'b' => "Jan",
-            'm' => "01",
-            'A' => "Monday",
-            'a' => "Mon",
-            'd' => "02",
-            'H' => "15",
-            'I' => "03",
-            'M' => "04",
-            'S' => "05",
-            'Y' => "2006",
-            'y' => "06",
-            'p' => "PM",
-            'Z' => "MST",
-            'z' => "-0700",
-            'L' => ".000",
-            _ => {
-                out.push('%');
-                out.push(d);
-                continue;
-            }
-        };
-        out.push_str(&go_time_format(t, layout));
-    }
-    out
+    datetime::strftime(&Time::from(t), format)
 }
 
 #[cfg(test)]
