@@ -466,6 +466,25 @@ fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), InterpError> {
     Err(parse_err(src, start, "unterminated quoted string"))
 }
 
+/// The value of an unsigned Go integer literal, lower-cased and without `_` separators:
+/// `0x`/`0o`/`0b` prefixes, a leading `0` for octal, or decimal.
+pub(crate) fn go_int_literal(lower: &str) -> Option<i64> {
+    if let Some(h) = lower.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).ok()
+    } else if let Some(o) = lower.strip_prefix("0o") {
+        i64::from_str_radix(o, 8).ok()
+    } else if let Some(bn) = lower.strip_prefix("0b") {
+        i64::from_str_radix(bn, 2).ok()
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
+    {
+        i64::from_str_radix(&lower[1..], 8).ok()
+    } else if lower.bytes().all(|c| c.is_ascii_digit()) && !lower.is_empty() {
+        lower.parse::<i64>().ok()
+    } else {
+        None
+    }
+}
+
 fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), InterpError> {
     let b = src.as_bytes();
     let mut e = start;
@@ -489,20 +508,7 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), InterpError> {
     };
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
     let lower = clean.to_ascii_lowercase();
-    let int = if let Some(h) = lower.strip_prefix("0x") {
-        i64::from_str_radix(h, 16).ok()
-    } else if let Some(o) = lower.strip_prefix("0o") {
-        i64::from_str_radix(o, 8).ok()
-    } else if let Some(bn) = lower.strip_prefix("0b") {
-        i64::from_str_radix(bn, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
-    {
-        i64::from_str_radix(&lower[1..], 8).ok()
-    } else if lower.bytes().all(|c| c.is_ascii_digit()) && !lower.is_empty() {
-        lower.parse::<i64>().ok()
-    } else {
-        None
-    };
+    let int = go_int_literal(&lower);
     if let Some(i) = int {
         return Ok((Tok::Int(if neg { -i } else { i }), e));
     }

@@ -1140,20 +1140,7 @@ fn parse_go_number(text: &str) -> (Option<i64>, Option<f64>) {
         None => (false, clean.trim_start_matches('+').to_string()),
     };
     let lower = body.to_ascii_lowercase();
-    let int = if let Some(h) = lower.strip_prefix("0x") {
-        i64::from_str_radix(h, 16).ok()
-    } else if let Some(o) = lower.strip_prefix("0o") {
-        i64::from_str_radix(o, 8).ok()
-    } else if let Some(b) = lower.strip_prefix("0b") {
-        i64::from_str_radix(b, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit())
-    {
-        i64::from_str_radix(&lower[1..], 8).ok()
-    } else if lower.bytes().all(|b| b.is_ascii_digit()) && !lower.is_empty() {
-        lower.parse::<i64>().ok()
-    } else {
-        None
-    };
+    let int = crate::legacy::interp::go_int_literal(&lower);
     let int = int.map(|i| if neg { -i } else { i });
     let float = if int.is_some() {
         int.map(|i| i as f64)
