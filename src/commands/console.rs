@@ -199,15 +199,13 @@ fn render_console_diag(d: &Diagnostic) -> String {
 
 /// Runs the command; returns the exit code.
 pub fn run(a: &ConsoleArgs) -> i32 {
-    let mut opts = match super::validate::load_options(&a.template) {
+    let opts = match super::validate::lenient_load_options(&a.template) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
             return 1;
         }
     };
-    opts.unset_as_unknown = true;
-    opts.keep_plan_on_error = true;
     let path = match a.template_path.as_slice() {
         [p] if p != "-" => Some(PathBuf::from(p)),
         _ => None,

@@ -35,15 +35,13 @@ pub fn run(a: &InspectArgs) -> i32 {
         eprintln!("{}", USAGE);
         return 1;
     };
-    let mut opts = match super::validate::load_options(&a.template) {
+    let opts = match super::validate::lenient_load_options(&a.template) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
             return 1;
         }
     };
-    opts.unset_as_unknown = true;
-    opts.keep_plan_on_error = true;
     let path = Path::new(template);
     if is_legacy_json(path) {
         return inspect_json(path, &opts);
@@ -126,13 +124,19 @@ pub(crate) fn hcl2_variables(plan: &BuildPlan) -> String {
     let mut vars: Vec<&(String, Value)> = plan.variables.iter().collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     for (k, v) in vars {
-        out.push_str(&format!("var.{k}: {}\n", quote(&printable(v))));
+        out.push_str(&format!(
+            "var.{k}: {}\n",
+            forge_template::value::quote(&printable(v))
+        ));
     }
     out.push_str("\n> local-variables:\n\n");
     let mut locals: Vec<&(String, Value)> = plan.locals.iter().collect();
     locals.sort_by(|a, b| a.0.cmp(&b.0));
     for (k, v) in locals {
-        out.push_str(&format!("local.{k}: {}\n", quote(&printable(v))));
+        out.push_str(&format!(
+            "local.{k}: {}\n",
+            forge_template::value::quote(&printable(v))
+        ));
     }
     out
 }
@@ -271,30 +275,5 @@ fn json_inspect(t: &LegacyTemplate) -> String {
         out.push_str(&format!("  {}\n", p.provisioner_type));
     }
     out.push_str("\nNote: If your build names contain user variables or template\nfunctions such as 'timestamp', these are processed at build time,\nand therefore only show in their raw form here.\n");
-    out
-}
-
-/// Go's `%q` for the text Packer quotes: `"`, `\` and control characters escaped.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
     out
 }

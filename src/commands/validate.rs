@@ -28,6 +28,16 @@ pub fn load_options(t: &TemplateArgs) -> Result<LoadOptions, String> {
     })
 }
 
+/// Load options for the commands that show a template as far as it loads (`inspect`,
+/// `console`): unset variables are unknown and the plan is kept despite errors, as Packer
+/// ignores initialisation errors there.
+pub fn lenient_load_options(t: &TemplateArgs) -> Result<LoadOptions, String> {
+    let mut opts = load_options(t)?;
+    opts.unset_as_unknown = true;
+    opts.keep_plan_on_error = true;
+    Ok(opts)
+}
+
 /// Runs the command; returns the exit code.
 pub fn run(a: &ValidateArgs) -> i32 {
     let path = Path::new(&a.template_path);

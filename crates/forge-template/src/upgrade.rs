@@ -356,32 +356,20 @@ pub fn hcl2_upgrade_report(
         secrets_out.push_str(&fmt(&block));
     }
 
-    // Write the sections in Packer's order.
+    // Write the sections in Packer's order; each non-empty one gets its header when annotating.
     let mut out = String::new();
-    if !packer_out.is_empty() {
-        if ann {
-            out.push_str(PACKER_BLOCK_HEADER);
+    let section = |out: &mut String, header: &str, body: &str| {
+        if !body.is_empty() {
+            if ann {
+                out.push_str(header);
+            }
+            out.push_str(body);
         }
-        out.push_str(&packer_out);
-    }
-    if !vars_out.is_empty() {
-        if ann {
-            out.push_str(INPUT_VAR_HEADER);
-        }
-        out.push_str(&vars_out);
-    }
-    if !secrets_out.is_empty() {
-        if ann {
-            out.push_str(AMAZON_SECRETS_DATA_HEADER);
-        }
-        out.push_str(&secrets_out);
-    }
-    if !ami_out.is_empty() {
-        if ann {
-            out.push_str(AMAZON_AMI_DATA_HEADER);
-        }
-        out.push_str(&ami_out);
-    }
+    };
+    section(&mut out, PACKER_BLOCK_HEADER, &packer_out);
+    section(&mut out, INPUT_VAR_HEADER, &vars_out);
+    section(&mut out, AMAZON_SECRETS_DATA_HEADER, &secrets_out);
+    section(&mut out, AMAZON_AMI_DATA_HEADER, &ami_out);
     if cx.timestamp {
         out.push('\n');
         if ann {
@@ -399,18 +387,8 @@ pub fn hcl2_upgrade_report(
             "# The \"legacy_strftime\" function {LEGACY_TIME_NOTE}\n"
         ));
     }
-    if !locals_out.is_empty() {
-        if ann {
-            out.push_str(LOCALS_VAR_HEADER);
-        }
-        out.push_str(&locals_out);
-    }
-    if !sources_out.is_empty() {
-        if ann {
-            out.push_str(SOURCES_HEADER);
-        }
-        out.push_str(&sources_out);
-    }
+    section(&mut out, LOCALS_VAR_HEADER, &locals_out);
+    section(&mut out, SOURCES_HEADER, &sources_out);
     if !build_out.is_empty() {
         out.push_str(if ann { BUILD_HEADER } else { "\n" });
         out.push_str("build {\n");

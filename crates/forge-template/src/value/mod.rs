@@ -12,6 +12,7 @@ pub mod types;
 use std::collections::BTreeMap;
 
 pub use convert::{convert, unify, ConvertError};
+pub use display::quote;
 pub use number::Number;
 pub use types::Type;
 
