@@ -2,50 +2,27 @@
 //! temporary directories, its whole output (exit code, stdout, stderr, files afterwards)
 //! compared with reviewed snapshots.
 
-use std::io::Write;
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "../crates/forge-template/tests/support/tempdir.rs"]
+mod tempdir;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Runs forge in `dir` with `stdin`; returns a report of what it did.
 fn forge(args: &[&str], dir: &Path, stdin: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_forge"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run forge");
-    if let Some(mut i) = child.stdin.take() {
-        i.write_all(stdin.as_bytes()).expect("write stdin");
-    }
-    let out = child.wait_with_output().expect("wait for forge");
+    let r = cli::forge(args, dir, Some(stdin));
     format!(
         "$ forge {}\nexit: {}\n--- stdout\n{}--- stderr\n{}",
         args.join(" "),
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        r.code,
+        r.stdout,
+        r.stderr
     )
 }
 
-/// A fresh temporary directory holding these files.
-fn dir(files: &[(&str, &str)]) -> PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "forge-fmt-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    for (name, text) in files {
-        let p = d.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    d
-}
+use tempdir::dir;
 
 /// The files of a directory tree and their contents, sorted.
 fn tree(d: &Path) -> String {

@@ -1,30 +1,19 @@
 //! `forge hcl2_upgrade` as a user runs it: where the file goes, flags, errors and exit codes.
 
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "../crates/forge-template/tests/support/tempdir.rs"]
+mod tempdir;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn forge(args: &[&str], dir: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_forge"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run forge");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let r = cli::forge(args, dir, None);
+    (r.code, r.stdout)
 }
 
 fn temp_dir() -> PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "forge-upgrade-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    tempdir::dir(&[])
 }
 
 const TEMPLATE: &str = r#"{"builders": [{"type": "null", "communicator": "none"}]}"#;

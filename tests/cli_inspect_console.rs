@@ -1,45 +1,20 @@
 //! `forge inspect` and `forge console` as a user runs them: the real binary's output, kept as
 //! insta snapshots (each checked against Packer 1.16's source and, where they agree, 1.6.6).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "../crates/forge-template/tests/support/tempdir.rs"]
+mod tempdir;
+
+use std::path::Path;
 
 /// Runs forge in `dir` with `stdin` piped in; returns (exit code, stdout).
 fn forge(args: &[&str], dir: &Path, stdin: &str) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_forge"))
-        .args(args)
-        .current_dir(dir)
-        .env("CHECKPOINT_DISABLE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run forge");
-    if let Some(mut i) = child.stdin.take() {
-        let _ = i.write_all(stdin.as_bytes());
-    }
-    let out = child.wait_with_output().expect("wait for forge");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let r = cli::forge(args, dir, Some(stdin));
+    (r.code, r.stdout)
 }
 
-fn dir(files: &[(&str, &str)]) -> PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "forge-ic-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    for (name, text) in files {
-        std::fs::write(d.join(name), text).unwrap();
-    }
-    d
-}
+use tempdir::dir;
 
 /// Packer's own fixture `command/test-fixtures/hcl-inspect-with-sensitive-vars`.
 const SENSITIVE_VARS: &str = r#"

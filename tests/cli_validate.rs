@@ -1,35 +1,16 @@
 //! `forge validate` as a user runs it: the real binary, Packer's texts and exit codes.
 
-use std::path::PathBuf;
-use std::process::Command;
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "../crates/forge-template/tests/support/tempdir.rs"]
+mod tempdir;
 
 fn forge(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_forge"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run forge");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let r = cli::forge(args, dir, None);
+    (r.code, r.stdout, r.stderr)
 }
 
-fn dir(files: &[(&str, &str)]) -> PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "forge-cli-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    for (name, text) in files {
-        std::fs::write(d.join(name), text).unwrap();
-    }
-    d
-}
+use tempdir::dir;
 
 const OK: &str = "variable \"n\" {\n  type    = number\n  default = 1\n}\nsource \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"null.a\"]\n}\n";
 

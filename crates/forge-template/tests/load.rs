@@ -1,26 +1,14 @@
 //! Loading HCL2 templates into build plans: variables and their precedence, the locals/data
 //! graph, build expansion and filtering, and the errors for bad input.
 
+#[path = "support/tempdir.rs"]
+mod tempdir;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use forge_template::{load, LoadOptions, Loaded};
 
-/// Writes files into a fresh directory and returns it.
-fn dir(files: &[(&str, &str)]) -> PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "forge-load-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    for (name, text) in files {
-        std::fs::write(d.join(name), text).unwrap();
-    }
-    d
-}
+use tempdir::dir;
 
 fn opts() -> LoadOptions {
     LoadOptions {
