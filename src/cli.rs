@@ -20,6 +20,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Build image(s) from a template.
+    Build(crate::commands::build::BuildArgs),
+    /// Remove what interrupted or crashed runs left behind (forge only).
+    Cleanup(crate::commands::cleanup::CleanupArgs),
     /// Check that a template is valid.
     Validate(ValidateArgs),
     /// Transform a JSON template into an HCL2 configuration.
@@ -76,6 +80,11 @@ pub struct ValidateArgs {
 }
 
 const COMMANDS: &[(&str, &str)] = &[
+    ("build", "build image(s) from template"),
+    (
+        "cleanup",
+        "remove what interrupted or crashed runs left behind",
+    ),
     ("completion", "Prints a shell completion script"),
     (
         "console",
@@ -169,6 +178,7 @@ fn takes_value(name: &str) -> bool {
             | "config-type"
             | "output-file"
             | "color"
+            | "events"
     )
 }
 
@@ -204,8 +214,9 @@ pub fn run(args: Vec<String>) -> i32 {
             };
         }
     };
-    let _ = globals;
     match cli.command {
+        Command::Build(a) => crate::commands::build::run(&a, globals.machine_readable),
+        Command::Cleanup(a) => crate::commands::cleanup::run(&a),
         Command::Validate(a) => crate::commands::validate::run(&a),
         Command::Hcl2Upgrade(a) => crate::commands::hcl2_upgrade::run(&a),
         Command::Inspect(a) => crate::commands::inspect::run(&a),

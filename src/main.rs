@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod logging;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,5 +1,7 @@
 //! One module per command.
 
+pub mod build;
+pub mod cleanup;
 pub mod completion;
 pub mod console;
 pub mod fmt;

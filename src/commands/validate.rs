@@ -68,10 +68,48 @@ pub fn run(a: &ValidateArgs) -> i32 {
             println!("Error: Missing build block\n\nA build block with one or more sources is required for executing a build.\n");
             1
         }
-        Some(_) => {
+        Some(plan) => {
+            // Checks builders make when they are prepared that need no outside system.
+            let mut diags = forge_template::diag::Diagnostics::new();
+            for b in &plan.builds {
+                let errs = boot_command_errors(&b.builder.config);
+                if errs.is_empty() {
+                    continue;
+                }
+                let list = forge_core::engine::multi_error(&errs);
+                diags.push(if plan.legacy_json {
+                    forge_template::diag::Diagnostic::error(
+                        format!("Failed to prepare build: {:?}", b.name),
+                        list,
+                    )
+                } else {
+                    forge_template::diag::Diagnostic::error(list, "").at(b.builder.span)
+                });
+            }
+            if diags.has_errors() {
+                print!("{}", diags.render(&loaded.files));
+                return 1;
+            }
             println!("The configuration is valid.");
             0
         }
         None => 1,
     }
+}
+
+/// `boot_command` syntax errors (Packer checks the boot command language when a builder with a
+/// boot command is prepared).
+fn boot_command_errors(config: &forge_template::value::Value) -> Vec<String> {
+    let Some(cmds) = config
+        .as_entries()
+        .and_then(|m| m.get("boot_command"))
+        .and_then(|v| v.as_seq())
+    else {
+        return Vec::new();
+    };
+    let cmds: Vec<String> = cmds
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    forge_qemu::bootcmd::validate(&cmds)
 }

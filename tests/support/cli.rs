@@ -18,19 +18,36 @@ pub struct Run {
 
 /// Runs forge with `args` in `dir`, with `stdin` piped in (an empty, closed stdin when None).
 pub fn forge(args: &[&str], dir: &Path, stdin: Option<&str>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_forge"))
-        .args(args)
+    output(&mut forge_command(args, dir), stdin)
+}
+
+/// The forge command a user would type: `args` run in `dir`, with Packer's checkpoint off.
+/// Tests add their own environment before running it with [`output`].
+pub fn forge_command(args: &[&str], dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_forge"));
+    cmd.args(args)
         .current_dir(dir)
-        .env("CHECKPOINT_DISABLE", "1")
+        .env("CHECKPOINT_DISABLE", "1");
+    cmd
+}
+
+/// Runs `cmd` with `stdin` piped in (an empty, closed stdin when None) and collects its output.
+pub fn output(cmd: &mut Command, stdin: Option<&str>) -> Run {
+    let child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run forge");
+        .unwrap_or_else(|e| panic!("run {:?}: {e}", cmd.get_program()));
+    finish(child, stdin)
+}
+
+/// Feeds `stdin` to a child spawned with piped stdio and waits for it.
+pub fn finish(mut child: std::process::Child, stdin: Option<&str>) -> Run {
     if let Some(mut i) = child.stdin.take() {
         let _ = i.write_all(stdin.unwrap_or("").as_bytes());
     }
-    let out = child.wait_with_output().expect("wait for forge");
+    let out = child.wait_with_output().expect("wait for the command");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

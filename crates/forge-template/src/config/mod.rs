@@ -2,7 +2,7 @@
 //! Packer's precedence, locals and data sources as one dependency graph, sources and builds
 //! expanded into the [`BuildPlan`].
 
-mod body_eval;
+pub mod body_eval;
 pub mod files;
 mod glob;
 mod variables;

@@ -473,7 +473,7 @@ fn formatdate(_: &FuncCtx, a: &[Value]) -> FuncResult {
 }
 
 /// Parses a Go duration ("1h30m", "-1.5s", "300ms") into nanoseconds.
-pub(crate) fn parse_duration(s: &str) -> Result<i128, String> {
+pub fn parse_duration(s: &str) -> Result<i128, String> {
     let invalid = || format!("time: invalid duration {s:?}");
     let mut rest = s;
     let neg = if let Some(r) = rest.strip_prefix('-') {

@@ -144,7 +144,7 @@ fn urlencode(_: &FuncCtx, a: &[Value]) -> FuncResult {
 }
 
 /// Writes a string as Go's `encoding/json` does (HTML-safe).
-pub(crate) fn json_string(s: &str, out: &mut String) {
+pub fn json_string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -212,7 +212,8 @@ fn jsonencode(_: &FuncCtx, a: &[Value]) -> FuncResult {
     json_encode(&a[0]).map(Value::string).map_err(call_err)
 }
 
-fn from_json(v: serde_json::Value) -> Result<Value, String> {
+/// A JSON document as a value (`jsondecode`'s typing: arrays are tuples, objects objects).
+pub fn from_json(v: serde_json::Value) -> Result<Value, String> {
     Ok(match v {
         serde_json::Value::Null => Value::dynamic_null(),
         serde_json::Value::Bool(b) => Value::bool(b),

@@ -394,6 +394,18 @@ fn has_magic(s: &str) -> bool {
     s.contains(['*', '?', '[', '{', '\\'])
 }
 
+/// Whether the slash-separated `path` matches `pattern`: Go's `filepath.Match` per component,
+/// and `**` for any number of components. A malformed pattern matches nothing.
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    let comps = |s: &str| -> Vec<Vec<char>> {
+        s.split('/')
+            .filter(|c| !c.is_empty())
+            .map(|c| c.chars().collect())
+            .collect()
+    };
+    match_path(&comps(pattern), &comps(path)).unwrap_or(false)
+}
+
 /// Matches path components against pattern components, `**` matching any number of them.
 fn match_path(pat: &[Vec<char>], path: &[Vec<char>]) -> Result<bool, ()> {
     let Some((first, rest)) = pat.split_first() else {

@@ -382,8 +382,12 @@ pub(crate) mod datetime;
 mod encoding;
 mod filesystem;
 
+pub use datetime::parse_duration as parse_go_duration;
+pub use encoding::from_json as value_from_json;
 /// Go's `filepath.Clean` for slash-separated paths.
+pub use encoding::json_string as go_json_string;
 pub use filesystem::clean as go_clean_path;
+pub use filesystem::glob_match;
 mod format;
 mod ipnet;
 mod numeric;

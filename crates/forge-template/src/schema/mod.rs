@@ -10,8 +10,9 @@
 pub(crate) mod check;
 mod decode;
 mod field;
+pub mod forge;
 mod older;
-mod plugins;
+pub mod plugins;
 mod registry;
 
 #[cfg(test)]

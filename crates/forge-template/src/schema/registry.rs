@@ -47,6 +47,7 @@ impl Registry {
             let mut r = Registry::new();
             super::plugins::register_all(&mut r);
             super::older::register_all(&mut r);
+            super::forge::register_all(&mut r);
             r
         })
     }

@@ -1,0 +1,10 @@
+//! What the shell-style provisioners share (Packer's SDK `shell` package and the helpers its
+//! `shell` and `shell-local` repeat): the environment they export, inline scripts, template
+//! rendering, exit-code checks, retries, and Go's spelling of errors, paths and durations.
+
+pub mod env;
+pub mod exit_code;
+pub mod go;
+pub mod none;
+pub mod retry;
+pub mod script;

@@ -1,0 +1,293 @@
+//! The `qemu` builder: from an ISO or a disk image to a finished disk in `output_directory`,
+//! with Packer's steps (builder/qemu/builder.go) and its messages.
+
+mod args;
+mod artifact;
+mod config;
+mod driver;
+mod step_boot;
+mod step_disks;
+mod step_iso;
+mod step_media;
+mod step_output_dir;
+mod step_ports;
+mod step_run;
+mod step_shutdown;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use forge_core::artifact::Artifact;
+use forge_core::builtin::common::{
+    hook_data, temp_key_name, wants_temp_key, ProvisionState, StepCleanupTempKeys, StepConnect,
+    StepProvision, StepTempKey, TempKeyState,
+};
+use forge_core::local::Background;
+use forge_core::plugin::{BuildCtx, BuildData, Builder, Communicator, Hook, PrepareInfo, TempKey};
+use forge_core::registry::PrepareErrors;
+use forge_core::runner::{run_steps, Step};
+use forge_core::Result;
+use forge_template::value::Value;
+
+pub use args::{merge as merge_qemuargs, RunInputs};
+pub use artifact::QemuArtifact;
+pub use config::Config;
+
+use crate::ports::PortLock;
+
+/// Packer's builder id for `qemu`.
+pub const BUILDER_ID: &str = "transcend.qemu";
+
+/// The builder.
+pub struct QemuBuilder {
+    config: Config,
+    info: PrepareInfo,
+}
+
+/// The registry's factory.
+pub fn factory(
+    v: &Value,
+    info: &PrepareInfo,
+) -> std::result::Result<Box<dyn Builder>, PrepareErrors> {
+    Ok(Box::new(QemuBuilder {
+        config: Config::prepare(v, info)?,
+        info: info.clone(),
+    }))
+}
+
+/// What the steps share.
+pub struct State {
+    /// The configuration.
+    pub config: Config,
+    /// The downloaded ISO or source disk.
+    pub iso_path: String,
+    /// The VM's disks.
+    pub disks: Vec<String>,
+    /// The cd_files image.
+    pub cd_path: Option<String>,
+    /// The floppy image.
+    pub floppy_path: Option<String>,
+    /// The VM's EFI variables (`<output>/efivars.fd`).
+    pub efivars: Option<String>,
+    /// The HTTP server's address as the guest sees it.
+    pub http_ip: String,
+    /// The HTTP server's port.
+    pub http_port: Option<u16>,
+    /// The forwarded communicator port.
+    pub host_port: Option<PortLock>,
+    /// The VNC port.
+    pub vnc_port: Option<PortLock>,
+    /// The running qemu.
+    pub qemu: Option<Background>,
+    /// The communicator.
+    pub comm: Option<Arc<dyn Communicator>>,
+    /// The build's temporary key pair.
+    pub temp_key: Option<TempKey>,
+}
+
+impl TempKeyState for State {
+    fn temp_key(&self) -> Option<&TempKey> {
+        self.temp_key.as_ref()
+    }
+    fn set_temp_key(&mut self, k: TempKey) {
+        self.temp_key = Some(k);
+    }
+}
+
+impl ProvisionState for State {
+    fn communicator(&self) -> Option<Arc<dyn Communicator>> {
+        self.comm.clone()
+    }
+    fn build_data(&self, ctx: &BuildCtx) -> BuildData {
+        let mut extra = BuildData::new();
+        if let Some(k) = &self.temp_key {
+            extra.insert("SSHPublicKey".into(), k.public.clone());
+            extra.insert("SSHPrivateKey".into(), k.private.clone());
+        }
+        extra.insert("HTTPIP".into(), self.http_ip.clone());
+        if let Some(p) = self.http_port {
+            extra.insert("HTTPPort".into(), p.to_string());
+        }
+        let host = self
+            .config
+            .args
+            .communicator
+            .ssh_host
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "127.0.0.1".into());
+        let port = self
+            .host_port
+            .as_ref()
+            .map(|p| p.port)
+            .unwrap_or(self.config.guest_port);
+        hook_data(ctx, Some("VM"), Some((&host, port)), &extra)
+    }
+}
+
+/// Every file under `dir`, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[async_trait]
+impl Builder for QemuBuilder {
+    async fn run(&self, ctx: &BuildCtx, hook: Arc<dyn Hook>) -> Result<Option<Arc<dyn Artifact>>> {
+        let c = &self.config;
+        let mut state = State {
+            config: c.clone(),
+            iso_path: String::new(),
+            disks: Vec::new(),
+            cd_path: None,
+            floppy_path: None,
+            efivars: None,
+            http_ip: "10.0.2.2".into(),
+            http_port: None,
+            host_port: None,
+            vnc_port: None,
+            qemu: None,
+            comm: None,
+            temp_key: None,
+        };
+        let mut steps: Vec<Box<dyn Step<State>>> = vec![
+            Box::new(step_iso::StepDownload),
+            Box::new(step_output_dir::StepOutputDir { dir: None }),
+            Box::new(step_media::StepCreateFloppy { file: None }),
+            Box::new(step_media::StepCreateCd { file: None }),
+            Box::new(step_disks::StepCreateDisk),
+        ];
+        if c.disk_image() && !c.use_backing_file() {
+            steps.push(Box::new(step_disks::StepCopyDisk));
+        }
+        if c.disk_image() && !c.args.skip_resize_disk.unwrap_or(false) {
+            steps.push(Box::new(step_disks::StepResizeDisk));
+        }
+        steps.push(Box::new(step_media::StepHttpServer { server: None }));
+        steps.push(Box::new(step_ports::StepPortForward));
+        let comm_args = &c.args.communicator;
+        if wants_temp_key(&c.comm.kind, comm_args) {
+            steps.push(Box::new(StepTempKey {
+                args: comm_args.clone(),
+                name: temp_key_name(comm_args),
+                info: self.info.clone(),
+            }));
+        }
+        if !c.args.disable_vnc.unwrap_or(false) {
+            steps.push(Box::new(step_ports::StepConfigureVnc));
+        }
+        if let Some((_, vars)) = &c.efi {
+            steps.push(Box::new(StepPrepareEfivars { vars: vars.clone() }));
+        }
+        steps.push(Box::new(step_run::StepRun));
+        steps.push(Box::new(step_boot::StepBootCommand));
+        if c.comm.kind != "none" {
+            let mut settings = c.comm.clone();
+            settings.host = comm_args
+                .ssh_host
+                .clone()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "127.0.0.1".into());
+            steps.push(Box::new(StepConnectForwarded {
+                inner: StepConnect {
+                    settings,
+                    info: self.info.clone(),
+                    store: |s: &mut State, comm| s.comm = Some(comm),
+                    temp_key: |s: &State| s.temp_key.clone(),
+                    opened: None,
+                },
+            }));
+        }
+        steps.push(Box::new(StepProvision { hook }));
+        steps.push(Box::new(StepCleanupTempKeys {
+            clear: comm_args.ssh_clear_authorized_keys.unwrap_or(false),
+        }));
+        steps.push(Box::new(step_shutdown::StepShutdown));
+        steps.push(Box::new(step_disks::StepConvertDisk));
+        run_steps(ctx, &mut state, &mut steps).await?;
+        let dir = std::path::Path::new(&c.output_dir);
+        let mut st = serde_json::Map::new();
+        st.insert("diskName".into(), c.vm_name.clone().into());
+        st.insert("diskType".into(), c.format.clone().into());
+        st.insert("diskSize".into(), c.disk_size.clone().into());
+        st.insert("domainType".into(), c.accelerator.clone().into());
+        st.insert(
+            "diskPaths".into(),
+            serde_json::Value::from(state.disks.clone()),
+        );
+        let mut files = files_under(dir);
+        if c.args.efi_drop_efivars.unwrap_or(false) {
+            if let Some(v) = &state.efivars {
+                let _ = std::fs::remove_file(v);
+                files.retain(|f| f != v);
+            }
+        }
+        Ok(Some(Arc::new(QemuArtifact {
+            dir: c.output_dir.clone(),
+            files,
+            state: st,
+        })))
+    }
+}
+
+/// StepConnect to the forwarded port on the host (unless `skip_nat_mapping`).
+struct StepConnectForwarded {
+    inner: StepConnect<State>,
+}
+
+#[async_trait]
+impl Step<State> for StepConnectForwarded {
+    fn name(&self) -> &'static str {
+        "StepConnect"
+    }
+    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
+        self.inner.settings.port = st.host_port.as_ref().map(|p| p.port);
+        self.inner.run(ctx, st).await
+    }
+    async fn cleanup(
+        &mut self,
+        ctx: &BuildCtx,
+        st: &mut State,
+        o: forge_core::runner::Outcome,
+    ) -> Result<()> {
+        self.inner.cleanup(ctx, st, o).await
+    }
+}
+
+/// stepPrepareEfivars: the VM's own copy of the EFI variables, in the output directory.
+struct StepPrepareEfivars {
+    vars: String,
+}
+
+#[async_trait]
+impl Step<State> for StepPrepareEfivars {
+    fn name(&self) -> &'static str {
+        "stepPrepareEfivars"
+    }
+    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
+        let dst = std::path::Path::new(&st.config.output_dir).join("efivars.fd");
+        std::fs::copy(&self.vars, &dst).map_err(|e| {
+            let m = format!(
+                "failed to copy efivars data from {} to {}: {e}",
+                self.vars,
+                dst.display()
+            );
+            ctx.ui.error(&m);
+            forge_core::Error::msg(m)
+        })?;
+        st.efivars = Some(dst.to_string_lossy().into_owned());
+        Ok(())
+    }
+}

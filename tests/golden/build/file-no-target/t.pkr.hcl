@@ -1,0 +1,7 @@
+source "file" "nowhere" {
+  content = "lost"
+}
+
+build {
+  sources = ["source.file.nowhere"]
+}

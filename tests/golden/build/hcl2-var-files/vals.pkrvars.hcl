@@ -1,0 +1,2 @@
+who = "file"
+token = "t0k3n"

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "script one $X from $0"

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "script sees $GREETING in $PWD"
+exit 0

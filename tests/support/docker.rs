@@ -1,0 +1,188 @@
+//! The Docker test bed: a Debian base image in the local engine (nothing can be pulled here),
+//! plus helpers to find and remove what tests leave behind. Uses the docker CLI.
+//!
+//! [`base_image`] makes sure `forge-test/debian:bookworm` exists, building it once per machine
+//! when missing (`debootstrap --variant=minbase bookworm` piped into `docker import`), under an
+//! flock on [`LOCK`] so that parallel test processes build it only once. A missing docker or
+//! debootstrap fails the test with the Debian package to install (`scripts/test.sh` installs
+//! them).
+//!
+//! ```ignore
+//! #[path = "support/docker.rs"]
+//! mod docker;
+//! let image = docker::base_image(); // "forge-test/debian:bookworm"
+//! let id = docker::run_detached(image, &["--label", "forge.run-id=t1"]);
+//! assert_eq!(docker::containers_with_label("forge.run-id=t1"), vec![id.clone()]);
+//! docker::remove_containers(&[id]);
+//! docker::remove_images(&["forge-test/x:1"]);
+//! ```
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// The base image's fixed tag.
+pub const BASE_IMAGE: &str = "forge-test/debian:bookworm";
+/// The lock every process takes before building the base image.
+pub const LOCK: &str = "/tmp/.forge-debian-base.lock";
+const MIRROR: &str = "http://deb.debian.org/debian";
+
+/// Fails the test unless `program` is on PATH (or is an existing path), naming its package.
+pub fn require_program(program: &str, package: &str) {
+    let found = if program.contains('/') {
+        Path::new(program).exists()
+    } else {
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+            .unwrap_or(false)
+    };
+    if !found {
+        panic!(
+            "{program} is missing: install Debian's {package} (apt-get install {package}); \
+             scripts/test.sh installs everything the tests need"
+        );
+    }
+}
+
+/// Runs `docker args...`, returning trimmed stdout; panics with stderr on failure.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running docker {args:?}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "docker {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Whether the engine has image `reference`.
+pub fn image_exists(reference: &str) -> bool {
+    Command::new("docker")
+        .args(["image", "inspect", reference])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The base image's tag, after making sure the engine has it (built once per machine).
+pub fn base_image() -> &'static str {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        require_program("docker", "docker.io");
+        let ping = Command::new("docker")
+            .args(["version", "--format", "{{.Server.Version}}"])
+            .output();
+        match ping {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => panic!(
+                "the Docker engine does not answer (is dockerd running?): {}",
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => panic!("running docker: {e}"),
+        }
+        if !image_exists(BASE_IMAGE) {
+            build_base();
+        }
+    });
+    BASE_IMAGE
+}
+
+/// Under an flock on [`LOCK`], and only if no other process built it meanwhile: debootstraps a
+/// minbase bookworm into a temp dir and imports it as [`BASE_IMAGE`].
+fn build_base() {
+    require_program("debootstrap", "debootstrap");
+    require_program("flock", "util-linux");
+    eprintln!("building {BASE_IMAGE} with debootstrap (once per machine)...");
+    const SCRIPT: &str = r#"set -e
+docker image inspect "$1" >/dev/null 2>&1 && exit 0
+d=$(mktemp -d "${TMPDIR:-/tmp}/forge-debian-base.XXXXXX")
+trap 'rm -rf "$d"' EXIT
+debootstrap --variant=minbase bookworm "$d" "$2" >"$d.log" 2>&1 || { cat "$d.log" >&2; rm -f "$d.log"; exit 1; }
+rm -f "$d.log"
+tar -C "$d" -c . | docker import - "$1" >/dev/null
+"#;
+    let out = Command::new("flock")
+        .args([LOCK, "sh", "-c", SCRIPT, "sh", BASE_IMAGE, MIRROR])
+        .output()
+        .unwrap_or_else(|e| panic!("running flock {LOCK} sh: {e}"));
+    if !out.status.success() || !image_exists(BASE_IMAGE) {
+        panic!(
+            "building {BASE_IMAGE} failed ({}; debootstrap needs root and {MIRROR}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Starts `image` detached (`sleep infinity`) with extra `docker run` args; returns its id.
+pub fn run_detached(image: &str, extra: &[&str]) -> String {
+    let mut args = vec!["run", "-d"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[image, "sleep", "infinity"]);
+    docker(&args)
+}
+
+/// Ids of every container (running or not) carrying `label` (`key=value` or `key`).
+pub fn containers_with_label(label: &str) -> Vec<String> {
+    let f = format!("label={label}");
+    lines(&docker(&["ps", "-aq", "--no-trunc", "--filter", &f]))
+}
+
+/// Names of every container whose name starts with `prefix` (e.g. `forge-`).
+pub fn containers_named(prefix: &str) -> Vec<String> {
+    lines(&docker(&["ps", "-a", "--format", "{{.Names}}"]))
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// Force-removes containers by id or name (missing ones are ignored).
+pub fn remove_containers<S: AsRef<str>>(ids: &[S]) {
+    for id in ids {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", id.as_ref()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Removes images by tag or id (missing ones are ignored; shared layers stay).
+pub fn remove_images<S: AsRef<str>>(refs: &[S]) {
+    for r in refs {
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", r.as_ref()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Exports a fresh container of `image` into the tar file `dst` (`docker export`): a root
+/// filesystem as the docker builder's `export_path` produces.
+pub fn export_rootfs(image: &str, dst: &Path) {
+    let id = docker(&["create", image, "true"]);
+    let d = dst.to_string_lossy();
+    let r = Command::new("docker")
+        .args(["export", "-o", &d, &id])
+        .status();
+    remove_containers(&[&id]);
+    let st = r.unwrap_or_else(|e| panic!("running docker export: {e}"));
+    assert!(st.success(), "docker export {image} failed: {st}");
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}

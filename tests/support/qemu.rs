@@ -1,0 +1,90 @@
+//! The QEMU test guest (tests/support/qemu-guest.sh): a minimal Debian 12 disk image with its
+//! kernel and initrd, built once per machine into /var/tmp/forge-test-guest under a lock, and
+//! booted by the tests with direct kernel boot under TCG.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Where the guest lives.
+pub const GUEST_DIR: &str = "/var/tmp/forge-test-guest";
+
+/// The guest's files.
+pub struct Guest {
+    /// The whole-disk ext4 image (qcow2).
+    pub disk: PathBuf,
+    /// Kernel and initrd for `-kernel`/`-initrd`.
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    /// The kernel command line.
+    pub cmdline: String,
+    /// A private key root accepts.
+    pub key: PathBuf,
+}
+
+fn need(program: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{program} is missing: install Debian's {package} (apt-get install {package}); scripts/test.sh installs everything the tests need"
+    );
+}
+
+/// The guest, built first when missing (about 2 minutes: debootstrap from deb.debian.org).
+pub fn guest() -> &'static Guest {
+    static G: OnceLock<Guest> = OnceLock::new();
+    G.get_or_init(|| {
+        for (p, pkg) in [
+            ("qemu-system-x86_64", "qemu-system-x86"),
+            ("qemu-img", "qemu-utils"),
+            ("debootstrap", "debootstrap"),
+            ("mkfs.ext4", "e2fsprogs"),
+            ("ssh-keygen", "openssh-client"),
+            ("flock", "util-linux"),
+        ] {
+            need(p, pkg);
+        }
+        let dir = Path::new(GUEST_DIR);
+        if !dir.join("disk.qcow2").exists() {
+            eprintln!("building the QEMU test guest in {GUEST_DIR} (once per machine)...");
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/qemu-guest.sh");
+            let out = Command::new("flock")
+                .arg("/tmp/.forge-test-guest.lock")
+                .arg("sh")
+                .arg(&script)
+                .arg(dir)
+                .output()
+                .expect("run flock");
+            assert!(
+                out.status.success() && dir.join("disk.qcow2").exists(),
+                "building the QEMU test guest failed (needs root and http://deb.debian.org): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Guest {
+            disk: dir.join("disk.qcow2"),
+            kernel: dir.join("vmlinuz"),
+            initrd: dir.join("initrd.img"),
+            cmdline: std::fs::read_to_string(dir.join("cmdline"))
+                .expect("the guest's cmdline")
+                .trim()
+                .to_string(),
+            key: dir.join("id_ed25519"),
+        }
+    })
+}
+
+impl Guest {
+    /// `qemuargs` rows for direct kernel boot.
+    pub fn kernel_args(&self) -> String {
+        format!(
+            "[\"-kernel\", \"{}\"],\n    [\"-initrd\", \"{}\"],\n    [\"-append\", \"{}\"],",
+            self.kernel.display(),
+            self.initrd.display(),
+            self.cmdline
+        )
+    }
+}
