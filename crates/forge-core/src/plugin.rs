@@ -204,6 +204,11 @@ pub trait Communicator: Send + Sync {
     async fn download_dir(&self, ctx: &BuildCtx, src: &str, dst: &Path) -> Result<()>;
     /// Closes the connection (the default does nothing).
     async fn disconnect(&self) {}
+    /// How many times a reconnect has found the machine freshly booted; a change between two
+    /// calls means what the first left in volatile places (like `/tmp`) may be gone.
+    fn boots(&self) -> u64 {
+        0
+    }
 }
 
 /// Runs the build's provisioners; builders call it from their provisioning step.

@@ -75,6 +75,8 @@ pub struct Reply {
     pub output: Vec<(Stream, String)>,
     /// The exit status (for `exec`), or the error.
     pub result: Result<i32>,
+    /// The machine rebooted just before this call was answered.
+    pub reboot: bool,
 }
 
 impl Reply {
@@ -83,6 +85,7 @@ impl Reply {
         Reply {
             output: Vec::new(),
             result: Ok(code),
+            reboot: false,
         }
     }
 
@@ -91,6 +94,7 @@ impl Reply {
         Reply {
             output: Vec::new(),
             result: Err(Error::msg(msg)),
+            reboot: false,
         }
     }
 
@@ -99,7 +103,14 @@ impl Reply {
         Reply {
             output: lines.iter().map(|(s, l)| (*s, l.to_string())).collect(),
             result: Ok(0),
+            reboot: false,
         }
+    }
+
+    /// The same reply, answered from a freshly booted machine.
+    pub fn after_reboot(mut self) -> Reply {
+        self.reboot = true;
+        self
     }
 }
 
@@ -110,6 +121,7 @@ type Script = Box<dyn FnMut(&Call, usize) -> Reply + Send>;
 pub struct FakeComm {
     calls: Mutex<Vec<Call>>,
     script: Mutex<Script>,
+    boots: std::sync::atomic::AtomicU64,
     /// Bytes `download` writes.
     pub remote_files: BTreeMap<String, Vec<u8>>,
 }
@@ -125,6 +137,7 @@ impl FakeComm {
         FakeComm {
             calls: Mutex::new(Vec::new()),
             script: Mutex::new(Box::new(script)),
+            boots: Default::default(),
             remote_files: BTreeMap::new(),
         }
     }
@@ -150,6 +163,10 @@ impl FakeComm {
         let n = calls.len();
         let reply = (self.script.lock().unwrap())(&call, n);
         calls.push(call);
+        if reply.reboot {
+            self.boots
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         reply
     }
 }
@@ -192,6 +209,10 @@ impl Communicator for FakeComm {
     async fn download_dir(&self, _ctx: &BuildCtx, src: &str, dst: &Path) -> Result<()> {
         let call = Call::DownloadDir(src.to_string(), dst.to_path_buf());
         self.answer(call).result.map(drop)
+    }
+
+    fn boots(&self) -> u64 {
+        self.boots.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

@@ -2,6 +2,7 @@
 //! after the connection drops (a reboot), saying whether the machine really rebooted.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,10 @@ pub struct SshComm {
     extra_keys: Vec<String>,
     conn: Mutex<Option<Arc<Conn>>>,
     boot_id: std::sync::Mutex<Option<String>>,
+    /// Reconnects that found (or could not rule out) a new boot; see [`Communicator::boots`].
+    boots: AtomicU64,
+    /// A connection was installed before: later installs are reconnects.
+    connected: AtomicBool,
     has_tar: tokio::sync::OnceCell<bool>,
     tunnels: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -46,6 +51,8 @@ impl SshComm {
             extra_keys,
             conn: Mutex::new(None),
             boot_id: std::sync::Mutex::new(None),
+            boots: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
             has_tar: tokio::sync::OnceCell::new(),
             tunnels: std::sync::Mutex::new(Vec::new()),
         };
@@ -124,6 +131,10 @@ impl SshComm {
                 ctx.ui
                     .message("Reconnected over SSH: the machine rebooted (new boot id)");
             }
+        }
+        let same_boot = matches!((&previous, &id), (Some(a), Some(b)) if a == b);
+        if self.connected.swap(true, Ordering::SeqCst) && !same_boot {
+            self.boots.fetch_add(1, Ordering::SeqCst);
         }
         *self.boot_id.lock().unwrap_or_else(|e| e.into_inner()) = id;
         *self.conn.lock().await = Some(conn.clone());
@@ -477,6 +488,10 @@ impl Communicator for SshComm {
                     .await;
             }
         }
+    }
+
+    fn boots(&self) -> u64 {
+        self.boots.load(Ordering::SeqCst)
     }
 }
 

@@ -123,12 +123,22 @@ pub async fn run(
                 comm.upload(ctx, &c.remote_path, upload_src)
                     .await
                     .map_err(|e| e.context("Error uploading script"))?;
+                // A reboot still under way can take the upload with the old boot.
+                let boots = comm.boots();
                 comm.exec(ctx, &format!("chmod 0755 {}", c.remote_path), &mut discard)
                     .await
                     .map_err(|e| {
                         e.context("Error chmodding script file to 0755 in remote machine")
                     })?;
-                comm.exec(ctx, command, &mut to_ui(ui)).await
+                if comm.boots() != boots {
+                    return Err(rebooted_since_upload());
+                }
+                let code = comm.exec(ctx, command, &mut to_ui(ui)).await?;
+                // 126/127: the shell found no script to run, because the boot changed under it.
+                if matches!(code, 126 | 127) && comm.boots() != boots {
+                    return Err(rebooted_since_upload());
+                }
+                Ok(code)
             })
             .await?;
         exit_code::check_remote(code, &c.valid_exit_codes, c.expect_disconnect)?;
@@ -150,6 +160,11 @@ pub async fn run(
         ctx.sleep(c.pause_after.wait()).await?;
     }
     Ok(())
+}
+
+/// The machine came back from a reboot between uploading the script and running it.
+fn rebooted_since_upload() -> Error {
+    Error::msg("The machine rebooted after the script was uploaded; uploading it again")
 }
 
 /// The inline lines, rendered with the build's data, as a local script file.

@@ -586,3 +586,55 @@ fn output_lines_are_cleaned_like_packer() {
     assert_eq!(clean_output_line("10%\r50%\r100%"), "100%");
     assert_eq!(clean_output_line("  lead"), "  lead");
 }
+
+#[tokio::test]
+async fn a_reboot_between_upload_and_run_uploads_the_script_again() {
+    let c = quick(
+        json!({"inline": ["true"], "remote_path": "/tmp/s.sh"}),
+        5_000,
+    );
+    // The first upload lands on the old boot; the chmod reconnects to the new one, where the
+    // script is gone.
+    let comm = FakeComm::scripted(|call, n| match (call, n) {
+        (Call::Exec(cmd), 1) if cmd.starts_with("chmod 0755") => Reply::code(1).after_reboot(),
+        _ => Reply::code(0),
+    });
+    let (r, _) = provision(&c, &comm, &BuildData::new()).await;
+    r.unwrap();
+    let kinds: Vec<String> = comm
+        .calls()
+        .iter()
+        .map(|c| match c {
+            Call::Upload(..) => "upload".to_string(),
+            Call::Exec(cmd) => cmd.split(' ').take(2).collect::<Vec<_>>().join(" "),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["upload", "chmod 0755", "upload", "chmod 0755", "chmod +x", "rm -f"]
+    );
+}
+
+#[tokio::test]
+async fn a_script_missing_after_a_reboot_is_uploaded_again() {
+    let c = quick(
+        json!({"inline": ["true"], "remote_path": "/tmp/s.sh"}),
+        5_000,
+    );
+    // The chmod still reached the old boot; the run finds the new one and no script (127).
+    let comm = FakeComm::scripted(|call, n| match (call, n) {
+        (Call::Exec(cmd), 2) if cmd.starts_with("chmod +x") => Reply::code(127).after_reboot(),
+        _ => Reply::code(0),
+    });
+    let (r, _) = provision(&c, &comm, &BuildData::new()).await;
+    r.unwrap();
+    assert_eq!(comm.calls().len(), 7, "{:?}", comm.calls());
+    // A 127 without a reboot is the script's own answer.
+    let comm = FakeComm::scripted(|call, _| match call {
+        Call::Exec(cmd) if cmd.starts_with("chmod +x") => Reply::code(127),
+        _ => Reply::code(0),
+    });
+    let (r, _) = provision(&c, &comm, &BuildData::new()).await;
+    assert!(r.unwrap_err().to_string().contains("127"));
+}
