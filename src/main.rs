@@ -6,6 +6,8 @@ mod commands;
 mod logging;
 
 fn main() {
+    #[cfg(feature = "amazon")]
+    forge_amazon::register_datasources();
     let args: Vec<String> = std::env::args().skip(1).collect();
     std::process::exit(cli::run(args));
 }

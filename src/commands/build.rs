@@ -59,6 +59,8 @@ pub fn registry() -> forge_core::Registry {
     forge_comm::register(&mut r);
     forge_docker::register(&mut r);
     forge_qemu::register(&mut r);
+    #[cfg(feature = "amazon")]
+    forge_amazon::register(&mut r);
     r
 }
 

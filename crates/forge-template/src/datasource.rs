@@ -8,6 +8,24 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::syntax::Block;
 use crate::value::{Type, Value};
 
+/// Runs a data source implemented outside this crate: its configuration in, its outputs or
+/// an error message out.
+pub type Executor = fn(&Value) -> Result<Value, String>;
+
+fn executors() -> &'static std::sync::RwLock<BTreeMap<&'static str, Executor>> {
+    static ALL: std::sync::OnceLock<std::sync::RwLock<BTreeMap<&'static str, Executor>>> =
+        std::sync::OnceLock::new();
+    ALL.get_or_init(Default::default)
+}
+
+/// Registers the executor of data source type `ty` (plugin crates call this at start-up).
+pub fn register_executor(ty: &'static str, f: Executor) {
+    executors()
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(ty, f);
+}
+
 /// The value of `data.<type>.<name>`.
 pub fn evaluate(
     ty: &str,
@@ -37,7 +55,21 @@ pub fn evaluate(
                 Value::unknown(Type::Dynamic)
             }
         },
-        _ => Value::unknown(Type::Dynamic),
+        _ => {
+            let f = executors()
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(ty)
+                .copied();
+            match f.map(|f| f(config)) {
+                Some(Ok(v)) => v,
+                Some(Err(e)) => {
+                    diags.push(Diagnostic::error(e, "").at(block.header_span()));
+                    Value::unknown(Type::Dynamic)
+                }
+                None => Value::unknown(Type::Dynamic),
+            }
+        }
     }
 }
 

@@ -59,6 +59,21 @@ pub fn generate(kind: &str, bits: Option<u32>, name: &str) -> Result<TempKey> {
     })
 }
 
+/// The `authorized_keys` line (`type base64 name`) of a private key in any form sshd reads
+/// (a cloud's key pair arrives as PEM).
+pub fn public_key_of(private: &str, name: &str) -> Result<String> {
+    let key = russh::keys::decode_secret_key(private, None)
+        .map_err(|e| Error::msg(format!("reading the key pair's private key: {e}")))?;
+    let line = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| Error::msg(format!("encoding the key pair's public key: {e}")))?;
+    Ok(format!(
+        "{} {name}",
+        line.split(' ').take(2).collect::<Vec<_>>().join(" ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,9 @@
 
 #![allow(missing_docs)]
 
-use super::plugins::{Communicator, PackerCommon};
+use std::collections::BTreeMap;
+
+use super::plugins::{AssumeRoleConfig, Communicator, PackerCommon};
 use super::registry::{PluginKind, Registry};
 
 crate::plugin_config! {
@@ -23,9 +25,57 @@ crate::plugin_config! {
         authorized_keys_file: Option<String>,
         @flatten communicator: Communicator,
     }
+
+    /// `amazon-ami` data source (arguments as in hashicorp/packer-plugin-amazon).
+    pub struct AmazonAmiDataSource {
+        @flatten packer_common: PackerCommon,
+        access_key: Option<String>,
+        secret_key: Option<String>,
+        token: Option<String>,
+        profile: Option<String>,
+        shared_credentials_file: Option<String>,
+        region: Option<String>,
+        custom_endpoint_ec2: Option<String>,
+        assume_role: Option<AssumeRoleConfig>,
+        skip_region_validation: Option<bool>,
+        skip_credential_validation: Option<bool>,
+        skip_metadata_api_check: Option<bool>,
+        insecure_skip_tls_verify: Option<bool>,
+        max_retries: Option<i64>,
+        filters: Option<BTreeMap<String, String>>,
+        owners: Option<Vec<String>>,
+        most_recent: Option<bool>,
+        include_deprecated: Option<bool>,
+    }
+
+    /// `amazon-ami-management` post-processor (arguments as in
+    /// wata727/packer-plugin-amazon-ami-management).
+    pub struct AmazonAmiManagementPostProcessor {
+        @flatten packer_common: PackerCommon,
+        access_key: Option<String>,
+        secret_key: Option<String>,
+        token: Option<String>,
+        profile: Option<String>,
+        shared_credentials_file: Option<String>,
+        region: Option<String>,
+        custom_endpoint_ec2: Option<String>,
+        assume_role: Option<AssumeRoleConfig>,
+        skip_region_validation: Option<bool>,
+        max_retries: Option<i64>,
+        identifier: Option<String>,
+        keep_releases: Option<i64>,
+        keep_days: Option<i64>,
+        regions: Option<Vec<String>>,
+        dry_run: Option<bool>,
+    }
 }
 
 /// Registers forge's own plugin schemas.
 pub fn register_all(r: &mut Registry) {
     r.register::<ForgeFixtureBuilder>(PluginKind::Builder, "forge-fixture");
+    r.register::<AmazonAmiDataSource>(PluginKind::DataSource, "amazon-ami");
+    r.register::<AmazonAmiManagementPostProcessor>(
+        PluginKind::PostProcessor,
+        "amazon-ami-management",
+    );
 }

@@ -481,6 +481,12 @@ crate::plugin_config! {
         run_volume_tag: Vec<NameValue>,
         no_ephemeral: Option<bool>,
         fast_launch: Option<FastLaunchConfig>,
+        /// forge only: instance types to try, in order, when EC2 has no capacity for
+        /// `instance_type`.
+        fallback_instance_types: Option<Vec<String>>,
+        /// forge only: subnets (and so availability zones) to try, in order, after `subnet_id`
+        /// when EC2 has no capacity there.
+        fallback_subnet_ids: Option<Vec<String>>,
     }
 
     /// The `BlockDevice` block (hashicorp/packer-plugin-amazon, builder/ebsvolume).

@@ -1,0 +1,258 @@
+//! The access configuration every Amazon plugin shares (Packer's AccessConfig): region,
+//! credentials (static keys, a profile, the standard chain, assume_role) and a custom EC2
+//! endpoint, turned into an EC2 client behind the shared rate limiter.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_ec2::config::Credentials;
+use forge_template::schema::plugins::AssumeRoleConfig;
+
+use crate::ec2::{Ec2, SdkEc2};
+use crate::limiter;
+
+/// Where and as whom to call EC2.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// `region` (or `AWS_REGION`/`AWS_DEFAULT_REGION`).
+    pub region: String,
+    /// `access_key`.
+    pub access_key: String,
+    /// `secret_key` (sensitive).
+    pub secret_key: String,
+    /// `token` (sensitive).
+    pub token: String,
+    /// `profile`.
+    pub profile: String,
+    /// `shared_credentials_file`.
+    pub shared_credentials_file: String,
+    /// `custom_endpoint_ec2`.
+    pub endpoint: String,
+    /// `assume_role { role_arn ... }`.
+    pub assume_role: Option<AssumeRoleConfig>,
+    /// `skip_region_validation`.
+    pub skip_region_validation: bool,
+    /// `max_retries` (0: forge's default).
+    pub max_retries: u32,
+}
+
+/// The access fields of a plugin's configuration, as written.
+pub struct AccessArgs<'a> {
+    /// `access_key`.
+    pub access_key: &'a Option<String>,
+    /// `secret_key`.
+    pub secret_key: &'a Option<String>,
+    /// `token`.
+    pub token: &'a Option<String>,
+    /// `profile`.
+    pub profile: &'a Option<String>,
+    /// `shared_credentials_file`.
+    pub shared_credentials_file: &'a Option<String>,
+    /// `region`.
+    pub region: &'a Option<String>,
+    /// `custom_endpoint_ec2`.
+    pub custom_endpoint_ec2: &'a Option<String>,
+    /// `assume_role`.
+    pub assume_role: &'a Option<AssumeRoleConfig>,
+    /// `skip_region_validation`.
+    pub skip_region_validation: &'a Option<bool>,
+    /// `max_retries`.
+    pub max_retries: &'a Option<i64>,
+}
+
+/// Expands to an [`AccessArgs`] borrowing the access fields of a decoded configuration.
+#[macro_export]
+macro_rules! access_args {
+    ($c:expr) => {
+        $crate::access::AccessArgs {
+            access_key: &$c.access_key,
+            secret_key: &$c.secret_key,
+            token: &$c.token,
+            profile: &$c.profile,
+            shared_credentials_file: &$c.shared_credentials_file,
+            region: &$c.region,
+            custom_endpoint_ec2: &$c.custom_endpoint_ec2,
+            assume_role: &$c.assume_role,
+            skip_region_validation: &$c.skip_region_validation,
+            max_retries: &$c.max_retries,
+        }
+    };
+}
+
+fn s(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+impl Access {
+    /// Packer's checks: a region is required (from the config or the environment), and keys
+    /// come in pairs.
+    pub fn prepare(a: AccessArgs<'_>, errs: &mut Vec<String>) -> Access {
+        let mut region = s(a.region);
+        if region.is_empty() {
+            region = std::env::var("AWS_REGION")
+                .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+                .unwrap_or_default();
+        }
+        if region.is_empty() {
+            errs.push("region is required (set `region`, or AWS_REGION in the environment)".into());
+        }
+        let (ak, sk) = (s(a.access_key), s(a.secret_key));
+        if ak.is_empty() != sk.is_empty() {
+            errs.push("access_key and secret_key must be set together".into());
+        }
+        if let Some(r) = a.assume_role {
+            if r.role_arn.as_deref().unwrap_or("").is_empty() {
+                errs.push("assume_role: role_arn is required".into());
+            }
+        }
+        Access {
+            region,
+            access_key: ak,
+            secret_key: sk,
+            token: s(a.token),
+            profile: s(a.profile),
+            shared_credentials_file: s(a.shared_credentials_file),
+            endpoint: s(a.custom_endpoint_ec2),
+            assume_role: a.assume_role.clone(),
+            skip_region_validation: a.skip_region_validation.unwrap_or(false),
+            max_retries: a.max_retries.unwrap_or(0).max(0) as u32,
+        }
+    }
+
+    /// The secrets to mask in every output.
+    pub fn secrets(&self) -> Vec<String> {
+        [&self.secret_key, &self.token]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect()
+    }
+
+    /// What `forge cleanup` needs to reach the same account and endpoint again: never a
+    /// secret (cleanup takes credentials from the environment or the profile).
+    pub fn journal_data(&self, region: &str) -> serde_json::Value {
+        serde_json::json!({
+            "region": region,
+            "endpoint": self.endpoint,
+            "profile": self.profile,
+            "shared_credentials_file": self.shared_credentials_file,
+        })
+    }
+
+    /// The access [`journal_data`](Access::journal_data) describes, credentials from the
+    /// standard chain.
+    pub fn from_journal(d: &serde_json::Value) -> Access {
+        let g = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+        Access {
+            region: g("region"),
+            endpoint: g("endpoint"),
+            profile: g("profile"),
+            shared_credentials_file: g("shared_credentials_file"),
+            skip_region_validation: true,
+            ..Access::default()
+        }
+    }
+
+    /// An EC2 client for `region` (empty: the build region).
+    pub async fn ec2(&self, region: &str) -> Arc<dyn Ec2> {
+        let region = if region.is_empty() {
+            self.region.clone()
+        } else {
+            region.to_string()
+        };
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.clone()))
+            .http_client(http)
+            // forge retries itself, through the limiter every build of the process shares.
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(120))
+                    .build(),
+            );
+        if !self.profile.is_empty() {
+            loader = loader.profile_name(&self.profile);
+        }
+        if !self.shared_credentials_file.is_empty() {
+            use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+            loader = loader.profile_files(
+                EnvConfigFiles::builder()
+                    .include_default_config_file(true)
+                    .with_file(
+                        EnvConfigFileKind::Credentials,
+                        &self.shared_credentials_file,
+                    )
+                    .build(),
+            );
+        }
+        if !self.access_key.is_empty() {
+            loader = loader.credentials_provider(Credentials::new(
+                &self.access_key,
+                &self.secret_key,
+                (!self.token.is_empty()).then(|| self.token.clone()),
+                None,
+                "forge-template",
+            ));
+        }
+        let mut conf = loader.load().await;
+        if let Some(r) = self.assume_role.as_ref().filter(|r| r.role_arn.is_some()) {
+            let mut b = aws_config::sts::AssumeRoleProvider::builder(
+                r.role_arn.clone().unwrap_or_default(),
+            )
+            .session_name(
+                r.session_name
+                    .clone()
+                    .unwrap_or_else(|| "forge".to_string()),
+            );
+            if let Some(x) = &r.external_id {
+                b = b.external_id(x);
+            }
+            if let Some(p) = &r.policy {
+                b = b.policy(p);
+            }
+            if let Some(d) = r.duration_seconds.filter(|d| *d > 0) {
+                b = b.session_length(Duration::from_secs(d as u64));
+            }
+            let provider = b.configure(&conf).build().await;
+            conf = conf
+                .into_builder()
+                .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+                    provider,
+                ))
+                .build();
+        }
+        let mut ec2 = aws_sdk_ec2::config::Builder::from(&conf);
+        if !self.endpoint.is_empty() {
+            ec2 = ec2.endpoint_url(&self.endpoint);
+        }
+        let client = aws_sdk_ec2::Client::from_conf(ec2.build());
+        let key = format!(
+            "{}|{}|{}|{region}",
+            if self.access_key.is_empty() {
+                &self.profile
+            } else {
+                &self.access_key
+            },
+            self.assume_role
+                .as_ref()
+                .and_then(|r| r.role_arn.clone())
+                .unwrap_or_default(),
+            self.endpoint
+        );
+        Arc::new(SdkEc2::new(
+            client,
+            region,
+            limiter::shared(&key),
+            self.max_retries,
+        ))
+    }
+}

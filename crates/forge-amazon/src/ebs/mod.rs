@@ -1,0 +1,184 @@
+//! The `amazon-ebs` builder: launches an instance from a source AMI, provisions it over SSH,
+//! stops it and registers an AMI of it, copied to `ami_regions`. Steps and cleanup order
+//! follow Packer's builder/ebs/builder.go; every resource is journaled and tagged with the
+//! run's id so `forge cleanup` finds it after a crash.
+
+mod artifact;
+mod config;
+mod step_ami_copy;
+mod step_connect;
+mod step_create_ami;
+mod step_deregister;
+mod step_key_pair;
+mod step_pre_validate;
+mod step_run_instance;
+mod step_scope;
+mod step_security_group;
+mod step_source_ami;
+mod step_stop;
+mod step_tags;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use forge_core::artifact::Artifact;
+use forge_core::builtin::common::{
+    hook_data, ProvisionState, StepCleanupTempKeys, StepProvision, TempKeyState,
+};
+use forge_core::plugin::{BuildCtx, BuildData, Builder, Communicator, Hook, PrepareInfo, TempKey};
+use forge_core::registry::PrepareErrors;
+use forge_core::runner::{run_steps, Step};
+use forge_core::Result;
+use forge_template::value::Value;
+
+use crate::ec2::{Ec2, Image, Instance, RUN_TAG};
+use crate::wait::Wait;
+
+pub use artifact::AmiArtifact;
+pub use config::{check_ami_name, AmiFilter, Config};
+pub use step_source_ami::find_image;
+
+/// Packer's builder id for amazon-ebs.
+pub const BUILDER_ID: &str = "mitchellh.amazonebs";
+
+/// The builder.
+pub struct EbsBuilder {
+    config: Config,
+    info: PrepareInfo,
+}
+
+/// The registry's factory.
+pub fn factory(
+    v: &Value,
+    info: &PrepareInfo,
+) -> std::result::Result<Box<dyn Builder>, PrepareErrors> {
+    Ok(Box::new(EbsBuilder {
+        config: Config::prepare(v, info)?,
+        info: info.clone(),
+    }))
+}
+
+/// What the steps share.
+pub struct State {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// EC2 in the build region.
+    pub ec2: Arc<dyn Ec2>,
+    /// The source AMI.
+    pub source: Option<Image>,
+    /// The key pair the instance is launched with.
+    pub key_name: String,
+    /// The temporary key, when forge made one.
+    pub temp_key: Option<TempKey>,
+    /// The security groups of the instance.
+    pub security_groups: Vec<String>,
+    /// The running instance.
+    pub instance: Option<Instance>,
+    /// The communicator.
+    pub comm: Option<Arc<dyn Communicator>>,
+    /// AMIs made, by region.
+    pub amis: BTreeMap<String, String>,
+    /// Generated data (`SourceAMI`, `SourceAMIName`, ...).
+    pub generated: BuildData,
+}
+
+impl State {
+    /// How long and how often to wait for EC2.
+    pub fn wait(&self) -> Wait {
+        Wait {
+            deadline: self.config.wait,
+            fixed: self.config.poll,
+        }
+    }
+
+    /// Tags for a resource forge creates: the user's, plus the run's id.
+    pub fn tagged(ctx: &BuildCtx, user: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut t = user.clone();
+        t.insert(RUN_TAG.into(), ctx.run_id.clone());
+        t
+    }
+}
+
+impl ProvisionState for State {
+    fn communicator(&self) -> Option<Arc<dyn Communicator>> {
+        self.comm.clone()
+    }
+    fn build_data(&self, ctx: &BuildCtx) -> BuildData {
+        hook_data(
+            ctx,
+            self.instance.as_ref().map(|i| i.id.as_str()),
+            None,
+            &self.generated,
+        )
+    }
+}
+
+impl TempKeyState for State {
+    fn temp_key(&self) -> Option<&TempKey> {
+        self.temp_key.as_ref()
+    }
+    fn set_temp_key(&mut self, k: TempKey) {
+        self.temp_key = Some(k);
+    }
+}
+
+#[async_trait]
+impl Builder for EbsBuilder {
+    async fn run(&self, ctx: &BuildCtx, hook: Arc<dyn Hook>) -> Result<Option<Arc<dyn Artifact>>> {
+        let c = Arc::new(self.config.clone());
+        for s in c.access.secrets() {
+            ctx.ui.output().redactor().add(&s);
+        }
+        let ec2 = c.access.ec2("").await;
+        let mut state = State {
+            config: c.clone(),
+            ec2,
+            source: None,
+            key_name: String::new(),
+            temp_key: None,
+            security_groups: Vec::new(),
+            instance: None,
+            comm: None,
+            amis: BTreeMap::new(),
+            generated: BuildData::new(),
+        };
+        let mut steps: Vec<Box<dyn Step<State>>> = vec![
+            Box::new(step_scope::StepRunScope { scope: None }),
+            Box::new(step_pre_validate::StepPreValidate),
+            Box::new(step_source_ami::StepSourceAmiInfo),
+            Box::new(step_key_pair::StepKeyPair { record: None }),
+            Box::new(step_security_group::StepSecurityGroup { record: None }),
+            Box::new(step_run_instance::StepRunSourceInstance { record: None }),
+        ];
+        if c.comm.kind != "none" {
+            steps.push(step_connect::step(&c, &self.info));
+        }
+        steps.push(Box::new(StepProvision { hook }));
+        steps.push(Box::new(StepCleanupTempKeys {
+            clear: c.ssh_clear_authorized_keys,
+        }));
+        if !c.disable_stop_instance {
+            steps.push(Box::new(step_stop::StepStopInstance));
+        }
+        steps.push(Box::new(step_deregister::StepDeregisterAmi));
+        if !c.skip_create_ami {
+            steps.push(Box::new(step_create_ami::StepCreateAmi {
+                records: Vec::new(),
+            }));
+            steps.push(Box::new(step_ami_copy::StepAmiRegionCopy {
+                records: Vec::new(),
+            }));
+            steps.push(Box::new(step_tags::StepCreateTags));
+        }
+        run_steps(ctx, &mut state, &mut steps).await?;
+        if state.amis.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(AmiArtifact {
+            amis: state.amis.clone(),
+            access: c.access.clone(),
+            generated: state.generated.clone(),
+        })))
+    }
+}

@@ -1,0 +1,213 @@
+//! StepRunSourceInstance: launches the source instance and waits until it runs. When EC2 has
+//! no capacity, forge falls back through the configured subnets, then the instance types
+//! (`fallback_subnet_ids`, `fallback_instance_types`), in order. Cleanup terminates the
+//! instance and waits until it is gone.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use forge_core::journal::Resource;
+use forge_core::plugin::{BuildCtx, BuildData};
+use forge_core::runner::{Outcome, Step};
+use forge_core::{Error, Result};
+
+use super::State;
+use crate::ec2::{ApiError, RunSpec};
+use crate::journal;
+
+pub(super) struct StepRunSourceInstance {
+    pub record: Option<Resource>,
+}
+
+/// Tag values may use the source image's facts (`{{ .SourceAMI }}`, `{{ .BuildRegion }}`, ...).
+pub fn render_tags(
+    tags: &BTreeMap<String, String>,
+    data: &BuildData,
+) -> Result<BTreeMap<String, String>> {
+    tags.iter()
+        .map(|(k, v)| {
+            let v = if v.contains("{{") {
+                forge_core::render::render(v, data, &[])
+                    .map_err(|e| Error::msg(format!("Error processing tag {k}: {e}")))?
+            } else {
+                v.clone()
+            };
+            Ok((k.clone(), v))
+        })
+        .collect()
+}
+
+/// The (instance type, subnet) pairs to try, in order.
+fn attempts(types: &[String], subnets: &[String]) -> Vec<(String, String)> {
+    let subnets: Vec<String> = if subnets.is_empty() {
+        vec![String::new()]
+    } else {
+        subnets.to_vec()
+    };
+    types
+        .iter()
+        .flat_map(|t| subnets.iter().map(move |s| (t.clone(), s.clone())))
+        .collect()
+}
+
+fn place(t: &str, s: &str) -> String {
+    if s.is_empty() {
+        t.to_string()
+    } else {
+        format!("{t} in {s}")
+    }
+}
+
+#[async_trait]
+impl Step<State> for StepRunSourceInstance {
+    fn name(&self) -> &'static str {
+        "StepRunSourceInstance"
+    }
+    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
+        let c = st.config.clone();
+        let source = st
+            .source
+            .clone()
+            .ok_or_else(|| Error::msg("no source AMI was resolved"))?;
+        ctx.ui.say("Launching a source AWS instance...");
+        let user_data = if c.user_data.is_empty() {
+            String::new()
+        } else {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(c.user_data.as_bytes())
+        };
+        let mut spec = RunSpec {
+            image_id: source.id.clone(),
+            key_name: st.key_name.clone(),
+            security_group_ids: st.security_groups.clone(),
+            availability_zone: c.availability_zone.clone(),
+            iam_instance_profile: c.iam_instance_profile.clone(),
+            user_data,
+            ebs_optimized: c.ebs_optimized,
+            block_devices: c.launch_devices.clone(),
+            tags: State::tagged(ctx, &render_tags(&c.run_tags, &st.generated)?),
+            volume_tags: State::tagged(ctx, &render_tags(&c.run_volume_tags, &st.generated)?),
+            metadata: c.metadata.clone(),
+            associate_public_ip: c.associate_public_ip,
+            shutdown_behavior: c.shutdown_behavior.clone(),
+            tenancy: c.tenancy.clone(),
+            ..RunSpec::default()
+        };
+        spec.tags
+            .entry("Name".into())
+            .or_insert_with(|| "Packer Builder".into());
+        let tries = attempts(&c.instance_types, &c.subnets);
+        let mut last: Option<ApiError> = None;
+        let mut launched = None;
+        for (i, (ty, subnet)) in tries.iter().enumerate() {
+            if let Some(e) = &last {
+                ctx.ui.message(&format!(
+                    "EC2 has no capacity for {} ({}); trying {}",
+                    place(&tries[i - 1].0, &tries[i - 1].1),
+                    e.code,
+                    place(ty, subnet)
+                ));
+            }
+            spec.instance_type = ty.clone();
+            spec.subnet_id = subnet.clone();
+            let mut rec = journal::intend(ctx, &c.access, journal::INSTANCE, &c.access.region, "")?;
+            match st.ec2.run_instance(&spec).await {
+                Ok(id) => {
+                    journal::created(ctx, &mut rec, &id);
+                    self.record = Some(rec);
+                    launched = Some(id);
+                    break;
+                }
+                Err(e) => {
+                    journal::gone(ctx, &rec);
+                    if e.is_capacity() {
+                        last = Some(e);
+                        continue;
+                    }
+                    return Err(Error::msg(format!("Error launching source instance: {e}")));
+                }
+            }
+        }
+        let Some(id) = launched else {
+            let e = last.map(|e| e.to_string()).unwrap_or_default();
+            return Err(Error::msg(format!(
+                "Error launching source instance: no capacity for any of {}: {e}",
+                tries
+                    .iter()
+                    .map(|(t, s)| place(t, s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        ctx.ui.message(&format!("Instance ID: {id}"));
+        ctx.ui
+            .say(&format!("Waiting for instance ({id}) to become ready..."));
+        let ec2 = st.ec2.clone();
+        let instance = st
+            .wait()
+            .until(ctx, &format!("instance {id} to run"), || async {
+                match ec2.describe_instance(&id).await? {
+                    Some(i) if i.state == "running" => Ok(Some(i)),
+                    Some(i)
+                        if ["shutting-down", "terminated", "stopped", "stopping"]
+                            .contains(&i.state.as_str()) =>
+                    {
+                        Err(Error::msg(format!(
+                            "Error waiting for instance ({id}) to become ready: the instance is {}",
+                            i.state
+                        )))
+                    }
+                    _ => Ok(None),
+                }
+            })
+            .await?;
+        if !instance.public_dns.is_empty() {
+            ctx.ui
+                .message(&format!("Public DNS: {}", instance.public_dns));
+        }
+        if !instance.public_ip.is_empty() {
+            ctx.ui
+                .message(&format!("Public IP: {}", instance.public_ip));
+        }
+        ctx.ui
+            .message(&format!("Private IP: {}", instance.private_ip));
+        st.instance = Some(instance);
+        Ok(())
+    }
+
+    async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, _o: Outcome) -> Result<()> {
+        let Some(rec) = self.record.take() else {
+            return Ok(());
+        };
+        if ctx.keep_resources.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        ctx.ui.say("Terminating the source AWS instance...");
+        match journal::terminate_all(st.ec2.as_ref(), std::slice::from_ref(&rec.id)).await {
+            Ok(()) => journal::gone(ctx, &rec),
+            Err(e) => ctx.ui.error(&format!(
+                "Error terminating instance, may still be around: {e}"
+            )),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnets_are_tried_before_the_next_type() {
+        let t = attempts(&["a".into(), "b".into()], &["s1".into(), "s2".into()]);
+        assert_eq!(
+            t,
+            [("a", "s1"), ("a", "s2"), ("b", "s1"), ("b", "s2")]
+                .map(|(x, y)| (x.to_string(), y.to_string()))
+        );
+        assert_eq!(
+            attempts(&["a".into()], &[]),
+            [("a".to_string(), String::new())]
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! StepSecurityGroup: with no security group configured, a temporary one that lets the
+//! communicator's port in from `temporary_security_group_source_cidrs`; deleted at cleanup
+//! once the instance is gone.
+
+use async_trait::async_trait;
+use forge_core::journal::Resource;
+use forge_core::plugin::BuildCtx;
+use forge_core::runner::{Outcome, Step};
+use forge_core::{Error, Result};
+
+use super::State;
+use crate::journal;
+
+pub(super) struct StepSecurityGroup {
+    pub record: Option<Resource>,
+}
+
+/// The port the communicator connects to on the instance.
+fn comm_port(st: &State) -> u16 {
+    let v = &st.config.comm.config;
+    let get = |k: &str| {
+        v.as_entries()
+            .and_then(|m| m.get(k))
+            .and_then(|v| v.as_number().and_then(|n| n.to_i64()))
+    };
+    let (key, default) = match st.config.comm.kind.as_str() {
+        "winrm" => ("winrm_port", 5985),
+        _ => ("ssh_port", 22),
+    };
+    get(key).filter(|p| *p > 0).unwrap_or(default) as u16
+}
+
+#[async_trait]
+impl Step<State> for StepSecurityGroup {
+    fn name(&self) -> &'static str {
+        "StepSecurityGroup"
+    }
+    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
+        let c = st.config.clone();
+        if !c.security_group_ids.is_empty() {
+            ctx.ui.message(&format!(
+                "Using specified security groups: {}",
+                c.security_group_ids.join(", ")
+            ));
+            st.security_groups = c.security_group_ids.clone();
+            return Ok(());
+        }
+        let port = comm_port(st);
+        let name = format!("packer_{}", uuid::Uuid::new_v4());
+        let vpc = match (c.vpc_id.as_str(), c.subnets.first()) {
+            ("", Some(subnet)) => st.ec2.subnet_vpc(subnet).await?,
+            (v, _) => v.to_string(),
+        };
+        ctx.ui.say(&format!(
+            "Creating temporary security group for this instance: {name}"
+        ));
+        let mut rec = journal::intend(
+            ctx,
+            &c.access,
+            journal::SECURITY_GROUP,
+            &c.access.region,
+            &name,
+        )?;
+        let id = match st
+            .ec2
+            .create_security_group(
+                &name,
+                "Temporary group for Packer",
+                &vpc,
+                &State::tagged(ctx, &Default::default()),
+            )
+            .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                journal::gone(ctx, &rec);
+                return Err(Error::msg(format!(
+                    "Error creating temporary security group: {e}"
+                )));
+            }
+        };
+        journal::created(ctx, &mut rec, &id);
+        self.record = Some(rec);
+        ctx.ui.say(&format!(
+            "Authorizing access to port {port} from {:?} in the temporary security groups...",
+            c.temp_sg_cidrs
+        ));
+        st.ec2
+            .authorize_ingress(&id, port, &c.temp_sg_cidrs)
+            .await
+            .map_err(|e| Error::msg(format!("Error authorizing temporary security group: {e}")))?;
+        st.security_groups = vec![id];
+        Ok(())
+    }
+
+    async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, _o: Outcome) -> Result<()> {
+        let Some(rec) = self.record.take() else {
+            return Ok(());
+        };
+        if ctx.keep_resources.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        ctx.ui.say("Deleting temporary security group...");
+        match journal::delete_security_group(st.ec2.as_ref(), &rec.id).await {
+            Ok(()) => journal::gone(ctx, &rec),
+            Err(e) => ctx.ui.error(&format!(
+                "Error cleaning up security group. Please delete the group manually: err: {e}; security group ID: {}",
+                rec.id
+            )),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,535 @@
+//! amazon-ebs, the amazon-ami data source and amazon-ami-management end to end against moto's
+//! EC2 emulator (support/moto.rs), with a real sshd standing in for the instance: it accepts
+//! the key pairs moto knows, so the builder's temporary key pair really logs in and the shell
+//! provisioner really runs. Faults (throttling, no capacity) come from a proxy in front of moto.
+
+#[path = "support/build.rs"]
+mod build;
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "support/moto.rs"]
+mod moto;
+#[path = "support/sshd.rs"]
+mod sshd;
+#[path = "../crates/forge-template/tests/support/tempdir.rs"]
+mod tempdir;
+
+use std::time::Duration;
+
+use build::{Out, Rng, Sandbox};
+use moto::{Fault, FaultProxy, Moto};
+use sshd::{Sshd, SshdOptions};
+
+const CREDS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "AKIAFORGETEST"),
+    ("AWS_SECRET_ACCESS_KEY", "forge-test-secret"),
+];
+
+/// An sshd that accepts every key pair in `m`.
+fn instance(m: &Moto) -> Sshd {
+    sshd::require_root();
+    let cmd = m.authorized_keys_command();
+    Sshd::start(
+        SshdOptions::pubkey_only()
+            .line(&format!("AuthorizedKeysCommand {cmd} %u"))
+            .line("AuthorizedKeysCommandUser nobody"),
+    )
+}
+
+/// An HCL2 template: one amazon-ebs source with `extra` arguments, a shell provisioner, and
+/// `post` (post-processor blocks).
+fn template(endpoint: &str, s: &Sshd, source: &str, extra: &str, post: &str) -> String {
+    format!(
+        r#"
+source "amazon-ebs" "moto" {{
+  access_key          = "AKIAFORGETEST"
+  secret_key          = "forge-test-secret"
+  region              = "us-east-1"
+  custom_endpoint_ec2 = "{endpoint}"
+  {source}
+  instance_type       = "t2.micro"
+  ssh_username        = "{user}"
+  ssh_host            = "127.0.0.1"
+  ssh_port            = {port}
+  ssh_timeout         = "30s"
+  {extra}
+}}
+
+build {{
+  sources = ["source.amazon-ebs.moto"]
+  provisioner "shell" {{
+    inline = ["echo provisioned-on-$(hostname) > {home}/provisioned-${{build.ID}}"]
+  }}
+  {post}
+}}
+"#,
+        user = s.user(),
+        port = s.port(),
+        home = s.home().display(),
+    )
+}
+
+fn source_by_filter(m: &Moto) -> String {
+    let (_, name) = m.some_image("us-east-1");
+    format!(
+        r#"source_ami_filter {{
+    filters     = {{ name = "{name}" }}
+    owners      = ["amazon"]
+    most_recent = true
+  }}"#
+    )
+}
+
+fn build(sb: &Sandbox) -> Out {
+    sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &CREDS)
+}
+
+fn all(out: &Out) -> String {
+    format!("{}{}", out.stdout, out.stderr)
+}
+
+/// Nothing in moto but what `keep` allows (AMIs and their snapshots after a good build), no
+/// journal, nothing in TMPDIR.
+fn assert_clean(m: &Moto, sb: &Sandbox, keep_images: bool, what: &str, output: &str) {
+    for region in ["us-east-1", "us-west-2"] {
+        let left: Vec<String> = m
+            .leftovers(region)
+            .into_iter()
+            .filter(|l| !(keep_images && (l.starts_with("AMI ") || l.starts_with("snapshot "))))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{what}: left in moto ({region}): {left:?}\n{output}"
+        );
+    }
+    let j = sb.journals();
+    assert!(j.is_empty(), "{what}: journals left: {j:?}\n{output}");
+    let tmp = sb.tmp_leftovers();
+    assert!(tmp.is_empty(), "{what}: left in TMPDIR: {tmp:?}\n{output}");
+}
+
+#[test]
+fn an_ami_is_built_tagged_copied_and_old_releases_are_pruned() {
+    let m = Moto::start(None);
+    let s = instance(&m);
+    let (_, name) = m.some_image("us-east-1");
+    // The data source finds the source image; the post-processors keep two releases and
+    // write a manifest.
+    let data = format!(
+        r#"
+data "amazon-ami" "base" {{
+  access_key          = "AKIAFORGETEST"
+  secret_key          = "forge-test-secret"
+  region              = "us-east-1"
+  custom_endpoint_ec2 = "{}"
+  filters             = {{ name = "{name}" }}
+  owners              = ["amazon"]
+  most_recent         = true
+}}
+"#,
+        m.endpoint()
+    );
+    let mut ids = Vec::new();
+    for release in 1..=3 {
+        let t = data.clone()
+            + &template(
+                &m.endpoint(),
+                &s,
+                "source_ami = data.amazon-ami.base.id",
+                &format!(
+                    r#"ami_name = "forge-release-{release}"
+  ami_regions = ["us-west-2"]
+  tags = {{ Name = "forge-{release}", Amazon_AMI_Management_Identifier = "forge-app", Source = "{{{{ .SourceAMIName }}}}" }}
+  snapshot_tags = {{ Kind = "snap" }}
+  run_tags = {{ Role = "build" }}"#
+                ),
+                r#"post-processors {
+    post-processor "amazon-ami-management" {
+      access_key          = "AKIAFORGETEST"
+      secret_key          = "forge-test-secret"
+      region              = "us-east-1"
+      custom_endpoint_ec2 = "ENDPOINT"
+      regions             = ["us-east-1", "us-west-2"]
+      identifier          = "forge-app"
+      keep_releases       = 2
+    }
+    post-processor "manifest" {
+      output = "manifest.json"
+    }
+  }"#
+                .replace("ENDPOINT", &m.endpoint())
+                .as_str(),
+            );
+        let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+        let out = build(&sb);
+        let text = all(&out);
+        assert_eq!(
+            out.code,
+            0,
+            "release {release}:\n{text}\nsshd:\n{}\nmoto:\n{}",
+            s.log(),
+            m.log()
+        );
+        assert!(
+            !text.contains("forge-test-secret"),
+            "a secret reached the output:\n{text}"
+        );
+        for want in [
+            "==> amazon-ebs.moto: Creating temporary keypair: packer_",
+            "==> amazon-ebs.moto: Creating temporary security group for this instance: packer_",
+            "==> amazon-ebs.moto: Launching a source AWS instance...",
+            "==> amazon-ebs.moto: Stopping the source instance...",
+            "==> amazon-ebs.moto: Copying/Encrypting AMI (",
+            "==> amazon-ebs.moto: Terminating the source AWS instance...",
+            "==> amazon-ebs.moto: Deleting temporary security group...",
+            "==> amazon-ebs.moto: Deleting temporary keypair...",
+            "AMIs were created:\nus-east-1: ami-",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+        // The artifact id is Packer's `region:ami,...`, sorted by region.
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(sb.path("manifest.json")).unwrap())
+                .unwrap();
+        let id = manifest["builds"][0]["artifact_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let parts: Vec<&str> = id.split(',').collect();
+        assert!(
+            parts.len() == 2
+                && parts[0].starts_with("us-east-1:ami-")
+                && parts[1].starts_with("us-west-2:ami-"),
+            "{id}"
+        );
+        // The AMI carries its tags, rendered, in both regions; the provisioner ran.
+        for (region, ami) in parts.iter().map(|p| p.split_once(':').unwrap()) {
+            let xml = m.query(region, &format!("Action=DescribeImages&ImageId.1={ami}"));
+            assert!(xml.contains(&format!("forge-release-{release}")), "{xml}");
+            assert!(
+                xml.contains("<value>forge-app</value>"),
+                "{region} {ami} untagged: {xml}"
+            );
+            assert!(
+                xml.contains(&format!("<value>{name}</value>")),
+                "{region}: Source tag not rendered: {xml}"
+            );
+        }
+        let instance = text
+            .split("Instance ID: ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .expect("the instance id is shown");
+        let marker = s.home().join(format!("provisioned-{instance}"));
+        assert!(
+            marker.exists(),
+            "the shell provisioner did not run on the 'instance' ({marker:?})"
+        );
+        let _ = std::fs::remove_file(marker);
+        ids.push(
+            parts
+                .iter()
+                .map(|p| p.split_once(':').unwrap().1.to_string())
+                .collect::<Vec<_>>(),
+        );
+        assert_clean(&m, &sb, true, &format!("release {release}"), &text);
+    }
+    // amazon-ami-management kept the two newest releases in each region.
+    for (i, region) in ["us-east-1", "us-west-2"].into_iter().enumerate() {
+        let left = Moto::values(
+            &m.query(region, "Action=DescribeImages&Owner.1=self"),
+            "imageId",
+        );
+        let mut want = vec![ids[1][i].clone(), ids[2][i].clone()];
+        let mut got = left.clone();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{region}");
+    }
+}
+
+#[test]
+fn no_capacity_falls_back_and_throttling_is_ridden_out() {
+    let m = Moto::start(None);
+    let s = instance(&m);
+    let p = FaultProxy::start(m.port());
+    p.inject(Fault {
+        needle: "InstanceType=t2.micro".into(),
+        code: "InsufficientInstanceCapacity".into(),
+        status: 500,
+        times: None,
+    });
+    p.inject(Fault {
+        needle: "Action=DescribeImages".into(),
+        code: "RequestLimitExceeded".into(),
+        status: 503,
+        times: Some(3),
+    });
+    let t = template(
+        &p.endpoint(),
+        &s,
+        &source_by_filter(&m),
+        r#"ami_name = "forge-fallback"
+  fallback_instance_types = ["t3.micro"]"#,
+        "",
+    );
+    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let out = build(&sb);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}\n{}", s.log());
+    assert!(
+        text.contains(
+            "EC2 has no capacity for t2.micro (InsufficientInstanceCapacity); trying t3.micro"
+        ),
+        "{text}"
+    );
+    let seen = p.seen();
+    let throttled = seen
+        .iter()
+        .filter(|(a, f)| a == "DescribeImages" && *f)
+        .count();
+    assert_eq!(throttled, 3, "{seen:?}");
+    assert!(
+        seen.iter().any(|(a, f)| a == "DescribeImages" && !*f),
+        "{seen:?}"
+    );
+    let xml = m.query("us-east-1", "Action=DescribeInstances");
+    assert!(
+        xml.contains("t3.micro") && !xml.contains("<instanceType>t2.micro"),
+        "{xml}"
+    );
+    assert_clean(&m, &sb, true, "fallback", &text);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_full_cleanup() {
+    let m = Moto::start(None);
+    let s = instance(&m);
+    let p = FaultProxy::start(m.port());
+    let source = source_by_filter(&m);
+    let cases: Vec<(&str, String, String, &str)> = vec![
+        (
+            "a filter that matches nothing",
+            m.endpoint(),
+            r#"source_ami_filter {
+    filters = { name = "no-such-image-*" }
+    owners  = ["amazon"]
+  }"#
+            .to_string(),
+            "No AMI was found matching filters name=no-such-image-*",
+        ),
+        (
+            "a region that does not exist",
+            m.endpoint(),
+            source.clone(),
+            "Invalid region \"mars-north-1\"",
+        ),
+        (
+            "throttling that never stops",
+            p.endpoint(),
+            source.clone(),
+            "RequestLimitExceeded: injected by the test proxy (the account's API rate limit was hit",
+        ),
+        (
+            "no capacity anywhere",
+            p.endpoint(),
+            source.clone(),
+            "no capacity for any of t2.micro",
+        ),
+    ];
+    p.inject(Fault {
+        needle: "Action=DescribeRegions".into(),
+        code: "RequestLimitExceeded".into(),
+        status: 503,
+        times: None,
+    });
+    for (what, endpoint, src, want) in cases {
+        let mut extra = "ami_name = \"forge-bad\"".to_string();
+        if what.contains("region") {
+            extra.push_str("\n  ami_regions = [\"mars-north-1\"]");
+        }
+        if what.contains("throttling") {
+            extra.push_str("\n  max_retries = 2");
+        }
+        if what.contains("capacity") {
+            extra.push_str("\n  skip_region_validation = true");
+            p.inject(Fault {
+                needle: "Action=RunInstances".into(),
+                code: "InsufficientInstanceCapacity".into(),
+                status: 500,
+                times: None,
+            });
+        }
+        let t = template(&endpoint, &s, &src, &extra, "");
+        let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+        let out = build(&sb);
+        let text = all(&out);
+        assert_ne!(out.code, 0, "{what}: {text}");
+        assert!(text.contains(want), "{what}: wanted {want:?} in:\n{text}");
+        assert!(
+            text.contains("Build 'amazon-ebs.moto' errored"),
+            "{what}:\n{text}"
+        );
+        assert_clean(&m, &sb, false, what, &text);
+    }
+
+    // An AMI name already in use fails before anything is created, unless force_deregister.
+    let t = template(&m.endpoint(), &s, &source, "ami_name = \"forge-taken\"", "");
+    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let out = build(&sb);
+    assert_eq!(out.code, 0, "{}", all(&out));
+    let out = build(&sb);
+    let text = all(&out);
+    assert_ne!(out.code, 0, "{text}");
+    assert!(
+        text.contains("Error: AMI Name: 'forge-taken' is used by an existing AMI: ami-"),
+        "{text}"
+    );
+    let t = template(
+        &m.endpoint(),
+        &s,
+        &source,
+        "ami_name = \"forge-taken\"\n  force_deregister = true\n  force_delete_snapshot = true",
+        "",
+    );
+    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let out = build(&sb);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}");
+    assert!(text.contains("Deregistered AMI id: ami-"), "{text}");
+    let amis = Moto::values(
+        &m.query("us-east-1", "Action=DescribeImages&Owner.1=self"),
+        "imageId",
+    );
+    assert_eq!(amis.len(), 1, "{amis:?}");
+}
+
+#[test]
+fn bad_credentials_are_named() {
+    // moto checks signatures and keys once its first call has passed unauthenticated.
+    let m = Moto::start(Some(0));
+    let s = Sshd::start(SshdOptions::pubkey_only());
+    let t = template(
+        &m.endpoint(),
+        &s,
+        "source_ami = \"ami-12345678\"",
+        "ami_name = \"forge-creds\"",
+        "",
+    );
+    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let out = build(&sb);
+    let text = all(&out);
+    assert_ne!(out.code, 0, "{text}");
+    assert!(
+        text.contains("check access_key/secret_key/token, the profile, or the AWS_* environment"),
+        "{text}"
+    );
+    assert!(!text.contains("forge-test-secret"), "{text}");
+    assert_clean(&m, &sb, false, "bad credentials", &text);
+}
+
+/// A build slowed down by a provisioner that sleeps, so interrupts land in every phase.
+fn slow_template(m: &Moto, s: &Sshd, name: &str) -> String {
+    template(
+        &m.endpoint(),
+        s,
+        &source_by_filter(m),
+        &format!("ami_name = \"{name}\"\n  ami_regions = [\"us-west-2\"]"),
+        "",
+    )
+    .replace(
+        "provisioner \"shell\" {",
+        "provisioner \"shell\" {\n    pause_before = \"1s\"",
+    )
+}
+
+#[test]
+fn interrupts_at_random_points_leave_nothing_in_ec2() {
+    let m = Moto::start(None);
+    let s = instance(&m);
+    // How long a whole build takes here.
+    let sb = Sandbox::new(&[("t.pkr.hcl", &slow_template(&m, &s, "forge-int-probe"))]);
+    let start = std::time::Instant::now();
+    let out = build(&sb);
+    assert_eq!(out.code, 0, "{}", all(&out));
+    let whole = start.elapsed();
+    for ami in Moto::values(
+        &m.query("us-east-1", "Action=DescribeImages&Owner.1=self"),
+        "imageId",
+    ) {
+        m.query(
+            "us-east-1",
+            &format!("Action=DeregisterImage&ImageId={ami}"),
+        );
+    }
+    let mut rng = Rng::new();
+    for round in 0..5 {
+        // Fresh moto state is not needed: every round must leave nothing new behind.
+        let before_images = m.leftovers("us-east-1").len() + m.leftovers("us-west-2").len();
+        let sb = Sandbox::new(&[(
+            "t.pkr.hcl",
+            &slow_template(&m, &s, &format!("forge-int-{round}")),
+        )]);
+        let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &CREDS);
+        let at = Duration::from_millis(rng.below(whole.as_millis() as u64));
+        std::thread::sleep(at);
+        build::signal(child.id(), "INT");
+        let status = child.wait().unwrap();
+        let text = sb.spawned_output();
+        let after = m.leftovers("us-east-1").len() + m.leftovers("us-west-2").len();
+        if status.success() {
+            // The build finished before the interrupt: its AMIs are the result.
+            continue;
+        }
+        assert!(
+            after <= before_images,
+            "round {round}, SIGINT after {at:?}: left {:?} {:?}\n{text}",
+            m.leftovers("us-east-1"),
+            m.leftovers("us-west-2")
+        );
+        assert!(
+            sb.journals().is_empty(),
+            "round {round}: journal left\n{text}"
+        );
+    }
+}
+
+#[test]
+fn sigkill_then_forge_cleanup_leaves_nothing_in_ec2() {
+    let m = Moto::start(None);
+    let s = instance(&m);
+    let mut rng = Rng::new();
+    for round in 0..3 {
+        let sb = Sandbox::new(&[(
+            "t.pkr.hcl",
+            &slow_template(&m, &s, &format!("forge-kill-{round}")),
+        )]);
+        let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &CREDS);
+        // Kill once the instance exists (or a little before or after).
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !sb.spawned_output().contains("Instance ID:") && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(1000)));
+        build::signal(child.id(), "KILL");
+        let _ = child.wait();
+        let text = sb.spawned_output();
+        let out = sb.run(&["cleanup"], None, &CREDS);
+        assert_eq!(
+            out.code,
+            0,
+            "round {round}: cleanup failed:\n{}\nbuild:\n{text}",
+            all(&out)
+        );
+        for region in ["us-east-1", "us-west-2"] {
+            let left = m.leftovers(region);
+            assert!(
+                left.is_empty(),
+                "round {round}: left in {region}: {left:?}\ncleanup:\n{}\nbuild:\n{text}",
+                all(&out)
+            );
+        }
+        assert!(sb.journals().is_empty(), "round {round}: journal left");
+    }
+}
