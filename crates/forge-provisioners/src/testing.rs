@@ -164,7 +164,8 @@ impl FakeComm {
         let reply = (self.script.lock().unwrap())(&call, n);
         calls.push(call);
         if reply.reboot {
-            self.boots.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.boots
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         reply
     }

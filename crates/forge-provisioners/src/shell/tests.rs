@@ -612,14 +612,7 @@ async fn a_reboot_between_upload_and_run_uploads_the_script_again() {
         .collect();
     assert_eq!(
         kinds,
-        [
-            "upload",
-            "chmod 0755",
-            "upload",
-            "chmod 0755",
-            "chmod +x",
-            "rm -f"
-        ]
+        ["upload", "chmod 0755", "upload", "chmod 0755", "chmod +x", "rm -f"]
     );
 }
 
