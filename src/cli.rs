@@ -11,7 +11,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[command(
     name = "forge",
     about = "forge: a Packer-compatible machine image builder",
-    disable_version_flag = true
+    disable_version_flag = true,
+    disable_help_subcommand = true
 )]
 struct Cli {
     #[command(subcommand)]

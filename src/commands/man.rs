@@ -15,10 +15,26 @@ pub struct ManArgs {
     pub dir: Option<String>,
 }
 
+/// forge(1)'s DESCRIPTION section.
+const DESCRIPTION: &str = "forge builds machine images (Docker images, QEMU disks, ...) from the \
+HCL2 and legacy JSON templates written for HashiCorp Packer, with Packer's commands, flags, \
+output and exit codes.
+
+Flags are parsed as Packer parses them: -flag and --flag, -flag=value and -flag value; flags \
+stop at the first argument that is not one; -machine-readable is accepted anywhere.
+
+Exit codes: 0 success, 1 error, 3 `fmt -check` found unformatted files, 127 unknown command.
+
+Environment: PACKER_LOG=1 or FORGE_LOG=1 writes a debug log to standard error, \
+PACKER_LOG_PATH or FORGE_LOG_PATH to a file; PKR_VAR_name sets a template variable; \
+FORGE_STATE_DIR holds the resource journals `forge cleanup` reads.";
+
 /// Prints or writes the pages; returns the exit code.
 pub fn run(a: &ManArgs, cmd: clap::Command) -> i32 {
     let cmd = cmd
         .version(crate::cli::VERSION)
+        .about("a Packer-compatible machine image builder")
+        .long_about(DESCRIPTION)
         .disable_help_subcommand(true);
     let result = match &a.dir {
         None => {
