@@ -216,3 +216,107 @@ fn zsh_and_fish_completion_scripts_name_every_command() {
         assert!(!fish.contains(hidden), "fish offers {hidden}");
     }
 }
+
+/// The `### \`TYPE\`` section of docs/events.md, up to the next heading.
+fn events_section<'a>(doc: &'a str, ty: &str) -> Option<&'a str> {
+    let start = doc.find(&format!("### `{ty}`\n"))?;
+    let rest = &doc[start + 4..];
+    let end = rest.find("\n#").unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+#[test]
+fn docs_events_md_documents_every_event_and_field_forge_writes() {
+    let doc = std::fs::read_to_string(repo().join("docs/events.md")).expect("read docs/events.md");
+    // One build that makes artifacts, one that fails: between them every event type.
+    let d = tempdir::dir(&[
+        (
+            "ok.pkr.hcl",
+            r#"
+source "file" "f" {
+  content = "x"
+  target  = "out.txt"
+}
+build {
+  sources = ["source.file.f"]
+  post-processor "checksum" {
+    checksum_types = ["sha256"]
+    output         = "out.{{.ChecksumType}}"
+  }
+}
+"#,
+        ),
+        (
+            "fail.pkr.hcl",
+            r#"
+source "null" "n" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.n"]
+  provisioner "shell-local" {
+    inline = ["echo hi", "exit 3"]
+  }
+}
+"#,
+        ),
+    ]);
+    let mut events = Vec::new();
+    for (t, code) in [("ok.pkr.hcl", 0), ("fail.pkr.hcl", 1)] {
+        let out = cli::forge(&["build", "-events", "ev.jsonl", t], &d, None);
+        assert_eq!(out.code, code, "{t}:\n{}{}", out.stdout, out.stderr);
+        let text = std::fs::read_to_string(d.join("ev.jsonl")).expect("the event file");
+        for line in text.lines() {
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            events.push(v);
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &events {
+        let obj = e.as_object().expect("an event is an object");
+        assert_eq!(obj["v"], 1, "{e}");
+        let ty = obj["type"].as_str().expect("type is a string");
+        seen.insert(ty.to_string());
+        let section = events_section(&doc, ty)
+            .unwrap_or_else(|| panic!("docs/events.md has no section for `{ty}`: {e}"));
+        for key in obj.keys() {
+            if ["v", "ts", "run", "type", "build"].contains(&key.as_str()) {
+                assert!(
+                    doc.contains(&format!("| `{key}`")),
+                    "common field `{key}` undocumented"
+                );
+                continue;
+            }
+            assert!(
+                section.contains(&format!("| `{key}` |")),
+                "docs/events.md does not document field `{key}` of `{ty}`: {e}"
+            );
+        }
+        if ty == "timeline" {
+            for p in obj["phases"].as_array().expect("phases") {
+                for key in p.as_object().expect("a phase").keys() {
+                    assert!(
+                        section.contains(&format!("| `phases[].{key}` |")),
+                        "docs/events.md does not document `phases[].{key}`: {e}"
+                    );
+                }
+            }
+        }
+    }
+    for ty in [
+        "run.start",
+        "build.start",
+        "step.start",
+        "step.end",
+        "resource.created",
+        "resource.deleted",
+        "artifact",
+        "error",
+        "build.end",
+        "timeline",
+        "run.end",
+    ] {
+        assert!(seen.contains(ty), "no `{ty}` event was written: {seen:?}");
+    }
+}
