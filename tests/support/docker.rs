@@ -102,7 +102,7 @@ fn build_base() {
     require_program("debootstrap", "debootstrap");
     require_program("flock", "util-linux");
     eprintln!("building {BASE_IMAGE} with debootstrap (once per machine)...");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/docker-base-image.sh");
+    let script = base_script();
     let out = Command::new("flock")
         .arg(LOCK)
         .arg("sh")
@@ -118,6 +118,22 @@ fn build_base() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// scripts/docker-base-image.sh, found from the including crate's directory upwards (this file
+/// is shared by the workspace's root tests and crates/forge-docker's).
+fn base_script() -> std::path::PathBuf {
+    let start = Path::new(env!("CARGO_MANIFEST_DIR"));
+    start
+        .ancestors()
+        .map(|d| d.join("scripts/docker-base-image.sh"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "scripts/docker-base-image.sh not found above {}",
+                start.display()
+            )
+        })
 }
 
 /// Starts `image` detached (`sleep infinity`) with extra `docker run` args; returns its id.
