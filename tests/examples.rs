@@ -86,6 +86,13 @@ fn every_example_validates_and_has_a_readme_line() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("read README.md");
     let d = tempdir::dir(&[]);
+    let dir = example("").display().to_string();
+    let fmt = cli::forge(&["fmt", "-check", "-recursive", &dir], &d, None);
+    assert_eq!(
+        fmt.code, 0,
+        "examples/ is not formatted (forge fmt -recursive examples):\n{}{}",
+        fmt.stdout, fmt.stderr
+    );
     for name in &examples {
         assert!(
             readme.contains(&format!("examples/{name}")),
