@@ -120,8 +120,9 @@ Every Packer plugin type forge knows, and what forge does with it:
 
 Types are named as the Packer plugins register them. The last column names the plugin whose
 arguments forge follows: `hashicorp/packer` is Packer's core (the `null` and `file` builders,
-the shell, file and shell-local provisioners, ...); the others are plugin repositories (Packer
-1.6.6 still carried the HashiCorp ones in its own binary, under the same type names).
+the shell, file and shell-local provisioners, ...); the others are plugin repositories. Packer
+1.6.6 carried most of the HashiCorp plugins in its own binary, under these type names; types
+added since (such as `hcp-sbom` and `vsphere-supervisor`) are not in it.
 
 ";
 
@@ -129,7 +130,9 @@ const COMM_INTRO: &str = "
 ## Communicators
 
 Selected with `communicator = \"TYPE\"` in a source (builders default to `ssh`; `docker` for
-the docker builder). The SSH options are described in [ssh.md](ssh.md).
+the docker builder). The SSH options are described in [ssh.md](ssh.md). A build whose
+communicator forge lacks is configured and started, then fails when it connects, saying the
+communicator is not part of this forge build.
 
 ";
 
