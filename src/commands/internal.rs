@@ -5,6 +5,8 @@
 //! this binary carries it (what `forge build` runs). tests/docs.rs fails when the file in the
 //! repository differs from what this prints.
 
+use std::io::Write;
+
 use clap::{Args, Subcommand};
 use forge_template::schema::{PluginKind, Registry as Schemas};
 
@@ -27,8 +29,14 @@ pub fn run(a: &InternalArgs) -> i32 {
     match a.command {
         InternalCommand::CompatMatrix => {
             let runtime = crate::commands::build::registry();
-            print!("{}", compat_matrix(Schemas::builtin(), &runtime));
-            0
+            let md = compat_matrix(Schemas::builtin(), &runtime);
+            match std::io::stdout().lock().write_all(md.as_bytes()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("Error: writing the matrix: {e}");
+                    1
+                }
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! parser (a forge extra, hidden from the command list). Without `--dir` it prints forge(1);
 //! with it, it writes forge.1 and one page per command (forge-build.1, ...) into DIR.
 
+use std::io::Write;
 use std::path::Path;
 
 use clap::Args;
@@ -38,8 +39,10 @@ pub fn run(a: &ManArgs, cmd: clap::Command) -> i32 {
         .disable_help_subcommand(true);
     let result = match &a.dir {
         None => {
-            let mut out = std::io::stdout().lock();
-            clap_mangen::Man::new(cmd).render(&mut out)
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut page)
+                .and_then(|()| std::io::stdout().lock().write_all(&page))
         }
         Some(dir) => write_all(cmd, Path::new(dir)),
     };
