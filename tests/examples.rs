@@ -4,6 +4,7 @@
 //! `qemu` with the Debian test guest under TCG (tests/support/qemu.rs). A missing test bed fails
 //! with what to install. Each build runs in a sandbox and must leave nothing behind: no files
 //! outside its output, nothing in TMPDIR, no journal, no container, image or qemu process.
+//! scripts/quickstart.sh, the README's first command, runs too (with this test's forge binary).
 
 #[path = "support/build.rs"]
 mod build;
@@ -243,4 +244,39 @@ fn the_qemu_example_builds_a_disk_from_the_test_guest() {
         .unwrap_or_default();
     assert!(locks.is_empty(), "port locks left: {locks:?}\n{log}");
     assert_clean(&sb, &["output-qemu"], &log);
+}
+
+/// The README's first command, with this test binary instead of a release build and the test
+/// bed's base image: it builds examples/docker, runs the result and reports its timings.
+#[test]
+fn the_quickstart_script_builds_and_runs_the_docker_example() {
+    let base = docker::base_image();
+    let repo = format!("forge-example/quickstart-{}", std::process::id());
+    let sb = Sandbox::new(&[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/quickstart.sh");
+    let out = cli::output(
+        std::process::Command::new("bash")
+            .arg(&script)
+            .env("FORGE_BIN", env!("CARGO_BIN_EXE_forge"))
+            .env("EXAMPLE_IMAGE", base)
+            .env("EXAMPLE_REPO", &repo)
+            .env("TMPDIR", &sb.tmp)
+            .env("FORGE_STATE_DIR", &sb.state)
+            .env("PACKER_TMP_DIR", &sb.tmp)
+            .env("CHECKPOINT_DISABLE", "1"),
+        None,
+    );
+    docker::remove_images(&[format!("{repo}:latest")]);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 0, "scripts/quickstart.sh failed:\n{all}");
+    for want in [
+        "=== forge build examples/docker",
+        "Hello from an image forge built.",
+        "=== time taken",
+        "  forge build ",
+        "  total ",
+    ] {
+        assert!(all.contains(want), "missing {want:?}:\n{all}");
+    }
+    assert_clean(&sb, &[], &all);
 }
