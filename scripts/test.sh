@@ -21,6 +21,8 @@
 #     test's guest); debootstrap and e2fsprogs build the test guest disk once into
 #     /var/tmp/forge-test-guest (tests/support/qemu-guest.sh); xorriso reads back the ISO
 #     images forge makes for cd_files, as an independent check.
+#   - groff-base: tests/docs.rs checks that groff reads forge's manual pages without a warning.
+# tests/examples.rs builds the examples/ templates on these same beds (Docker, QEMU).
 # The template corpus is read in place from ../shared/corpus (override with FORGE_CORPUS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +36,8 @@ for need in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/s
   /usr/sbin/debootstrap:debootstrap /usr/bin/docker-registry:docker-registry \
   /usr/bin/htpasswd:apache2-utils /usr/bin/xorriso:xorriso \
   /usr/bin/qemu-system-x86_64:qemu-system-x86 /usr/bin/qemu-img:qemu-utils \
-  /bin/busybox:busybox-static /sbin/mkfs.ext4:e2fsprogs /usr/share/OVMF/OVMF_CODE.fd:ovmf; do
+  /bin/busybox:busybox-static /sbin/mkfs.ext4:e2fsprogs /usr/share/OVMF/OVMF_CODE.fd:ovmf \
+  /usr/bin/groff:groff-base; do
   [ -e "${need%%:*}" ] || missing+=("${need#*:}")
 done
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)

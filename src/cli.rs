@@ -11,7 +11,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[command(
     name = "forge",
     about = "forge: a Packer-compatible machine image builder",
-    disable_version_flag = true
+    disable_version_flag = true,
+    disable_help_subcommand = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,6 +42,12 @@ enum Command {
     Init(crate::commands::init::InitArgs),
     /// Print a shell completion script (forge only).
     Completion(crate::commands::completion::CompletionArgs),
+    /// Print or write manual pages in roff (forge only).
+    #[command(hide = true)]
+    Man(crate::commands::man::ManArgs),
+    /// Commands for forge's own development (forge only).
+    #[command(hide = true)]
+    Internal(crate::commands::internal::InternalArgs),
 }
 
 /// Flags shared by the commands that read a template.
@@ -100,6 +107,9 @@ const COMMANDS: &[(&str, &str)] = &[
     ("validate", "check that a template is valid"),
     ("version", "Prints the forge version"),
 ];
+
+/// Commands that work but are left out of the usage text (and of completions).
+const HIDDEN: &[&str] = &["man", "internal"];
 
 fn usage() -> String {
     let mut s = String::from(
@@ -179,6 +189,7 @@ fn takes_value(name: &str) -> bool {
             | "output-file"
             | "color"
             | "events"
+            | "dir"
     )
 }
 
@@ -197,7 +208,7 @@ pub fn run(args: Vec<String>) -> i32 {
             print!("{}", usage());
             return 0;
         }
-        Some(cmd) if !COMMANDS.iter().any(|(n, _)| *n == cmd) => {
+        Some(cmd) if !COMMANDS.iter().any(|(n, _)| *n == cmd) && !HIDDEN.contains(&cmd) => {
             eprint!("{}", usage());
             return 127;
         }
@@ -227,6 +238,8 @@ pub fn run(args: Vec<String>) -> i32 {
         Command::Completion(a) => {
             crate::commands::completion::run(&a, <Cli as clap::CommandFactory>::command())
         }
+        Command::Man(a) => crate::commands::man::run(&a, <Cli as clap::CommandFactory>::command()),
+        Command::Internal(a) => crate::commands::internal::run(&a),
     }
 }
 

@@ -8,5 +8,7 @@ pub mod fmt;
 pub mod hcl2_upgrade;
 pub mod init;
 pub mod inspect;
+pub mod internal;
+pub mod man;
 pub mod validate;
 pub mod version;

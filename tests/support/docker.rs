@@ -2,10 +2,10 @@
 //! plus helpers to find and remove what tests leave behind. Uses the docker CLI.
 //!
 //! [`base_image`] makes sure `forge-test/debian:bookworm` exists, building it once per machine
-//! when missing (`debootstrap --variant=minbase bookworm` piped into `docker import`), under an
-//! flock on [`LOCK`] so that parallel test processes build it only once. A missing docker or
-//! debootstrap fails the test with the Debian package to install (`scripts/test.sh` installs
-//! them).
+//! when missing (scripts/docker-base-image.sh: `debootstrap --variant=minbase bookworm` piped
+//! into `docker import`), under an flock on [`LOCK`] so that parallel test processes build it
+//! only once. A missing docker or debootstrap fails the test with the Debian package to install
+//! (`scripts/test.sh` installs them).
 //!
 //! ```ignore
 //! #[path = "support/docker.rs"]
@@ -95,24 +95,22 @@ pub fn base_image() -> &'static str {
     BASE_IMAGE
 }
 
-/// Under an flock on [`LOCK`], and only if no other process built it meanwhile: debootstraps a
-/// minbase bookworm into a temp dir and imports it as [`BASE_IMAGE`].
+/// Under an flock on [`LOCK`], and only if no other process built it meanwhile: runs
+/// scripts/docker-base-image.sh (debootstrap a minbase bookworm, then `docker import` it as
+/// [`BASE_IMAGE`]), the script scripts/quickstart.sh uses too.
 fn build_base() {
     require_program("debootstrap", "debootstrap");
     require_program("flock", "util-linux");
     eprintln!("building {BASE_IMAGE} with debootstrap (once per machine)...");
-    const SCRIPT: &str = r#"set -e
-docker image inspect "$1" >/dev/null 2>&1 && exit 0
-d=$(mktemp -d "${TMPDIR:-/tmp}/forge-debian-base.XXXXXX")
-trap 'rm -rf "$d"' EXIT
-debootstrap --variant=minbase bookworm "$d" "$2" >"$d.log" 2>&1 || { cat "$d.log" >&2; rm -f "$d.log"; exit 1; }
-rm -f "$d.log"
-tar -C "$d" -c . | docker import - "$1" >/dev/null
-"#;
+    let script = base_script();
     let out = Command::new("flock")
-        .args([LOCK, "sh", "-c", SCRIPT, "sh", BASE_IMAGE, MIRROR])
+        .arg(LOCK)
+        .arg("sh")
+        .arg(&script)
+        .arg(BASE_IMAGE)
+        .env("MIRROR", MIRROR)
         .output()
-        .unwrap_or_else(|e| panic!("running flock {LOCK} sh: {e}"));
+        .unwrap_or_else(|e| panic!("running flock {LOCK} sh {}: {e}", script.display()));
     if !out.status.success() || !image_exists(BASE_IMAGE) {
         panic!(
             "building {BASE_IMAGE} failed ({}; debootstrap needs root and {MIRROR}): {}",
@@ -120,6 +118,22 @@ tar -C "$d" -c . | docker import - "$1" >/dev/null
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// scripts/docker-base-image.sh, found from the including crate's directory upwards (this file
+/// is shared by the workspace's root tests and crates/forge-docker's).
+fn base_script() -> std::path::PathBuf {
+    let start = Path::new(env!("CARGO_MANIFEST_DIR"));
+    start
+        .ancestors()
+        .map(|d| d.join("scripts/docker-base-image.sh"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "scripts/docker-base-image.sh not found above {}",
+                start.display()
+            )
+        })
 }
 
 /// Starts `image` detached (`sleep infinity`) with extra `docker run` args; returns its id.

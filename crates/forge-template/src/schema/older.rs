@@ -23,13 +23,15 @@ crate::plugin_config! {
         keep_registered: Option<bool>,
     }
 
-    /// `vmware-iso` with the remote ESXi arguments.
+    /// `vmware-iso` builder configuration (arguments as in hashicorp/packer-plugin-vmware), with
+    /// the remote ESXi arguments.
     pub struct VmwareIsoWithEsxi {
         @flatten current: VmwareIsoBuilder,
         @flatten esxi: VmwareRemoteEsxi,
     }
 
-    /// `vmware-vmx` with the remote ESXi arguments.
+    /// `vmware-vmx` builder configuration (arguments as in hashicorp/packer-plugin-vmware), with
+    /// the remote ESXi arguments.
     pub struct VmwareVmxWithEsxi {
         @flatten current: VmwareVmxBuilder,
         @flatten esxi: VmwareRemoteEsxi,
