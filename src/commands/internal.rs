@@ -41,10 +41,6 @@ pub fn run(a: &InternalArgs) -> i32 {
     }
 }
 
-/// The Packer data source types `forge build` evaluates for real (forge-template's
-/// `datasource::evaluate`); the others are unknown values, enough for `validate`.
-const EVALUATED_DATA_SOURCES: &[&str] = &["http", "null"];
-
 /// Plugin types of forge's own, not in Packer.
 const FORGE_ONLY: &[&str] = &["forge-fixture"];
 
@@ -150,7 +146,7 @@ fn runs(kind: PluginKind, name: &str, r: &forge_core::Registry) -> bool {
         PluginKind::Builder => r.builders.contains_key(name),
         PluginKind::Provisioner => r.provisioners.contains_key(name),
         PluginKind::PostProcessor => r.post_processors.contains_key(name),
-        PluginKind::DataSource => EVALUATED_DATA_SOURCES.contains(&name),
+        PluginKind::DataSource => forge_template::datasource::evaluates(name),
     }
 }
 

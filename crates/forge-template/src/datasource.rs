@@ -26,6 +26,16 @@ pub fn register_executor(ty: &'static str, f: Executor) {
         .insert(ty, f);
 }
 
+/// Whether `forge build` evaluates data source `ty` for real (built in, or registered).
+pub fn evaluates(ty: &str) -> bool {
+    ty == "null"
+        || ty == "http"
+        || executors()
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(ty)
+}
+
 /// The value of `data.<type>.<name>`.
 pub fn evaluate(
     ty: &str,

@@ -26,7 +26,7 @@ crate::plugin_config! {
         @flatten communicator: Communicator,
     }
 
-    /// `amazon-ami` data source (arguments as in hashicorp/packer-plugin-amazon).
+    /// `amazon-ami` datasource configuration (arguments as in hashicorp/packer-plugin-amazon).
     pub struct AmazonAmiDataSource {
         @flatten packer_common: PackerCommon,
         access_key: Option<String>,
@@ -48,8 +48,7 @@ crate::plugin_config! {
         include_deprecated: Option<bool>,
     }
 
-    /// `amazon-ami-management` post-processor (arguments as in
-    /// wata727/packer-plugin-amazon-ami-management).
+    /// `amazon-ami-management` postprocessor configuration (arguments as in wata727/packer-plugin-amazon-ami-management).
     pub struct AmazonAmiManagementPostProcessor {
         @flatten packer_common: PackerCommon,
         access_key: Option<String>,
