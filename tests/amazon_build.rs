@@ -301,6 +301,103 @@ fn no_capacity_falls_back_and_throttling_is_ridden_out() {
     assert_clean(&m, &sb, true, "fallback", &text);
 }
 
+/// Answers every HTTP request with `body` (a stand-in for checkip.amazonaws.com).
+fn serve_text(body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}/")
+}
+
+#[test]
+fn spot_encryption_and_the_hosts_own_address() {
+    let m = Moto::start(None);
+    let s = instance(&m);
+    let p = FaultProxy::start(m.port());
+    p.inject(Fault {
+        needle: "InstanceType=t3.micro".into(),
+        code: "InsufficientInstanceCapacity".into(),
+        status: 500,
+        times: None,
+    });
+    let checkip = serve_text("127.0.0.1\n");
+    let t = template(
+        &p.endpoint(),
+        &s,
+        &source_by_filter(&m),
+        r##"ami_name = "forge-encrypted"
+  spot_price = "auto"
+  spot_instance_types = ["t3.micro", "t3a.micro"]
+  encrypt_boot = true
+  kms_key_id = "alias/forge-test"
+  temporary_security_group_source_public_ip = true
+  imds_support = "v2.0"
+  user_data = "#cloud-config"
+  launch_block_device_mappings {
+    device_name           = "/dev/sda1"
+    volume_size           = 12
+    volume_type           = "gp3"
+    delete_on_termination = true
+  }"##,
+        "",
+    )
+    .replace("  instance_type       = \"t2.micro\"\n", "");
+    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let mut env = CREDS.to_vec();
+    env.push(("FORGE_CHECKIP_URL", &checkip));
+    let out = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &env);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}\n{}", s.log());
+    for want in [
+        "==> amazon-ebs.moto: Launching a spot AWS instance...",
+        "EC2 has no capacity for t3.micro (InsufficientInstanceCapacity); trying t3a.micro",
+        "from [\"127.0.0.1/32\"] in the temporary security groups",
+        "==> amazon-ebs.moto: Creating AMI packer-intermediary-",
+        "==> amazon-ebs.moto: Deleting the unencrypted intermediary AMI (",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let bodies = p.bodies();
+    let run = bodies
+        .iter()
+        .find(|b| b.contains("Action=RunInstances") && b.contains("t3a.micro"))
+        .expect("a RunInstances for t3a.micro");
+    for want in [
+        "InstanceMarketOptions.MarketType=spot",
+        "MetadataOptions.HttpTokens=required",
+        // base64 of "#cloud-config"
+        "UserData=I2Nsb3VkLWNvbmZpZw%3D%3D",
+        "BlockDeviceMapping.1.Ebs.VolumeSize=12",
+        "BlockDeviceMapping.1.Ebs.VolumeType=gp3",
+    ] {
+        assert!(run.contains(want), "missing {want} in {run}");
+    }
+    let copy = bodies
+        .iter()
+        .find(|b| b.contains("Action=CopyImage"))
+        .expect("a CopyImage");
+    assert!(
+        copy.contains("Encrypted=true") && copy.contains("KmsKeyId=alias%2Fforge-test"),
+        "{copy}"
+    );
+    // Only the encrypted copy is left, under the AMI's name.
+    let xml = m.query("us-east-1", "Action=DescribeImages&Owner.1=self");
+    let names = Moto::values(&xml, "name");
+    assert_eq!(names, ["forge-encrypted"], "{xml}");
+    assert_clean(&m, &sb, true, "spot", &text);
+}
+
 #[test]
 fn bad_input_gets_a_clear_error_and_full_cleanup() {
     let m = Moto::start(None);

@@ -231,6 +231,8 @@ struct ProxyState {
     faults: Vec<Fault>,
     /// Actions seen, with whether a fault answered them.
     seen: Vec<(String, bool)>,
+    /// Every request body.
+    bodies: Vec<String>,
 }
 
 /// The fault-injecting proxy in front of moto.
@@ -265,6 +267,11 @@ impl FaultProxy {
     /// Adds a fault.
     pub fn inject(&self, f: Fault) {
         self.state.lock().unwrap().faults.push(f);
+    }
+
+    /// Every request body so far (form-encoded).
+    pub fn bodies(&self) -> Vec<String> {
+        self.state.lock().unwrap().bodies.clone()
     }
 
     /// (action, faulted) of every request so far.
@@ -321,6 +328,7 @@ fn serve(conn: TcpStream, upstream: u16, st: &Mutex<ProxyState>) -> std::io::Res
                 f.clone()
             });
             s.seen.push((action.clone(), fault.is_some()));
+            s.bodies.push(text.clone());
             fault
         };
         let out = client.get_mut();

@@ -83,6 +83,8 @@ impl ApiError {
                 | "InsufficientCapacity"
                 | "InsufficientHostCapacity"
                 | "Unsupported"
+                | "SpotMaxPriceTooLow"
+                | "MaxSpotInstanceCountExceeded"
         )
     }
 
@@ -172,6 +174,8 @@ pub struct Instance {
     pub private_dns: String,
     /// The instance type.
     pub instance_type: String,
+    /// `spot` for a spot instance.
+    pub lifecycle: String,
     /// The subnet.
     pub subnet_id: String,
     /// The VPC.
@@ -244,6 +248,8 @@ pub struct RunSpec {
     pub shutdown_behavior: String,
     /// `tenancy`.
     pub tenancy: String,
+    /// A spot instance, with this maximum price (`Some("")`: up to the on-demand price).
+    pub spot_price: Option<String>,
 }
 
 /// The calls forge makes to EC2 in one region.
@@ -545,6 +551,10 @@ fn to_instance(i: &t::Instance) -> Instance {
             .instance_type()
             .map(|s| s.as_str().to_string())
             .unwrap_or_default(),
+        lifecycle: i
+            .instance_lifecycle()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
         subnet_id: i.subnet_id().unwrap_or_default().to_string(),
         vpc_id: i.vpc_id().unwrap_or_default().to_string(),
         availability_zone: i
@@ -815,6 +825,20 @@ impl Ec2 for SdkEc2 {
                     );
                 if s.ebs_optimized {
                     r = r.ebs_optimized(true);
+                }
+                if let Some(price) = &s.spot_price {
+                    let mut o = t::SpotMarketOptions::builder()
+                        .spot_instance_type(t::SpotInstanceType::OneTime)
+                        .instance_interruption_behavior(t::InstanceInterruptionBehavior::Terminate);
+                    if !price.is_empty() {
+                        o = o.max_price(price);
+                    }
+                    r = r.instance_market_options(
+                        t::InstanceMarketOptionsRequest::builder()
+                            .market_type(t::MarketType::Spot)
+                            .spot_options(o.build())
+                            .build(),
+                    );
                 }
                 if !s.shutdown_behavior.is_empty() {
                     r = r.instance_initiated_shutdown_behavior(t::ShutdownBehavior::from(

@@ -78,6 +78,8 @@ pub struct Config {
     pub security_group_ids: Vec<String>,
     /// `temporary_security_group_source_cidrs`.
     pub temp_sg_cidrs: Vec<String>,
+    /// `temporary_security_group_source_public_ip`: only this host's public address.
+    pub temp_sg_public_ip: bool,
     /// `iam_instance_profile`.
     pub iam_instance_profile: String,
     /// `user_data` / `user_data_file` contents.
@@ -112,7 +114,7 @@ pub struct Config {
     pub ssh_host: String,
     /// `ssh_clear_authorized_keys`.
     pub ssh_clear_authorized_keys: bool,
-    /// `spot_price` ("" on demand).
+    /// `spot_price`: "" on demand, `auto` (up to the on-demand price) or a maximum price.
     pub spot_price: String,
 }
 
@@ -343,11 +345,29 @@ impl Config {
         let mut security_group_ids = a.security_group_ids.clone().unwrap_or_default();
         security_group_ids.extend(a.security_group_id.clone().filter(|s| !s.is_empty()));
 
-        if a.spot_price.as_deref().is_some_and(|p| !p.is_empty())
-            && a.spot_instance_types.is_some()
-            && !s(&a.instance_type).is_empty()
+        if a.temporary_security_group_source_public_ip == Some(true)
+            && a.temporary_security_group_source_cidrs
+                .as_ref()
+                .is_some_and(|c| !c.is_empty())
         {
-            errs.push("instance_type and spot_instance_types cannot both be set".into());
+            errs.push("temporary_security_group_source_cidrs and temporary_security_group_source_public_ip cannot both be set".into());
+        }
+        let spot_price = s(&a.spot_price);
+        if !spot_price.is_empty() && spot_price != "auto" && spot_price.parse::<f64>().is_err() {
+            errs.push(format!(
+                "spot_price: {spot_price:?} is neither \"auto\" nor a price"
+            ));
+        }
+        if a.spot_instance_types
+            .as_ref()
+            .is_some_and(|t| !t.is_empty())
+        {
+            if !s(&a.instance_type).is_empty() {
+                errs.push("instance_type and spot_instance_types cannot both be set".into());
+            }
+            if spot_price.is_empty() {
+                errs.push("spot_instance_types requires spot_price".into());
+            }
         }
 
         if !errs.is_empty() {
@@ -388,6 +408,7 @@ impl Config {
                 .clone()
                 .filter(|c| !c.is_empty())
                 .unwrap_or_else(|| vec!["0.0.0.0/0".into()]),
+            temp_sg_public_ip: a.temporary_security_group_source_public_ip.unwrap_or(false),
             iam_instance_profile: s(&a.iam_instance_profile),
             user_data,
             metadata: match (metadata, imds.as_str()) {
@@ -409,7 +430,7 @@ impl Config {
             comm,
             ssh_host: s(&c.ssh_host),
             ssh_clear_authorized_keys: c.ssh_clear_authorized_keys.unwrap_or(false),
-            spot_price: s(&a.spot_price),
+            spot_price,
         })
     }
 

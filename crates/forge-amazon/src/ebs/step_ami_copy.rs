@@ -22,7 +22,12 @@ impl Step<State> for StepAmiRegionCopy {
     }
     async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
         let c = st.config.clone();
-        if c.ami_regions.is_empty() {
+        let intermediary = c.encrypt_boot == Some(true);
+        let mut targets = c.ami_regions.clone();
+        if intermediary {
+            targets.insert(0, c.access.region.clone());
+        }
+        if targets.is_empty() {
             return Ok(());
         }
         let build_region = c.access.region.clone();
@@ -35,7 +40,7 @@ impl Step<State> for StepAmiRegionCopy {
             "Copying/Encrypting AMI ({source}) to other regions..."
         ));
         let mut copies = Vec::new();
-        for region in &c.ami_regions {
+        for region in &targets {
             ctx.ui.message(&format!("Copying to: {region}"));
             let ec2 = c.access.ec2(region).await;
             let kms = c
@@ -79,6 +84,14 @@ impl Step<State> for StepAmiRegionCopy {
             ec2.create_tags(&snapshots, &State::tagged(ctx, &Default::default()))
                 .await?;
             st.amis.insert(region, id);
+        }
+        if intermediary {
+            ctx.ui.say(&format!(
+                "Deleting the unencrypted intermediary AMI ({source}) and its snapshots..."
+            ));
+            journal::delete_image(st.ec2.as_ref(), &source)
+                .await
+                .map_err(|e| Error::msg(format!("Error deleting the intermediary AMI: {e}")))?;
         }
         Ok(())
     }

@@ -68,17 +68,23 @@ impl Step<State> for StepCreateAmi {
             .instance
             .clone()
             .ok_or_else(|| Error::msg("no instance to make an AMI of"))?;
+        // An encrypted AMI is an encrypted copy of an unencrypted intermediary one.
+        let name = if c.encrypt_boot == Some(true) {
+            format!("packer-intermediary-{}", uuid::Uuid::new_v4())
+        } else {
+            c.ami_name.clone()
+        };
         ctx.ui.say(&format!(
-            "Creating AMI {} from instance {}",
-            c.ami_name, instance.id
+            "Creating AMI {name} from instance {}",
+            instance.id
         ));
         let region = c.access.region.clone();
-        let mut rec = journal::intend(ctx, &c.access, journal::IMAGE, &region, &c.ami_name)?;
+        let mut rec = journal::intend(ctx, &c.access, journal::IMAGE, &region, &name)?;
         let id = match st
             .ec2
             .create_image(
                 &instance.id,
-                &c.ami_name,
+                &name,
                 &c.ami_description,
                 &c.ami_devices,
                 &State::tagged(ctx, &Default::default()),

@@ -69,7 +69,12 @@ impl Step<State> for StepRunSourceInstance {
             .source
             .clone()
             .ok_or_else(|| Error::msg("no source AMI was resolved"))?;
-        ctx.ui.say("Launching a source AWS instance...");
+        let spot = !c.spot_price.is_empty();
+        ctx.ui.say(if spot {
+            "Launching a spot AWS instance..."
+        } else {
+            "Launching a source AWS instance..."
+        });
         let user_data = if c.user_data.is_empty() {
             String::new()
         } else {
@@ -91,6 +96,10 @@ impl Step<State> for StepRunSourceInstance {
             associate_public_ip: c.associate_public_ip,
             shutdown_behavior: c.shutdown_behavior.clone(),
             tenancy: c.tenancy.clone(),
+            spot_price: spot.then(|| match c.spot_price.as_str() {
+                "auto" => String::new(),
+                p => p.to_string(),
+            }),
             ..RunSpec::default()
         };
         spec.tags

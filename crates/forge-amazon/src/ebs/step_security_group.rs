@@ -30,6 +30,39 @@ fn comm_port(st: &State) -> u16 {
     get(key).filter(|p| *p > 0).unwrap_or(default) as u16
 }
 
+/// This host's public address as a /32, from `https://checkip.amazonaws.com` (as Packer asks;
+/// `FORGE_CHECKIP_URL` points elsewhere).
+async fn public_ip_cidr() -> Result<String> {
+    let url = std::env::var("FORGE_CHECKIP_URL")
+        .unwrap_or_else(|_| "https://checkip.amazonaws.com".into());
+    let u = url.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        forge_template::secrets::http_send("GET", &u, &[], None)
+    })
+    .await
+    .map_err(|e| Error::msg(e.to_string()))?;
+    let ip = match r {
+        Ok(r) if r.status == 200 => r.body.trim().to_string(),
+        Ok(r) => {
+            return Err(Error::msg(format!(
+                "Error finding this host's public IP at {url}: status {}",
+                r.status
+            )))
+        }
+        Err(e) => {
+            return Err(Error::msg(format!(
+                "Error finding this host's public IP at {url}: {e}"
+            )))
+        }
+    };
+    ip.parse::<std::net::Ipv4Addr>().map_err(|_| {
+        Error::msg(format!(
+            "Error finding this host's public IP: {url} answered {ip:?}"
+        ))
+    })?;
+    Ok(format!("{ip}/32"))
+}
+
 #[async_trait]
 impl Step<State> for StepSecurityGroup {
     fn name(&self) -> &'static str {
@@ -46,6 +79,11 @@ impl Step<State> for StepSecurityGroup {
             return Ok(());
         }
         let port = comm_port(st);
+        let cidrs = if c.temp_sg_public_ip {
+            vec![public_ip_cidr().await?]
+        } else {
+            c.temp_sg_cidrs.clone()
+        };
         let name = format!("packer_{}", uuid::Uuid::new_v4());
         let vpc = match (c.vpc_id.as_str(), c.subnets.first()) {
             ("", Some(subnet)) => st.ec2.subnet_vpc(subnet).await?,
@@ -82,11 +120,10 @@ impl Step<State> for StepSecurityGroup {
         journal::created(ctx, &mut rec, &id);
         self.record = Some(rec);
         ctx.ui.say(&format!(
-            "Authorizing access to port {port} from {:?} in the temporary security groups...",
-            c.temp_sg_cidrs
+            "Authorizing access to port {port} from {cidrs:?} in the temporary security groups..."
         ));
         st.ec2
-            .authorize_ingress(&id, port, &c.temp_sg_cidrs)
+            .authorize_ingress(&id, port, &cidrs)
             .await
             .map_err(|e| Error::msg(format!("Error authorizing temporary security group: {e}")))?;
         st.security_groups = vec![id];

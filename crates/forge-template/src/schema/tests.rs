@@ -319,7 +319,7 @@ fn unknown_plugin_types() {
         Span::default(),
     );
     assert_eq!(d.0[0].summary, "Unknown data type nope");
-    assert_eq!(d.0[0].detail, "known data sources: [http null]");
+    assert_eq!(d.0[0].detail, "known data sources: [amazon-ami http null]");
 }
 
 #[test]

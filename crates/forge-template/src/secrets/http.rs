@@ -25,7 +25,7 @@ pub(crate) struct Tls {
 
 /// A response of any status.
 #[derive(Debug)]
-pub(crate) struct Response {
+pub struct Response {
     pub status: u16,
     pub body: String,
     /// Response headers, names lower-cased.

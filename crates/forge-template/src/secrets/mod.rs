@@ -18,12 +18,13 @@ use crate::legacy::interp::SecretSource;
 mod aws;
 mod consul;
 mod http;
+pub use http::Response;
 pub mod sigv4;
 mod vault;
 
 /// One HTTP request with the system's trust roots (for the `http` data source): any status is a
 /// response, transport failures are errors naming the address.
-pub(crate) fn http_send(
+pub fn http_send(
     method: &str,
     url: &str,
     headers: &[(&str, String)],
