@@ -502,6 +502,64 @@ fn bad_input_gets_a_clear_error_and_full_cleanup() {
 }
 
 #[test]
+fn credentials_from_a_profile_then_an_assumed_role() {
+    let m = Moto::start(None);
+    let s = instance(&m);
+    let p = FaultProxy::start(m.port());
+    let t = template(
+        &p.endpoint(),
+        &s,
+        &source_by_filter(&m),
+        r#"ami_name = "forge-profile"
+  skip_create_ami = true
+  profile = "builder"
+  shared_credentials_file = "credentials"
+  assume_role {
+    role_arn     = "arn:aws:iam::123456789012:role/forge-builder"
+    session_name = "forge-test"
+  }"#,
+        "",
+    )
+    .replace("  access_key          = \"AKIAFORGETEST\"\n", "")
+    .replace("  secret_key          = \"forge-test-secret\"\n", "");
+    let creds = "[builder]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n";
+    let sb = Sandbox::new(&[("t.pkr.hcl", &t), ("credentials", creds)]);
+    let home = sb.path("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let endpoint = p.endpoint();
+    let env = [
+        ("HOME", home.to_str().unwrap()),
+        // STS calls go to moto too.
+        ("AWS_ENDPOINT_URL_STS", endpoint.as_str()),
+    ];
+    let mut cmd = sb.command(&["build", "-color=false", "t.pkr.hcl"], &env);
+    for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"] {
+        cmd.env_remove(k);
+    }
+    let out = cli::output(&mut cmd, None);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}");
+    assert!(!text.contains("profile-secret"), "{text}");
+    let reqs = p.bodies();
+    let sts = reqs
+        .iter()
+        .find(|r| r.contains("Action=AssumeRole"))
+        .unwrap_or_else(|| panic!("no AssumeRole call: {reqs:?}"));
+    assert!(sts.contains("Credential=AKIAPROFILEKEY/"), "AssumeRole not signed with the profile's key: {sts}");
+    assert!(sts.contains("forge-builder"), "{sts}");
+    let run = reqs
+        .iter()
+        .find(|r| r.contains("Action=RunInstances"))
+        .expect("a RunInstances call");
+    assert!(
+        !run.contains("Credential=AKIAPROFILEKEY/")
+            && run.to_ascii_lowercase().contains("x-amz-security-token"),
+        "RunInstances not signed with the role's session: {run}"
+    );
+    assert_clean(&m, &sb, false, "profile", &text);
+}
+
+#[test]
 fn bad_credentials_are_named() {
     // moto checks signatures and keys once its first call has passed unauthenticated.
     let m = Moto::start(Some(0));

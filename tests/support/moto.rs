@@ -269,7 +269,7 @@ impl FaultProxy {
         self.state.lock().unwrap().faults.push(f);
     }
 
-    /// Every request body so far (form-encoded).
+    /// Every request so far: its head, then its (form-encoded) body.
     pub fn bodies(&self) -> Vec<String> {
         self.state.lock().unwrap().bodies.clone()
     }
@@ -328,7 +328,7 @@ fn serve(conn: TcpStream, upstream: u16, st: &Mutex<ProxyState>) -> std::io::Res
                 f.clone()
             });
             s.seen.push((action.clone(), fault.is_some()));
-            s.bodies.push(text.clone());
+            s.bodies.push(format!("{head}{text}"));
             fault
         };
         let out = client.get_mut();
