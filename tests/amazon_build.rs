@@ -522,7 +522,8 @@ fn credentials_from_a_profile_then_an_assumed_role() {
     )
     .replace("  access_key          = \"AKIAFORGETEST\"\n", "")
     .replace("  secret_key          = \"forge-test-secret\"\n", "");
-    let creds = "[builder]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n";
+    let creds =
+        "[builder]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n";
     let sb = Sandbox::new(&[("t.pkr.hcl", &t), ("credentials", creds)]);
     let home = sb.path("home");
     std::fs::create_dir_all(&home).unwrap();
@@ -533,7 +534,12 @@ fn credentials_from_a_profile_then_an_assumed_role() {
         ("AWS_ENDPOINT_URL_STS", endpoint.as_str()),
     ];
     let mut cmd = sb.command(&["build", "-color=false", "t.pkr.hcl"], &env);
-    for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"] {
+    for k in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ] {
         cmd.env_remove(k);
     }
     let out = cli::output(&mut cmd, None);
@@ -545,7 +551,10 @@ fn credentials_from_a_profile_then_an_assumed_role() {
         .iter()
         .find(|r| r.contains("Action=AssumeRole"))
         .unwrap_or_else(|| panic!("no AssumeRole call: {reqs:?}"));
-    assert!(sts.contains("Credential=AKIAPROFILEKEY/"), "AssumeRole not signed with the profile's key: {sts}");
+    assert!(
+        sts.contains("Credential=AKIAPROFILEKEY/"),
+        "AssumeRole not signed with the profile's key: {sts}"
+    );
     assert!(sts.contains("forge-builder"), "{sts}");
     let run = reqs
         .iter()

@@ -51,6 +51,13 @@ pub fn gone(ctx: &BuildCtx, r: &Resource) {
     ctx.journal.deleted(r.seq);
 }
 
+/// The resource a step's cleanup should remove: none when the step created nothing, or when
+/// the build keeps its resources (`-on-error=abort`).
+pub fn to_clean_up(ctx: &BuildCtx, slot: &mut Option<Resource>) -> Option<Resource> {
+    let r = slot.take()?;
+    (!ctx.keep_resources.load(std::sync::atomic::Ordering::SeqCst)).then_some(r)
+}
+
 /// Removes EC2 resources dead runs left.
 pub struct AwsReclaimer;
 

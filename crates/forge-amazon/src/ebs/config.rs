@@ -258,18 +258,8 @@ impl Config {
             }
         }
 
-        let comm_kind = a
-            .communicator
-            .communicator
-            .clone()
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| "ssh".into());
-        let comm = CommSettings {
-            kind: comm_kind.clone(),
-            host: String::new(),
-            port: None,
-            config: v.clone(),
-        };
+        let comm = CommSettings::ssh_default(&a.communicator.communicator, v);
+        let comm_kind = comm.kind.clone();
         errs.extend(comm.check(info));
         let c = &a.communicator;
         let ssh_keypair_name = s(&c.ssh_keypair_name);

@@ -7,7 +7,7 @@ use forge_core::plugin::BuildCtx;
 use forge_core::runner::{Outcome, Step};
 use forge_core::{Error, Result};
 
-use super::step_create_ami::{remove_recorded, wait_available};
+use super::step_create_ami::{settle_amis, wait_available};
 use super::State;
 use crate::journal;
 
@@ -97,16 +97,7 @@ impl Step<State> for StepAmiRegionCopy {
     }
 
     async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, o: Outcome) -> Result<()> {
-        if !(o.halted || o.cancelled) {
-            for r in self.records.drain(..) {
-                journal::gone(ctx, &r);
-            }
-            return Ok(());
-        }
-        if ctx.keep_resources.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(());
-        }
-        remove_recorded(ctx, st, &mut self.records).await;
+        settle_amis(ctx, st, o, &mut self.records, "").await;
         Ok(())
     }
 }

@@ -38,8 +38,28 @@ pub async fn wait_available(
     .await
 }
 
-/// Deregisters AMIs recorded in `records` (cleanup after a failure), region by region.
-pub async fn remove_recorded(ctx: &BuildCtx, st: &State, records: &mut Vec<Resource>) {
+/// The cleanup of AMIs a step made: after a good build they are its result and leave the
+/// journal; after a failure or an interrupt they are deregistered with their snapshots
+/// (unless the build keeps its resources). Says `what` before removing any.
+pub async fn settle_amis(
+    ctx: &BuildCtx,
+    st: &State,
+    o: Outcome,
+    records: &mut Vec<Resource>,
+    what: &str,
+) -> bool {
+    if !(o.halted || o.cancelled) {
+        for r in records.drain(..) {
+            journal::gone(ctx, &r);
+        }
+        return false;
+    }
+    if records.is_empty() || ctx.keep_resources.load(std::sync::atomic::Ordering::SeqCst) {
+        return false;
+    }
+    if !what.is_empty() {
+        ctx.ui.say(what);
+    }
     for rec in records.drain(..).rev() {
         if rec.id.is_empty() {
             journal::gone(ctx, &rec);
@@ -55,6 +75,7 @@ pub async fn remove_recorded(ctx: &BuildCtx, st: &State, records: &mut Vec<Resou
             )),
         }
     }
+    true
 }
 
 #[async_trait]
@@ -110,21 +131,10 @@ impl Step<State> for StepCreateAmi {
     }
 
     async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, o: Outcome) -> Result<()> {
-        if !(o.halted || o.cancelled) {
-            // The AMI is the build's result: it is no longer forge's to remove.
-            for r in self.records.drain(..) {
-                journal::gone(ctx, &r);
-            }
-            return Ok(());
+        let what = "Deregistering the AMI and deleting associated snapshots because of cancellation, or error...";
+        if settle_amis(ctx, st, o, &mut self.records, what).await {
+            st.amis.clear();
         }
-        if self.records.is_empty() || ctx.keep_resources.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(());
-        }
-        ctx.ui.say(
-            "Deregistering the AMI and deleting associated snapshots because of cancellation, or error...",
-        );
-        remove_recorded(ctx, st, &mut self.records).await;
-        st.amis.clear();
         Ok(())
     }
 }

@@ -62,12 +62,9 @@ impl Step<State> for StepKeyPair {
     }
 
     async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, _o: Outcome) -> Result<()> {
-        let Some(rec) = self.record.take() else {
+        let Some(rec) = journal::to_clean_up(ctx, &mut self.record) else {
             return Ok(());
         };
-        if ctx.keep_resources.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(());
-        }
         ctx.ui.say("Deleting temporary keypair...");
         match st.ec2.delete_key_pair(&rec.id).await {
             Ok(()) => journal::gone(ctx, &rec),

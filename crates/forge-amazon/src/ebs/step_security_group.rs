@@ -131,12 +131,9 @@ impl Step<State> for StepSecurityGroup {
     }
 
     async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, _o: Outcome) -> Result<()> {
-        let Some(rec) = self.record.take() else {
+        let Some(rec) = journal::to_clean_up(ctx, &mut self.record) else {
             return Ok(());
         };
-        if ctx.keep_resources.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(());
-        }
         ctx.ui.say("Deleting temporary security group...");
         match journal::delete_security_group(st.ec2.as_ref(), &rec.id).await {
             Ok(()) => journal::gone(ctx, &rec),

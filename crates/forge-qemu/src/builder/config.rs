@@ -237,18 +237,7 @@ impl Config {
         }
 
         // The communicator.
-        let kind = a
-            .communicator
-            .communicator
-            .clone()
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| "ssh".into());
-        let comm = CommSettings {
-            kind: kind.clone(),
-            host: String::new(),
-            port: None,
-            config: v.clone(),
-        };
+        let comm = CommSettings::ssh_default(&a.communicator.communicator, v);
         errs.extend(comm.check(info));
         let guest_port = a
             .communicator

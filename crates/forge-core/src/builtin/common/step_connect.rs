@@ -23,6 +23,20 @@ pub struct CommSettings {
 }
 
 impl CommSettings {
+    /// The settings of a builder whose `communicator` (as written) defaults to ssh; the host
+    /// is filled in when the machine is up.
+    pub fn ssh_default(communicator: &Option<String>, config: &Value) -> CommSettings {
+        CommSettings {
+            kind: communicator
+                .clone()
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| "ssh".into()),
+            host: String::new(),
+            port: None,
+            config: config.clone(),
+        }
+    }
+
     /// The communicator's own configuration problems (Packer's `comm.Prepare`); an unknown
     /// communicator type is one too.
     pub fn check(&self, info: &PrepareInfo) -> Vec<String> {
