@@ -3,7 +3,9 @@
 #
 # Needs: a Rust toolchain (cargo), and root or sudo for Debian packages. Installs, when missing:
 #   - packer (Debian's 1.6.6): the side-by-side oracle for fmt, console and validate conformance.
-#   - moto[server] (PyPI, for python3): the AWS Secrets Manager server the secrets tests run against.
+#   - moto[server] (PyPI, for python3): the AWS Secrets Manager and EC2 emulator the secrets and
+#     amazon-ebs tests run against; curl (the EC2 tests' checks and the test instance's
+#     AuthorizedKeysCommand).
 #   - the SSH test bed (tests/support/sshd.rs, proxy.rs; tests that use it need root):
 #     openssh-server and openssh-client (sshd per test, ssh/scp/sftp clients), sudo (the test
 #     user's passwordless sudo), tinyproxy (HTTP CONNECT proxy), dante-server (SOCKS5 proxy with
@@ -34,7 +36,7 @@ for need in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/s
   /usr/bin/tinyproxy:tinyproxy /usr/sbin/danted:dante-server /usr/bin/nc.openbsd:netcat-openbsd \
   /usr/bin/ncat:ncat /usr/bin/sshpass:sshpass /usr/sbin/ip:iproute2 /usr/bin/ps:procps \
   /usr/sbin/debootstrap:debootstrap /usr/bin/docker-registry:docker-registry \
-  /usr/bin/htpasswd:apache2-utils /usr/bin/xorriso:xorriso \
+  /usr/bin/htpasswd:apache2-utils /usr/bin/curl:curl /usr/bin/xorriso:xorriso \
   /usr/bin/qemu-system-x86_64:qemu-system-x86 /usr/bin/qemu-img:qemu-utils \
   /bin/busybox:busybox-static /sbin/mkfs.ext4:e2fsprogs /usr/share/OVMF/OVMF_CODE.fd:ovmf \
   /usr/bin/groff:groff-base; do
@@ -61,11 +63,13 @@ if [ ${#missing[@]} -gt 0 ] || [ -n "${need_update:-}" ]; then
   [ -z "$policy" ] || { $sudo rm -f "$policy"; trap - EXIT; }
 fi
 
-# moto's server, for the AWS Secrets Manager tests (crates/forge-template/tests/secrets_aws.rs).
-if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import moto.server, boto3' >/dev/null 2>&1; then
-  echo "installing: moto[server] (pip)"
-  python3 -m pip install -q --disable-pip-version-check 'moto[server]' >/dev/null 2>&1 \
-    || python3 -m pip install -q --disable-pip-version-check --break-system-packages 'moto[server]' >/dev/null
+# moto's server (pinned: the EC2 tests rely on its behaviour), for the AWS Secrets Manager
+# tests (crates/forge-template/tests/secrets_aws.rs) and the EC2 tests (tests/amazon_build.rs).
+MOTO_VERSION=5.2.1
+if ! python3 -c "import moto.server, boto3, flask_cors, moto; assert moto.__version__ == '$MOTO_VERSION'" >/dev/null 2>&1; then
+  echo "installing: moto[server]==$MOTO_VERSION (pip)"
+  python3 -m pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" >/dev/null 2>&1 \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages "moto[server]==$MOTO_VERSION" >/dev/null
 fi
 
 # Packer must not phone home during conformance runs.
