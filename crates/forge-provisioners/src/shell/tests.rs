@@ -371,6 +371,18 @@ async fn env_var_file_is_uploaded_sourced_and_removed() {
     assert!(!out.contains("s3cret"), "{out}");
 }
 
+/// Each call as `upload` or the command's first two words.
+fn call_kinds(comm: &FakeComm) -> Vec<String> {
+    comm.calls()
+        .iter()
+        .map(|c| match c {
+            Call::Upload(..) => "upload".to_string(),
+            Call::Exec(cmd) => cmd.split(' ').take(2).collect::<Vec<_>>().join(" "),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn uploads_and_starts_are_retried_until_they_work() {
     let c = quick(
@@ -387,15 +399,7 @@ async fn uploads_and_starts_are_retried_until_they_work() {
     });
     let (r, _) = provision(&c, &comm, &BuildData::new()).await;
     r.unwrap();
-    let kinds: Vec<String> = comm
-        .calls()
-        .iter()
-        .map(|c| match c {
-            Call::Upload(..) => "upload".to_string(),
-            Call::Exec(cmd) => cmd.split(' ').take(2).collect::<Vec<_>>().join(" "),
-            other => format!("{other:?}"),
-        })
-        .collect();
+    let kinds = call_kinds(&comm);
     assert_eq!(
         kinds,
         [
@@ -601,15 +605,7 @@ async fn a_reboot_between_upload_and_run_uploads_the_script_again() {
     });
     let (r, _) = provision(&c, &comm, &BuildData::new()).await;
     r.unwrap();
-    let kinds: Vec<String> = comm
-        .calls()
-        .iter()
-        .map(|c| match c {
-            Call::Upload(..) => "upload".to_string(),
-            Call::Exec(cmd) => cmd.split(' ').take(2).collect::<Vec<_>>().join(" "),
-            other => format!("{other:?}"),
-        })
-        .collect();
+    let kinds = call_kinds(&comm);
     assert_eq!(
         kinds,
         [
