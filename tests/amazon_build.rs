@@ -362,7 +362,7 @@ fn spot_encryption_and_the_hosts_own_address() {
     for want in [
         "==> amazon-ebs.moto: Launching a spot AWS instance...",
         "EC2 has no capacity for t3.micro (InsufficientInstanceCapacity); trying t3a.micro",
-        "from [\"127.0.0.1/32\"] in the temporary security groups",
+        "from [127.0.0.1/32] in the temporary security groups",
         "==> amazon-ebs.moto: Creating AMI packer-intermediary-",
         "==> amazon-ebs.moto: Deleting the unencrypted intermediary AMI (",
     ] {

@@ -6,6 +6,7 @@
 mod artifact;
 mod config;
 mod step_ami_copy;
+mod step_cleanup_volumes;
 mod step_connect;
 mod step_create_ami;
 mod step_deregister;
@@ -149,6 +150,7 @@ impl Builder for EbsBuilder {
             Box::new(step_source_ami::StepSourceAmiInfo),
             Box::new(step_key_pair::StepKeyPair { record: None }),
             Box::new(step_security_group::StepSecurityGroup { record: None }),
+            Box::new(step_cleanup_volumes::StepCleanupVolumes),
             Box::new(step_run_instance::StepRunSourceInstance { record: None }),
         ];
         if c.comm.kind != "none" {

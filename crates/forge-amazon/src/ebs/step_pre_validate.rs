@@ -17,6 +17,7 @@ impl Step<State> for StepPreValidate {
     }
     async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
         let c = st.config.clone();
+        ctx.ui.say("Prevalidating any provided VPC information");
         if !c.access.skip_region_validation {
             let known = st.ec2.describe_regions().await?;
             for r in c.all_regions() {

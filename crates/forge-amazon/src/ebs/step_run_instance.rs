@@ -148,6 +148,13 @@ impl Step<State> for StepRunSourceInstance {
                     .join(", ")
             )));
         };
+        ctx.ui.say("Adding tags to source instance");
+        for (k, v) in c.run_tags.iter().chain(
+            (!c.run_tags.contains_key("Name"))
+                .then_some((&"Name".to_string(), &"Packer Builder".to_string())),
+        ) {
+            ctx.ui.message(&format!("Adding tag: {k:?}: {v:?}"));
+        }
         ctx.ui.message(&format!("Instance ID: {id}"));
         ctx.ui
             .say(&format!("Waiting for instance ({id}) to become ready..."));
@@ -170,16 +177,19 @@ impl Step<State> for StepRunSourceInstance {
                 }
             })
             .await?;
-        if !instance.public_dns.is_empty() {
+        // Packer shows the addresses in debug mode.
+        if ctx.opts.debug {
+            if !instance.public_dns.is_empty() {
+                ctx.ui
+                    .message(&format!("Public DNS: {}", instance.public_dns));
+            }
+            if !instance.public_ip.is_empty() {
+                ctx.ui
+                    .message(&format!("Public IP: {}", instance.public_ip));
+            }
             ctx.ui
-                .message(&format!("Public DNS: {}", instance.public_dns));
+                .message(&format!("Private IP: {}", instance.private_ip));
         }
-        if !instance.public_ip.is_empty() {
-            ctx.ui
-                .message(&format!("Public IP: {}", instance.public_ip));
-        }
-        ctx.ui
-            .message(&format!("Private IP: {}", instance.private_ip));
         st.instance = Some(instance);
         Ok(())
     }

@@ -120,7 +120,8 @@ impl Step<State> for StepSecurityGroup {
         journal::created(ctx, &mut rec, &id);
         self.record = Some(rec);
         ctx.ui.say(&format!(
-            "Authorizing access to port {port} from {cidrs:?} in the temporary security groups..."
+            "Authorizing access to port {port} from [{}] in the temporary security groups...",
+            cidrs.join(" ")
         ));
         st.ec2
             .authorize_ingress(&id, port, &cidrs)

@@ -19,6 +19,7 @@ impl Step<State> for StepStopInstance {
             return Ok(());
         };
         ctx.ui.say("Stopping the source instance...");
+        ctx.ui.message("Stopping instance");
         st.ec2
             .stop_instance(&id)
             .await

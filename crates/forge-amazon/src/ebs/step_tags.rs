@@ -33,13 +33,19 @@ impl Step<State> for StepCreateTags {
                 .await?;
             let snapshots: Vec<String> = images.into_iter().flat_map(|i| i.snapshots).collect();
             for s in &snapshots {
-                ctx.ui.message(&format!("Tagging snapshot: {s}"));
+                ctx.ui.say(&format!("Tagging snapshot: {s}"));
             }
-            ctx.ui.message("Creating AMI tags");
+            ctx.ui.say("Creating AMI tags");
+            for (k, v) in &tags {
+                ctx.ui.message(&format!("Adding tag: {k:?}: {v:?}"));
+            }
             ec2.create_tags(std::slice::from_ref(&ami), &tags)
                 .await
                 .map_err(|e| Error::msg(format!("Error adding tags to AMI ({ami}): {e}")))?;
-            ctx.ui.message("Creating snapshot tags");
+            ctx.ui.say("Creating snapshot tags");
+            for (k, v) in &snap_tags {
+                ctx.ui.message(&format!("Adding tag: {k:?}: {v:?}"));
+            }
             ec2.create_tags(&snapshots, &snap_tags)
                 .await
                 .map_err(|e| Error::msg(format!("Error adding tags to Snapshots ({ami}): {e}")))?;
