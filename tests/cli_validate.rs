@@ -165,3 +165,65 @@ fn validate_and_version_output_snapshots() {
     let version = show(&["version"]).replace(env!("CARGO_PKG_VERSION"), "X.Y.Z");
     insta::assert_snapshot!("version", version);
 }
+
+/// Like `packer validate`, the builders, provisioners and post-processors forge runs are
+/// prepared, and their configuration errors reported with the build's name (legacy JSON) or
+/// the block's position (HCL2); platforms forge cannot build are left to the schema check.
+#[test]
+fn plugins_are_prepared_as_packer_validate_does() {
+    let hcl = r#"
+source "amazon-ebs" "x" {
+  region        = "us-east-1"
+  source_ami    = "ami-12345678"
+  instance_type = "t2.micro"
+  ssh_username  = "admin"
+}
+source "docker" "d" {
+  image = "debian"
+}
+source "virtualbox-iso" "v" {
+  iso_url      = "x.iso"
+  iso_checksum = "none"
+  ssh_username = "u"
+}
+build {
+  sources = ["source.amazon-ebs.x", "source.docker.d", "source.virtualbox-iso.v"]
+}
+"#;
+    let d = dir(&[("t.pkr.hcl", hcl)]);
+    let (code, out, _) = forge(&["validate", "t.pkr.hcl"], &d);
+    assert_eq!(code, 1, "{out}");
+    for want in [
+        "Error: 2 error(s) occurred:\n\n* ami_name must be specified\n* ami_name must be between 3 and 128 characters long\n\n  on t.pkr.hcl line 2",
+        "Error: 1 error(s) occurred:\n\n* No instructions given for handling the artifact; expected commit, discard, or export_path\n\n  on t.pkr.hcl line 8",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert_eq!(out.matches("Error:").count(), 2, "{out}");
+
+    let json = r#"{"builders": [{"type": "docker", "image": "x", "commit": true},
+        {"type": "docker", "name": "bad", "image": "x"}]}"#;
+    let d = dir(&[("t.json", json)]);
+    let (code, out, _) = forge(&["validate", "t.json"], &d);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Error: Failed to prepare build: \"bad\"\n\n1 error(s) occurred:\n\n* No instructions given"),
+        "{out}"
+    );
+    // A fixed template is valid again, and a data source skipped by validate does not stop
+    // the builder's checks (its value is a placeholder, as in Packer).
+    let fixed = hcl
+        .replace(
+            "ssh_username  = \"admin\"",
+            "ssh_username  = \"admin\"\n  ami_name = \"forge-${data.null.n.output}\"",
+        )
+        .replace("image = \"debian\"", "image = \"debian\"\n  commit = true")
+        + "data \"null\" \"n\" {\n  input = \"x\"\n}\n";
+    let d = dir(&[("t.pkr.hcl", &fixed)]);
+    let (code, out, err) = forge(&["validate", "t.pkr.hcl"], &d);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "The configuration is valid.\n"),
+        "{err}"
+    );
+}

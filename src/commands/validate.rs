@@ -69,9 +69,13 @@ pub fn run(a: &ValidateArgs) -> i32 {
             1
         }
         Some(plan) => {
-            // Checks builders make when they are prepared that need no outside system.
+            let registry = crate::commands::build::registry();
+            // Builders forge cannot run still get the boot command checked, as Packer's would.
             let mut diags = forge_template::diag::Diagnostics::new();
             for b in &plan.builds {
+                if registry.builders.contains_key(b.builder_type.as_str()) {
+                    continue;
+                }
                 let errs = boot_command_errors(&b.builder.config);
                 if errs.is_empty() {
                     continue;
@@ -86,6 +90,8 @@ pub fn run(a: &ValidateArgs) -> i32 {
                     forge_template::diag::Diagnostic::error(list, "").at(b.builder.span)
                 });
             }
+            // Every plugin forge runs is prepared as `build` prepares it.
+            diags.0.extend(prepare_errors(plan, registry, path).0);
             if diags.has_errors() {
                 print!("{}", diags.render(&loaded.files));
                 return 1;
@@ -95,6 +101,44 @@ pub fn run(a: &ValidateArgs) -> i32 {
         }
         None => 1,
     }
+}
+
+/// The configuration errors of the plan's plugins, found by preparing them as a build would
+/// (nothing is created).
+fn prepare_errors(
+    plan: forge_template::plan::BuildPlan,
+    registry: forge_core::Registry,
+    path: &Path,
+) -> forge_template::diag::Diagnostics {
+    use std::sync::Arc;
+    let template_dir = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let output = forge_core::ui::Output::new(
+        forge_core::ui::Mode::Human {
+            color: false,
+            timestamp: false,
+        },
+        Box::new(forge_core::ui::Buffer::default()),
+        forge_core::redact::Redactor::new(),
+    );
+    let engine = forge_core::engine::Engine::new(
+        plan,
+        Arc::new(registry),
+        output,
+        forge_core::events::Events::disabled(),
+        forge_core::journal::Journal::in_memory("validate"),
+        forge_core::engine::EngineConfig {
+            opts: Default::default(),
+            parallel: 0,
+            run_id: "validate".into(),
+            template_dir,
+        },
+        Default::default(),
+    );
+    engine.check_config()
 }
 
 /// `boot_command` syntax errors (Packer checks the boot command language when a builder with a

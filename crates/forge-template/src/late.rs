@@ -98,14 +98,16 @@ fn render_legacy(v: &Value, data: &BTreeMap<String, String>) -> Value {
     out.marked(sens)
 }
 
-/// `v` with every unknown leaf replaced by a placeholder string (or null for non-strings), so
+/// Packer's stand-in for a string not known yet (hcl2shim's `UnknownVariableValue`): plugins'
+/// checks see it where a value only the build will know goes.
+pub const UNKNOWN_STRING: &str = "74D93920-ED26-11E3-AC10-0800200C9A66";
+
+/// `v` with every unknown leaf replaced by [`UNKNOWN_STRING`] (or null for non-strings), so
 /// that a plugin can check the rest of its configuration before the build runs.
 pub fn placeholders(v: &Value) -> Value {
     let sens = v.sensitive;
     let out = match &v.kind {
-        Kind::Unknown(Type::String) | Kind::Unknown(Type::Dynamic) => {
-            Value::string("<unknown until the build runs>")
-        }
+        Kind::Unknown(Type::String) | Kind::Unknown(Type::Dynamic) => Value::string(UNKNOWN_STRING),
         Kind::Unknown(t) => Value::null(t.clone()),
         Kind::List(t, items) => Value::list(t.clone(), items.iter().map(placeholders).collect()),
         Kind::Set(t, items) => Value::set(t.clone(), items.iter().map(placeholders).collect()),

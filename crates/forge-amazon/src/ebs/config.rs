@@ -173,9 +173,11 @@ impl Config {
         let s = |x: &Option<String>| x.clone().unwrap_or_default();
 
         let ami_name = s(&a.ami_name);
+        // Packer reports an empty name twice: missing, and too short.
         if ami_name.is_empty() {
             errs.push("ami_name must be specified".into());
-        } else if let Some(e) = check_ami_name(&ami_name) {
+        }
+        if let Some(e) = check_ami_name(&ami_name) {
             errs.push(e);
         }
         let source_ami = s(&a.source_ami);

@@ -183,16 +183,35 @@ impl Engine {
         }
     }
 
+    /// What `validate` reports: every configuration error the builds' plugins find when they
+    /// are prepared, as `build` would report them. Plugin types this forge cannot run are left
+    /// to the schema check.
+    pub fn check_config(&self) -> Diagnostics {
+        match self.prepare(true) {
+            Ok((_, errors)) => errors,
+            Err(errors) => errors,
+        }
+    }
+
     /// Configures every plugin of every build. An unknown plugin type stops the run; a build
-    /// whose settings are wrong is left out, with its errors in the second list.
-    fn prepare(&self) -> Result<(Vec<Prepared>, Diagnostics), Diagnostics> {
+    /// whose settings are wrong is left out, with its errors in the second list. `validating`
+    /// skips what this forge cannot run and shows no warnings.
+    fn prepare(&self, validating: bool) -> Result<(Vec<Prepared>, Diagnostics), Diagnostics> {
         let mut diags = Diagnostics::new();
         let mut skipped = Diagnostics::new();
         let mut out = Vec::new();
         for (index, b) in self.plan.builds.iter().enumerate() {
             let mut own = Diagnostics::new();
             let info = self.info(b);
+            // What only a build can know (data sources `validate` skips) is a placeholder
+            // while validating, as in Packer.
+            let builder_config = if validating {
+                forge_template::late::placeholders(&b.builder.config)
+            } else {
+                b.builder.config.clone()
+            };
             let builder = match self.registry.builders.get(b.builder_type.as_str()) {
+                None if validating => None,
                 None => {
                     diags.push(
                         Diagnostic::error(
@@ -203,7 +222,7 @@ impl Engine {
                     );
                     None
                 }
-                Some(f) => match f(&b.builder.config, &info) {
+                Some(f) => match f(&builder_config, &info) {
                     Ok(x) => Some(x),
                     Err(e) => {
                         own.push(self.prepare_error(b, &b.builder, e));
@@ -215,6 +234,7 @@ impl Engine {
             // the build will know (`build.*`); they are configured for real when they run.
             let mut check =
                 |kind: &str, cfg: &PluginConfig, ok: Option<Result<(), PrepareErrors>>| match ok {
+                    None if validating => {}
                     None => diags.push(unknown(kind, &cfg.plugin_type, cfg)),
                     Some(Err(e)) => own.push(self.prepare_error(b, cfg, e)),
                     Some(Ok(())) => {}
@@ -237,7 +257,7 @@ impl Engine {
                 check("post-processor", &pp.config, ok);
             }
             let warnings = info.warnings.lock().map(|w| w.clone()).unwrap_or_default();
-            if !warnings.is_empty() {
+            if !warnings.is_empty() && !validating {
                 self.output.say(
                     &format!(
                         "Warning: Warning when preparing build: {:?}\n\n{}\n",
@@ -273,7 +293,7 @@ impl Engine {
 
     /// Runs every build. Configuration errors come back as diagnostics before anything runs.
     pub async fn run(self) -> Result<RunSummary, Diagnostics> {
-        let (prepared, skipped) = match self.prepare() {
+        let (prepared, skipped) = match self.prepare(false) {
             Ok(p) => p,
             Err(d) => {
                 self.journal.finish();
