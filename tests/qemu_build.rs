@@ -358,6 +358,7 @@ fn boot_command_syntax_errors_are_reported_at_validate_time() {
 source "qemu" "vm" {
   iso_url      = "x.iso"
   iso_checksum = "none"
+  ssh_username = "root"
   boot_command = ["<esc><wait>", "linux <wait-1m> ks=http://{{ .HTTPIP }}:{{ .HTTPPort }}/ks.cfg<enter>"]
 }
 build {
