@@ -37,6 +37,19 @@ pub struct Access {
     pub skip_region_validation: bool,
     /// `max_retries` (0: forge's default).
     pub max_retries: u32,
+    /// The clients made so far, by region: one SDK configuration (credentials, profile files,
+    /// connection pool) per region, shared by every step and clone of this access.
+    clients: Clients,
+}
+
+/// Clients by region.
+#[derive(Clone, Default)]
+struct Clients(Arc<tokio::sync::Mutex<std::collections::HashMap<String, Arc<dyn Ec2>>>>);
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clients")
+    }
 }
 
 /// The access fields of a plugin's configuration, as written.
@@ -119,6 +132,7 @@ impl Access {
             assume_role: a.assume_role.clone(),
             skip_region_validation: a.skip_region_validation.unwrap_or(false),
             max_retries: a.max_retries.unwrap_or(0).max(0) as u32,
+            clients: Clients::default(),
         }
     }
 
@@ -156,13 +170,24 @@ impl Access {
         }
     }
 
-    /// An EC2 client for `region` (empty: the build region).
+    /// An EC2 client for `region` (empty: the build region), made once per region.
     pub async fn ec2(&self, region: &str) -> Arc<dyn Ec2> {
         let region = if region.is_empty() {
             self.region.clone()
         } else {
             region.to_string()
         };
+        let mut clients = self.clients.0.lock().await;
+        if let Some(c) = clients.get(&region) {
+            return c.clone();
+        }
+        let client = self.make_client(region.clone()).await;
+        clients.insert(region, client.clone());
+        client
+    }
+
+    /// A new client for `region`, behind the process's limiter for this account and region.
+    async fn make_client(&self, region: String) -> Arc<dyn Ec2> {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
