@@ -393,7 +393,10 @@ fn a_reboot_during_provisioning_reconnects_to_the_new_boot() {
         &g.disk.display().to_string(),
         "",
         true,
-        r#""cat /proc/sys/kernel/random/boot_id > /root/boot1", "systemctl reboot""#,
+        // `systemctl reboot` may return before the machine goes down (with no bus it falls
+        // back to signalling init); the sleep keeps the script running until the connection
+        // drops, so the next provisioner cannot start on the old boot (Packer's advice too).
+        r#""cat /proc/sys/kernel/random/boot_id > /root/boot1", "systemctl reboot; sleep 120""#,
     )
     .replace(
         "  provisioner \"shell\" {\n    inline = [",
