@@ -13,7 +13,7 @@
 //! The text of strings, heredocs and comments is never changed, nor is the order of
 //! anything, nor the line breaks.
 
-mod lexer;
+pub(crate) mod lexer;
 mod width;
 
 use std::fmt;
@@ -57,27 +57,43 @@ pub fn format_hcl_unchecked(src: &str) -> String {
 /// while hcl-edit's parser rejects it; such a key is renamed to a unique name of the same
 /// length and the text parsed again.
 fn check_syntax(src: &str) -> Result<(), FormatError> {
+    use crate::syntax::dupkeys::{original_offset, repeated_object_keys, respell_repeated_keys};
     reject_namespaced_functions(src)?;
-    let mut text = src.strip_prefix('\u{feff}').unwrap_or(src).to_string();
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+    let mut text = src.to_string();
+    // Repeated keys, re-spelt all at once (offsets map back to `src` through them).
+    let mut respelt = Vec::new();
     let mut renamed = 0usize;
+    let mut reparses = crate::syntax::dupkeys::reparse_budget(text.len());
     loop {
         let err = match hcl_edit::parser::parse_body(&text) {
             Ok(_) => return Ok(()),
             Err(err) => err,
         };
-        let loc = err.location();
+        let offset = err.location().offset();
         let duplicate_key = err.message().contains("redefined object key");
-        if duplicate_key && renamed < 10_000 {
-            if let Some(next) = rename_object_key(&text, loc.offset(), renamed) {
-                text = next;
-                renamed += 1;
+        if duplicate_key && respelt.is_empty() && renamed == 0 {
+            respelt = repeated_object_keys(&text);
+            if !respelt.is_empty() {
+                text = respell_repeated_keys(&text, &respelt);
                 continue;
             }
         }
+        // A repeat the scan did not see: rename that one (keeping the text's length) and parse
+        // again, within a budget that keeps the time bounded by the text's size.
+        if duplicate_key && reparses > 0 {
+            if let Some(next) = rename_object_key(&text, offset, renamed) {
+                text = next;
+                renamed += 1;
+                reparses -= 1;
+                continue;
+            }
+        }
+        let (line, column) = line_column(src, original_offset(&respelt, offset).min(src.len()));
         return Err(FormatError {
             message: err.message().to_string(),
-            line: loc.line(),
-            column: loc.column(),
+            line,
+            column,
         });
     }
 }
@@ -107,6 +123,17 @@ fn line_column(src: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// A key name of `len` bytes, numbered `n`, that no HCL text is likely to use.
+fn same_length_name(len: usize, n: usize) -> Option<String> {
+    let name = if len == 1 {
+        const CHARS: &[u8] = b"_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        (CHARS[n % CHARS.len()] as char).to_string()
+    } else {
+        format!("_{:0>width$}", n, width = len.saturating_sub(1))
+    };
+    (name.len() == len && len > 0).then_some(name)
+}
+
 /// Replaces the identifier or plain quoted-string object key at byte `offset` of `text` by a
 /// name, numbered `n`, that no HCL text is likely to use, keeping the text's length.
 fn rename_object_key(text: &str, offset: usize, n: usize) -> Option<String> {
@@ -122,16 +149,7 @@ fn rename_object_key(text: &str, offset: usize, n: usize) -> Option<String> {
         }
         _ => return None,
     };
-    let len = end - start;
-    let name = if len == 1 {
-        const CHARS: &[u8] = b"_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        (CHARS[n % CHARS.len()] as char).to_string()
-    } else {
-        format!("_{:0>width$}", n, width = len - 1)
-    };
-    if name.len() != len {
-        return None;
-    }
+    let name = same_length_name(end - start, n)?;
     let mut out = String::with_capacity(text.len());
     out.push_str(&text[..start]);
     out.push_str(&name);

@@ -524,11 +524,21 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), InterpError> {
     Err(bad())
 }
 
+/// How deeply parentheses, `{{if}}` blocks and `{{else if}}` chains may nest: the parser and the
+/// evaluator recurse once per level, so the limit keeps a hostile template from overflowing the
+/// stack. Real templates nest a handful of levels.
+const MAX_DEPTH: usize = 200;
+
+/// The error for input nested deeper than [`MAX_DEPTH`] (Go's text/template words it so).
+fn too_deep(src: &str, offset: usize) -> InterpError {
+    parse_err(src, offset, "max expression depth exceeded")
+}
+
 /// Builds the node tree from the lexed pieces.
 fn parse(src: &str) -> Result<Vec<Node>, InterpError> {
     let pieces = lex(src)?;
     let mut it = pieces.into_iter().peekable();
-    let (nodes, end) = parse_list(src, &mut it)?;
+    let (nodes, end) = parse_list(src, &mut it, 0)?;
     if let Some((kw, span, _)) = end {
         return Err(parse_err(
             src,
@@ -546,6 +556,7 @@ type Pieces = std::iter::Peekable<std::vec::IntoIter<Piece>>;
 fn parse_list(
     src: &str,
     it: &mut Pieces,
+    depth: usize,
 ) -> Result<
     (
         Vec<Node>,
@@ -563,7 +574,7 @@ fn parse_list(
                     "else" | "end" => {
                         return Ok((nodes, Some((kw, a.span, a.toks[1..].to_vec()))));
                     }
-                    "if" => nodes.push(parse_if(src, it, a.toks[1..].to_vec(), a.span)?),
+                    "if" => nodes.push(parse_if(src, it, a.toks[1..].to_vec(), a.span, depth + 1)?),
                     other => {
                         return Err(parse_err(
                             src,
@@ -573,7 +584,7 @@ fn parse_list(
                     }
                 },
                 Some(_) => {
-                    let pipe = parse_pipeline(src, &a.toks, a.span.clone())?;
+                    let pipe = parse_pipeline(src, &a.toks, a.span.clone(), depth)?;
                     nodes.push(Node::Action { pipe, span: a.span });
                 }
             },
@@ -587,12 +598,16 @@ fn parse_if(
     it: &mut Pieces,
     cond_toks: Vec<(Tok, Range<usize>)>,
     span: Range<usize>,
+    depth: usize,
 ) -> Result<Node, InterpError> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep(src, span.start));
+    }
     if cond_toks.is_empty() {
         return Err(parse_err(src, span.start, "missing value for if"));
     }
-    let cond = parse_pipeline(src, &cond_toks, span.clone())?;
-    let (then, end) = parse_list(src, it)?;
+    let cond = parse_pipeline(src, &cond_toks, span.clone(), depth)?;
+    let (then, end) = parse_list(src, it, depth)?;
     let Some((kw, end_span, rest)) = end else {
         return Err(parse_err(src, src.len(), "unexpected EOF"));
     };
@@ -606,7 +621,7 @@ fn parse_if(
         _ => {
             // {{else}} or {{else if ...}}
             if let Some((Tok::Keyword("if"), _)) = rest.first() {
-                let inner = parse_if(src, it, rest[1..].to_vec(), end_span.clone())?;
+                let inner = parse_if(src, it, rest[1..].to_vec(), end_span.clone(), depth + 1)?;
                 let end = match &inner {
                     Node::If { span, .. } => span.end,
                     _ => end_span.end,
@@ -625,7 +640,7 @@ fn parse_if(
                     "unexpected tokens after else",
                 ));
             }
-            let (els, end2) = parse_list(src, it)?;
+            let (els, end2) = parse_list(src, it, depth)?;
             match end2 {
                 Some(("end", end_span2, _)) => Ok(Node::If {
                     cond,
@@ -648,9 +663,10 @@ fn parse_pipeline(
     src: &str,
     toks: &[(Tok, Range<usize>)],
     span: Range<usize>,
+    depth: usize,
 ) -> Result<Pipeline, InterpError> {
     let mut pos = 0;
-    let pipe = parse_pipe_inner(src, toks, &mut pos, span.clone(), false)?;
+    let pipe = parse_pipe_inner(src, toks, &mut pos, span.clone(), false, depth)?;
     if pos < toks.len() {
         return Err(parse_err(
             src,
@@ -667,6 +683,7 @@ fn parse_pipe_inner(
     pos: &mut usize,
     span: Range<usize>,
     in_paren: bool,
+    depth: usize,
 ) -> Result<Pipeline, InterpError> {
     let mut cmds = Vec::new();
     loop {
@@ -699,9 +716,12 @@ fn parse_pipe_inner(
                     ))
                 }
                 Tok::LParen => {
+                    if depth >= MAX_DEPTH {
+                        return Err(too_deep(src, r.start));
+                    }
                     *pos += 1;
                     let start = r.start;
-                    let inner = parse_pipe_inner(src, toks, pos, span.clone(), true)?;
+                    let inner = parse_pipe_inner(src, toks, pos, span.clone(), true, depth + 1)?;
                     let end = match toks.get(*pos) {
                         Some((Tok::RParen, r2)) => r2.end,
                         _ => return Err(parse_err(src, start, "unclosed left paren")),

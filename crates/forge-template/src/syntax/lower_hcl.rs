@@ -44,7 +44,8 @@ fn parse_error(file: FileId, src: &str, e: hcl_edit::parser::Error) -> Diagnosti
 
 /// Parses a whole file of HCL native syntax into a body.
 pub fn parse_hcl_body(file: FileId, src: &str) -> Result<Body, Diagnostics> {
-    let (body, text) = parse_body_lenient(src).map_err(|e| parse_error(file, src, e))?;
+    let (body, text) =
+        parse_lenient(src, hcl_edit::parser::parse_body).map_err(|e| parse_error(file, src, e))?;
     let mut l = Lower {
         src: &text,
         file,
@@ -58,28 +59,43 @@ pub fn parse_hcl_body(file: FileId, src: &str) -> Result<Body, Diagnostics> {
     Ok(out)
 }
 
-/// Parses a body, accepting what HCL accepts but hcl-edit rejects: an object constructor that
-/// repeats a key (the later value wins when evaluated). The repeated key is re-spelt as a quoted
-/// or parenthesised key of the same name, which hcl-edit treats as distinct; columns after it on
-/// that line shift by two.
-fn parse_body_lenient(
+/// Parses with `parse`, accepting what HCL accepts but hcl-edit rejects: an object constructor
+/// that repeats a key (the later value wins when evaluated). Every repeated key is re-spelt as a
+/// quoted or parenthesised key of the same name, which hcl-edit treats as distinct; columns after
+/// it on that line shift. A repeat the one-pass scan misses is re-spelt where hcl-edit reports
+/// it, within a budget of re-parses that keeps the time bounded by the text's size.
+fn parse_lenient<T>(
     src: &str,
-) -> Result<(hstruct::Body, std::borrow::Cow<'_, str>), hcl_edit::parser::Error> {
+    parse: impl Fn(&str) -> Result<T, hcl_edit::parser::Error>,
+) -> Result<(T, std::borrow::Cow<'_, str>), hcl_edit::parser::Error> {
+    use super::dupkeys::{reparse_budget, repeated_object_keys, respell_repeated_keys};
     let mut text = std::borrow::Cow::Borrowed(src);
-    for _ in 0..1000 {
-        match hcl_edit::parser::parse_body(&text) {
+    let mut scanned = false;
+    let mut reparses = reparse_budget(src.len());
+    loop {
+        match parse(&text) {
             Ok(b) => return Ok((b, text)),
             Err(e) if e.message().contains("redefined object key") => {
+                if !scanned {
+                    scanned = true;
+                    let keys = repeated_object_keys(&text);
+                    if !keys.is_empty() {
+                        text = std::borrow::Cow::Owned(respell_repeated_keys(&text, &keys));
+                        continue;
+                    }
+                }
                 let at = e.location().offset();
-                let Some(respelt) = respell_key(&text, at) else {
-                    return Err(e);
-                };
-                text = std::borrow::Cow::Owned(respelt);
+                match respell_key(&text, at) {
+                    Some(respelt) if reparses > 0 => {
+                        reparses -= 1;
+                        text = std::borrow::Cow::Owned(respelt);
+                    }
+                    _ => return Err(e),
+                }
             }
             Err(e) => return Err(e),
         }
     }
-    hcl_edit::parser::parse_body(&text).map(|b| (b, text))
 }
 
 /// Rewrites the object key starting at byte `at`: `k` → `"k"`, `"k"` → `("k")`.
@@ -104,9 +120,10 @@ fn respell_key(text: &str, at: usize) -> Option<String> {
 
 /// Parses one expression (for `-var` values, the console, and type expressions).
 pub fn parse_expression(file: FileId, src: &str) -> Result<Expr, Diagnostics> {
-    let e = hcl_edit::parser::parse_expr(src).map_err(|e| parse_error(file, src, e))?;
+    let (e, text) =
+        parse_lenient(src, hcl_edit::parser::parse_expr).map_err(|e| parse_error(file, src, e))?;
     let mut l = Lower {
-        src,
+        src: &text,
         file,
         base: 0,
         diags: Diagnostics::new(),

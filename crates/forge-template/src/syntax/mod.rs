@@ -1,6 +1,7 @@
 //! The syntax tree every template is lowered into, whatever it was written in (HCL native syntax
 //! or HCL JSON): bodies of attributes and blocks, and expressions with spans.
 
+pub(crate) mod dupkeys;
 mod lower_hcl;
 mod lower_json;
 

@@ -229,7 +229,16 @@ struct Parser<'f> {
     vars: Vec<String>,
     /// The line the current action starts on.
     action_line: usize,
+    /// How many parentheses the parser is inside.
+    depth: usize,
+    /// The byte offsets of the source's newlines, for line numbers in logarithmic time.
+    newlines: Vec<usize>,
 }
+
+/// How deeply parenthesized pipelines may nest: parsing and rendering recurse once per level,
+/// so the limit keeps hostile input from overflowing the stack. Go's text/template words the
+/// error the same way.
+const MAX_DEPTH: usize = 200;
 
 fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
@@ -241,7 +250,7 @@ fn is_alnum(c: char) -> bool {
 
 impl<'f> Parser<'f> {
     fn line_at(&self, pos: usize) -> usize {
-        1 + self.src[..pos.min(self.src.len())].matches('\n').count()
+        1 + self.newlines.partition_point(|&nl| nl < pos)
     }
 
     fn lex_err(&self, line: usize, msg: impl std::fmt::Display) -> (usize, String) {
@@ -683,8 +692,13 @@ impl<'f> Parser<'f> {
                 }
             }
             Tok::LParen => {
-                let p = self.pipeline("parenthesized pipeline", true)?;
-                Arg::Pipe(p, pos)
+                if self.depth >= MAX_DEPTH {
+                    return Err(self.err(line, "max expression depth exceeded"));
+                }
+                self.depth += 1;
+                let p = self.pipeline("parenthesized pipeline", true);
+                self.depth -= 1;
+                Arg::Pipe(p?, pos)
             }
             Tok::Str(q) => {
                 let value = go_unquote(&q).ok_or_else(|| self.err(line, "invalid syntax"))?;
@@ -733,6 +747,8 @@ pub fn parse(src: &str, defined: &dyn Fn(&str) -> bool) -> Result<Template, TplE
         funcs: defined,
         vars: vec!["$".into()],
         action_line: 1,
+        depth: 0,
+        newlines: src.match_indices('\n').map(|(i, _)| i).collect(),
     };
     let mut nodes = Vec::new();
     let mut stack: Vec<&'static str> = Vec::new();
