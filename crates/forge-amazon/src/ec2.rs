@@ -426,8 +426,27 @@ where
                     .unwrap_or_else(|| inner.to_string()),
             }
         }
-        _ => ApiError::transport(op, aws_sdk_ec2::error::DisplayErrorContext(&e).to_string()),
+        _ => ApiError::transport(op, one_line(&e)),
     }
+}
+
+/// An SDK error as one readable line: each cause's own message, outermost first, without
+/// the repetitions and the Debug structure the SDK's error context adds.
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() && !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        cur = err.source();
+    }
+    out
 }
 
 fn filter(name: &str, values: &[String]) -> t::Filter {
