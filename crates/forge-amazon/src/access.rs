@@ -351,3 +351,81 @@ impl Access {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn obj(kv: &[(&str, Value)]) -> Value {
+        Value::object(
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_access_of_any_amazon_configuration_and_its_credentials() {
+        let s = |x: &str| Value::string(x);
+        let role = obj(&[("role_arn", s("arn:aws:iam::123456789012:role/r"))]);
+        let config = obj(&[
+            ("access_key", s("AKIAKEY")),
+            ("secret_key", s("the-secret").mark_sensitive()),
+            ("region", s("eu-west-1")),
+            ("custom_endpoint_ec2", s("http://127.0.0.1:1")),
+            ("assume_role", Value::list_of(vec![role])),
+            // What only the build knows does not matter here.
+            (
+                "ami_name",
+                Value::unknown(forge_template::value::Type::String),
+            ),
+        ]);
+        let a = Access::from_config(&config).unwrap();
+        assert_eq!(
+            (
+                a.access_key.as_str(),
+                a.region.as_str(),
+                a.endpoint.as_str()
+            ),
+            ("AKIAKEY", "eu-west-1", "http://127.0.0.1:1")
+        );
+        assert_eq!(a.secrets(), ["the-secret"]);
+        assert_eq!(
+            a.assume_role.and_then(|r| r.role_arn).as_deref(),
+            Some("arn:aws:iam::123456789012:role/r")
+        );
+        let half = obj(&[("access_key", s("AKIAKEY"))]);
+        assert_eq!(
+            Access::from_config(&half).unwrap_err(),
+            "access_key and secret_key must be set together"
+        );
+        // Static keys resolve without a call; a profile that does not exist gives none (the
+        // chain's last reason, on one line), the one that does gives its keys.
+        let mut keys = Access::from_config(&config).unwrap();
+        keys.assume_role = None;
+        keys.check_credentials().await.unwrap();
+        let dir = std::env::temp_dir().join(format!("forge-access-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("credentials");
+        std::fs::write(
+            &file,
+            "[other]\naws_access_key_id = A\naws_secret_access_key = B\n",
+        )
+        .unwrap();
+        let profile = Access {
+            profile: "missing".into(),
+            shared_credentials_file: file.display().to_string(),
+            region: "us-east-1".into(),
+            ..Access::default()
+        };
+        let e = profile.check_credentials().await.unwrap_err();
+        assert!(!e.is_empty() && !e.contains('\n'), "{e}");
+        let found = Access {
+            profile: "other".into(),
+            ..profile
+        };
+        found.check_credentials().await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

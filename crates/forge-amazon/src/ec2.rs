@@ -1100,3 +1100,44 @@ impl Ec2 for SdkEc2 {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::config::http::HttpResponse;
+    use aws_sdk_ec2::operation::describe_regions::DescribeRegionsError;
+
+    #[derive(Debug)]
+    struct Cause;
+    impl fmt::Display for Cause {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("no credentials\n  found in chain")
+        }
+    }
+    impl std::error::Error for Cause {}
+
+    #[derive(Debug)]
+    struct Loading(Cause);
+    impl fmt::Display for Loading {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an error occurred while loading credentials")
+        }
+    }
+    impl std::error::Error for Loading {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn failures_before_the_service_answers_are_one_line_without_debug() {
+        let e: SdkError<DescribeRegionsError, HttpResponse> =
+            SdkError::construction_failure(Loading(Cause));
+        let text = to_api_error("DescribeRegions", e).to_string();
+        assert_eq!(
+            text,
+            "EC2 DescribeRegions: failed to construct request: an error occurred while loading credentials: no credentials found in chain"
+        );
+        assert!(!text.contains("Loading") && !text.contains('\n'), "{text}");
+    }
+}
