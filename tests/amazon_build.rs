@@ -686,14 +686,11 @@ fn sigkill_then_forge_cleanup_leaves_nothing_in_ec2() {
             "round {round}: cleanup failed:\n{}\nbuild:\n{text}",
             all(&out)
         );
-        for region in ["us-east-1", "us-west-2"] {
-            let left = m.leftovers(region);
-            assert!(
-                left.is_empty(),
-                "round {round}: left in {region}: {left:?}\ncleanup:\n{}\nbuild:\n{text}",
-                all(&out)
-            );
-        }
+        assert_nothing_in_moto(
+            &m,
+            &format!("round {round}"),
+            &format!("cleanup:\n{}\nbuild:\n{text}", all(&out)),
+        );
         assert!(sb.journals().is_empty(), "round {round}: journal left");
     }
 }
