@@ -952,3 +952,78 @@ fn cleanup_takes_the_template_as_argument_or_says_in_one_line_what_it_needs() {
     assert_nothing_in_moto(&m, "cleanup with the template as argument", &said);
     assert!(sb.journals().is_empty(), "journal left\n{said}");
 }
+
+#[test]
+fn sigkill_with_a_profile_and_an_assumed_role_then_cleanup_from_another_directory() {
+    let m = Moto::start(None);
+    let s = instance(&m);
+    let p = FaultProxy::start(m.port());
+    let t = template(
+        &p.endpoint(),
+        &s,
+        &source_by_filter(&m),
+        r#"ami_name = "forge-profile-kill"
+  profile = "builder"
+  shared_credentials_file = "credentials"
+  assume_role {
+    role_arn     = "arn:aws:iam::123456789012:role/forge-builder"
+    session_name = "forge-test"
+  }"#,
+        "",
+    )
+    .replace("  access_key          = \"AKIAFORGETEST\"\n", "")
+    .replace("  secret_key          = \"forge-test-secret\"\n", "")
+    .replace(
+        "provisioner \"shell\" {",
+        "provisioner \"shell\" {\n    pause_before = \"3s\"",
+    );
+    let creds =
+        "[builder]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n";
+    let sb = Sandbox::new(&[("t.pkr.hcl", &t), ("credentials", creds)]);
+    let endpoint = p.endpoint();
+    // STS calls go to moto too; no credentials in the environment.
+    let env = [("AWS_ENDPOINT_URL_STS", endpoint.as_str())];
+    let mut rng = Rng::new();
+    let mut tries = 0;
+    let text = loop {
+        let text = kill_build(
+            &m,
+            &sb,
+            &mut rng,
+            &["build", "-color=false", "t.pkr.hcl"],
+            &env,
+        );
+        if text.contains("Instance ID:") && !m.leftovers("us-east-1").is_empty() {
+            break text;
+        }
+        tries += 1;
+        assert!(tries < 10, "ten kills left nothing in moto:\n{text}");
+        let out = cli::output(&mut bare_command(&sb, &["cleanup"], &env), None);
+        assert_eq!(out.code, 0, "{}", all(&out));
+    };
+    let before = p.bodies().len();
+    // The relative shared_credentials_file means what it meant to the build.
+    let mut cmd = bare_command(&sb, &["cleanup"], &env);
+    cmd.current_dir(sb.path("home"));
+    let out = cli::output(&mut cmd, None);
+    let said = all(&out);
+    assert_eq!(out.code, 0, "{said}\nbuild:\n{text}");
+    assert!(said.contains("Removed aws-instance i-"), "{said}");
+    assert!(!said.contains("profile-secret"), "{said}");
+    assert!(!journal_text(&sb).contains("profile-secret"));
+    assert_nothing_in_moto(&m, "profile and assumed role", &said);
+    let reqs = p.bodies().split_off(before);
+    let sts = reqs
+        .iter()
+        .find(|r| r.contains("Action=AssumeRole"))
+        .unwrap_or_else(|| panic!("cleanup assumed no role: {reqs:?}"));
+    assert!(sts.contains("Credential=AKIAPROFILEKEY/"), "{sts}");
+    let term = reqs
+        .iter()
+        .find(|r| r.contains("Action=TerminateInstances"))
+        .unwrap_or_else(|| panic!("cleanup terminated nothing: {reqs:?}"));
+    assert!(
+        term.to_ascii_lowercase().contains("x-amz-security-token"),
+        "TerminateInstances not signed with the role's session: {term}"
+    );
+}
