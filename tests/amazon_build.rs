@@ -686,14 +686,344 @@ fn sigkill_then_forge_cleanup_leaves_nothing_in_ec2() {
             "round {round}: cleanup failed:\n{}\nbuild:\n{text}",
             all(&out)
         );
-        for region in ["us-east-1", "us-west-2"] {
-            let left = m.leftovers(region);
-            assert!(
-                left.is_empty(),
-                "round {round}: left in {region}: {left:?}\ncleanup:\n{}\nbuild:\n{text}",
-                all(&out)
-            );
-        }
+        assert_nothing_in_moto(
+            &m,
+            &format!("round {round}"),
+            &format!("cleanup:\n{}\nbuild:\n{text}", all(&out)),
+        );
         assert!(sb.journals().is_empty(), "round {round}: journal left");
     }
+}
+
+const SECRET: &str = "forge-inline-secret-7f3a";
+
+/// [`slow_template`] with its keys in variables (no `AWS_*` anywhere), as templates pass them.
+fn inline_credentials_template(m: &Moto, s: &Sshd, name: &str) -> String {
+    let t = slow_template(m, s, name)
+        .replace(
+            "access_key          = \"AKIAFORGETEST\"",
+            "access_key          = var.access_key",
+        )
+        .replace(
+            "secret_key          = \"forge-test-secret\"",
+            "secret_key          = var.secret_key",
+        );
+    format!("variable \"access_key\" {{\n  type = string\n}}\nvariable \"secret_key\" {{\n  type = string\n}}\n{t}")
+}
+
+/// The files of a sandbox for [`inline_credentials_template`]: the template and a var file
+/// for each key.
+fn inline_credentials_files(t: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("t.pkr.hcl", t.to_string()),
+        (
+            "access.pkrvars.hcl",
+            "access_key = \"AKIAINLINEKEY\"\n".to_string(),
+        ),
+        ("secret.pkrvars.hcl", format!("secret_key = \"{SECRET}\"\n")),
+    ]
+}
+
+/// A forge command with nothing of the test's environment but the sandbox's directories, a
+/// HOME without AWS files, and `env`.
+fn bare_command(sb: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    let home = sb.path("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut c = cli::forge_command(args, &sb.dir);
+    c.env_clear()
+        .env("HOME", &home)
+        .env("TMPDIR", &sb.tmp)
+        .env("FORGE_STATE_DIR", &sb.state);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+/// Starts a build of `args` in an environment without `AWS_*` and SIGKILLs it: at a random
+/// point of its first seconds, or at a random point after its instance exists.
+/// AMIs of a build that finished before the kill are deleted.
+fn kill_build(
+    m: &Moto,
+    sb: &Sandbox,
+    rng: &mut Rng,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> String {
+    let out = std::fs::File::create(sb.dir.join(".stdout")).unwrap();
+    let mut child = bare_command(sb, args, env)
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start forge");
+    let early = rng.below(3) == 0;
+    if early {
+        std::thread::sleep(Duration::from_millis(100 + rng.below(700)));
+    } else {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !sb.spawned_output().contains("Instance ID:") && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(1500)));
+    }
+    build::signal(child.id(), "KILL");
+    let _ = child.wait();
+    // A request forge sent just before it died still lands (moto takes a while to make a key
+    // pair): cleanup comes after it, as a user's would.
+    std::thread::sleep(Duration::from_millis(1000));
+    let text = sb.spawned_output();
+    if text.contains("AMIs were created") {
+        // The build finished first: its AMIs are its result, not leftovers.
+        for region in ["us-east-1", "us-west-2"] {
+            let xml = m.query(region, "Action=DescribeImages&Owner.1=self");
+            for ami in Moto::values(&xml, "imageId") {
+                m.query(region, &format!("Action=DeregisterImage&ImageId={ami}"));
+            }
+            for snap in Moto::values(&xml, "snapshotId") {
+                m.query(region, &format!("Action=DeleteSnapshot&SnapshotId={snap}"));
+            }
+        }
+    }
+    text
+}
+
+/// The text of every journal of the sandbox.
+fn journal_text(sb: &Sandbox) -> String {
+    sb.journals()
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
+}
+
+fn assert_nothing_in_moto(m: &Moto, what: &str, output: &str) {
+    for region in ["us-east-1", "us-west-2"] {
+        let left = m.leftovers(region);
+        assert!(
+            left.is_empty(),
+            "{what}: left in {region}: {left:?}\n{output}"
+        );
+    }
+}
+
+#[test]
+fn sigkill_with_inline_credentials_then_cleanup_in_an_empty_environment() {
+    let m = Moto::start(None);
+    let s = instance(&m);
+    let mut rng = Rng::new();
+    let mut found_leftovers = 0;
+    let secret_var = format!("secret_key={SECRET}");
+    for round in 0..6 {
+        let t = inline_credentials_template(&m, &s, &format!("forge-inline-{round}"));
+        let files = inline_credentials_files(&t);
+        let files: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
+        let sb = Sandbox::new(&files);
+        // The secret key comes from a var file, a -var flag or PKR_VAR_secret_key in turn; the
+        // access key from a var file. cleanup is given the -var and PKR_VAR_ again.
+        let (build_args, cleanup_args, env): (Vec<&str>, Vec<&str>, Vec<(&str, &str)>) =
+            match round % 3 {
+                0 => (vec!["-var-file=secret.pkrvars.hcl"], vec![], vec![]),
+                1 => (vec!["-var", &secret_var], vec!["-var", &secret_var], vec![]),
+                _ => (vec![], vec![], vec![("PKR_VAR_secret_key", SECRET)]),
+            };
+        let mut args = vec!["build", "-color=false", "-var-file=access.pkrvars.hcl"];
+        args.extend(&build_args);
+        args.push("t.pkr.hcl");
+        let text = kill_build(&m, &sb, &mut rng, &args, &env);
+        let journal = journal_text(&sb);
+        assert!(
+            !journal.contains(SECRET),
+            "round {round}: the secret is in the journal:\n{journal}"
+        );
+        if !journal.is_empty() {
+            found_leftovers += 1;
+        }
+        let mut args = vec!["cleanup"];
+        args.extend(&cleanup_args);
+        let out = cli::output(&mut bare_command(&sb, &args, &env), None);
+        let said = all(&out);
+        assert_eq!(
+            out.code, 0,
+            "round {round}: cleanup failed:\n{said}\nbuild:\n{text}"
+        );
+        assert!(!said.contains(SECRET), "round {round}: {said}");
+        assert!(!said.contains("{ "), "round {round}: a Debug dump:\n{said}");
+        assert_nothing_in_moto(
+            &m,
+            &format!("round {round}"),
+            &format!("{said}\nbuild:\n{text}"),
+        );
+        assert!(
+            sb.journals().is_empty(),
+            "round {round}: journal left\n{said}"
+        );
+    }
+    assert!(
+        found_leftovers > 0,
+        "no kill ever left a journal: the test proves nothing"
+    );
+}
+
+#[test]
+fn cleanup_takes_the_template_as_argument_or_says_in_one_line_what_it_needs() {
+    let m = Moto::start(None);
+    let s = instance(&m);
+    let mut rng = Rng::new();
+    let t = inline_credentials_template(&m, &s, "forge-inline-arg");
+    let files = inline_credentials_files(&t);
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
+    let sb = Sandbox::new(&files);
+    let env = [("PKR_VAR_secret_key", SECRET)];
+    // Killed until something is left in moto.
+    let mut tries = 0;
+    let text = loop {
+        let text = kill_build(
+            &m,
+            &sb,
+            &mut rng,
+            &[
+                "build",
+                "-color=false",
+                "-var-file=access.pkrvars.hcl",
+                "t.pkr.hcl",
+            ],
+            &env,
+        );
+        if !sb.journals().is_empty() && !m.leftovers("us-east-1").is_empty() {
+            break text;
+        }
+        tries += 1;
+        assert!(tries < 10, "ten kills left nothing in moto:\n{text}");
+        let out = cli::output(&mut bare_command(&sb, &["cleanup"], &env), None);
+        assert_eq!(out.code, 0, "{}", all(&out));
+    };
+    assert!(!journal_text(&sb).contains(SECRET));
+    // The template moves away: the journal's is gone, and the environment has no credentials.
+    std::fs::rename(sb.path("t.pkr.hcl"), sb.path("moved.pkr.hcl")).unwrap();
+    let start = std::time::Instant::now();
+    let out = cli::output(&mut bare_command(&sb, &["cleanup"], &[]), None);
+    let took = start.elapsed();
+    let said = all(&out);
+    assert_eq!(out.code, 1, "{said}");
+    let errors: Vec<&str> = said.lines().filter(|l| l.contains("Error")).collect();
+    assert_eq!(errors.len(), 1, "not one line:\n{said}");
+    let line = errors[0];
+    let template = sb.path("t.pkr.hcl");
+    for want in [
+        "no credentials to reach them",
+        "the template could not be evaluated",
+        &format!(
+            "run `forge cleanup -var secret_key=… {}`",
+            template.display()
+        ),
+        "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    ] {
+        assert!(line.contains(want), "wanted {want:?} in:\n{line}");
+    }
+    assert!(!said.contains("{ "), "a Debug dump:\n{said}");
+    assert!(
+        !m.leftovers("us-east-1").is_empty(),
+        "cleanup without credentials removed something\n{said}"
+    );
+    assert_eq!(sb.journals().len(), 1, "the journal must stay for a retry");
+    eprintln!("cleanup without credentials took {took:?}:\n{said}");
+
+    // The template given as argument, with the var file and the variable given again.
+    let out = cli::output(
+        &mut bare_command(
+            &sb,
+            &[
+                "cleanup",
+                "-var",
+                &format!("secret_key={SECRET}"),
+                "-var-file",
+                "access.pkrvars.hcl",
+                "moved.pkr.hcl",
+            ],
+            &[],
+        ),
+        None,
+    );
+    let said = all(&out);
+    assert_eq!(out.code, 0, "{said}\nbuild:\n{text}");
+    assert!(said.contains("Removed aws-instance i-"), "{said}");
+    assert!(!said.contains(SECRET), "{said}");
+    assert_nothing_in_moto(&m, "cleanup with the template as argument", &said);
+    assert!(sb.journals().is_empty(), "journal left\n{said}");
+}
+
+#[test]
+fn sigkill_with_a_profile_and_an_assumed_role_then_cleanup_from_another_directory() {
+    let m = Moto::start(None);
+    let s = instance(&m);
+    let p = FaultProxy::start(m.port());
+    let t = template(
+        &p.endpoint(),
+        &s,
+        &source_by_filter(&m),
+        r#"ami_name = "forge-profile-kill"
+  profile = "builder"
+  shared_credentials_file = "credentials"
+  assume_role {
+    role_arn     = "arn:aws:iam::123456789012:role/forge-builder"
+    session_name = "forge-test"
+  }"#,
+        "",
+    )
+    .replace("  access_key          = \"AKIAFORGETEST\"\n", "")
+    .replace("  secret_key          = \"forge-test-secret\"\n", "")
+    .replace(
+        "provisioner \"shell\" {",
+        "provisioner \"shell\" {\n    pause_before = \"3s\"",
+    );
+    let creds =
+        "[builder]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n";
+    let sb = Sandbox::new(&[("t.pkr.hcl", &t), ("credentials", creds)]);
+    let endpoint = p.endpoint();
+    // STS calls go to moto too; no credentials in the environment.
+    let env = [("AWS_ENDPOINT_URL_STS", endpoint.as_str())];
+    let mut rng = Rng::new();
+    let mut tries = 0;
+    let text = loop {
+        let text = kill_build(
+            &m,
+            &sb,
+            &mut rng,
+            &["build", "-color=false", "t.pkr.hcl"],
+            &env,
+        );
+        if text.contains("Instance ID:") && !m.leftovers("us-east-1").is_empty() {
+            break text;
+        }
+        tries += 1;
+        assert!(tries < 10, "ten kills left nothing in moto:\n{text}");
+        let out = cli::output(&mut bare_command(&sb, &["cleanup"], &env), None);
+        assert_eq!(out.code, 0, "{}", all(&out));
+    };
+    let before = p.bodies().len();
+    // The relative shared_credentials_file means what it meant to the build.
+    let mut cmd = bare_command(&sb, &["cleanup"], &env);
+    cmd.current_dir(sb.path("home"));
+    let out = cli::output(&mut cmd, None);
+    let said = all(&out);
+    assert_eq!(out.code, 0, "{said}\nbuild:\n{text}");
+    assert!(said.contains("Removed aws-instance i-"), "{said}");
+    assert!(!said.contains("profile-secret"), "{said}");
+    assert!(!journal_text(&sb).contains("profile-secret"));
+    assert_nothing_in_moto(&m, "profile and assumed role", &said);
+    let reqs = p.bodies().split_off(before);
+    let sts = reqs
+        .iter()
+        .find(|r| r.contains("Action=AssumeRole"))
+        .unwrap_or_else(|| panic!("cleanup assumed no role: {reqs:?}"));
+    assert!(sts.contains("Credential=AKIAPROFILEKEY/"), "{sts}");
+    let term = reqs
+        .iter()
+        .find(|r| r.contains("Action=TerminateInstances"))
+        .unwrap_or_else(|| panic!("cleanup terminated nothing: {reqs:?}"));
+    assert!(
+        term.to_ascii_lowercase().contains("x-amz-security-token"),
+        "TerminateInstances not signed with the role's session: {term}"
+    );
 }

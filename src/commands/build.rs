@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{ArgAction, Args};
 use forge_core::engine::{Engine, EngineConfig};
 use forge_core::events::Events;
-use forge_core::journal::{state_dir, Journal};
+use forge_core::journal::{state_dir, Journal, TemplateSource};
 use forge_core::plugin::{OnError, RunOptions};
 use forge_core::redact::Redactor;
 use forge_core::ui::{Mode, Output};
@@ -137,7 +137,14 @@ pub fn run(a: &BuildArgs, machine_readable: bool) -> i32 {
             }
         },
     };
-    let journal = match Journal::open(&state_dir(), &run_id, events.clone(), redactor.clone()) {
+    let source = template_source(path, &opts);
+    let journal = match Journal::open(
+        &state_dir(),
+        &run_id,
+        Some(&source),
+        events.clone(),
+        redactor.clone(),
+    ) {
         Ok(j) => j,
         Err(e) => {
             output.error(&format!(
@@ -195,6 +202,26 @@ pub fn run(a: &BuildArgs, machine_readable: bool) -> i32 {
     // A pending read of stdin (a breakpoint cut short) must not hold the exit.
     rt.shutdown_background();
     code
+}
+
+/// What the journal records of where the configuration came from: absolute paths and the
+/// names of the variables given on the command line or in the environment, never a value.
+fn template_source(path: &Path, opts: &forge_template::LoadOptions) -> TemplateSource {
+    let env_vars = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("PKR_VAR_"))
+        .collect();
+    TemplateSource {
+        path: absolute(path),
+        var_files: opts.var_files.iter().map(|f| absolute(f)).collect(),
+        vars: opts.vars.iter().map(|(k, _)| k.clone()).collect(),
+        env_vars,
+    }
+}
+
+/// `p` made absolute against the current directory (kept as given when that fails).
+pub fn absolute(p: &Path) -> std::path::PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// SIGINT and SIGTERM, listened for from the start of the run.

@@ -7,12 +7,36 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_ec2::config::Credentials;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ec2::config::{Credentials, ProvideCredentials};
 use forge_template::schema::plugins::AssumeRoleConfig;
+use forge_template::schema::ConfigStruct;
+use forge_template::value::Value;
 
-use crate::ec2::{Ec2, SdkEc2};
+use crate::ec2::{one_line, Ec2, SdkEc2};
 use crate::limiter;
+
+/// Where credentials come from when a configuration names none: what `forge cleanup` tells a
+/// user who has neither the template nor credentials at hand.
+pub const CREDENTIALS_HINT: &str =
+    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)";
+
+forge_template::plugin_config! {
+    /// The access arguments every Amazon plugin shares, read alone from any of their
+    /// configurations.
+    pub struct AccessFields {
+        access_key: Option<String>,
+        secret_key: Option<String>,
+        token: Option<String>,
+        profile: Option<String>,
+        shared_credentials_file: Option<String>,
+        region: Option<String>,
+        custom_endpoint_ec2: Option<String>,
+        assume_role: Option<AssumeRoleConfig>,
+        skip_region_validation: Option<bool>,
+        max_retries: Option<i64>,
+    }
+}
 
 /// Where and as whom to call EC2.
 #[derive(Clone, Debug, Default)]
@@ -145,8 +169,8 @@ impl Access {
             .collect()
     }
 
-    /// What `forge cleanup` needs to reach the same account and endpoint again: never a
-    /// secret (cleanup takes credentials from the environment or the profile).
+    /// Where a resource is, for `forge cleanup`: never a secret (cleanup gets the credentials
+    /// from the build's configuration, evaluated again, or else from the standard chain).
     pub fn journal_data(&self, region: &str) -> serde_json::Value {
         serde_json::json!({
             "region": region,
@@ -157,7 +181,7 @@ impl Access {
     }
 
     /// The access [`journal_data`](Access::journal_data) describes, credentials from the
-    /// standard chain.
+    /// recorded profile or the standard chain.
     pub fn from_journal(d: &serde_json::Value) -> Access {
         let g = |k: &str| d[k].as_str().unwrap_or_default().to_string();
         Access {
@@ -167,6 +191,46 @@ impl Access {
             shared_credentials_file: g("shared_credentials_file"),
             skip_region_validation: true,
             ..Access::default()
+        }
+    }
+
+    /// The access an Amazon plugin's evaluated configuration describes: only its access
+    /// arguments are read, so any Amazon builder's or post-processor's configuration will do.
+    /// A missing region is left to the caller (cleanup takes it from the journal).
+    pub fn from_config(v: &Value) -> Result<Access, String> {
+        let names: Vec<String> = AccessFields::schema()
+            .fields
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        let fields = v
+            .as_entries()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| names.contains(k))
+            .map(|(k, x)| (k.clone(), x.clone()))
+            .collect();
+        let a: AccessFields = forge_template::schema::decode(&Value::object(fields))?;
+        let mut errs = Vec::new();
+        let access = Access::prepare(crate::access_args!(a), &mut errs);
+        errs.retain(|e| !e.starts_with("region is required"));
+        if errs.is_empty() {
+            Ok(access)
+        } else {
+            Err(errs.join("; "))
+        }
+    }
+
+    /// Resolves the credentials this access would sign with (static keys, the profile, the
+    /// standard chain, then assume_role), or says in one line why there are none.
+    pub async fn check_credentials(&self) -> Result<(), String> {
+        let conf = self.sdk_config(self.region.clone()).await;
+        let Some(p) = conf.credentials_provider() else {
+            return Err("no credential provider is configured".into());
+        };
+        match p.provide_credentials().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(one_line(&e)),
         }
     }
 
@@ -186,15 +250,15 @@ impl Access {
         client
     }
 
-    /// A new client for `region`, behind the process's limiter for this account and region.
-    async fn make_client(&self, region: String) -> Arc<dyn Ec2> {
+    /// The SDK configuration for `region`: region, HTTP client, timeouts and credentials.
+    async fn sdk_config(&self, region: String) -> SdkConfig {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region.clone()))
+            .region(Region::new(region))
             .http_client(http)
             // forge retries itself, through the limiter every build of the process shares.
             .retry_config(RetryConfig::disabled())
@@ -255,6 +319,12 @@ impl Access {
                 ))
                 .build();
         }
+        conf
+    }
+
+    /// A new client for `region`, behind the process's limiter for this account and region.
+    async fn make_client(&self, region: String) -> Arc<dyn Ec2> {
+        let conf = self.sdk_config(region.clone()).await;
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&conf);
         if !self.endpoint.is_empty() {
             ec2 = ec2.endpoint_url(&self.endpoint);
@@ -279,5 +349,83 @@ impl Access {
             limiter::shared(&key),
             self.max_retries,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn obj(kv: &[(&str, Value)]) -> Value {
+        Value::object(
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_access_of_any_amazon_configuration_and_its_credentials() {
+        let s = |x: &str| Value::string(x);
+        let role = obj(&[("role_arn", s("arn:aws:iam::123456789012:role/r"))]);
+        let config = obj(&[
+            ("access_key", s("AKIAKEY")),
+            ("secret_key", s("the-secret").mark_sensitive()),
+            ("region", s("eu-west-1")),
+            ("custom_endpoint_ec2", s("http://127.0.0.1:1")),
+            ("assume_role", Value::list_of(vec![role])),
+            // What only the build knows does not matter here.
+            (
+                "ami_name",
+                Value::unknown(forge_template::value::Type::String),
+            ),
+        ]);
+        let a = Access::from_config(&config).unwrap();
+        assert_eq!(
+            (
+                a.access_key.as_str(),
+                a.region.as_str(),
+                a.endpoint.as_str()
+            ),
+            ("AKIAKEY", "eu-west-1", "http://127.0.0.1:1")
+        );
+        assert_eq!(a.secrets(), ["the-secret"]);
+        assert_eq!(
+            a.assume_role.and_then(|r| r.role_arn).as_deref(),
+            Some("arn:aws:iam::123456789012:role/r")
+        );
+        let half = obj(&[("access_key", s("AKIAKEY"))]);
+        assert_eq!(
+            Access::from_config(&half).unwrap_err(),
+            "access_key and secret_key must be set together"
+        );
+        // Static keys resolve without a call; a profile that does not exist gives none (the
+        // chain's last reason, on one line), the one that does gives its keys.
+        let mut keys = Access::from_config(&config).unwrap();
+        keys.assume_role = None;
+        keys.check_credentials().await.unwrap();
+        let dir = std::env::temp_dir().join(format!("forge-access-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("credentials");
+        std::fs::write(
+            &file,
+            "[other]\naws_access_key_id = A\naws_secret_access_key = B\n",
+        )
+        .unwrap();
+        let profile = Access {
+            profile: "missing".into(),
+            shared_credentials_file: file.display().to_string(),
+            region: "us-east-1".into(),
+            ..Access::default()
+        };
+        let e = profile.check_credentials().await.unwrap_err();
+        assert!(!e.is_empty() && !e.contains('\n'), "{e}");
+        let found = Access {
+            profile: "other".into(),
+            ..profile
+        };
+        found.check_credentials().await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -426,8 +426,27 @@ where
                     .unwrap_or_else(|| inner.to_string()),
             }
         }
-        _ => ApiError::transport(op, aws_sdk_ec2::error::DisplayErrorContext(&e).to_string()),
+        _ => ApiError::transport(op, one_line(&e)),
     }
+}
+
+/// An SDK error as one readable line: each cause's own message, outermost first, without
+/// the repetitions and the Debug structure the SDK's error context adds.
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() && !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        cur = err.source();
+    }
+    out
 }
 
 fn filter(name: &str, values: &[String]) -> t::Filter {
@@ -1079,5 +1098,46 @@ impl Ec2 for SdkEc2 {
             .flat_map(|r| r.instances())
             .filter_map(|i| i.image_id().map(str::to_string))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::config::http::HttpResponse;
+    use aws_sdk_ec2::operation::describe_regions::DescribeRegionsError;
+
+    #[derive(Debug)]
+    struct Cause;
+    impl fmt::Display for Cause {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("no credentials\n  found in chain")
+        }
+    }
+    impl std::error::Error for Cause {}
+
+    #[derive(Debug)]
+    struct Loading(Cause);
+    impl fmt::Display for Loading {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an error occurred while loading credentials")
+        }
+    }
+    impl std::error::Error for Loading {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn failures_before_the_service_answers_are_one_line_without_debug() {
+        let e: SdkError<DescribeRegionsError, HttpResponse> =
+            SdkError::construction_failure(Loading(Cause));
+        let text = to_api_error("DescribeRegions", e).to_string();
+        assert_eq!(
+            text,
+            "EC2 DescribeRegions: failed to construct request: an error occurred while loading credentials: no credentials found in chain"
+        );
+        assert!(!text.contains("Loading") && !text.contains('\n'), "{text}");
     }
 }

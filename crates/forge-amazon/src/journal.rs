@@ -1,17 +1,20 @@
 //! Cloud resources in the run's journal: each is recorded (with its region and endpoint,
 //! never a secret) before the call that creates it, gets its id once EC2 answers, and is
 //! marked deleted when cleanup removes it. The [`Reclaimer`] removes what a dead run left:
-//! by id, by the run's tag when the id never came back, or by name for AMI copies.
+//! by id, by the run's tag when the id never came back, or by name for AMI copies, signing
+//! with the credentials of the build's configuration as cleanup evaluates it again (else the
+//! standard chain: environment, profile, instance role).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use forge_core::journal::Resource;
 use forge_core::plugin::BuildCtx;
-use forge_core::registry::Reclaimer;
+use forge_core::registry::{Origin, ReclaimError, Reclaimer};
 use forge_core::Result;
+use forge_template::value::Value;
 
-use crate::access::Access;
+use crate::access::{Access, CREDENTIALS_HINT};
 use crate::ec2::{ApiError, Ec2, RUN_TAG};
 
 /// An instance.
@@ -167,14 +170,56 @@ async fn sweep(
     Ok(())
 }
 
+/// The access to remove `r` with: the journal's region and endpoint, and the credentials of
+/// the configuration of the build that created it, when an Amazon builder's is known.
+async fn access_for(r: &Resource, origin: &Origin) -> std::result::Result<Access, ReclaimError> {
+    let journal = Access::from_journal(&r.data);
+    let mut access = match amazon_config(origin) {
+        None => journal.clone(),
+        Some(c) => Access::from_config(c).map_err(|e| {
+            ReclaimError::Failed(format!("the configuration of build {}: {e}", origin.build))
+        })?,
+    };
+    access.region = journal.region;
+    if !journal.endpoint.is_empty() {
+        access.endpoint = journal.endpoint;
+    }
+    access.skip_region_validation = true;
+    access
+        .check_credentials()
+        .await
+        .map_err(|reason| ReclaimError::NoCredentials {
+            reason,
+            hint: CREDENTIALS_HINT.into(),
+        })?;
+    Ok(access)
+}
+
+fn amazon_config(origin: &Origin) -> Option<&Value> {
+    origin
+        .config
+        .as_ref()
+        .filter(|_| origin.builder_type.starts_with("amazon-"))
+}
+
 #[async_trait]
 impl Reclaimer for AwsReclaimer {
     fn kinds(&self) -> &'static [&'static str] {
         &[INSTANCE, KEY_PAIR, SECURITY_GROUP, IMAGE, SCOPE]
     }
 
-    async fn reclaim(&self, r: &Resource) -> std::result::Result<(), String> {
-        let access = Access::from_journal(&r.data);
+    fn secrets(&self, config: &Value) -> Vec<String> {
+        Access::from_config(config)
+            .map(|a| a.secrets())
+            .unwrap_or_default()
+    }
+
+    async fn reclaim(
+        &self,
+        r: &Resource,
+        origin: &Origin,
+    ) -> std::result::Result<(), ReclaimError> {
+        let access = access_for(r, origin).await?;
         let run = r.data["run"].as_str().unwrap_or_default();
         let name = r.data["name"].as_str().unwrap_or_default();
         if r.kind == SCOPE {
@@ -199,11 +244,11 @@ impl Reclaimer for AwsReclaimer {
                 } else {
                     vec![r.id.clone()]
                 };
-                terminate_all(ec2, &ids).await
+                Ok(terminate_all(ec2, &ids).await?)
             }
             KEY_PAIR => {
                 let key = if r.id.is_empty() { name } else { &r.id };
-                ignore_missing(ec2.delete_key_pair(key).await)
+                Ok(ignore_missing(ec2.delete_key_pair(key).await)?)
             }
             SECURITY_GROUP => {
                 let ids = if r.id.is_empty() {
@@ -234,7 +279,7 @@ impl Reclaimer for AwsReclaimer {
                 }
                 Ok(())
             }
-            k => Err(format!("no reclaimer for {k}")),
+            k => Err(format!("no reclaimer for {k}").into()),
         }
     }
 }

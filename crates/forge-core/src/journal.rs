@@ -3,7 +3,8 @@
 //! power loss) leaves its journal behind, and `forge cleanup` reclaims what it lists.
 //!
 //! One JSON-lines file per run, `<state dir>/runs/<run id>.jsonl`:
-//! `{"op":"run","run":..,"pid":..,"start_ticks":..,"time":..,"cwd":..}` first, then
+//! `{"op":"run","run":..,"pid":..,"start_ticks":..,"time":..,"cwd":..,"template":{..}}` first
+//! (`template`: where the configuration came from, a [`TemplateSource`]), then
 //! `{"op":"create","seq":N,"build":..,"kind":..,"id":..,"data":{..}}`,
 //! `{"op":"update","seq":N,"id":..,"data":{..}}` (an id learnt after creation) and
 //! `{"op":"delete","seq":N}`. A run that ends with nothing left removes its file.
@@ -36,6 +37,24 @@ pub struct Resource {
     pub data: Value,
 }
 
+/// Where a run's configuration came from, so that `forge cleanup` can evaluate it again and
+/// reach the clouds with the credentials the build used. Paths and variable names only: a
+/// `-var` value may be a secret, so cleanup is given it again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TemplateSource {
+    /// The template file or directory, absolute.
+    pub path: PathBuf,
+    /// `-var-file`s, absolute, in order.
+    #[serde(default)]
+    pub var_files: Vec<PathBuf>,
+    /// The names of the `-var` flags (not their values).
+    #[serde(default)]
+    pub vars: Vec<String>,
+    /// The `PKR_VAR_*` environment variables that were set (names only).
+    #[serde(default)]
+    pub env_vars: Vec<String>,
+}
+
 /// The state directory: `FORGE_STATE_DIR`, else `$XDG_STATE_HOME/forge`, else
 /// `~/.local/state/forge`.
 pub fn state_dir() -> PathBuf {
@@ -66,10 +85,11 @@ struct JournalState {
 }
 
 impl Journal {
-    /// Starts the journal of run `run_id` under `dir/runs`.
+    /// Starts the journal of run `run_id` under `dir/runs`, built from `source`.
     pub fn open(
         dir: &Path,
         run_id: &str,
+        source: Option<&TemplateSource>,
         events: Arc<Events>,
         redactor: Arc<Redactor>,
     ) -> std::io::Result<Arc<Journal>> {
@@ -93,6 +113,7 @@ impl Journal {
             "start_ticks": process_start_ticks(pid),
             "time": chrono::Utc::now().to_rfc3339(),
             "cwd": std::env::current_dir().ok(),
+            "template": source,
         }))?;
         Ok(Arc::new(j))
     }
@@ -231,6 +252,10 @@ pub struct RunJournal {
     pub start_ticks: Option<u64>,
     /// When the run started (RFC 3339).
     pub time: String,
+    /// The directory the run was started in.
+    pub cwd: Option<PathBuf>,
+    /// Where its configuration came from.
+    pub source: Option<TemplateSource>,
     /// Resources created and not deleted, newest first.
     pub live: Vec<Resource>,
 }
@@ -245,6 +270,8 @@ impl RunJournal {
             pid: 0,
             start_ticks: None,
             time: String::new(),
+            cwd: None,
+            source: None,
             live: Vec::new(),
         };
         let mut live: BTreeMap<u64, Resource> = BTreeMap::new();
@@ -259,6 +286,8 @@ impl RunJournal {
                     j.pid = v["pid"].as_u64().unwrap_or(0) as u32;
                     j.start_ticks = v["start_ticks"].as_u64();
                     j.time = v["time"].as_str().unwrap_or_default().to_string();
+                    j.cwd = v["cwd"].as_str().map(PathBuf::from);
+                    j.source = serde_json::from_value(v["template"].clone()).ok();
                 }
                 Some("create") => {
                     if let Ok(r) = serde_json::from_value::<Resource>(v.clone()) {
@@ -373,7 +402,20 @@ mod tests {
     #[test]
     fn journal_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(dir.path(), "r1", Events::disabled(), Redactor::new()).unwrap();
+        let source = TemplateSource {
+            path: "/t/x.pkr.hcl".into(),
+            var_files: vec!["/t/v.pkrvars.hcl".into()],
+            vars: vec!["secret_key".into()],
+            env_vars: vec!["PKR_VAR_access_key".into()],
+        };
+        let j = Journal::open(
+            dir.path(),
+            "r1",
+            Some(&source),
+            Events::disabled(),
+            Redactor::new(),
+        )
+        .unwrap();
         let a = j
             .intend("b", "file", "/x/a", json!({"path": "/x/a"}))
             .unwrap();
@@ -384,6 +426,8 @@ mod tests {
         let back = RunJournal::read(j.path()).unwrap();
         assert_eq!(back.run_id, "r1");
         assert_eq!(back.pid, std::process::id());
+        assert_eq!(back.source, Some(source));
+        assert_eq!(back.cwd, std::env::current_dir().ok());
         assert!(back.is_alive());
         assert_eq!(back.live, vec![b.clone()]);
         j.deleted(b.seq);

@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::journal::{process_alive, process_start_ticks, Journal, ProcStat, Resource};
 use crate::plugin::{BuildCtx, Stream};
-use crate::registry::Reclaimer;
+use crate::registry::{Origin, ReclaimError, Reclaimer};
 use crate::ui::Ui;
 use crate::{Error, Result};
 
@@ -408,7 +408,7 @@ impl Reclaimer for LocalReclaimer {
         &["file", "dir", "process"]
     }
 
-    async fn reclaim(&self, r: &Resource) -> std::result::Result<(), String> {
+    async fn reclaim(&self, r: &Resource, _: &Origin) -> std::result::Result<(), ReclaimError> {
         match r.kind.as_str() {
             "file" | "dir" => {
                 let p = r.data["path"].as_str().unwrap_or(&r.id);
@@ -421,7 +421,7 @@ impl Reclaimer for LocalReclaimer {
                 match res {
                     Ok(()) => Ok(()),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                    Err(e) => Err(format!("removing {p}: {e}")),
+                    Err(e) => Err(format!("removing {p}: {e}").into()),
                 }
             }
             "process" => {
@@ -436,7 +436,7 @@ impl Reclaimer for LocalReclaimer {
                 }
                 Ok(())
             }
-            k => Err(format!("no reclaimer for {k}")),
+            k => Err(format!("no reclaimer for {k}").into()),
         }
     }
 }

@@ -22,15 +22,66 @@ pub type ProvisionerFactory =
 pub type PostProcessorFactory =
     fn(&Value, &PrepareInfo) -> Result<Box<dyn PostProcessor>, PrepareErrors>;
 
+/// The build a resource came from, as its reclaimer sees it: `forge cleanup` evaluates the
+/// template the journal names again (with the same variable sources), and a running build
+/// passes its own configuration. Credentials live only here, in memory, never in the journal.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The build's name (`amazon-ebs.x`), as the journal records it.
+    pub build: String,
+    /// The builder's type; empty when the template could not be evaluated.
+    pub builder_type: String,
+    /// The builder's evaluated configuration; `None` when the template could not be evaluated,
+    /// and the reclaimer falls back on what the journal and the environment say.
+    pub config: Option<Value>,
+}
+
+/// Why a resource could not be removed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReclaimError {
+    /// No usable credentials reached the service. `hint` says where else they may come from
+    /// (`set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`); `reason` is the provider's own.
+    NoCredentials {
+        /// The credential provider's reason, one line.
+        reason: String,
+        /// The environment or files that would provide credentials.
+        hint: String,
+    },
+    /// Any other failure, one line.
+    Failed(String),
+}
+
+impl std::fmt::Display for ReclaimError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReclaimError::NoCredentials { reason, .. } => write!(f, "no credentials: {reason}"),
+            ReclaimError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<String> for ReclaimError {
+    fn from(m: String) -> Self {
+        ReclaimError::Failed(m)
+    }
+}
+
 /// Removes leftovers of one resource kind.
 #[async_trait]
 pub trait Reclaimer: Send + Sync {
     /// The kinds it handles.
     fn kinds(&self) -> &'static [&'static str];
-    /// Removes `r`; `Ok` also when it is already gone.
-    async fn reclaim(&self, r: &Resource) -> Result<(), String>;
-    /// Finds resources tagged with `run_id` that the journal may not list (created but not yet
-    /// recorded), removes them, and says what it removed. `dry_run` only lists.
+    /// Removes `r`, with a client built from `origin` (the configuration of the build that
+    /// created it, when known); `Ok` also when it is already gone.
+    async fn reclaim(&self, r: &Resource, origin: &Origin) -> Result<(), ReclaimError>;
+    /// The secrets in a builder configuration this reclaimer reads (to mask in every output).
+    fn secrets(&self, _config: &Value) -> Vec<String> {
+        Vec::new()
+    }
+    /// Finds resources labelled with `run_id` that the journal may not list (created but not
+    /// yet recorded), removes them, and says what it removed. `dry_run` only lists. For local
+    /// daemons: a cloud sweep needs credentials, so a cloud journals its sweep as a resource
+    /// of the build (and gets the build's [`Origin`]).
     async fn sweep(&self, _run_id: &str, _dry_run: bool) -> Result<Vec<String>, String> {
         Ok(Vec::new())
     }

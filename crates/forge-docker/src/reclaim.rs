@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use forge_core::journal::Resource;
-use forge_core::registry::Reclaimer;
+use forge_core::registry::{Origin, ReclaimError, Reclaimer};
 
 use crate::driver::{Driver, Engine};
 
@@ -18,7 +18,7 @@ impl Reclaimer for ContainerReclaimer {
     fn kinds(&self) -> &'static [&'static str] {
         &[KIND]
     }
-    async fn reclaim(&self, r: &Resource) -> Result<(), String> {
+    async fn reclaim(&self, r: &Resource, _: &Origin) -> Result<(), ReclaimError> {
         let e = Engine::connect().await.map_err(|e| e.to_string())?;
         let name = r.data["name"].as_str().unwrap_or_default();
         for target in [r.id.as_str(), name] {

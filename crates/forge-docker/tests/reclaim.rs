@@ -43,8 +43,8 @@ async fn sweep_removes_the_containers_of_a_run_and_reclaim_removes_by_name() {
         id: name.clone(),
         data: serde_json::json!({ "name": name }),
     };
-    r.reclaim(&res).await.unwrap();
+    r.reclaim(&res, &Default::default()).await.unwrap();
     assert!(leftovers(&run).await.is_empty());
     // Already gone is fine.
-    r.reclaim(&res).await.unwrap();
+    r.reclaim(&res, &Default::default()).await.unwrap();
 }

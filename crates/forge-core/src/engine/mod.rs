@@ -21,7 +21,7 @@ use crate::events::Events;
 use crate::journal::Journal;
 use crate::plugin::{BuildCtx, Builder, PrepareInfo, RunOptions};
 use crate::redact::Redactor;
-use crate::registry::{PrepareErrors, Registry};
+use crate::registry::{Origin, PrepareErrors, Registry};
 use crate::timeline::{Phase, Timeline};
 use crate::ui::{Output, Ui, BUILD_COLORS};
 use crate::Error;
@@ -442,7 +442,12 @@ async fn run_one(
         Ok(None) => Ok(Vec::new()),
         Err(e) => Err(e),
     };
-    sweep_leftovers(&ctx, &registry).await;
+    let origin = Origin {
+        build: ctx.name.clone(),
+        builder_type: p.planned.builder_type.clone(),
+        config: Some(p.planned.builder.config.clone()),
+    };
+    sweep_leftovers(&ctx, &registry, &origin).await;
     let duration = start.elapsed();
     let took = crate::durafmt::format(duration);
     let (artifacts, error) = match result {
@@ -487,7 +492,7 @@ async fn run_one(
 /// Removes whatever the build's steps left in the journal (a step cancelled mid-way, a cleanup
 /// that failed). Under `-on-error=abort` a failed build keeps everything for inspection, and
 /// `forge cleanup` removes it later.
-async fn sweep_leftovers(ctx: &BuildCtx, registry: &Registry) {
+async fn sweep_leftovers(ctx: &BuildCtx, registry: &Registry, origin: &Origin) {
     let left = ctx.journal.live(Some(&ctx.name));
     if left.is_empty() {
         return;
@@ -503,7 +508,7 @@ async fn sweep_leftovers(ctx: &BuildCtx, registry: &Registry) {
     }
     for r in left {
         match registry.reclaimer(&r.kind) {
-            Some(rc) => match rc.reclaim(&r).await {
+            Some(rc) => match rc.reclaim(&r, origin).await {
                 Ok(()) => {
                     tracing::info!(build = %ctx.name, "reclaimed leftover {} {}", r.kind, r.id);
                     ctx.journal.deleted(r.seq);
