@@ -55,3 +55,89 @@ fn syntax_only_validate_matches_packer_over_the_corpus() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Full `forge validate` (no `-syntax-only`, no variables set) over the whole corpus, against
+/// tests/validate_full_corpus.tsv: every entry packer 1.6.6 accepts passes, and every entry forge
+/// rejects is listed with the error forge gives (checked against its output) and why.
+#[test]
+fn full_validate_over_the_corpus() {
+    let dir = std::env::var_os("FORGE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    let results = std::fs::read_to_string(dir.join("packer166-results.tsv")).unwrap_or_else(|_| {
+        panic!(
+            "the template corpus is expected at {} (set FORGE_CORPUS)",
+            dir.display()
+        )
+    });
+    let table = include_str!("validate_full_corpus.tsv");
+    // path -> (packer 1.6.6 exit, forge exit, forge's error, reason)
+    let mut expected = std::collections::BTreeMap::new();
+    for line in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols.len(), 5, "malformed row: {line}");
+        expected.insert(cols[0], (cols[1], cols[2], cols[3], cols[4]));
+    }
+    let (mut total, mut passed, mut packer_ok) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for line in results.lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.first() != Some(&"public") || cols.len() < 9 {
+            continue;
+        }
+        total += 1;
+        let path = cols[2];
+        let Some(&(packer_rc, want_rc, error, reason)) = expected.get(path) else {
+            failures.push(format!("{path}: not in tests/validate_full_corpus.tsv"));
+            continue;
+        };
+        // Packer's working directory: the copied repository's root.
+        let (root, rel) = path.split_once('/').unwrap_or((path, "."));
+        let out = Command::new(env!("CARGO_BIN_EXE_forge"))
+            .args(["validate", rel])
+            .current_dir(dir.join(root))
+            .output()
+            .expect("run forge");
+        let rc = out.status.code().unwrap_or(-1).to_string();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if packer_rc == "0" {
+            packer_ok += 1;
+            if rc != "0" {
+                failures.push(format!(
+                    "{path}: packer 1.6.6 accepts it, forge exits {rc}\n{text}"
+                ));
+                continue;
+            }
+        }
+        if rc != want_rc {
+            failures.push(format!(
+                "{path}: forge exit {rc}, table says {want_rc}\n{text}"
+            ));
+            continue;
+        }
+        if rc == "0" {
+            passed += 1;
+            continue;
+        }
+        if error.is_empty() || reason.is_empty() || !text.contains(error) {
+            failures.push(format!(
+                "{path}: rejected without a listed error and reason (table: {error:?} / {reason:?})\n{text}"
+            ));
+        }
+        // No type error Packer would not give.
+        if text.contains("invalid type:") {
+            failures.push(format!("{path}: a serde type error\n{text}"));
+        }
+    }
+    eprintln!(
+        "validate (full): {passed}/{total} pass; all {packer_ok} that packer 1.6.6 accepts pass"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
