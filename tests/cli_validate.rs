@@ -305,13 +305,34 @@ build {
     let d = dir(&[("t.pkr.hcl", hcl)]);
     let (code, out, _) = forge(&["validate", "t.pkr.hcl"], &d);
     assert_eq!(code, 1, "{out}");
-    for want in [
-        "Inappropriate value for attribute \"ssh_port\": a number is required.\n\n  on t.pkr.hcl line 4",
-        "Inappropriate value for attribute \"ssh_pty\": a bool is required.\n\n  on t.pkr.hcl line 5",
-        "Inappropriate value for attribute \"ssh_password\": string required.\n\n  on t.pkr.hcl line 6",
+    // Each error at the value's position, then the setting, the type it needs: all at once.
+    for (at, want) in [
+        (
+            "on t.pkr.hcl line 4 (column 18):",
+            "Inappropriate value for attribute \"ssh_port\": a number is required.",
+        ),
+        (
+            "on t.pkr.hcl line 5 (column 18):",
+            "Inappropriate value for attribute \"ssh_pty\": a bool is required.",
+        ),
+        (
+            "on t.pkr.hcl line 6 (column 18):",
+            "Inappropriate value for attribute \"ssh_password\": string required.",
+        ),
     ] {
-        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+        let pos = out
+            .find(at)
+            .unwrap_or_else(|| panic!("missing {at:?} in:\n{out}"));
+        assert!(
+            out[pos..].contains(want),
+            "missing {want:?} after {at:?} in:\n{out}"
+        );
     }
+    assert_eq!(
+        out.matches("Error: Incorrect attribute value type").count(),
+        3,
+        "{out}"
+    );
 
     let json = r#"{"builders": [{"type": "qemu", "iso_url": "x.iso", "iso_checksum": "none",
         "ssh_username": "u", "memory": "abc", "headless": "maybe", "shutdown_timeout": ""}]}"#;
@@ -376,7 +397,7 @@ build {
         "{out}"
     );
     assert!(
-        out.contains("* error decoding 'shutdown_timeout': time: invalid duration \"\"\n\n  on t.pkr.hcl line 9"),
+        out.contains("* error decoding 'shutdown_timeout': time: invalid duration \"\"\n\n  on t.pkr.hcl line 8"),
         "{out}"
     );
     assert!(!out.contains("EFI firmware"), "{out}");

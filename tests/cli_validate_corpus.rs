@@ -109,7 +109,8 @@ fn full_validate_over_the_corpus() {
         );
         if packer_rc == "0" {
             packer_ok += 1;
-            if rc != "0" {
+            // Newer Packer refuses what 1.6.6 let through (no build block): forge follows it.
+            if rc != "0" && !reason.starts_with("version gap:") {
                 failures.push(format!(
                     "{path}: packer 1.6.6 accepts it, forge exits {rc}\n{text}"
                 ));

@@ -93,8 +93,8 @@ const WEAK_LIST_BOOL: [u8; 11] = [0, 0, 1, 1, 0, 1, 1, 0, 0, 1, 1];
 const WEAK_MAP_STR: [u8; 11] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0];
 const WEAK_MAP_NUM: [u8; 11] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0];
 const WEAK_MAP_BOOL: [u8; 11] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0];
-// A duration: a Go duration string, or a number of nanoseconds.
-const WEAK_DURATION: [u8; 11] = [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0];
+// A duration: a Go duration string, or a number (or bool) of nanoseconds.
+const WEAK_DURATION: [u8; 11] = [0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0];
 
 fn expected(s: Shape) -> ([u8; 11], [u8; 11]) {
     match s {

@@ -82,25 +82,28 @@ pub const DURATIONS: &[&str] = &[
     "winrm_timeout",
 ];
 
-/// A duration setting: a number is nanoseconds (as Go reads a number into a duration); a string
+/// A duration setting: a number is nanoseconds and a bool 1ns or 0ns (as Go reads them into a
+/// duration); a string
 /// must be a Go duration, unless it is still a placeholder for what the build will know.
-fn duration(v: Value, at: &str, errs: &mut Vec<String>) -> Value {
+fn duration(v: &Value, at: &str, errs: &mut Vec<String>) -> Value {
     match &v.kind {
         Kind::Number(n) => Value::string(format!("{n}ns")).marked(v.sensitive),
-        Kind::String(s)
-            if s.contains("{{")
-                || s.contains(crate::late::UNKNOWN_STRING)
-                || s.contains(crate::late::UNKNOWN_BUILD_VALUE) =>
-        {
-            v
-        }
-        Kind::String(s) => {
-            if let Err(e) = go_duration(s) {
-                errs.push(format!("error decoding '{at}': {e}"));
+        Kind::Bool(b) => Value::string(format!("{}ns", u8::from(*b))).marked(v.sensitive),
+        Kind::String(_) | Kind::Null(_) | Kind::Unknown(_) => {
+            let v = v.clone();
+            if let Kind::String(s) = &v.kind {
+                if !(s.contains("{{")
+                    || s.contains(crate::late::UNKNOWN_STRING)
+                    || s.contains(crate::late::UNKNOWN_BUILD_VALUE))
+                {
+                    if let Err(e) = go_duration(s) {
+                        errs.push(format!("error decoding '{at}': {e}"));
+                    }
+                }
             }
             v
         }
-        _ => v,
+        _ => value(&Type::String, v, at, errs),
     }
 }
 
@@ -157,7 +160,7 @@ fn object(schema: &Schema, v: &Value, at: &str, errs: &mut Vec<String>) -> Value
                 if f.kind == FieldKind::Attr(Type::String)
                     && DURATIONS.contains(&f.name.as_str()) =>
             {
-                duration(field(&f.kind, x, &here, errs), &here, errs)
+                duration(x, &here, errs)
             }
             Some(f) => field(&f.kind, x, &here, errs),
             None => x.clone(),
