@@ -146,8 +146,20 @@ mod tests {
             "amazon-ebssurrogate",
             &obj(&[("ami_name", "%s"), ("ami_virtualization_type", "hvm")]),
         );
-        assert_eq!(e.len(), 2, "{e:?}");
-        assert!(e[0].starts_with("ami_name must be between 3 and 128"));
+        assert_eq!(e, ["ami_name must be between 3 and 128 characters long"]);
+        let e = errors(
+            PluginKind::Builder,
+            "amazon-chroot",
+            &obj(&[("ami_name", "name %s")]),
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("AMIName should only contain"), "{e:?}");
+        let e = errors(
+            PluginKind::Builder,
+            "amazon-ebssurrogate",
+            &obj(&[("ami_name", "good name")]),
+        );
+        assert_eq!(e, ["ami_virtualization_type is required."]);
         let e = errors(
             PluginKind::Builder,
             "amazon-instance",
