@@ -111,12 +111,11 @@ fn expected(s: Shape) -> ([u8; 11], [u8; 11]) {
     }
 }
 
+/// An argument: the blocks leading to it, its name and type.
+type Argument = (Vec<(String, Nesting)>, String, Type);
+
 /// Every argument of a schema: the blocks leading to it, its name and type.
-fn arguments(
-    s: &Schema,
-    outer: &[(String, Nesting)],
-    out: &mut Vec<(Vec<(String, Nesting)>, String, Type)>,
-) {
+fn arguments(s: &Schema, outer: &[(String, Nesting)], out: &mut Vec<Argument>) {
     let mut seen = std::collections::BTreeSet::new();
     for f in &s.fields {
         if !seen.insert(f.name.clone()) {
@@ -208,6 +207,7 @@ fn every_argument_of_every_schema_converts_as_cty_and_mapstructure_do() {
             }
         }
     }
+    eprintln!("{checked} arguments checked in 11 forms each; {skipped} of other types skipped");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // Every registered type's primitive, list and map arguments are in the table.
     assert!(
