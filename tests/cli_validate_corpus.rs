@@ -1,12 +1,13 @@
 //! `forge validate -syntax-only` over the whole corpus agrees with what Packer 1.6.6 said about
 //! each entry (../shared/corpus/packer166-results.tsv), except where 1.6.6 lacked a feature that
-//! newer Packer has (the "version gap" rows): there forge follows newer Packer and accepts.
+//! newer Packer has (the "version gap" rows): there forge follows newer Packer and accepts. Full
+//! `forge validate` is checked against tests/validate_full_corpus.tsv.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-#[test]
-fn syntax_only_validate_matches_packer_over_the_corpus() {
+/// The corpus directory and its packer166-results.tsv.
+fn corpus() -> (PathBuf, String) {
     let dir = std::env::var_os("FORGE_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
@@ -16,6 +17,12 @@ fn syntax_only_validate_matches_packer_over_the_corpus() {
             dir.display()
         )
     });
+    (dir, results)
+}
+
+#[test]
+fn syntax_only_validate_matches_packer_over_the_corpus() {
+    let (dir, results) = corpus();
     let (mut same, mut gap, mut total) = (0, 0, 0);
     let mut failures = Vec::new();
     for line in results.lines() {
@@ -61,15 +68,7 @@ fn syntax_only_validate_matches_packer_over_the_corpus() {
 /// rejects is listed with the error forge gives (checked against its output) and why.
 #[test]
 fn full_validate_over_the_corpus() {
-    let dir = std::env::var_os("FORGE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    let results = std::fs::read_to_string(dir.join("packer166-results.tsv")).unwrap_or_else(|_| {
-        panic!(
-            "the template corpus is expected at {} (set FORGE_CORPUS)",
-            dir.display()
-        )
-    });
+    let (dir, results) = corpus();
     let table = include_str!("validate_full_corpus.tsv");
     // path -> (packer 1.6.6 exit, forge exit, forge's error, reason)
     let mut expected = std::collections::BTreeMap::new();

@@ -87,45 +87,29 @@ pub fn run(a: &ValidateArgs) -> i32 {
                     ));
                     plugins.push((&b.builder, errs));
                 }
-                for p in b.provisioners.iter().chain(&b.error_cleanup_provisioner) {
-                    if registry
-                        .provisioners
-                        .contains_key(p.config.plugin_type.as_str())
-                    {
+                let provisioners = b
+                    .provisioners
+                    .iter()
+                    .chain(&b.error_cleanup_provisioner)
+                    .map(|p| (PluginKind::Provisioner, &p.config));
+                let post_processors = b
+                    .post_processors
+                    .iter()
+                    .flatten()
+                    .map(|p| (PluginKind::PostProcessor, &p.config));
+                for (kind, cfg) in provisioners.chain(post_processors) {
+                    let t = cfg.plugin_type.as_str();
+                    let runs = match kind {
+                        PluginKind::Provisioner => registry.provisioners.contains_key(t),
+                        _ => registry.post_processors.contains_key(t),
+                    };
+                    if runs {
                         continue;
                     }
-                    let config = forge_template::late::prepare_value(
-                        &plan,
-                        b,
-                        PluginKind::Provisioner,
-                        &p.config,
-                    );
-                    let errs = crate::commands::schema_only::errors(
-                        PluginKind::Provisioner,
-                        &p.config.plugin_type,
-                        &config,
-                    );
-                    plugins.push((&p.config, errs));
-                }
-                for pp in b.post_processors.iter().flatten() {
-                    if registry
-                        .post_processors
-                        .contains_key(pp.config.plugin_type.as_str())
-                    {
-                        continue;
-                    }
-                    let config = forge_template::late::prepare_value(
-                        &plan,
-                        b,
-                        PluginKind::PostProcessor,
-                        &pp.config,
-                    );
-                    let errs = crate::commands::schema_only::errors(
-                        PluginKind::PostProcessor,
-                        &pp.config.plugin_type,
-                        &config,
-                    );
-                    plugins.push((&pp.config, errs));
+                    let config = forge_template::late::prepare_value(&plan, b, kind, cfg);
+                    let errs =
+                        crate::commands::schema_only::errors(kind, &cfg.plugin_type, &config);
+                    plugins.push((cfg, errs));
                 }
                 for (cfg, errs) in plugins {
                     if errs.is_empty() || !seen.insert((cfg.span.file, cfg.span.start)) {
