@@ -227,3 +227,179 @@ build {
         "{err}"
     );
 }
+
+/// Settings take their schema's types as Packer converts them: cty's rules in HCL2 (a string
+/// variable for a number setting), mapstructure's weak rules in legacy JSON.
+#[test]
+fn settings_are_converted_as_packer_converts_them() {
+    let hcl = r#"
+variable "port" {
+  type = string
+}
+variable "cpus" {
+  type    = number
+  default = 2
+}
+source "null" "a" {
+  ssh_host     = "127.0.0.1"
+  ssh_username = "u"
+  ssh_password = "p"
+  ssh_port     = var.port
+}
+build {
+  sources = ["source.null.a"]
+  provisioner "shell-local" {
+    inline           = ["echo hi"]
+    valid_exit_codes = ["0", "3"]
+    environment_vars = ["VM_NAME=${build.ID}"]
+  }
+  post-processor "manifest" {
+    custom_data = { cpus = var.cpus }
+  }
+  post-processor "compress" {
+    compression_level = "6"
+    output            = "out.tar.gz"
+  }
+}
+"#;
+    let d = dir(&[("t.pkr.hcl", hcl)]);
+    let (code, out, err) = forge(&["validate", "-var", "port=2122", "t.pkr.hcl"], &d);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "The configuration is valid.\n"),
+        "{err}"
+    );
+
+    let json = r#"{
+  "variables": {"memory": "2048", "commit": "true", "codes": "0,3"},
+  "builders": [{"type": "docker", "image": "x", "commit": "{{user `commit`}}",
+                "changes": "", "run_command": ["-d", "{{.Image}}"]}],
+  "provisioners": [{"type": "shell-local", "inline": "echo hi",
+                    "valid_exit_codes": "{{user `codes`}}"}],
+  "post-processors": [{"type": "compress", "output": "x.tar.gz", "compression_level": "6"}]
+}"#;
+    let d = dir(&[("t.json", json)]);
+    let (code, out, err) = forge(&["validate", "t.json"], &d);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "The configuration is valid.\n"),
+        "{err}"
+    );
+}
+
+/// Values that do not convert fail with the setting's name, the type it needs and where it is,
+/// all of them in one run.
+#[test]
+fn values_that_do_not_convert_fail_with_name_type_and_position() {
+    let hcl = r#"source "null" "a" {
+  ssh_host     = "h"
+  ssh_username = "u"
+  ssh_port     = "abc"
+  ssh_pty      = "maybe"
+  ssh_password = { a = 1 }
+}
+build {
+  sources = ["source.null.a"]
+}
+"#;
+    let d = dir(&[("t.pkr.hcl", hcl)]);
+    let (code, out, _) = forge(&["validate", "t.pkr.hcl"], &d);
+    assert_eq!(code, 1, "{out}");
+    // Each error at the value's position, then the setting, the type it needs: all at once.
+    for (at, want) in [
+        (
+            "on t.pkr.hcl line 4 (column 18):",
+            "Inappropriate value for attribute \"ssh_port\": a number is required.",
+        ),
+        (
+            "on t.pkr.hcl line 5 (column 18):",
+            "Inappropriate value for attribute \"ssh_pty\": a bool is required.",
+        ),
+        (
+            "on t.pkr.hcl line 6 (column 18):",
+            "Inappropriate value for attribute \"ssh_password\": string required.",
+        ),
+    ] {
+        let pos = out
+            .find(at)
+            .unwrap_or_else(|| panic!("missing {at:?} in:\n{out}"));
+        assert!(
+            out[pos..].contains(want),
+            "missing {want:?} after {at:?} in:\n{out}"
+        );
+    }
+    assert_eq!(
+        out.matches("Error: Incorrect attribute value type").count(),
+        3,
+        "{out}"
+    );
+
+    let json = r#"{"builders": [{"type": "qemu", "iso_url": "x.iso", "iso_checksum": "none",
+        "ssh_username": "u", "memory": "abc", "headless": "maybe", "shutdown_timeout": ""}]}"#;
+    let d = dir(&[("t.json", json)]);
+    let (code, out, _) = forge(&["validate", "t.json"], &d);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("3 error(s) decoding:\n\n* cannot parse 'headless' as bool: strconv.ParseBool: parsing \"maybe\": invalid syntax\n* cannot parse 'memory' as int: strconv.ParseInt: parsing \"abc\": invalid syntax\n* error decoding 'shutdown_timeout': time: invalid duration \"\""),
+        "{out}"
+    );
+}
+
+/// Plugins forge only validates still get the checks their plugin's prepare makes without the
+/// network, and `validate` does not depend on what this machine has installed.
+#[test]
+fn schema_only_plugins_are_checked_like_their_plugins() {
+    let json = r#"{"builders": [{"type": "amazon-ebssurrogate", "region": "us-east-1",
+        "ami_name": "%s", "ami_virtualization_type": "hvm", "source_ami": "ami-1",
+        "instance_type": "t2.micro", "ssh_username": "u"}],
+      "post-processors": [{"type": "amazon-import", "region": "us-east-1",
+        "s3_bucket_name": "", "format": "bogus"}]}"#;
+    let d = dir(&[("t.json", json)]);
+    let (code, out, _) = forge(&["validate", "t.json"], &d);
+    assert_eq!(code, 1, "{out}");
+    for want in [
+        "* ami_name must be between 3 and 128 characters long",
+        "* s3_bucket_name must be set",
+        "* invalid format 'bogus'. Only 'ova', 'raw', 'vhd', 'vhdx', or 'vmdk' are allowed",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let hcl = r#"source "azure-arm" "a" {
+  os_type          = "Linux"
+  image_publisher  = "p"
+  image_offer      = "o"
+  image_sku        = "s"
+  location         = "westus"
+}
+source "virtualbox-iso" "v" {
+  iso_url          = "x.iso"
+  iso_checksum     = "none"
+  ssh_username     = "u"
+  shutdown_timeout = ""
+}
+source "qemu" "q" {
+  iso_url           = "x.iso"
+  iso_checksum      = "none"
+  ssh_username      = "u"
+  efi_boot          = true
+  efi_firmware_code = "/nonexistent/OVMF_CODE.fd"
+  efi_firmware_vars = "/nonexistent/OVMF_VARS.fd"
+}
+build {
+  sources = ["source.azure-arm.a", "source.virtualbox-iso.v", "source.qemu.q"]
+}
+"#;
+    let d = dir(&[("t.pkr.hcl", hcl)]);
+    let (code, out, _) = forge(&["validate", "t.pkr.hcl"], &d);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("* A storage_account must be specified"),
+        "{out}"
+    );
+    assert!(
+        out.contains("* error decoding 'shutdown_timeout': time: invalid duration \"\"\n\n  on t.pkr.hcl line 8"),
+        "{out}"
+    );
+    assert!(!out.contains("EFI firmware"), "{out}");
+    assert!(!out.contains("line 15"), "{out}");
+}

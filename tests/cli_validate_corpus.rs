@@ -1,12 +1,13 @@
 //! `forge validate -syntax-only` over the whole corpus agrees with what Packer 1.6.6 said about
 //! each entry (../shared/corpus/packer166-results.tsv), except where 1.6.6 lacked a feature that
-//! newer Packer has (the "version gap" rows): there forge follows newer Packer and accepts.
+//! newer Packer has (the "version gap" rows): there forge follows newer Packer and accepts. Full
+//! `forge validate` is checked against tests/validate_full_corpus.tsv.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-#[test]
-fn syntax_only_validate_matches_packer_over_the_corpus() {
+/// The corpus directory and its packer166-results.tsv.
+fn corpus() -> (PathBuf, String) {
     let dir = std::env::var_os("FORGE_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
@@ -16,6 +17,12 @@ fn syntax_only_validate_matches_packer_over_the_corpus() {
             dir.display()
         )
     });
+    (dir, results)
+}
+
+#[test]
+fn syntax_only_validate_matches_packer_over_the_corpus() {
+    let (dir, results) = corpus();
     let (mut same, mut gap, mut total) = (0, 0, 0);
     let mut failures = Vec::new();
     for line in results.lines() {
@@ -52,6 +59,85 @@ fn syntax_only_validate_matches_packer_over_the_corpus() {
     }
     eprintln!(
         "validate -syntax-only: {same}/{total} agree ({gap} version-gap rows follow newer Packer)"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Full `forge validate` (no `-syntax-only`, no variables set) over the whole corpus, against
+/// tests/validate_full_corpus.tsv: every entry packer 1.6.6 accepts passes, and every entry forge
+/// rejects is listed with the error forge gives (checked against its output) and why.
+#[test]
+fn full_validate_over_the_corpus() {
+    let (dir, results) = corpus();
+    let table = include_str!("validate_full_corpus.tsv");
+    // path -> (packer 1.6.6 exit, forge exit, forge's error, reason)
+    let mut expected = std::collections::BTreeMap::new();
+    for line in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols.len(), 5, "malformed row: {line}");
+        expected.insert(cols[0], (cols[1], cols[2], cols[3], cols[4]));
+    }
+    let (mut total, mut passed, mut packer_ok) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for line in results.lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.first() != Some(&"public") || cols.len() < 9 {
+            continue;
+        }
+        total += 1;
+        let path = cols[2];
+        let Some(&(packer_rc, want_rc, error, reason)) = expected.get(path) else {
+            failures.push(format!("{path}: not in tests/validate_full_corpus.tsv"));
+            continue;
+        };
+        // Packer's working directory: the copied repository's root.
+        let (root, rel) = path.split_once('/').unwrap_or((path, "."));
+        let out = Command::new(env!("CARGO_BIN_EXE_forge"))
+            .args(["validate", rel])
+            .current_dir(dir.join(root))
+            .output()
+            .expect("run forge");
+        let rc = out.status.code().unwrap_or(-1).to_string();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if packer_rc == "0" {
+            packer_ok += 1;
+            // Newer Packer refuses what 1.6.6 let through (no build block): forge follows it.
+            if rc != "0" && !reason.starts_with("version gap:") {
+                failures.push(format!(
+                    "{path}: packer 1.6.6 accepts it, forge exits {rc}\n{text}"
+                ));
+                continue;
+            }
+        }
+        if rc != want_rc {
+            failures.push(format!(
+                "{path}: forge exit {rc}, table says {want_rc}\n{text}"
+            ));
+            continue;
+        }
+        if rc == "0" {
+            passed += 1;
+            continue;
+        }
+        if error.is_empty() || reason.is_empty() || !text.contains(error) {
+            failures.push(format!(
+                "{path}: rejected without a listed error and reason (table: {error:?} / {reason:?})\n{text}"
+            ));
+        }
+        // No type error Packer would not give.
+        if text.contains("invalid type:") {
+            failures.push(format!("{path}: a serde type error\n{text}"));
+        }
+    }
+    eprintln!(
+        "validate (full): {passed}/{total} pass; all {packer_ok} that packer 1.6.6 accepts pass"
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

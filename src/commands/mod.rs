@@ -10,5 +10,6 @@ pub mod init;
 pub mod inspect;
 pub mod internal;
 pub mod man;
+pub mod schema_only;
 pub mod validate;
 pub mod version;

@@ -70,25 +70,61 @@ pub fn run(a: &ValidateArgs) -> i32 {
         }
         Some(plan) => {
             let registry = crate::commands::build::registry();
-            // Builders forge cannot run still get the boot command checked, as Packer's would.
+            // Plugins forge cannot run still get their settings decoded and checked as their
+            // plugins' prepare would (and builders their boot command).
             let mut diags = forge_template::diag::Diagnostics::new();
+            let mut seen = std::collections::HashSet::new();
             for b in &plan.builds {
-                if registry.builders.contains_key(b.builder_type.as_str()) {
-                    continue;
+                use forge_template::schema::PluginKind;
+                let mut plugins = Vec::new();
+                if !registry.builders.contains_key(b.builder_type.as_str()) {
+                    let config = forge_template::late::placeholders(&b.builder.config);
+                    let mut errs = boot_command_errors(&config);
+                    errs.extend(crate::commands::schema_only::errors(
+                        PluginKind::Builder,
+                        &b.builder_type,
+                        &config,
+                    ));
+                    plugins.push((&b.builder, errs));
                 }
-                let errs = boot_command_errors(&b.builder.config);
-                if errs.is_empty() {
-                    continue;
+                let provisioners = b
+                    .provisioners
+                    .iter()
+                    .chain(&b.error_cleanup_provisioner)
+                    .map(|p| (PluginKind::Provisioner, &p.config));
+                let post_processors = b
+                    .post_processors
+                    .iter()
+                    .flatten()
+                    .map(|p| (PluginKind::PostProcessor, &p.config));
+                for (kind, cfg) in provisioners.chain(post_processors) {
+                    let t = cfg.plugin_type.as_str();
+                    let runs = match kind {
+                        PluginKind::Provisioner => registry.provisioners.contains_key(t),
+                        _ => registry.post_processors.contains_key(t),
+                    };
+                    if runs {
+                        continue;
+                    }
+                    let config = forge_template::late::prepare_value(&plan, b, kind, cfg);
+                    let errs =
+                        crate::commands::schema_only::errors(kind, &cfg.plugin_type, &config);
+                    plugins.push((cfg, errs));
                 }
-                let list = forge_core::engine::multi_error(&errs);
-                diags.push(if plan.legacy_json {
-                    forge_template::diag::Diagnostic::error(
-                        format!("Failed to prepare build: {:?}", b.name),
-                        list,
-                    )
-                } else {
-                    forge_template::diag::Diagnostic::error(list, "").at(b.builder.span)
-                });
+                for (cfg, errs) in plugins {
+                    if errs.is_empty() || !seen.insert((cfg.span.file, cfg.span.start)) {
+                        continue;
+                    }
+                    let list = forge_core::engine::multi_error(&errs);
+                    diags.push(if plan.legacy_json {
+                        forge_template::diag::Diagnostic::error(
+                            format!("Failed to prepare build: {:?}", b.name),
+                            list,
+                        )
+                    } else {
+                        forge_template::diag::Diagnostic::error(list, "").at(cfg.span)
+                    });
+                }
             }
             // Every plugin forge runs is prepared as `build` prepares it.
             diags.0.extend(prepare_errors(plan, registry, path).0);

@@ -114,7 +114,8 @@ impl Registry {
     }
 }
 
-/// Decodes a configuration into a typed struct, as one prepare error.
-pub fn decode<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, PrepareErrors> {
+/// Decodes a configuration into a typed struct with Packer's weak conversions, as one prepare
+/// error.
+pub fn decode<T: forge_template::schema::ConfigStruct>(v: &Value) -> Result<T, PrepareErrors> {
     forge_template::schema::decode(v).map_err(|e| vec![e])
 }

@@ -9,13 +9,16 @@ use crate::diag::Diagnostics;
 use crate::eval::{EvalEnv, Scope};
 use crate::legacy::interp::{render, InterpContext};
 use crate::plan::{BuildPlan, PlannedBuild, PluginConfig};
+use crate::schema::{convert_plugin, PluginKind};
 use crate::value::{Kind, Type, Value};
 
 /// `cfg` evaluated again with `build.*` set from `data`. HCL2 bodies are re-evaluated in the
-/// plan's scope; legacy configurations render their remaining `{{ .X }}` fields.
+/// plan's scope and converted to the schema of the `kind` plugin, as when the template loaded;
+/// legacy configurations render their remaining `{{ .X }}` fields.
 pub fn resolve(
     plan: &BuildPlan,
     build: &PlannedBuild,
+    kind: PluginKind,
     cfg: &PluginConfig,
     data: &BTreeMap<String, String>,
 ) -> Result<Value, String> {
@@ -56,6 +59,14 @@ pub fn resolve(
     let scope = Scope::new(&env, names);
     let mut diags = Diagnostics::new();
     let v = eval_body(body, &scope, &mut diags);
+    let (v, more) = convert_plugin(
+        kind,
+        &PluginConfig {
+            config: v,
+            ..cfg.clone()
+        },
+    );
+    diags.extend(more);
     if diags.has_errors() {
         let msgs: Vec<String> = diags
             .errors()
@@ -96,6 +107,52 @@ fn render_legacy(v: &Value, data: &BTreeMap<String, String>) -> Value {
         _ => v.clone(),
     };
     out.marked(sens)
+}
+
+/// The build variables (`build.ID`, ...) every builder provides, known once the build runs.
+pub const BUILD_KEYS: &[&str] = &[
+    "ID",
+    "Host",
+    "Port",
+    "User",
+    "Password",
+    "ConnType",
+    "PackerRunUUID",
+    "PackerHTTPIP",
+    "PackerHTTPPort",
+    "PackerHTTPAddr",
+    "SSHPublicKey",
+    "SSHPrivateKey",
+    "SSHPrivateKeyFile",
+    "SSHAgentAuth",
+    "WinRMPassword",
+];
+
+/// What `build.*` holds while plugins are prepared, before the build runs (Packer's
+/// `"<unknown>"`).
+pub const UNKNOWN_BUILD_VALUE: &str = "<unknown>";
+
+/// The configuration a provisioner or post-processor is prepared with before the build runs, as
+/// Packer prepares it: HCL2 bodies are evaluated with every `build.*` set to `"<unknown>"`, so
+/// that a longer string keeps its literal parts (`"VM_NAME=<unknown>"`); what stays unknown
+/// (data sources `validate` skips) becomes [`placeholders`].
+pub fn prepare_value(
+    plan: &BuildPlan,
+    build: &PlannedBuild,
+    kind: PluginKind,
+    cfg: &PluginConfig,
+) -> Value {
+    if cfg.body.is_none() {
+        return placeholders(&cfg.config);
+    }
+    let data: BTreeMap<String, String> = BUILD_KEYS
+        .iter()
+        .map(|k| (k.to_string(), UNKNOWN_BUILD_VALUE.to_string()))
+        .collect();
+    match resolve(plan, build, kind, cfg, &data) {
+        Ok(v) => placeholders(&v),
+        Err(_) => placeholders(&cfg.config),
+    }
 }
 
 /// Packer's stand-in for a string not known yet (hcl2shim's `UnknownVariableValue`): plugins'

@@ -48,8 +48,14 @@ pub(super) async fn run_chains(
             let phase = ctx.timeline.begin(&step, 0);
             let ui = ctx.ui.with_target(format!("{} ({t})", ctx.name));
             let r = async {
-                let cfg = forge_template::late::resolve(plan, build, &pp.config, data)
-                    .map_err(Error::msg)?;
+                let cfg = forge_template::late::resolve(
+                    plan,
+                    build,
+                    forge_template::schema::PluginKind::PostProcessor,
+                    &pp.config,
+                    data,
+                )
+                .map_err(Error::msg)?;
                 let f = registry
                     .post_processors
                     .get(t)

@@ -31,8 +31,14 @@ impl EngineHook {
         data: &BuildData,
     ) -> Result<()> {
         let t = p.config.plugin_type.as_str();
-        let cfg = forge_template::late::resolve(&self.plan, &self.build, &p.config, data)
-            .map_err(|e| Error::msg(format!("configuring provisioner {t:?}: {e}")))?;
+        let cfg = forge_template::late::resolve(
+            &self.plan,
+            &self.build,
+            forge_template::schema::PluginKind::Provisioner,
+            &p.config,
+            data,
+        )
+        .map_err(|e| Error::msg(format!("configuring provisioner {t:?}: {e}")))?;
         let factory = self
             .registry
             .provisioners

@@ -239,13 +239,17 @@ impl Engine {
                     Some(Err(e)) => own.push(self.prepare_error(b, cfg, e)),
                     Some(Ok(())) => {}
                 };
-            let placeholders = |c: &PluginConfig| forge_template::late::placeholders(&c.config);
+            use forge_template::schema::PluginKind;
+            let placeholders = |kind: PluginKind, c: &PluginConfig| {
+                forge_template::late::prepare_value(&self.plan, b, kind, c)
+            };
             for p in b.provisioners.iter().chain(&b.error_cleanup_provisioner) {
                 let f = self
                     .registry
                     .provisioners
                     .get(p.config.plugin_type.as_str());
-                let ok = f.map(|f| f(&placeholders(&p.config), &info).map(drop));
+                let ok = f
+                    .map(|f| f(&placeholders(PluginKind::Provisioner, &p.config), &info).map(drop));
                 check("provisioner", &p.config, ok);
             }
             for pp in b.post_processors.iter().flatten() {
@@ -253,7 +257,9 @@ impl Engine {
                     .registry
                     .post_processors
                     .get(pp.config.plugin_type.as_str());
-                let ok = f.map(|f| f(&placeholders(&pp.config), &info).map(drop));
+                let ok = f.map(|f| {
+                    f(&placeholders(PluginKind::PostProcessor, &pp.config), &info).map(drop)
+                });
                 check("post-processor", &pp.config, ok);
             }
             let warnings = info.warnings.lock().map(|w| w.clone()).unwrap_or_default();
@@ -402,6 +408,16 @@ fn unknown(kind: &str, t: &str, cfg: &PluginConfig) -> Diagnostic {
 
 /// Go's multierror text: `N error(s) occurred:\n\n* a\n* b`.
 pub fn multi_error(errs: &[String]) -> String {
+    // A decoding failure stops a plugin's prepare on its own: Packer shows mapstructure's
+    // summary as it is.
+    if let [one] = errs {
+        if one
+            .split_once('\n')
+            .is_some_and(|(head, _)| head.ends_with(" error(s) decoding:"))
+        {
+            return one.clone();
+        }
+    }
     let items: Vec<String> = errs.iter().map(|e| format!("* {e}")).collect();
     format!("{} error(s) occurred:\n\n{}", errs.len(), items.join("\n"))
 }

@@ -102,6 +102,18 @@ impl Config {
         self.args.headless.unwrap_or(false)
     }
 
+    /// The EFI firmware files this build needs that this machine lacks, as an error to stop the
+    /// build with before anything is created.
+    pub fn missing_firmware(&self) -> Option<String> {
+        let (code, vars) = self.efi.as_ref()?;
+        let missing: Vec<String> = [code, vars]
+            .into_iter()
+            .filter(|f| std::fs::metadata(f).is_err())
+            .map(|f| format!("EFI firmware {f} not found (Debian: apt-get install ovmf)"))
+            .collect();
+        (!missing.is_empty()).then(|| missing.join("; "))
+    }
+
     /// Decodes and checks, returning every problem at once.
     pub fn prepare(v: &Value, info: &PrepareInfo) -> Result<Config, PrepareErrors> {
         let a: QemuBuilder = decode(v)?;
@@ -358,15 +370,8 @@ impl Config {
                 vars.unwrap_or_else(|| "/usr/share/OVMF/OVMF_VARS.fd".into()),
             )
         });
-        if let Some((code, vars)) = &efi {
-            for f in [code, vars] {
-                if std::fs::metadata(f).is_err() {
-                    errs.push(format!(
-                        "EFI firmware {f} not found (Debian: apt-get install ovmf)"
-                    ));
-                }
-            }
-        }
+        // Whether the firmware is installed is a question for the machine that builds
+        // (`missing_firmware`), not for `validate`, as in Packer.
         let qmp_socket = a.qmp_enable.unwrap_or(false).then(|| {
             s(&a.qmp_socket_path).unwrap_or_else(|| {
                 std::path::Path::new(&output_dir)

@@ -147,6 +147,9 @@ fn files_under(dir: &std::path::Path) -> Vec<String> {
 impl Builder for QemuBuilder {
     async fn run(&self, ctx: &BuildCtx, hook: Arc<dyn Hook>) -> Result<Option<Arc<dyn Artifact>>> {
         let c = &self.config;
+        if let Some(e) = c.missing_firmware() {
+            return Err(forge_core::Error::msg(e));
+        }
         let mut state = State {
             config: c.clone(),
             iso_path: String::new(),

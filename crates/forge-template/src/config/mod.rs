@@ -789,6 +789,24 @@ impl<'o> Loader<'o> {
                 }
                 Some(Node::Data(b)) => {
                     let cfg = eval_body(&b.body, &scope, &mut diags);
+                    // Settings take their schema's types, as Packer's decoder gives them.
+                    let cfg = match crate::schema::lookup(
+                        crate::schema::PluginKind::DataSource,
+                        &b.labels[0].0,
+                    ) {
+                        Some(_) => {
+                            let (c, d) = crate::schema::Registry::builtin().check(
+                                crate::schema::PluginKind::DataSource,
+                                &b.labels[0].0,
+                                &cfg,
+                                b.header_span(),
+                                Some(&b.body),
+                            );
+                            diags.extend(d);
+                            c
+                        }
+                        None => cfg,
+                    };
                     let v = crate::datasource::evaluate(
                         &b.labels[0].0,
                         &cfg,
@@ -1098,7 +1116,7 @@ impl<'o> Loader<'o> {
         let _ = any_build;
         // Every plugin's configuration against its registered schema, all errors at once.
         let mut seen = std::collections::HashSet::new();
-        for b in &out {
+        for b in &mut out {
             check_build_plugins(b, &mut seen, &mut diags);
         }
         self.diags.extend(diags);
@@ -1295,24 +1313,31 @@ impl<'o> Loader<'o> {
 }
 
 /// Checks a build's builder, provisioners and post-processors against their registered
-/// schemas, skipping plugin blocks (by position) already checked for another build.
+/// schemas and converts their settings to the schemas' types (cty's rules, as Packer's HCL
+/// decoder), reporting each plugin block (by position) once even when several builds share it.
 pub(crate) fn check_build_plugins(
-    b: &PlannedBuild,
+    b: &mut PlannedBuild,
     seen: &mut std::collections::HashSet<(u32, u32)>,
     diags: &mut Diagnostics,
 ) {
-    use crate::schema::{check_plugin, PluginKind};
-    let mut one = |kind: PluginKind, p: &PluginConfig, diags: &mut Diagnostics| {
+    use crate::schema::{convert_plugin, PluginKind};
+    let mut one = |kind: PluginKind, p: &mut PluginConfig, diags: &mut Diagnostics| {
+        let (converted, d) = convert_plugin(kind, p);
+        p.config = converted;
         if seen.insert((p.span.file, p.span.start)) {
-            diags.extend(check_plugin(kind, p));
+            diags.extend(d);
         }
     };
-    one(PluginKind::Builder, &b.builder, diags);
-    for p in b.provisioners.iter().chain(&b.error_cleanup_provisioner) {
-        one(PluginKind::Provisioner, &p.config, diags);
+    one(PluginKind::Builder, &mut b.builder, diags);
+    for p in b
+        .provisioners
+        .iter_mut()
+        .chain(b.error_cleanup_provisioner.as_mut())
+    {
+        one(PluginKind::Provisioner, &mut p.config, diags);
     }
-    for pp in b.post_processors.iter().flatten() {
-        one(PluginKind::PostProcessor, &pp.config, diags);
+    for pp in b.post_processors.iter_mut().flatten() {
+        one(PluginKind::PostProcessor, &mut pp.config, diags);
     }
 }
 
@@ -1347,23 +1372,7 @@ fn plugin_source_valid(s: &str) -> Result<(), String> {
 /// `build.*` as it is known before the build runs: the name and type, everything else unknown.
 fn build_object(build_name: Option<&str>, builder_type: &str) -> Value {
     let mut m = BTreeMap::new();
-    for k in [
-        "ID",
-        "Host",
-        "Port",
-        "User",
-        "Password",
-        "ConnType",
-        "PackerRunUUID",
-        "PackerHTTPIP",
-        "PackerHTTPPort",
-        "PackerHTTPAddr",
-        "SSHPublicKey",
-        "SSHPrivateKey",
-        "SSHPrivateKeyFile",
-        "SSHAgentAuth",
-        "WinRMPassword",
-    ] {
+    for k in crate::late::BUILD_KEYS {
         m.insert(k.to_string(), Value::unknown(Type::String));
     }
     m.insert(

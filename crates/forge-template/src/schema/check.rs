@@ -15,12 +15,23 @@ use crate::value::{convert, Kind, Type, Value};
 /// types, values of the wrong type, missing required arguments and blocks. Unknown values pass
 /// the type checks.
 pub fn check(kind: PluginKind, plugin_type: &str, config: &Value, span: Span) -> Diagnostics {
-    Registry::builtin().check(kind, plugin_type, config, span, None)
+    Registry::builtin()
+        .check(kind, plugin_type, config, span, None)
+        .1
 }
 
 /// [`check`] on a planned plugin; when the unevaluated body is at hand it tells arguments and
-/// blocks apart exactly.
+/// blocks apart exactly and places type errors at the argument's value.
 pub fn check_plugin(kind: PluginKind, plugin: &PluginConfig) -> Diagnostics {
+    convert_plugin(kind, plugin).1
+}
+
+/// Converts a planned plugin's configuration to its schema with cty's rules, as Packer's HCL
+/// decoder does before the plugin sees it: every argument, at any depth of nested blocks, takes
+/// its schema type (`"2122"` for a number argument becomes 2122). Returns the converted
+/// configuration (parts that do not convert are left as they are) and [`check_plugin`]'s
+/// diagnostics.
+pub fn convert_plugin(kind: PluginKind, plugin: &PluginConfig) -> (Value, Diagnostics) {
     Registry::builtin().check(
         kind,
         &plugin.plugin_type,
@@ -32,6 +43,7 @@ pub fn check_plugin(kind: PluginKind, plugin: &PluginConfig) -> Diagnostics {
 
 impl Registry {
     /// [`check`] against this registry; `body`, when given, is the block's unevaluated body.
+    /// Also returns the configuration converted to the schema's types.
     pub fn check(
         &self,
         kind: PluginKind,
@@ -39,18 +51,18 @@ impl Registry {
         config: &Value,
         span: Span,
         body: Option<&Body>,
-    ) -> Diagnostics {
+    ) -> (Value, Diagnostics) {
         let mut diags = Diagnostics::new();
         let Some(schema) = self.get(kind, plugin_type) else {
             diags.push(unknown_type(kind, plugin_type, &self.names(kind)).at(span));
-            return diags;
+            return (config.clone(), diags);
         };
         let mut cx = Checker {
             span,
             diags: &mut diags,
         };
-        cx.object(schema, config, body.map(Hint::Body).unwrap_or(Hint::None));
-        diags
+        let converted = cx.object(schema, config, body.map(Hint::Body).unwrap_or(Hint::None));
+        (converted, diags)
     }
 }
 
@@ -85,13 +97,36 @@ enum Hint<'a> {
     None,
 }
 
-impl Hint<'_> {
+impl<'a> Hint<'a> {
     /// Where the argument `name` is written, when the body is known.
     fn attr_span(&self, name: &str) -> Option<Span> {
         match self {
             Hint::Body(b) => b.attr(name).map(|a| a.name_span),
             Hint::None => None,
         }
+    }
+    /// Where the value of argument `name` is written, when the body is known.
+    fn value_span(&self, name: &str) -> Option<Span> {
+        match self {
+            Hint::Body(b) => b.attr(name).map(|a| a.expr.span),
+            Hint::None => None,
+        }
+    }
+    /// The bodies of the blocks of type `name`, when they are written out one by one (no
+    /// `dynamic` block of that type), so that the i-th body is the i-th evaluated block.
+    fn block_bodies(&self, name: &str) -> Option<Vec<(&'a Body, Span)>> {
+        let Hint::Body(b) = *self else { return None };
+        let dynamic = b
+            .blocks
+            .iter()
+            .any(|blk| blk.ty == "dynamic" && blk.labels.first().is_some_and(|(l, _)| l == name));
+        (!dynamic).then(|| {
+            b.blocks
+                .iter()
+                .filter(|blk| blk.ty == name)
+                .map(|blk| (&blk.body, blk.type_span))
+                .collect()
+        })
     }
     /// Where the first block of type `name` is written, when the body is known.
     fn block_span(&self, name: &str) -> Option<Span> {
@@ -150,10 +185,11 @@ impl Checker<'_> {
             .push(Diagnostic::error(summary, detail).at(at.unwrap_or(self.span)));
     }
 
-    fn object(&mut self, schema: &Schema, v: &Value, hint: Hint<'_>) {
+    /// Checks a block body's value and returns it with every argument converted to its type.
+    fn object(&mut self, schema: &Schema, v: &Value, hint: Hint<'_>) -> Value {
         let empty = std::collections::BTreeMap::new();
         let entries = match &v.kind {
-            Kind::Unknown(_) => return,
+            Kind::Unknown(_) => return v.clone(),
             Kind::Null(_) => &empty,
             Kind::Object(m) | Kind::Map(_, m) => m,
             _ => {
@@ -164,9 +200,10 @@ impl Checker<'_> {
                         v.ty().friendly_name()
                     ),
                 );
-                return;
+                return v.clone();
             }
         };
+        let mut out = entries.clone();
         let present = |name: &str| entries.get(name).is_some_and(|x| !is_null(x));
 
         // Names the schema does not have: arguments first, then block types, as HCL reports them.
@@ -255,7 +292,9 @@ impl Checker<'_> {
                         );
                         continue;
                     }
-                    self.attr(&f.name, t, x);
+                    if let Some(c) = self.attr(&f.name, t, x, hint.value_span(&f.name)) {
+                        out.insert(f.name.clone(), c);
+                    }
                 }
                 FieldKind::Block(s, nesting) => {
                     if x.is_unknown() {
@@ -278,7 +317,11 @@ impl Checker<'_> {
                             format!("Only one block of type {:?} is allowed.", f.name),
                         );
                     }
-                    for item in items {
+                    let bodies = hint
+                        .block_bodies(&f.name)
+                        .filter(|b| b.len() == items.len());
+                    let mut converted = Vec::with_capacity(items.len());
+                    for (i, item) in items.iter().enumerate() {
                         if let Some(labels) = item.as_entries().and_then(|m| m.get("__labels")) {
                             if !labels.is_empty() {
                                 self.err(
@@ -287,19 +330,34 @@ impl Checker<'_> {
                                 );
                             }
                         }
-                        self.object(s, item, Hint::None);
+                        let (sub, span) = match bodies.as_ref().and_then(|b| b.get(i)) {
+                            Some((body, span)) => (Hint::Body(body), *span),
+                            None => (Hint::None, self.span),
+                        };
+                        let outer = std::mem::replace(&mut self.span, span);
+                        converted.push(self.object(s, item, sub));
+                        self.span = outer;
                     }
+                    out.insert(f.name.clone(), Value::tuple(converted).marked(x.sensitive));
                 }
             }
         }
+        Value::object(out).marked(v.sensitive)
     }
 
-    fn attr(&mut self, name: &str, t: &Type, v: &Value) {
-        if let Err(e) = convert(v, t) {
-            self.err(
-                "Incorrect attribute value type",
-                format!("Inappropriate value for attribute {name:?}: {e}."),
-            );
+    /// Converts an argument's value to its type, or reports Packer's error at `at` (the value's
+    /// position when known).
+    fn attr(&mut self, name: &str, t: &Type, v: &Value, at: Option<Span>) -> Option<Value> {
+        match convert(v, t) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.err_at(
+                    at,
+                    "Incorrect attribute value type",
+                    format!("Inappropriate value for attribute {name:?}: {e}."),
+                );
+                None
+            }
         }
     }
 }

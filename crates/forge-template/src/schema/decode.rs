@@ -3,13 +3,17 @@
 use serde::de::{DeserializeOwned, Error as _};
 use serde::Deserializer;
 
-use super::field::{is_single_block, FieldType};
+use super::field::{is_single_block, ConfigStruct, FieldType};
 use crate::value::{Kind, Value};
 
-/// Turns a wholly-known configuration value into the typed struct. Sensitive marks are dropped;
-/// an unknown value anywhere is an error, as is a value serde cannot read into `T`.
-pub fn decode<T: DeserializeOwned>(config: &Value) -> Result<T, String> {
-    let json = to_json(config)?;
+/// Turns a wholly-known configuration value into the typed struct, as Packer's plugins decode
+/// theirs: first mapstructure's weak conversions to the struct's schema ([`weak`](super::weak)),
+/// then the typed read. Sensitive marks are dropped; an unknown value anywhere is an error.
+/// Conversion failures come back all at once, in mapstructure's summary.
+pub fn decode<T: ConfigStruct>(config: &Value) -> Result<T, String> {
+    let config =
+        super::weak::convert(&T::schema(), config).map_err(|e| super::weak::summary(&e))?;
+    let json = to_json(&config)?;
     serde_json::from_value(json).map_err(|e| e.to_string())
 }
 

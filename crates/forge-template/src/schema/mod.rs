@@ -14,11 +14,14 @@ pub mod forge;
 mod older;
 pub mod plugins;
 mod registry;
+pub mod weak;
 
+#[cfg(test)]
+mod table_tests;
 #[cfg(test)]
 mod tests;
 
-pub use check::{check, check_plugin};
+pub use check::{check, check_plugin, convert_plugin};
 pub use decode::{decode, to_json};
 pub use field::{ConfigStruct, FieldType};
 pub use registry::{known, lookup, PluginKind, Registry};

@@ -51,7 +51,8 @@ fn run(config: &Value) -> Vec<(String, String)> {
             Span::default(),
             None,
         )
-        .0
+        .1
+         .0
         .into_iter()
         .map(|d| (d.summary, d.detail))
         .collect()
@@ -285,7 +286,7 @@ fn nested_blocks() {
 #[test]
 fn unknown_plugin_types() {
     let r = registry();
-    let d = r.check(
+    let (_, d) = r.check(
         PluginKind::Provisioner,
         "nope",
         &Value::empty_object(),
