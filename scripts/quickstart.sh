@@ -58,8 +58,13 @@ elif timeout 120 docker pull debian:bookworm >/dev/null 2>&1; then
 else
   echo "docker pull cannot work here: making $LOCAL_BASE with debootstrap (30 s to 2 minutes)"
   if ! command -v debootstrap >/dev/null 2>&1; then
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq debootstrap >/dev/null
+    # Only debootstrap, never a removal (--no-remove); apt's output in a log named on failure.
+    apt_log=$(mktemp "${TMPDIR:-/tmp}/forge-quickstart-apt.XXXXXX")
+    { $sudo apt-get -o DPkg::Lock::Timeout=300 update \
+      && DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 install -y \
+        --no-install-recommends --no-remove debootstrap; } </dev/null >"$apt_log" 2>&1 \
+      || die "installing debootstrap failed: apt's output is in $apt_log"
+    rm -f "$apt_log"
   fi
   $sudo flock /tmp/.forge-debian-base.lock sh scripts/docker-base-image.sh "$LOCAL_BASE"
   image=$LOCAL_BASE
