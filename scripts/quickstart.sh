@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LOCAL_BASE=forge-test/debian:bookworm   # the tag the Docker tests use too: made once per machine
+LOCAL_BASE="forge-test/debian:bookworm"   # the tag the Docker tests use too: made once per machine
 REPO=${EXAMPLE_REPO:-forge-example/hello}
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -2,8 +2,10 @@
 # The one test command: installs what the tests need, checks every tool the tests run, then runs
 # every test (`cargo test --workspace --locked`).
 #
-# Usage: scripts/test.sh [--setup-only]
+# Usage: scripts/test.sh [--setup-only] [-- TEST-ARGS...]
 #   --setup-only   install and check the test beds, but do not run the tests
+#   -- TEST-ARGS   passed to the test binaries: `-- --skip corpus` runs everything but the 7
+#                  conformance tests that read the template corpus (../shared/corpus)
 #
 # Runs as root, and refuses to start otherwise: the SSH test bed adds the user forgetest and
 # starts an sshd per test that switches to it, the Docker and QEMU test beds debootstrap root
@@ -60,11 +62,15 @@ cd "$(dirname "$0")/.."
 die() { echo "test.sh: $*" >&2; exit 1; }
 
 setup_only=""
-case "${1:-}" in
-  "") ;;
-  --setup-only) setup_only=1 ;;
-  *) die "unknown option $1 (usage: scripts/test.sh [--setup-only])" ;;
-esac
+test_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --setup-only) setup_only=1 ;;
+    --) shift; test_args=("$@"); break ;;
+    *) die "unknown option $1 (usage: scripts/test.sh [--setup-only] [-- TEST-ARGS...])" ;;
+  esac
+  shift
+done
 
 [ "$(id -u)" = 0 ] || die "run this as root (for instance in a root shell: sudo -i, then cd back here and
 run ./scripts/test.sh). The SSH test bed adds the user forgetest and starts an sshd per test that
@@ -136,7 +142,7 @@ log() { printf '\n=== %s %s\n' "$(date -u '+%F %T')" "$*" >>"$APT_LOG"; }
 simulate() {
   local out line pkg old new
   log "simulate: apt-get install -s --no-install-recommends $*"
-  sim_out=""
+  sim_out="" plan="" harm=""
   if ! out=$(LC_ALL=C "${APT[@]}" install -s --no-install-recommends "$@" 2>&1); then
     printf '%s\n' "$out" >>"$APT_LOG"
     sim_out=$out
@@ -144,7 +150,6 @@ simulate() {
   fi
   printf '%s\n' "$out" >>"$APT_LOG"
   plan=$(printf '%s\n' "$out" | grep -E '^(Inst|Remv|Purg) ' || true)
-  harm=""
   while read -r line; do
     case "$line" in
       Remv\ *|Purg\ *)
@@ -329,4 +334,8 @@ echo "test beds ready: every tool the tests need is installed (moto: $python)"
 # Packer must not phone home during conformance runs.
 export CHECKPOINT_DISABLE=1
 
-cargo test --workspace --locked
+if [ ${#test_args[@]} -gt 0 ]; then
+  cargo test --workspace --locked -- "${test_args[@]}"
+else
+  cargo test --workspace --locked
+fi
