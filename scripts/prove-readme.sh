@@ -158,5 +158,6 @@ grep -h '^  [a-z ]* *[0-9]* s$' "$logs/quickstart.log" | sed 's/^/  quickstart: 
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { if (p + f + i) printf "  tests: %d passed, %d failed, %d ignored\n", p, f, i }' \
   "$logs/test.log"
 grep -E '^\s+(Finished|Compiling forge )' "$logs/test.log" | tail -n 2 | sed 's/^ */  test.sh: /' || true
+echo "  disk: $(du -sh "$copy" | cut -f1) in the copy (nearly all of it target/)"
 echo "logs: $logs"
 [ -z "$failed" ] || die "failed:$failed"

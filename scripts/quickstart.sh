@@ -5,12 +5,12 @@
 # Needs: Debian (or Ubuntu) as root or with sudo, a running Docker engine with its docker CLI,
 # a Rust toolchain (cargo; rust-version in Cargo.toml), and Debian's package mirror. When
 # `docker pull debian:bookworm` cannot work (no registry access), the base image is made locally
-# instead (scripts/docker-base-image.sh: debootstrap + docker import, 30 s to 2 minutes; installs
+# instead (scripts/docker-base-image.sh: debootstrap + docker import, 86 s measured; installs
 # debootstrap when missing).
 #
 # Environment:
 #   FORGE_BIN       use this forge binary instead of building one (`cargo build --release`,
-#                   about 6 to 8 minutes on 2 cores from a clean clone)
+#                   the longest step: the README gives measured times)
 #   EXAMPLE_IMAGE   the base image to build on (skips the pull and the local base)
 #   EXAMPLE_REPO    where the result is tagged (default forge-example/hello)
 set -euo pipefail
@@ -38,7 +38,7 @@ if [ -n "${FORGE_BIN:-}" ]; then
 else
   command -v cargo >/dev/null 2>&1 \
     || die "no cargo: install Rust (https://rustup.rs: curl https://sh.rustup.rs -sSf | sh), then run this again"
-  phase "build forge" "building forge (cargo build --release; 6-8 minutes on 2 cores)"
+  phase "build forge" "building forge (cargo build --release; the longest step, see the README for measured times)"
   cargo build --release --locked
   forge=target/release/forge
   phase_end
@@ -56,7 +56,7 @@ elif timeout 120 docker pull debian:bookworm >/dev/null 2>&1; then
   image=debian:bookworm
   echo "pulled $image"
 else
-  echo "docker pull cannot work here: making $LOCAL_BASE with debootstrap (30 s to 2 minutes)"
+  echo "docker pull cannot work here: making $LOCAL_BASE with debootstrap (86 s measured)"
   if ! command -v debootstrap >/dev/null 2>&1; then
     # Only debootstrap, never a removal (--no-remove); apt's output in a log named on failure.
     apt_log=$(mktemp "${TMPDIR:-/tmp}/forge-quickstart-apt.XXXXXX")

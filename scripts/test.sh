@@ -328,7 +328,7 @@ check "the docker CLI" docker.io docker --version
 check "the Docker engine (docker version)" docker.io sh -c 'docker version --format "{{.Server.Version}}"'
 check "apt-cache (the boot command test's kernel)" apt sh -c 'apt-cache depends linux-image-amd64 | grep -q "Depends: linux-image-"'
 check "moto $MOTO_VERSION" "moto[server] from PyPI, $PIP_LOG" moto_ok "$python"
-echo "test beds ready: every tool the tests need is installed (moto: $python)"
+echo "test beds ready in $SECONDS s: every tool the tests need is installed (moto: $python)"
 [ -z "$setup_only" ] || exit 0
 
 # Packer must not phone home during conformance runs.
