@@ -4,7 +4,7 @@
 # Used by the Docker tests (tests/support/docker.rs) and by scripts/quickstart.sh.
 #
 # Usage: docker-base-image.sh [TAG]   (default forge-test/debian:bookworm)
-# Does nothing when the engine already has TAG. Takes about 2 minutes. Needs root, debootstrap,
+# Does nothing when the engine already has TAG. Took 86 s, measured (see README). Needs root, debootstrap,
 # a docker CLI talking to a running engine, and http://deb.debian.org (or MIRROR).
 # Run it under `flock` when several processes may call it at once (the tests do).
 set -eu

@@ -5,18 +5,18 @@
 # Needs: Debian (or Ubuntu) as root or with sudo, a running Docker engine with its docker CLI,
 # a Rust toolchain (cargo; rust-version in Cargo.toml), and Debian's package mirror. When
 # `docker pull debian:bookworm` cannot work (no registry access), the base image is made locally
-# instead (scripts/docker-base-image.sh: debootstrap + docker import, 30 s to 2 minutes; installs
+# instead (scripts/docker-base-image.sh: debootstrap + docker import, 86 s measured; installs
 # debootstrap when missing).
 #
 # Environment:
 #   FORGE_BIN       use this forge binary instead of building one (`cargo build --release`,
-#                   about 6 to 8 minutes on 2 cores from a clean clone)
+#                   the longest step: the README gives measured times)
 #   EXAMPLE_IMAGE   the base image to build on (skips the pull and the local base)
 #   EXAMPLE_REPO    where the result is tagged (default forge-example/hello)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LOCAL_BASE=forge-test/debian:bookworm   # the tag the Docker tests use too: made once per machine
+LOCAL_BASE="forge-test/debian:bookworm"   # the tag the Docker tests use too: made once per machine
 REPO=${EXAMPLE_REPO:-forge-example/hello}
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -38,7 +38,7 @@ if [ -n "${FORGE_BIN:-}" ]; then
 else
   command -v cargo >/dev/null 2>&1 \
     || die "no cargo: install Rust (https://rustup.rs: curl https://sh.rustup.rs -sSf | sh), then run this again"
-  phase "build forge" "building forge (cargo build --release; 6-8 minutes on 2 cores)"
+  phase "build forge" "building forge (cargo build --release; the longest step, see the README for measured times)"
   cargo build --release --locked
   forge=target/release/forge
   phase_end
@@ -56,10 +56,15 @@ elif timeout 120 docker pull debian:bookworm >/dev/null 2>&1; then
   image=debian:bookworm
   echo "pulled $image"
 else
-  echo "docker pull cannot work here: making $LOCAL_BASE with debootstrap (30 s to 2 minutes)"
+  echo "docker pull cannot work here: making $LOCAL_BASE with debootstrap (86 s measured)"
   if ! command -v debootstrap >/dev/null 2>&1; then
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq debootstrap >/dev/null
+    # Only debootstrap, never a removal (--no-remove); apt's output in a log named on failure.
+    apt_log=$(mktemp "${TMPDIR:-/tmp}/forge-quickstart-apt.XXXXXX")
+    { $sudo apt-get -o DPkg::Lock::Timeout=300 update \
+      && DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 install -y \
+        --no-install-recommends --no-remove debootstrap; } </dev/null >"$apt_log" 2>&1 \
+      || die "installing debootstrap failed: apt's output is in $apt_log"
+    rm -f "$apt_log"
   fi
   $sudo flock /tmp/.forge-debian-base.lock sh scripts/docker-base-image.sh "$LOCAL_BASE"
   image=$LOCAL_BASE

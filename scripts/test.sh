@@ -1,78 +1,341 @@
 #!/usr/bin/env bash
-# The one test command: installs what the tests need on a fresh machine, then runs every test.
+# The one test command: installs what the tests need, checks every tool the tests run, then runs
+# every test (`cargo test --workspace --locked`).
 #
-# Needs: a Rust toolchain (cargo), and root or sudo for Debian packages. Installs, when missing:
+# Usage: scripts/test.sh [--setup-only] [-- TEST-ARGS...]
+#   --setup-only   install and check the test beds, but do not run the tests
+#   -- TEST-ARGS   passed to the test binaries: `-- --skip corpus` runs everything but the 7
+#                  conformance tests that read the template corpus (../shared/corpus)
+#
+# Runs as root, and refuses to start otherwise: the SSH test bed adds the user forgetest and
+# starts an sshd per test that switches to it, the Docker and QEMU test beds debootstrap root
+# filesystems (chroot) and run `docker import`, and the Debian packages below are installed with
+# apt. There is no non-root mode. Needs a Rust toolchain (cargo) for root, a running Docker
+# engine, and network access to Debian's mirror (deb.debian.org), PyPI (moto, when not already
+# installed) and crates.io (cargo's first fetch).
+#
+# Installs, when missing, with `apt-get install --no-install-recommends` (one package per test
+# bed below; see NEEDS):
 #   - packer (Debian's 1.6.6): the side-by-side oracle for fmt, console and validate conformance.
-#   - moto[server] (PyPI, for python3): the AWS Secrets Manager and EC2 emulator the secrets and
-#     amazon-ebs tests run against; curl (the EC2 tests' checks and the test instance's
-#     AuthorizedKeysCommand).
-#   - the SSH test bed (tests/support/sshd.rs, proxy.rs; tests that use it need root):
-#     openssh-server and openssh-client (sshd per test, ssh/scp/sftp clients), sudo (the test
-#     user's passwordless sudo), tinyproxy (HTTP CONNECT proxy), dante-server (SOCKS5 proxy with
-#     username/password), netcat-openbsd and ncat (ProxyCommands through them), sshpass
-#     (password logins by the OpenSSH client), iproute2 (bench/ssh-transfer.sh --netem), procps
-#     (ps, used by the reboot tests on the "machine").
-#   - the Docker test bed (tests/support/docker.rs, registry.rs; needs a running Docker engine
-#     and root): debootstrap (builds the forge-test/debian:bookworm base image once per
-#     machine, as nothing can be pulled), docker-registry (a private registry per test on
-#     loopback) and apache2-utils (htpasswd for its basic auth); docker.io only when no docker
-#     CLI is installed.
+#   - python3, python3-venv and moto[server] (PyPI, pinned): the AWS Secrets Manager and EC2
+#     emulator the secrets and amazon-ebs tests run against. When `python3` on PATH already
+#     imports that moto, it is used; otherwise moto goes into a virtualenv made once per machine
+#     from Debian's python3 (/var/tmp/forge-test-venv), whose bin/ goes first on the tests' PATH.
+#     Nothing is pip-installed into a system Python. curl: the EC2 tests' checks and the test
+#     instance's AuthorizedKeysCommand.
+#   - the SSH test bed (tests/support/sshd.rs, proxy.rs): openssh-server and openssh-client (sshd
+#     per test, ssh/scp/sftp clients), sudo (the test user's passwordless sudo), tinyproxy (HTTP
+#     CONNECT proxy), dante-server (SOCKS5 proxy with username/password), netcat-openbsd and ncat
+#     (ProxyCommands through them), sshpass (password logins by the OpenSSH client), iproute2,
+#     procps (ps, used by the reboot tests on the "machine").
+#   - the Docker test bed (tests/support/docker.rs, registry.rs; needs a running Docker engine):
+#     debootstrap (builds the forge-test/debian:bookworm base image once per machine, as nothing
+#     can be pulled), docker-registry (a private registry per test on loopback) and apache2-utils
+#     (htpasswd for its basic auth); docker.io only when no docker CLI is installed.
 #     Their system services are not started (policy-rc.d); the tests run their own.
-#   - the QEMU test bed: qemu-system-x86 and qemu-utils; busybox-static and a Debian kernel
-#     fetched once with `apt-get download` into /var/tmp/forge-test-kernel (the boot command
-#     test's guest); debootstrap and e2fsprogs build the test guest disk once into
-#     /var/tmp/forge-test-guest (tests/support/qemu-guest.sh); xorriso reads back the ISO
-#     images forge makes for cd_files, as an independent check.
+#   - the QEMU test bed: qemu-system-x86 and qemu-utils, ovmf (EFI); busybox-static and a Debian
+#     kernel fetched once with `apt-get download` into /var/tmp/forge-test-kernel (the boot
+#     command test's guest); debootstrap and e2fsprogs build the test guest disk once into
+#     /var/tmp/forge-test-guest (tests/support/qemu-guest.sh); xorriso reads back the ISO images
+#     forge makes for cd_files, as an independent check.
 #   - groff-base: tests/docs.rs checks that groff reads forge's manual pages without a warning.
 # tests/examples.rs builds the examples/ templates on these same beds (Docker, QEMU).
 # The template corpus is read in place from ../shared/corpus (override with FORGE_CORPUS).
+#
+# The install never removes or downgrades a package. apt's plan is simulated first
+# (`apt-get install -s`); when it would remove or downgrade anything, this script stops and names
+# the package and what apt would do to it. One exception is resolved instead of refused: a
+# package that conflicts with a newer backport already installed (say qemu-system-x86 7.2 against
+# qemu-utils 10 from bookworm-backports) is installed from <codename>-backports, when that
+# resolves it without removing anything. The script then adds Debian's backports suite to apt's
+# sources (/etc/apt/sources.list.d/forge-test-backports.sources, unless it is already there); apt
+# gives backports priority 100, so nothing else is taken from it. FORGE_TEST_NO_BACKPORTS=1 refuses
+# instead. The real install runs with --no-remove as well.
+#
+# apt's and pip's output goes to /var/log/forge-test/apt.log and pip.log; every failure names the
+# log. What the script installed (packages, the backports source, the virtualenv) is recorded in
+# /var/lib/forge-test/installed, so scripts/prove-readme.sh --remove-installed can take exactly
+# that away again. apt waits up to 5 minutes for another apt/dpkg to finish (DPkg::Lock::Timeout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-missing=()
-command -v packer >/dev/null 2>&1 || missing+=(packer)
-# file that must exist -> Debian package providing it
-for need in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/sudo:sudo \
-  /usr/bin/tinyproxy:tinyproxy /usr/sbin/danted:dante-server /usr/bin/nc.openbsd:netcat-openbsd \
-  /usr/bin/ncat:ncat /usr/bin/sshpass:sshpass /usr/sbin/ip:iproute2 /usr/bin/ps:procps \
-  /usr/sbin/debootstrap:debootstrap /usr/bin/docker-registry:docker-registry \
-  /usr/bin/htpasswd:apache2-utils /usr/bin/curl:curl /usr/bin/xorriso:xorriso \
-  /usr/bin/qemu-system-x86_64:qemu-system-x86 /usr/bin/qemu-img:qemu-utils \
-  /bin/busybox:busybox-static /sbin/mkfs.ext4:e2fsprogs /usr/share/OVMF/OVMF_CODE.fd:ovmf \
-  /usr/bin/groff:groff-base; do
-  [ -e "${need%%:*}" ] || missing+=("${need#*:}")
+die() { echo "test.sh: $*" >&2; exit 1; }
+
+setup_only=""
+test_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --setup-only) setup_only=1 ;;
+    --) shift; test_args=("$@"); break ;;
+    *) die "unknown option $1 (usage: scripts/test.sh [--setup-only] [-- TEST-ARGS...])" ;;
+  esac
+  shift
 done
-command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+
+[ "$(id -u)" = 0 ] || die "run this as root (for instance in a root shell: sudo -i, then cd back here and
+run ./scripts/test.sh). The SSH test bed adds the user forgetest and starts an sshd per test that
+switches to it, the Docker and QEMU test beds debootstrap root filesystems, and the test beds
+are installed with apt: all of that needs root, so there is no non-root mode. Root needs a Rust
+toolchain (cargo) on its PATH."
+command -v cargo >/dev/null 2>&1 \
+  || die "no cargo on root's PATH: install Rust for root (https://rustup.rs), then run this again"
+command -v apt-get >/dev/null 2>&1 || die "no apt-get: the test beds are installed from Debian packages (Debian or Ubuntu)"
+
+STATE=/var/lib/forge-test
+RECORD=$STATE/installed
+LOGDIR=/var/log/forge-test
+APT_LOG=$LOGDIR/apt.log
+PIP_LOG=$LOGDIR/pip.log
+VENV=/var/tmp/forge-test-venv
+BACKPORTS_SOURCE=/etc/apt/sources.list.d/forge-test-backports.sources
+MOTO_VERSION=5.2.1   # pinned: the EC2 tests rely on its behaviour
+mkdir -p "$STATE" "$LOGDIR"
+
+# What the tests run -> the Debian package that provides it. A missing path is installed; after
+# the install every path is checked again (and the programs below are run).
+NEEDS=(
+  /usr/bin/packer:packer
+  /usr/sbin/sshd:openssh-server /usr/lib/openssh/sftp-server:openssh-sftp-server
+  /usr/bin/ssh:openssh-client /usr/bin/scp:openssh-client /usr/bin/sftp:openssh-client
+  /usr/bin/ssh-keygen:openssh-client /usr/bin/ssh-agent:openssh-client /usr/bin/ssh-add:openssh-client
+  /usr/bin/sudo:sudo /usr/sbin/useradd:passwd /usr/sbin/chpasswd:passwd
+  /usr/bin/tinyproxy:tinyproxy /usr/sbin/danted:dante-server /usr/bin/nc.openbsd:netcat-openbsd
+  /usr/bin/ncat:ncat /usr/bin/sshpass:sshpass /usr/sbin/ip:iproute2 /usr/bin/ps:procps
+  /usr/sbin/debootstrap:debootstrap /usr/bin/docker-registry:docker-registry
+  /usr/bin/htpasswd:apache2-utils /usr/bin/curl:curl /usr/bin/xorriso:xorriso
+  /usr/bin/qemu-system-x86_64:qemu-system-x86 /usr/bin/qemu-img:qemu-utils
+  /usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/share/OVMF/OVMF_VARS.fd:ovmf
+  /bin/busybox:busybox-static /sbin/mkfs.ext4:e2fsprogs /usr/bin/groff:groff-base
+  /usr/bin/flock:util-linux /usr/bin/script:bsdutils /usr/sbin/chroot:coreutils
+  /usr/bin/python3:python3
+)
+
+missing=()
+add_missing() { case " ${missing[*]} " in *" $1 "*) ;; *) missing+=("$1") ;; esac; }
+for need in "${NEEDS[@]}"; do
+  [ -e "${need%%:*}" ] || add_missing "${need#*:}"
+done
+command -v docker >/dev/null 2>&1 || add_missing docker.io
+
+# moto: the python3 on PATH when it has the pinned moto, else the virtualenv (made from Debian's
+# python3, which needs python3-venv for ensurepip).
+moto_ok() { "$1" -c "import moto.server, boto3, flask_cors, moto; assert moto.__version__ == '$MOTO_VERSION'" >/dev/null 2>&1; }
+python=""
+if command -v python3 >/dev/null 2>&1 && moto_ok python3; then
+  python=$(command -v python3)
+elif [ -f "$VENV/.complete" ] && moto_ok "$VENV/bin/python3"; then
+  python=$VENV/bin/python3
+elif ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }; then
+  add_missing python3-venv
+fi
+
 # The boot command test fetches a Debian kernel with `apt-get download`: it needs package lists.
-ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || need_update=1
-if [ ${#missing[@]} -gt 0 ] || [ -n "${need_update:-}" ]; then
-  echo "installing: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
+need_update=""
+ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || need_update=1
+
+os_field() { sed -n "s/^$1=//p" /etc/os-release | tr -d '"'; }
+APT=(apt-get -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
+log() { printf '\n=== %s %s\n' "$(date -u '+%F %T')" "$*" >>"$APT_LOG"; }
+
+# simulate ARGS...: apt's plan for `apt-get install ARGS...`; sets $plan (Inst/Remv lines) and
+# $harm (what it would remove or downgrade, one line each). Fails when apt finds no plan.
+simulate() {
+  local out line pkg old new
+  log "simulate: apt-get install -s --no-install-recommends $*"
+  sim_out="" plan="" harm=""
+  if ! out=$(LC_ALL=C "${APT[@]}" install -s --no-install-recommends "$@" 2>&1); then
+    printf '%s\n' "$out" >>"$APT_LOG"
+    sim_out=$out
+    return 1
+  fi
+  printf '%s\n' "$out" >>"$APT_LOG"
+  plan=$(printf '%s\n' "$out" | grep -E '^(Inst|Remv|Purg) ' || true)
+  while read -r line; do
+    case "$line" in
+      Remv\ *|Purg\ *)
+        pkg=$(echo "$line" | cut -d' ' -f2)
+        old=$(echo "$line" | sed -n 's/^[A-Za-z]* [^ ]* \[\([^]]*\)\].*/\1/p')
+        harm+="  remove $pkg ${old:+(installed $old)}"$'\n' ;;
+      Inst\ *\ \[*)
+        pkg=$(echo "$line" | cut -d' ' -f2)
+        old=$(echo "$line" | sed -n 's/^Inst [^ ]* \[\([^]]*\)\].*/\1/p')
+        new=$(echo "$line" | sed -n 's/^Inst [^ ]* \[[^]]*\] (\([^ ]*\) .*/\1/p')
+        if [ -n "$old" ] && [ -n "$new" ] && dpkg --compare-versions "$new" lt "$old"; then
+          harm+="  downgrade $pkg from $old to $new"$'\n'
+        fi ;;
+    esac
+  done <<<"$plan"
+}
+
+# apt_install ARGS...: installs after a clean simulation, with --no-remove; records what was new.
+apt_install() {
+  simulate "$@" || die "apt finds no way to install $*: see $APT_LOG"
+  [ -z "$harm" ] || die "installing $* would make apt:
+$harm(the whole plan is in $APT_LOG). Refusing: this script never removes or downgrades a package."
+  local upgrades
+  upgrades=$(printf '%s\n' "$plan" | sed -n 's/^Inst \([^ ]*\) \[.*/\1/p' | tr '\n' ' ')
+  [ -z "$upgrades" ] || echo "  apt upgrades, as a dependency needs it: $upgrades"
+  log "install: apt-get install -y --no-install-recommends --no-remove $*"
+  DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y --no-install-recommends --no-remove "$@" \
+    </dev/null >>"$APT_LOG" 2>&1 || die "apt-get install $* failed: see $APT_LOG"
+  # New packages only (an upgrade's line has the installed version in brackets after the name).
+  printf '%s\n' "$plan" | sed -n 's/^Inst \([^ ]*\) (.*/deb \1/p' >>"$RECORD"
+}
+
+if [ ${#missing[@]} -gt 0 ] || [ -n "$need_update" ]; then
+  echo "installing: ${missing[*]:-(package lists only)} (apt's output: $APT_LOG)"
+  log "apt-get update"
+  "${APT[@]}" update </dev/null >>"$APT_LOG" 2>&1 || die "apt-get update failed: see $APT_LOG"
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  # Which requested packages make apt remove or downgrade something.
+  offenders=()
+  if ! simulate "${missing[@]}" || [ -n "$harm" ]; then
+    for p in "${missing[@]}"; do
+      if ! simulate "$p" || [ -n "$harm" ]; then offenders+=("$p"); fi
+    done
+    [ ${#offenders[@]} -gt 0 ] || die "apt finds no way to install ${missing[*]} together without
+removing or downgrading a package (see $APT_LOG). Refusing: this script never removes or
+downgrades a package."
+  fi
+  rest=()
+  for p in "${missing[@]}"; do
+    case " ${offenders[*]} " in *" $p "*) ;; *) rest+=("$p") ;; esac
+  done
+
+  # The offenders from backports, when that needs no removal (see the header).
+  backports=""
+  if [ ${#offenders[@]} -gt 0 ]; then
+    why="installing ${offenders[*]} from $(os_field PRETTY_NAME) would make apt:
+"
+    if simulate "${offenders[@]}"; then why+=$harm; else why+="  find no plan at all
+"; fi
+    codename=""
+    [ "$(os_field ID)" != debian ] || [ -n "${FORGE_TEST_NO_BACKPORTS:-}" ] || codename=$(os_field VERSION_CODENAME)
+    [ -n "$codename" ] || die "$why(see $APT_LOG). Refusing: this script never removes or downgrades a package. Install
+${offenders[*]} in a version that fits the installed packages yourself, then run this again.${FORGE_TEST_NO_BACKPORTS:+
+(FORGE_TEST_NO_BACKPORTS is set: without it, this script tries $(os_field VERSION_CODENAME)-backports.)}"
+    printf '%s' "$why" | sed 's/^/  /'
+    echo "  trying $codename-backports instead"
+    added_source=""
+    # (grep reads all of apt-cache's output: with -q, pipefail would see apt-cache's SIGPIPE.)
+    if ! LC_ALL=C apt-cache policy | grep -c " $codename-backports/" >/dev/null; then
+      echo "  adding $codename-backports to apt's sources ($BACKPORTS_SOURCE)"
+      cat >"$BACKPORTS_SOURCE" <<EOF
+# Added by forge's scripts/test.sh: ${offenders[*]} from $codename-backports, to match packages
+# already installed from there. Backports have priority 100: nothing else is taken from here.
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: $codename-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+      added_source=1
+      log "added $BACKPORTS_SOURCE; apt-get update"
+      "${APT[@]}" update </dev/null >>"$APT_LOG" 2>&1 || { rm -f "$BACKPORTS_SOURCE"; die "apt-get update with $codename-backports failed: see $APT_LOG"; }
+    fi
+    # Each offender from backports, and then only those of its dependencies that apt says must
+    # come from there too (an unmet "Depends: X (>= v)" whose backports version fits), until
+    # the plan resolves without removing or downgrading anything.
+    bpo=()
+    for p in "${offenders[@]}"; do bpo+=("$p/$codename-backports"); done
+    resolved=""
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      if simulate "${bpo[@]}"; then
+        [ -n "$harm" ] || resolved=1
+        break
+      fi
+      added=""
+      while read -r dep; do
+        case " ${bpo[*]} " in *" $dep/"*) continue ;; esac
+        LC_ALL=C apt-cache madison "$dep" | grep -c " $codename-backports/" >/dev/null || continue
+        bpo+=("$dep/$codename-backports")
+        added=1
+      done < <(sed -n 's/.*Depends: \([^ ]*\) (.*/\1/p' <<<"$sim_out" | sort -u)
+      [ -n "$added" ] || break
+    done
+    if [ -n "$resolved" ]; then
+      backports=$codename-backports
+      [ -z "$added_source" ] || echo "file $BACKPORTS_SOURCE" >>"$RECORD"
+      [ -z "$added_source" ] || echo "  kept $BACKPORTS_SOURCE (apt's backports priority 100: only what is asked for comes from it)"
+    else
+      if [ -n "$added_source" ]; then
+        rm -f "$BACKPORTS_SOURCE"
+        "${APT[@]}" update </dev/null >>"$APT_LOG" 2>&1 || true
+      fi
+      die "$why(and $codename-backports does not resolve it either: see $APT_LOG). Refusing: this
+script never removes or downgrades a package. Install ${offenders[*]} in a version that fits the
+installed packages yourself, then run this again."
+    fi
+  fi
+
   # Keep the packages' own services (sshd on 22, tinyproxy, danted, docker-registry on 5000)
   # from starting.
   policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     policy=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
-    $sudo chmod 755 "$policy"
-    trap '$sudo rm -f "$policy"' EXIT
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
   fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-  [ -z "$policy" ] || { $sudo rm -f "$policy"; trap - EXIT; }
+  [ ${#rest[@]} -eq 0 ] || apt_install "${rest[@]}"
+  if [ -n "$backports" ]; then
+    echo "  from $backports: ${bpo[*]%/*}"
+    apt_install "${bpo[@]}"
+    # The dependencies named only to pick their backports version stay automatically installed.
+    deps=("${bpo[@]:${#offenders[@]}}")
+    [ ${#deps[@]} -eq 0 ] || apt-mark auto "${deps[@]%/*}" >>"$APT_LOG" 2>&1 || true
+  fi
+  [ -z "$policy" ] || { rm -f "$policy"; trap - EXIT; }
 fi
 
-# moto's server (pinned: the EC2 tests rely on its behaviour), for the AWS Secrets Manager
-# tests (crates/forge-template/tests/secrets_aws.rs) and the EC2 tests (tests/amazon_build.rs).
-MOTO_VERSION=5.2.1
-if ! python3 -c "import moto.server, boto3, flask_cors, moto; assert moto.__version__ == '$MOTO_VERSION'" >/dev/null 2>&1; then
-  echo "installing: moto[server]==$MOTO_VERSION (pip)"
-  python3 -m pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" >/dev/null 2>&1 \
-    || python3 -m pip install -q --disable-pip-version-check --break-system-packages "moto[server]==$MOTO_VERSION" >/dev/null
+# moto into the virtualenv, once per machine (flock: concurrent runs share it).
+if [ -z "$python" ]; then
+  echo "installing: moto[server]==$MOTO_VERSION from PyPI into $VENV (pip's output: $PIP_LOG)"
+  (
+    flock 9
+    if ! { [ -f "$VENV/.complete" ] && moto_ok "$VENV/bin/python3"; }; then
+      rm -rf "$VENV"
+      printf '\n=== %s python3 -m venv %s; pip install moto[server]==%s\n' "$(date -u '+%F %T')" "$VENV" "$MOTO_VERSION" >>"$PIP_LOG"
+      /usr/bin/python3 -m venv "$VENV" >>"$PIP_LOG" 2>&1 || die "python3 -m venv $VENV failed: see $PIP_LOG"
+      grep -qx "dir $VENV" "$RECORD" 2>/dev/null || echo "dir $VENV" >>"$RECORD"
+      "$VENV/bin/python3" -m pip install --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
+        </dev/null >>"$PIP_LOG" 2>&1 || die "pip install moto[server]==$MOTO_VERSION failed: see $PIP_LOG"
+      touch "$VENV/.complete"
+    fi
+  ) 9>"$VENV.lock"
+  python=$VENV/bin/python3
 fi
+if [ "$python" = "$VENV/bin/python3" ]; then
+  export PATH="$VENV/bin:$PATH" FORGE_PYTHON=$python
+fi
+
+# Everything the tests run, checked after the install: the first one missing stops the run.
+logs="apt's output is in $APT_LOG"
+for need in "${NEEDS[@]}"; do
+  [ -e "${need%%:*}" ] || die "${need%%:*} is missing after the install (Debian package ${need#*:}); $logs"
+done
+check() { # check WHAT PACKAGE COMMAND...: runs COMMAND; fails naming WHAT when it does not work
+  local what=$1 pkg=$2; shift 2
+  "$@" >/dev/null 2>&1 || die "$what does not work after the install (\`$*\` fails; Debian package $pkg); $logs"
+}
+check qemu-img qemu-utils qemu-img --version
+check qemu-system-x86_64 qemu-system-x86 qemu-system-x86_64 --version
+check "packer 1.6.6" packer sh -c '/usr/bin/packer version | grep -q "v1\.6\.6"'
+check "a static busybox" busybox-static sh -c '/bin/busybox true && ! ldd /bin/busybox'
+check "the docker CLI" docker.io docker --version
+check "the Docker engine (docker version)" docker.io sh -c 'docker version --format "{{.Server.Version}}"'
+check "apt-cache (the boot command test's kernel)" apt sh -c 'apt-cache depends linux-image-amd64 | grep -q "Depends: linux-image-"'
+check "moto $MOTO_VERSION" "moto[server] from PyPI, $PIP_LOG" moto_ok "$python"
+echo "test beds ready in $SECONDS s: every tool the tests need is installed (moto: $python)"
+[ -z "$setup_only" ] || exit 0
 
 # Packer must not phone home during conformance runs.
 export CHECKPOINT_DISABLE=1
 
-cargo test --workspace --locked
+if [ ${#test_args[@]} -gt 0 ]; then
+  cargo test --workspace --locked -- "${test_args[@]}"
+else
+  cargo test --workspace --locked
+fi
