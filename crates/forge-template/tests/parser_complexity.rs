@@ -304,3 +304,18 @@ fn repeated_object_keys_parse_once_and_the_last_value_wins() {
     });
     assert!(formatted);
 }
+
+#[test]
+fn an_error_inside_a_multibyte_character_is_reported_not_a_panic() {
+    // Found by the fmt fuzz target: hcl-edit reported a position inside the last character.
+    let text = format!(
+        "a{}ected newline or eof{}a\u{FEFB}\u{FEFB}",
+        "u".repeat(69),
+        "u".repeat(4)
+    );
+    let err = forge_template::format::format_hcl(&text).expect_err("not HCL");
+    assert_eq!(err.line, 1);
+    let l = load_hcl_text("t.pkr.hcl", &text, &tmp(), &opts());
+    assert!(l.plan.is_none());
+    let _ = l.diags.render(&l.files);
+}

@@ -89,7 +89,7 @@ fn check_syntax(src: &str) -> Result<(), FormatError> {
                 continue;
             }
         }
-        let (line, column) = line_column(src, original_offset(&respelt, offset).min(src.len()));
+        let (line, column) = line_column(src, original_offset(&respelt, offset));
         return Err(FormatError {
             message: err.message().to_string(),
             line,
@@ -115,8 +115,13 @@ fn reject_namespaced_functions(src: &str) -> Result<(), FormatError> {
     Ok(())
 }
 
-/// The 1-based line and column (in characters) of byte `offset` of `src`.
+/// The 1-based line and column (in characters) of byte `offset` of `src`; an offset inside a
+/// character (the parser may report one) counts as that character's start.
 fn line_column(src: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &src[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
