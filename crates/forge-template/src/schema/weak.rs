@@ -107,40 +107,10 @@ fn duration(v: &Value, at: &str, errs: &mut Vec<String>) -> Value {
     }
 }
 
-/// Checks Go's `time.ParseDuration` grammar: an optional sign, then one or more decimal numbers
-/// each with a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`); `0` alone is allowed.
+/// Checks a duration as Go's `time.ParseDuration` reads it, with its error text (the legacy
+/// template decoder's parser, which also serves here).
 pub fn go_duration(s: &str) -> Result<(), String> {
-    let invalid = || Err(format!("time: invalid duration {s:?}"));
-    let rest = s.strip_prefix(['-', '+']).unwrap_or(s);
-    if rest == "0" {
-        return Ok(());
-    }
-    if rest.is_empty() {
-        return invalid();
-    }
-    let mut rest = rest;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..num_end];
-        if num.is_empty() || num == "." {
-            return invalid();
-        }
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_end];
-        if unit.is_empty() {
-            return Err(format!("time: missing unit in duration {s:?}"));
-        }
-        if !["ns", "us", "µs", "μs", "ms", "s", "m", "h"].contains(&unit) {
-            return Err(format!("time: unknown unit {unit:?} in duration {s:?}"));
-        }
-        rest = &rest[unit_end..];
-    }
-    Ok(())
+    crate::legacy::template::parse_go_duration(s).map(|_| ())
 }
 
 fn object(schema: &Schema, v: &Value, at: &str, errs: &mut Vec<String>) -> Value {
