@@ -53,7 +53,7 @@ done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]} (apt)" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-remove "${need[@]}" >/dev/null
 fi
 
 if [ -z "${FORGE:-}" ]; then
