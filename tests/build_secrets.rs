@@ -1,6 +1,7 @@
 //! Sensitive values, and values derived from them, never reach the UI, machine-readable output,
 //! the event stream, logs, manifests or error messages, in any of the encodings a secret
-//! travels in: plain, shell-escaped, JSON-escaped, base64, URL-encoded.
+//! travels in: plain, shell-escaped, JSON-escaped, base64, URL-encoded (path and query escaping,
+//! either hex case), hex, and XML/HTML-escaped.
 
 #[path = "support/build.rs"]
 mod build;
@@ -43,6 +44,11 @@ build {{
       "python3 -c 'import urllib.parse,os; print(urllib.parse.quote(os.environ[\"TOKEN\"], safe=\"\"))'",
       "python3 -c 'import urllib.parse,os; print(urllib.parse.quote_plus(os.environ[\"TOKEN\"]))'",
       "python3 -c 'import shlex,os; print(shlex.quote(os.environ[\"TOKEN\"]))'",
+      "python3 -c 'import urllib.parse,os; print(urllib.parse.quote(os.environ[\"TOKEN\"]))'",
+      "python3 -c 'import os; print(\"\".join(c if c.isalnum() else \"%%%02x\" % ord(c) for c in os.environ[\"TOKEN\"]))'",
+      "python3 -c 'import os; print(os.environ[\"TOKEN\"].encode().hex())'",
+      "python3 -c 'import os,xml.sax.saxutils as x; print(x.escape(os.environ[\"TOKEN\"], {{chr(34): \"&quot;\", chr(39): \"&apos;\"}}))'",
+      "python3 -c 'import os,html; print(html.escape(os.environ[\"TOKEN\"]))'",
       "echo \"$DERIVED\" 1>&2",
     ]
   }}
@@ -70,6 +76,14 @@ fn forms() -> Vec<String> {
         py("import sys,json; print(json.dumps(sys.argv[1])[1:-1])"),
         py("import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=''))"),
         py("import sys,urllib.parse; print(urllib.parse.quote_plus(sys.argv[1]))"),
+        // Path escaping keeps `/`, as Go's url.PathEscape keeps `&`, `+` and `=`.
+        py("import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1]))"),
+        py("import sys; print(''.join(c if c.isalnum() else '%%%02x' % ord(c) for c in sys.argv[1]))"),
+        py("import sys; print(sys.argv[1].encode().hex())"),
+        py("import sys; print(sys.argv[1].encode().hex().upper())"),
+        // XML, as WinRM's SOAP bodies carry a command line, and HTML.
+        py("import sys,xml.sax.saxutils as x; print(x.escape(sys.argv[1], {chr(34): '&quot;', chr(39): '&apos;'}))"),
+        py("import sys,html; print(html.escape(sys.argv[1]))"),
         // shlex.quote's inner part: the secret with its single quotes escaped.
         SECRET.replace('\'', "'\"'\"'"),
     ]
