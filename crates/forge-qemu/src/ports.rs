@@ -149,26 +149,43 @@ pub fn listen(min: u16, max: u16, bind: &str, what: &str) -> Result<(TcpListener
 mod tests {
     use super::*;
 
+    /// Two adjacent ports nothing listens on now, below Linux's ephemeral range (32768 and up)
+    /// so the outgoing connections of tests running beside this one cannot take them.
+    fn free_pair() -> u16 {
+        let start = (uuid::Uuid::new_v4().as_u128() % 10_000) as u16;
+        (0..10_000u16)
+            .map(|i| 20_000 + (start + i) % 10_000)
+            .find(|&p| {
+                TcpListener::bind(("127.0.0.1", p)).is_ok()
+                    && TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+            })
+            .expect("two adjacent free ports between 20000 and 30001")
+    }
+
     #[test]
     fn ports_are_exclusive_until_released() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = BuildCtx::for_test("ports");
+        let (min, max) = {
+            let p = free_pair();
+            (p, p + 2)
+        };
         let reserve = |min, max, bind, what| reserve_in(&ctx, dir.path(), min, max, bind, what);
-        let a = reserve(41000, 41002, "127.0.0.1", "test").unwrap();
-        let b = reserve(41000, 41002, "127.0.0.1", "test").unwrap();
+        let a = reserve(min, max, "127.0.0.1", "test").unwrap();
+        let b = reserve(min, max, "127.0.0.1", "test").unwrap();
         assert_ne!(a.port, b.port);
-        let e = reserve(41000, 41002, "127.0.0.1", "test")
+        let e = reserve(min, max, "127.0.0.1", "test")
             .err()
             .unwrap()
             .to_string();
         assert!(
-            e.contains("no free test port in the range 41000-41002"),
+            e.contains(&format!("no free test port in the range {min}-{max}")),
             "{e}"
         );
         let freed = a.port;
         drop(a);
         assert!(!dir.path().join(format!("port-{freed}.lock")).exists());
-        let c = reserve(41000, 41002, "127.0.0.1", "test").unwrap();
+        let c = reserve(min, max, "127.0.0.1", "test").unwrap();
         assert_eq!(c.port, freed);
         // A port something else listens on is skipped.
         drop(c);
