@@ -39,6 +39,8 @@
 #     /var/tmp/forge-test-guest (tests/support/qemu-guest.sh); xorriso reads back the ISO images
 #     forge makes for cd_files, as an independent check.
 #   - groff-base: tests/docs.rs checks that groff reads forge's manual pages without a warning.
+#   - xz-utils, zstd, lz4, unzip, gzip, tar, coreutils: the compress and checksum post-processor
+#     tests read forge's archives and sums back with the system's own tools.
 # tests/examples.rs builds the examples/ templates on these same beds (Docker, QEMU).
 # The template corpus is read in place from ../shared/corpus (override with FORGE_CORPUS).
 #
@@ -108,6 +110,8 @@ NEEDS=(
   /bin/busybox:busybox-static /sbin/mkfs.ext4:e2fsprogs /usr/bin/groff:groff-base
   /usr/bin/flock:util-linux /usr/bin/script:bsdutils /usr/sbin/chroot:coreutils
   /usr/bin/python3:python3
+  /usr/bin/xz:xz-utils /usr/bin/zstd:zstd /usr/bin/lz4:lz4 /usr/bin/unzip:unzip /usr/bin/gzip:gzip
+  /usr/bin/tar:tar /usr/bin/stat:coreutils /usr/bin/sha256sum:coreutils
 )
 
 missing=()

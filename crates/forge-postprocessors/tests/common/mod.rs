@@ -98,18 +98,28 @@ pub async fn run(
     (r, buf.text())
 }
 
-/// Whether a system tool is installed; prints a note when it is not.
-pub fn have(tool: &str) -> bool {
+/// Asserts that a system tool the checks run is installed; a missing one fails the test with the
+/// Debian package to install (scripts/test.sh installs them all).
+pub fn need(tool: &str) {
     let ok = Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {tool}"))
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    if !ok {
-        println!("note: {tool} is not installed; skipping its check");
-    }
-    ok
+    let package = match tool {
+        "xz" => "xz-utils",
+        "zstd" => "zstd",
+        "lz4" => "lz4",
+        "unzip" => "unzip",
+        "gzip" => "gzip",
+        "tar" => "tar",
+        _ => "coreutils",
+    };
+    assert!(
+        ok,
+        "{tool} is not installed: install the Debian package {package} (scripts/test.sh does)"
+    );
 }
 
 /// Runs a shell command; panics with its output when it fails. Returns stdout.
