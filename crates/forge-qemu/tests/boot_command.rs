@@ -6,8 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use forge_qemu::bootcmd::{self, parse, type_actions};
-use forge_qemu::vnc::VncClient;
+use forge_commonsteps::bootcommand::vnc::VncClient;
+use forge_commonsteps::bootcommand::{self as bootcmd, parse, type_actions};
 use tokio_util::sync::CancellationToken;
 
 /// The boot command, as template entries (joined before parsing, like Packer).

@@ -8,8 +8,8 @@ use forge_core::{Error, Result};
 
 use super::step_run::template_data;
 use super::State;
-use crate::bootcmd::{key_interval, parse, type_actions, KeyDriver};
-use crate::vnc::VncClient;
+use forge_commonsteps::bootcommand::vnc::VncClient;
+use forge_commonsteps::bootcommand::{key_interval, parse, type_actions, KeyDriver};
 
 pub(super) struct StepBootCommand;
 

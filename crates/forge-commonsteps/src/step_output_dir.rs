@@ -1,37 +1,50 @@
 //! stepPrepareOutputDir: `-force` removes an existing output directory; the directory is made
 //! (journaled) and removed again only when the build fails or is cancelled.
 
+use std::path::PathBuf;
+
 use async_trait::async_trait;
 use forge_core::local::{track, TempPath};
 use forge_core::plugin::BuildCtx;
 use forge_core::runner::{Outcome, Step};
 use forge_core::{Error, Result};
 
-use super::State;
+/// Makes the build's output directory; any builder's state works with it.
+pub struct StepOutputDir {
+    /// The directory (`output_directory`).
+    pub path: PathBuf,
+    dir: Option<TempPath>,
+}
 
-pub(super) struct StepOutputDir {
-    pub(super) dir: Option<TempPath>,
+impl StepOutputDir {
+    /// The step for `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        StepOutputDir {
+            path: path.into(),
+            dir: None,
+        }
+    }
 }
 
 #[async_trait]
-impl Step<State> for StepOutputDir {
+impl<S: Send> Step<S> for StepOutputDir {
     fn name(&self) -> &'static str {
         "stepPrepareOutputDir"
     }
-    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
-        let dir = std::path::PathBuf::from(&st.config.output_dir);
+    async fn run(&mut self, ctx: &BuildCtx, _: &mut S) -> Result<()> {
+        let dir = &self.path;
         if dir.exists() && ctx.opts.force {
             ctx.ui.say("Deleting previous output directory...");
-            std::fs::remove_dir_all(&dir)
+            std::fs::remove_dir_all(dir)
                 .map_err(|e| Error::msg(format!("removing {}: {e}", dir.display())))?;
         }
-        let guard = track(ctx, &dir, true)?;
-        std::fs::create_dir_all(&dir)
+        let guard = track(ctx, dir, true)?;
+        std::fs::create_dir_all(dir)
             .map_err(|e| Error::msg(format!("creating {}: {e}", dir.display())))?;
         self.dir = Some(guard);
         Ok(())
     }
-    async fn cleanup(&mut self, ctx: &BuildCtx, _: &mut State, o: Outcome) -> Result<()> {
+    async fn cleanup(&mut self, ctx: &BuildCtx, _: &mut S, o: Outcome) -> Result<()> {
         if let Some(d) = self.dir.take() {
             if !o.halted && !o.cancelled {
                 d.persist();

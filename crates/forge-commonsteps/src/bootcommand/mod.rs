@@ -12,6 +12,8 @@
 //!
 //! The entries of `boot_command` are concatenated before parsing, as Packer does.
 
+pub mod vnc;
+
 use std::fmt;
 use std::time::Duration;
 

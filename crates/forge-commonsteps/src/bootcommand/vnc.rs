@@ -12,7 +12,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use crate::bootcmd::KeyDriver;
+use super::KeyDriver;
 
 const SECURITY_NONE: u8 = 1;
 const SECURITY_VNC_AUTH: u8 = 2;
@@ -280,7 +280,7 @@ pub fn vnc_auth_response(password: &str, challenge: &[u8; 16]) -> [u8; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bootcmd::{parse, type_actions, XK_SHIFT_L};
+    use crate::bootcommand::{parse, type_actions, XK_SHIFT_L};
     use tokio::net::TcpListener;
     use tokio_util::sync::CancellationToken;
 
