@@ -95,7 +95,8 @@ async fn long_boot_command_arrives_exactly_over_vnc() {
         .unwrap_or_else(|e| panic!("{e}"));
     let cancel = CancellationToken::new();
     let typing = Instant::now();
-    type_actions(&mut vnc, &actions, Duration::from_millis(10), &cancel)
+    vnc.key_interval = Duration::from_millis(10);
+    type_actions(&mut vnc, &actions, &cancel)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let t_typed = typing.elapsed();
