@@ -5,6 +5,8 @@
 //! command, parsed once and typed through a [`bootcommand::KeySender`] (VNC, PC scancodes or
 //! USB HID usages).
 
+#![warn(missing_docs)]
+
 pub mod bootcommand;
 pub mod download;
 pub mod httpserver;
