@@ -56,3 +56,26 @@ impl<S: Send> Step<S> for StepOutputDir {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn made_kept_on_success_removed_on_failure() {
+        let t = tempfile::tempdir().unwrap();
+        let ctx = BuildCtx::for_test("qemu.test");
+        for (halted, kept) in [(false, true), (true, false)] {
+            let dir = t.path().join(format!("out-{halted}"));
+            let mut s = StepOutputDir::new(&dir);
+            Step::<()>::run(&mut s, &ctx, &mut ()).await.unwrap();
+            assert!(dir.is_dir());
+            let o = Outcome {
+                halted,
+                cancelled: false,
+            };
+            Step::<()>::cleanup(&mut s, &ctx, &mut (), o).await.unwrap();
+            assert_eq!(dir.exists(), kept, "halted: {halted}");
+        }
+    }
+}

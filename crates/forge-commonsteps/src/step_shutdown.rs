@@ -99,3 +99,147 @@ impl<S: ShutdownState> Step<S> for StepShutdown {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
+    use forge_core::plugin::{BuildData, Communicator, Stream};
+
+    use super::*;
+
+    /// A machine that stops `stops_after` polls after the shutdown command (never: `None`).
+    struct Machine {
+        polls: usize,
+        stops_after: Option<usize>,
+        stopped: bool,
+    }
+
+    #[async_trait]
+    impl ShutdownDriver for Machine {
+        async fn is_running(&mut self) -> Result<bool> {
+            self.polls += 1;
+            Ok(!self.stopped && self.stops_after.is_none_or(|n| self.polls <= n))
+        }
+        async fn stop(&mut self) -> Result<()> {
+            self.stopped = true;
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    struct Comm(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl Communicator for Comm {
+        async fn exec(
+            &self,
+            _: &BuildCtx,
+            command: &str,
+            _: &mut (dyn for<'a> FnMut(Stream, &'a str) + Send),
+        ) -> Result<i32> {
+            self.0.lock().unwrap().push(command.to_string());
+            Ok(0)
+        }
+        async fn upload(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
+            Ok(())
+        }
+        async fn upload_dir(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
+            Ok(())
+        }
+        async fn download(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
+            Ok(())
+        }
+        async fn download_dir(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    struct State {
+        comm: Option<Arc<Comm>>,
+        machine: Option<Machine>,
+    }
+
+    impl ProvisionState for State {
+        fn communicator(&self) -> Option<Arc<dyn Communicator>> {
+            self.comm.clone().map(|c| c as Arc<dyn Communicator>)
+        }
+        fn build_data(&self, _: &BuildCtx) -> BuildData {
+            BuildData::new()
+        }
+    }
+
+    impl ShutdownState for State {
+        fn machine(&mut self) -> Option<&mut dyn ShutdownDriver> {
+            self.machine.as_mut().map(|m| m as &mut dyn ShutdownDriver)
+        }
+    }
+
+    fn step(command: &str, timeout: Duration) -> StepShutdown {
+        StepShutdown {
+            command: command.into(),
+            timeout,
+            machine: "qemu".into(),
+        }
+    }
+
+    fn machine(stops_after: Option<usize>) -> Option<Machine> {
+        Some(Machine {
+            polls: 0,
+            stops_after,
+            stopped: false,
+        })
+    }
+
+    #[tokio::test]
+    async fn command_then_wait_or_stop() {
+        let ctx = BuildCtx::for_test("qemu.test");
+        // The command runs and the machine stops by itself.
+        let comm = Arc::new(Comm::default());
+        let mut st = State {
+            comm: Some(comm.clone()),
+            machine: machine(Some(2)),
+        };
+        let mut s = step("poweroff", Duration::from_secs(60));
+        Step::<State>::run(&mut s, &ctx, &mut st).await.unwrap();
+        assert_eq!(*comm.0.lock().unwrap(), ["poweroff"]);
+        let m = st.machine.as_ref().unwrap();
+        assert_eq!((m.polls, m.stopped), (3, false));
+
+        // It never stops: the timeout is an error naming the machine.
+        let mut st = State {
+            comm: Some(Arc::new(Comm::default())),
+            machine: machine(None),
+        };
+        let mut s = step("poweroff", Duration::from_millis(150));
+        let e = Step::<State>::run(&mut s, &ctx, &mut st).await.unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "Failed to shutdown: qemu still runs 150ms after the shutdown command \"poweroff\""
+            ),
+            "{e}"
+        );
+
+        // Without a command (or a communicator) the machine is stopped.
+        for (cmd, comm) in [("", Some(Arc::new(Comm::default()))), ("poweroff", None)] {
+            let mut st = State {
+                comm,
+                machine: machine(None),
+            };
+            Step::<State>::run(&mut step(cmd, Duration::ZERO), &ctx, &mut st)
+                .await
+                .unwrap();
+            assert!(st.machine.as_ref().unwrap().stopped, "{cmd:?}");
+        }
+
+        // Nothing started: nothing to do.
+        let mut st = State {
+            comm: None,
+            machine: None,
+        };
+        Step::<State>::run(&mut step("", Duration::ZERO), &ctx, &mut st)
+            .await
+            .unwrap();
+    }
+}
