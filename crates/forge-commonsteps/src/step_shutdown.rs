@@ -47,7 +47,7 @@ pub struct StepShutdown {
     /// `shutdown_timeout`: how long the machine may take to stop after the command.
     pub timeout: Duration,
     /// What the machine is called in messages (`qemu`).
-    pub machine: String,
+    pub machine_name: String,
 }
 
 #[async_trait]
@@ -82,7 +82,7 @@ impl<S: ShutdownState> Step<S> for StepShutdown {
                     if start.elapsed() > self.timeout {
                         let m = format!(
                             "Failed to shutdown: {} still runs {} after the shutdown command {cmd:?}",
-                            self.machine,
+                            self.machine_name,
                             forge_template::upgrade::go_duration(self.timeout)
                         );
                         ctx.ui.error(&m);
@@ -180,7 +180,7 @@ mod tests {
         StepShutdown {
             command: command.into(),
             timeout,
-            machine: "qemu".into(),
+            machine_name: "qemu".into(),
         }
     }
 

@@ -225,7 +225,7 @@ impl Builder for QemuBuilder {
         steps.push(Box::new(StepShutdown {
             command: c.args.shutdown_command.clone().unwrap_or_default(),
             timeout: c.shutdown_timeout,
-            machine: "qemu".into(),
+            machine_name: "qemu".into(),
         }));
         steps.push(Box::new(step_disks::StepConvertDisk));
         run_steps(ctx, &mut state, &mut steps).await?;
