@@ -43,7 +43,7 @@ pub fn errors(kind: PluginKind, plugin_type: &str, config: &Value) -> Vec<String
     let mut errs = Vec::new();
     // The SDK's floppy settings, shared by the builders that make a floppy: the files must exist.
     if kind == PluginKind::Builder && schema.field("floppy_files").is_some() {
-        let floppy = forge_qemu::media::FloppyConfig {
+        let floppy = forge_commonsteps::media::FloppyConfig {
             files: strings("floppy_files"),
             dirs: strings("floppy_dirs"),
             ..Default::default()

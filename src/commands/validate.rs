@@ -191,5 +191,5 @@ fn boot_command_errors(config: &forge_template::value::Value) -> Vec<String> {
         .iter()
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
-    forge_qemu::bootcmd::validate(&cmds)
+    forge_commonsteps::bootcommand::validate(&cmds)
 }

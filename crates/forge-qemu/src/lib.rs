@@ -1,14 +1,8 @@
-//! QEMU: the `qemu` builder, and what it needs around qemu itself: ISO downloads with checksums
-//! and a cache, the boot command typed over VNC, the HTTP server, cd and floppy media made
-//! in-process, and port ranges locked against concurrent builds.
+//! QEMU: the `qemu` builder: disks with `qemu-img`, the qemu command line, and the steps around
+//! qemu itself. What every builder shares (downloads, the HTTP server, media, port ranges, the
+//! boot command over VNC) is in `forge-commonsteps`.
 
-pub mod bootcmd;
 pub mod builder;
-pub mod download;
-pub mod httpserver;
-pub mod media;
-pub mod ports;
-pub mod vnc;
 
 /// Registers the `qemu` builder.
 pub fn register(r: &mut forge_core::Registry) {

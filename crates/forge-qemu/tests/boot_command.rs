@@ -6,8 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use forge_qemu::bootcmd::{self, parse, type_actions};
-use forge_qemu::vnc::VncClient;
+use forge_commonsteps::bootcommand::vnc::VncClient;
+use forge_commonsteps::bootcommand::{self, parse, type_actions};
 use tokio_util::sync::CancellationToken;
 
 /// The boot command, as template entries (joined before parsing, like Packer).
@@ -70,7 +70,7 @@ fn typed_lines(serial: &str) -> Vec<String> {
 async fn long_boot_command_arrives_exactly_over_vnc() {
     let t0 = Instant::now();
     let commands: Vec<String> = COMMAND.iter().map(|s| s.to_string()).collect();
-    assert_eq!(bootcmd::validate(&commands), Vec::<String>::new());
+    assert_eq!(bootcommand::validate(&commands), Vec::<String>::new());
     let actions = parse(&commands.concat()).expect("the boot command parses");
 
     let kernel = support::kernel().unwrap_or_else(|e| panic!("{e}"));
@@ -95,7 +95,8 @@ async fn long_boot_command_arrives_exactly_over_vnc() {
         .unwrap_or_else(|e| panic!("{e}"));
     let cancel = CancellationToken::new();
     let typing = Instant::now();
-    type_actions(&mut vnc, &actions, Duration::from_millis(10), &cancel)
+    vnc.key_interval = Duration::from_millis(10);
+    type_actions(&mut vnc, &actions, &cancel)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let t_typed = typing.elapsed();

@@ -339,7 +339,7 @@ impl Config {
         if a.disable_vnc.unwrap_or(false) && !boot_command.is_empty() {
             errs.push("A boot command cannot be used when vnc is disabled.".into());
         }
-        errs.extend(crate::bootcmd::validate(&boot_command));
+        errs.extend(forge_commonsteps::bootcommand::validate(&boot_command));
         for unsupported in [
             ("net_bridge", s(&a.net_bridge).is_some()),
             ("vtpm", a.vtpm.unwrap_or(false)),

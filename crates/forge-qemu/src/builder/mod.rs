@@ -9,10 +9,8 @@ mod step_boot;
 mod step_disks;
 mod step_iso;
 mod step_media;
-mod step_output_dir;
 mod step_ports;
 mod step_run;
-mod step_shutdown;
 
 use std::sync::Arc;
 
@@ -33,7 +31,8 @@ pub use args::{merge as merge_qemuargs, RunInputs};
 pub use artifact::QemuArtifact;
 pub use config::Config;
 
-use crate::ports::PortLock;
+use forge_commonsteps::ports::PortLock;
+use forge_commonsteps::{ShutdownDriver, ShutdownState, StepOutputDir, StepShutdown};
 
 /// Packer's builder id for `qemu`.
 pub const BUILDER_ID: &str = "transcend.qemu";
@@ -91,6 +90,12 @@ impl TempKeyState for State {
     }
     fn set_temp_key(&mut self, k: TempKey) {
         self.temp_key = Some(k);
+    }
+}
+
+impl ShutdownState for State {
+    fn machine(&mut self) -> Option<&mut dyn ShutdownDriver> {
+        self.qemu.as_mut().map(|q| q as &mut dyn ShutdownDriver)
     }
 }
 
@@ -167,7 +172,7 @@ impl Builder for QemuBuilder {
         };
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(step_iso::StepDownload),
-            Box::new(step_output_dir::StepOutputDir { dir: None }),
+            Box::new(StepOutputDir::new(&c.output_dir)),
             Box::new(step_media::StepCreateFloppy { file: None }),
             Box::new(step_media::StepCreateCd { file: None }),
             Box::new(step_disks::StepCreateDisk),
@@ -217,7 +222,11 @@ impl Builder for QemuBuilder {
         steps.push(Box::new(StepCleanupTempKeys {
             clear: comm_args.ssh_clear_authorized_keys.unwrap_or(false),
         }));
-        steps.push(Box::new(step_shutdown::StepShutdown));
+        steps.push(Box::new(StepShutdown {
+            command: c.args.shutdown_command.clone().unwrap_or_default(),
+            timeout: c.shutdown_timeout,
+            machine_name: "qemu".into(),
+        }));
         steps.push(Box::new(step_disks::StepConvertDisk));
         run_steps(ctx, &mut state, &mut steps).await?;
         let dir = std::path::Path::new(&c.output_dir);

@@ -8,8 +8,8 @@ use forge_core::{Error, Result};
 
 use super::step_run::template_data;
 use super::State;
-use crate::bootcmd::{key_interval, parse, type_actions, KeyDriver};
-use crate::vnc::VncClient;
+use forge_commonsteps::bootcommand::vnc::VncClient;
+use forge_commonsteps::bootcommand::{key_interval, parse, type_actions, KeySender};
 
 pub(super) struct StepBootCommand;
 
@@ -56,9 +56,9 @@ impl Step<State> for StepBootCommand {
             .map_err(|e| fail(ctx, format!("Error preparing boot command: {e}")))?;
         let actions = parse(&rendered)
             .map_err(|e| fail(ctx, format!("Error generating boot command: {e}")))?;
-        let interval = key_interval(c.key_interval.unwrap_or_default());
-        let driver: &mut dyn KeyDriver = &mut vnc;
-        type_actions(driver, &actions, interval, &ctx.cancel)
+        vnc.key_interval = key_interval(c.key_interval.unwrap_or_default());
+        let sender: &mut dyn KeySender = &mut vnc;
+        type_actions(sender, &actions, &ctx.cancel)
             .await
             .map_err(|e| {
                 if ctx.cancel.is_cancelled() {

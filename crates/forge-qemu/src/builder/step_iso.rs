@@ -7,7 +7,9 @@ use forge_core::runner::Step;
 use forge_core::{Error, Result};
 
 use super::State;
-use crate::download::{download, progress_bar, resolve_checksum, DownloadConfig, DownloadError};
+use forge_commonsteps::download::{
+    download, progress_bar, resolve_checksum, DownloadConfig, DownloadError,
+};
 
 pub(super) struct StepDownload;
 

@@ -8,8 +8,8 @@ use forge_core::runner::{Outcome, Step};
 use forge_core::{Error, Result};
 
 use super::State;
-use crate::httpserver::{start_with_cancel, HttpConfig, HttpServer};
-use crate::media::{create_cd, create_floppy, CdConfig, FloppyConfig};
+use forge_commonsteps::httpserver::{start_with_cancel, HttpConfig, HttpServer};
+use forge_commonsteps::media::{create_cd, create_floppy, CdConfig, FloppyConfig};
 
 fn fail(ctx: &BuildCtx, m: String) -> Error {
     ctx.ui.error(&m);

@@ -7,7 +7,7 @@ use forge_core::runner::Step;
 use forge_core::{Error, Result};
 
 use super::State;
-use crate::ports::reserve;
+use forge_commonsteps::ports::reserve;
 
 pub(super) struct StepPortForward;
 

@@ -37,8 +37,11 @@ type Result<T> = std::result::Result<T, MediaError>;
 /// `cd_files`, `cd_content`, `cd_label`.
 #[derive(Debug, Clone, Default)]
 pub struct CdConfig {
+    /// `cd_files` (globs expanded by `prepare`).
     pub files: Vec<String>,
+    /// `cd_content`: path in the image to content.
     pub content: BTreeMap<String, String>,
+    /// `cd_label`.
     pub label: String,
 }
 
@@ -77,9 +80,13 @@ impl CdConfig {
 /// `floppy_files`, `floppy_dirs`, `floppy_content`, `floppy_label`.
 #[derive(Debug, Clone, Default)]
 pub struct FloppyConfig {
+    /// `floppy_files`.
     pub files: Vec<String>,
+    /// `floppy_dirs`.
     pub dirs: Vec<String>,
+    /// `floppy_content`: path in the image to content.
     pub content: BTreeMap<String, String>,
+    /// `floppy_label`.
     pub label: String,
 }
 

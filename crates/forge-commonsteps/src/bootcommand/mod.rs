@@ -1,6 +1,7 @@
 //! Packer's boot command language: parsing (with the exact grammar of Packer's
-//! `bootcommand/boot_command.pigeon`), validation at `forge validate` time, X11 keysyms, and
-//! typing the parsed actions through a [`KeyDriver`] (the VNC client in [`crate::vnc`]).
+//! `bootcommand/boot_command.pigeon`), validation at `forge validate` time, and typing the
+//! parsed actions through a [`KeySender`]: the same [`Action`]s drive VNC ([`vnc`]: qemu,
+//! vmware), PC scancodes ([`pc_xt`]: VirtualBox, Hyper-V) and USB HID usages ([`usb`]: vSphere).
 //!
 //! Grammar summary, as Packer has it:
 //! - `<wait>` is 1s, `<waitN>` N seconds, `<waitDUR>` a Go duration (`<wait1m30s>`,
@@ -10,7 +11,13 @@
 //! - `<cOn>`/`<cOff>` hold or release a single literal character `c`.
 //! - Anything else is typed literally, including a `<` that starts none of the above.
 //!
-//! The entries of `boot_command` are concatenated before parsing, as Packer does.
+//! The entries of `boot_command` are concatenated before parsing, as Packer does. Upper-case
+//! letters and [`SHIFTED_CHARS`] are typed with left shift held, as separate actions, so a
+//! sender maps a character to its key on a US layout and never adds shift itself.
+
+pub mod pc_xt;
+pub mod usb;
+pub mod vnc;
 
 use std::fmt;
 use std::time::Duration;
@@ -18,9 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-/// X11 keysym of the left shift key, held for shifted characters.
-pub const XK_SHIFT_L: u32 = 0xFFE1;
-/// Packer's default delay after every key event over VNC.
+/// Packer's default delay after every key event.
 pub const DEFAULT_KEY_INTERVAL: Duration = Duration::from_millis(100);
 /// Environment variable overriding [`DEFAULT_KEY_INTERVAL`] (a Go duration), as in Packer.
 pub const KEY_INTERVAL_ENV: &str = "PACKER_KEY_INTERVAL";
@@ -28,61 +33,126 @@ pub const KEY_INTERVAL_ENV: &str = "PACKER_KEY_INTERVAL";
 /// Characters typed with shift held besides upper-case letters (Packer's list, US layout).
 pub const SHIFTED_CHARS: &str = "~!@#$%^&*()_+{}|:\"<>?";
 
-/// Special keys in the grammar's order of precedence, with their X11 keysyms (as Packer's VNC
-/// driver sends them). `left`/`right` come last so `leftAlt` etc. win.
-pub const SPECIAL_KEYS: &[(&str, u32)] = &[
-    ("bs", 0xFF08),
-    ("del", 0xFFFF),
-    ("enter", 0xFF0D),
-    ("esc", 0xFF1B),
-    ("f10", 0xFFC7),
-    ("f11", 0xFFC8),
-    ("f12", 0xFFC9),
-    ("f1", 0xFFBE),
-    ("f2", 0xFFBF),
-    ("f3", 0xFFC0),
-    ("f4", 0xFFC1),
-    ("f5", 0xFFC2),
-    ("f6", 0xFFC3),
-    ("f7", 0xFFC4),
-    ("f8", 0xFFC5),
-    ("f9", 0xFFC6),
-    ("return", 0xFF0D),
-    ("tab", 0xFF09),
-    ("up", 0xFF52),
-    ("down", 0xFF54),
-    ("spacebar", 0x0020),
-    ("insert", 0xFF63),
-    ("home", 0xFF50),
-    ("end", 0xFF57),
-    ("pageUp", 0xFF55),
-    ("pageDown", 0xFF56),
-    ("leftAlt", 0xFFE9),
-    ("leftCtrl", 0xFFE3),
-    ("leftShift", 0xFFE1),
-    ("rightAlt", 0xFFEA),
-    ("rightCtrl", 0xFFE4),
-    ("rightShift", 0xFFE2),
-    ("leftSuper", 0xFFEB),
-    ("rightSuper", 0xFFEC),
-    ("leftCommand", 0xFFE9),
-    ("rightCommand", 0xFFEA),
-    ("leftOption", 0xFFE7),
-    ("rightOption", 0xFFE8),
-    ("left", 0xFF51),
-    ("right", 0xFF53),
-    ("menu", 0xFF67),
+/// A key the boot command presses or releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// A literal character: the key that types it on a US layout (shift is a separate key).
+    Char(char),
+    /// `<bs>`.
+    Backspace,
+    /// `<del>`.
+    Delete,
+    /// `<enter>` and `<return>`.
+    Enter,
+    /// `<esc>`.
+    Escape,
+    /// `<tab>`.
+    Tab,
+    /// `<spacebar>`.
+    Space,
+    /// `<f1>` to `<f12>`.
+    F(u8),
+    /// `<up>`.
+    Up,
+    /// `<down>`.
+    Down,
+    /// `<left>`.
+    Left,
+    /// `<right>`.
+    Right,
+    /// `<insert>`.
+    Insert,
+    /// `<home>`.
+    Home,
+    /// `<end>`.
+    End,
+    /// `<pageUp>`.
+    PageUp,
+    /// `<pageDown>`.
+    PageDown,
+    /// `<menu>`.
+    Menu,
+    /// `<leftAlt>`.
+    LeftAlt,
+    /// `<leftCtrl>`.
+    LeftCtrl,
+    /// `<leftShift>`, also held for shifted characters.
+    LeftShift,
+    /// `<leftSuper>`.
+    LeftSuper,
+    /// `<rightAlt>`.
+    RightAlt,
+    /// `<rightCtrl>`.
+    RightCtrl,
+    /// `<rightShift>`.
+    RightShift,
+    /// `<rightSuper>`.
+    RightSuper,
+    /// `<leftCommand>` (Apple keyboards).
+    LeftCommand,
+    /// `<rightCommand>` (Apple keyboards).
+    RightCommand,
+    /// `<leftOption>` (Apple keyboards).
+    LeftOption,
+    /// `<rightOption>` (Apple keyboards).
+    RightOption,
+}
+
+/// Special key names in the grammar's order of precedence. `left`/`right` come last so
+/// `leftAlt` etc. win.
+pub const SPECIAL_KEYS: &[(&str, Key)] = &[
+    ("bs", Key::Backspace),
+    ("del", Key::Delete),
+    ("enter", Key::Enter),
+    ("esc", Key::Escape),
+    ("f10", Key::F(10)),
+    ("f11", Key::F(11)),
+    ("f12", Key::F(12)),
+    ("f1", Key::F(1)),
+    ("f2", Key::F(2)),
+    ("f3", Key::F(3)),
+    ("f4", Key::F(4)),
+    ("f5", Key::F(5)),
+    ("f6", Key::F(6)),
+    ("f7", Key::F(7)),
+    ("f8", Key::F(8)),
+    ("f9", Key::F(9)),
+    ("return", Key::Enter),
+    ("tab", Key::Tab),
+    ("up", Key::Up),
+    ("down", Key::Down),
+    ("spacebar", Key::Space),
+    ("insert", Key::Insert),
+    ("home", Key::Home),
+    ("end", Key::End),
+    ("pageUp", Key::PageUp),
+    ("pageDown", Key::PageDown),
+    ("leftAlt", Key::LeftAlt),
+    ("leftCtrl", Key::LeftCtrl),
+    ("leftShift", Key::LeftShift),
+    ("rightAlt", Key::RightAlt),
+    ("rightCtrl", Key::RightCtrl),
+    ("rightShift", Key::RightShift),
+    ("leftSuper", Key::LeftSuper),
+    ("rightSuper", Key::RightSuper),
+    ("leftCommand", Key::LeftCommand),
+    ("rightCommand", Key::RightCommand),
+    ("leftOption", Key::LeftOption),
+    ("rightOption", Key::RightOption),
+    ("left", Key::Left),
+    ("right", Key::Right),
+    ("menu", Key::Menu),
 ];
 
 /// One step of a parsed boot command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Press and release the key.
-    KeyPress(u32),
+    KeyPress(Key),
     /// Press the key and hold it.
-    KeyDown(u32),
+    KeyDown(Key),
     /// Release the key.
-    KeyUp(u32),
+    KeyUp(Key),
     /// Pause typing.
     Wait(Duration),
 }
@@ -90,7 +160,9 @@ pub enum Action {
 /// A boot command syntax error; `column` counts characters from 1 in the parsed text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootCommandError {
+    /// Where the error is, in characters from 1.
     pub column: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -102,27 +174,45 @@ impl fmt::Display for BootCommandError {
 
 impl std::error::Error for BootCommandError {}
 
-/// Something that can press and release keys by X11 keysym (a VNC connection).
+/// Something that presses and releases keys in a machine: a VNC connection, a hypervisor's
+/// scancode or USB HID interface, a recorder in tests. A sender paces its own events (the key
+/// interval); [`type_actions`] drives it and stops it when the build is cancelled.
 #[async_trait]
-pub trait KeyDriver: Send {
-    async fn key(&mut self, keysym: u32, down: bool) -> Result<(), String>;
+pub trait KeySender: Send {
+    /// Presses `key` and holds it.
+    async fn key_down(&mut self, key: Key) -> Result<(), String>;
+    /// Releases `key`.
+    async fn key_up(&mut self, key: Key) -> Result<(), String>;
+    /// Presses and releases `key`; by default [`key_down`](Self::key_down) then
+    /// [`key_up`](Self::key_up).
+    async fn press(&mut self, key: Key) -> Result<(), String> {
+        self.key_down(key).await?;
+        self.key_up(key).await
+    }
+    /// A `<wait>`: sends what is buffered ([`flush`](Self::flush)), then pauses for `d`.
+    async fn wait(&mut self, d: Duration) -> Result<(), String> {
+        self.flush().await?;
+        tokio::time::sleep(d).await;
+        Ok(())
+    }
+    /// Sends what a buffering sender still holds; called before waits and after the last
+    /// action. Nothing to do by default.
+    async fn flush(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
-/// The keysym of a special key name (case-insensitive, without `<>`).
-pub fn special_keysym(name: &str) -> Option<u32> {
+/// The special key of a name (case-insensitive, without `<>`).
+pub fn special_key(name: &str) -> Option<Key> {
     SPECIAL_KEYS
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|&(_, k)| k)
 }
 
-/// The X11 keysym for a literal character and whether Packer types it with left shift held
-/// (upper-case letters and [`SHIFTED_CHARS`]). Latin-1 characters are their own keysym, like
-/// Packer; other characters use the X11 Unicode keysyms (`0x0100_0000 + code point`).
-pub fn keysym_for_char(c: char) -> (u32, bool) {
-    let cp = c as u32;
-    let keysym = if cp <= 0xFF { cp } else { 0x0100_0000 + cp };
-    (keysym, c.is_uppercase() || SHIFTED_CHARS.contains(c))
+/// Whether Packer types `c` with left shift held: upper-case letters and [`SHIFTED_CHARS`].
+pub fn needs_shift(c: char) -> bool {
+    c.is_uppercase() || SHIFTED_CHARS.contains(c)
 }
 
 /// Parses a (concatenated) boot command into key actions; the first syntax error is returned.
@@ -246,28 +336,28 @@ impl Parser<'_> {
     }
 
     fn literal(&mut self, c: char, mode: Mode) {
-        let (k, shift) = keysym_for_char(c);
+        let (k, shift) = (Key::Char(c), needs_shift(c));
         let a = &mut self.actions;
         match mode {
             Mode::Press => {
                 if shift {
-                    a.push(Action::KeyDown(XK_SHIFT_L));
+                    a.push(Action::KeyDown(Key::LeftShift));
                 }
                 a.push(Action::KeyPress(k));
                 if shift {
-                    a.push(Action::KeyUp(XK_SHIFT_L));
+                    a.push(Action::KeyUp(Key::LeftShift));
                 }
             }
             Mode::On => {
                 if shift {
-                    a.push(Action::KeyDown(XK_SHIFT_L));
+                    a.push(Action::KeyDown(Key::LeftShift));
                 }
                 a.push(Action::KeyDown(k));
             }
             Mode::Off => {
                 a.push(Action::KeyUp(k));
                 if shift {
-                    a.push(Action::KeyUp(XK_SHIFT_L));
+                    a.push(Action::KeyUp(Key::LeftShift));
                 }
             }
         }
@@ -284,15 +374,15 @@ impl Parser<'_> {
 
     /// `<name>`, `<nameOn>`, `<nameOff>`; the first name matching (in grammar order) commits.
     fn special(&mut self, i: usize) -> Option<usize> {
-        let (j, keysym) = SPECIAL_KEYS
+        let (j, key) = SPECIAL_KEYS
             .iter()
             .find_map(|&(name, k)| self.word_ci(i + 1, name).map(|j| (j, k)))?;
         let (j, mode) = self.toggle(j).unwrap_or((j, Mode::Press));
         self.word(j, ">")?;
         self.actions.push(match mode {
-            Mode::Press => Action::KeyPress(keysym),
-            Mode::On => Action::KeyDown(keysym),
-            Mode::Off => Action::KeyUp(keysym),
+            Mode::Press => Action::KeyPress(key),
+            Mode::On => Action::KeyDown(key),
+            Mode::Off => Action::KeyUp(key),
         });
         Some(j + 1)
     }
@@ -426,63 +516,38 @@ pub fn key_interval_from(boot_key_interval: Duration, env: Option<&str>) -> Dura
     }
 }
 
-/// Sleeps for `d` unless `cancel` fires first.
-async fn pause(d: Duration, cancel: &CancellationToken) -> Result<(), String> {
-    if d.is_zero() {
-        return if cancel.is_cancelled() {
-            Err(cancelled())
-        } else {
-            Ok(())
-        };
-    }
-    tokio::select! {
-        _ = cancel.cancelled() => Err(cancelled()),
-        _ = tokio::time::sleep(d) => Ok(()),
-    }
-}
-
 fn cancelled() -> String {
     "typing the boot command was cancelled".into()
 }
 
-/// Sends one key event, pausing `key_interval` after it (as Packer's VNC driver does).
-async fn event(
-    driver: &mut dyn KeyDriver,
-    keysym: u32,
-    down: bool,
-    key_interval: Duration,
-    cancel: &CancellationToken,
-) -> Result<(), String> {
-    tokio::select! {
-        _ = cancel.cancelled() => return Err(cancelled()),
-        r = driver.key(keysym, down) => r?,
-    }
-    pause(key_interval, cancel).await
-}
-
-/// Types parsed actions through `driver`, pausing `key_interval` after every key event; every
-/// pause and wait stops early with an error when `cancel` fires.
+/// Types parsed actions through `sender`, then flushes it; every key event and wait stops
+/// early with an error when `cancel` fires.
 pub async fn type_actions(
-    driver: &mut dyn KeyDriver,
+    sender: &mut dyn KeySender,
     actions: &[Action],
-    key_interval: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), String> {
     for action in actions {
         if cancel.is_cancelled() {
             return Err(cancelled());
         }
-        match *action {
-            Action::KeyPress(k) => {
-                event(driver, k, true, key_interval, cancel).await?;
-                event(driver, k, false, key_interval, cancel).await?;
-            }
-            Action::KeyDown(k) => event(driver, k, true, key_interval, cancel).await?,
-            Action::KeyUp(k) => event(driver, k, false, key_interval, cancel).await?,
-            Action::Wait(d) => pause(d, cancel).await?,
+        let sent = match *action {
+            Action::KeyPress(k) => sender.press(k),
+            Action::KeyDown(k) => sender.key_down(k),
+            Action::KeyUp(k) => sender.key_up(k),
+            Action::Wait(d) => sender.wait(d),
+        };
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(cancelled()),
+            r = sent => r?,
         }
     }
-    Ok(())
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(cancelled()),
+        r = sender.flush() => r,
+    }
 }
 
 #[cfg(test)]
@@ -499,13 +564,13 @@ mod tests {
     fn press(s: &str) -> Vec<Action> {
         let mut v = Vec::new();
         for c in s.chars() {
-            let (k, shift) = keysym_for_char(c);
+            let shift = needs_shift(c);
             if shift {
-                v.push(KeyDown(XK_SHIFT_L));
+                v.push(KeyDown(Key::LeftShift));
             }
-            v.push(KeyPress(k));
+            v.push(KeyPress(Key::Char(c)));
             if shift {
-                v.push(KeyUp(XK_SHIFT_L));
+                v.push(KeyUp(Key::LeftShift));
             }
         }
         v
@@ -515,66 +580,69 @@ mod tests {
     fn plain_characters() {
         assert_eq!(
             p("ab 1"),
-            vec![
-                KeyPress(0x61),
-                KeyPress(0x62),
-                KeyPress(0x20),
-                KeyPress(0x31)
-            ]
+            "ab 1"
+                .chars()
+                .map(|c| KeyPress(Key::Char(c)))
+                .collect::<Vec<_>>()
         );
         assert_eq!(
             p("A"),
-            vec![KeyDown(XK_SHIFT_L), KeyPress(0x41), KeyUp(XK_SHIFT_L)]
+            vec![
+                KeyDown(Key::LeftShift),
+                KeyPress(Key::Char('A')),
+                KeyUp(Key::LeftShift)
+            ]
         );
         assert_eq!(p(""), vec![]);
-        assert_eq!(p("é"), vec![KeyPress(0xE9)]);
-        assert_eq!(p("界"), vec![KeyPress(0x0100_754C)]);
+        assert_eq!(p("é"), vec![KeyPress(Key::Char('é'))]);
+        assert_eq!(p("界"), vec![KeyPress(Key::Char('界'))]);
     }
 
     #[test]
     fn every_special_key() {
-        let expected: &[(&str, u32)] = &[
-            ("bs", 0xFF08),
-            ("del", 0xFFFF),
-            ("enter", 0xFF0D),
-            ("return", 0xFF0D),
-            ("esc", 0xFF1B),
-            ("tab", 0xFF09),
-            ("f1", 0xFFBE),
-            ("f2", 0xFFBF),
-            ("f3", 0xFFC0),
-            ("f4", 0xFFC1),
-            ("f5", 0xFFC2),
-            ("f6", 0xFFC3),
-            ("f7", 0xFFC4),
-            ("f8", 0xFFC5),
-            ("f9", 0xFFC6),
-            ("f10", 0xFFC7),
-            ("f11", 0xFFC8),
-            ("f12", 0xFFC9),
-            ("up", 0xFF52),
-            ("down", 0xFF54),
-            ("left", 0xFF51),
-            ("right", 0xFF53),
-            ("spacebar", 0x20),
-            ("insert", 0xFF63),
-            ("home", 0xFF50),
-            ("end", 0xFF57),
-            ("pageUp", 0xFF55),
-            ("pageDown", 0xFF56),
-            ("menu", 0xFF67),
-            ("leftAlt", 0xFFE9),
-            ("leftCtrl", 0xFFE3),
-            ("leftShift", 0xFFE1),
-            ("leftSuper", 0xFFEB),
-            ("rightAlt", 0xFFEA),
-            ("rightCtrl", 0xFFE4),
-            ("rightShift", 0xFFE2),
-            ("rightSuper", 0xFFEC),
-            ("leftCommand", 0xFFE9),
-            ("rightCommand", 0xFFEA),
-            ("leftOption", 0xFFE7),
-            ("rightOption", 0xFFE8),
+        use Key::*;
+        let expected: &[(&str, Key)] = &[
+            ("bs", Backspace),
+            ("del", Delete),
+            ("enter", Enter),
+            ("return", Enter),
+            ("esc", Escape),
+            ("tab", Tab),
+            ("f1", F(1)),
+            ("f2", F(2)),
+            ("f3", F(3)),
+            ("f4", F(4)),
+            ("f5", F(5)),
+            ("f6", F(6)),
+            ("f7", F(7)),
+            ("f8", F(8)),
+            ("f9", F(9)),
+            ("f10", F(10)),
+            ("f11", F(11)),
+            ("f12", F(12)),
+            ("up", Up),
+            ("down", Down),
+            ("left", Left),
+            ("right", Right),
+            ("spacebar", Space),
+            ("insert", Insert),
+            ("home", Home),
+            ("end", End),
+            ("pageUp", PageUp),
+            ("pageDown", PageDown),
+            ("menu", Menu),
+            ("leftAlt", LeftAlt),
+            ("leftCtrl", LeftCtrl),
+            ("leftShift", LeftShift),
+            ("leftSuper", LeftSuper),
+            ("rightAlt", RightAlt),
+            ("rightCtrl", RightCtrl),
+            ("rightShift", RightShift),
+            ("rightSuper", RightSuper),
+            ("leftCommand", LeftCommand),
+            ("rightCommand", RightCommand),
+            ("leftOption", LeftOption),
+            ("rightOption", RightOption),
         ];
         assert_eq!(expected.len(), SPECIAL_KEYS.len());
         for &(name, k) in expected {
@@ -590,7 +658,7 @@ mod tests {
 
     #[test]
     fn toggles_and_modifiers() {
-        let (shift, a) = (XK_SHIFT_L, 0x61);
+        let (shift, a) = (Key::LeftShift, Key::Char('a'));
         assert_eq!(
             p("<leftShiftOn>a<leftShiftOff>"),
             vec![KeyDown(shift), KeyPress(a), KeyUp(shift)]
@@ -599,13 +667,18 @@ mod tests {
         // A shifted literal toggle holds shift until released.
         assert_eq!(
             p("<AOn><AOff>"),
-            vec![KeyDown(shift), KeyDown(0x41), KeyUp(0x41), KeyUp(shift)]
+            vec![
+                KeyDown(shift),
+                KeyDown(Key::Char('A')),
+                KeyUp(Key::Char('A')),
+                KeyUp(shift)
+            ]
         );
-        assert_eq!(p("<<on>"), vec![KeyDown(shift), KeyDown(0x3C)]);
+        assert_eq!(p("<<on>"), vec![KeyDown(shift), KeyDown(Key::Char('<'))]);
         // Packer's own test: `<fon> b<fOff>`.
-        let mut want = vec![KeyDown(0x66)];
+        let mut want = vec![KeyDown(Key::Char('f'))];
         want.extend(press(" b"));
-        want.push(KeyUp(0x66));
+        want.push(KeyUp(Key::Char('f')));
         assert_eq!(p("<fon> b<fOff>"), want);
     }
 
@@ -649,7 +722,7 @@ mod tests {
             assert_eq!(p(s), press(s), "{s}");
         }
         let mut want = press("a");
-        want.push(KeyPress(0xFF0D));
+        want.push(KeyPress(Key::Enter));
         want.extend(press("<"));
         assert_eq!(p("a<enter><"), want);
     }
@@ -659,10 +732,10 @@ mod tests {
         let mut want = vec![Wait(SEC), Wait(20 * SEC), Wait(3 * SEC)];
         want.extend(press("foo/bar > one "));
         want.extend([
-            KeyPress(0xFFC0),
-            KeyPress(0xFFC9),
-            KeyPress(0x20),
-            KeyPress(0xFFE9),
+            KeyPress(Key::F(3)),
+            KeyPress(Key::F(12)),
+            KeyPress(Key::Space),
+            KeyPress(Key::LeftAlt),
         ]);
         assert_eq!(
             p("<wait><wait20><wait3s>foo/bar > one <f3><f12><spacebar><leftalt>"),
@@ -753,20 +826,16 @@ mod tests {
     }
 
     #[test]
-    fn keysyms() {
-        assert_eq!(keysym_for_char('a'), (0x61, false));
-        assert_eq!(keysym_for_char('Z'), (0x5A, true));
-        assert_eq!(keysym_for_char('0'), (0x30, false));
-        assert_eq!(keysym_for_char(' '), (0x20, false));
-        for c in SHIFTED_CHARS.chars() {
-            assert_eq!(keysym_for_char(c), (c as u32, true), "{c}");
+    fn shifted_characters_and_names() {
+        for c in "aZ0 `-=[]\\;',./é".chars() {
+            assert_eq!(needs_shift(c), c.is_uppercase(), "{c}");
         }
-        for c in "`-=[]\\;',./".chars() {
-            assert_eq!(keysym_for_char(c), (c as u32, false), "{c}");
+        for c in SHIFTED_CHARS.chars().chain("AZÉ".chars()) {
+            assert!(needs_shift(c), "{c}");
         }
-        assert_eq!(keysym_for_char('É'), (0xC9, true));
-        assert_eq!(special_keysym("PAGEup"), Some(0xFF55));
-        assert_eq!(special_keysym("nope"), None);
+        assert_eq!(special_key("PAGEup"), Some(Key::PageUp));
+        assert_eq!(special_key("Return"), Some(Key::Enter));
+        assert_eq!(special_key("nope"), None);
     }
 
     #[test]
@@ -799,42 +868,74 @@ mod tests {
         );
     }
 
-    struct Recorder(Vec<(u32, bool)>);
+    /// What a [`Recorder`] was asked to do.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Event {
+        Down(Key),
+        Up(Key),
+        Wait(Duration),
+        Flush,
+    }
+
+    /// A fake sender recording every call; each key event takes `delay`.
+    #[derive(Default)]
+    pub(crate) struct Recorder {
+        pub(crate) events: Vec<Event>,
+        pub(crate) delay: Duration,
+    }
 
     #[async_trait]
-    impl KeyDriver for Recorder {
-        async fn key(&mut self, keysym: u32, down: bool) -> Result<(), String> {
-            self.0.push((keysym, down));
+    impl KeySender for Recorder {
+        async fn key_down(&mut self, key: Key) -> Result<(), String> {
+            tokio::time::sleep(self.delay).await;
+            self.events.push(Event::Down(key));
+            Ok(())
+        }
+        async fn key_up(&mut self, key: Key) -> Result<(), String> {
+            tokio::time::sleep(self.delay).await;
+            self.events.push(Event::Up(key));
+            Ok(())
+        }
+        async fn wait(&mut self, d: Duration) -> Result<(), String> {
+            self.events.push(Event::Wait(d));
+            Ok(())
+        }
+        async fn flush(&mut self) -> Result<(), String> {
+            self.events.push(Event::Flush);
             Ok(())
         }
     }
 
     #[tokio::test]
     async fn typing_sends_events_in_order() {
-        let mut r = Recorder(Vec::new());
-        let actions = p("A<leftCtrlOn>c<leftCtrlOff>");
+        use Event::*;
+        let mut r = Recorder::default();
+        let actions = p("A<leftCtrlOn>c<leftCtrlOff><wait250ms><f1>");
         let cancel = CancellationToken::new();
-        type_actions(&mut r, &actions, Duration::ZERO, &cancel)
-            .await
-            .unwrap();
+        type_actions(&mut r, &actions, &cancel).await.unwrap();
+        let (shift, ctrl) = (Key::LeftShift, Key::LeftCtrl);
         assert_eq!(
-            r.0,
+            r.events,
             vec![
-                (XK_SHIFT_L, true),
-                (0x41, true),
-                (0x41, false),
-                (XK_SHIFT_L, false),
-                (0xFFE3, true),
-                (0x63, true),
-                (0x63, false),
-                (0xFFE3, false),
+                Down(shift),
+                Down(Key::Char('A')),
+                Up(Key::Char('A')),
+                Up(shift),
+                Down(ctrl),
+                Down(Key::Char('c')),
+                Up(Key::Char('c')),
+                Up(ctrl),
+                Wait(Duration::from_millis(250)),
+                Down(Key::F(1)),
+                Up(Key::F(1)),
+                Flush,
             ]
         );
     }
 
     #[tokio::test]
     async fn waits_are_cancellable() {
-        let mut r = Recorder(Vec::new());
+        let mut r = Recorder::default();
         let actions = p("a<wait1h>b");
         let cancel = CancellationToken::new();
         let c2 = cancel.clone();
@@ -842,21 +943,89 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
             c2.cancel();
         });
+        // The default wait sleeps.
+        struct Sleeper(Recorder);
+        #[async_trait]
+        impl KeySender for Sleeper {
+            async fn key_down(&mut self, key: Key) -> Result<(), String> {
+                self.0.key_down(key).await
+            }
+            async fn key_up(&mut self, key: Key) -> Result<(), String> {
+                self.0.key_up(key).await
+            }
+        }
+        let mut s = Sleeper(Recorder::default());
         let t = std::time::Instant::now();
-        let err = type_actions(&mut r, &actions, Duration::ZERO, &cancel)
-            .await
-            .unwrap_err();
+        let err = type_actions(&mut s, &actions, &cancel).await.unwrap_err();
         assert!(err.contains("cancelled"), "{err}");
         assert!(t.elapsed() < Duration::from_secs(5));
-        assert_eq!(r.0, vec![(0x61, true), (0x61, false)]);
-        // The per-key interval is cancellable too.
+        use Event::*;
+        assert_eq!(s.0.events, vec![Down(Key::Char('a')), Up(Key::Char('a'))]);
+        // A slow key event is cancellable too.
         let cancel = CancellationToken::new();
-        cancel.cancel();
-        let mut r = Recorder(Vec::new());
-        assert!(
-            type_actions(&mut r, &p("x"), Duration::from_secs(3600), &cancel)
-                .await
-                .is_err()
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            c2.cancel();
+        });
+        r.delay = Duration::from_secs(3600);
+        let t = std::time::Instant::now();
+        assert!(type_actions(&mut r, &p("x"), &cancel).await.is_err());
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert!(r.events.is_empty());
+    }
+
+    #[tokio::test]
+    async fn one_command_every_sender() {
+        use Event::*;
+        let mut r = Recorder::default();
+        type_actions(&mut r, &p("Hi!<enter>"), &CancellationToken::new())
+            .await
+            .unwrap();
+        let events = |f: &dyn Fn(Key, bool) -> Vec<u32>| -> Vec<u32> {
+            r.events
+                .iter()
+                .flat_map(|e| match *e {
+                    Down(k) => f(k, true),
+                    Up(k) => f(k, false),
+                    _ => Vec::new(),
+                })
+                .collect()
+        };
+        // VNC: keysyms, the high bit marking a release.
+        let up = 0x8000_0000;
+        assert_eq!(
+            events(&|k, down| vec![vnc::keysym(k) | if down { 0 } else { up }]),
+            [
+                0xFFE1,
+                0x48,
+                0x48 | up,
+                0xFFE1 | up,
+                0x69,
+                0x69 | up,
+                0xFFE1,
+                0x21,
+                0x21 | up,
+                0xFFE1 | up,
+                0xFF0D,
+                0xFF0D | up
+            ]
+        );
+        // PC scancodes: make and break codes.
+        assert_eq!(
+            events(&|k, down| pc_xt::codes(k, down)
+                .unwrap()
+                .into_iter()
+                .map(u32::from)
+                .collect()),
+            [0x2a, 0x23, 0xa3, 0xaa, 0x17, 0x97, 0x2a, 0x02, 0x82, 0xaa, 0x1c, 0x9c]
+        );
+        // USB HID usages, 0x100 marking a release.
+        assert_eq!(
+            events(&|k, down| vec![
+                u32::from(usb::usage(k).unwrap()) | if down { 0 } else { 0x100 }
+            ]),
+            [0xe1, 0x0b, 0x10b, 0x1e1, 0x0c, 0x10c, 0xe1, 0x1e, 0x11e, 0x1e1, 0x28, 0x128]
         );
     }
 }

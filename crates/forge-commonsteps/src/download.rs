@@ -23,9 +23,13 @@ use tokio_util::sync::CancellationToken;
 /// A hash algorithm Packer accepts for `iso_checksum`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashKind {
+    /// MD5.
     Md5,
+    /// SHA-1.
     Sha1,
+    /// SHA-256.
     Sha256,
+    /// SHA-512.
     Sha512,
 }
 
@@ -100,7 +104,9 @@ impl Hasher {
 /// A resolved checksum: algorithm and expected digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checksum {
+    /// The algorithm.
     pub kind: HashKind,
+    /// The expected digest.
     pub value: Vec<u8>,
 }
 
@@ -146,9 +152,13 @@ pub enum DownloadError {
     /// go-getter's `ChecksumError`.
     #[error("Checksums did not match for {}.\nExpected: {}\nGot: {}\n*{}.digest", file.display(), hex::encode(expected), hex::encode(actual), kind.name())]
     Checksum {
+        /// The file checked.
         file: PathBuf,
+        /// The algorithm.
         kind: HashKind,
+        /// The digest asked for.
         expected: Vec<u8>,
+        /// The file's digest.
         actual: Vec<u8>,
     },
     /// The download was cancelled.
@@ -160,7 +170,9 @@ pub enum DownloadError {
     /// Every source failed: `error downloading ISO: [e1 e2]`.
     #[error("error downloading {description}: [{}]", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(" "))]
     AllFailed {
+        /// What was downloaded (`ISO`).
         description: String,
+        /// Each source's failure, in order.
         errors: Vec<DownloadError>,
     },
 }

@@ -1,6 +1,8 @@
 //! A minimal VNC (RFB) client for typing boot commands: protocol 3.8 (3.3 and 3.7 servers are
 //! spoken to in their version), security types None and VNC Authentication, a shared session,
 //! then KeyEvent messages. Server messages are read and discarded so the server never blocks.
+//!
+//! Keys are sent as X11 keysyms ([`keysym`]), as Packer's VNC driver sends them.
 
 use std::time::Duration;
 
@@ -12,12 +14,59 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use crate::bootcmd::KeyDriver;
+use super::{Key, KeySender};
 
 const SECURITY_NONE: u8 = 1;
 const SECURITY_VNC_AUTH: u8 = 2;
 /// Longest reason or desktop name accepted from a server.
 const MAX_STRING: u32 = 1 << 20;
+
+/// X11 keysym of the left shift key, held for shifted characters.
+pub const XK_SHIFT_L: u32 = 0xFFE1;
+
+/// The X11 keysym of a key. Latin-1 characters are their own keysym, like Packer; other
+/// characters use the X11 Unicode keysyms (`0x0100_0000 + code point`). The Apple keys are
+/// sent as Packer sends them: command as alt, option as meta.
+pub fn keysym(key: Key) -> u32 {
+    match key {
+        Key::Char(c) => {
+            let cp = c as u32;
+            if cp <= 0xFF {
+                cp
+            } else {
+                0x0100_0000 + cp
+            }
+        }
+        Key::Backspace => 0xFF08,
+        Key::Delete => 0xFFFF,
+        Key::Enter => 0xFF0D,
+        Key::Escape => 0xFF1B,
+        Key::Tab => 0xFF09,
+        Key::Space => 0x0020,
+        // XK_F1 is 0xFFBE and the function keys follow it.
+        Key::F(n) => 0xFFBD + u32::from(n),
+        Key::Up => 0xFF52,
+        Key::Down => 0xFF54,
+        Key::Left => 0xFF51,
+        Key::Right => 0xFF53,
+        Key::Insert => 0xFF63,
+        Key::Home => 0xFF50,
+        Key::End => 0xFF57,
+        Key::PageUp => 0xFF55,
+        Key::PageDown => 0xFF56,
+        Key::Menu => 0xFF67,
+        Key::LeftAlt | Key::LeftCommand => 0xFFE9,
+        Key::RightAlt | Key::RightCommand => 0xFFEA,
+        Key::LeftCtrl => 0xFFE3,
+        Key::RightCtrl => 0xFFE4,
+        Key::LeftShift => XK_SHIFT_L,
+        Key::RightShift => 0xFFE2,
+        Key::LeftSuper => 0xFFEB,
+        Key::RightSuper => 0xFFEC,
+        Key::LeftOption => 0xFFE7,
+        Key::RightOption => 0xFFE8,
+    }
+}
 
 /// A connected VNC session that can send key events.
 pub struct VncClient {
@@ -26,9 +75,13 @@ pub struct VncClient {
     drain: JoinHandle<()>,
     /// The desktop name from ServerInit.
     pub desktop_name: String,
-    /// Framebuffer size from ServerInit.
+    /// Framebuffer width from ServerInit.
     pub width: u16,
+    /// Framebuffer height from ServerInit.
     pub height: u16,
+    /// The pause after every key event sent as a [`KeySender`] (zero after `connect`; the boot
+    /// step sets [`key_interval`](super::key_interval)).
+    pub key_interval: Duration,
 }
 
 impl Drop for VncClient {
@@ -74,6 +127,7 @@ impl VncClient {
             desktop_name: init.name,
             width: init.width,
             height: init.height,
+            key_interval: Duration::ZERO,
         })
     }
 
@@ -88,10 +142,24 @@ impl VncClient {
     }
 }
 
+impl VncClient {
+    /// Sends a key's event, then pauses [`key_interval`](Self::key_interval).
+    async fn paced(&mut self, key: Key, down: bool) -> Result<(), String> {
+        self.key_event(keysym(key), down).await?;
+        if !self.key_interval.is_zero() {
+            tokio::time::sleep(self.key_interval).await;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
-impl KeyDriver for VncClient {
-    async fn key(&mut self, keysym: u32, down: bool) -> Result<(), String> {
-        self.key_event(keysym, down).await
+impl KeySender for VncClient {
+    async fn key_down(&mut self, key: Key) -> Result<(), String> {
+        self.paced(key, true).await
+    }
+    async fn key_up(&mut self, key: Key) -> Result<(), String> {
+        self.paced(key, false).await
     }
 }
 
@@ -280,7 +348,7 @@ pub fn vnc_auth_response(password: &str, challenge: &[u8; 16]) -> [u8; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bootcmd::{parse, type_actions, XK_SHIFT_L};
+    use crate::bootcommand::{parse, type_actions, SHIFTED_CHARS, SPECIAL_KEYS};
     use tokio::net::TcpListener;
     use tokio_util::sync::CancellationToken;
 
@@ -398,9 +466,7 @@ mod tests {
             );
             let actions = parse("aB<enter>").unwrap();
             let cancel = CancellationToken::new();
-            type_actions(&mut client, &actions, Duration::ZERO, &cancel)
-                .await
-                .unwrap();
+            type_actions(&mut client, &actions, &cancel).await.unwrap();
             drop(client);
             let events = server.await.unwrap().unwrap();
             assert_eq!(
@@ -500,6 +566,68 @@ mod tests {
             .unwrap();
         assert!(e.contains("timed out"), "{e}");
         hold.abort();
+    }
+
+    #[test]
+    fn keysyms() {
+        let expected: &[(&str, u32)] = &[
+            ("bs", 0xFF08),
+            ("del", 0xFFFF),
+            ("enter", 0xFF0D),
+            ("return", 0xFF0D),
+            ("esc", 0xFF1B),
+            ("tab", 0xFF09),
+            ("f1", 0xFFBE),
+            ("f2", 0xFFBF),
+            ("f3", 0xFFC0),
+            ("f4", 0xFFC1),
+            ("f5", 0xFFC2),
+            ("f6", 0xFFC3),
+            ("f7", 0xFFC4),
+            ("f8", 0xFFC5),
+            ("f9", 0xFFC6),
+            ("f10", 0xFFC7),
+            ("f11", 0xFFC8),
+            ("f12", 0xFFC9),
+            ("up", 0xFF52),
+            ("down", 0xFF54),
+            ("left", 0xFF51),
+            ("right", 0xFF53),
+            ("spacebar", 0x20),
+            ("insert", 0xFF63),
+            ("home", 0xFF50),
+            ("end", 0xFF57),
+            ("pageUp", 0xFF55),
+            ("pageDown", 0xFF56),
+            ("menu", 0xFF67),
+            ("leftAlt", 0xFFE9),
+            ("leftCtrl", 0xFFE3),
+            ("leftShift", 0xFFE1),
+            ("leftSuper", 0xFFEB),
+            ("rightAlt", 0xFFEA),
+            ("rightCtrl", 0xFFE4),
+            ("rightShift", 0xFFE2),
+            ("rightSuper", 0xFFEC),
+            ("leftCommand", 0xFFE9),
+            ("rightCommand", 0xFFEA),
+            ("leftOption", 0xFFE7),
+            ("rightOption", 0xFFE8),
+        ];
+        assert_eq!(expected.len(), SPECIAL_KEYS.len());
+        for &(name, sym) in expected {
+            let key = crate::bootcommand::special_key(name).unwrap();
+            assert_eq!(keysym(key), sym, "{name}");
+        }
+        let ch = |c| keysym(Key::Char(c));
+        assert_eq!(ch('a'), 0x61);
+        assert_eq!(ch('Z'), 0x5A);
+        assert_eq!(ch('0'), 0x30);
+        assert_eq!(ch(' '), 0x20);
+        for c in SHIFTED_CHARS.chars().chain("`-=[]\\;',./".chars()) {
+            assert_eq!(ch(c), c as u32, "{c}");
+        }
+        assert_eq!(ch('É'), 0xC9);
+        assert_eq!(ch('界'), 0x0100_754C);
     }
 
     #[test]

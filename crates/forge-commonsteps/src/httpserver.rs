@@ -25,10 +25,15 @@ use crate::ports::PortLock;
 /// `http_directory`, `http_content`, `http_port_min`/`max`, `http_bind_address`.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
+    /// `http_directory` (empty: none).
     pub directory: String,
+    /// `http_content`: request path to body.
     pub content: BTreeMap<String, String>,
+    /// `http_port_min`.
     pub port_min: u16,
+    /// `http_port_max` (exclusive).
     pub port_max: u16,
+    /// `http_bind_address`.
     pub bind_address: String,
 }
 
