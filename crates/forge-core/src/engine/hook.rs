@@ -20,7 +20,7 @@ pub(super) struct EngineHook {
     pub data: Mutex<BuildData>,
 }
 
-pub use forge_template::upgrade::go_duration;
+use forge_template::gocompat::duration::format_std as go_duration;
 
 impl EngineHook {
     async fn run_one(
@@ -199,7 +199,7 @@ impl Hook for EngineHook {
 
 #[cfg(test)]
 mod tests {
-    use super::go_duration;
+    use forge_template::gocompat::duration::format_std as go_duration;
     use std::time::Duration;
 
     #[test]

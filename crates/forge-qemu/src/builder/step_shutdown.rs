@@ -45,7 +45,7 @@ impl Step<State> for StepShutdown {
                     if start.elapsed() > c.shutdown_timeout {
                         let m = format!(
                             "Failed to shutdown: qemu still runs {} after the shutdown command {cmd:?}",
-                            forge_template::upgrade::go_duration(c.shutdown_timeout)
+                            forge_template::gocompat::duration::format_std(c.shutdown_timeout)
                         );
                         ctx.ui.error(&m);
                         return Err(Error::msg(m));

@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
 use super::PACKER_COMPAT_VERSION;
-use crate::functions::datetime::{self, go_format, Time};
 
 /// Where `vault`, `consul_key` and `aws_secretsmanager` read secrets from.
 pub trait SecretSource {
@@ -829,39 +828,6 @@ enum Val {
     Unknown,
 }
 
-fn go_float(f: f64) -> String {
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-4..1e21).contains(&abs) {
-        let s = format!("{f:e}");
-        // Rust: "1e21", "1.5e-5"; Go: "1e+21", "1.5e-05".
-        if let Some((m, e)) = s.split_once('e') {
-            let (sign, digits) = match e.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', e),
-            };
-            let digits = if digits.len() < 2 {
-                format!("0{digits}")
-            } else {
-                digits.to_string()
-            };
-            return format!("{m}e{sign}{digits}");
-        }
-        s
-    } else {
-        format!("{f}")
-    }
-}
-
 impl Val {
     fn type_name(&self) -> &'static str {
         match self {
@@ -949,7 +915,7 @@ impl Exec<'_, '_, '_> {
         match v {
             Val::Str(s) => s.clone(),
             Val::Int(i) => i.to_string(),
-            Val::Float(f) => go_float(*f),
+            Val::Float(f) => crate::gocompat::number::format_v(*f),
             Val::Bool(b) => b.to_string(),
             Val::Nil => "<nil>".into(),
             Val::Unknown => String::new(),
@@ -1289,11 +1255,11 @@ impl Exec<'_, '_, '_> {
             }
             "timestamp" => Ok(self.now().timestamp().to_string()),
             "isotime" => match s.len() {
-                0 => Ok(go_time_format(&self.now(), "2006-01-02T15:04:05Z07:00")),
-                1 => Ok(go_time_format(&self.now(), &s[0])),
+                0 => Ok(crate::gocompat::time::format_utc(&self.now(), "2006-01-02T15:04:05Z07:00")),
+                1 => Ok(crate::gocompat::time::format_utc(&self.now(), &s[0])),
                 _ => Err(format!("too many values, 1 needed: [{}]", s.join(" "))),
             },
-            "strftime" => Ok(strftime(&self.now(), &s[0])),
+            "strftime" => Ok(crate::gocompat::time::strftime_utc(&self.now(), &s[0])),
             "uuid" => Ok(time_ordered_uuid()),
             "build_name" => ctx
                 .build_name
@@ -1467,17 +1433,6 @@ pub fn time_ordered_uuid() -> String {
         hex(&b[4..6]),
         hex(&b[6..12])
     )
-}
-
-/// Formats a UTC time with a Go reference-time layout (`2006-01-02T15:04:05Z07:00`).
-pub fn go_time_format(t: &DateTime<Utc>, layout: &str) -> String {
-    go_format(&Time::from(t), layout)
-}
-
-/// `strftime` as Packer's go-strftime does it: each `%x` maps to a Go layout element; unknown
-/// directives are copied.
-pub fn strftime(t: &DateTime<Utc>, format: &str) -> String {
-    datetime::strftime(&Time::from(t), format)
 }
 
 #[cfg(test)]
