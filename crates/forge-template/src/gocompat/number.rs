@@ -1,5 +1,5 @@
 //! Go's float64 text and arithmetic: `strconv.FormatFloat(f, 'g', -1, 64)`, `fmt`'s `%v`, and
-//! `math.Pow` (Go's own algorithm, not the platform's `pow`).
+//! `math.Pow` (Go's own algorithm, not the platform's `pow`), and integer literals.
 
 /// Go's `strconv.FormatFloat(f, 'g', -1, 64)`: `1e+21`, `1.234567e+06`, `0.000123`.
 pub fn format_g(f: f64) -> String {
@@ -98,14 +98,18 @@ pub fn pow(x: f64, y: f64) -> f64 {
             (false, false) => 0.0,
         };
     }
-    if y.is_infinite() {
-        return if x == -1.0 {
+    // |y| infinite or an even integer too large for any result but 0, 1 or infinity.
+    let unbounded = || {
+        if x == -1.0 {
             1.0
         } else if (x.abs() < 1.0) == (y > 0.0) {
             0.0
         } else {
             f64::INFINITY
-        };
+        }
+    };
+    if y.is_infinite() {
+        return unbounded();
     }
     if x.is_infinite() {
         if x < 0.0 {
@@ -124,14 +128,7 @@ pub fn pow(x: f64, y: f64) -> f64 {
         return f64::NAN;
     }
     if yi >= 9_223_372_036_854_775_808.0 {
-        // An even integer so large that only -1 stays finite and non-zero.
-        return if x == -1.0 {
-            1.0
-        } else if (x.abs() < 1.0) == (y > 0.0) {
-            0.0
-        } else {
-            f64::INFINITY
-        };
+        return unbounded();
     }
     let mut a1 = 1.0;
     let mut ae: i64 = 0;
@@ -168,6 +165,25 @@ pub fn pow(x: f64, y: f64) -> f64 {
         ae = -ae;
     }
     ldexp(a1, ae)
+}
+
+/// The value of an unsigned Go integer literal (as text/template reads one), lower-cased and without `_` separators:
+/// `0x`/`0o`/`0b` prefixes, a leading `0` for octal, or decimal.
+pub fn int_literal(lower: &str) -> Option<i64> {
+    if let Some(h) = lower.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).ok()
+    } else if let Some(o) = lower.strip_prefix("0o") {
+        i64::from_str_radix(o, 8).ok()
+    } else if let Some(bn) = lower.strip_prefix("0b") {
+        i64::from_str_radix(bn, 2).ok()
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
+    {
+        i64::from_str_radix(&lower[1..], 8).ok()
+    } else if lower.bytes().all(|c| c.is_ascii_digit()) && !lower.is_empty() {
+        lower.parse::<i64>().ok()
+    } else {
+        None
+    }
 }
 
 const EXP_MASK: u64 = 0x7ff << 52;
@@ -250,7 +266,7 @@ mod tests {
         assert_eq!(pow(10.0, 250.0), 1.0000000000000004e250);
         assert_eq!(10f64.powf(250.0), 1e250);
         assert_eq!(pow(2.0, -0.5), 0.7071067811865475);
-        assert_eq!(2f64.powf(-0.5), 0.7071067811865476);
+        assert_eq!(2f64.powf(-0.5), std::f64::consts::FRAC_1_SQRT_2);
         assert_eq!(pow(f64::NEG_INFINITY, 0.5), f64::INFINITY);
         for (x, y, want) in [
             (2.0, 10.0, 1024.0),

@@ -56,6 +56,15 @@ pub fn quote_rune(c: char) -> String {
     out
 }
 
+/// Go's `%#U` of a rune: `U+0078 'x'`, without the quoted form when it is not printable.
+pub fn unicode(c: char) -> String {
+    if is_print(c) {
+        format!("U+{:04X} '{c}'", c as u32)
+    } else {
+        format!("U+{:04X}", c as u32)
+    }
+}
+
 /// What one escape of a Go string literal stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Escape {
@@ -181,5 +190,7 @@ mod tests {
         }
         let mut it = "400".chars();
         assert_eq!(unescape(|| it.next()), None);
+        assert_eq!(unicode('`'), "U+0060 '`'");
+        assert_eq!(unicode('\x01'), "U+0001");
     }
 }

@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
 use super::PACKER_COMPAT_VERSION;
+use crate::gocompat::number::int_literal;
+use crate::gocompat::quote::{unescape, unicode, Escape};
 
 /// Where `vault`, `consul_key` and `aws_secretsmanager` read secrets from.
 pub trait SecretSource {
@@ -373,7 +375,7 @@ fn lex(src: &str) -> Result<Vec<Piece>, InterpError> {
                     let what = if c == b'$' {
                         "variables ($x) are not supported".to_string()
                     } else {
-                        format!("bad character U+{:04X} '{ch}'", ch as u32)
+                        format!("bad character {}", unicode(ch))
                     };
                     return Err(parse_err(
                         src,
@@ -398,90 +400,26 @@ fn lex(src: &str) -> Result<Vec<Piece>, InterpError> {
 
 fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), InterpError> {
     let mut out = String::new();
-    let mut it = src[start + 1..].char_indices();
+    let mut it = src[start + 1..].char_indices().peekable();
     let base = start + 1;
     while let Some((i, c)) = it.next() {
         match c {
             '"' => return Ok((out, base + i + 1)),
             '\n' => break,
             '\\' => {
-                let Some((j, e)) = it.next() else { break };
-                let esc_err = || parse_err(src, base + j, "invalid syntax");
-                match e {
-                    'a' => out.push('\x07'),
-                    'b' => out.push('\x08'),
-                    'f' => out.push('\x0c'),
-                    'n' => out.push('\n'),
-                    'r' => out.push('\r'),
-                    't' => out.push('\t'),
-                    'v' => out.push('\x0b'),
-                    '\\' => out.push('\\'),
-                    '"' => out.push('"'),
-                    'x' | 'u' | 'U' => {
-                        let n = match e {
-                            'x' => 2,
-                            'u' => 4,
-                            _ => 8,
-                        };
-                        let mut v = 0u32;
-                        for _ in 0..n {
-                            let Some((_, h)) = it.next() else {
-                                return Err(esc_err());
-                            };
-                            let d = h.to_digit(16).ok_or_else(esc_err)?;
-                            v = v * 16 + d;
-                        }
-                        if e == 'x' {
-                            // A raw byte; only ASCII can be represented in a Rust string.
-                            if v < 0x80 {
-                                out.push(v as u8 as char);
-                            } else {
-                                out.push('\u{fffd}');
-                            }
-                        } else {
-                            out.push(char::from_u32(v).ok_or_else(esc_err)?);
-                        }
-                    }
-                    '0'..='7' => {
-                        let mut v = e.to_digit(8).unwrap_or(0);
-                        for _ in 0..2 {
-                            let Some((_, h)) = it.next() else {
-                                return Err(esc_err());
-                            };
-                            v = v * 8 + h.to_digit(8).ok_or_else(esc_err)?;
-                        }
-                        if v < 0x80 {
-                            out.push(v as u8 as char);
-                        } else {
-                            out.push('\u{fffd}');
-                        }
-                    }
-                    _ => return Err(esc_err()),
+                let Some(&(j, _)) = it.peek() else { break };
+                match unescape(|| it.next().map(|(_, c)| c)) {
+                    Some(Escape::Char(c)) => out.push(c),
+                    // A raw byte; only ASCII can be represented in a Rust string.
+                    Some(Escape::Byte(b)) if b.is_ascii() => out.push(char::from(b)),
+                    Some(Escape::Byte(_)) => out.push('\u{fffd}'),
+                    None => return Err(parse_err(src, base + j, "invalid syntax")),
                 }
             }
             c => out.push(c),
         }
     }
     Err(parse_err(src, start, "unterminated quoted string"))
-}
-
-/// The value of an unsigned Go integer literal, lower-cased and without `_` separators:
-/// `0x`/`0o`/`0b` prefixes, a leading `0` for octal, or decimal.
-pub(crate) fn go_int_literal(lower: &str) -> Option<i64> {
-    if let Some(h) = lower.strip_prefix("0x") {
-        i64::from_str_radix(h, 16).ok()
-    } else if let Some(o) = lower.strip_prefix("0o") {
-        i64::from_str_radix(o, 8).ok()
-    } else if let Some(bn) = lower.strip_prefix("0b") {
-        i64::from_str_radix(bn, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
-    {
-        i64::from_str_radix(&lower[1..], 8).ok()
-    } else if lower.bytes().all(|c| c.is_ascii_digit()) && !lower.is_empty() {
-        lower.parse::<i64>().ok()
-    } else {
-        None
-    }
 }
 
 fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), InterpError> {
@@ -507,7 +445,7 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), InterpError> {
     };
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
     let lower = clean.to_ascii_lowercase();
-    let int = go_int_literal(&lower);
+    let int = int_literal(&lower);
     if let Some(i) = int {
         return Ok((Tok::Int(if neg { -i } else { i }), e));
     }

@@ -6,7 +6,7 @@
 //! literals, fields, trim markers, comments); control structures parse, but `hcl2_upgrade`
 //! refuses them afterwards ("unhandled node type").
 
-use crate::gocompat::quote::{quote, unquote};
+use crate::gocompat::quote::{quote, unicode, unquote};
 
 /// A parse or execution error, with Go's full message (`template: hcl2_upgrade:…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -473,7 +473,7 @@ impl<'f> Parser<'f> {
             } else {
                 return Err(self.lex_err(
                     line,
-                    format!("unrecognized character in action: {}", go_unicode(c)),
+                    format!("unrecognized character in action: {}", unicode(c)),
                 ));
             };
             self.toks.push((tok, start, line));
@@ -488,7 +488,7 @@ impl<'f> Parser<'f> {
         if is_space(c) || matches!(c, '.' | ',' | '|' | ':' | ')' | '(') || rest.starts_with("}}") {
             return Ok(());
         }
-        Err(self.lex_err(line, format!("bad character {}", go_unicode(c))))
+        Err(self.lex_err(line, format!("bad character {}", unicode(c))))
     }
 
     fn peek(&self) -> Option<&(Tok, usize, usize)> {
@@ -1156,7 +1156,7 @@ fn parse_go_number(text: &str) -> (Option<i64>, Option<f64>) {
         None => (false, clean.trim_start_matches('+').to_string()),
     };
     let lower = body.to_ascii_lowercase();
-    let int = crate::legacy::interp::go_int_literal(&lower);
+    let int = crate::gocompat::number::int_literal(&lower);
     let int = int.map(|i| if neg { -i } else { i });
     let float = if int.is_some() {
         int.map(|i| i as f64)
@@ -1176,11 +1176,6 @@ fn parse_go_number(text: &str) -> (Option<i64>, Option<f64>) {
             .map(|f| f as i64)
     });
     (int, float)
-}
-
-/// Go's `%#U` of a rune: `U+0060 '`'`.
-fn go_unicode(c: char) -> String {
-    format!("U+{:04X} '{c}'", c as u32)
 }
 
 #[cfg(test)]
