@@ -1102,16 +1102,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_print_like_go() {
-        use std::time::Duration;
-        assert_eq!(go_duration(Duration::from_secs(5)), "5s");
-        assert_eq!(go_duration(Duration::from_secs(5400)), "1h30m0s");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(go_duration(Duration::from_secs(60)), "1m0s");
-    }
-
-    #[test]
     fn strings_escape_template_introducers() {
         assert_eq!(quote("a${b}%{c}$d\"\\\n"), r#""a$${b}%%{c}$d\"\\\n""#);
         assert_eq!(number_text("1.50e3"), "1500");

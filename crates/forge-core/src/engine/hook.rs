@@ -196,18 +196,3 @@ impl Hook for EngineHook {
             .await
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use forge_template::gocompat::duration::format_std as go_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration(Duration::from_secs(5)), "5s");
-        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
-        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-    }
-}
