@@ -83,7 +83,7 @@ impl<S: ShutdownState> Step<S> for StepShutdown {
                         let m = format!(
                             "Failed to shutdown: {} still runs {} after the shutdown command {cmd:?}",
                             self.machine_name,
-                            forge_template::upgrade::go_duration(self.timeout)
+                            forge_template::gocompat::duration::format_std(self.timeout)
                         );
                         ctx.ui.error(&m);
                         return Err(Error::msg(m));

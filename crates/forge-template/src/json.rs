@@ -170,32 +170,11 @@ fn quote_char(c: char) -> String {
         '\'' => r"'\''".to_string(),
         '"' => "'\"'".to_string(),
         _ => {
-            let q = go_quote_rune(c);
-            format!("'{q}'")
+            let mut q = String::from("'");
+            crate::gocompat::quote::push_escaped(&mut q, c, '"');
+            q.push('\'');
+            q
         }
-    }
-}
-
-/// The inside of Go's `strconv.Quote` for one character.
-fn go_quote_rune(c: char) -> String {
-    match c {
-        '\x07' => r"\a".into(),
-        '\x08' => r"\b".into(),
-        '\x0c' => r"\f".into(),
-        '\n' => r"\n".into(),
-        '\r' => r"\r".into(),
-        '\t' => r"\t".into(),
-        '\x0b' => r"\v".into(),
-        '\\' => r"\\".into(),
-        c if (c as u32) < 0x20 || c as u32 == 0x7f => format!("\\x{:02x}", c as u32),
-        c if c.is_control() => {
-            if (c as u32) < 0x10000 {
-                format!("\\u{:04x}", c as u32)
-            } else {
-                format!("\\U{:08x}", c as u32)
-            }
-        }
-        c => c.to_string(),
     }
 }
 

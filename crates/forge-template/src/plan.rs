@@ -124,37 +124,9 @@ pub struct PlannedPostProcessor {
     pub keep_input_artifact: Option<bool>,
 }
 
-/// Parses a Go duration (`1h2m3.5s`, `300ms`, `-1s`): what Packer's duration fields take.
+/// A non-negative Go duration (`1h2m3.5s`, `300ms`), surrounding space ignored; `None` when
+/// [`crate::gocompat::duration::parse`] refuses it or it is negative.
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut rest = s.strip_prefix('+').unwrap_or(s);
-    if rest.is_empty() || rest.starts_with('-') {
-        return None;
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..unit_end] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += n * mult;
-    }
-    Some(Duration::from_secs_f64(total))
+    let ns = crate::gocompat::duration::parse(s.trim()).ok()?;
+    u64::try_from(ns).ok().map(Duration::from_nanos)
 }

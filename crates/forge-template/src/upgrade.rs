@@ -11,6 +11,8 @@ mod gotmpl;
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::gocompat::duration::format_std as go_duration;
+use crate::gocompat::quote::{is_print as is_go_print, quote as go_quote, unquote as go_unquote};
 use crate::json::{JsonKind, JsonValue};
 use crate::legacy::template::{parse_legacy_unvalidated, LegacyError, LegacyProvisioner};
 use gotmpl::{Funcs, Param, Sig, Val};
@@ -494,46 +496,6 @@ fn provisioner_text(kind: &str, p: &LegacyProvisioner, errors: &mut Vec<String>)
     s
 }
 
-/// Go's `time.Duration.String`.
-pub fn go_duration(d: std::time::Duration) -> String {
-    let ns = d.as_nanos();
-    if ns == 0 {
-        return "0s".into();
-    }
-    let frac = |v: u128, digits: u32| -> String {
-        let unit = 10u128.pow(digits);
-        let whole = v / unit;
-        let rest = v % unit;
-        if rest == 0 {
-            whole.to_string()
-        } else {
-            let f = format!("{rest:0width$}", width = digits as usize);
-            format!("{whole}.{}", f.trim_end_matches('0'))
-        }
-    };
-    if ns < 1_000 {
-        return format!("{ns}ns");
-    }
-    if ns < 1_000_000 {
-        return format!("{}µs", frac(ns, 3));
-    }
-    if ns < 1_000_000_000 {
-        return format!("{}ms", frac(ns, 6));
-    }
-    let h = ns / 3_600_000_000_000;
-    let rem = ns % 3_600_000_000_000;
-    let m = rem / 60_000_000_000;
-    let s = rem % 60_000_000_000;
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h{m}m"));
-    } else if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    out.push_str(&format!("{}s", frac(s, 9)));
-    out
-}
-
 // ---------------------------------------------------------------------------------------------
 // Values as Go sees the decoded JSON, and how hclwrite prints them.
 
@@ -743,22 +705,6 @@ fn quote(s: &str) -> String {
     out
 }
 
-/// An approximation of Go's `unicode.IsPrint`: graphic characters and the ASCII space.
-pub(crate) fn is_go_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    let u = c as u32;
-    // Format characters (Cf), surrogates and private use are not printable.
-    !matches!(u,
-        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E
-        | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xF0000..=0x10FFFF
-        | 0xE0001 | 0xE0020..=0xE007F)
-}
-
 // ---------------------------------------------------------------------------------------------
 // The template functions.
 
@@ -842,7 +788,7 @@ fn int_arg(v: &Val) -> i64 {
 fn unhandled(call: &str, correspondance: &str, docs: &str) -> String {
     format!(
         "unhandled {q} call:\n# there is no way to automatically upgrade the {q} call.\n# Please manually upgrade to {correspondance}\n# Visit {docs} for more infos.",
-        q = gotmpl::go_quote(call)
+        q = go_quote(call)
     )
 }
 
@@ -925,7 +871,7 @@ impl Funcs for UpgradeFuncs<'_> {
                     format!("${{var.{n}}}")
                 }
             }
-            "env" => format!("${{env({})}}", gotmpl::go_quote(&a0())),
+            "env" => format!("${{env({})}}", go_quote(&a0())),
             "build" => format!("${{build.{}}}", a0()),
             "data" => format!("${{data.{}}}", a0()),
             "template_dir" => "${path.root}".into(),
@@ -1008,7 +954,7 @@ impl Funcs for VariableFuncs {
     fn call(&mut self, name: &str, args: &[Val]) -> Result<String, String> {
         if name == "env" {
             let a = args.first().map(str_arg).unwrap_or_default();
-            return Ok(format!("${{env({})}}", gotmpl::go_quote(&a)));
+            return Ok(format!("${{env({})}}", go_quote(&a)));
         }
         self.is_local = true;
         Ok(String::new())
@@ -1055,7 +1001,7 @@ fn fallback(err: &str, s: &str) -> String {
     } else {
         format!(
             "\n# could not parse template for following block: {}\n{s}",
-            gotmpl::go_quote(err)
+            go_quote(err)
         )
     }
 }
@@ -1072,7 +1018,7 @@ fn fix_quoting(old: &str) -> String {
     re.replace_all(old, |caps: &regex::Captures| {
         let s = &caps[0];
         let group = re.replace_all(s, "${1}").into_owned();
-        match gotmpl::go_unquote(&format!("\"{group}\"")) {
+        match go_unquote(&format!("\"{group}\"")) {
             Some(unquoted) => s.replacen(&group, &unquoted, 1),
             None => s.to_string(),
         }
@@ -1154,16 +1100,6 @@ impl Ctx {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_print_like_go() {
-        use std::time::Duration;
-        assert_eq!(go_duration(Duration::from_secs(5)), "5s");
-        assert_eq!(go_duration(Duration::from_secs(5400)), "1h30m0s");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(go_duration(Duration::from_secs(60)), "1m0s");
-    }
 
     #[test]
     fn strings_escape_template_introducers() {

@@ -62,7 +62,7 @@ impl SshComm {
             drop(first);
             ctx.ui.say(&format!(
                 "Pausing {} before connecting...",
-                forge_core::engine::go_duration(comm.cfg.pause_before_connecting)
+                forge_template::gocompat::duration::format_std(comm.cfg.pause_before_connecting)
             ));
             ctx.sleep(comm.cfg.pause_before_connecting).await?;
         }
@@ -195,7 +195,7 @@ impl SshComm {
             if !self.cfg.timeout.is_zero() && start.elapsed() >= self.cfg.timeout {
                 return Err(Error::msg(format!(
                     "Timeout waiting for SSH: not up after {} (ssh_timeout). The last problem at {}:{} was: {}",
-                    forge_template::upgrade::go_duration(self.cfg.timeout),
+                    forge_template::gocompat::duration::format_std(self.cfg.timeout),
                     self.cfg.host,
                     self.cfg.port,
                     last.unwrap_or_default()
@@ -402,7 +402,7 @@ impl Communicator for SshComm {
                     c.close().await;
                     return Err(Error::msg(format!(
                         "SSH: no traffic from {command:?} for ssh_read_write_timeout ({})",
-                        forge_core::engine::go_duration(idle.unwrap_or_default())
+                        forge_template::gocompat::duration::format_std(idle.unwrap_or_default())
                     )));
                 }
             };

@@ -23,6 +23,9 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use forge_template::gocompat::duration::{
+    format as go_duration_string, parse as parse_go_duration,
+};
 use tokio_util::sync::CancellationToken;
 
 /// Packer's default delay after every key event.
@@ -396,20 +399,15 @@ impl Parser<'_> {
         } else if let Some(end) = self.integer_span(start) {
             let text: String = self.chars[start..end].iter().collect();
             let secs = text
-                .parse::<i128>()
-                .ok()
-                .filter(|s| *s <= i64::MAX as i128)
-                .ok_or_else(|| format!("wait of {text} seconds is out of range"));
+                .parse::<i64>()
+                .map_err(|_| format!("wait of {text} seconds is out of range"));
             let ns = secs.and_then(|s| {
-                let ns = s * 1_000_000_000;
-                if ns > i64::MAX as i128 {
-                    Err(format!(
+                s.checked_mul(1_000_000_000).ok_or_else(|| {
+                    format!(
                         "wait of {text} seconds is too long (at most {} seconds)",
                         i64::MAX / 1_000_000_000
-                    ))
-                } else {
-                    Ok(ns)
-                }
+                    )
+                })
             });
             (end, ns)
         } else {
@@ -481,18 +479,6 @@ impl Parser<'_> {
         }
         end
     }
-}
-
-/// Parses a Go duration string (`time.ParseDuration`) into nanoseconds.
-pub fn parse_go_duration(s: &str) -> Result<i128, String> {
-    forge_template::functions::parse_go_duration(s)
-}
-
-/// Formats nanoseconds like Go's `time.Duration.String` (`1m30s`, `-1m0s`, `250ms`, `0s`).
-pub fn go_duration_string(ns: i128) -> String {
-    let sign = if ns < 0 { "-" } else { "" };
-    let d = std::time::Duration::from_nanos(ns.unsigned_abs().min(u64::MAX as u128) as u64);
-    format!("{sign}{}", forge_template::upgrade::go_duration(d))
 }
 
 /// The per-key delay as Packer computes it: `boot_key_interval` when positive, else

@@ -20,7 +20,7 @@ pub(super) struct EngineHook {
     pub data: Mutex<BuildData>,
 }
 
-pub use forge_template::upgrade::go_duration;
+use forge_template::gocompat::duration::format_std as go_duration;
 
 impl EngineHook {
     async fn run_one(
@@ -194,20 +194,5 @@ impl Hook for EngineHook {
         let list: Vec<&PlannedProvisioner> = self.build.error_cleanup_provisioner.iter().collect();
         self.run_list(ctx, &list, comm, data, "error-cleanup-provisioner")
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::go_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration(Duration::from_secs(5)), "5s");
-        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
-        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
     }
 }

@@ -26,8 +26,6 @@ use crate::timeline::{Phase, Timeline};
 use crate::ui::{Output, Ui, BUILD_COLORS};
 use crate::Error;
 
-pub use hook::go_duration;
-
 /// How the run is set up.
 #[derive(Debug, Clone, Default)]
 pub struct EngineConfig {

@@ -99,13 +99,11 @@ impl GoDuration {
             return Ok(GoDuration::default());
         }
         let decode_err = |e: String| format!("error decoding '{name}': {e}");
-        forge_template::legacy::template::parse_go_duration(text).map_err(decode_err)?;
-        let negative = text.starts_with('-');
-        let abs = forge_template::legacy::template::parse_go_duration(
-            text.trim_start_matches(['-', '+']),
-        )
-        .map_err(decode_err)?;
-        Ok(GoDuration { abs, negative })
+        let ns = forge_template::gocompat::duration::parse(text).map_err(decode_err)?;
+        Ok(GoDuration {
+            abs: Duration::from_nanos(ns.unsigned_abs()),
+            negative: ns < 0,
+        })
     }
 
     /// Whether it is zero (Go's "unset" for durations).
@@ -131,7 +129,11 @@ impl std::fmt::Display for GoDuration {
         } else {
             ""
         };
-        write!(f, "{sign}{}", forge_core::engine::go_duration(self.abs))
+        write!(
+            f,
+            "{sign}{}",
+            forge_template::gocompat::duration::format_std(self.abs)
+        )
     }
 }
 

@@ -32,7 +32,7 @@ impl Step<State> for StepBootCommand {
         if !c.boot_wait.is_zero() {
             ctx.ui.say(&format!(
                 "Waiting {} for boot...",
-                forge_template::upgrade::go_duration(c.boot_wait)
+                forge_template::gocompat::duration::format_std(c.boot_wait)
             ));
             ctx.sleep(c.boot_wait).await?;
         }

@@ -5,7 +5,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::encoding::json_encode;
 use super::{arg_err, arg_str, call_err, p, FuncCtx, FuncError, FuncResult, Function};
-use crate::value::display::quote;
+use crate::gocompat::quote::quote;
 use crate::value::{convert, Number, Type, Value};
 
 pub(super) fn register(v: &mut Vec<Function>) {
@@ -114,15 +114,6 @@ struct Verb {
     prec: Option<usize>,
 }
 
-fn go_quote_rune(c: char) -> String {
-    match c {
-        '\'' => "'\\''".into(),
-        '\\' => "'\\\\'".into(),
-        c if c.is_control() => format!("'\\x{:02x}'", c as u32),
-        c => format!("'{c}'"),
-    }
-}
-
 /// Runs a cty format string over the arguments.
 pub(crate) fn format_fsm(fmt: &str, args: &[Value]) -> Result<String, FuncError> {
     let bytes = fmt.as_bytes();
@@ -137,7 +128,7 @@ pub(crate) fn format_fsm(fmt: &str, args: &[Value]) -> Result<String, FuncError>
             .unwrap_or('\u{FFFD}');
         call_err(format!(
             "unrecognized format character {} at offset {p}",
-            go_quote_rune(c)
+            crate::gocompat::quote::quote_rune(c)
         ))
     };
     let eof = || {
@@ -322,7 +313,7 @@ fn format_append(verb: &Verb, out: &mut String, args: &[Value]) -> Result<(), Fu
         m => {
             return Err(call_err(format!(
                 "unsupported format verb {} in {} at offset {}",
-                go_quote_rune(m),
+                crate::gocompat::quote::quote_rune(m),
                 quote(&verb.raw),
                 verb.offset
             )))

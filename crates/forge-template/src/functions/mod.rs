@@ -382,7 +382,6 @@ pub(crate) mod datetime;
 mod encoding;
 mod filesystem;
 
-pub use datetime::parse_duration as parse_go_duration;
 pub use encoding::from_json as value_from_json;
 /// Go's `filepath.Clean` for slash-separated paths.
 pub use encoding::json_string as go_json_string;

@@ -73,13 +73,7 @@ fn log(_: &FuncCtx, a: &[Value]) -> FuncResult {
 fn pow(_: &FuncCtx, a: &[Value]) -> FuncResult {
     let n = arg_num(a, 0).to_f64();
     let e = arg_num(a, 1).to_f64();
-    float_result(go_pow(n, e))
-}
-
-/// `math.Pow` special cases that differ from C's `pow`: none that matter for finite inputs, but
-/// Go returns 1 for pow(x, ±0) and pow(1, y) for any y, as Rust does.
-fn go_pow(x: f64, y: f64) -> f64 {
-    x.powf(y)
+    float_result(crate::gocompat::number::pow(n, e))
 }
 
 fn extreme(a: &[Value], greater: bool) -> FuncResult {

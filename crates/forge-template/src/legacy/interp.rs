@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
 use super::PACKER_COMPAT_VERSION;
-use crate::functions::datetime::{self, go_format, Time};
+use crate::gocompat::number::int_literal;
+use crate::gocompat::quote::{unescape, unicode, Escape};
 
 /// Where `vault`, `consul_key` and `aws_secretsmanager` read secrets from.
 pub trait SecretSource {
@@ -374,7 +375,7 @@ fn lex(src: &str) -> Result<Vec<Piece>, InterpError> {
                     let what = if c == b'$' {
                         "variables ($x) are not supported".to_string()
                     } else {
-                        format!("bad character U+{:04X} '{ch}'", ch as u32)
+                        format!("bad character {}", unicode(ch))
                     };
                     return Err(parse_err(
                         src,
@@ -399,90 +400,26 @@ fn lex(src: &str) -> Result<Vec<Piece>, InterpError> {
 
 fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), InterpError> {
     let mut out = String::new();
-    let mut it = src[start + 1..].char_indices();
+    let mut it = src[start + 1..].char_indices().peekable();
     let base = start + 1;
     while let Some((i, c)) = it.next() {
         match c {
             '"' => return Ok((out, base + i + 1)),
             '\n' => break,
             '\\' => {
-                let Some((j, e)) = it.next() else { break };
-                let esc_err = || parse_err(src, base + j, "invalid syntax");
-                match e {
-                    'a' => out.push('\x07'),
-                    'b' => out.push('\x08'),
-                    'f' => out.push('\x0c'),
-                    'n' => out.push('\n'),
-                    'r' => out.push('\r'),
-                    't' => out.push('\t'),
-                    'v' => out.push('\x0b'),
-                    '\\' => out.push('\\'),
-                    '"' => out.push('"'),
-                    'x' | 'u' | 'U' => {
-                        let n = match e {
-                            'x' => 2,
-                            'u' => 4,
-                            _ => 8,
-                        };
-                        let mut v = 0u32;
-                        for _ in 0..n {
-                            let Some((_, h)) = it.next() else {
-                                return Err(esc_err());
-                            };
-                            let d = h.to_digit(16).ok_or_else(esc_err)?;
-                            v = v * 16 + d;
-                        }
-                        if e == 'x' {
-                            // A raw byte; only ASCII can be represented in a Rust string.
-                            if v < 0x80 {
-                                out.push(v as u8 as char);
-                            } else {
-                                out.push('\u{fffd}');
-                            }
-                        } else {
-                            out.push(char::from_u32(v).ok_or_else(esc_err)?);
-                        }
-                    }
-                    '0'..='7' => {
-                        let mut v = e.to_digit(8).unwrap_or(0);
-                        for _ in 0..2 {
-                            let Some((_, h)) = it.next() else {
-                                return Err(esc_err());
-                            };
-                            v = v * 8 + h.to_digit(8).ok_or_else(esc_err)?;
-                        }
-                        if v < 0x80 {
-                            out.push(v as u8 as char);
-                        } else {
-                            out.push('\u{fffd}');
-                        }
-                    }
-                    _ => return Err(esc_err()),
+                let Some(&(j, _)) = it.peek() else { break };
+                match unescape(|| it.next().map(|(_, c)| c)) {
+                    Some(Escape::Char(c)) => out.push(c),
+                    // A raw byte; only ASCII can be represented in a Rust string.
+                    Some(Escape::Byte(b)) if b.is_ascii() => out.push(char::from(b)),
+                    Some(Escape::Byte(_)) => out.push('\u{fffd}'),
+                    None => return Err(parse_err(src, base + j, "invalid syntax")),
                 }
             }
             c => out.push(c),
         }
     }
     Err(parse_err(src, start, "unterminated quoted string"))
-}
-
-/// The value of an unsigned Go integer literal, lower-cased and without `_` separators:
-/// `0x`/`0o`/`0b` prefixes, a leading `0` for octal, or decimal.
-pub(crate) fn go_int_literal(lower: &str) -> Option<i64> {
-    if let Some(h) = lower.strip_prefix("0x") {
-        i64::from_str_radix(h, 16).ok()
-    } else if let Some(o) = lower.strip_prefix("0o") {
-        i64::from_str_radix(o, 8).ok()
-    } else if let Some(bn) = lower.strip_prefix("0b") {
-        i64::from_str_radix(bn, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
-    {
-        i64::from_str_radix(&lower[1..], 8).ok()
-    } else if lower.bytes().all(|c| c.is_ascii_digit()) && !lower.is_empty() {
-        lower.parse::<i64>().ok()
-    } else {
-        None
-    }
 }
 
 fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), InterpError> {
@@ -508,7 +445,7 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), InterpError> {
     };
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
     let lower = clean.to_ascii_lowercase();
-    let int = go_int_literal(&lower);
+    let int = int_literal(&lower);
     if let Some(i) = int {
         return Ok((Tok::Int(if neg { -i } else { i }), e));
     }
@@ -829,39 +766,6 @@ enum Val {
     Unknown,
 }
 
-fn go_float(f: f64) -> String {
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-4..1e21).contains(&abs) {
-        let s = format!("{f:e}");
-        // Rust: "1e21", "1.5e-5"; Go: "1e+21", "1.5e-05".
-        if let Some((m, e)) = s.split_once('e') {
-            let (sign, digits) = match e.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', e),
-            };
-            let digits = if digits.len() < 2 {
-                format!("0{digits}")
-            } else {
-                digits.to_string()
-            };
-            return format!("{m}e{sign}{digits}");
-        }
-        s
-    } else {
-        format!("{f}")
-    }
-}
-
 impl Val {
     fn type_name(&self) -> &'static str {
         match self {
@@ -949,7 +853,7 @@ impl Exec<'_, '_, '_> {
         match v {
             Val::Str(s) => s.clone(),
             Val::Int(i) => i.to_string(),
-            Val::Float(f) => go_float(*f),
+            Val::Float(f) => crate::gocompat::number::format_v(*f),
             Val::Bool(b) => b.to_string(),
             Val::Nil => "<nil>".into(),
             Val::Unknown => String::new(),
@@ -1289,11 +1193,11 @@ impl Exec<'_, '_, '_> {
             }
             "timestamp" => Ok(self.now().timestamp().to_string()),
             "isotime" => match s.len() {
-                0 => Ok(go_time_format(&self.now(), "2006-01-02T15:04:05Z07:00")),
-                1 => Ok(go_time_format(&self.now(), &s[0])),
+                0 => Ok(crate::gocompat::time::format_utc(&self.now(), "2006-01-02T15:04:05Z07:00")),
+                1 => Ok(crate::gocompat::time::format_utc(&self.now(), &s[0])),
                 _ => Err(format!("too many values, 1 needed: [{}]", s.join(" "))),
             },
-            "strftime" => Ok(strftime(&self.now(), &s[0])),
+            "strftime" => Ok(crate::gocompat::time::strftime_utc(&self.now(), &s[0])),
             "uuid" => Ok(time_ordered_uuid()),
             "build_name" => ctx
                 .build_name
@@ -1467,17 +1371,6 @@ pub fn time_ordered_uuid() -> String {
         hex(&b[4..6]),
         hex(&b[6..12])
     )
-}
-
-/// Formats a UTC time with a Go reference-time layout (`2006-01-02T15:04:05Z07:00`).
-pub fn go_time_format(t: &DateTime<Utc>, layout: &str) -> String {
-    go_format(&Time::from(t), layout)
-}
-
-/// `strftime` as Packer's go-strftime does it: each `%x` maps to a Go layout element; unknown
-/// directives are copied.
-pub fn strftime(t: &DateTime<Utc>, format: &str) -> String {
-    datetime::strftime(&Time::from(t), format)
 }
 
 #[cfg(test)]

@@ -715,7 +715,7 @@ fn decode_provisioner(v: &JsonValue) -> Result<LegacyProvisioner, LegacyError> {
 fn duration_field(name: &str, v: &JsonValue) -> Result<Duration, LegacyError> {
     match &v.kind {
         JsonKind::Null => Ok(Duration::ZERO),
-        JsonKind::String(s) => parse_go_duration(s).map_err(|msg| {
+        JsonKind::String(s) => crate::gocompat::duration::parse_std(s).map_err(|msg| {
             LegacyError::new(format!("error decoding '{name}': {msg}"), v.span.start)
         }),
         JsonKind::Number(n) => {
@@ -732,60 +732,6 @@ fn duration_field(name: &str, v: &JsonValue) -> Result<Duration, LegacyError> {
             v.span.start,
         )),
     }
-}
-
-/// Go's `time.ParseDuration` (negative durations clamp to zero).
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let invalid = || format!("time: invalid duration \"{s}\"");
-    let mut rest = s;
-    let mut neg = false;
-    if let Some(r) = rest.strip_prefix('-') {
-        neg = true;
-        rest = r;
-    } else if let Some(r) = rest.strip_prefix('+') {
-        rest = r;
-    }
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..num_len];
-        if num.is_empty() || num == "." || num.matches('.').count() > 1 {
-            return Err(invalid());
-        }
-        let value: f64 = num.parse().map_err(|_| invalid())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let scale = match unit {
-            "" => return Err(format!("time: missing unit in duration \"{s}\"")),
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(format!("time: unknown unit \"{unit}\" in duration \"{s}\"")),
-        };
-        total += value * scale;
-    }
-    if total > 9.223_372_036_854_776e18 {
-        return Err(invalid());
-    }
-    if neg {
-        return Ok(Duration::ZERO);
-    }
-    Ok(Duration::from_nanos(total.round() as u64))
 }
 
 fn decode_pp_chain(i: usize, v: &JsonValue) -> Result<Vec<LegacyPostProcessor>, Vec<LegacyError>> {
@@ -1252,21 +1198,27 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(
-            parse_go_duration("1h2m3.5s"),
+            crate::gocompat::duration::parse_std("1h2m3.5s"),
             Ok(Duration::from_millis(3_723_500))
         );
-        assert_eq!(parse_go_duration("10ms"), Ok(Duration::from_millis(10)));
-        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
         assert_eq!(
-            parse_go_duration("1"),
+            crate::gocompat::duration::parse_std("10ms"),
+            Ok(Duration::from_millis(10))
+        );
+        assert_eq!(
+            crate::gocompat::duration::parse_std("0"),
+            Ok(Duration::ZERO)
+        );
+        assert_eq!(
+            crate::gocompat::duration::parse_std("1"),
             Err("time: missing unit in duration \"1\"".into())
         );
         assert_eq!(
-            parse_go_duration("1x"),
+            crate::gocompat::duration::parse_std("1x"),
             Err("time: unknown unit \"x\" in duration \"1x\"".into())
         );
         assert_eq!(
-            parse_go_duration(""),
+            crate::gocompat::duration::parse_std(""),
             Err("time: invalid duration \"\"".into())
         );
     }

@@ -96,7 +96,7 @@ fn duration(v: &Value, at: &str, errs: &mut Vec<String>) -> Value {
                     || s.contains(crate::late::UNKNOWN_STRING)
                     || s.contains(crate::late::UNKNOWN_BUILD_VALUE))
                 {
-                    if let Err(e) = go_duration(s) {
+                    if let Err(e) = crate::gocompat::duration::parse(s) {
                         errs.push(format!("error decoding '{at}': {e}"));
                     }
                 }
@@ -105,12 +105,6 @@ fn duration(v: &Value, at: &str, errs: &mut Vec<String>) -> Value {
         }
         _ => value(&Type::String, v, at, errs),
     }
-}
-
-/// Checks a duration as Go's `time.ParseDuration` reads it, with its error text (the legacy
-/// template decoder's parser, which also serves here).
-pub fn go_duration(s: &str) -> Result<(), String> {
-    crate::legacy::template::parse_go_duration(s).map(|_| ())
 }
 
 fn object(schema: &Schema, v: &Value, at: &str, errs: &mut Vec<String>) -> Value {
@@ -380,10 +374,11 @@ mod tests {
 
     #[test]
     fn go_durations() {
+        use crate::gocompat::duration::parse as go_duration;
         for ok in [
             "0", "5m", "1h30m", "-1s", "+2.5s", "300ms", "1.s", ".5h", "10µs",
         ] {
-            assert_eq!(go_duration(ok), Ok(()), "{ok}");
+            assert_eq!(go_duration(ok).map(|_| ()), Ok(()), "{ok}");
         }
         assert_eq!(go_duration(""), Err("time: invalid duration \"\"".into()));
         assert_eq!(

@@ -6,6 +6,8 @@
 //! literals, fields, trim markers, comments); control structures parse, but `hcl2_upgrade`
 //! refuses them afterwards ("unhandled node type").
 
+use crate::gocompat::quote::{quote, unicode, unquote};
+
 /// A parse or execution error, with Go's full message (`template: hcl2_upgrade:…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TplError(pub String);
@@ -212,9 +214,9 @@ impl Tok {
         };
         if val.chars().count() > 10 {
             let short: String = val.chars().take(10).collect();
-            format!("{}...", go_quote(&short))
+            format!("{}...", quote(&short))
         } else {
-            go_quote(&val)
+            quote(&val)
         }
     }
 }
@@ -430,7 +432,7 @@ impl<'f> Parser<'f> {
                     if is_alnum(c) {
                         return Err(self.lex_err(
                             line,
-                            format!("bad number syntax: {}", go_quote(&s[start..=p])),
+                            format!("bad number syntax: {}", quote(&s[start..=p])),
                         ));
                     }
                 }
@@ -471,7 +473,7 @@ impl<'f> Parser<'f> {
             } else {
                 return Err(self.lex_err(
                     line,
-                    format!("unrecognized character in action: {}", go_unicode(c)),
+                    format!("unrecognized character in action: {}", unicode(c)),
                 ));
             };
             self.toks.push((tok, start, line));
@@ -486,7 +488,7 @@ impl<'f> Parser<'f> {
         if is_space(c) || matches!(c, '.' | ',' | '|' | ':' | ')' | '(') || rest.starts_with("}}") {
             return Ok(());
         }
-        Err(self.lex_err(line, format!("bad character {}", go_unicode(c))))
+        Err(self.lex_err(line, format!("bad character {}", unicode(c))))
     }
 
     fn peek(&self) -> Option<&(Tok, usize, usize)> {
@@ -662,7 +664,7 @@ impl<'f> Parser<'f> {
             Tok::Error(msg) => return Err(self.err(line, msg)),
             Tok::Ident(name) => {
                 if !(self.funcs)(&name) && !BUILTINS.contains(&name.as_str()) {
-                    return Err(self.err(line, format!("function {} not defined", go_quote(&name))));
+                    return Err(self.err(line, format!("function {} not defined", quote(&name))));
                 }
                 Arg::Ident(name, pos)
             }
@@ -671,7 +673,7 @@ impl<'f> Parser<'f> {
             Tok::Var(v) => {
                 let base = v.split('.').next().unwrap_or("").to_string();
                 if base != "$" && !self.vars.contains(&base) {
-                    return Err(self.err(line, format!("undefined variable {}", go_quote(&base))));
+                    return Err(self.err(line, format!("undefined variable {}", quote(&base))));
                 }
                 Arg::Var(v, pos)
             }
@@ -680,9 +682,7 @@ impl<'f> Parser<'f> {
             Tok::Num(text) | Tok::CharConst(text) => {
                 let (int, float) = parse_go_number(&text);
                 if int.is_none() && float.is_none() {
-                    return Err(
-                        self.err(line, format!("illegal number syntax: {}", go_quote(&text)))
-                    );
+                    return Err(self.err(line, format!("illegal number syntax: {}", quote(&text))));
                 }
                 Arg::Num {
                     text,
@@ -701,7 +701,7 @@ impl<'f> Parser<'f> {
                 Arg::Pipe(p?, pos)
             }
             Tok::Str(q) => {
-                let value = go_unquote(&q).ok_or_else(|| self.err(line, "invalid syntax"))?;
+                let value = unquote(&q).ok_or_else(|| self.err(line, "invalid syntax"))?;
                 Arg::Str {
                     quoted: q,
                     value,
@@ -922,7 +922,7 @@ impl Template {
                     match v {
                         Val::Str(s) => out.push_str(&s),
                         Val::Int(i) => out.push_str(&i.to_string()),
-                        Val::Float(f) => out.push_str(&format_go_float(f)),
+                        Val::Float(f) => out.push_str(&crate::gocompat::number::format_v(f)),
                         Val::Bool(b) => out.push_str(&b.to_string()),
                         Val::Invalid => out.push_str("<no value>"),
                     }
@@ -1140,7 +1140,7 @@ impl Template {
 fn parse_go_number(text: &str) -> (Option<i64>, Option<f64>) {
     if text.starts_with('\'') {
         let inner = &text[1..text.len().saturating_sub(1)];
-        let c = go_unquote(&format!("\"{}\"", inner.replace('"', "\\\""))).and_then(|s| {
+        let c = unquote(&format!("\"{}\"", inner.replace('"', "\\\""))).and_then(|s| {
             let mut it = s.chars();
             let c = it.next()?;
             it.next().is_none().then_some(c)
@@ -1156,7 +1156,7 @@ fn parse_go_number(text: &str) -> (Option<i64>, Option<f64>) {
         None => (false, clean.trim_start_matches('+').to_string()),
     };
     let lower = body.to_ascii_lowercase();
-    let int = crate::legacy::interp::go_int_literal(&lower);
+    let int = crate::gocompat::number::int_literal(&lower);
     let int = int.map(|i| if neg { -i } else { i });
     let float = if int.is_some() {
         int.map(|i| i as f64)
@@ -1176,112 +1176,6 @@ fn parse_go_number(text: &str) -> (Option<i64>, Option<f64>) {
             .map(|f| f as i64)
     });
     (int, float)
-}
-
-fn format_go_float(f: f64) -> String {
-    let s = format!("{f:e}");
-    // Go prints floats with %v as %g: exponent for large/small magnitudes.
-    let exp: i32 = s
-        .split('e')
-        .nth(1)
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(0);
-    if !(-4..21).contains(&exp) {
-        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-        let e: i32 = e.parse().unwrap_or(0);
-        format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
-    } else {
-        format!("{f}")
-    }
-}
-
-/// Go's `%#U` of a rune: `U+0060 '`'`.
-fn go_unicode(c: char) -> String {
-    format!("U+{:04X} '{c}'", c as u32)
-}
-
-/// Go's `strconv.Quote`.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if crate::upgrade::is_go_print(c) => out.push(c),
-            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `strconv.Unquote` for a double-quoted string; `None` on a syntax error.
-pub fn go_unquote(q: &str) -> Option<String> {
-    let inner = q.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\n') {
-        return None;
-    }
-    let mut out = String::new();
-    let mut it = inner.chars().peekable();
-    while let Some(c) = it.next() {
-        match c {
-            '"' => return None,
-            '\\' => {
-                let e = it.next()?;
-                match e {
-                    'a' => out.push('\u{7}'),
-                    'b' => out.push('\u{8}'),
-                    'f' => out.push('\u{c}'),
-                    'n' => out.push('\n'),
-                    'r' => out.push('\r'),
-                    't' => out.push('\t'),
-                    'v' => out.push('\u{b}'),
-                    '\\' => out.push('\\'),
-                    '"' => out.push('"'),
-                    'x' | 'u' | 'U' => {
-                        let n = match e {
-                            'x' => 2,
-                            'u' => 4,
-                            _ => 8,
-                        };
-                        let mut v = 0u32;
-                        for _ in 0..n {
-                            v = v * 16 + it.next()?.to_digit(16)?;
-                        }
-                        if e == 'x' {
-                            // A byte; only ASCII bytes keep the string valid UTF-8 here.
-                            if v >= 0x80 {
-                                return None;
-                            }
-                        }
-                        out.push(char::from_u32(v)?);
-                    }
-                    '0'..='7' => {
-                        let mut v = e.to_digit(8)?;
-                        for _ in 0..2 {
-                            v = v * 8 + it.next()?.to_digit(8)?;
-                        }
-                        if v >= 0x80 {
-                            return None;
-                        }
-                        out.push(char::from_u32(v)?);
-                    }
-                    _ => return None,
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

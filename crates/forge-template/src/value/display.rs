@@ -1,6 +1,7 @@
 //! How values print: `packer console`'s layout, and the string form templates interpolate.
 
 use super::{Kind, Value};
+use crate::gocompat::quote::quote;
 
 /// The text shown for a sensitive value.
 pub const SENSITIVE: &str = "<sensitive>";
@@ -67,30 +68,4 @@ fn write_console(v: &Value, indent: usize, out: &mut String) {
             out.push('}');
         }
     }
-}
-
-/// Quotes a string the way Go's `%q` does for printable text: `"`, `\` and control characters
-/// escaped, everything printable kept as it is.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -11,8 +11,8 @@ pub mod types;
 
 use std::collections::BTreeMap;
 
+pub use crate::gocompat::quote::quote;
 pub use convert::{convert, unify, ConvertError};
-pub use display::quote;
 pub use number::Number;
 pub use types::Type;
 

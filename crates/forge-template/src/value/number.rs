@@ -193,26 +193,6 @@ impl Decimal {
     }
 }
 
-/// Go's `math.Pow` special cases on top of the platform `pow`.
-fn go_pow(x: f64, y: f64) -> f64 {
-    if y == 0.0 || x == 1.0 {
-        return 1.0;
-    }
-    if y == 1.0 {
-        return x;
-    }
-    if x == -1.0 && y.is_infinite() {
-        return 1.0;
-    }
-    if y == 0.5 {
-        return x.sqrt();
-    }
-    if y == -0.5 {
-        return 1.0 / x.sqrt();
-    }
-    x.powf(y)
-}
-
 /// Go's `int64(f)` conversion as compiled for amd64 (`CVTTSD2SQ`): truncation toward zero, and
 /// the "integer indefinite" value `math.MinInt64` for NaN or anything out of range.
 fn go_f64_to_i64(f: f64) -> i64 {
@@ -222,70 +202,6 @@ fn go_f64_to_i64(f: f64) -> i64 {
     } else {
         f as i64
     }
-}
-
-/// Go's `strconv.FormatFloat(f, 'g', -1, 64)`.
-fn go_format_g(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".to_string();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "+Inf" } else { "-Inf" }.to_string();
-    }
-    let mut out = String::new();
-    if f.is_sign_negative() {
-        out.push('-');
-    }
-    if f == 0.0 {
-        out.push('0');
-        return out;
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits, like Go's shortest mode.
-    let s = format!("{:e}", f.abs());
-    let (mantissa, exponent) = s.split_once('e').expect("exponent form");
-    let digits: Vec<u8> = mantissa.bytes().filter(|b| *b != b'.').collect();
-    let exp10: i64 = exponent.parse().expect("exponent");
-    let nd = digits.len() as i64;
-    let dp = exp10 + 1; // decimal point position: value = 0.digits × 10^dp
-    let x = dp - 1;
-    // Shortest mode: %e when the exponent is < -4 or >= 6 (eprec is forced to 6).
-    if !(-4..6).contains(&x) {
-        out.push(digits[0] as char);
-        if nd > 1 {
-            out.push('.');
-            out.extend(digits[1..].iter().map(|&d| d as char));
-        }
-        out.push('e');
-        out.push(if x < 0 { '-' } else { '+' });
-        let ax = x.abs();
-        if ax < 10 {
-            out.push('0');
-        }
-        out.push_str(&ax.to_string());
-        return out;
-    }
-    let at = |i: i64| -> char {
-        if i >= 0 && i < nd {
-            digits[i as usize] as char
-        } else {
-            '0'
-        }
-    };
-    if dp > 0 {
-        for i in 0..dp {
-            out.push(at(i));
-        }
-    } else {
-        out.push('0');
-    }
-    let frac = (nd - dp).max(0);
-    if frac > 0 {
-        out.push('.');
-        for i in 0..frac {
-            out.push(at(dp + i));
-        }
-    }
-    out
 }
 
 /// `5^n` as Go's `big.Float.pow5` computes it for a 512-bit parse: exact up to 5^27, beyond
@@ -851,7 +767,7 @@ impl Number {
     /// [`Number::pow`], with `None` where Go's `math.Pow` returns NaN (Packer then fails with
     /// a `Float.SetFloat64(NaN)` panic).
     pub fn checked_pow(&self, o: &Number) -> Option<Number> {
-        Number::from_f64(go_pow(self.to_f64(), o.to_f64()))
+        Number::from_f64(crate::gocompat::number::pow(self.to_f64(), o.to_f64()))
     }
 
     /// Text as `jsonencode` and cty's own number formatting write it: Go's
@@ -1019,7 +935,7 @@ impl fmt::Display for Number {
         if let Some(i) = self.to_i64() {
             return write!(f, "{i}");
         }
-        f.write_str(&go_format_g(self.to_f64()))
+        f.write_str(&crate::gocompat::number::format_g(self.to_f64()))
     }
 }
 
@@ -1623,7 +1539,7 @@ mod tests {
             (100.0, "100"),
             (999999.5, "999999.5"),
         ] {
-            assert_eq!(go_format_g(f), want, "{f}");
+            assert_eq!(crate::gocompat::number::format_g(f), want, "{f}");
         }
     }
 }
