@@ -1,70 +1,53 @@
-//! StepConnect: opens the communicator the configuration asks for (`none` opens nothing).
+//! StepConnect: opens the communicator the configuration asks for (`none` opens nothing), at
+//! the address the builder's host function gives (Packer's StepConnect with its Host and
+//! SSHPort funcs).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use forge_template::value::Value;
 
+use crate::comm::CommConfig;
 use crate::plugin::{BuildCtx, Communicator, ConnectRequest, PrepareInfo, TempKey};
 use crate::runner::{Outcome, Step};
 use crate::{Error, Result};
 
-/// The communicator part of a builder's configuration.
-#[derive(Clone, Debug)]
-pub struct CommSettings {
-    /// `communicator` (default `ssh`).
-    pub kind: String,
-    /// The host to reach.
-    pub host: String,
-    /// The port to reach, overriding the communicator's setting (a forwarded port).
-    pub port: Option<u16>,
-    /// The whole builder configuration, for the communicator's own options.
-    pub config: Value,
-}
-
-impl CommSettings {
-    /// The settings of a builder whose `communicator` (as written) defaults to ssh; the host
-    /// is filled in when the machine is up.
-    pub fn ssh_default(communicator: &Option<String>, config: &Value) -> CommSettings {
-        CommSettings {
-            kind: communicator
-                .clone()
-                .filter(|c| !c.is_empty())
-                .unwrap_or_else(|| "ssh".into()),
-            host: String::new(),
-            port: None,
-            config: config.clone(),
-        }
-    }
-
-    /// The communicator's own configuration problems (Packer's `comm.Prepare`); an unknown
-    /// communicator type is one too.
-    pub fn check(&self, info: &PrepareInfo) -> Vec<String> {
-        match self.kind.as_str() {
-            "none" => Vec::new(),
-            k => match info.connectors.get(k) {
-                Some(c) => c.check(&self.config),
-                None if ["ssh", "winrm", "docker", "dockerWindowsContainer"].contains(&k) => {
-                    Vec::new()
-                }
-                None => vec![format!("Communicator type {k} is invalid")],
-            },
-        }
-    }
-}
+/// Where to connect, read from the builder's state when the step runs: (host, port).
+pub type HostFn<S> = Box<dyn Fn(&S) -> Result<(String, u16)> + Send + Sync>;
 
 /// Connects, and stores the communicator in the state through `store`.
 pub struct StepConnect<S> {
-    /// What to connect to.
-    pub settings: CommSettings,
+    /// The communicator settings.
+    pub comm: CommConfig,
     /// The plugin context (its connectors).
     pub info: PrepareInfo,
+    /// The machine's address.
+    pub host: HostFn<S>,
     /// Puts the communicator into the builder's state.
     pub store: fn(&mut S, Arc<dyn Communicator>),
     /// Reads the build's temporary key pair from the state, if the builder made one.
     pub temp_key: fn(&S) -> Option<TempKey>,
     /// The open communicator, closed at cleanup.
     pub opened: Option<Arc<dyn Communicator>>,
+}
+
+impl<S> StepConnect<S> {
+    /// The step for `comm`, reaching the address `host` gives.
+    pub fn new(
+        comm: CommConfig,
+        info: PrepareInfo,
+        host: impl Fn(&S) -> Result<(String, u16)> + Send + Sync + 'static,
+        store: fn(&mut S, Arc<dyn Communicator>),
+        temp_key: fn(&S) -> Option<TempKey>,
+    ) -> StepConnect<S> {
+        StepConnect {
+            comm,
+            info,
+            host: Box::new(host),
+            store,
+            temp_key,
+            opened: None,
+        }
+    }
 }
 
 #[async_trait]
@@ -74,23 +57,22 @@ impl<S: Send> Step<S> for StepConnect<S> {
     }
 
     async fn run(&mut self, ctx: &BuildCtx, state: &mut S) -> Result<()> {
-        if self.settings.kind == "none" {
+        if self.comm.is_none() {
             return Ok(());
         }
-        let Some(c) = self.info.connectors.get(self.settings.kind.as_str()) else {
+        let (host, port) = (self.host)(state)?;
+        let name = self.comm.name();
+        let Some(c) = self.info.connectors.get(name) else {
             return Err(Error::msg(format!(
-                "the {} communicator is not part of this forge build",
-                self.settings.kind
+                "the {name} communicator is not part of this forge build"
             )));
         };
-        ctx.ui.say(&format!(
-            "Using {} communicator to connect: {}",
-            self.settings.kind, self.settings.host
-        ));
+        ctx.ui
+            .say(&format!("Using {name} communicator to connect: {host}"));
         let req = ConnectRequest {
-            host: self.settings.host.clone(),
-            port: self.settings.port,
-            config: self.settings.config.clone(),
+            comm: self.comm.clone(),
+            host,
+            port,
             temp_key: (self.temp_key)(state),
         };
         let comm = c.connect(ctx, &req).await?;
