@@ -120,6 +120,20 @@ impl CommConfig {
         CommConfig::decode(args, default, vet)
     }
 
+    /// [`CommConfig::prepare`], adding the problems to `errs` (the result is then `None`, to be
+    /// discarded with the configuration).
+    pub fn prepare_into(
+        args: &Raw,
+        default: CommType,
+        info: &PrepareInfo,
+        errs: &mut Vec<String>,
+    ) -> CommConfig {
+        CommConfig::prepare(args, default, info).unwrap_or_else(|e| {
+            errs.extend(e);
+            CommConfig::None
+        })
+    }
+
     /// [`CommConfig::prepare`] with the vetting connector given.
     pub fn decode(args: &Raw, default: CommType, vet: Vetting<'_>) -> Result<CommConfig, Vec<String>> {
         let kind = CommType::requested(args, default)
@@ -202,5 +216,221 @@ impl CommConfig {
     /// Whether the build makes a temporary SSH key pair (see [`SshConfig::wants_temp_key`]).
     pub fn wants_temp_key(&self) -> bool {
         self.ssh().is_some_and(SshConfig::wants_temp_key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::plugin::{BuildCtx, Communicator, ConnectRequest};
+
+    fn args(json: &str) -> Raw {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        crate::registry::decode(&forge_template::functions::value_from_json(v).unwrap()).unwrap()
+    }
+
+    fn decode(json: &str, default: CommType) -> Result<CommConfig, Vec<String>> {
+        CommConfig::decode(&args(json), default, None)
+    }
+
+    /// Refuses every key and algorithm, to show where the connector is asked.
+    struct Picky;
+
+    #[async_trait]
+    impl Connector for Picky {
+        fn check_private_key(&self, _pem: &str, origin: &str) -> Result<(), String> {
+            Err(format!("{origin}: not a key"))
+        }
+        fn supports(&self, _what: Algorithm, _name: &str) -> bool {
+            false
+        }
+        async fn connect(
+            &self,
+            _: &BuildCtx,
+            _: &ConnectRequest,
+        ) -> crate::Result<Arc<dyn Communicator>> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn types_have_packer_names() {
+        for t in CommType::ALL {
+            assert_eq!(CommType::parse(t.name()), Some(t));
+        }
+        assert_eq!(CommType::DockerWindows.to_string(), "dockerWindowsContainer");
+        assert_eq!(CommType::parse("SSH"), None);
+    }
+
+    #[test]
+    fn the_default_type_applies_when_unset_or_empty() {
+        let c = decode(r#"{"ssh_username":"u"}"#, CommType::Ssh).unwrap();
+        assert_eq!(c.kind(), CommType::Ssh);
+        let c = decode(r#"{"communicator":""}"#, CommType::None).unwrap();
+        assert!(c.is_none());
+        let c = decode("{}", CommType::DockerWindows).unwrap();
+        assert_eq!(c.name(), "dockerWindowsContainer");
+        assert!(matches!(c, CommConfig::Docker { windows: true }));
+    }
+
+    #[test]
+    fn ssh_answers_with_packer_defaults() {
+        let c = decode(r#"{"ssh_username":"u"}"#, CommType::Ssh).unwrap();
+        assert_eq!((c.host(), c.port(), c.user()), (None, Some(22), Some("u")));
+        let c = decode(
+            r#"{"communicator":"ssh","ssh_username":"u","ssh_host":"h","ssh_port":2222}"#,
+            CommType::None,
+        )
+        .unwrap();
+        assert_eq!((c.host(), c.port()), (Some("h"), Some(2222)));
+        assert!(c.ssh().is_some());
+    }
+
+    #[test]
+    fn winrm_answers_with_packer_defaults() {
+        let c = decode(
+            r#"{"communicator":"winrm","winrm_username":"admin","winrm_host":"w"}"#,
+            CommType::Ssh,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.host(), c.port(), c.user()),
+            (Some("w"), Some(5985), Some("admin"))
+        );
+        let CommConfig::Winrm(w) = &c else {
+            panic!("{c:?}")
+        };
+        assert_eq!(w.timeout, Duration::from_secs(1800));
+        let c = decode(
+            r#"{"communicator":"winrm","winrm_username":"a","winrm_use_ssl":true}"#,
+            CommType::Ssh,
+        )
+        .unwrap();
+        assert_eq!(c.port(), Some(5986));
+        let c = decode(
+            r#"{"communicator":"winrm","winrm_username":"a","winrm_use_ssl":true,"winrm_port":99}"#,
+            CommType::Ssh,
+        )
+        .unwrap();
+        assert_eq!(c.port(), Some(99));
+        assert!(!c.wants_temp_key());
+    }
+
+    #[test]
+    fn winrm_problems_are_collected() {
+        let errs = decode(
+            r#"{"communicator":"winrm","winrm_timeout":"soon","winrm_port":70000}"#,
+            CommType::Ssh,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errs,
+            [
+                "winrm_timeout: time: invalid duration \"soon\"",
+                "winrm_port 70000 is not a TCP port",
+                "winrm_username must be specified.",
+            ]
+        );
+    }
+
+    #[test]
+    fn none_and_docker_have_no_address() {
+        for c in [
+            decode(r#"{"communicator":"none","ssh_port":2}"#, CommType::Ssh).unwrap(),
+            decode(r#"{"communicator":"docker"}"#, CommType::Ssh).unwrap(),
+        ] {
+            assert_eq!((c.host(), c.port(), c.user()), (None, None, None));
+            assert!(!c.wants_temp_key());
+        }
+    }
+
+    #[test]
+    fn an_unknown_type_is_the_only_problem_reported() {
+        assert_eq!(
+            decode(r#"{"communicator":"telnet"}"#, CommType::Ssh).unwrap_err(),
+            ["Communicator type telnet is invalid"]
+        );
+    }
+
+    #[test]
+    fn ssh_problems_are_collected_in_packer_words() {
+        let errs = decode(r#"{"ssh_certificate_file":"c"}"#, CommType::Ssh).unwrap_err();
+        assert_eq!(
+            errs,
+            [
+                "ssh_private_key_file must be specified if ssh_certificate_file is specified",
+                "An ssh_username must be specified\n  Note: some builders used to default ssh_username to \"root\".",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_temporary_key_is_wanted_without_password_key_file_or_agent() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id");
+        std::fs::write(&key, "not checked without a connector").unwrap();
+        let wants = |extra: &str| {
+            decode(&format!(r#"{{"ssh_username":"u"{extra}}}"#), CommType::Ssh)
+                .unwrap()
+                .wants_temp_key()
+        };
+        assert!(wants(""));
+        assert!(wants(r#","ssh_password":"""#));
+        assert!(wants(r#","temporary_key_pair_name":"k""#));
+        assert!(!wants(r#","ssh_password":"p""#));
+        assert!(!wants(r#","ssh_agent_auth":true"#));
+        assert!(!wants(&format!(
+            r#","ssh_private_key_file":{:?}"#,
+            key.display().to_string()
+        )));
+        let c = decode(
+            r#"{"ssh_username":"u","temporary_key_pair_type":"ed25519","temporary_key_pair_bits":0}"#,
+            CommType::Ssh,
+        )
+        .unwrap();
+        let spec = &c.ssh().unwrap().temp_key;
+        assert_eq!((spec.kind.as_str(), spec.bits), ("ed25519", None));
+        assert!(spec.name().starts_with("packer_"));
+    }
+
+    #[test]
+    fn the_registered_connector_vets_keys_and_algorithms() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id");
+        std::fs::write(&key, "junk").unwrap();
+        let json = format!(
+            r#"{{"ssh_username":"u","ssh_private_key_file":{:?},"ssh_ciphers":["c"],"ssh_key_exchange_algorithms":["k"]}}"#,
+            key.display().to_string()
+        );
+        assert!(decode(&json, CommType::Ssh).is_ok());
+        let mut info = crate::plugin::PrepareInfo {
+            build_name: "b".into(),
+            builder_type: "null".into(),
+            template_dir: ".".into(),
+            opts: Default::default(),
+            legacy: false,
+            connectors: Default::default(),
+            warnings: Default::default(),
+        };
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("ssh", Arc::new(Picky) as Arc<dyn Connector>);
+        info.connectors = Arc::new(m);
+        let errs = CommConfig::prepare(&args(&json), CommType::Ssh, &info).unwrap_err();
+        assert_eq!(
+            errs,
+            [
+                format!(
+                    "ssh_private_key_file is invalid: {}: not a key",
+                    key.display()
+                ),
+                "ssh_ciphers: \"c\" is not a cipher forge supports".into(),
+                "ssh_key_exchange_algorithms: \"k\" is not a key exchange forge supports".into(),
+            ]
+        );
     }
 }

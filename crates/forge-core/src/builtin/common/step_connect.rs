@@ -88,3 +88,180 @@ impl<S: Send> Step<S> for StepConnect<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::comm::CommType;
+    use crate::plugin::{Connector, Stream};
+
+    /// Records what it was asked to reach.
+    #[derive(Default)]
+    struct FakeConnector {
+        asked: Mutex<Vec<(String, String, u16, Option<String>)>>,
+    }
+
+    struct FakeComm;
+
+    #[async_trait]
+    impl Communicator for FakeComm {
+        async fn exec(
+            &self,
+            _: &BuildCtx,
+            _: &str,
+            _: &mut (dyn for<'a> FnMut(Stream, &'a str) + Send),
+        ) -> Result<i32> {
+            Ok(0)
+        }
+        async fn upload(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
+            Ok(())
+        }
+        async fn upload_dir(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
+            Ok(())
+        }
+        async fn download(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
+            Ok(())
+        }
+        async fn download_dir(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl Connector for FakeConnector {
+        async fn connect(
+            &self,
+            _: &BuildCtx,
+            req: &ConnectRequest,
+        ) -> Result<Arc<dyn Communicator>> {
+            self.asked.lock().unwrap().push((
+                req.comm.name().to_string(),
+                req.host.clone(),
+                req.port,
+                req.temp_key.as_ref().map(|k| k.name.clone()),
+            ));
+            Ok(Arc::new(FakeComm))
+        }
+    }
+
+    #[derive(Default)]
+    struct State {
+        ip: String,
+        forwarded: Option<u16>,
+        comm: Option<Arc<dyn Communicator>>,
+    }
+
+    fn info(c: Option<Arc<FakeConnector>>) -> PrepareInfo {
+        let mut m: BTreeMap<&'static str, Arc<dyn Connector>> = BTreeMap::new();
+        if let Some(c) = c {
+            m.insert(CommType::Ssh.name(), c);
+        }
+        PrepareInfo {
+            build_name: "b".into(),
+            builder_type: "fake".into(),
+            template_dir: ".".into(),
+            opts: Default::default(),
+            legacy: false,
+            connectors: Arc::new(m),
+            warnings: Default::default(),
+        }
+    }
+
+    fn comm(json: &str) -> CommConfig {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        let v = forge_template::functions::value_from_json(v).unwrap();
+        CommConfig::decode(&crate::registry::decode(&v).unwrap(), CommType::Ssh, None).unwrap()
+    }
+
+    /// The configured host if any, else the state's address; the forwarded port if any.
+    fn step(c: CommConfig, info: PrepareInfo) -> StepConnect<State> {
+        let (host, port) = (c.host().map(str::to_string), c.port().unwrap_or_default());
+        StepConnect::new(
+            c,
+            info,
+            move |s: &State| {
+                let h = host.clone().unwrap_or_else(|| s.ip.clone());
+                Ok((h, s.forwarded.unwrap_or(port)))
+            },
+            |s: &mut State, c| s.comm = Some(c),
+            |_| {
+                Some(TempKey {
+                    name: "k".into(),
+                    public: String::new(),
+                    private: String::new(),
+                })
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn connects_where_the_host_function_says_when_the_step_runs() {
+        let ctx = BuildCtx::for_test("fake.b");
+        let fake = Arc::new(FakeConnector::default());
+        let mut s = step(
+            comm(r#"{"ssh_username":"u","ssh_port":2200}"#),
+            info(Some(fake.clone())),
+        );
+        let mut st = State::default();
+        // The address is read at run time, after earlier steps filled the state in.
+        st.ip = "10.0.0.5".into();
+        st.forwarded = Some(3333);
+        s.run(&ctx, &mut st).await.unwrap();
+        assert!(st.comm.is_some());
+        assert_eq!(
+            fake.asked.lock().unwrap().as_slice(),
+            [(
+                "ssh".to_string(),
+                "10.0.0.5".to_string(),
+                3333,
+                Some("k".to_string())
+            )]
+        );
+        assert!(s.opened.is_some());
+        s.cleanup(&ctx, &mut st, Outcome::default()).await.unwrap();
+        assert!(s.opened.is_none());
+
+        // A configured host wins; without a forwarded port, the communicator's own.
+        let mut s = step(
+            comm(r#"{"ssh_username":"u","ssh_host":"h"}"#),
+            info(Some(fake.clone())),
+        );
+        st.forwarded = None;
+        s.run(&ctx, &mut st).await.unwrap();
+        let asked = fake.asked.lock().unwrap();
+        assert_eq!((asked[1].1.as_str(), asked[1].2), ("h", 22));
+    }
+
+    #[tokio::test]
+    async fn none_connects_nothing_and_a_missing_connector_is_an_error() {
+        let ctx = BuildCtx::for_test("fake.b");
+        let fake = Arc::new(FakeConnector::default());
+        let mut st = State::default();
+        let mut s = step(CommConfig::None, info(Some(fake.clone())));
+        s.host = Box::new(|_| panic!("no address is needed without a communicator"));
+        s.run(&ctx, &mut st).await.unwrap();
+        assert!(st.comm.is_none() && fake.asked.lock().unwrap().is_empty());
+
+        let mut s = step(comm(r#"{"ssh_username":"u"}"#), info(None));
+        let e = s.run(&ctx, &mut st).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the ssh communicator is not part of this forge build"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_host_function_error_stops_the_step() {
+        let ctx = BuildCtx::for_test("fake.b");
+        let fake = Arc::new(FakeConnector::default());
+        let mut s = step(comm(r#"{"ssh_username":"u"}"#), info(Some(fake.clone())));
+        s.host = Box::new(|_| Err(Error::msg("no instance is running")));
+        let e = s.run(&ctx, &mut State::default()).await.unwrap_err();
+        assert_eq!(e.to_string(), "no instance is running");
+        assert!(fake.asked.lock().unwrap().is_empty());
+    }
+}
