@@ -51,13 +51,12 @@ impl WinrmConfig {
             .unwrap_or(Duration::from_secs(30 * 60));
         let use_ssl = r.winrm_use_ssl.unwrap_or(false);
         let default_port = if use_ssl { 5986 } else { 5985 };
-        let port = match r.winrm_port {
-            None | Some(0) => default_port,
-            Some(p) => u16::try_from(p).unwrap_or_else(|_| {
-                errs.push(format!("winrm_port {p} is not a TCP port"));
-                default_port
-            }),
-        };
+        // Like `ssh_port`, a number that is no TCP port falls back to the default.
+        let port = r
+            .winrm_port
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p != 0)
+            .unwrap_or(default_port);
         let user = r.winrm_username.clone().unwrap_or_default();
         if user.is_empty() {
             errs.push("winrm_username must be specified.".into());
