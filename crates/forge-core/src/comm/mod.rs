@@ -135,7 +135,11 @@ impl CommConfig {
     }
 
     /// [`CommConfig::prepare`] with the vetting connector given.
-    pub fn decode(args: &Raw, default: CommType, vet: Vetting<'_>) -> Result<CommConfig, Vec<String>> {
+    pub fn decode(
+        args: &Raw,
+        default: CommType,
+        vet: Vetting<'_>,
+    ) -> Result<CommConfig, Vec<String>> {
         let kind = CommType::requested(args, default)
             .map_err(|k| vec![format!("Communicator type {k} is invalid")])?;
         match kind {
@@ -263,7 +267,10 @@ mod tests {
         for t in CommType::ALL {
             assert_eq!(CommType::parse(t.name()), Some(t));
         }
-        assert_eq!(CommType::DockerWindows.to_string(), "dockerWindowsContainer");
+        assert_eq!(
+            CommType::DockerWindows.to_string(),
+            "dockerWindowsContainer"
+        );
         assert_eq!(CommType::parse("SSH"), None);
     }
 

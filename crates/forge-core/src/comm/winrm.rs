@@ -39,13 +39,15 @@ impl WinrmConfig {
             if d.is_none() {
                 errs.push(format!("{field}: time: invalid duration {s:?}"));
             }
-            d.map(|d| if s.starts_with('-') { Duration::ZERO } else { d })
+            d.map(|d| {
+                if s.starts_with('-') {
+                    Duration::ZERO
+                } else {
+                    d
+                }
+            })
         };
-        let pause = duration(
-            "pause_before_connecting",
-            &r.pause_before_connecting,
-            errs,
-        );
+        let pause = duration("pause_before_connecting", &r.pause_before_connecting, errs);
         let timeout = duration("winrm_timeout", &r.winrm_timeout, errs)
             .filter(|d| !d.is_zero())
             .unwrap_or(Duration::from_secs(30 * 60));

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use forge_template::value::Value;
 
 use super::common::{hook_data, ProvisionState, StepConnect, StepProvision};
-use crate::comm::CommConfig;
 use crate::artifact::Artifact;
+use crate::comm::CommConfig;
 use crate::plugin::{BuildCtx, BuildData, Builder, Communicator, Hook, PrepareInfo};
 use crate::registry::PrepareErrors;
 use crate::runner::{run_steps, Step};
