@@ -99,10 +99,13 @@ mod tests {
     use crate::comm::CommType;
     use crate::plugin::{Connector, Stream};
 
+    /// What a connector was asked: type, host, port, temporary key name.
+    type Asked = (String, String, u16, Option<String>);
+
     /// Records what it was asked to reach.
     #[derive(Default)]
     struct FakeConnector {
-        asked: Mutex<Vec<(String, String, u16, Option<String>)>>,
+        asked: Mutex<Vec<Asked>>,
     }
 
     struct FakeComm;
@@ -206,10 +209,12 @@ mod tests {
             comm(r#"{"ssh_username":"u","ssh_port":2200}"#),
             info(Some(fake.clone())),
         );
-        let mut st = State::default();
         // The address is read at run time, after earlier steps filled the state in.
-        st.ip = "10.0.0.5".into();
-        st.forwarded = Some(3333);
+        let mut st = State {
+            ip: "10.0.0.5".into(),
+            forwarded: Some(3333),
+            ..State::default()
+        };
         s.run(&ctx, &mut st).await.unwrap();
         assert!(st.comm.is_some());
         assert_eq!(
