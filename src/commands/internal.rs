@@ -8,6 +8,7 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
+use forge_core::comm::CommType;
 use forge_template::schema::{PluginKind, Registry as Schemas};
 
 /// `forge internal`
@@ -173,29 +174,27 @@ fn communicators(r: &forge_core::Registry) -> Vec<Row> {
         builds,
         origin: origin.to_string(),
     };
-    let mut rows = vec![
-        row("none", true, "forge core (no connection)"),
-        row(
-            "ssh",
-            r.connectors.contains_key("ssh"),
-            "`hashicorp/packer-plugin-sdk`",
-        ),
-        row(
-            "winrm",
-            r.connectors.contains_key("winrm"),
-            "`hashicorp/packer-plugin-sdk`",
-        ),
-        row(
-            "docker",
-            r.builders.contains_key("docker"),
-            "the docker builder (`hashicorp/packer-plugin-docker`)",
-        ),
-        row(
-            "dockerWindowsContainer",
-            false,
-            "the docker builder (`hashicorp/packer-plugin-docker`); Windows containers are not supported",
-        ),
-    ];
+    let connects = |t: CommType| r.connectors.contains_key(t.name());
+    let mut rows: Vec<Row> = CommType::ALL
+        .into_iter()
+        .map(|t| match t {
+            CommType::None => row(t.name(), true, "forge core (no connection)"),
+            CommType::Ssh | CommType::Winrm => {
+                row(t.name(), connects(t), "`hashicorp/packer-plugin-sdk`")
+            }
+            // The docker builder's own communicator (registered as the builder `docker`).
+            CommType::Docker => row(
+                t.name(),
+                r.builders.contains_key(t.name()),
+                "the docker builder (`hashicorp/packer-plugin-docker`)",
+            ),
+            CommType::DockerWindows => row(
+                t.name(),
+                false,
+                "the docker builder (`hashicorp/packer-plugin-docker`); Windows containers are not supported",
+            ),
+        })
+        .collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     rows
 }

@@ -4,7 +4,10 @@ pub mod ssh;
 
 use std::sync::Arc;
 
+use forge_core::comm::CommType;
+
 /// Registers the communicators.
 pub fn register(r: &mut forge_core::Registry) {
-    r.connectors.insert("ssh", Arc::new(ssh::SshConnector));
+    r.connectors
+        .insert(CommType::Ssh.name(), Arc::new(ssh::SshConnector));
 }

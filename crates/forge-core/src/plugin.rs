@@ -292,24 +292,27 @@ pub struct TempKey {
 
 /// What a builder asks a connector to reach.
 pub struct ConnectRequest {
+    /// The communicator settings, decoded when the builder was prepared.
+    pub comm: crate::comm::CommConfig,
     /// The machine's address.
     pub host: String,
-    /// The port to reach, when the builder decides it (a forwarded port) rather than the
-    /// communicator's own setting.
-    pub port: Option<u16>,
-    /// The whole builder configuration, for the communicator's own options.
-    pub config: forge_template::value::Value,
+    /// The port to reach (the communicator's, or one the builder forwarded).
+    pub port: u16,
     /// The build's temporary key pair, when the builder made one.
     pub temp_key: Option<TempKey>,
 }
 
-/// Opens a communicator of one type (`ssh`, `winrm`, ...) from the builder's configuration.
+/// Opens a communicator of one type (`ssh`, `winrm`, ...).
 #[async_trait]
 pub trait Connector: Send + Sync {
-    /// Checks the communicator settings in a builder's configuration (Packer's
-    /// `comm.Prepare`), returning every problem.
-    fn check(&self, _config: &forge_template::value::Value) -> Vec<String> {
-        Vec::new()
+    /// Whether `pem` is a private key this communicator can use (`origin` names it in the
+    /// error), asked while the settings are checked.
+    fn check_private_key(&self, _pem: &str, _origin: &str) -> std::result::Result<(), String> {
+        Ok(())
+    }
+    /// Whether the communicator supports the algorithm `name`.
+    fn supports(&self, _what: crate::comm::Algorithm, _name: &str) -> bool {
+        true
     }
     /// Connects, waiting (cancellably, up to the configured timeout) until the machine
     /// answers.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use forge_core::builtin::common::CommSettings;
+use forge_core::comm::{CommConfig, CommType};
 use forge_core::plugin::PrepareInfo;
 use forge_core::registry::{decode, PrepareErrors};
 use forge_template::schema::plugins::{AmazonEbsBuilder, BlockDevice as BlockArgs, KeyValue};
@@ -108,12 +108,8 @@ pub struct Config {
     pub wait: Duration,
     /// Fixed poll interval (`aws_polling.delay_seconds`), else forge's quick backoff.
     pub poll: Option<Duration>,
-    /// The communicator.
-    pub comm: CommSettings,
-    /// `ssh_host` as given.
-    pub ssh_host: String,
-    /// `ssh_clear_authorized_keys`.
-    pub ssh_clear_authorized_keys: bool,
+    /// The communicator (default `ssh`).
+    pub comm: CommConfig,
     /// `spot_price`: "" on demand, `auto` (up to the on-demand price) or a maximum price.
     pub spot_price: String,
 }
@@ -260,9 +256,7 @@ impl Config {
             }
         }
 
-        let comm = CommSettings::ssh_default(&a.communicator.communicator, v);
-        let comm_kind = comm.kind.clone();
-        errs.extend(comm.check(info));
+        let comm = CommConfig::prepare_into(&a.communicator, CommType::Ssh, info, &mut errs);
         let c = &a.communicator;
         let ssh_keypair_name = s(&c.ssh_keypair_name);
         let has = |x: &Option<String>| x.as_deref().is_some_and(|x| !x.is_empty());
@@ -274,17 +268,10 @@ impl Config {
                 "ssh_private_key_file must be provided to use the ssh_keypair_name option".into(),
             );
         }
-        let temp_key_name = (comm_kind == "ssh"
-            && ssh_keypair_name.is_empty()
-            && !has(&c.ssh_private_key_file)
-            && !has(&c.ssh_password)
-            && !c.ssh_agent_auth.unwrap_or(false))
-        .then(|| {
-            c.temporary_key_pair_name
-                .clone()
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| format!("packer_{}", uuid::Uuid::new_v4()))
-        });
+        let temp_key_name = comm
+            .ssh()
+            .filter(|_| comm.wants_temp_key())
+            .map(|s| s.temp_key.name());
         let temp_key_type = c
             .temporary_key_pair_type
             .clone()
@@ -420,8 +407,6 @@ impl Config {
             wait,
             poll: delay.map(Duration::from_secs),
             comm,
-            ssh_host: s(&c.ssh_host),
-            ssh_clear_authorized_keys: c.ssh_clear_authorized_keys.unwrap_or(false),
             spot_price,
         })
     }

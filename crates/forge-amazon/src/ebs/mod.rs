@@ -153,12 +153,12 @@ impl Builder for EbsBuilder {
             Box::new(step_cleanup_volumes::StepCleanupVolumes),
             Box::new(step_run_instance::StepRunSourceInstance { record: None }),
         ];
-        if c.comm.kind != "none" {
+        if !c.comm.is_none() {
             steps.push(step_connect::step(&c, &self.info));
         }
         steps.push(Box::new(StepProvision { hook }));
         steps.push(Box::new(StepCleanupTempKeys {
-            clear: c.ssh_clear_authorized_keys,
+            clear: c.comm.ssh().is_some_and(|s| s.clear_authorized_keys),
         }));
         if !c.disable_stop_instance {
             steps.push(Box::new(step_stop::StepStopInstance));

@@ -1,25 +1,22 @@
 //! StepConnect: the communicator to the instance at the address `ssh_interface` picks
 //! (Packer's host selection), unless `ssh_host` names one.
 
-use async_trait::async_trait;
 use forge_core::builtin::common::StepConnect;
-use forge_core::plugin::{BuildCtx, PrepareInfo};
-use forge_core::runner::{Outcome, Step};
+use forge_core::plugin::PrepareInfo;
+use forge_core::runner::Step;
 use forge_core::{Error, Result};
 
 use super::{Config, State};
 use crate::ec2::Instance;
 
 pub(super) fn step(c: &Config, info: &PrepareInfo) -> Box<dyn Step<State>> {
-    Box::new(StepConnectInstance {
-        inner: StepConnect {
-            settings: c.comm.clone(),
-            info: info.clone(),
-            store: |s: &mut State, comm| s.comm = Some(comm),
-            temp_key: |s: &State| s.temp_key.clone(),
-            opened: None,
-        },
-    })
+    Box::new(StepConnect::new(
+        c.comm.clone(),
+        info.clone(),
+        |st: &State| Ok((host(st)?, st.config.comm.port().unwrap_or_default())),
+        |s: &mut State, comm| s.comm = Some(comm),
+        |s: &State| s.temp_key.clone(),
+    ))
 }
 
 /// The address to connect to: the configured interface, else public IP, private IP, public
@@ -37,37 +34,25 @@ pub fn host_of(i: &Instance, interface: &str) -> Option<String> {
     }
 }
 
-struct StepConnectInstance {
-    inner: StepConnect<State>,
-}
-
-#[async_trait]
-impl Step<State> for StepConnectInstance {
-    fn name(&self) -> &'static str {
-        "StepConnect"
+/// The configured host, else the instance's address.
+fn host(st: &State) -> Result<String> {
+    let c = &st.config;
+    if let Some(h) = c.comm.host() {
+        return Ok(h.to_string());
     }
-    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
-        let c = st.config.clone();
-        let host =
-            if !c.ssh_host.is_empty() {
-                c.ssh_host.clone()
+    let i = st
+        .instance
+        .as_ref()
+        .ok_or_else(|| Error::msg("no instance is running"))?;
+    host_of(i, &c.ssh_interface).ok_or_else(|| {
+        Error::msg(format!(
+            "instance {} has no {} address to connect to; set ssh_interface or ssh_host",
+            i.id,
+            if c.ssh_interface.is_empty() {
+                "usable"
             } else {
-                let i = st
-                    .instance
-                    .as_ref()
-                    .ok_or_else(|| Error::msg("no instance is running"))?;
-                host_of(i, &c.ssh_interface).ok_or_else(|| {
-                    Error::msg(format!(
-                    "instance {} has no {} address to connect to; set ssh_interface or ssh_host",
-                    i.id,
-                    if c.ssh_interface.is_empty() { "usable" } else { &c.ssh_interface }
-                ))
-                })?
-            };
-        self.inner.settings.host = host;
-        self.inner.run(ctx, st).await
-    }
-    async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, o: Outcome) -> Result<()> {
-        self.inner.cleanup(ctx, st, o).await
-    }
+                &c.ssh_interface
+            }
+        ))
+    })
 }

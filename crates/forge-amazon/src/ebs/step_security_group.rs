@@ -15,19 +15,9 @@ pub(super) struct StepSecurityGroup {
     pub record: Option<Resource>,
 }
 
-/// The port the communicator connects to on the instance.
+/// The port the communicator connects to on the instance (22 without one).
 fn comm_port(st: &State) -> u16 {
-    let v = &st.config.comm.config;
-    let get = |k: &str| {
-        v.as_entries()
-            .and_then(|m| m.get(k))
-            .and_then(|v| v.as_number().and_then(|n| n.to_i64()))
-    };
-    let (key, default) = match st.config.comm.kind.as_str() {
-        "winrm" => ("winrm_port", 5985),
-        _ => ("ssh_port", 22),
-    };
-    get(key).filter(|p| *p > 0).unwrap_or(default) as u16
+    st.config.comm.port().unwrap_or(22)
 }
 
 /// This host's public address as a /32, from `https://checkip.amazonaws.com` (as Packer asks;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use forge_core::builtin::common::CommSettings;
+use forge_core::comm::{CommConfig, CommType};
 use forge_core::plugin::PrepareInfo;
 use forge_core::registry::{decode, PrepareErrors};
 use forge_template::value::Value;
@@ -91,8 +91,6 @@ impl BuildConfig {
 pub struct Config {
     /// The decoded arguments.
     pub args: forge_template::schema::plugins::DockerBuilder,
-    /// The raw configuration (for the ssh/winrm communicators).
-    pub raw: Value,
     /// What to do with the container.
     pub output: Output,
     /// `pull`: true unless the key is given.
@@ -101,8 +99,8 @@ pub struct Config {
     pub run_command: Vec<String>,
     /// `container_dir`, default `/packer-files`.
     pub container_dir: String,
-    /// `communicator`, default `docker`.
-    pub comm: String,
+    /// `communicator`, default `docker` (`dockerWindowsContainer` with `windows_container`).
+    pub comm: CommConfig,
     /// `fix_upload_owner`, default true.
     pub fix_upload_owner: bool,
     /// The `build {}` block, when the source image is built from a Dockerfile.
@@ -115,29 +113,12 @@ impl Config {
         let args: forge_template::schema::plugins::DockerBuilder = decode(v)?;
         let mut errs = Vec::new();
         let windows = args.windows_container.unwrap_or(false);
-        let comm = args
-            .communicator
-            .communicator
-            .clone()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| {
-                if windows {
-                    "dockerWindowsContainer".into()
-                } else {
-                    "docker".into()
-                }
-            });
-        if comm != "docker" && comm != "dockerWindowsContainer" {
-            errs.extend(
-                CommSettings {
-                    kind: comm.clone(),
-                    host: String::new(),
-                    port: None,
-                    config: v.clone(),
-                }
-                .check(info),
-            );
-        }
+        let default = if windows {
+            CommType::DockerWindows
+        } else {
+            CommType::Docker
+        };
+        let comm = CommConfig::prepare_into(&args.communicator, default, info, &mut errs);
         if windows {
             errs.push(
                 "windows_container: forge's docker builder runs Linux containers only".into(),
@@ -223,7 +204,6 @@ impl Config {
             run_command,
             container_dir,
             comm,
-            raw: v.clone(),
             args,
         })
     }

@@ -1,10 +1,11 @@
-//! StepConnect: the docker communicator over the container (or ssh/winrm into it when
-//! `communicator` says so).
+//! StepConnect: the docker communicator over the container, or the shared step for ssh/winrm
+//! into it when `communicator` says so.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use forge_core::builtin::common::{CommSettings, StepConnect};
+use forge_core::builtin::common::StepConnect;
+use forge_core::comm::CommConfig;
 use forge_core::plugin::{BuildCtx, PrepareInfo};
 use forge_core::runner::Step;
 use forge_core::{Error, Result};
@@ -12,25 +13,23 @@ use forge_core::{Error, Result};
 use super::{Config, State};
 use crate::communicator::DockerCommunicator;
 
-/// The docker communicator step, or the shared one for ssh/winrm (host = the container's IP).
+/// The docker communicator step, or the shared one for ssh/winrm (host = the container's IP
+/// unless the configuration names one).
 pub(super) fn step(c: &Config, info: &PrepareInfo) -> Box<dyn Step<State>> {
-    if c.comm == "docker" || c.comm == "dockerWindowsContainer" {
+    if let CommConfig::Docker { .. } = c.comm {
         return Box::new(StepConnectDocker);
     }
-    Box::new(StepConnectOther {
-        inner: StepConnect {
-            settings: CommSettings {
-                kind: c.comm.clone(),
-                host: String::new(),
-                port: None,
-                config: c.raw.clone(),
-            },
-            info: info.clone(),
-            store: |s: &mut State, comm| s.comm = Some(comm),
-            temp_key: |_| None,
-            opened: None,
+    Box::new(StepConnect::new(
+        c.comm.clone(),
+        info.clone(),
+        |st: &State| {
+            let c = &st.config.comm;
+            let host = c.host().unwrap_or(&st.container_ip).to_string();
+            Ok((host, c.port().unwrap_or_default()))
         },
-    })
+        |s: &mut State, comm| s.comm = Some(comm),
+        |_| None,
+    ))
 }
 
 struct StepConnectDocker;
@@ -59,35 +58,5 @@ impl Step<State> for StepConnectDocker {
             c.fix_upload_owner,
         )));
         Ok(())
-    }
-}
-
-struct StepConnectOther {
-    inner: StepConnect<State>,
-}
-
-#[async_trait]
-impl Step<State> for StepConnectOther {
-    fn name(&self) -> &'static str {
-        "StepConnect"
-    }
-    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
-        // The host is the container's address unless the configuration names one.
-        let host = match self.inner.settings.kind.as_str() {
-            "winrm" => st.config.args.communicator.winrm_host.clone(),
-            _ => st.config.args.communicator.ssh_host.clone(),
-        }
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| st.container_ip.clone());
-        self.inner.settings.host = host;
-        self.inner.run(ctx, st).await
-    }
-    async fn cleanup(
-        &mut self,
-        ctx: &BuildCtx,
-        st: &mut State,
-        o: forge_core::runner::Outcome,
-    ) -> Result<()> {
-        self.inner.cleanup(ctx, st, o).await
     }
 }

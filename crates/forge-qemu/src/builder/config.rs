@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use forge_core::builtin::common::CommSettings;
+use forge_core::comm::{CommConfig, CommType};
 use forge_core::plugin::PrepareInfo;
 use forge_core::registry::{decode, PrepareErrors};
 use forge_template::plan::parse_duration;
@@ -26,8 +26,6 @@ const DETECT_ZEROES: [&str; 3] = ["unmap", "on", "off"];
 pub struct Config {
     /// The decoded arguments.
     pub args: QemuBuilder,
-    /// The raw configuration (for the communicator).
-    pub raw: Value,
     /// The source's name.
     pub build_name: String,
     /// `iso_url`/`iso_urls`.
@@ -78,9 +76,9 @@ pub struct Config {
     pub key_interval: Option<Duration>,
     /// `shutdown_timeout` (5m).
     pub shutdown_timeout: Duration,
-    /// The communicator.
-    pub comm: CommSettings,
-    /// The guest's communicator port (`ssh_port`, 22).
+    /// The communicator (default `ssh`).
+    pub comm: CommConfig,
+    /// The guest's communicator port (`ssh_port` 22, `winrm_port` 5985/5986).
     pub guest_port: u16,
     /// EFI firmware (`efi_boot`, or either firmware path set): (code, vars).
     pub efi: Option<(String, String)>,
@@ -249,13 +247,14 @@ impl Config {
         }
 
         // The communicator.
-        let comm = CommSettings::ssh_default(&a.communicator.communicator, v);
-        errs.extend(comm.check(info));
-        let guest_port = a
-            .communicator
-            .ssh_port
-            .filter(|p| *p > 0 && *p < 65536)
-            .unwrap_or(22) as u16;
+        let comm = CommConfig::prepare_into(&a.communicator, CommType::Ssh, info, &mut errs);
+        // Without a connection, `ssh_port` (22) still names the forwarded guest port.
+        let guest_port = comm.port().unwrap_or_else(|| {
+            a.communicator
+                .ssh_port
+                .filter(|p| *p > 0 && *p < 65536)
+                .unwrap_or(22) as u16
+        });
         let host_min = a
             .host_port_min
             .or(a.ssh_host_port_min)
@@ -385,7 +384,6 @@ impl Config {
         }
         let port = |p: i64| p.clamp(0, 65535) as u16;
         Ok(Config {
-            raw: v.clone(),
             build_name: info.build_name.clone(),
             iso_urls,
             iso_checksum,

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use forge_core::artifact::Artifact;
 use forge_core::builtin::common::{
-    hook_data, temp_key_name, wants_temp_key, ProvisionState, StepCleanupTempKeys, StepConnect,
-    StepProvision, StepTempKey, TempKeyState,
+    hook_data, ProvisionState, StepCleanupTempKeys, StepConnect, StepProvision, StepTempKey,
+    TempKeyState,
 };
 use forge_core::local::Background;
 use forge_core::plugin::{BuildCtx, BuildData, Builder, Communicator, Hook, PrepareInfo, TempKey};
@@ -113,20 +113,19 @@ impl ProvisionState for State {
         if let Some(p) = self.http_port {
             extra.insert("HTTPPort".into(), p.to_string());
         }
-        let host = self
-            .config
-            .args
-            .communicator
-            .ssh_host
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "127.0.0.1".into());
-        let port = self
-            .host_port
-            .as_ref()
-            .map(|p| p.port)
-            .unwrap_or(self.config.guest_port);
+        let (host, port) = self.comm_address();
         hook_data(ctx, Some("VM"), Some((&host, port)), &extra)
+    }
+}
+
+impl State {
+    /// Where the communicator connects: `ssh_host` or this host, at the forwarded port (the
+    /// guest's own without NAT mapping).
+    fn comm_address(&self) -> (String, u16) {
+        let c = &self.config;
+        let host = c.comm.host().unwrap_or("127.0.0.1").to_string();
+        let port = self.host_port.as_ref().map(|p| p.port);
+        (host, port.unwrap_or(c.guest_port))
     }
 }
 
@@ -185,13 +184,8 @@ impl Builder for QemuBuilder {
         }
         steps.push(Box::new(step_media::StepHttpServer { server: None }));
         steps.push(Box::new(step_ports::StepPortForward));
-        let comm_args = &c.args.communicator;
-        if wants_temp_key(&c.comm.kind, comm_args) {
-            steps.push(Box::new(StepTempKey {
-                args: comm_args.clone(),
-                name: temp_key_name(comm_args),
-                info: self.info.clone(),
-            }));
+        if let Some(s) = StepTempKey::wanted(&c.comm, &self.info) {
+            steps.push(Box::new(s));
         }
         if !c.args.disable_vnc.unwrap_or(false) {
             steps.push(Box::new(step_ports::StepConfigureVnc));
@@ -201,26 +195,18 @@ impl Builder for QemuBuilder {
         }
         steps.push(Box::new(step_run::StepRun));
         steps.push(Box::new(step_boot::StepBootCommand));
-        if c.comm.kind != "none" {
-            let mut settings = c.comm.clone();
-            settings.host = comm_args
-                .ssh_host
-                .clone()
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| "127.0.0.1".into());
-            steps.push(Box::new(StepConnectForwarded {
-                inner: StepConnect {
-                    settings,
-                    info: self.info.clone(),
-                    store: |s: &mut State, comm| s.comm = Some(comm),
-                    temp_key: |s: &State| s.temp_key.clone(),
-                    opened: None,
-                },
-            }));
+        if !c.comm.is_none() {
+            steps.push(Box::new(StepConnect::new(
+                c.comm.clone(),
+                self.info.clone(),
+                |s: &State| Ok(s.comm_address()),
+                |s: &mut State, comm| s.comm = Some(comm),
+                |s: &State| s.temp_key.clone(),
+            )));
         }
         steps.push(Box::new(StepProvision { hook }));
         steps.push(Box::new(StepCleanupTempKeys {
-            clear: comm_args.ssh_clear_authorized_keys.unwrap_or(false),
+            clear: c.comm.ssh().is_some_and(|s| s.clear_authorized_keys),
         }));
         steps.push(Box::new(StepShutdown {
             command: c.args.shutdown_command.clone().unwrap_or_default(),
@@ -251,30 +237,6 @@ impl Builder for QemuBuilder {
             files,
             state: st,
         })))
-    }
-}
-
-/// StepConnect to the forwarded port on the host (unless `skip_nat_mapping`).
-struct StepConnectForwarded {
-    inner: StepConnect<State>,
-}
-
-#[async_trait]
-impl Step<State> for StepConnectForwarded {
-    fn name(&self) -> &'static str {
-        "StepConnect"
-    }
-    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
-        self.inner.settings.port = st.host_port.as_ref().map(|p| p.port);
-        self.inner.run(ctx, st).await
-    }
-    async fn cleanup(
-        &mut self,
-        ctx: &BuildCtx,
-        st: &mut State,
-        o: forge_core::runner::Outcome,
-    ) -> Result<()> {
-        self.inner.cleanup(ctx, st, o).await
     }
 }
 

@@ -18,7 +18,7 @@ impl Step<State> for StepPortForward {
     }
     async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
         let c = &st.config;
-        if c.comm.kind == "none" {
+        if c.comm.is_none() {
             ctx.ui
                 .message("No communicator is set; skipping port forwarding setup.");
             return Ok(());

@@ -4,8 +4,6 @@ mod step_connect;
 mod step_provision;
 mod step_temp_key;
 
-pub use step_connect::{CommSettings, StepConnect};
+pub use step_connect::{HostFn, StepConnect};
 pub use step_provision::{hook_data, ProvisionState, StepProvision};
-pub use step_temp_key::{
-    temp_key_name, wants_temp_key, StepCleanupTempKeys, StepTempKey, TempKeyState,
-};
+pub use step_temp_key::{StepCleanupTempKeys, StepTempKey, TempKeyState};

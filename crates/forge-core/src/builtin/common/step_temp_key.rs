@@ -3,8 +3,9 @@
 //! from the machine's authorized_keys files when `ssh_clear_authorized_keys` is set.
 
 use async_trait::async_trait;
-use forge_template::schema::plugins::Communicator as CommArgs;
 
+use crate::comm::ssh::TempKeySpec;
+use crate::comm::{CommConfig, CommType};
 use crate::plugin::{BuildCtx, PrepareInfo, Stream, TempKey};
 use crate::runner::Step;
 use crate::{Error, Result};
@@ -19,31 +20,26 @@ pub trait TempKeyState: Send {
     fn set_temp_key(&mut self, k: TempKey);
 }
 
-/// Whether the settings ask for a temporary key: ssh with no password, key file or agent.
-pub fn wants_temp_key(kind: &str, c: &CommArgs) -> bool {
-    let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
-    kind == "ssh"
-        && !set(&c.ssh_password)
-        && !set(&c.ssh_private_key_file)
-        && !c.ssh_agent_auth.unwrap_or(false)
-}
-
-/// `temporary_key_pair_name`, or `packer_<uuid>`.
-pub fn temp_key_name(c: &CommArgs) -> String {
-    c.temporary_key_pair_name
-        .clone()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| format!("packer_{}", uuid::Uuid::new_v4()))
-}
-
-/// Generates the key pair through the ssh connector.
+/// Generates the key pair through the ssh connector (when [`CommConfig::wants_temp_key`]).
 pub struct StepTempKey {
-    /// The communicator settings.
-    pub args: CommArgs,
+    /// `temporary_key_pair_type` and `_bits`.
+    pub spec: TempKeySpec,
     /// The key's name.
     pub name: String,
     /// Connectors.
     pub info: PrepareInfo,
+}
+
+impl StepTempKey {
+    /// The step, when `comm` wants a temporary key pair; named as configured or `packer_<uuid>`.
+    pub fn wanted(comm: &CommConfig, info: &PrepareInfo) -> Option<StepTempKey> {
+        let spec = &comm.ssh().filter(|_| comm.wants_temp_key())?.temp_key;
+        Some(StepTempKey {
+            spec: spec.clone(),
+            name: spec.name(),
+            info: info.clone(),
+        })
+    }
 }
 
 #[async_trait]
@@ -53,25 +49,16 @@ impl<S: TempKeyState> Step<S> for StepTempKey {
     }
 
     async fn run(&mut self, ctx: &BuildCtx, state: &mut S) -> Result<()> {
-        let kind = self
-            .args
-            .temporary_key_pair_type
-            .clone()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "rsa".into());
+        let kind = self.spec.kind.clone();
         ctx.ui.say(&format!(
             "Creating temporary {kind} SSH key for instance..."
         ));
-        let Some(c) = self.info.connectors.get("ssh") else {
+        let Some(c) = self.info.connectors.get(CommType::Ssh.name()) else {
             return Err(Error::msg(
                 "the ssh communicator is not part of this forge build",
             ));
         };
-        let bits = self
-            .args
-            .temporary_key_pair_bits
-            .filter(|b| *b > 0)
-            .map(|b| b as u32);
+        let bits = self.spec.bits;
         let (c, kind2, name) = (c.clone(), kind.clone(), self.name.clone());
         let key = tokio::task::spawn_blocking(move || c.generate_key(&kind2, bits, &name))
             .await

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use forge_template::value::Value;
 
-use super::common::{hook_data, CommSettings, ProvisionState, StepConnect, StepProvision};
+use super::common::{hook_data, ProvisionState, StepConnect, StepProvision};
 use crate::artifact::Artifact;
+use crate::comm::CommConfig;
 use crate::plugin::{BuildCtx, BuildData, Builder, Communicator, Hook, PrepareInfo};
 use crate::registry::PrepareErrors;
 use crate::runner::{run_steps, Step};
@@ -25,7 +26,6 @@ pub const BUILDER_ID: &str = "fnoeding.null";
 /// The builder.
 pub struct NullBuilder {
     config: Config,
-    raw: Value,
     info: PrepareInfo,
 }
 
@@ -37,19 +37,14 @@ pub fn factory(
     let config = Config::prepare(v, info)?;
     Ok(Box::new(NullBuilder {
         config,
-        raw: v.clone(),
         info: info.clone(),
     }))
 }
 
 /// The null builder's state.
-#[derive(Default)]
 pub struct State {
     comm: Option<Arc<dyn Communicator>>,
-    host: String,
-    port: Option<i64>,
-    user: String,
-    kind: String,
+    settings: CommConfig,
 }
 
 impl ProvisionState for State {
@@ -58,14 +53,15 @@ impl ProvisionState for State {
     }
     fn build_data(&self, ctx: &BuildCtx) -> BuildData {
         let mut extra = BuildData::new();
-        if self.kind != "none" {
-            extra.insert("Host".into(), self.host.clone());
+        let c = &self.settings;
+        if !c.is_none() {
+            extra.insert("Host".into(), c.host().unwrap_or_default().to_string());
             extra.insert(
                 "Port".into(),
-                self.port.map(|p| p.to_string()).unwrap_or_default(),
+                c.port().map(|p| p.to_string()).unwrap_or_default(),
             );
-            extra.insert("User".into(), self.user.clone());
-            extra.insert("ConnType".into(), self.kind.clone());
+            extra.insert("User".into(), c.user().unwrap_or_default().to_string());
+            extra.insert("ConnType".into(), c.name().to_string());
         }
         hook_data(ctx, Some("Null"), None, &extra)
     }
@@ -74,27 +70,25 @@ impl ProvisionState for State {
 #[async_trait]
 impl Builder for NullBuilder {
     async fn run(&self, ctx: &BuildCtx, hook: Arc<dyn Hook>) -> Result<Option<Arc<dyn Artifact>>> {
-        let c = &self.config;
+        let comm = self.config.comm.clone();
         let mut state = State {
-            host: c.host(),
-            port: c.port(),
-            user: c.user(),
-            kind: c.kind(),
-            ..State::default()
+            comm: None,
+            settings: comm.clone(),
         };
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
-            Box::new(StepConnect {
-                settings: CommSettings {
-                    kind: c.kind(),
-                    host: c.host(),
-                    port: None,
-                    config: self.raw.clone(),
+            Box::new(StepConnect::new(
+                comm,
+                self.info.clone(),
+                |s: &State| {
+                    let c = &s.settings;
+                    Ok((
+                        c.host().unwrap_or_default().to_string(),
+                        c.port().unwrap_or_default(),
+                    ))
                 },
-                info: self.info.clone(),
-                store: |s: &mut State, comm| s.comm = Some(comm),
-                temp_key: |_| None,
-                opened: None,
-            }),
+                |s: &mut State, comm| s.comm = Some(comm),
+                |_| None,
+            )),
             Box::new(StepProvision { hook }),
         ];
         run_steps(ctx, &mut state, &mut steps).await?;
