@@ -4,7 +4,7 @@ pub mod ssh;
 
 use std::sync::Arc;
 
-/// Registers the communicators.
-pub fn register(r: &mut forge_core::Registry) {
-    r.connectors.insert("ssh", Arc::new(ssh::SshConnector));
+/// The communicators (no plugin types).
+pub fn plugins() -> forge_core::plugin::PluginSet {
+    forge_core::plugin::PluginSet::default().connector("ssh", Arc::new(ssh::SshConnector))
 }

@@ -5,6 +5,7 @@
 
 pub mod artifact;
 pub mod builtin;
+pub mod decl;
 pub mod durafmt;
 pub mod engine;
 pub mod error;

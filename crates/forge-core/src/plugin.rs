@@ -349,3 +349,6 @@ impl PrepareInfo {
         }
     }
 }
+
+/// Plugin declarations (one registration per plugin type).
+pub use crate::decl::{Factory, PluginDecl, PluginSet};

@@ -11,6 +11,7 @@ pub mod diag;
 pub mod eval;
 pub mod format;
 pub mod functions;
+pub mod gotime;
 pub mod json;
 pub mod late;
 pub mod legacy;

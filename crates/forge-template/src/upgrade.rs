@@ -494,45 +494,7 @@ fn provisioner_text(kind: &str, p: &LegacyProvisioner, errors: &mut Vec<String>)
     s
 }
 
-/// Go's `time.Duration.String`.
-pub fn go_duration(d: std::time::Duration) -> String {
-    let ns = d.as_nanos();
-    if ns == 0 {
-        return "0s".into();
-    }
-    let frac = |v: u128, digits: u32| -> String {
-        let unit = 10u128.pow(digits);
-        let whole = v / unit;
-        let rest = v % unit;
-        if rest == 0 {
-            whole.to_string()
-        } else {
-            let f = format!("{rest:0width$}", width = digits as usize);
-            format!("{whole}.{}", f.trim_end_matches('0'))
-        }
-    };
-    if ns < 1_000 {
-        return format!("{ns}ns");
-    }
-    if ns < 1_000_000 {
-        return format!("{}µs", frac(ns, 3));
-    }
-    if ns < 1_000_000_000 {
-        return format!("{}ms", frac(ns, 6));
-    }
-    let h = ns / 3_600_000_000_000;
-    let rem = ns % 3_600_000_000_000;
-    let m = rem / 60_000_000_000;
-    let s = rem % 60_000_000_000;
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h{m}m"));
-    } else if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    out.push_str(&format!("{}s", frac(s, 9)));
-    out
-}
+pub use crate::gotime::go_duration;
 
 // ---------------------------------------------------------------------------------------------
 // Values as Go sees the decoded JSON, and how hclwrite prints them.

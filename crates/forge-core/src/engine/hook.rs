@@ -20,7 +20,7 @@ pub(super) struct EngineHook {
     pub data: Mutex<BuildData>,
 }
 
-pub use forge_template::upgrade::go_duration;
+pub use forge_template::gotime::go_duration;
 
 impl EngineHook {
     async fn run_one(
