@@ -90,12 +90,12 @@ mod tests {
             "no-such-builder",
         ));
         // A declaration pointing at another schema than the registry's.
-        let shell = set
+        let sleep = set
             .decls
             .iter_mut()
             .find(|d| d.kind == PluginKind::Provisioner && d.type_name == "sleep")
             .unwrap();
-        shell.schema = <ShellProvisioner as forge_template::schema::ConfigStruct>::schema;
+        sleep.schema = <ShellProvisioner as forge_template::schema::ConfigStruct>::schema;
         // A schema nothing declares.
         set.decls
             .retain(|d| !(d.kind == PluginKind::PostProcessor && d.type_name == "checksum"));

@@ -295,7 +295,7 @@ impl PluginSet {
         }
         let declared: BTreeMap<&str, Vec<&PluginDecl>> =
             self.decls.iter().fold(BTreeMap::new(), |mut m, d| {
-                m.entry(d.type_name).or_insert_with(Vec::new).push(d);
+                m.entry(d.type_name).or_default().push(d);
                 m
             });
         for p in versions {
