@@ -4,10 +4,9 @@
 mod cli;
 mod commands;
 mod logging;
+mod plugins;
 
 fn main() {
-    #[cfg(feature = "amazon")]
-    forge_amazon::register_datasources();
     let args: Vec<String> = std::env::args().skip(1).collect();
     std::process::exit(cli::run(args));
 }

@@ -50,18 +50,9 @@ pub struct BuildArgs {
     pub template_path: String,
 }
 
-/// Every plugin this binary carries.
+/// The runtime registry of every plugin this binary carries.
 pub fn registry() -> forge_core::Registry {
-    let mut r = forge_core::Registry::new();
-    forge_core::builtin::register(&mut r);
-    forge_provisioners::register(&mut r);
-    forge_postprocessors::register(&mut r);
-    forge_comm::register(&mut r);
-    forge_docker::register(&mut r);
-    forge_qemu::register(&mut r);
-    #[cfg(feature = "amazon")]
-    forge_amazon::register(&mut r);
-    r
+    crate::plugins::all().registry()
 }
 
 /// Runs `forge build`.

@@ -1,9 +1,9 @@
 //! `forge internal ...`: commands for forge's own development, hidden from the command list.
 //!
-//! `forge internal compat-matrix` prints docs/compatibility.md: every plugin type the schema
-//! registry knows (what `forge validate` checks), marked by whether the runtime registry of
-//! this binary carries it (what `forge build` runs). tests/docs.rs fails when the file in the
-//! repository differs from what this prints.
+//! `forge internal compat-matrix` prints docs/compatibility.md: every declared plugin type, with
+//! its schema (what `forge validate` checks), marked by whether it has a factory in this binary
+//! (what `forge build` runs). tests/docs.rs fails when the file in the repository differs from
+//! what this prints.
 
 use std::io::Write;
 
@@ -29,8 +29,8 @@ pub enum InternalCommand {
 pub fn run(a: &InternalArgs) -> i32 {
     match a.command {
         InternalCommand::CompatMatrix => {
-            let runtime = crate::commands::build::registry();
-            let md = compat_matrix(Schemas::builtin(), &runtime);
+            let plugins = crate::plugins::all();
+            let md = compat_matrix(&plugins.schemas(), &plugins.registry());
             match std::io::stdout().lock().write_all(md.as_bytes()) {
                 Ok(()) => 0,
                 Err(e) => {
@@ -41,9 +41,6 @@ pub fn run(a: &InternalArgs) -> i32 {
         }
     }
 }
-
-/// Plugin types of forge's own, not in Packer.
-const FORGE_ONLY: &[&str] = &["forge-fixture"];
 
 /// One row of a table: type, whether forge builds with it, and the plugin it comes from.
 struct Row {
@@ -147,15 +144,19 @@ fn runs(kind: PluginKind, name: &str, r: &forge_core::Registry) -> bool {
         PluginKind::Builder => r.builders.contains_key(name),
         PluginKind::Provisioner => r.provisioners.contains_key(name),
         PluginKind::PostProcessor => r.post_processors.contains_key(name),
-        PluginKind::DataSource => forge_template::datasource::evaluates(name),
+        PluginKind::DataSource => r.data_sources.contains_key(name),
     }
 }
 
-/// The plugin repository a schema follows, from its documentation ("... (arguments as in
-/// OWNER/REPO)"); forge's own types say so.
+/// The plugin repository a schema follows: the declaration's own origin when it gives one
+/// (forge's own types), else from the schema's documentation ("... (arguments as in
+/// OWNER/REPO)").
 fn origin(schemas: &Schemas, kind: PluginKind, name: &str) -> String {
-    if FORGE_ONLY.contains(&name) {
-        return "forge (a test builder, not in Packer)".to_string();
+    static DECLARED: std::sync::OnceLock<forge_core::plugin::PluginSet> =
+        std::sync::OnceLock::new();
+    let declared = DECLARED.get_or_init(crate::plugins::all);
+    if let Some(o) = declared.get(kind, name).and_then(|d| d.origin) {
+        return o.to_string();
     }
     let doc = schemas
         .get(kind, name)

@@ -24,6 +24,7 @@ pub fn load_options(t: &TemplateArgs) -> Result<LoadOptions, String> {
         var_files: t.var_files.iter().map(PathBuf::from).collect(),
         only: split(&t.only),
         except: split(&t.except),
+        datasources: crate::plugins::all().datasources(),
         ..LoadOptions::default()
     })
 }

@@ -13,15 +13,19 @@ pub mod wait;
 
 use std::sync::Arc;
 
-/// Registers the builder, the post-processor and the reclaimer.
-pub fn register(r: &mut forge_core::Registry) {
-    r.builders.insert("amazon-ebs", ebs::factory);
-    r.post_processors
-        .insert("amazon-ami-management", ami_management::factory);
-    r.reclaimers.push(Arc::new(journal::AwsReclaimer));
-}
-
-/// Registers the `amazon-ami` data source with the template loader.
-pub fn register_datasources() {
-    forge_template::datasource::register_executor("amazon-ami", datasource::execute);
+/// The `amazon-ebs` builder (packer-plugin-amazon), the `amazon-ami` data source and the
+/// `amazon-ami-management` post-processor, with the EC2 reclaimer.
+pub fn plugins() -> forge_core::plugin::PluginSet {
+    use forge_core::plugin::{PluginDecl, PluginSet};
+    use forge_template::schema::{forge, plugins};
+    PluginSet::of([
+        PluginDecl::builder::<plugins::AmazonEbsBuilder>("amazon-ebs", ebs::factory)
+            .from_plugin("github.com/hashicorp/amazon"),
+        PluginDecl::post_processor::<forge::AmazonAmiManagementPostProcessor>(
+            "amazon-ami-management",
+            ami_management::factory,
+        ),
+        PluginDecl::data_source::<forge::AmazonAmiDataSource>("amazon-ami", datasource::execute),
+    ])
+    .reclaimer(Arc::new(journal::AwsReclaimer))
 }

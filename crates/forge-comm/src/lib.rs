@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use forge_core::comm::CommType;
 
-/// Registers the communicators.
-pub fn register(r: &mut forge_core::Registry) {
-    r.connectors
-        .insert(CommType::Ssh.name(), Arc::new(ssh::SshConnector));
+/// The communicators (no plugin types).
+pub fn plugins() -> forge_core::plugin::PluginSet {
+    forge_core::plugin::PluginSet::default()
+        .connector(CommType::Ssh.name(), Arc::new(ssh::SshConnector))
 }

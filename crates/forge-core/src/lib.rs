@@ -6,6 +6,7 @@
 pub mod artifact;
 pub mod builtin;
 pub mod comm;
+pub mod decl;
 pub mod durafmt;
 pub mod engine;
 pub mod error;

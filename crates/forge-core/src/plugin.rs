@@ -352,3 +352,6 @@ impl PrepareInfo {
         }
     }
 }
+
+/// Plugin declarations (one registration per plugin type).
+pub use crate::decl::{Factory, PluginDecl, PluginSet};

@@ -96,6 +96,9 @@ pub struct Registry {
     pub provisioners: BTreeMap<&'static str, ProvisionerFactory>,
     /// Post-processors by type.
     pub post_processors: BTreeMap<&'static str, PostProcessorFactory>,
+    /// Data sources by type (the template loader runs them; see
+    /// [`crate::decl::PluginSet::datasources`]).
+    pub data_sources: forge_template::datasource::Executors,
     /// Communicators by type.
     pub connectors: BTreeMap<&'static str, Arc<dyn Connector>>,
     /// Reclaimers.

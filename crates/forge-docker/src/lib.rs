@@ -10,9 +10,23 @@ pub mod shell;
 
 use std::sync::Arc;
 
-/// Registers the `docker` builder, the post-processors and the container reclaimer.
-pub fn register(r: &mut forge_core::Registry) {
-    r.builders.insert("docker", builder::factory);
-    postprocessors::register(r);
-    r.reclaimers.push(Arc::new(reclaim::ContainerReclaimer));
+/// The `docker` builder and post-processors (packer-plugin-docker), with the container
+/// reclaimer.
+pub fn plugins() -> forge_core::plugin::PluginSet {
+    use forge_core::plugin::{PluginDecl, PluginSet};
+    use forge_template::schema::plugins::*;
+    use postprocessors::{import, push, save, tag};
+    const SRC: &str = "github.com/hashicorp/docker";
+    PluginSet::of([
+        PluginDecl::builder::<DockerBuilder>("docker", builder::factory).from_plugin(SRC),
+        PluginDecl::post_processor::<DockerImportPostProcessor>("docker-import", import::factory)
+            .from_plugin(SRC),
+        PluginDecl::post_processor::<DockerTagPostProcessor>("docker-tag", tag::factory)
+            .from_plugin(SRC),
+        PluginDecl::post_processor::<DockerPushPostProcessor>("docker-push", push::factory)
+            .from_plugin(SRC),
+        PluginDecl::post_processor::<DockerSavePostProcessor>("docker-save", save::factory)
+            .from_plugin(SRC),
+    ])
+    .reclaimer(Arc::new(reclaim::ContainerReclaimer))
 }

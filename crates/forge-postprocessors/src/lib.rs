@@ -11,10 +11,19 @@ mod common;
 pub mod compress;
 pub mod manifest;
 
-/// Registers the four post-processors under their Packer type names.
+/// The four post-processors, under their Packer type names.
+pub fn plugins() -> forge_core::plugin::PluginSet {
+    use forge_core::plugin::{PluginDecl, PluginSet};
+    use forge_template::schema::plugins::*;
+    PluginSet::of([
+        PluginDecl::post_processor::<ManifestPostProcessor>("manifest", manifest::factory),
+        PluginDecl::post_processor::<ChecksumPostProcessor>("checksum", checksum::factory),
+        PluginDecl::post_processor::<CompressPostProcessor>("compress", compress::factory),
+        PluginDecl::post_processor::<ArtificePostProcessor>("artifice", artifice::factory),
+    ])
+}
+
+/// Adds the four post-processors to `r` (for tests that assemble a registry).
 pub fn register(r: &mut forge_core::Registry) {
-    r.post_processors.insert("manifest", manifest::factory);
-    r.post_processors.insert("checksum", checksum::factory);
-    r.post_processors.insert("compress", compress::factory);
-    r.post_processors.insert("artifice", artifice::factory);
+    plugins().install(r);
 }

@@ -11,14 +11,22 @@ pub mod sleep;
 #[cfg(test)]
 mod testing;
 
-/// Registers these provisioners (and the shell-local post-processor).
-pub fn register(r: &mut forge_core::Registry) {
-    r.provisioners.insert("shell", shell::factory);
-    r.provisioners.insert("file", file::factory);
-    r.provisioners
-        .insert("shell-local", shell_local::provisioner_factory);
-    r.post_processors
-        .insert("shell-local", shell_local::post_processor_factory);
-    r.provisioners.insert("breakpoint", breakpoint::factory);
-    r.provisioners.insert("sleep", sleep::factory);
+/// The provisioners (and the shell-local post-processor), as Packer's core names them.
+pub fn plugins() -> forge_core::plugin::PluginSet {
+    use forge_core::plugin::{PluginDecl, PluginSet};
+    use forge_template::schema::plugins::*;
+    PluginSet::of([
+        PluginDecl::provisioner::<ShellProvisioner>("shell", shell::factory),
+        PluginDecl::provisioner::<FileProvisioner>("file", file::factory),
+        PluginDecl::provisioner::<ShellLocalProvisioner>(
+            "shell-local",
+            shell_local::provisioner_factory,
+        ),
+        PluginDecl::post_processor::<ShellLocalProvisioner>(
+            "shell-local",
+            shell_local::post_processor_factory,
+        ),
+        PluginDecl::provisioner::<BreakpointProvisioner>("breakpoint", breakpoint::factory),
+        PluginDecl::provisioner::<SleepProvisioner>("sleep", sleep::factory),
+    ])
 }

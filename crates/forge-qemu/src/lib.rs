@@ -4,7 +4,14 @@
 
 pub mod builder;
 
-/// Registers the `qemu` builder.
-pub fn register(r: &mut forge_core::Registry) {
-    r.builders.insert("qemu", builder::factory);
+/// The `qemu` builder (packer-plugin-qemu).
+pub fn plugins() -> forge_core::plugin::PluginSet {
+    use forge_core::plugin::{PluginDecl, PluginSet};
+    PluginSet::of([
+        PluginDecl::builder::<forge_template::schema::plugins::QemuBuilder>(
+            "qemu",
+            builder::factory,
+        )
+        .from_plugin("github.com/hashicorp/qemu"),
+    ])
 }

@@ -1,6 +1,7 @@
 //! Data sources while loading a template. With `skip` (validate without
 //! `-evaluate-datasources`) every value is unknown, as in Packer; otherwise the data sources forge
-//! implements are executed for real, and the others stay unknown until their plugins exist.
+//! implements and those the plugin declarations give ([`Executors`]) are executed for real, and
+//! the others stay unknown until their plugins exist.
 
 use std::collections::BTreeMap;
 
@@ -8,84 +9,60 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::syntax::Block;
 use crate::value::{Type, Value};
 
-/// Runs a data source implemented outside this crate: its configuration in, its outputs or
-/// an error message out.
+/// Runs a data source: its configuration in, its outputs or an error message out.
 pub type Executor = fn(&Value) -> Result<Value, String>;
 
-fn executors() -> &'static std::sync::RwLock<BTreeMap<&'static str, Executor>> {
-    static ALL: std::sync::OnceLock<std::sync::RwLock<BTreeMap<&'static str, Executor>>> =
-        std::sync::OnceLock::new();
-    ALL.get_or_init(Default::default)
+/// The data sources implemented outside this crate, by type (the plugin declarations give
+/// them; [`crate::LoadOptions::datasources`] carries them to the loader).
+pub type Executors = BTreeMap<&'static str, Executor>;
+
+/// The data sources this crate implements: `null` and `http`.
+pub const BUILTIN: &[(&str, Executor)] = &[("null", null), ("http", http)];
+
+/// The `null` data source echoes its `input` as `output`; nothing outside is touched.
+pub fn null(config: &Value) -> Result<Value, String> {
+    let input = config
+        .as_entries()
+        .and_then(|m| m.get("input"))
+        .cloned()
+        .unwrap_or_else(Value::dynamic_null);
+    Ok(Value::object(BTreeMap::from([
+        ("input".to_string(), input.clone()),
+        ("output".to_string(), input),
+    ])))
 }
 
-/// Registers the executor of data source type `ty` (plugin crates call this at start-up).
-pub fn register_executor(ty: &'static str, f: Executor) {
-    executors()
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(ty, f);
-}
-
-/// Whether `forge build` evaluates data source `ty` for real (built in, or registered).
-pub fn evaluates(ty: &str) -> bool {
-    ty == "null"
-        || ty == "http"
-        || executors()
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(ty)
-}
-
-/// The value of `data.<type>.<name>`.
+/// The value of `data.<type>.<name>`: executed by the built-in data source of that type or by
+/// one of `others`, unknown when neither has it.
 pub fn evaluate(
     ty: &str,
     config: &Value,
     block: &Block,
     skip: bool,
+    others: &Executors,
     diags: &mut Diagnostics,
 ) -> Value {
     if skip || !config.is_wholly_known() {
         return Value::unknown(Type::Dynamic);
     }
-    let get = |k: &str| config.as_entries().and_then(|m| m.get(k)).cloned();
-    match ty {
-        // The null data source echoes its `input` as `output`; nothing outside is touched.
-        "null" => {
-            let input = get("input").unwrap_or_else(Value::dynamic_null);
-            Value::object(BTreeMap::from([
-                ("input".to_string(), input.clone()),
-                ("output".to_string(), input),
-            ]))
+    let builtin = BUILTIN.iter().find(|(t, _)| *t == ty).map(|(_, f)| *f);
+    match builtin
+        .or_else(|| others.get(ty).copied())
+        .map(|f| f(config))
+    {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => {
+            // Packer reports a failed data source with the error as the summary.
+            diags.push(Diagnostic::error(e, "").at(block.header_span()));
+            Value::unknown(Type::Dynamic)
         }
-        "http" => match http(config) {
-            Ok(v) => v,
-            Err(e) => {
-                // Packer reports a failed data source with the error as the summary.
-                diags.push(Diagnostic::error(e, "").at(block.header_span()));
-                Value::unknown(Type::Dynamic)
-            }
-        },
-        _ => {
-            let f = executors()
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(ty)
-                .copied();
-            match f.map(|f| f(config)) {
-                Some(Ok(v)) => v,
-                Some(Err(e)) => {
-                    diags.push(Diagnostic::error(e, "").at(block.header_span()));
-                    Value::unknown(Type::Dynamic)
-                }
-                None => Value::unknown(Type::Dynamic),
-            }
-        }
+        None => Value::unknown(Type::Dynamic),
     }
 }
 
 /// Packer's `http` data source: one request, a 2xx response required. Its outputs are `url`,
 /// `body`, and the response headers under `request_headers` (Packer's own naming).
-fn http(config: &Value) -> Result<Value, String> {
+pub fn http(config: &Value) -> Result<Value, String> {
     let m = config.as_entries().cloned().unwrap_or_default();
     let s = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
     let url = s("url");

@@ -24,14 +24,6 @@ pub const IMPORT_ID: &str = "packer.post-processor.docker-import";
 /// Builder id of docker-tag's artifact.
 pub const TAG_ID: &str = "packer.post-processor.docker-tag";
 
-/// Registers the four post-processors under their Packer type names.
-pub fn register(r: &mut forge_core::Registry) {
-    r.post_processors.insert("docker-import", import::factory);
-    r.post_processors.insert("docker-tag", tag::factory);
-    r.post_processors.insert("docker-push", push::factory);
-    r.post_processors.insert("docker-save", save::factory);
-}
-
 /// Connects to the engine (`DOCKER_HOST`, else the local socket).
 pub(crate) fn connect() -> Result<Docker> {
     Docker::connect_with_defaults()

@@ -50,6 +50,9 @@ pub struct LoadOptions {
     /// Return the plan, as far as loading got, even when there were errors: `inspect` and
     /// `console` ignore Packer's initialisation errors and show what did load.
     pub keep_plan_on_error: bool,
+    /// The data sources implemented outside this crate (the binary passes its plugins'); the
+    /// others besides `null` and `http` stay unknown.
+    pub datasources: crate::datasource::Executors,
 }
 
 /// The outcome of loading: the plan (when there were no errors), every diagnostic, and the
@@ -812,6 +815,7 @@ impl<'o> Loader<'o> {
                         &cfg,
                         b,
                         self.opts.skip_datasources,
+                        &self.opts.datasources,
                         &mut diags,
                     );
                     data.entry(b.labels[0].0.clone())

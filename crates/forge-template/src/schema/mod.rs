@@ -11,7 +11,7 @@ pub(crate) mod check;
 mod decode;
 mod field;
 pub mod forge;
-mod older;
+pub mod older;
 pub mod plugins;
 mod registry;
 pub mod weak;
