@@ -2,6 +2,7 @@
 //! EC2 emulator (support/moto.rs), with a real sshd standing in for the instance: it accepts
 //! the key pairs moto knows, so the builder's temporary key pair really logs in and the shell
 //! provisioner really runs. Faults (throttling, no capacity) come from a proxy in front of moto.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/build.rs"]
 mod build;

@@ -17,6 +17,7 @@
 //! tools get their own PACKER_TMP_DIR, and the images each run made are removed afterwards.
 //! Deliberate differences are listed in [`KNOWN`] and
 //! [`special`], each with its reason; nothing else is tolerated.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/cli.rs"]
 mod cli;

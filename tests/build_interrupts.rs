@@ -2,6 +2,7 @@
 //! and cleans up), SIGKILL followed by `forge cleanup`, and a second SIGINT that stops at once
 //! and lists what may be left. The forge-fixture builder creates real temporary directories,
 //! files and processes, each journaled before it exists.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/build.rs"]
 mod build;

@@ -2,6 +2,7 @@
 //! the event stream, logs, manifests or error messages, in any of the encodings a secret
 //! travels in: plain, shell-escaped, JSON-escaped, base64, URL-encoded (path and query escaping,
 //! either hex case), hex, and XML/HTML-escaped.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/build.rs"]
 mod build;

@@ -1,6 +1,7 @@
 //! `forge build` end to end with the real binary: the null, file and forge-fixture builders,
 //! shell-local, the provisioner common fields, -on-error, -debug, -parallel-builds, events,
 //! machine-readable output, and failures in a provisioner, a post-processor and a cleanup.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/build.rs"]
 mod build;

@@ -1,6 +1,7 @@
 //! `forge fmt`, `forge init` and `forge completion` as a user runs them: the real binary on
 //! temporary directories, its whole output (exit code, stdout, stderr, files afterwards)
 //! compared with reviewed snapshots.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/cli.rs"]
 mod cli;

@@ -1,4 +1,5 @@
 //! `forge hcl2_upgrade` as a user runs it: where the file goes, flags, errors and exit codes.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/cli.rs"]
 mod cli;

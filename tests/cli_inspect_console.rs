@@ -1,5 +1,6 @@
 //! `forge inspect` and `forge console` as a user runs them: the real binary's output, kept as
 //! insta snapshots (each checked against Packer 1.16's source and, where they agree, 1.6.6).
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/cli.rs"]
 mod cli;

@@ -1,4 +1,5 @@
 //! `forge validate` as a user runs it: the real binary, Packer's texts and exit codes.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/cli.rs"]
 mod cli;

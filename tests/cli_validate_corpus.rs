@@ -2,6 +2,7 @@
 //! each entry (../shared/corpus/packer166-results.tsv), except where 1.6.6 lacked a feature that
 //! newer Packer has (the "version gap" rows): there forge follows newer Packer and accepts. Full
 //! `forge validate` is checked against tests/validate_full_corpus.tsv.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::path::PathBuf;
 use std::process::Command;

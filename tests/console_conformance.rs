@@ -2,6 +2,7 @@
 //! crates/forge-template/tests/functions/cases.tsv (produced by Packer 1.6.6's console, see
 //! scripts/console-golden.sh) that is not in known_differences.txt is piped through the real
 //! binary the way the golden script ran Packer, and the output must match.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! Docker engine: shell and file provisioners in the container, a commit, docker-tag and
 //! docker-push to Debian's docker-registry with basic auth, bad input, and interrupts at random
 //! points (SIGINT, and SIGKILL followed by `forge cleanup`) that must leave no container.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/build.rs"]
 mod build;

@@ -1,6 +1,7 @@
 //! What the docs promise about forge itself: docs/compatibility.md is what the plugin registries
 //! say today, the manual pages are roff that names every command, and the completion scripts
 //! complete.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/cli.rs"]
 mod cli;

@@ -5,6 +5,7 @@
 //! with what to install. Each build runs in a sandbox and must leave nothing behind: no files
 //! outside its output, nothing in TMPDIR, no journal, no container, image or qemu process.
 //! scripts/quickstart.sh, the README's first command, runs too (with this test's forge binary).
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/build.rs"]
 mod build;

@@ -2,6 +2,7 @@
 //! of the shared corpus. Both run on copies in temporary directories (packer 1.6.6 takes one
 //! path and reads no standard input correctly), and must agree on the exit code of `-check`,
 //! the files it reports, the files it fails on, and the bytes `fmt` writes.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! `hcl2_upgrade` golden cases: each tests/hcl2_upgrade/<case>/input.json must translate to
 //! exactly expected.pkr.hcl (cases named `annotated_*` run with `-with-annotations`). The
 //! expectations were checked by hand against Packer 1.16's `command/hcl2_upgrade.go`.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::path::PathBuf;
 

@@ -6,6 +6,7 @@
 //!
 //! Justified differences, where forge follows Packer 1.16 rather than 1.6.6, are normalised
 //! away before comparing (see `justified`), and counted.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,6 +3,7 @@
 //! through the forwarded port, shut down and converted; then the OUTPUT image is booted by a
 //! second build that finds the provisioned change inside. Bad input, and interrupts at random
 //! points: no qemu process, port lock, temporary file or journal is left.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/build.rs"]
 mod build;

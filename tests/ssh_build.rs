@@ -1,6 +1,7 @@
 //! The SSH communicator with the shell and file provisioners, end to end: the real forge binary
 //! against Debian's OpenSSH server, started by each test on loopback (see support/sshd.rs), a
 //! second sshd as bastion, and real SOCKS5 and HTTP CONNECT proxies.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/build.rs"]
 mod build;

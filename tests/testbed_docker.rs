@@ -1,6 +1,7 @@
 //! The Docker test bed (tests/support/docker.rs, registry.rs) works, checked with the docker
 //! CLI: the base image runs, containers are found by label and name prefix and removed, and the
 //! private registry takes pushes, with and without basic auth.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/docker.rs"]
 mod docker;

@@ -1,6 +1,7 @@
 //! The OpenSSH test bed (tests/support/sshd.rs, proxy.rs) works, checked with real OpenSSH
 //! clients: each key, each auth method as the options say, ProxyJump through a bastion, SOCKS5
 //! and HTTP CONNECT proxies, keys authorized at run time, dropped sessions and restarts.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/proxy.rs"]
 mod proxy;

@@ -25,15 +25,25 @@ forge_template::plugin_config! {
     /// The access arguments every Amazon plugin shares, read alone from any of their
     /// configurations.
     pub struct AccessFields {
+        /// `access_key`.
         access_key: Option<String>,
+        /// `secret_key`.
         secret_key: Option<String>,
+        /// `token`: the session token of temporary credentials.
         token: Option<String>,
+        /// `profile` in the shared credentials file.
         profile: Option<String>,
+        /// `shared_credentials_file`.
         shared_credentials_file: Option<String>,
+        /// `region`.
         region: Option<String>,
+        /// `custom_endpoint_ec2`.
         custom_endpoint_ec2: Option<String>,
+        /// `assume_role { ... }`.
         assume_role: Option<AssumeRoleConfig>,
+        /// `skip_region_validation`.
         skip_region_validation: Option<bool>,
+        /// `max_retries` of each API call.
         max_retries: Option<i64>,
     }
 }

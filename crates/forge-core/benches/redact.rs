@@ -5,6 +5,7 @@
 //! under 50 ms.
 //!
 //! Run with `cargo bench -p forge-core --bench redact`.
+#![allow(missing_docs)] // criterion_group! and criterion_main! make undocumented items
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use forge_core::redact::Redactor;

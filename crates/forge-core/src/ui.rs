@@ -18,9 +18,17 @@ const RED: u8 = 31;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Human text; `color` for ANSI colours, `timestamp` for `-timestamp-ui`.
-    Human { color: bool, timestamp: bool },
+    Human {
+        /// ANSI colours.
+        color: bool,
+        /// An RFC 3339 timestamp before each line.
+        timestamp: bool,
+    },
     /// `-machine-readable` CSV.
-    Machine { timestamp: bool },
+    Machine {
+        /// `-timestamp-ui` was given.
+        timestamp: bool,
+    },
 }
 
 /// The run's one output: stdout (or a test buffer), the mode, the redactor.

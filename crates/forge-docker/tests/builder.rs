@@ -1,4 +1,5 @@
 //! The docker builder and communicator against the real engine.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! The docker post-processors against the real engine and a real registry (Debian's
 //! docker-registry on loopback): import a root filesystem tar, tag, push with and without
 //! auth, a push the registry refuses, save.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "../../../tests/support/docker.rs"]
 mod docker;

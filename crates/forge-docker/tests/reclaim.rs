@@ -1,4 +1,5 @@
 //! The container reclaimer: by journal entry, and by the run-id label.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 mod support;
 

@@ -1,6 +1,6 @@
 //! Shared helpers for the docker tests: the local base image, configurations from JSON, build
 //! contexts with their own run id.
-
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 #![allow(dead_code)]
 
 use std::process::Command;

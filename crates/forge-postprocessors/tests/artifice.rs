@@ -1,5 +1,6 @@
 //! `artifice`: the new file list (paths and Go globs), its messages, the artifact, and the
 //! configuration errors.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 mod common;
 

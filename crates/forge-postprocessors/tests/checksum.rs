@@ -1,5 +1,6 @@
 //! `checksum`: every algorithm against the system's `*sum` tools, the line format, appending,
 //! the artifact, and configuration errors.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 mod common;
 

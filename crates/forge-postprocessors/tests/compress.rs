@@ -1,6 +1,7 @@
 //! `compress`: every format round-trips through the same crates and through the system tools
 //! (`tar`, `gzip`, `xz`, `zstd`, `lz4`, `unzip`, each skipped with a note when missing), plus
 //! Packer's messages, artifact, tar headers, errors and cancellation.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 mod common;
 

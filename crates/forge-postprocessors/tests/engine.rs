@@ -1,5 +1,6 @@
 //! The post-processors in forge's engine, from a legacy JSON template with a `file` builder:
 //! the chains, artifacts and messages Packer 1.6.6 gives for the same template.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! `manifest`: the file's exact shape, appending across runs, `-force`, `strip_path`,
 //! `strip_time`, `custom_data`, redaction, concurrent writers and errors.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 mod common;
 

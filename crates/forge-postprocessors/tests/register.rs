@@ -1,4 +1,5 @@
 //! `register` adds the four post-processors under Packer's names.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[test]
 fn registers_the_four_types() {

@@ -2,6 +2,7 @@
 //! entry of MANIFEST.tsv is loaded into a build plan, as `forge validate` would.
 //!
 //! Run with `cargo bench -p forge-template --bench corpus` (FORGE_CORPUS overrides the path).
+#![allow(missing_docs)] // criterion_group! and criterion_main! make undocumented items
 
 use std::path::PathBuf;
 

@@ -4,6 +4,7 @@
 //! the fuzzer's inputs, under 1 s for any input of up to 64 KiB.
 //!
 //! Run with `cargo bench -p forge-template --bench parser`.
+#![allow(missing_docs)] // criterion_group! and criterion_main! make undocumented items
 
 use std::collections::HashMap;
 

@@ -13,18 +13,24 @@ const MAX_DEPTH: usize = 512;
 /// A JSON value with the byte range it occupies in the source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonValue {
+    /// What the value is.
     pub kind: JsonKind,
+    /// Its byte range in the source.
     pub span: Range<usize>,
 }
 
 /// The kinds of JSON value. Numbers keep their literal text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonKind {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
     /// The raw literal text, e.g. `1.50e3`.
     Number(String),
+    /// A string, unescaped.
     String(String),
+    /// An array, in source order.
     Array(Vec<JsonValue>),
     /// Members in source order; duplicate keys are preserved.
     Object(Vec<JsonMember>),
@@ -33,8 +39,11 @@ pub enum JsonKind {
 /// One `"key": value` member of an object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonMember {
+    /// The key, unescaped.
     pub key: String,
+    /// The key's byte range.
     pub key_span: Range<usize>,
+    /// The member's value.
     pub value: JsonValue,
 }
 
@@ -42,7 +51,9 @@ pub struct JsonMember {
 /// end of input).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonError {
+    /// Go's message (encoding/json's wording).
     pub message: String,
+    /// The byte offset it refers to.
     pub offset: usize,
 }
 

@@ -1,5 +1,6 @@
 //! Conformance over ../shared/corpus: every HCL2 entry loads into a build plan as Packer loads
 //! it (plugin schemas checked), and the entries Packer rejects fail with Packer's error.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/corpus.rs"]
 mod corpus;

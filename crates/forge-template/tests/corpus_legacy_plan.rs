@@ -1,4 +1,5 @@
 //! Conformance over ../shared/corpus: every legacy JSON entry loads into a build plan.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/corpus.rs"]
 mod corpus;

@@ -2,6 +2,7 @@
 //! expression evaluator, as `forge console` will, and compared with what `packer console` (1.6.6) printed. Errors compare by
 //! their detail, with line wrapping ignored. Rows listed in `known_differences.txt` are allowed
 //! to differ (each line there says why); any other mismatch fails the test.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/console_eval.rs"]
 mod support;

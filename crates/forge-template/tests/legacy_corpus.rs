@@ -3,6 +3,7 @@
 //! The corpus is read in place from `$FORGE_CORPUS`, or `<CARGO_MANIFEST_DIR>/../../../shared/corpus`.
 //! `MANIFEST.tsv` lists the templates (format column `json`); `packer166-results.tsv` holds what
 //! `packer validate -syntax-only` said about each one.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Loading HCL2 templates into build plans: variables and their precedence, the locals/data
 //! graph, build expansion and filtering, and the errors for bad input.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/tempdir.rs"]
 mod tempdir;

@@ -3,6 +3,7 @@
 //! attribute, a var file, `-var`, `PKR_VAR_*`, a `forge console` line and a `templatefile`
 //! template. Each must finish (with a parse error) well inside a generous bound: the bound
 //! catches a hang, not a slowdown; the speed itself is measured by `bench/parser-complexity.sh`.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::collections::HashMap;
 use std::path::PathBuf;

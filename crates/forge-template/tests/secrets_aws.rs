@@ -4,6 +4,7 @@
 //!
 //! Needs `python3` with moto: `pip install 'moto[server]'` (scripts/test.sh installs it). Without
 //! it this test fails; it never skips.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};

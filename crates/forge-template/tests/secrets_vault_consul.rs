@@ -13,6 +13,7 @@
 //!   `X-Consul-Token`.
 //!
 //! The fakes answer only what the docs describe; forge's clients run unchanged against them.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};

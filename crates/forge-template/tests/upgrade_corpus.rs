@@ -1,6 +1,7 @@
 //! `hcl2_upgrade` over ../shared/corpus: every legacy JSON entry translates, and the HCL2 it
 //! gives parses and loads into a build plan (what `forge validate` checks), except the entries
 //! listed below, whose templates use something HCL2 cannot express.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 #[path = "support/corpus.rs"]
 #[allow(dead_code)]

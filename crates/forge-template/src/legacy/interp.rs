@@ -20,8 +20,11 @@ use crate::gocompat::quote::{unescape, unicode, Escape};
 
 /// Where `vault`, `consul_key` and `aws_secretsmanager` read secrets from.
 pub trait SecretSource {
+    /// `{{ vault `path` `key` }}`: the key of the secret at path.
     fn vault(&self, path: &str, key: &str) -> Result<String, String>;
+    /// `{{ consul_key `key` }}`: the value stored at key.
     fn consul_key(&self, key: &str) -> Result<String, String>;
+    /// `{{ aws_secretsmanager `name` `key` }}`: the secret, or one key of a JSON secret.
     fn aws_secretsmanager(&self, name: &str, key: Option<&str>) -> Result<String, String>;
     /// The secret exactly as stored (JSON objects are returned as their JSON text).
     fn aws_secretsmanager_raw(&self, name: &str) -> Result<String, String> {
@@ -36,7 +39,9 @@ pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 pub struct InterpContext<'a> {
     /// Values for `{{ user `name` }}`.
     pub user_vars: &'a IndexMap<String, String>,
+    /// The build's name (`build_name`), once known.
     pub build_name: Option<String>,
+    /// The builder's type (`build_type`), once known.
     pub build_type: Option<String>,
     /// Absolute directory of the template, for `{{ template_dir }}`.
     pub template_dir: Option<String>,
@@ -80,7 +85,9 @@ impl<'a> InterpContext<'a> {
 /// A parse or execution error, with the byte offset (in the rendered string) it refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterpError {
+    /// Packer's message.
     pub message: String,
+    /// The byte offset it refers to.
     pub offset: usize,
 }
 

@@ -17,11 +17,14 @@ use crate::json::{parse_json, JsonKind, JsonMember, JsonValue};
 /// A template error: Packer's message and the byte offset it refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegacyError {
+    /// Packer's message.
     pub message: String,
+    /// The byte offset it refers to.
     pub offset: usize,
 }
 
 impl LegacyError {
+    /// An error with `message` at `offset`.
     pub fn new(message: impl Into<String>, offset: usize) -> Self {
         LegacyError {
             message: message.into(),
@@ -41,14 +44,18 @@ impl std::error::Error for LegacyError {}
 /// A value with the byte range it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spanned<T> {
+    /// The value.
     pub value: T,
+    /// Its byte range in the template.
     pub span: Range<usize>,
 }
 
 /// A parsed legacy JSON template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegacyTemplate {
+    /// `description`.
     pub description: Option<String>,
+    /// `min_packer_version`, checked against the running version.
     pub min_packer_version: Option<Spanned<String>>,
     /// Variables in source order.
     pub variables: IndexMap<String, LegacyVariable>,
@@ -56,7 +63,9 @@ pub struct LegacyTemplate {
     pub sensitive_variables: Vec<Spanned<String>>,
     /// Builders in source order (names are unique).
     pub builders: Vec<LegacyBuilder>,
+    /// `provisioners`, in order.
     pub provisioners: Vec<LegacyProvisioner>,
+    /// `error-cleanup-provisioner`: runs when a build fails.
     pub error_cleanup_provisioner: Option<LegacyProvisioner>,
     /// Post-processor chains: each element of `post-processors` is one chain.
     pub post_processors: Vec<Vec<LegacyPostProcessor>>,
@@ -88,19 +97,24 @@ impl LegacyTemplate {
 /// One entry of `variables`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegacyVariable {
+    /// The variable's name.
     pub name: String,
     /// The default (`""` when required).
     pub default: String,
     /// `null` in the template: must be set with `-var`/`-var-file`.
     pub required: bool,
+    /// The byte range of its key.
     pub key_span: Range<usize>,
+    /// The byte range of its value.
     pub value_span: Range<usize>,
 }
 
 /// One entry of `builders`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegacyBuilder {
+    /// `name`, or the type when none is given.
     pub name: String,
+    /// `type`.
     pub builder_type: String,
     /// Whether `name` was given (otherwise it is the type).
     pub name_given: bool,
@@ -113,31 +127,42 @@ pub struct LegacyBuilder {
 /// A provisioner (also the `error-cleanup-provisioner`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegacyProvisioner {
+    /// `type`.
     pub provisioner_type: String,
+    /// `only`: the builds it runs in.
     pub only: Vec<Spanned<String>>,
+    /// `except`: the builds it is skipped in.
     pub except: Vec<Spanned<String>>,
     /// `override`: builder name → object merged into the config for that build.
     pub overrides: Vec<(Spanned<String>, JsonValue)>,
+    /// `pause_before`.
     pub pause_before: Option<Duration>,
     /// A number or a `{{ }}` template, as text.
     pub max_retries: Option<String>,
+    /// `timeout`.
     pub timeout: Option<Duration>,
     /// The object without the reserved keys.
     pub config: JsonValue,
+    /// The provisioner's whole object.
     pub span: Range<usize>,
 }
 
 /// A post-processor in a chain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegacyPostProcessor {
+    /// `type`.
     pub pp_type: String,
     /// Defaults to the type.
     pub name: String,
+    /// `only`: the builds it runs in.
     pub only: Vec<Spanned<String>>,
+    /// `except`: the builds it is skipped in.
     pub except: Vec<Spanned<String>>,
+    /// `keep_input_artifact`.
     pub keep_input_artifact: Option<bool>,
     /// The object without the reserved keys (an empty object for the string shorthand).
     pub config: JsonValue,
+    /// The post-processor's whole object (or string).
     pub span: Range<usize>,
 }
 
@@ -940,8 +965,11 @@ fn validate(t: &LegacyTemplate, errs: &mut Vec<LegacyError>) {
 /// A version as hashicorp/go-version reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
+    /// The numeric segments (`1.6.6` → 1, 6, 6).
     pub segments: Vec<u64>,
+    /// After `-`, without it.
     pub prerelease: String,
+    /// After `+`, without it.
     pub metadata: String,
 }
 

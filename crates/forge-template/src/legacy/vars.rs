@@ -23,6 +23,7 @@ pub struct ResolvedVars {
 }
 
 impl ResolvedVars {
+    /// Whether `name` is listed in `sensitive-variables`.
     pub fn is_sensitive(&self, name: &str) -> bool {
         self.sensitive.iter().any(|s| s == name)
     }

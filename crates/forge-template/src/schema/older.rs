@@ -1,6 +1,8 @@
 //! Arguments that earlier releases of a plugin accepted and that templates in use still set.
 //! They are registered over the generated schemas (`plugins.rs`), which follow the newest plugin
-//! sources.
+//! sources. Each field is the plugin's argument of the same name, documented by the plugin.
+
+#![allow(missing_docs)]
 
 use super::plugins::{VmwareIsoBuilder, VmwareVmxBuilder};
 use super::registry::{PluginKind, Registry};

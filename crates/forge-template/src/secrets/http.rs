@@ -26,7 +26,9 @@ pub(crate) struct Tls {
 /// A response of any status.
 #[derive(Debug)]
 pub struct Response {
+    /// The HTTP status code.
     pub status: u16,
+    /// The response body as text.
     pub body: String,
     /// Response headers, names lower-cased.
     pub headers: Vec<(String, String)>,

@@ -9,8 +9,11 @@ type HmacSha256 = Hmac<Sha256>;
 /// Access keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
+    /// `AWS_ACCESS_KEY_ID`.
     pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY`.
     pub secret_access_key: String,
+    /// `AWS_SESSION_TOKEN`, for temporary credentials.
     pub session_token: Option<String>,
 }
 
