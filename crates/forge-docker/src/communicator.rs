@@ -381,20 +381,12 @@ mod tests {
         assert_eq!(sh_quote("it's"), "'it'\\''s'");
     }
 
-    use crate::driver::RunSpec;
-    use crate::fake::{ctx, image, Call, FakeDriver, Op, Reply};
+    use crate::fake::{ctx, Call, FakeDriver, Op, Reply};
 
     /// A communicator into a running container of the fake whose user is `user`.
     async fn comm(user: &str, fix: bool) -> (Arc<FakeDriver>, DockerCommunicator) {
-        let fake = FakeDriver::new().with_image("base", image("sha256:b"));
-        let id = fake
-            .run(&RunSpec {
-                name: "c".into(),
-                image: "base".into(),
-                ..RunSpec::default()
-            })
-            .await
-            .unwrap();
+        let fake = FakeDriver::new();
+        let id = fake.running("c", None).await;
         let c = DockerCommunicator::new(fake.clone(), id, None, user.into(), fix);
         (fake, c)
     }

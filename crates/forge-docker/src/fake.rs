@@ -264,8 +264,11 @@ fn creds(a: Option<&Auth>) -> Option<(String, String)> {
     a.map(|a| (a.server.clone(), a.username.clone()))
 }
 
-/// The entries of a tar archive (path, uid, contents of files).
-fn entries(r: impl Read) -> std::io::Result<Vec<(String, u64, Option<Vec<u8>>)>> {
+/// An archive entry: path, uid, contents (files only).
+type Entry = (String, u64, Option<Vec<u8>>);
+
+/// The entries of a tar archive.
+fn entries(r: impl Read) -> std::io::Result<Vec<Entry>> {
     let mut a = tar::Archive::new(r);
     let mut out = Vec::new();
     for e in a.entries()? {
@@ -291,6 +294,9 @@ fn archive(files: &[(String, Vec<u8>)]) -> Vec<u8> {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         let _ = b.append_data(&mut h, name, data.as_slice());
     }
     b.into_inner().unwrap_or_default()
@@ -361,6 +367,21 @@ impl FakeDriver {
     pub(crate) fn model(&self) -> Model {
         lock(&self.s).model.clone()
     }
+    /// Starts container `name` from local image `base` (made when missing) as `user`; its id.
+    pub(crate) async fn running(&self, name: &str, user: Option<&str>) -> String {
+        lock(&self.s)
+            .model
+            .images
+            .entry("base".into())
+            .or_insert_with(|| image("sha256:b"));
+        let spec = RunSpec {
+            name: name.into(),
+            image: "base".into(),
+            user: user.map(str::to_string),
+            ..RunSpec::default()
+        };
+        self.run(&spec).await.expect("a running container")
+    }
     /// Puts a file into a container (as if a command had made it).
     pub(crate) fn put_file(&self, id: &str, path: &str, data: &[u8]) {
         if let Some(c) = lock(&self.s).model.container(id) {
@@ -381,7 +402,7 @@ impl FakeDriver {
         &self,
         id: &str,
         dir: &str,
-        list: std::io::Result<Vec<(String, u64, Option<Vec<u8>>)>>,
+        list: std::io::Result<Vec<Entry>>,
         in_memory: bool,
     ) -> Result<()> {
         let mut s = lock(&self.s);
@@ -862,4 +883,20 @@ pub(crate) fn image(id: &str) -> ImageInfo {
         cmd: vec!["bash".into()],
         entrypoint: vec!["/entry".into()],
     }
+}
+
+/// Gives the state a temporary directory of its own (what StepTempDir does).
+pub(crate) fn with_temp_dir(ctx: &BuildCtx, st: &mut State) {
+    let d = tempfile::tempdir().expect("a temporary directory").keep();
+    st.temp_dir = Some(forge_core::local::track(ctx, &d, true).expect("journaled"));
+}
+
+/// The entry names of the tar archive `path`.
+pub(crate) fn tar_names(path: &Path) -> Vec<String> {
+    let f = std::fs::File::open(path).expect("the archive");
+    entries(f)
+        .expect("a tar archive")
+        .into_iter()
+        .map(|(p, _, _)| p)
+        .collect()
 }

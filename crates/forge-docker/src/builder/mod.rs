@@ -371,13 +371,7 @@ mod tests {
         );
         assert_eq!(art.builder_id(), BUILDER_ID);
         assert_eq!(art.files(), [path.to_string_lossy().to_string()]);
-        let mut a = tar::Archive::new(std::fs::File::open(&path).unwrap());
-        let names: Vec<String> = a
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
-            .collect();
-        assert_eq!(names, ["tmp/hello.txt"]);
+        assert_eq!(crate::fake::tar_names(&path), ["tmp/hello.txt"]);
         assert_clean(&fake, &ctx).await;
     }
 

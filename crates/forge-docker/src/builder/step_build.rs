@@ -246,7 +246,7 @@ mod tests {
 #[cfg(test)]
 mod fake_tests {
     use super::*;
-    use crate::fake::{config, ctx, state, Call, FakeDriver, Op};
+    use crate::fake::{config, ctx, state, with_temp_dir, Call, FakeDriver, Op};
     use serde_json::json;
     use std::sync::Arc;
 
@@ -270,8 +270,7 @@ mod fake_tests {
         let c = config(j);
         let build = c.build.clone().unwrap();
         let mut st = state(fake, c);
-        let tmp = tempfile::tempdir().unwrap().keep();
-        st.temp_dir = Some(forge_core::local::track(ctx, &tmp, true).unwrap());
+        with_temp_dir(ctx, &mut st);
         (d, st, StepBuild { build, built: None })
     }
 

@@ -100,22 +100,14 @@ mod tests {
 #[cfg(test)]
 mod fake_tests {
     use super::*;
-    use crate::driver::{Driver, RunSpec};
-    use crate::fake::{config, ctx, image, state, Call, FakeDriver, Op};
+    use crate::fake::{config, ctx, state, Call, FakeDriver, Op};
     use forge_core::runner::Outcome;
     use serde_json::json;
     use std::sync::Arc;
 
     async fn with_container(j: serde_json::Value) -> (Arc<FakeDriver>, State, String) {
-        let fake = FakeDriver::new().with_image("base", image("sha256:b"));
-        let id = fake
-            .run(&RunSpec {
-                name: "c".into(),
-                image: "base".into(),
-                ..RunSpec::default()
-            })
-            .await
-            .unwrap();
+        let fake = FakeDriver::new();
+        let id = fake.running("c", None).await;
         let mut st = state(&fake, config(j));
         st.container_id = Some(id.clone());
         (fake, st, id)

@@ -64,26 +64,14 @@ impl Step<State> for StepConnectDocker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::{Driver, RunSpec};
-    use crate::fake::{config, ctx, image, state, Call, FakeDriver, Op};
+    use crate::fake::{config, ctx, state, Call, FakeDriver, Op};
     use serde_json::json;
-
-    async fn running(fake: &Arc<FakeDriver>, user: Option<&str>) -> String {
-        fake.run(&RunSpec {
-            name: "c".into(),
-            image: "base".into(),
-            user: user.map(str::to_string),
-            ..RunSpec::default()
-        })
-        .await
-        .unwrap()
-    }
 
     #[tokio::test]
     async fn the_communicator_runs_as_exec_user_and_uploads_for_the_containers_user() {
         let (ctx, ui) = ctx();
-        let fake = FakeDriver::new().with_image("base", image("sha256:b"));
-        let id = running(&fake, Some("app")).await;
+        let fake = FakeDriver::new();
+        let id = fake.running("c", Some("app")).await;
         let mut st = state(
             &fake,
             config(json!({"image": "base", "discard": true, "exec_user": "builder"})),
@@ -121,8 +109,8 @@ mod tests {
     #[tokio::test]
     async fn fix_upload_owner_false_leaves_uploads_alone() {
         let (ctx, _) = ctx();
-        let fake = FakeDriver::new().with_image("base", image("sha256:b"));
-        let id = running(&fake, Some("app")).await;
+        let fake = FakeDriver::new();
+        let id = fake.running("c", Some("app")).await;
         let mut st = state(
             &fake,
             config(json!({"image": "base", "discard": true, "fix_upload_owner": false})),

@@ -49,22 +49,14 @@ impl Step<State> for StepExport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::{Driver, RunSpec};
-    use crate::fake::{config, ctx, image, state, Call, FakeDriver, Op};
+    use crate::fake::{config, ctx, state, tar_names, Call, FakeDriver, Op};
     use forge_core::runner::Outcome;
     use serde_json::json;
     use std::sync::Arc;
 
     async fn with_container(path: &std::path::Path) -> (Arc<FakeDriver>, State, String) {
-        let fake = FakeDriver::new().with_image("base", image("sha256:b"));
-        let id = fake
-            .run(&RunSpec {
-                name: "c".into(),
-                image: "base".into(),
-                ..RunSpec::default()
-            })
-            .await
-            .unwrap();
+        let fake = FakeDriver::new();
+        let id = fake.running("c", None).await;
         fake.put_file(&id, "/etc/made", b"by the build");
         let mut st = state(
             &fake,
@@ -89,13 +81,7 @@ mod tests {
             }]
         );
         assert_eq!(fake.model().exports, [(id, path.clone())]);
-        let mut a = tar::Archive::new(std::fs::File::open(&path).unwrap());
-        let names: Vec<String> = a
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
-            .collect();
-        assert_eq!(names, ["etc/made"]);
+        assert_eq!(tar_names(&path), ["etc/made"]);
         assert!(ui.text().contains("Exporting the container"));
         // The file is the artifact: no cleanup.
         StepExport

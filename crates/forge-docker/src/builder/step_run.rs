@@ -102,13 +102,12 @@ impl Step<State> for StepRun {
 mod tests {
     use super::*;
     use crate::driver::RUN_LABEL;
-    use crate::fake::{config, ctx, image, state, Call, FakeDriver, Op};
+    use crate::fake::{config, ctx, image, state, with_temp_dir, Call, FakeDriver, Op};
 
     /// The state after StepTempDir, with a temp dir of its own.
     fn ready(fake: &std::sync::Arc<FakeDriver>, j: serde_json::Value, ctx: &BuildCtx) -> State {
         let mut st = state(fake, config(j));
-        let d = tempfile::tempdir().unwrap().keep();
-        st.temp_dir = Some(forge_core::local::track(ctx, &d, true).unwrap());
+        with_temp_dir(ctx, &mut st);
         st
     }
 
