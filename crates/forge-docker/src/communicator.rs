@@ -516,6 +516,8 @@ mod tests {
         let (fake, c) = comm("0", true).await;
         let d = tempfile::tempdir().unwrap();
         let src = file(d.path(), "script.sh", 10);
+        // Whoever owns it here, it arrives as root's.
+        let _ = std::os::unix::fs::chown(&src, Some(65534), Some(65534));
         c.upload(&ctx, "/opt/bin/", &src).await.unwrap();
         let up = fake.calls_of(Op::UploadBytes);
         assert_eq!(
@@ -535,6 +537,25 @@ mod tests {
             fake.model().containers[&c.container_id].files["/opt/bin/script.sh"],
             vec![b'x'; 10]
         );
+    }
+
+    #[tokio::test]
+    async fn without_fix_upload_owner_a_small_upload_keeps_the_files_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let (ctx, _) = ctx();
+        let (fake, c) = comm("", false).await;
+        let d = tempfile::tempdir().unwrap();
+        let src = file(d.path(), "f", 3);
+        // Not root's (a non-root test runner owns it anyway).
+        let _ = std::os::unix::fs::chown(&src, Some(65534), Some(65534));
+        let uid = std::fs::metadata(&src).unwrap().uid() as u64;
+        assert_ne!(uid, 0);
+        c.upload(&ctx, "/tmp/f", &src).await.unwrap();
+        let Call::Upload { entries, .. } = fake.calls_of(Op::UploadBytes).remove(0) else {
+            unreachable!()
+        };
+        assert_eq!(entries, [("f".to_string(), uid)]);
+        assert!(!commands(&fake).iter().any(|(_, c)| c.contains("chown")));
     }
 
     #[tokio::test]
