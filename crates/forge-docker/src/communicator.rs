@@ -380,4 +380,343 @@ mod tests {
         assert_eq!(basename("/tmp/a.txt"), "a.txt");
         assert_eq!(sh_quote("it's"), "'it'\\''s'");
     }
+
+    use crate::fake::{ctx, Call, FakeDriver, Op, Reply};
+
+    /// A communicator into a running container of the fake whose user is `user`.
+    async fn comm(user: &str, fix: bool) -> (Arc<FakeDriver>, DockerCommunicator) {
+        let fake = FakeDriver::new();
+        let id = fake.running("c", None).await;
+        let c = DockerCommunicator::new(fake.clone(), id, None, user.into(), fix);
+        (fake, c)
+    }
+
+    /// The commands run so far: `(user, command)`, through a shell or an exec.
+    fn commands(fake: &FakeDriver) -> Vec<(String, String)> {
+        fake.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::ShellRun { user, cmd, .. } => Some((user.unwrap_or_default(), cmd)),
+                Call::Exec { user, cmd, .. } => {
+                    Some((user.unwrap_or_default(), format!("exec {}", cmd.join(" "))))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn run(c: &DockerCommunicator, ctx: &BuildCtx, cmd: &str) -> Result<(i32, Vec<String>)> {
+        let mut out = Vec::new();
+        let code = c
+            .exec(ctx, cmd, &mut |s, l| out.push(format!("{s:?}:{l}")))
+            .await?;
+        Ok((code, out))
+    }
+
+    fn file(dir: &Path, name: &str, len: usize) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, vec![b'x'; len]).unwrap();
+        p
+    }
+
+    #[tokio::test]
+    async fn commands_share_one_shell_per_user_and_pass_output_and_status_on() {
+        let (ctx, _) = ctx();
+        let (fake, mut c) = comm("", true).await;
+        c.exec_user = Some("app".into());
+        fake.reply(
+            "make",
+            Reply::code(
+                2,
+                &[(Stream::Stdout, "building"), (Stream::Stderr, "failed")],
+            ),
+        );
+        assert_eq!(
+            run(&c, &ctx, "make").await.unwrap(),
+            (2, vec!["Stdout:building".into(), "Stderr:failed".into()])
+        );
+        assert_eq!(run(&c, &ctx, "true").await.unwrap().0, 0);
+        let shells = fake.calls_of(Op::Shell);
+        assert_eq!(
+            shells,
+            [Call::Shell {
+                id: c.container_id.clone(),
+                user: Some("app".into())
+            }]
+        );
+        assert_eq!(
+            commands(&fake),
+            [("app".into(), "make".into()), ("app".into(), "true".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_shell_each_command_is_an_exec_of_its_own() {
+        let (ctx, _) = ctx();
+        let (fake, c) = comm("", true).await;
+        fake.fail(
+            Op::Shell,
+            "OCI runtime exec failed: exec: \"/bin/sh\": not found",
+        );
+        fake.reply("exit 4", Reply::code(4, &[]));
+        assert_eq!(run(&c, &ctx, "exit 4").await.unwrap().0, 4);
+        assert_eq!(run(&c, &ctx, "echo hi").await.unwrap().0, 0);
+        assert_eq!(fake.calls_of(Op::Shell).len(), 1, "tried once");
+        assert_eq!(
+            commands(&fake),
+            [
+                (String::new(), "exec /bin/sh -c (exit 4)".into()),
+                (String::new(), "exec /bin/sh -c (echo hi)".into())
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_shell_that_dies_at_once_means_execs_and_one_that_dies_later_is_an_error() {
+        let (ctx, _) = ctx();
+        let (fake, c) = comm("", true).await;
+        fake.reply("first", Reply::dies());
+        assert_eq!(run(&c, &ctx, "first").await.unwrap().0, 0);
+        assert_eq!(
+            commands(&fake)[1],
+            (String::new(), "exec /bin/sh -c (first)".into())
+        );
+
+        let (ctx, _) = crate::fake::ctx();
+        let (fake, c) = comm("", true).await;
+        fake.reply("kill", Reply::dies());
+        run(&c, &ctx, "true").await.unwrap();
+        let m = run(&c, &ctx, "kill -9 $$").await.unwrap_err().to_string();
+        assert_eq!(m, "the container's shell ended while the command ran (did the command stop the container or kill its shell?)");
+        // The next command gets a new shell.
+        run(&c, &ctx, "true").await.unwrap();
+        assert_eq!(fake.calls_of(Op::Shell).len(), 2);
+        assert!(fake.calls_of(Op::Exec).is_empty());
+    }
+
+    #[tokio::test]
+    async fn commands_in_a_removed_container_fail() {
+        let (ctx, _) = ctx();
+        let (fake, c) = comm("", true).await;
+        fake.fail(Op::Shell, "x");
+        fake.remove_container(&c.container_id).await.unwrap();
+        let m = run(&c, &ctx, "true").await.unwrap_err().to_string();
+        assert_eq!(
+            m,
+            format!(
+                "creating an exec in the container: No such container: {}",
+                c.container_id
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_small_upload_travels_in_memory_owned_by_root_without_a_chown() {
+        let (ctx, _) = ctx();
+        let (fake, c) = comm("0", true).await;
+        let d = tempfile::tempdir().unwrap();
+        let src = file(d.path(), "script.sh", 10);
+        // Whoever owns it here, it arrives as root's.
+        let _ = std::os::unix::fs::chown(&src, Some(65534), Some(65534));
+        c.upload(&ctx, "/opt/bin/", &src).await.unwrap();
+        let up = fake.calls_of(Op::UploadBytes);
+        assert_eq!(
+            up,
+            [Call::Upload {
+                id: c.container_id.clone(),
+                dir: "/opt/bin".into(),
+                entries: vec![("script.sh".into(), 0)],
+                in_memory: true,
+            }]
+        );
+        assert_eq!(
+            commands(&fake),
+            [("root".into(), "mkdir -p '/opt/bin'".into())]
+        );
+        assert_eq!(
+            fake.model().containers[&c.container_id].files["/opt/bin/script.sh"],
+            vec![b'x'; 10]
+        );
+    }
+
+    #[tokio::test]
+    async fn without_fix_upload_owner_a_small_upload_keeps_the_files_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let (ctx, _) = ctx();
+        let (fake, c) = comm("", false).await;
+        let d = tempfile::tempdir().unwrap();
+        let src = file(d.path(), "f", 3);
+        // Not root's (a non-root test runner owns it anyway).
+        let _ = std::os::unix::fs::chown(&src, Some(65534), Some(65534));
+        let uid = std::fs::metadata(&src).unwrap().uid() as u64;
+        assert_ne!(uid, 0);
+        c.upload(&ctx, "/tmp/f", &src).await.unwrap();
+        let Call::Upload { entries, .. } = fake.calls_of(Op::UploadBytes).remove(0) else {
+            unreachable!()
+        };
+        assert_eq!(entries, [("f".to_string(), uid)]);
+        assert!(!commands(&fake).iter().any(|(_, c)| c.contains("chown")));
+    }
+
+    #[tokio::test]
+    async fn a_large_upload_travels_through_a_temporary_archive_then_is_chowned() {
+        let (ctx, _) = ctx();
+        let (fake, c) = comm("app", true).await;
+        let d = tempfile::tempdir().unwrap();
+        let src = file(d.path(), "big.bin", (SMALL + 1) as usize);
+        c.upload(&ctx, "/data/big.bin", &src).await.unwrap();
+        assert_eq!(
+            fake.ops()[1..],
+            [Op::Shell, Op::ShellRun, Op::Upload, Op::ShellRun]
+        );
+        assert_eq!(
+            commands(&fake),
+            [
+                ("root".into(), "mkdir -p '/data'".into()),
+                ("root".into(), "chown -R 'app' '/data/big.bin'".into())
+            ]
+        );
+        assert_eq!(
+            fake.model().containers[&c.container_id].files["/data/big.bin"].len() as u64,
+            SMALL + 1
+        );
+        // The temporary archive is gone.
+        assert!(
+            ctx.journal.live(None).is_empty(),
+            "{:?}",
+            ctx.journal.live(None)
+        );
+    }
+
+    #[tokio::test]
+    async fn upload_failures_name_the_file_and_what_failed() {
+        let (ctx, _) = ctx();
+        let d = tempfile::tempdir().unwrap();
+        let src = file(d.path(), "f", 3);
+        let (fake, c) = comm("app", true).await;
+        fake.reply(
+            "mkdir",
+            Reply::code(
+                1,
+                &[(
+                    Stream::Stderr,
+                    "mkdir: cannot create directory '/ro': Read-only file system",
+                )],
+            ),
+        );
+        let m = c.upload(&ctx, "/ro/f", &src).await.unwrap_err().to_string();
+        // A small file's failed mkdir is reported without the upload's context (a large
+        // file's carries it, through `put`).
+        assert_eq!(
+            m,
+            "mkdir -p '/ro' exited with status 1: mkdir: cannot create directory '/ro': Read-only file system"
+        );
+        assert!(fake.calls_of(Op::UploadBytes).is_empty());
+
+        let (fake, c) = comm("app", true).await;
+        fake.fail(Op::UploadBytes, "Could not find the file /x in container c");
+        let m = c.upload(&ctx, "/x/f", &src).await.unwrap_err().to_string();
+        assert_eq!(
+            m,
+            format!("uploading {} to /x/f: copying into the container's /x: Could not find the file /x in container c", src.display())
+        );
+        assert!(!commands(&fake).iter().any(|(_, c)| c.contains("chown")));
+
+        let (fake, c) = comm("app", true).await;
+        fake.reply(
+            "chown",
+            Reply::code(1, &[(Stream::Stderr, "chown: invalid user: 'app'")]),
+        );
+        let m = c
+            .upload(&ctx, "/tmp/f", &src)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            m,
+            "fixing the owner of /tmp/f: chown -R 'app' '/tmp/f' exited with status 1: chown: invalid user: 'app'"
+        );
+    }
+
+    #[tokio::test]
+    async fn directories_upload_with_or_without_their_name() {
+        let (ctx, _) = ctx();
+        let d = tempfile::tempdir().unwrap();
+        let tree = d.path().join("tree");
+        std::fs::create_dir_all(tree.join("sub")).unwrap();
+        std::fs::write(tree.join("sub/f"), "deep").unwrap();
+        let (fake, c) = comm("app", true).await;
+        c.upload_dir(&ctx, "/opt/x", &tree).await.unwrap();
+        let mut slash = tree.as_os_str().to_owned();
+        slash.push("/");
+        c.upload_dir(&ctx, "/opt/y", Path::new(&slash))
+            .await
+            .unwrap();
+        let files = fake.model().containers[&c.container_id].files.clone();
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            ["/opt/x/tree/sub/f", "/opt/y/sub/f"]
+        );
+        assert_eq!(
+            commands(&fake),
+            [
+                ("root".into(), "mkdir -p '/opt/x'".into()),
+                ("root".into(), "chown -R 'app' '/opt/x/tree'".into()),
+                ("root".into(), "mkdir -p '/opt/y'".into()),
+                ("root".into(), "chown -R 'app' '/opt/y'".into()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn files_and_directories_come_back() {
+        let (ctx, _) = ctx();
+        let (fake, c) = comm("", true).await;
+        fake.put_file(&c.container_id, "/etc/app.conf", b"conf");
+        fake.put_file(&c.container_id, "/var/log/app/a.log", b"a");
+        fake.put_file(&c.container_id, "/var/log/app/sub/b.log", b"b");
+        let d = tempfile::tempdir().unwrap();
+        c.download(&ctx, "/etc/app.conf", &d.path().join("app.conf"))
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(d.path().join("app.conf")).unwrap(), b"conf");
+        c.download_dir(&ctx, "/var/log/app", &d.path().join("logs"))
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(d.path().join("logs/a.log")).unwrap(), b"a");
+        assert_eq!(
+            std::fs::read(d.path().join("logs/sub/b.log")).unwrap(),
+            b"b"
+        );
+        assert_eq!(
+            fake.calls_of(Op::Download),
+            [
+                Call::Download {
+                    id: c.container_id.clone(),
+                    path: "/etc/app.conf".into()
+                },
+                Call::Download {
+                    id: c.container_id.clone(),
+                    path: "/var/log/app".into()
+                }
+            ]
+        );
+        let m = c
+            .download(&ctx, "/nope", &d.path().join("nope"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            m,
+            format!(
+                "Error downloading file: Error response from daemon: Could not find the file /nope in container {}\n",
+                c.container_id
+            )
+        );
+        assert!(!d.path().join("nope").exists());
+        assert!(
+            ctx.journal.live(None).is_empty(),
+            "temporary archives removed"
+        );
+    }
 }

@@ -4,6 +4,8 @@
 pub mod builder;
 pub mod communicator;
 pub mod driver;
+#[cfg(test)]
+mod fake;
 pub mod postprocessors;
 pub mod reclaim;
 pub mod shell;

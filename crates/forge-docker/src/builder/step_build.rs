@@ -242,3 +242,129 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fake_tests {
+    use super::*;
+    use crate::fake::{config, ctx, state, with_temp_dir, Call, FakeDriver, Op};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    /// A context directory with a Dockerfile, the state after StepTempDir, and the step.
+    fn setup(
+        fake: &Arc<FakeDriver>,
+        ctx: &BuildCtx,
+        output: serde_json::Value,
+    ) -> (tempfile::TempDir, State, StepBuild) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("Dockerfile"), "FROM base\n").unwrap();
+        std::fs::write(d.path().join("app.txt"), "app").unwrap();
+        let mut j = json!({"platform": "linux/amd64", "build": {
+            "path": d.path().join("Dockerfile").to_string_lossy(),
+            "build_dir": d.path().to_string_lossy(),
+            "arguments": {"V": "1"},
+        }});
+        j.as_object_mut()
+            .unwrap()
+            .extend(output.as_object().unwrap().clone());
+        let c = config(j);
+        let build = c.build.clone().unwrap();
+        let mut st = state(fake, c);
+        with_temp_dir(ctx, &mut st);
+        (d, st, StepBuild { build, built: None })
+    }
+
+    #[tokio::test]
+    async fn builds_the_source_image_from_the_context() {
+        let (ctx, ui) = ctx();
+        let fake = FakeDriver::new();
+        let (_d, mut st, mut step) = setup(&fake, &ctx, json!({"commit": true}));
+        step.run(&ctx, &mut st).await.unwrap();
+        let id = step.built.clone().unwrap();
+        assert_eq!(
+            fake.calls(),
+            [Call::BuildImage {
+                dockerfile: "Dockerfile".into(),
+                args: [("V".to_string(), "1".to_string())].into(),
+                pull: true,
+                platform: Some("linux/amd64".into()),
+                auth: None,
+                context: vec!["Dockerfile".into(), "app.txt".into()],
+            }]
+        );
+        assert_eq!(st.config.image(), id);
+        assert!(fake.model().images.contains_key(&id));
+        assert!(ui
+            .text()
+            .contains(&format!("Finished building base image {id:?}")));
+        // The context archive does not outlive the step.
+        let tmp = st.temp_dir.as_ref().unwrap().path();
+        assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
+        // A committed image depends on the built one: it stays.
+        step.cleanup(&ctx, &mut st, Outcome::default())
+            .await
+            .unwrap();
+        assert_eq!(fake.ops(), [Op::BuildImage]);
+        assert!(fake.model().images.contains_key(&id));
+    }
+
+    #[tokio::test]
+    async fn a_discarded_build_removes_the_built_image_once() {
+        let (ctx, _) = ctx();
+        let fake = FakeDriver::new();
+        let (_d, mut st, mut step) = setup(&fake, &ctx, json!({"discard": true}));
+        step.run(&ctx, &mut st).await.unwrap();
+        let id = step.built.clone().unwrap();
+        step.cleanup(&ctx, &mut st, Outcome::default())
+            .await
+            .unwrap();
+        step.cleanup(&ctx, &mut st, Outcome::default())
+            .await
+            .unwrap();
+        assert_eq!(fake.calls_of(Op::RemoveImage), [Call::RemoveImage(id)]);
+        assert!(fake.model().images.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_removal_is_only_reported() {
+        let (ctx, ui) = ctx();
+        let fake = FakeDriver::new();
+        let (_d, mut st, mut step) = setup(&fake, &ctx, json!({"discard": true}));
+        step.run(&ctx, &mut st).await.unwrap();
+        let id = step.built.clone().unwrap();
+        fake.fail(
+            Op::RemoveImage,
+            "conflict: unable to delete (image has dependent child images)",
+        );
+        step.cleanup(&ctx, &mut st, Outcome::default())
+            .await
+            .unwrap();
+        assert!(ui.text().contains(&format!(
+            "failed to remove image {id:?}: removing image {id}: conflict: unable to delete"
+        )));
+    }
+
+    #[tokio::test]
+    async fn a_failed_build_stops_leaves_no_context_and_nothing_to_clean() {
+        let (ctx, _) = ctx();
+        let fake = FakeDriver::new();
+        let (_d, mut st, mut step) = setup(&fake, &ctx, json!({"discard": true}));
+        fake.fail(
+            Op::BuildImage,
+            "The command '/bin/sh -c exit 5' returned a non-zero code: 5",
+        );
+        let m = step.run(&ctx, &mut st).await.unwrap_err().to_string();
+        assert!(
+            m.starts_with("docker build failed: The command '/bin/sh -c exit 5' returned a non-zero code: 5; output:\n"),
+            "{m}"
+        );
+        assert!(step.built.is_none());
+        assert_eq!(st.config.image(), "");
+        let tmp = st.temp_dir.as_ref().unwrap().path();
+        assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
+        step.cleanup(&ctx, &mut st, Outcome::default())
+            .await
+            .unwrap();
+        assert_eq!(fake.ops(), [Op::BuildImage]);
+    }
+}

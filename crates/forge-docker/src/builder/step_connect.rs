@@ -60,3 +60,92 @@ impl Step<State> for StepConnectDocker {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::{config, ctx, state, Call, FakeDriver, Op};
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn the_communicator_runs_as_exec_user_and_uploads_for_the_containers_user() {
+        let (ctx, ui) = ctx();
+        let fake = FakeDriver::new();
+        let id = fake.running("c", Some("app")).await;
+        let mut st = state(
+            &fake,
+            config(json!({"image": "base", "discard": true, "exec_user": "builder"})),
+        );
+        st.container_id = Some(id.clone());
+        st.container_ip = "172.17.0.9".into();
+        let mut step = step(&st.config.clone(), &crate::fake::info());
+        step.run(&ctx, &mut st).await.unwrap();
+        assert!(ui
+            .text()
+            .contains("Using docker communicator to connect: 172.17.0.9"));
+        assert_eq!(fake.calls()[1..], [Call::ContainerUser(id.clone())]);
+        let comm = st.comm.clone().unwrap();
+        assert_eq!(comm.exec(&ctx, "true", &mut |_, _| {}).await.unwrap(), 0);
+        let f = tempfile::NamedTempFile::new().unwrap();
+        comm.upload(&ctx, "/tmp/f", f.path()).await.unwrap();
+        let shells: Vec<_> = fake
+            .calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::ShellRun { user, cmd, .. } => Some((user.unwrap_or_default(), cmd)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            shells,
+            [
+                ("builder".into(), "true".into()),
+                ("root".into(), "mkdir -p '/tmp'".into()),
+                ("root".into(), "chown -R 'app' '/tmp/f'".into()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn fix_upload_owner_false_leaves_uploads_alone() {
+        let (ctx, _) = ctx();
+        let fake = FakeDriver::new();
+        let id = fake.running("c", Some("app")).await;
+        let mut st = state(
+            &fake,
+            config(json!({"image": "base", "discard": true, "fix_upload_owner": false})),
+        );
+        st.container_id = Some(id);
+        StepConnectDocker.run(&ctx, &mut st).await.unwrap();
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let comm = st.comm.clone().unwrap();
+        comm.upload(&ctx, "/tmp/f", f.path()).await.unwrap();
+        assert!(fake
+            .calls()
+            .iter()
+            .all(|c| !matches!(c, Call::ShellRun { cmd, .. } if cmd.contains("chown"))));
+    }
+
+    #[tokio::test]
+    async fn failures_stop_before_a_communicator_exists() {
+        let (ctx, _) = ctx();
+        let fake = FakeDriver::new();
+        let mut st = state(&fake, config(json!({"image": "base", "discard": true})));
+        let m = StepConnectDocker
+            .run(&ctx, &mut st)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(m, "StepConnect: no container is running");
+        assert!(fake.calls().is_empty());
+        st.container_id = Some("gone".into());
+        let m = StepConnectDocker
+            .run(&ctx, &mut st)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(m, "inspecting the container: No such container: gone");
+        assert!(st.comm.is_none());
+        assert_eq!(fake.ops(), [Op::ContainerUser]);
+    }
+}

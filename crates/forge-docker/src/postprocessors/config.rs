@@ -132,21 +132,8 @@ impl SaveConfig {
 mod tests {
     use super::*;
 
-    fn value(j: serde_json::Value) -> Value {
-        use forge_template::value::number::Number;
-        use serde_json::Value as J;
-        match j {
-            J::Null => Value::dynamic_null(),
-            J::Bool(b) => Value::bool(b),
-            J::Number(n) => Value::number(Number::parse(&n.to_string()).unwrap()),
-            J::String(s) => Value::string(s),
-            J::Array(items) => Value::tuple(items.into_iter().map(value).collect()),
-            J::Object(m) => Value::object(m.into_iter().map(|(k, v)| (k, value(v))).collect()),
-        }
-    }
-
     fn v(json: &str) -> Value {
-        value(serde_json::from_str(json).unwrap())
+        crate::fake::value(serde_json::from_str(json).unwrap())
     }
 
     #[test]
