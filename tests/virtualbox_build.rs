@@ -47,7 +47,10 @@ impl Bed {
         let wrapper = bin.join("VBoxManage");
         std::fs::write(
             &wrapper,
-            format!("#!/bin/sh\nexec /usr/bin/python3 {} \"$@\"\n", standin.display()),
+            format!(
+                "#!/bin/sh\nexec /usr/bin/python3 {} \"$@\"\n",
+                standin.display()
+            ),
         )
         .unwrap();
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -203,9 +206,15 @@ fn expected() -> Vec<String> {
 /// Fails with what is left: a registered VM, a running guest, a port lock, a temporary file,
 /// a journal.
 fn assert_nothing_left(bed: &Bed, output: &str) {
-    assert!(bed.registered().is_empty(), "VMs left registered: {:?}\n{output}", bed.registered());
-    let procs = build::settle_processes(&bed.state.display().to_string());
-    assert!(procs.is_empty(), "processes left: {procs:?}\n{output}");
+    assert!(
+        bed.registered().is_empty(),
+        "VMs left registered: {:?}\n{output}",
+        bed.registered()
+    );
+    for marker in [bed.state.clone(), bed.sshd.dir().to_path_buf()] {
+        let procs = build::settle_processes(&marker.display().to_string());
+        assert!(procs.is_empty(), "processes left: {procs:?}\n{output}");
+    }
     let locks: Vec<_> = std::fs::read_dir(bed.sb.path(".ports"))
         .map(|r| r.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -222,9 +231,7 @@ fn an_ovf_is_imported_provisioned_over_ssh_exported_and_unregistered() {
     std::fs::write(bed.sb.path("t.json"), bed.template()).unwrap();
     let env = bed.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let out = bed
-        .sb
-        .run(&["build", "-color=false", "t.json"], None, &env);
+    let out = bed.sb.run(&["build", "-color=false", "t.json"], None, &env);
     let all = format!("{}{}", out.stdout, out.stderr);
     assert_eq!(out.code, 0, "{all}\nargv: {:#?}", bed.argv_log());
     for want in [
@@ -251,20 +258,24 @@ fn an_ovf_is_imported_provisioned_over_ssh_exported_and_unregistered() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files, [format!("{VM}-disk001.vmdk"), format!("{VM}.ovf")], "{all}");
+    assert_eq!(
+        files,
+        [format!("{VM}-disk001.vmdk"), format!("{VM}.ovf")],
+        "{all}"
+    );
     assert_nothing_left(&bed, &all);
 }
 
 #[test]
 fn a_failed_provisioner_powers_off_and_unregisters_the_vm() {
     let bed = Bed::new();
-    let t = bed.template().replace("cat ~/.vbox_version; echo", "exit 3");
+    let t = bed
+        .template()
+        .replace("cat ~/.vbox_version; echo", "exit 3");
     std::fs::write(bed.sb.path("t.json"), t).unwrap();
     let env = bed.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let out = bed
-        .sb
-        .run(&["build", "-color=false", "t.json"], None, &env);
+    let out = bed.sb.run(&["build", "-color=false", "t.json"], None, &env);
     let all = format!("{}{}", out.stdout, out.stderr);
     assert_ne!(out.code, 0, "{all}");
     let log = normalise(&bed.argv_log(), &bed.sb.dir);

@@ -279,7 +279,8 @@ def cmd_startvm(a):
         fail("The machine '%s' is already locked by a session (or being locked or unlocked)" % name)
     pid_file = os.path.join(vm_dir(name), "running")
     p = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "__vm_process", name],
+        # The state directory in its argv lets tests find a VM process left running.
+        [sys.executable, os.path.abspath(__file__), "__vm_process", name, ROOT],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True, close_fds=True)
     with open(pid_file, "w") as f:
