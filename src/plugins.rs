@@ -13,6 +13,7 @@ pub fn all() -> PluginSet {
         forge_comm::plugins(),
         forge_docker::plugins(),
         forge_qemu::plugins(),
+        forge_virtualbox::plugins(),
         amazon(),
     ])
 }

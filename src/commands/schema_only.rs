@@ -59,6 +59,8 @@ pub fn errors(kind: PluginKind, plugin_type: &str, config: &Value) -> Vec<String
             if name.is_empty() {
                 errs.push("ami_name must be specified".to_string());
             }
+            // Without the Amazon plugins (--no-default-features) the name's format is not checked.
+            #[cfg(feature = "amazon")]
             errs.extend(forge_amazon::ebs::check_ami_name(&name));
             if plugin_type == "amazon-ebssurrogate" && get("ami_virtualization_type").is_empty() {
                 errs.push("ami_virtualization_type is required.".to_string());

@@ -70,8 +70,6 @@ pub(super) fn validate_only() -> Vec<PluginDecl> {
         .from_plugin("github.com/veertuinc/veertu-anka"),
         PluginDecl::validate_only::<plugins::VirtualboxIsoBuilder>(Builder, "virtualbox-iso")
             .from_plugin("github.com/hashicorp/virtualbox"),
-        PluginDecl::validate_only::<plugins::VirtualboxOvfBuilder>(Builder, "virtualbox-ovf")
-            .from_plugin("github.com/hashicorp/virtualbox"),
         PluginDecl::validate_only::<plugins::VirtualboxVmBuilder>(Builder, "virtualbox-vm")
             .from_plugin("github.com/hashicorp/virtualbox"),
         PluginDecl::validate_only::<older::VmwareIsoWithEsxi>(Builder, "vmware-iso")
