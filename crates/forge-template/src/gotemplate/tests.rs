@@ -37,7 +37,7 @@ fn text_actions_and_trim_markers_have_positions() {
     let Node::Action(p, s, e) = &nodes[1] else {
         panic!("{nodes:?}")
     };
-    assert_eq!((&src[*s..*e]), "{{- up `x` -}}");
+    assert_eq!(&src[*s..*e], "{{- up `x` -}}");
     let args = &p.cmds[0].args;
     assert_eq!(args[0].term, Term::Ident);
     assert_eq!(args[0].text(src), "up");
