@@ -786,7 +786,7 @@ fn describe(t: Token, src: &str) -> String {
         Tok::Nil => return "<nil>".into(),
         Tok::Dot => return "<.>".into(),
         Tok::Space => " ",
-        // What forge has always printed here (Go's format string halves the braces).
+        // `"}"`, as forge's hcl2_upgrade has always worded a closing delimiter here.
         Tok::RightDelim => return "\"}\"".into(),
         _ => t.text(src),
     };
