@@ -529,7 +529,7 @@ impl<'s> Exec<'s, '_, '_> {
                             v.type_name()
                         )
                     };
-                    return Err(self.exec_err(&a.span, &text, msg));
+                    return Err(self.exec_err(&a.span, text, msg));
                 }
             }
         }
