@@ -12,6 +12,7 @@ pub mod eval;
 pub mod format;
 pub mod functions;
 pub mod gocompat;
+pub mod gotemplate;
 pub mod json;
 pub mod late;
 pub mod legacy;

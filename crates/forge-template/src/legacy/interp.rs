@@ -6,7 +6,8 @@
 //! parenthesised pipelines, `{{- -}}` trim markers, `{{/* comments */}}`, and `if`/`else`/`end`.
 //! Error texts follow Go's (`template: root:1: function "x" not defined`, `template: root:1:3:
 //! executing "root" at <split ...>: error calling split: ...`); every error carries the byte
-//! offset in the rendered string.
+//! offset in the rendered string. Parsing is the shared [`crate::gotemplate`] parser in its
+//! legacy dialect; this module words its errors and evaluates the tree.
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -15,8 +16,11 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
 use super::PACKER_COMPAT_VERSION;
-use crate::gocompat::number::int_literal;
-use crate::gocompat::quote::{unescape, unicode, Escape};
+use crate::gocompat::quote::unicode;
+use crate::gotemplate::{
+    self as gt, line_of, Command, Ctx, Dialect, ErrorKind, Keyword, LexErrorKind, Node, Operand,
+    ParseError, Pipeline, Term, Tok,
+};
 
 /// Where `vault`, `consul_key` and `aws_secretsmanager` read secrets from.
 pub trait SecretSource {
@@ -120,88 +124,8 @@ pub fn validate(template: &str) -> Result<(), InterpError> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Parsing
+// Parsing (the shared Go-template parser, legacy dialect)
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone)]
-enum Node {
-    Text(String),
-    Action {
-        pipe: Pipeline,
-        span: Range<usize>,
-    },
-    If {
-        cond: Pipeline,
-        then: Vec<Node>,
-        els: Vec<Node>,
-        span: Range<usize>,
-    },
-}
-
-#[derive(Debug, Clone)]
-struct Pipeline {
-    cmds: Vec<Command>,
-}
-
-#[derive(Debug, Clone)]
-struct Command {
-    args: Vec<Operand>,
-    span: Range<usize>,
-}
-
-#[derive(Debug, Clone)]
-enum OpKind {
-    Func(String),
-    Field(Vec<String>),
-    Dot,
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    Nil,
-    Sub(Box<Pipeline>),
-}
-
-#[derive(Debug, Clone)]
-struct Operand {
-    kind: OpKind,
-    span: Range<usize>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Ident(String),
-    Field(Vec<String>),
-    Dot,
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Pipe,
-    LParen,
-    RParen,
-    Bool(bool),
-    Nil,
-    Keyword(&'static str),
-}
-
-/// One `{{ }}` action, tokenised.
-struct RawAction {
-    toks: Vec<(Tok, Range<usize>)>,
-    span: Range<usize>,
-}
-
-enum Piece {
-    Text(Range<usize>),
-    Action(RawAction),
-}
-
-fn line_of(src: &str, offset: usize) -> usize {
-    src.as_bytes()[..offset.min(src.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
 
 fn parse_err(src: &str, offset: usize, msg: impl std::fmt::Display) -> InterpError {
     InterpError {
@@ -210,504 +134,63 @@ fn parse_err(src: &str, offset: usize, msg: impl std::fmt::Display) -> InterpErr
     }
 }
 
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-const KEYWORDS: &[&str] = &[
-    "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
-];
-
-/// Splits the source into text and tokenised actions, applying trim markers.
-fn lex(src: &str) -> Result<Vec<Piece>, InterpError> {
-    let b = src.as_bytes();
-    let mut pieces: Vec<Piece> = Vec::new();
-    let mut pos = 0;
-    let mut trim_next_text = false;
-    while pos <= b.len() {
-        let open = src[pos..].find("{{").map(|i| i + pos);
-        let text_end = open.unwrap_or(b.len());
-        let mut text = pos..text_end;
-        if trim_next_text {
-            while text.start < text.end && is_space(b[text.start]) {
-                text.start += 1;
-            }
-            trim_next_text = false;
-        }
-        let Some(open) = open else {
-            if !text.is_empty() {
-                pieces.push(Piece::Text(text));
-            }
-            break;
-        };
-        let mut p = open + 2;
-        // Left trim marker: "{{- " (dash followed by a space character).
-        if b.get(p) == Some(&b'-') && b.get(p + 1).is_some_and(|&c| is_space(c)) {
-            while text.start < text.end && is_space(b[text.end - 1]) {
-                text.end -= 1;
-            }
-            p += 2;
-        }
-        if !text.is_empty() {
-            pieces.push(Piece::Text(text));
-        }
-        // Comment: "{{/* ... */}}", possibly with trim markers.
-        if src[p..].starts_with("/*") {
-            let Some(close) = src[p + 2..].find("*/") else {
-                return Err(parse_err(src, open, "unclosed comment"));
-            };
-            let mut q = p + 2 + close + 2;
-            if b.get(q).is_some_and(|&c| is_space(c)) && src[q + 1..].starts_with("-}}") {
-                trim_next_text = true;
-                q += 4;
-            } else if src[q..].starts_with("}}") {
-                q += 2;
-            } else {
-                return Err(parse_err(src, q, "comment ends before closing delimiter"));
-            }
-            pos = q;
-            continue;
-        }
-        // Tokens up to "}}".
-        let mut toks = Vec::new();
-        let mut depth = 0usize;
-        loop {
-            while p < b.len() && is_space(b[p]) {
-                // Right trim marker: " -}}".
-                if src[p + 1..].starts_with("-}}") {
-                    break;
-                }
-                p += 1;
-            }
-            if p >= b.len() {
-                return Err(parse_err(src, open, "unclosed action"));
-            }
-            if is_space(b[p]) {
-                // Right trim marker.
-                trim_next_text = true;
-                p += 4;
-                break;
-            }
-            if src[p..].starts_with("}}") {
-                p += 2;
-                break;
-            }
-            let start = p;
-            let c = b[p];
-            let tok = match c {
-                b'|' => {
-                    p += 1;
-                    Tok::Pipe
-                }
-                b'(' => {
-                    p += 1;
-                    depth += 1;
-                    Tok::LParen
-                }
-                b')' => {
-                    p += 1;
-                    if depth == 0 {
-                        return Err(parse_err(src, start, "unexpected right paren U+0029 ')'"));
-                    }
-                    depth -= 1;
-                    Tok::RParen
-                }
-                b'"' => {
-                    let (s, end) = lex_quoted(src, p)?;
-                    p = end;
-                    Tok::Str(s)
-                }
-                b'`' => {
-                    let Some(close) = src[p + 1..].find('`') else {
-                        return Err(parse_err(src, start, "unterminated raw quoted string"));
-                    };
-                    let s = src[p + 1..p + 1 + close].to_string();
-                    p = p + 1 + close + 1;
-                    Tok::Str(s)
-                }
-                b'.' => {
-                    if b.get(p + 1).is_some_and(|c| c.is_ascii_digit()) {
-                        let (t, end) = lex_number(src, p)?;
-                        p = end;
-                        t
-                    } else {
-                        let mut path = Vec::new();
-                        while b.get(p) == Some(&b'.') {
-                            let s = p + 1;
-                            let mut e = s;
-                            while e < b.len() && (b[e].is_ascii_alphanumeric() || b[e] == b'_') {
-                                e += 1;
-                            }
-                            if e == s {
-                                if path.is_empty() {
-                                    p = e;
-                                    break;
-                                }
-                                return Err(parse_err(src, p, "bad character U+002E '.'"));
-                            }
-                            path.push(src[s..e].to_string());
-                            p = e;
-                        }
-                        if path.is_empty() {
-                            Tok::Dot
-                        } else {
-                            Tok::Field(path)
-                        }
-                    }
-                }
-                b'0'..=b'9' | b'-' | b'+' => {
-                    let (t, end) = lex_number(src, p)?;
-                    p = end;
-                    t
-                }
-                c if c.is_ascii_alphabetic() || c == b'_' => {
-                    let mut e = p;
-                    while e < b.len() && (b[e].is_ascii_alphanumeric() || b[e] == b'_') {
-                        e += 1;
-                    }
-                    let word = &src[p..e];
-                    p = e;
-                    match word {
-                        "true" => Tok::Bool(true),
-                        "false" => Tok::Bool(false),
-                        "nil" => Tok::Nil,
-                        w => match KEYWORDS.iter().find(|k| **k == w) {
-                            Some(k) => Tok::Keyword(k),
-                            None => Tok::Ident(w.to_string()),
-                        },
-                    }
-                }
-                _ => {
-                    let ch = src[p..].chars().next().unwrap_or('\u{fffd}');
-                    let what = if c == b'$' {
-                        "variables ($x) are not supported".to_string()
-                    } else {
-                        format!("bad character {}", unicode(ch))
-                    };
-                    return Err(parse_err(
-                        src,
-                        start,
-                        format!("unexpected {what} in command"),
-                    ));
-                }
-            };
-            toks.push((tok, start..p));
-        }
-        pieces.push(Piece::Action(RawAction {
-            toks,
-            span: open..p,
-        }));
-        pos = p;
-        if pos == b.len() {
-            break;
-        }
-    }
-    Ok(pieces)
-}
-
-fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), InterpError> {
-    let mut out = String::new();
-    let mut it = src[start + 1..].char_indices().peekable();
-    let base = start + 1;
-    while let Some((i, c)) = it.next() {
-        match c {
-            '"' => return Ok((out, base + i + 1)),
-            '\n' => break,
-            '\\' => {
-                let Some(&(j, _)) = it.peek() else { break };
-                match unescape(|| it.next().map(|(_, c)| c)) {
-                    Some(Escape::Char(c)) => out.push(c),
-                    // A raw byte; only ASCII can be represented in a Rust string.
-                    Some(Escape::Byte(b)) if b.is_ascii() => out.push(char::from(b)),
-                    Some(Escape::Byte(_)) => out.push('\u{fffd}'),
-                    None => return Err(parse_err(src, base + j, "invalid syntax")),
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    Err(parse_err(src, start, "unterminated quoted string"))
-}
-
-fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), InterpError> {
-    let b = src.as_bytes();
-    let mut e = start;
-    while e < b.len() && (b[e].is_ascii_alphanumeric() || matches!(b[e], b'.' | b'_' | b'+' | b'-'))
-    {
-        // A sign is only part of the number at the start or right after an exponent marker.
-        let sign_ok = e == start
-            || (matches!(b[e - 1], b'e' | b'E')
-                && !src[start..e].to_ascii_lowercase().contains("0x"));
-        if matches!(b[e], b'+' | b'-') && !sign_ok {
-            break;
-        }
-        e += 1;
-    }
-    let text = &src[start..e];
-    let bad = || parse_err(src, start, format!("bad number syntax: \"{text}\""));
-    let (neg, digits) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let clean: String = digits.chars().filter(|&c| c != '_').collect();
-    let lower = clean.to_ascii_lowercase();
-    let int = int_literal(&lower);
-    if let Some(i) = int {
-        return Ok((Tok::Int(if neg { -i } else { i }), e));
-    }
-    if !lower.is_empty()
-        && lower
-            .bytes()
-            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'+' | b'-'))
-    {
-        if let Ok(f) = lower.parse::<f64>() {
-            return Ok((Tok::Float(if neg { -f } else { f }), e));
-        }
-    }
-    Err(bad())
-}
-
-/// How deeply parentheses, `{{if}}` blocks and `{{else if}}` chains may nest: the parser and the
-/// evaluator recurse once per level, so the limit keeps a hostile template from overflowing the
-/// stack. Real templates nest a handful of levels.
-const MAX_DEPTH: usize = 200;
-
-/// The error for input nested deeper than [`MAX_DEPTH`] (Go's text/template words it so).
-fn too_deep(src: &str, offset: usize) -> InterpError {
-    parse_err(src, offset, "max expression depth exceeded")
-}
-
-/// Builds the node tree from the lexed pieces.
+/// Parses `src` with the legacy dialect, wording errors as Packer does.
 fn parse(src: &str) -> Result<Vec<Node>, InterpError> {
-    let pieces = lex(src)?;
-    let mut it = pieces.into_iter().peekable();
-    let (nodes, end) = parse_list(src, &mut it, 0)?;
-    if let Some((kw, span, _)) = end {
-        return Err(parse_err(
-            src,
-            span.start,
-            format!("unexpected {{{{{kw}}}}}"),
-        ));
-    }
-    Ok(nodes)
+    gt::parse(src, Dialect::Legacy, &function_exists).map_err(|e| {
+        let (offset, msg) = parse_message(src, &e);
+        parse_err(src, offset, msg)
+    })
 }
 
-type Pieces = std::iter::Peekable<std::vec::IntoIter<Piece>>;
-
-/// Parses nodes until `{{else}}`/`{{end}}` (returned) or the end of input.
-#[allow(clippy::type_complexity)]
-fn parse_list(
-    src: &str,
-    it: &mut Pieces,
-    depth: usize,
-) -> Result<
-    (
-        Vec<Node>,
-        Option<(&'static str, Range<usize>, Vec<(Tok, Range<usize>)>)>,
-    ),
-    InterpError,
-> {
-    let mut nodes = Vec::new();
-    while let Some(piece) = it.next() {
-        match piece {
-            Piece::Text(r) => nodes.push(Node::Text(src[r].to_string())),
-            Piece::Action(a) => match a.toks.first() {
-                None => return Err(parse_err(src, a.span.start, "missing value for command")),
-                Some((Tok::Keyword(kw), _)) => match *kw {
-                    "else" | "end" => {
-                        return Ok((nodes, Some((kw, a.span, a.toks[1..].to_vec()))));
-                    }
-                    "if" => nodes.push(parse_if(src, it, a.toks[1..].to_vec(), a.span, depth + 1)?),
-                    other => {
-                        return Err(parse_err(
-                            src,
-                            a.span.start,
-                            format!("{{{{{other}}}}} is not supported in legacy templates"),
-                        ))
-                    }
-                },
-                Some(_) => {
-                    let pipe = parse_pipeline(src, &a.toks, a.span.clone(), depth)?;
-                    nodes.push(Node::Action { pipe, span: a.span });
+/// The legacy engine's wording of a parse error, and the offset it refers to.
+fn parse_message(src: &str, e: &ParseError) -> (usize, String) {
+    let at = e.at.start;
+    let unexpected_keyword = |k: Keyword| format!("unexpected <{}> in command", k.as_str());
+    let missing = "missing value for command".to_string();
+    match e.kind {
+        ErrorKind::Lex(l, _) => (
+            l.offset,
+            match l.kind {
+                LexErrorKind::Unrecognized(c) => {
+                    format!("unexpected bad character {} in command", unicode(c))
                 }
+                LexErrorKind::Variable => {
+                    "unexpected variables ($x) are not supported in command".into()
+                }
+                LexErrorKind::UnexpectedRightParen => "unexpected right paren U+0029 ')'".into(),
+                kind => kind.go_message(src),
             },
-        }
-    }
-    Ok((nodes, None))
-}
-
-fn parse_if(
-    src: &str,
-    it: &mut Pieces,
-    cond_toks: Vec<(Tok, Range<usize>)>,
-    span: Range<usize>,
-    depth: usize,
-) -> Result<Node, InterpError> {
-    if depth > MAX_DEPTH {
-        return Err(too_deep(src, span.start));
-    }
-    if cond_toks.is_empty() {
-        return Err(parse_err(src, span.start, "missing value for if"));
-    }
-    let cond = parse_pipeline(src, &cond_toks, span.clone(), depth)?;
-    let (then, end) = parse_list(src, it, depth)?;
-    let Some((kw, end_span, rest)) = end else {
-        return Err(parse_err(src, src.len(), "unexpected EOF"));
-    };
-    match kw {
-        "end" => Ok(Node::If {
-            cond,
-            then,
-            els: Vec::new(),
-            span: span.start..end_span.end,
-        }),
-        _ => {
-            // {{else}} or {{else if ...}}
-            if let Some((Tok::Keyword("if"), _)) = rest.first() {
-                let inner = parse_if(src, it, rest[1..].to_vec(), end_span.clone(), depth + 1)?;
-                let end = match &inner {
-                    Node::If { span, .. } => span.end,
-                    _ => end_span.end,
-                };
-                return Ok(Node::If {
-                    cond,
-                    then,
-                    els: vec![inner],
-                    span: span.start..end,
-                });
+        ),
+        ErrorKind::NoCommand(ctx, at_start) => match e.at.tok {
+            Tok::Keyword(k) => (at, unexpected_keyword(k)),
+            Tok::RightDelim if ctx == Ctx::If && at_start => {
+                (e.open, "missing value for if".into())
             }
-            if !rest.is_empty() {
-                return Err(parse_err(
-                    src,
-                    end_span.start,
-                    "unexpected tokens after else",
-                ));
-            }
-            let (els, end2) = parse_list(src, it, depth)?;
-            match end2 {
-                Some(("end", end_span2, _)) => Ok(Node::If {
-                    cond,
-                    then,
-                    els,
-                    span: span.start..end_span2.end,
-                }),
-                Some((kw2, sp, _)) => Err(parse_err(
-                    src,
-                    sp.start,
-                    format!("expected end; found {{{{{kw2}}}}}"),
-                )),
-                None => Err(parse_err(src, src.len(), "unexpected EOF")),
-            }
+            Tok::RightDelim => (e.open, missing),
+            _ => (at, missing),
+        },
+        ErrorKind::Unexpected(Ctx::After(Keyword::Else)) => {
+            (e.open, "unexpected tokens after else".into())
         }
+        ErrorKind::Unexpected(_) => match e.at.tok {
+            Tok::Keyword(k) => (at, unexpected_keyword(k)),
+            _ => (at, "unexpected token in command".into()),
+        },
+        ErrorKind::UnclosedParen(open) => (open, "unclosed left paren".into()),
+        ErrorKind::EmptyCommand => (at, missing),
+        ErrorKind::TooDeep(true) => (e.open, "max expression depth exceeded".into()),
+        ErrorKind::Stray(k) => (e.open, format!("unexpected {{{{{}}}}}", k.as_str())),
+        ErrorKind::NotAllowed(k) => (
+            e.open,
+            format!(
+                "{{{{{}}}}} is not supported in legacy templates",
+                k.as_str()
+            ),
+        ),
+        ErrorKind::ElseAfterElse => (e.open, "expected end; found {{else}}".into()),
+        ErrorKind::UnexpectedEof => (src.len(), "unexpected EOF".into()),
+        _ => e.go_message(src),
     }
-}
-
-fn parse_pipeline(
-    src: &str,
-    toks: &[(Tok, Range<usize>)],
-    span: Range<usize>,
-    depth: usize,
-) -> Result<Pipeline, InterpError> {
-    let mut pos = 0;
-    let pipe = parse_pipe_inner(src, toks, &mut pos, span.clone(), false, depth)?;
-    if pos < toks.len() {
-        return Err(parse_err(
-            src,
-            toks[pos].1.start,
-            "unexpected token in command",
-        ));
-    }
-    Ok(pipe)
-}
-
-fn parse_pipe_inner(
-    src: &str,
-    toks: &[(Tok, Range<usize>)],
-    pos: &mut usize,
-    span: Range<usize>,
-    in_paren: bool,
-    depth: usize,
-) -> Result<Pipeline, InterpError> {
-    let mut cmds = Vec::new();
-    loop {
-        let mut args: Vec<Operand> = Vec::new();
-        while let Some((tok, r)) = toks.get(*pos) {
-            let kind = match tok {
-                Tok::Pipe | Tok::RParen => break,
-                Tok::Ident(name) => {
-                    if !function_exists(name) {
-                        return Err(parse_err(
-                            src,
-                            r.start,
-                            format!("function \"{name}\" not defined"),
-                        ));
-                    }
-                    OpKind::Func(name.clone())
-                }
-                Tok::Field(p) => OpKind::Field(p.clone()),
-                Tok::Dot => OpKind::Dot,
-                Tok::Str(s) => OpKind::Str(s.clone()),
-                Tok::Int(i) => OpKind::Int(*i),
-                Tok::Float(f) => OpKind::Float(*f),
-                Tok::Bool(b) => OpKind::Bool(*b),
-                Tok::Nil => OpKind::Nil,
-                Tok::Keyword(k) => {
-                    return Err(parse_err(
-                        src,
-                        r.start,
-                        format!("unexpected <{k}> in command"),
-                    ))
-                }
-                Tok::LParen => {
-                    if depth >= MAX_DEPTH {
-                        return Err(too_deep(src, r.start));
-                    }
-                    *pos += 1;
-                    let start = r.start;
-                    let inner = parse_pipe_inner(src, toks, pos, span.clone(), true, depth + 1)?;
-                    let end = match toks.get(*pos) {
-                        Some((Tok::RParen, r2)) => r2.end,
-                        _ => return Err(parse_err(src, start, "unclosed left paren")),
-                    };
-                    args.push(Operand {
-                        kind: OpKind::Sub(Box::new(inner)),
-                        span: start..end,
-                    });
-                    *pos += 1;
-                    continue;
-                }
-            };
-            args.push(Operand {
-                kind,
-                span: r.clone(),
-            });
-            *pos += 1;
-        }
-        let Some(first) = args.first() else {
-            let at = toks.get(*pos).map_or(span.start, |t| t.1.start);
-            return Err(parse_err(src, at, "missing value for command"));
-        };
-        let cmd_span = first.span.start..args.last().map_or(first.span.end, |a| a.span.end);
-        if args.len() > 1 && !matches!(first.kind, OpKind::Func(_)) {
-            // Go reports this at run time, but it can never succeed.
-        }
-        cmds.push(Command {
-            args,
-            span: cmd_span,
-        });
-        match toks.get(*pos) {
-            Some((Tok::Pipe, _)) => {
-                *pos += 1;
-            }
-            Some((Tok::RParen, _)) if in_paren => break,
-            Some((Tok::RParen, r)) => {
-                return Err(parse_err(src, r.start, "unexpected right paren U+0029 ')'"))
-            }
-            _ => break,
-        }
-    }
-    Ok(Pipeline { cmds })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -810,7 +293,7 @@ struct Arg {
     literal: bool,
 }
 
-impl Exec<'_, '_, '_> {
+impl<'s> Exec<'s, '_, '_> {
     fn exec_err(
         &self,
         at: &Range<usize>,
@@ -829,28 +312,29 @@ impl Exec<'_, '_, '_> {
         }
     }
 
-    fn text(&self, r: &Range<usize>) -> &str {
+    fn text(&self, r: &Range<usize>) -> &'s str {
         &self.src[r.clone()]
     }
 
     fn run(&mut self, nodes: &[Node], out: &mut String) -> Result<(), InterpError> {
         for node in nodes {
             match node {
-                Node::Text(t) => out.push_str(t),
-                Node::Action { pipe, span } => match self.pipeline(pipe)? {
-                    Val::Unknown => out.push_str(self.text(span)),
+                Node::Text(s, e) => out.push_str(self.text(&(*s..*e))),
+                Node::Action(pipe, s, e) => match self.pipeline(pipe)? {
+                    Val::Unknown => out.push_str(self.text(&(*s..*e))),
                     v => out.push_str(&self.print(&v)),
                 },
-                Node::If {
-                    cond,
-                    then,
-                    els,
-                    span,
-                } => match self.pipeline(cond)? {
-                    Val::Unknown => out.push_str(self.text(span)),
-                    v if v.truthy() => self.run(then, out)?,
-                    _ => self.run(els, out)?,
+                Node::If(b) => match self.pipeline(&b.pipe)? {
+                    Val::Unknown => out.push_str(self.text(&(b.start..b.end))),
+                    v if v.truthy() => self.run(&b.list, out)?,
+                    _ => self.run(b.else_list.as_deref().unwrap_or_default(), out)?,
                 },
+                // Not in the legacy dialect.
+                Node::Range(_)
+                | Node::With(_)
+                | Node::Template(..)
+                | Node::Break
+                | Node::Continue => {}
             }
         }
         Ok(())
@@ -877,7 +361,7 @@ impl Exec<'_, '_, '_> {
         let mut prev: Option<(Val, Range<usize>)> = None;
         for cmd in &pipe.cmds {
             let v = self.command(cmd, prev.take())?;
-            prev = Some((v, cmd.span.clone()));
+            prev = Some((v, command_span(cmd)));
         }
         Ok(prev.map_or(Val::Nil, |p| p.0))
     }
@@ -888,64 +372,69 @@ impl Exec<'_, '_, '_> {
         piped: Option<(Val, Range<usize>)>,
     ) -> Result<Val, InterpError> {
         let first = &cmd.args[0];
-        if let OpKind::Func(name) = &first.kind {
-            return self.call(name, &first.span, cmd, &cmd.args[1..], piped);
+        let span = first.start..first.end;
+        if let Term::Ident = first.term {
+            return self.call(self.text(&span), &span, cmd, &cmd.args[1..], piped);
         }
         if cmd.args.len() > 1 || piped.is_some() {
             return Err(self.exec_err(
-                &first.span,
-                self.text(&first.span),
-                format!(
-                    "can't give argument to non-function {}",
-                    self.text(&first.span)
-                ),
+                &span,
+                self.text(&span),
+                format!("can't give argument to non-function {}", self.text(&span)),
             ));
         }
-        if let OpKind::Nil = first.kind {
-            return Err(self.exec_err(&first.span, "nil", "nil is not a command"));
+        if let Term::Nil = first.term {
+            return Err(self.exec_err(&span, "nil", "nil is not a command"));
         }
         self.operand(first)
     }
 
     fn operand(&mut self, op: &Operand) -> Result<Val, InterpError> {
-        Ok(match &op.kind {
-            OpKind::Func(name) => {
+        let span = op.start..op.end;
+        Ok(match &op.term {
+            Term::Ident => {
                 let cmd = Command {
                     args: vec![op.clone()],
-                    span: op.span.clone(),
                 };
-                return self.call(name, &op.span, &cmd, &[], None);
+                return self.call(self.text(&span), &span, &cmd, &[], None);
             }
-            OpKind::Field(path) => self.field(path, &op.span)?,
-            OpKind::Dot => Val::Data,
-            OpKind::Str(s) => Val::Str(s.clone()),
-            OpKind::Int(i) => Val::Int(*i),
-            OpKind::Float(f) => Val::Float(*f),
-            OpKind::Bool(b) => Val::Bool(*b),
-            OpKind::Nil => Val::Nil,
-            OpKind::Sub(p) => self.pipeline(p)?,
+            Term::Field => self.field(&span)?,
+            Term::Dot => Val::Data,
+            Term::Str(s) => Val::Str(s.clone()),
+            Term::Number(n) => match (n.int, n.float) {
+                (Some(i), _) => Val::Int(i),
+                (None, Some(f)) => Val::Float(f),
+                (None, None) => Val::Nil,
+            },
+            Term::Bool(b) => Val::Bool(*b),
+            Term::Pipe(p) => self.pipeline(p)?,
+            // `nil`, and what the legacy dialect does not have.
+            Term::Nil | Term::Var | Term::Chain(..) => Val::Nil,
         })
     }
 
-    fn field(&self, path: &[String], span: &Range<usize>) -> Result<Val, InterpError> {
-        let joined = path.join(".");
-        if let Some(v) = self.ctx.data.get(&joined) {
+    /// `.A.B`: the data's value for key `A.B`.
+    fn field(&self, span: &Range<usize>) -> Result<Val, InterpError> {
+        let joined = &self.text(span)[1..];
+        if let Some(v) = self.ctx.data.get(joined) {
             return Ok(Val::Str(v.clone()));
         }
         if self.ctx.keep_unknown_fields {
             return Ok(Val::Unknown);
         }
-        if path.len() > 1 && self.ctx.data.contains_key(&path[0]) {
+        let mut path = joined.split('.');
+        let first = path.next().unwrap_or_default();
+        if let Some(second) = path.next().filter(|_| self.ctx.data.contains_key(first)) {
             return Err(self.exec_err(
                 span,
                 self.text(span),
-                format!("can't evaluate field {} in type string", path[1]),
+                format!("can't evaluate field {second} in type string"),
             ));
         }
         Err(self.exec_err(
             span,
             self.text(span),
-            format!("map has no entry for key \"{}\"", path[0]),
+            format!("map has no entry for key \"{first}\""),
         ))
     }
 
@@ -992,13 +481,13 @@ impl Exec<'_, '_, '_> {
         let mut list: Vec<Arg> = Vec::with_capacity(given);
         for a in args {
             let literal = !matches!(
-                a.kind,
-                OpKind::Field(_) | OpKind::Sub(_) | OpKind::Func(_) | OpKind::Dot
+                a.term,
+                Term::Field | Term::Pipe(_) | Term::Ident | Term::Dot | Term::Var | Term::Chain(..)
             );
             let val = self.operand(a)?;
             list.push(Arg {
                 val,
-                span: a.span.clone(),
+                span: a.start..a.end,
                 literal,
             });
         }
@@ -1029,7 +518,7 @@ impl Exec<'_, '_, '_> {
                     ints.push(*f as i64)
                 }
                 (p, v) => {
-                    let text = self.text(&a.span).to_string();
+                    let text = self.text(&a.span);
                     let msg = if a.literal {
                         let want = if p == P::S { "string" } else { "integer" };
                         format!("expected {want}; found {text}")
@@ -1040,16 +529,18 @@ impl Exec<'_, '_, '_> {
                             v.type_name()
                         )
                     };
-                    return Err(self.exec_err(&a.span, &text, msg));
+                    return Err(self.exec_err(&a.span, text, msg));
                 }
             }
         }
         let res = self.call_packer(name, &strs, &ints);
         match res {
             Ok(s) => Ok(Val::Str(s)),
-            Err(msg) => {
-                Err(self.exec_err(&cmd.span, &cmd_text, format!("error calling {name}: {msg}")))
-            }
+            Err(msg) => Err(self.exec_err(
+                &command_span(cmd),
+                &cmd_text,
+                format!("error calling {name}: {msg}"),
+            )),
         }
     }
 
@@ -1057,7 +548,7 @@ impl Exec<'_, '_, '_> {
     fn command_text(&self, cmd: &Command) -> String {
         cmd.args
             .iter()
-            .map(|a| self.text(&a.span))
+            .map(|a| self.text(&(a.start..a.end)))
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -1316,6 +807,12 @@ impl Exec<'_, '_, '_> {
             other => Err(format!("function \"{other}\" not defined")),
         }
     }
+}
+
+/// A command's byte range: from its first operand to its last.
+fn command_span(cmd: &Command) -> Range<usize> {
+    let start = cmd.args.first().map_or(0, |a| a.start);
+    start..cmd.args.last().map_or(start, |a| a.end)
 }
 
 /// Go's `strings.Split`: an empty separator splits into characters.
