@@ -277,8 +277,7 @@ impl Access {
 
     /// The SDK configuration for `region`: region, HTTP client, timeouts and credentials.
     async fn sdk_config(&self, region: String) -> SdkConfig {
-        self.sdk_config_with(Some(region), https_client(None))
-            .await
+        self.sdk_config_with(Some(region), https_client(None)).await
     }
 
     /// The SDK configuration on `http`: `region`, else the SDK's region chain (environment,

@@ -139,7 +139,11 @@ async fn get_secret_value(name: &str, stage: &str) -> Result<Option<String>, Str
     }
     // The chain is asked first, so that its failure reads as such, not as a failed request.
     let creds = match conf.credentials_provider() {
-        Some(p) => p.provide_credentials().await.map(|_| ()).map_err(|e| one_line(&e)),
+        Some(p) => p
+            .provide_credentials()
+            .await
+            .map(|_| ())
+            .map_err(|e| one_line(&e)),
         None => Err("no credential provider is configured".to_string()),
     };
     if let Err(why) = creds {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use forge_template::datasource::{Executor, Executors};
 use forge_template::plugins::BuiltinPlugin;
-use forge_template::secrets::SecretsManager;
 use forge_template::schema::{ConfigStruct, PluginKind, Registry as Schemas, Schema};
+use forge_template::secrets::SecretsManager;
 
 use crate::plugin::Connector;
 use crate::registry::{

@@ -32,7 +32,8 @@ fn http_get(url: &str) -> std::result::Result<(u16, String), String> {
         .and_then(|u| u.host().map(|h| h.trim_matches(['[', ']']).to_string()))
         .is_some_and(|h| {
             h.eq_ignore_ascii_case("localhost")
-                || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
         });
     let mut cfg = ureq::Agent::config_builder()
         .http_status_as_error(false)

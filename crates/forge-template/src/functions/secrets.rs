@@ -174,7 +174,8 @@ mod tests {
         );
         let e = call(&c, "aws_secretsmanager", vec![s("gone"), s("k")]).unwrap_err();
         assert!(
-            e.detail.contains("ResourceNotFoundException: \"gone\" at AWSCURRENT"),
+            e.detail
+                .contains("ResourceNotFoundException: \"gone\" at AWSCURRENT"),
             "{}",
             e.detail
         );

@@ -23,8 +23,7 @@ pub trait SecretsManager: Send + Sync + std::fmt::Debug {
     /// The `SecretString` of the version of secret `name` labelled `version_stage`, or `None`
     /// when the secret holds binary data. An error is the whole message: the service's error
     /// code first (`ResourceNotFoundException: ...`), naming the secret and the endpoint.
-    fn get_secret_string(&self, name: &str, version_stage: &str)
-        -> Result<Option<String>, String>;
+    fn get_secret_string(&self, name: &str, version_stage: &str) -> Result<Option<String>, String>;
 }
 
 /// Go's `%T` name of a decoded JSON value.
@@ -203,6 +202,9 @@ mod tests {
         );
         assert_eq!(*t.0.lock().unwrap(), ["AWSCURRENT"; 4]);
         // Without a client: a clear error, never a value.
-        assert_eq!(get_secret(None, "db", "user", false).unwrap_err(), NO_CLIENT);
+        assert_eq!(
+            get_secret(None, "db", "user", false).unwrap_err(),
+            NO_CLIENT
+        );
     }
 }

@@ -171,7 +171,10 @@ mod tests {
         assert_eq!(s.var("OTHER"), None);
         assert_eq!(s.home_file(".vault-token"), None);
         let s = Secrets::from_vars([("HOME", "/h/")]);
-        assert_eq!(s.home_file(".vault-token").as_deref(), Some("/h/.vault-token"));
+        assert_eq!(
+            s.home_file(".vault-token").as_deref(),
+            Some("/h/.vault-token")
+        );
         // The AWS variables are the SDK client's business, not read here.
         assert!(!ENV_VARS.iter().any(|k| k.starts_with("AWS_")));
         let e = s.aws_secretsmanager("n", None).unwrap_err();
