@@ -4,11 +4,12 @@
 
 use std::future::Future;
 
-/// Runs `fut` to completion on a new thread with its own single-threaded runtime; `what` names
-/// the caller when that thread dies.
-pub(crate) fn run<T, F>(what: &str, fut: F) -> Result<T, String>
+/// Runs the future `make` returns to completion on a new thread with its own single-threaded
+/// runtime; `what` names the caller when that thread dies.
+pub(crate) fn run<T, M, F>(what: &str, make: M) -> Result<T, String>
 where
-    F: Future<Output = Result<T, String>> + Send + 'static,
+    M: FnOnce() -> F + Send + 'static,
+    F: Future<Output = Result<T, String>>,
     T: Send + 'static,
 {
     std::thread::spawn(move || {
@@ -16,7 +17,7 @@ where
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        rt.block_on(fut)
+        rt.block_on(make())
     })
     .join()
     .map_err(|_| format!("{what}: the query thread failed"))?
@@ -26,13 +27,13 @@ where
 mod tests {
     #[test]
     fn runs_outside_and_inside_a_runtime() {
-        assert_eq!(super::run("t", async { Ok::<_, String>(1) }), Ok(1));
+        assert_eq!(super::run("t", || async { Ok::<_, String>(1) }), Ok(1));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         // Called from async code, as when a template loads inside `forge build`'s runtime.
-        let r = rt.block_on(async { super::run("t", async { Err::<u8, _>("no".to_string()) }) });
+        let r = rt.block_on(async { super::run("t", || async { Err::<u8, _>("no".to_string()) }) });
         assert_eq!(r, Err("no".to_string()));
     }
 }

@@ -34,7 +34,7 @@ pub fn execute(config: &Value) -> Result<Value, String> {
         include_deprecated: a.include_deprecated.unwrap_or(false),
     };
     // Template loading is synchronous and may run inside a runtime: query on a thread of its own.
-    let image = crate::blocking::run("amazon-ami", async move {
+    let image = crate::blocking::run("amazon-ami", move || async move {
         let ec2 = access.ec2("").await;
         crate::ebs::find_image(ec2.as_ref(), "", Some(&filter))
             .await

@@ -27,7 +27,7 @@ pub struct SdkSecretsManager;
 impl SecretsManager for SdkSecretsManager {
     fn get_secret_string(&self, name: &str, stage: &str) -> Result<Option<String>, String> {
         let (name, stage) = (name.to_string(), stage.to_string());
-        crate::blocking::run("aws_secretsmanager", async move {
+        crate::blocking::run("aws_secretsmanager", move || async move {
             get_secret_value(&name, &stage).await
         })
     }
