@@ -200,7 +200,7 @@ mod tests {
             get_secret(c, "", "", false).unwrap_err(),
             "At least one secret name must be provided"
         );
-        assert_eq!(*t.0.lock().unwrap(), ["AWSCURRENT"; 4]);
+        assert_eq!(*t.0.lock().unwrap(), ["AWSCURRENT"; 5]);
         // Without a client: a clear error, never a value.
         assert_eq!(
             get_secret(None, "db", "user", false).unwrap_err(),
