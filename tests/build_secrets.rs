@@ -8,6 +8,8 @@
 mod build;
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/moto.rs"]
+mod moto;
 #[path = "../crates/forge-template/tests/support/tempdir.rs"]
 mod tempdir;
 
@@ -159,4 +161,77 @@ fn secrets_are_masked_in_every_sink_and_encoding() {
     let r = sb.run(&["build", "-machine-readable", "t.pkr.hcl"], None, &[]);
     assert!(r.stdout.contains("plain=<sensitive>"));
     assert_no_secret("machine-readable output", &r.stdout);
+}
+
+/// The `aws_secretsmanager` functions of both template languages reach AWS Secrets Manager
+/// through the binary's Amazon client (moto here, support/moto.rs), and what they read is
+/// masked like any sensitive value.
+#[test]
+fn aws_secrets_manager_values_reach_the_build_masked() {
+    let m = moto::Moto::start(None);
+    let endpoint = m.endpoint();
+    m.create_secret(
+        "forge/token",
+        &serde_json::json!({ "token": SECRET }).to_string(),
+    );
+    let hcl = r#"
+local "token" {
+  expression = aws_secretsmanager("forge/token", "token")
+  sensitive  = true
+}
+source "null" "one" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.one"]
+  provisioner "shell-local" {
+    environment_vars = ["TOKEN=${local.token}"]
+    inline           = ["echo plain=$TOKEN", "printf '%s' \"$TOKEN\" > hcl2.txt"]
+  }
+}
+"#;
+    let json = r#"{
+  "variables": { "token": "{{ aws_secretsmanager `forge/token` `token` }}" },
+  "sensitive-variables": ["token"],
+  "builders": [{ "type": "null", "communicator": "none" }],
+  "provisioners": [{
+    "type": "shell-local",
+    "environment_vars": ["TOKEN={{ user `token` }}"],
+    "inline": ["echo plain=$TOKEN", "printf '%s' \"$TOKEN\" > json.txt"]
+  }]
+}"#;
+    let sb = Sandbox::new(&[("t.pkr.hcl", hcl), ("t.json", json)]);
+    let home = sb.path(".home");
+    std::fs::create_dir_all(&home).unwrap();
+    let home = home.to_string_lossy().into_owned();
+    let env = [
+        ("HOME", home.as_str()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIAFORGETEST"),
+        ("AWS_SECRET_ACCESS_KEY", "forge-test-secret"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    for (template, out) in [("t.pkr.hcl", "hcl2.txt"), ("t.json", "json.txt")] {
+        let r = sb.run(&["build", "-color=false", template], None, &env);
+        assert_eq!(r.code, 0, "{template}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("plain=<sensitive>"), "{}", r.stdout);
+        assert_no_secret("human output", &r.stdout);
+        assert_no_secret("stderr", &r.stderr);
+        assert_eq!(std::fs::read_to_string(sb.path(out)).unwrap(), SECRET);
+    }
+    // A secret that is not there: the service's error, through the function's.
+    let missing = hcl.replace("forge/token", "forge/missing");
+    std::fs::write(sb.path("t.pkr.hcl"), missing).unwrap();
+    let r = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &env);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    // (The diagnostic's detail is word-wrapped: its parts are looked for one by one.)
+    for part in [
+        "\"aws_secretsmanager\" failed:",
+        "ResourceNotFoundException:",
+        "\"forge/missing\"",
+    ] {
+        assert!(all.contains(part), "{part} missing from: {all}");
+    }
 }

@@ -50,11 +50,6 @@ pub struct BuildArgs {
     pub template_path: String,
 }
 
-/// The runtime registry of every plugin this binary carries.
-pub fn registry() -> forge_core::Registry {
-    crate::plugins::all().registry()
-}
-
 /// Runs `forge build`.
 pub fn run(a: &BuildArgs, machine_readable: bool) -> i32 {
     let Some(on_error) = OnError::parse(&a.on_error) else {
@@ -79,7 +74,9 @@ pub fn run(a: &BuildArgs, machine_readable: bool) -> i32 {
     let run_id = uuid::Uuid::new_v4().to_string();
     // Plugins and scripts read it, as in Packer (set before any thread starts).
     std::env::set_var("PACKER_RUN_UUID", &run_id);
-    let mut opts = match crate::commands::validate::load_options(&a.template) {
+    // Collected once: the loader gets their data sources and clients, the engine their registry.
+    let plugins = crate::plugins::all();
+    let mut opts = match crate::commands::validate::load_options(&a.template, &plugins) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
@@ -171,7 +168,7 @@ pub fn run(a: &BuildArgs, machine_readable: bool) -> i32 {
         }
         let engine = Engine::new(
             plan,
-            Arc::new(registry()),
+            Arc::new(plugins.registry()),
             output.clone(),
             events,
             journal,

@@ -46,7 +46,8 @@ pub fn run(a: &CleanupArgs) -> i32 {
         var_files: a.var_files.clone(),
         ..TemplateArgs::default()
     };
-    let mut given = match crate::commands::validate::load_options(&flags) {
+    let plugins = crate::plugins::all();
+    let mut given = match crate::commands::validate::load_options(&flags, &plugins) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
@@ -68,7 +69,7 @@ pub fn run(a: &CleanupArgs) -> i32 {
         }
     };
     let c = Cleanup {
-        registry: crate::commands::build::registry(),
+        registry: plugins.registry(),
         redactor: Redactor::new(),
         given,
         template,

@@ -12,10 +12,12 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use forge_template::diag::go_wordwrap;
 use forge_template::diag::{Diagnostic, Severity};
 use forge_template::legacy::{parse_legacy, render, InterpContext};
+use forge_template::secrets::SecretsManager;
 use forge_template::value::{Type, Value};
 use forge_template::{load, BuildPlan};
 use indexmap::IndexMap;
@@ -82,6 +84,8 @@ enum Evaluator {
         plan: BuildPlan,
         names: Vec<(String, Value)>,
         base_dir: PathBuf,
+        /// The client of the `aws_secretsmanager*` functions.
+        secrets_manager: Option<Arc<dyn SecretsManager>>,
     },
     Json {
         vars: IndexMap<String, String>,
@@ -128,10 +132,16 @@ impl Evaluator {
                 plan,
                 names,
                 base_dir,
+                secrets_manager,
             } => match line {
                 "help" => Outcome::text(HCL2_HELP),
                 "variables" => Outcome::text(hcl2_variables(plan)),
-                _ => match forge_template::console::eval_line(line, names, base_dir.clone()) {
+                _ => match forge_template::console::eval_line_with(
+                    line,
+                    names,
+                    base_dir.clone(),
+                    secrets_manager.as_deref(),
+                ) {
                     Ok(v) => Outcome::text(printable(&v)),
                     Err((diags, _files)) => Outcome {
                         diags: diags.0.iter().map(render_console_diag).collect(),
@@ -199,7 +209,7 @@ fn render_console_diag(d: &Diagnostic) -> String {
 
 /// Runs the command; returns the exit code.
 pub fn run(a: &ConsoleArgs) -> i32 {
-    let opts = match super::validate::lenient_load_options(&a.template) {
+    let opts = match super::validate::lenient_load_options(&a.template, &crate::plugins::all()) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
@@ -235,7 +245,7 @@ pub fn run(a: &ConsoleArgs) -> i32 {
             }
             None => empty_hcl2_plan(),
         };
-        hcl2_evaluator(plan)
+        hcl2_evaluator(plan, opts.secrets_manager.clone())
     } else {
         match json_evaluator(path.as_deref(), &opts) {
             Ok(e) => e,
@@ -284,7 +294,7 @@ fn empty_hcl2_plan() -> BuildPlan {
 }
 
 /// Packer's `NilContext`: the plan's scope without `data`, with unknown `source` and `build`.
-fn hcl2_evaluator(plan: BuildPlan) -> Evaluator {
+fn hcl2_evaluator(plan: BuildPlan, secrets_manager: Option<Arc<dyn SecretsManager>>) -> Evaluator {
     let mut names: Vec<(String, Value)> = plan
         .scope
         .iter()
@@ -313,6 +323,7 @@ fn hcl2_evaluator(plan: BuildPlan) -> Evaluator {
         plan,
         names,
         base_dir,
+        secrets_manager,
     }
 }
 

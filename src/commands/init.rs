@@ -56,7 +56,8 @@ pub fn run(a: &InitArgs) -> i32 {
         println!("{HELP}");
         return 1;
     }
-    let mut opts = match crate::commands::validate::load_options(&a.template) {
+    let plugins = crate::plugins::all();
+    let mut opts = match crate::commands::validate::load_options(&a.template, &plugins) {
         Ok(o) => o,
         Err(e) => {
             println!("{e}");

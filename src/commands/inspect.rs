@@ -35,7 +35,7 @@ pub fn run(a: &InspectArgs) -> i32 {
         eprintln!("{}", USAGE);
         return 1;
     };
-    let opts = match super::validate::lenient_load_options(&a.template) {
+    let opts = match super::validate::lenient_load_options(&a.template, &crate::plugins::all()) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");

@@ -247,7 +247,7 @@ mod tests {
         let mut runtime = forge_core::Registry::new();
         runtime
             .builders
-            .insert("b-run", crate::commands::build::registry().builders["null"]);
+            .insert("b-run", crate::plugins::all().registry().builders["null"]);
         let md = compat_matrix(&schemas, &runtime);
         assert!(md.contains("| Builders | 2 | 1 | 1 |"), "{md}");
         let a = md.find("| `a-schema-only` | validate |  |").expect(&md);

@@ -2,12 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
+use forge_core::plugin::PluginSet;
 use forge_template::{check_syntax, load, parse_var_flag, LoadOptions};
 
 use crate::cli::{TemplateArgs, ValidateArgs};
 
-/// Turns the shared template flags into load options, or Packer's flag error.
-pub fn load_options(t: &TemplateArgs) -> Result<LoadOptions, String> {
+/// Turns the shared template flags into load options, or Packer's flag error; `plugins` give
+/// the data sources and the cloud clients of the template functions.
+pub fn load_options(t: &TemplateArgs, plugins: &PluginSet) -> Result<LoadOptions, String> {
     let split = |v: &[String]| -> Vec<String> {
         v.iter()
             .flat_map(|s| s.split(','))
@@ -24,7 +26,8 @@ pub fn load_options(t: &TemplateArgs) -> Result<LoadOptions, String> {
         var_files: t.var_files.iter().map(PathBuf::from).collect(),
         only: split(&t.only),
         except: split(&t.except),
-        datasources: crate::plugins::all().datasources(),
+        datasources: plugins.datasources(),
+        secrets_manager: plugins.secrets_manager.clone(),
         ..LoadOptions::default()
     })
 }
@@ -32,8 +35,8 @@ pub fn load_options(t: &TemplateArgs) -> Result<LoadOptions, String> {
 /// Load options for the commands that show a template as far as it loads (`inspect`,
 /// `console`): unset variables are unknown and the plan is kept despite errors, as Packer
 /// ignores initialisation errors there.
-pub fn lenient_load_options(t: &TemplateArgs) -> Result<LoadOptions, String> {
-    let mut opts = load_options(t)?;
+pub fn lenient_load_options(t: &TemplateArgs, plugins: &PluginSet) -> Result<LoadOptions, String> {
+    let mut opts = load_options(t, plugins)?;
     opts.unset_as_unknown = true;
     opts.keep_plan_on_error = true;
     Ok(opts)
@@ -51,7 +54,8 @@ pub fn run(a: &ValidateArgs) -> i32 {
         println!("Syntax-only check passed. Everything looks okay.");
         return 0;
     }
-    let mut opts = match load_options(&a.template) {
+    let plugins = crate::plugins::all();
+    let mut opts = match load_options(&a.template, &plugins) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
@@ -70,7 +74,7 @@ pub fn run(a: &ValidateArgs) -> i32 {
             1
         }
         Some(plan) => {
-            let registry = crate::commands::build::registry();
+            let registry = plugins.registry();
             // Plugins forge cannot run still get their settings decoded and checked as their
             // plugins' prepare would (and builders their boot command).
             let mut diags = forge_template::diag::Diagnostics::new();

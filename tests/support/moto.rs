@@ -120,6 +120,34 @@ impl Moto {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Creates a Secrets Manager secret holding `value` (moto's relaxed signature, as
+    /// [`Moto::query`]).
+    pub fn create_secret(&self, name: &str, value: &str) {
+        let body = serde_json::json!({ "Name": name, "SecretString": value }).to_string();
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "-f",
+                "-H",
+                "Authorization: AWS4-HMAC-SHA256 Credential=test/20200101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+                "-H",
+                "X-Amz-Target: secretsmanager.CreateSecret",
+                "-H",
+                "Content-Type: application/x-amz-json-1.1",
+                "--data",
+                &body,
+                &format!("{}/", self.endpoint()),
+            ])
+            .output()
+            .expect("curl is needed for the moto tests: apt-get install curl");
+        assert!(
+            out.status.success(),
+            "creating secret {name} in moto failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Every `<tag>value</tag>` in an answer.
     pub fn values(xml: &str, tag: &str) -> Vec<String> {
         let open = format!("<{tag}>");

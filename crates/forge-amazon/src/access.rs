@@ -8,7 +8,8 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ec2::config::{Credentials, ProvideCredentials};
+use aws_sdk_ec2::config::{Credentials, ProvideCredentials, SharedHttpClient};
+use aws_smithy_http_client::tls::TlsContext;
 use forge_template::schema::plugins::AssumeRoleConfig;
 use forge_template::schema::ConfigStruct;
 use forge_template::value::Value;
@@ -74,6 +75,20 @@ pub struct Access {
     /// The clients made so far, by region: one SDK configuration (credentials, profile files,
     /// connection pool) per region, shared by every step and clone of this access.
     clients: Clients,
+}
+
+/// forge's HTTPS client for the SDK: rustls on ring, which the rest of forge uses (not the
+/// SDK's default aws-lc), with the system's roots unless `tls` says otherwise.
+pub(crate) fn https_client(tls: Option<TlsContext>) -> SharedHttpClient {
+    let b = aws_smithy_http_client::Builder::new().tls_provider(
+        aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ),
+    );
+    match tls {
+        Some(tls) => b.tls_context(tls).build_https(),
+        None => b.build_https(),
+    }
 }
 
 /// Clients by region.
@@ -262,14 +277,21 @@ impl Access {
 
     /// The SDK configuration for `region`: region, HTTP client, timeouts and credentials.
     async fn sdk_config(&self, region: String) -> SdkConfig {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region))
-            .http_client(http)
+        self.sdk_config_with(Some(region), https_client(None)).await
+    }
+
+    /// The SDK configuration on `http`: `region`, else the SDK's region chain (environment,
+    /// profile, instance metadata); timeouts; credentials from this access, else the chain.
+    pub(crate) async fn sdk_config_with(
+        &self,
+        region: Option<String>,
+        http: SharedHttpClient,
+    ) -> SdkConfig {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        if let Some(region) = region {
+            loader = loader.region(Region::new(region));
+        }
+        loader = loader
             // forge retries itself, through the limiter every build of the process shares.
             .retry_config(RetryConfig::disabled())
             .timeout_config(

@@ -34,20 +34,12 @@ pub fn execute(config: &Value) -> Result<Value, String> {
         include_deprecated: a.include_deprecated.unwrap_or(false),
     };
     // Template loading is synchronous and may run inside a runtime: query on a thread of its own.
-    let image = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async {
-            let ec2 = access.ec2("").await;
-            crate::ebs::find_image(ec2.as_ref(), "", Some(&filter))
-                .await
-                .map_err(|e| e.to_string())
-        })
-    })
-    .join()
-    .map_err(|_| "amazon-ami: the query thread failed".to_string())??;
+    let image = crate::blocking::run("amazon-ami", move || async move {
+        let ec2 = access.ec2("").await;
+        crate::ebs::find_image(ec2.as_ref(), "", Some(&filter))
+            .await
+            .map_err(|e| e.to_string())
+    })?;
     let s = |v: &str| Value::string(v.to_string());
     let tags: BTreeMap<String, Value> = image.tags.iter().map(|(k, v)| (k.clone(), s(v))).collect();
     Ok(Value::object(BTreeMap::from([

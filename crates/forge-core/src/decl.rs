@@ -10,6 +10,7 @@ use std::sync::Arc;
 use forge_template::datasource::{Executor, Executors};
 use forge_template::plugins::BuiltinPlugin;
 use forge_template::schema::{ConfigStruct, PluginKind, Registry as Schemas, Schema};
+use forge_template::secrets::SecretsManager;
 
 use crate::plugin::Connector;
 use crate::registry::{
@@ -143,8 +144,8 @@ impl PluginDecl {
     }
 }
 
-/// What a plugin crate contributes: its plugin types, and the communicators and resource
-/// reclaimers that come with them.
+/// What a plugin crate contributes: its plugin types, the communicators and resource
+/// reclaimers that come with them, and the cloud clients template functions call.
 #[derive(Clone, Default)]
 pub struct PluginSet {
     /// The plugin types, in declaration order.
@@ -153,6 +154,9 @@ pub struct PluginSet {
     pub connectors: Vec<(&'static str, Arc<dyn Connector>)>,
     /// Reclaimers of the resources its builders create.
     pub reclaimers: Vec<Arc<dyn Reclaimer>>,
+    /// The client of the `aws_secretsmanager*` template functions (for
+    /// [`forge_template::LoadOptions::secrets_manager`]).
+    pub secrets_manager: Option<Arc<dyn SecretsManager>>,
 }
 
 impl PluginSet {
@@ -170,6 +174,12 @@ impl PluginSet {
         self
     }
 
+    /// Sets the client of the `aws_secretsmanager*` template functions.
+    pub fn secrets_manager(mut self, c: Arc<dyn SecretsManager>) -> PluginSet {
+        self.secrets_manager = Some(c);
+        self
+    }
+
     /// Adds a communicator.
     pub fn connector(mut self, name: &'static str, c: Arc<dyn Connector>) -> PluginSet {
         self.connectors.push((name, c));
@@ -183,6 +193,8 @@ impl PluginSet {
             all.decls.extend(s.decls);
             all.connectors.extend(s.connectors);
             all.reclaimers.extend(s.reclaimers);
+            // One client per cloud: the first set that has one gives it.
+            all.secrets_manager = all.secrets_manager.or(s.secrets_manager);
         }
         all
     }

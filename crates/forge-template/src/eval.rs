@@ -21,6 +21,8 @@ pub struct EvalEnv<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// Whether `templatefile` is allowed (it is not inside a template file).
     pub allow_templatefile: bool,
+    /// The client of the `aws_secretsmanager*` functions, if any.
+    pub secrets_manager: Option<&'a dyn crate::secrets::SecretsManager>,
 }
 
 impl EvalEnv<'static> {
@@ -32,6 +34,7 @@ impl EvalEnv<'static> {
             allow_env: false,
             env: &|k| std::env::var(k).ok(),
             allow_templatefile: true,
+            secrets_manager: None,
         }
     }
 }
@@ -584,6 +587,7 @@ impl<'a> Scope<'a> {
             allow_env: self.env.allow_env,
             render_template: Some(&render),
             env: self.env.env,
+            secrets_manager: self.env.secrets_manager,
         };
         functions::call(&ctx, name, vals).map_err(|e| {
             let at = e
@@ -607,6 +611,7 @@ impl<'a> Scope<'a> {
             allow_env: false,
             env: self.env.env,
             allow_templatefile: false,
+            secrets_manager: self.env.secrets_manager,
         };
         let names = vars
             .as_entries()

@@ -65,7 +65,8 @@ pub fn load_legacy(path: &Path, opts: &LoadOptions, mut files: Files) -> Loaded 
         .ok()
         .map(|d| d.to_string_lossy().to_string());
     // vault, consul_key and aws_secretsmanager in variable defaults reach the real services.
-    let secrets = crate::secrets::Secrets::from_lookup(&env);
+    let secrets = crate::secrets::Secrets::from_lookup(&env)
+        .with_secrets_manager(opts.secrets_manager.clone());
     let var_opts = VarOptions {
         template_dir: template_dir.clone(),
         pwd: pwd.clone(),

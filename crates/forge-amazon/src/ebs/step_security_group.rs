@@ -20,23 +20,55 @@ fn comm_port(st: &State) -> u16 {
     st.config.comm.port().unwrap_or(22)
 }
 
+/// One GET with the system's trust roots: the status (any) and the body as text, or the
+/// transport failure in Go's form (`Get "URL": ...`). A loopback URL never goes through a
+/// proxy.
+fn http_get(url: &str) -> std::result::Result<(u16, String), String> {
+    use std::time::Duration;
+    let fail = |e: ureq::Error| format!("Get {url:?}: {e}");
+    let loopback = url
+        .parse::<ureq::http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(|h| h.trim_matches(['[', ']']).to_string()))
+        .is_some_and(|h| {
+            h.eq_ignore_ascii_case("localhost")
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        });
+    let mut cfg = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_global(Some(Duration::from_secs(60)))
+        .user_agent(concat!("forge/", env!("CARGO_PKG_VERSION")));
+    if loopback {
+        cfg = cfg.proxy(None);
+    }
+    let agent: ureq::Agent = cfg.build().into();
+    let mut resp = agent.get(url).call().map_err(fail)?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(1024 * 1024)
+        .read_to_vec()
+        .map_err(fail)?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
 /// This host's public address as a /32, from `https://checkip.amazonaws.com` (as Packer asks;
 /// `FORGE_CHECKIP_URL` points elsewhere).
 async fn public_ip_cidr() -> Result<String> {
     let url = std::env::var("FORGE_CHECKIP_URL")
         .unwrap_or_else(|_| "https://checkip.amazonaws.com".into());
     let u = url.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        forge_template::secrets::http_send("GET", &u, &[], None)
-    })
-    .await
-    .map_err(|e| Error::msg(e.to_string()))?;
+    let r = tokio::task::spawn_blocking(move || http_get(&u))
+        .await
+        .map_err(|e| Error::msg(e.to_string()))?;
     let ip = match r {
-        Ok(r) if r.status == 200 => r.body.trim().to_string(),
-        Ok(r) => {
+        Ok((200, body)) => body.trim().to_string(),
+        Ok((status, _)) => {
             return Err(Error::msg(format!(
-                "Error finding this host's public IP at {url}: status {}",
-                r.status
+                "Error finding this host's public IP at {url}: status {status}"
             )))
         }
         Err(e) => {

@@ -53,6 +53,9 @@ pub struct LoadOptions {
     /// The data sources implemented outside this crate (the binary passes its plugins'); the
     /// others besides `null` and `http` stay unknown.
     pub datasources: crate::datasource::Executors,
+    /// The AWS Secrets Manager client of the `aws_secretsmanager*` functions (the binary passes
+    /// its Amazon plugins'); without one those functions fail.
+    pub secrets_manager: Option<std::sync::Arc<dyn crate::secrets::SecretsManager>>,
 }
 
 /// The outcome of loading: the plan (when there were no errors), every diagnostic, and the
@@ -329,6 +332,7 @@ impl<'o> Loader<'o> {
             allow_env,
             env: &*self.env,
             allow_templatefile: true,
+            secrets_manager: self.opts.secrets_manager.as_deref(),
         }
     }
 

@@ -23,6 +23,8 @@ pub struct FuncCtx<'a> {
     pub render_template: Option<&'a RenderTemplate<'a>>,
     /// Reads environment variables (tests inject their own).
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// The client of the `aws_secretsmanager*` functions, if any.
+    pub secrets_manager: Option<&'a dyn crate::secrets::SecretsManager>,
 }
 
 /// Why a call failed.

@@ -55,17 +55,6 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    /// `host[:port]` as the `Host` header carries it (the port only when not the default).
-    pub fn host_header(&self) -> String {
-        let default = match self.scheme.as_str() {
-            "https" => 443,
-            _ => 80,
-        };
-        match self.port {
-            Some(p) if p != default => format!("{}:{p}", self.host),
-            _ => self.host.clone(),
-        }
-    }
     /// `host[:port]` for building URLs (IPv6 hosts in brackets, the port only when given).
     pub fn authority(&self) -> String {
         let host = if self.host.contains(':') {
@@ -95,13 +84,6 @@ impl Target {
             .split_once('?')
             .map(|(p, _)| p)
             .unwrap_or(&self.path_and_query)
-    }
-    /// The query without the `?`, or "".
-    pub fn query(&self) -> &str {
-        self.path_and_query
-            .split_once('?')
-            .map(|(_, q)| q)
-            .unwrap_or("")
     }
 }
 
@@ -328,16 +310,13 @@ mod tests {
     fn urls() {
         let t = parse_url("http://127.0.0.1:8500").unwrap();
         assert_eq!(t.path_and_query, "/");
-        assert_eq!(t.host_header(), "127.0.0.1:8500");
         assert_eq!(t.address(), "127.0.0.1:8500");
         let t = parse_url("https://secretsmanager.eu-west-1.amazonaws.com/").unwrap();
-        assert_eq!(t.host_header(), "secretsmanager.eu-west-1.amazonaws.com");
         assert_eq!(t.address(), "secretsmanager.eu-west-1.amazonaws.com:443");
         let t = parse_url("http://[::1]:80/a?b=c").unwrap();
         assert_eq!(t.host, "::1");
         assert_eq!(t.address(), "[::1]:80");
         assert_eq!(t.path(), "/a");
-        assert_eq!(t.query(), "b=c");
         assert!(parse_url("ftp://x").is_err());
         assert!(parse_url("127.0.0.1:8500").is_err());
         assert!(parse_url("").is_err());

@@ -5,21 +5,27 @@
 //! Every call reaches its service for real. When it cannot, the error says what was tried (the
 //! URL, the `host:port`, the credential sources) and why; no value is ever made up.
 //!
+//! Vault and Consul are reached over HTTP(S) from here; AWS Secrets Manager through the
+//! [`SecretsManager`] client a cloud plugin crate provides (forge-amazon's, on the AWS SDK, which
+//! reads the AWS variables from the process environment and the shared files as the SDK does).
+//!
 //! | service | variables read |
 //! |---|---|
 //! | Vault | `VAULT_ADDR` (default `https://127.0.0.1:8200`), `VAULT_TOKEN` (else `~/.vault-token`), `VAULT_NAMESPACE`, `VAULT_CACERT`, `VAULT_SKIP_VERIFY` |
 //! | Consul | `CONSUL_HTTP_ADDR` (default `127.0.0.1:8500`, may start with `http://`/`https://`), `CONSUL_HTTP_TOKEN`, `CONSUL_HTTP_TOKEN_FILE`, `CONSUL_HTTP_AUTH`, `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_CACERT`, `CONSUL_NAMESPACE`, `CONSUL_PARTITION` |
-//! | AWS | `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` (also `AWS_ACCESS_KEY`/`AWS_SECRET_KEY`), else the profile (`AWS_PROFILE`, `AWS_DEFAULT_PROFILE`, default `default`) in `AWS_SHARED_CREDENTIALS_FILE` (`~/.aws/credentials`) or `AWS_CONFIG_FILE` (`~/.aws/config`); region from `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile; endpoint from `AWS_ENDPOINT_URL_SECRETS_MANAGER` or `AWS_ENDPOINT_URL`; `AWS_CA_BUNDLE` |
+//! | AWS (forge-amazon's client) | `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` (also `AWS_ACCESS_KEY`/`AWS_SECRET_KEY`), else the profile (`AWS_PROFILE`, default `default`) in `AWS_SHARED_CREDENTIALS_FILE` (`~/.aws/credentials`) or `AWS_CONFIG_FILE` (`~/.aws/config`), with the SDK's other sources (SSO, assumed roles, `credential_process`, web identity, ECS and EC2 instance roles); region from `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile; endpoint from `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL` or the profile's `endpoint_url`; `AWS_CA_BUNDLE` |
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::legacy::interp::SecretSource;
 
 mod aws;
 mod consul;
 mod http;
+pub(crate) use aws::get_secret;
+pub use aws::{SecretsManager, CURRENT_STAGE, NO_CLIENT};
 pub use http::Response;
-pub mod sigv4;
 mod vault;
 
 /// One HTTP request with the system's trust roots (for the `http` data source): any status is a
@@ -50,27 +56,15 @@ pub const ENV_VARS: &[&str] = &[
     "CONSUL_CACERT",
     "CONSUL_NAMESPACE",
     "CONSUL_PARTITION",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_ACCESS_KEY",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SECRET_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONFIG_FILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-    "AWS_ENDPOINT_URL",
-    "AWS_CA_BUNDLE",
 ];
 
-/// The secret backend: Vault, Consul and AWS Secrets Manager, reached over HTTP(S) with the
-/// settings captured from the environment when it was made.
+/// The secret backend: Vault and Consul, reached over HTTP(S) with the settings captured from
+/// the environment when it was made, and AWS Secrets Manager through the client it was given
+/// ([`Secrets::with_secrets_manager`]; without one those calls fail).
 #[derive(Clone, Debug, Default)]
 pub struct Secrets {
     vars: BTreeMap<String, String>,
+    secrets_manager: Option<Arc<dyn SecretsManager>>,
 }
 
 impl Secrets {
@@ -86,6 +80,7 @@ impl Secrets {
                 .iter()
                 .filter_map(|k| lookup(k).map(|v| (k.to_string(), v)))
                 .collect(),
+            secrets_manager: None,
         }
     }
 
@@ -102,7 +97,14 @@ impl Secrets {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            secrets_manager: None,
         }
+    }
+
+    /// The AWS Secrets Manager client the `aws_secretsmanager*` calls use.
+    pub fn with_secrets_manager(mut self, client: Option<Arc<dyn SecretsManager>>) -> Secrets {
+        self.secrets_manager = client;
+        self
     }
 
     /// A variable's value; empty counts as unset, as Go's `os.Getenv` callers treat it.
@@ -139,11 +141,16 @@ impl SecretSource for Secrets {
     }
 
     fn aws_secretsmanager(&self, name: &str, key: Option<&str>) -> Result<String, String> {
-        aws::get_secret(self, name, key.unwrap_or(""), false)
+        aws::get_secret(
+            self.secrets_manager.as_deref(),
+            name,
+            key.unwrap_or(""),
+            false,
+        )
     }
 
     fn aws_secretsmanager_raw(&self, name: &str) -> Result<String, String> {
-        aws::get_secret(self, name, "", true)
+        aws::get_secret(self.secrets_manager.as_deref(), name, "", true)
     }
 }
 
@@ -165,9 +172,13 @@ mod tests {
         assert_eq!(s.home_file(".vault-token"), None);
         let s = Secrets::from_vars([("HOME", "/h/")]);
         assert_eq!(
-            s.home_file(".aws/config").as_deref(),
-            Some("/h/.aws/config")
+            s.home_file(".vault-token").as_deref(),
+            Some("/h/.vault-token")
         );
+        // The AWS variables are the SDK client's business, not read here.
+        assert!(!ENV_VARS.iter().any(|k| k.starts_with("AWS_")));
+        let e = s.aws_secretsmanager("n", None).unwrap_err();
+        assert_eq!(e, NO_CLIENT);
     }
 
     #[test]

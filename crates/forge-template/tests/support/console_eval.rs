@@ -39,6 +39,7 @@ pub fn eval_str(ctx: &TestCtx, src: &str) -> Result<Value, CallError> {
         allow_env: ctx.allow_env,
         env: &test_env,
         allow_templatefile: true,
+        secrets_manager: None,
     };
     Scope::new(&env, Vec::new())
         .eval(&expr)

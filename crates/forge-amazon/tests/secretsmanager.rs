@@ -1,6 +1,8 @@
-//! AWS Secrets Manager against a real server: moto in server mode, started here on a free
-//! loopback port and stopped afterwards. moto runs with IAM authentication on after the setup
-//! calls, so it checks forge's SigV4 signatures and rejects unknown keys.
+//! The client of the `aws_secretsmanager*` template functions (aws-sdk-secretsmanager) against
+//! a real server: moto in server mode, started here on a free loopback port and stopped
+//! afterwards. moto runs with IAM authentication on after the setup calls, so it checks the
+//! SDK's signatures and rejects unknown keys. The client reads its settings from the process
+//! environment, as the SDK does: this is the only test in this binary, so setting it is safe.
 //!
 //! Needs `python3` with moto: `pip install 'moto[server]'` (scripts/test.sh installs it). Without
 //! it this test fails; it never skips.
@@ -12,8 +14,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 
+use forge_amazon::secretsmanager::SdkSecretsManager;
 use forge_template::legacy::{render, InterpContext, SecretSource};
 use forge_template::secrets::Secrets;
 use forge_template::value::Value;
@@ -145,6 +150,39 @@ fn temp_home(tag: &str) -> PathBuf {
     dir
 }
 
+/// Every AWS variable the SDK or forge reads, cleared before each setting.
+const AWS_VARS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ACCESS_KEY",
+    "AWS_SECRET_KEY",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_CA_BUNDLE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+];
+
+/// Makes `vars` the whole AWS environment (and `HOME`); instance metadata stays off, as no
+/// EC2 instance is around to answer.
+fn set_env(vars: &[(&str, &str)]) {
+    for k in AWS_VARS {
+        std::env::remove_var(k);
+    }
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in vars {
+        std::env::set_var(k, v);
+    }
+}
+
 #[test]
 fn secrets_manager_against_moto() {
     let (server, port) = start_moto();
@@ -152,14 +190,17 @@ fn secrets_manager_against_moto() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let empty_home = temp_home("empty");
     let home = empty_home.to_str().unwrap().to_string();
+    let client = Arc::new(SdkSecretsManager);
+    let sm = Secrets::default().with_secrets_manager(Some(client.clone()));
 
-    let sm = Secrets::from_vars([
+    let keys = [
         ("HOME", home.as_str()),
         ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.as_str()),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", key_id.as_str()),
         ("AWS_SECRET_ACCESS_KEY", key_secret.as_str()),
-    ]);
+    ];
+    set_env(&keys);
 
     // Values, with Packer's key semantics.
     assert_eq!(
@@ -201,7 +242,8 @@ fn secrets_manager_against_moto() {
     eprintln!("missing secret: {e}");
     assert!(e.starts_with("ResourceNotFoundException: "), "{e}");
     assert!(e.contains("\"forge/missing\""), "{e}");
-    assert!(e.contains(&endpoint), "{e}");
+    assert!(e.contains(&format!("POST {endpoint} ")), "{e}");
+    assert!(e.contains("status code: 400"), "{e}");
 
     // The legacy JSON engine, in a variable default.
     let vars = IndexMap::new();
@@ -217,6 +259,16 @@ fn secrets_manager_against_moto() {
         "hunter2/t0k3n"
     );
 
+    // The Go SDK's older key names.
+    set_env(&[
+        ("HOME", home.as_str()),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY", key_id.as_str()),
+        ("AWS_SECRET_KEY", key_secret.as_str()),
+    ]);
+    assert_eq!(sm.aws_secretsmanager("forge/token", None).unwrap(), "t0k3n");
+
     // Keys from the shared credentials file of a profile, region from its config file.
     let profile_home = temp_home("profile");
     std::fs::write(
@@ -229,82 +281,84 @@ fn secrets_manager_against_moto() {
         "[profile ci]\nregion = us-east-1\n",
     )
     .unwrap();
-    let from_files = Secrets::from_vars([
-        ("HOME", profile_home.to_str().unwrap()),
-        ("AWS_PROFILE", "ci"),
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-    ]);
-    assert_eq!(
-        from_files
-            .aws_secretsmanager("forge/db", Some("password"))
-            .unwrap(),
-        "hunter2"
-    );
+    for profile_var in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"] {
+        set_env(&[
+            ("HOME", profile_home.to_str().unwrap()),
+            (profile_var, "ci"),
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ]);
+        assert_eq!(
+            sm.aws_secretsmanager("forge/db", Some("password")).unwrap(),
+            "hunter2",
+            "{profile_var}"
+        );
+    }
 
     // Wrong secret key: moto checks the signature and says no.
-    let bad = Secrets::from_vars([
+    set_env(&[
         ("HOME", home.as_str()),
         ("AWS_ENDPOINT_URL", endpoint.as_str()),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", key_id.as_str()),
         ("AWS_SECRET_ACCESS_KEY", "not-the-secret"),
     ]);
-    let e = bad
+    let e = sm
         .aws_secretsmanager("forge/db", Some("password"))
         .unwrap_err();
     eprintln!("wrong secret key: {e}");
     assert!(e.starts_with("SignatureDoesNotMatch: "), "{e}");
     assert!(e.contains("status code: 403"), "{e}");
     // An access key moto never issued.
-    let unknown = Secrets::from_vars([
+    set_env(&[
         ("HOME", home.as_str()),
         ("AWS_ENDPOINT_URL", endpoint.as_str()),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "AKIANOTAREALKEY00000"),
         ("AWS_SECRET_ACCESS_KEY", "x"),
     ]);
-    let e = unknown.aws_secretsmanager("forge/db", None).unwrap_err();
+    let e = sm.aws_secretsmanager("forge/db", None).unwrap_err();
     assert!(e.starts_with("InvalidClientTokenId: "), "{e}");
 
     // No credentials at all: nothing is sent, and the error says what was looked at.
-    let none = Secrets::from_vars([
+    set_env(&[
         ("HOME", home.as_str()),
         ("AWS_ENDPOINT_URL", endpoint.as_str()),
         ("AWS_REGION", "us-east-1"),
     ]);
-    let e = none.aws_secretsmanager("forge/db", None).unwrap_err();
+    let e = sm.aws_secretsmanager("forge/db", None).unwrap_err();
     eprintln!("no credentials: {e}");
     assert!(e.starts_with("NoCredentialProviders: "), "{e}");
     assert!(e.contains("AWS_ACCESS_KEY_ID"), "{e}");
     assert!(e.contains(&format!("{home}/.aws/credentials")), "{e}");
-
-    // The HCL2 functions, evaluated as `packer console` does, read the process environment;
-    // this is the only test in this binary, so setting it is safe.
-    for (k, v) in [
+    // No region: nothing is sent either.
+    set_env(&[
         ("HOME", home.as_str()),
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
         ("AWS_ACCESS_KEY_ID", key_id.as_str()),
         ("AWS_SECRET_ACCESS_KEY", key_secret.as_str()),
-    ] {
-        std::env::set_var(k, v);
-    }
-    for k in [
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL",
-    ] {
-        std::env::remove_var(k);
-    }
+    ]);
+    let e = sm.aws_secretsmanager("forge/db", None).unwrap_err();
+    assert!(e.starts_with("MissingRegion: "), "{e}");
+    assert!(e.contains(&format!("{home}/.aws/config")), "{e}");
+
+    // The HCL2 functions, evaluated as `packer console` does, from inside a runtime (as a
+    // template loads in `forge build`): the client runs on a runtime of its own.
+    set_env(&keys);
     let eval = |line: &str| {
-        forge_template::console::eval_line(line, &[], std::env::temp_dir())
-            .map_err(|(d, files)| d.render(&files))
+        forge_template::console::eval_line_with(
+            line,
+            &[],
+            std::env::temp_dir(),
+            Some(client.as_ref()),
+        )
+        .map_err(|(d, files)| d.render(&files))
     };
-    assert_eq!(
-        eval(r#"aws_secretsmanager("forge/db", "password")"#).unwrap(),
-        Value::string("hunter2")
-    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let v = rt.block_on(async { eval(r#"aws_secretsmanager("forge/db", "password")"#) });
+    assert_eq!(v.unwrap(), Value::string("hunter2"));
     assert_eq!(
         eval(r#"aws_secretsmanager("forge/token", null)"#).unwrap(),
         Value::string("t0k3n")
@@ -328,6 +382,7 @@ fn secrets_manager_against_moto() {
         .aws_secretsmanager("forge/db", Some("password"))
         .unwrap_err();
     eprintln!("unreachable: {e}");
+    assert!(e.starts_with("RequestError: send request failed"), "{e}");
     assert!(e.contains(&format!("Post \"{endpoint}\"")), "{e}");
     assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
     assert!(e.contains("\"forge/db\""), "{e}");
