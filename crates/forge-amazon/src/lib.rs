@@ -7,6 +7,8 @@ pub mod ami_management;
 pub mod datasource;
 pub mod ebs;
 pub mod ec2;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod journal;
 pub mod limiter;
 pub mod wait;
