@@ -1,11 +1,10 @@
 //! What the step tests share: a fake cloud with a source image, a configuration whose every
 //! region's client is the fake, the build's state and a context whose output can be read.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use forge_core::plugin::{BuildCtx, BuildData, PrepareInfo};
+use forge_core::plugin::{BuildCtx, PrepareInfo};
 use forge_core::runner::{run_steps, Step};
 use forge_core::ui::{Buffer, Mode, Output, Ui};
 use forge_core::{Error, Result};
@@ -89,23 +88,21 @@ impl Fx {
 
     /// The state of a build with configuration `c`.
     pub async fn state(&self, c: Config) -> State {
-        State {
-            ec2: c.access.ec2("").await,
-            config: Arc::new(c),
-            source: None,
-            key_name: String::new(),
-            temp_key: None,
-            security_groups: Vec::new(),
-            instance: None,
-            comm: None,
-            amis: BTreeMap::new(),
-            generated: BuildData::new(),
-        }
+        let ec2 = c.access.ec2("").await;
+        State::new(Arc::new(c), ec2)
     }
 
     /// Runs `steps` through the runner (cleanup in reverse included).
     pub async fn run(&self, st: &mut State, mut steps: Vec<Box<dyn Step<State>>>) -> Result<()> {
         run_steps(&self.ctx, st, &mut steps).await
+    }
+
+    /// Runs `steps` that must fail: the error.
+    pub async fn failure(&self, st: &mut State, steps: Vec<Box<dyn Step<State>>>) -> Error {
+        match self.run(st, steps).await {
+            Ok(()) => panic!("the steps succeeded"),
+            Err(e) => e,
+        }
     }
 
     /// The journal's resources that were never marked deleted, as `kind id`.

@@ -87,6 +87,22 @@ pub struct State {
 }
 
 impl State {
+    /// The state of a build with configuration `config`, before its first step.
+    pub fn new(config: Arc<Config>, ec2: Arc<dyn Ec2>) -> State {
+        State {
+            config,
+            ec2,
+            source: None,
+            key_name: String::new(),
+            temp_key: None,
+            security_groups: Vec::new(),
+            instance: None,
+            comm: None,
+            amis: BTreeMap::new(),
+            generated: BuildData::new(),
+        }
+    }
+
     /// How long and how often to wait for EC2.
     pub fn wait(&self) -> Wait {
         Wait {
@@ -133,19 +149,7 @@ impl Builder for EbsBuilder {
         for s in c.access.secrets() {
             ctx.ui.output().redactor().add(&s);
         }
-        let ec2 = c.access.ec2("").await;
-        let mut state = State {
-            config: c.clone(),
-            ec2,
-            source: None,
-            key_name: String::new(),
-            temp_key: None,
-            security_groups: Vec::new(),
-            instance: None,
-            comm: None,
-            amis: BTreeMap::new(),
-            generated: BuildData::new(),
-        };
+        let mut state = State::new(c.clone(), c.access.ec2("").await);
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(step_scope::StepRunScope { scope: None }),
             Box::new(step_pre_validate::StepPreValidate),

@@ -245,7 +245,7 @@ mod tests {
         let fx = Fx::new();
         let mut st = fx.state(fx.config(json!({})).await).await;
         let e = fx
-            .run(
+            .failure(
                 &mut st,
                 vec![
                     source(),
@@ -256,8 +256,7 @@ mod tests {
                     Box::new(Fail),
                 ],
             )
-            .await
-            .unwrap_err();
+            .await;
         assert_eq!(e.to_string(), "a later step failed");
         assert_eq!(fx.cloud.count("CopyImage"), 0);
         assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());

@@ -58,7 +58,7 @@ mod tests {
             {"device_name": "/dev/sdb", "volume_size": 10, "delete_on_termination": false}]});
         let mut st = fx.state(fx.config(extra).await).await;
         let e = fx
-            .run(
+            .failure(
                 &mut st,
                 vec![
                     source(),
@@ -67,8 +67,7 @@ mod tests {
                     Box::new(Fail),
                 ],
             )
-            .await
-            .unwrap_err();
+            .await;
         assert_eq!(e.to_string(), "a later step failed");
         let i = st.instance.clone().unwrap();
         assert_eq!(i.volumes.len(), 2);

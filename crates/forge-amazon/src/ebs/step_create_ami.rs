@@ -186,9 +186,8 @@ mod tests {
         fx.cloud.fail("CreateImage", "InvalidParameterValue", None);
         let mut st = fx.state(fx.config(json!({})).await).await;
         let e = fx
-            .run(&mut st, vec![source(), launch(), stop(), create_ami()])
-            .await
-            .unwrap_err();
+            .failure(&mut st, vec![source(), launch(), stop(), create_ami()])
+            .await;
         assert_eq!(
             e.to_string(),
             "Error creating AMI: EC2 CreateImage: InvalidParameterValue: injected by the test"
@@ -206,9 +205,8 @@ mod tests {
         fx.cloud.ends_as("available", "failed");
         let mut st = fx.state(fx.config(json!({})).await).await;
         let e = fx
-            .run(&mut st, vec![source(), launch(), stop(), create_ami()])
-            .await
-            .unwrap_err();
+            .failure(&mut st, vec![source(), launch(), stop(), create_ami()])
+            .await;
         let id = fx
             .cloud
             .ops()
@@ -230,12 +228,11 @@ mod tests {
         let fx = Fx::new();
         let mut st = fx.state(fx.config(json!({})).await).await;
         let e = fx
-            .run(
+            .failure(
                 &mut st,
                 vec![source(), launch(), stop(), create_ami(), Box::new(Fail)],
             )
-            .await
-            .unwrap_err();
+            .await;
         assert_eq!(e.to_string(), "a later step failed");
         assert!(fx.cloud.images_named("forge-test-ami").is_empty());
         assert!(st.amis.is_empty());
@@ -249,12 +246,11 @@ mod tests {
         fx.ctx.opts.on_error = forge_core::plugin::OnError::Abort;
         let mut st = fx.state(fx.config(json!({})).await).await;
         let e = fx
-            .run(
+            .failure(
                 &mut st,
                 vec![source(), launch(), stop(), create_ami(), Box::new(Fail)],
             )
-            .await
-            .unwrap_err();
+            .await;
         assert_eq!(e.to_string(), "a later step failed");
         assert_eq!(fx.cloud.count("DeregisterImage"), 0);
         assert_eq!(fx.cloud.count("TerminateInstances"), 0);

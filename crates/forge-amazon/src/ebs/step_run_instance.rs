@@ -311,7 +311,7 @@ mod tests {
         fx.cloud
             .fail("RunInstances", "InvalidParameterCombination", None);
         let mut st = fx.state(fx.config(json!({})).await).await;
-        let e = fx.run(&mut st, vec![source(), launch()]).await.unwrap_err();
+        let e = fx.failure(&mut st, vec![source(), launch()]).await;
         assert_eq!(
             e.to_string(),
             "Error launching source instance: EC2 RunInstances: InvalidParameterCombination: injected by the test"
@@ -327,7 +327,7 @@ mod tests {
         fx.cloud.pending("terminated", Some(3));
         let mut st = fx.state(fx.config(json!({})).await).await;
         let start = tokio::time::Instant::now();
-        let e = fx.run(&mut st, vec![source(), launch()]).await.unwrap_err();
+        let e = fx.failure(&mut st, vec![source(), launch()]).await;
         let id = fx.cloud.instance_ids().pop().unwrap();
         assert_eq!(
             e.to_string(),
@@ -345,7 +345,7 @@ mod tests {
         let fx = Fx::new();
         fx.cloud.ends_as("running", "terminated");
         let mut st = fx.state(fx.config(json!({})).await).await;
-        let e = fx.run(&mut st, vec![source(), launch()]).await.unwrap_err();
+        let e = fx.failure(&mut st, vec![source(), launch()]).await;
         let id = fx.cloud.instance_ids().pop().unwrap();
         assert_eq!(
             e.to_string(),
@@ -362,9 +362,8 @@ mod tests {
         fx.cloud.pending("terminated", None);
         let mut st = fx.state(fx.config(json!({})).await).await;
         let e = fx
-            .run(&mut st, vec![source(), launch(), Box::new(Fail)])
-            .await
-            .unwrap_err();
+            .failure(&mut st, vec![source(), launch(), Box::new(Fail)])
+            .await;
         assert_eq!(e.to_string(), "a later step failed");
         let id = st.instance.clone().unwrap().id;
         assert!(

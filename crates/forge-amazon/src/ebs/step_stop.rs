@@ -77,12 +77,11 @@ mod tests {
         fx.cloud.fail("StopInstances", "UnsupportedOperation", None);
         let mut st = fx.state(fx.config(json!({})).await).await;
         let e = fx
-            .run(
+            .failure(
                 &mut st,
                 vec![source(), launch(), Box::new(StepStopInstance)],
             )
-            .await
-            .unwrap_err();
+            .await;
         assert_eq!(
             e.to_string(),
             "Error stopping instance: EC2 StopInstances: UnsupportedOperation: injected by the test"
@@ -96,12 +95,11 @@ mod tests {
         fx.cloud.ends_as("stopped", "terminated");
         let mut st = fx.state(fx.config(json!({})).await).await;
         let e = fx
-            .run(
+            .failure(
                 &mut st,
                 vec![source(), launch(), Box::new(StepStopInstance)],
             )
-            .await
-            .unwrap_err();
+            .await;
         assert_eq!(
             e.to_string(),
             "Error waiting for instance to stop: the instance is terminated"
@@ -114,12 +112,11 @@ mod tests {
         fx.cloud.pending("stopped", None);
         let mut st = fx.state(fx.config(json!({})).await).await;
         let e = fx
-            .run(
+            .failure(
                 &mut st,
                 vec![source(), launch(), Box::new(StepStopInstance)],
             )
-            .await
-            .unwrap_err();
+            .await;
         let id = st.instance.clone().unwrap().id;
         assert_eq!(
             e.to_string(),
