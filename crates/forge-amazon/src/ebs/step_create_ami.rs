@@ -160,7 +160,7 @@ mod tests {
         assert_eq!(st.amis.get(REGION), Some(&id));
         let images = st
             .ec2
-            .describe_images(&[id.clone()], &[], &[])
+            .describe_images(std::slice::from_ref(&id), &[], &[])
             .await
             .unwrap();
         assert_eq!(images[0].description, "made by a test");

@@ -241,7 +241,7 @@ mod tests {
             (spec.image_id.as_str(), spec.instance_type.as_str()),
             (fx.source.as_str(), "t3.micro")
         );
-        assert_eq!(spec.security_group_ids, [sg.clone()]);
+        assert_eq!(spec.security_group_ids, std::slice::from_ref(&sg));
         let (k, v) = run_tag();
         let tags = fx.cloud.tags_of(&i.id).unwrap();
         assert_eq!(tags.get("Team").map(String::as_str), Some("ubuntu-jammy"));

@@ -85,7 +85,10 @@ mod tests {
             assert_eq!(t.get("Base").map(String::as_str), Some("ubuntu-jammy"));
             assert_eq!(t.get("Where"), Some(region));
             let ec2 = st.config.access.ec2(region).await;
-            let images = ec2.describe_images(&[id.clone()], &[], &[]).await.unwrap();
+            let images = ec2
+                .describe_images(std::slice::from_ref(id), &[], &[])
+                .await
+                .unwrap();
             for s in &images[0].snapshots {
                 let t = fx.cloud.tags_of(s).unwrap();
                 assert_eq!(t.get("Kind").map(String::as_str), Some("snapshot"));
