@@ -275,6 +275,16 @@ impl Access {
         client
     }
 
+    /// Makes `client` this access's EC2 client for `region` (tests: a fake cloud).
+    #[cfg(test)]
+    pub(crate) async fn use_client(&self, region: &str, client: Arc<dyn Ec2>) {
+        self.clients
+            .0
+            .lock()
+            .await
+            .insert(region.to_string(), client);
+    }
+
     /// The SDK configuration for `region`: region, HTTP client, timeouts and credentials.
     async fn sdk_config(&self, region: String) -> SdkConfig {
         self.sdk_config_with(Some(region), https_client(None)).await

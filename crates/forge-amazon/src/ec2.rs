@@ -378,34 +378,50 @@ impl SdkEc2 {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: fmt::Debug + Send + Sync + 'static,
     {
-        let tries = if self.max_retries > 0 {
-            self.max_retries + 1
-        } else {
-            12
+        retrying(&self.limiter, self.max_retries, || {
+            let sent = f();
+            async move { sent.await.map_err(|e| to_api_error(op, e)) }
+        })
+        .await
+    }
+}
+
+/// Runs `attempt` through `limiter` until it succeeds or fails for good: throttling is retried
+/// (slowing the limiter down) up to `max_retries` times (0: forge's default of 11), transient
+/// failures up to 3 times, with a backoff from 250 ms doubling up to 20 s; other errors come
+/// back at once.
+pub async fn retrying<T, F, Fut>(
+    limiter: &Limiter,
+    max_retries: u32,
+    mut attempt: F,
+) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let tries = if max_retries > 0 { max_retries + 1 } else { 12 };
+    let mut backoff = Duration::from_millis(250);
+    let mut n = 0;
+    loop {
+        n += 1;
+        limiter.acquire().await;
+        let err = match attempt().await {
+            Ok(v) => {
+                limiter.succeeded();
+                return Ok(v);
+            }
+            Err(e) => e,
         };
-        let mut backoff = Duration::from_millis(250);
-        let mut n = 0;
-        loop {
-            n += 1;
-            self.limiter.acquire().await;
-            let err = match f().await {
-                Ok(v) => {
-                    self.limiter.succeeded();
-                    return Ok(v);
-                }
-                Err(e) => to_api_error(op, e),
-            };
-            let again = err.is_throttling() || (err.is_transient() && n < 4);
-            if !again || n >= tries {
-                return Err(err);
-            }
-            if err.is_throttling() {
-                self.limiter.throttled();
-            }
-            tracing::info!("{err}; retrying in {backoff:?} (try {n} of {tries})");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(20));
+        let again = err.is_throttling() || (err.is_transient() && n < 4);
+        if !again || n >= tries {
+            return Err(err);
         }
+        if err.is_throttling() {
+            limiter.throttled();
+        }
+        tracing::info!("{err}; retrying in {backoff:?} (try {n} of {tries})");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(20));
     }
 }
 
@@ -1127,6 +1143,99 @@ mod tests {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             Some(&self.0)
         }
+    }
+
+    /// Runs `retrying` over answers `codes` (then success), recording when each try went.
+    async fn tries(
+        limiter: &Limiter,
+        max_retries: u32,
+        codes: &[&str],
+    ) -> (Result<u32, ApiError>, Vec<Duration>) {
+        let start = tokio::time::Instant::now();
+        let at = std::sync::Mutex::new(Vec::new());
+        let r = retrying(limiter, max_retries, || {
+            let n = {
+                let mut at = at.lock().unwrap();
+                at.push(start.elapsed());
+                at.len()
+            };
+            let answer = match codes.get(n - 1) {
+                Some(code) => Err(ApiError {
+                    op: "RunInstances",
+                    code: code.to_string(),
+                    message: "the test says so".into(),
+                }),
+                None => Ok(n as u32),
+            };
+            async move { answer }
+        })
+        .await;
+        (r, at.into_inner().unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_is_retried_with_a_doubling_backoff_and_slows_the_limiter() {
+        let l = Limiter::new(10.0);
+        let (r, at) = tries(&l, 0, &["RequestLimitExceeded", "Throttling", "SlowDown"]).await;
+        assert_eq!(r.unwrap(), 4);
+        assert_eq!(l.throttled_count(), 3);
+        assert!(l.rate() < 10.0, "{}", l.rate());
+        // Each gap is the backoff plus the slowed limiter's wait (at most 2 s at its slowest).
+        for (i, backoff) in [250, 500, 1000].into_iter().enumerate() {
+            let gap = at[i + 1] - at[i];
+            let backoff = Duration::from_millis(backoff);
+            assert!(
+                gap >= backoff && gap <= backoff + Duration::from_secs(2),
+                "{at:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_without_end_gives_up_after_max_retries_with_the_rate_hint() {
+        let l = Limiter::new(10.0);
+        let codes = ["RequestLimitExceeded"; 20];
+        let (r, at) = tries(&l, 0, &codes).await;
+        assert_eq!(at.len(), 12, "forge's default: 11 retries");
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "EC2 RunInstances: RequestLimitExceeded: the test says so (the account's API rate limit was hit and retries did not get through; set FORGE_AWS_RATE lower or run fewer builds at once)"
+        );
+        // The backoff stops doubling at 20 s.
+        let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps[7] >= Duration::from_secs(20), "{gaps:?}");
+        assert!(gaps[10] < Duration::from_secs(23), "{gaps:?}");
+        let (r, at) = tries(&Limiter::new(10.0), 2, &codes).await;
+        assert_eq!(at.len(), 3, "max_retries 2");
+        assert!(r.unwrap_err().is_throttling());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_get_three_more_tries() {
+        let l = Limiter::new(10.0);
+        let (r, at) = tries(&l, 0, &["InternalError", "", "Unavailable"]).await;
+        assert_eq!(r.unwrap(), 4);
+        assert_eq!(l.throttled_count(), 0);
+        assert_eq!(at[1] - at[0], Duration::from_millis(250));
+        let (r, at) = tries(&l, 0, &["InternalError"; 5]).await;
+        assert_eq!(at.len(), 4);
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "EC2 RunInstances: InternalError: the test says so"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_errors_come_back_at_once() {
+        let l = Limiter::new(10.0);
+        let (r, at) = tries(&l, 0, &["InvalidAMIID.NotFound", "Throttling"]).await;
+        assert_eq!(at, [Duration::ZERO]);
+        let e = r.unwrap_err();
+        assert!(e.is_not_found(), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "EC2 RunInstances: InvalidAMIID.NotFound: the test says so"
+        );
     }
 
     #[test]

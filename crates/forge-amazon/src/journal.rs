@@ -283,3 +283,105 @@ impl Reclaimer for AwsReclaimer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ec2::RunSpec;
+    use crate::fake::FakeCloud;
+    use std::collections::BTreeMap;
+
+    fn run_tags(run: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([(RUN_TAG.to_string(), run.to_string())])
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_security_group_is_deleted_once_the_instance_holding_it_is_gone() {
+        let cloud = FakeCloud::new(&["us-east-1"]);
+        let ec2 = cloud.ec2("us-east-1");
+        let image = cloud.add_image("us-east-1", "base", "amazon");
+        let sg = ec2
+            .create_security_group("g", "d", "", &BTreeMap::new())
+            .await
+            .unwrap();
+        let spec = RunSpec {
+            image_id: image,
+            security_group_ids: vec![sg.clone()],
+            ..RunSpec::default()
+        };
+        let id = ec2.run_instance(&spec).await.unwrap();
+        let other = ec2.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            terminate_all(other.as_ref(), &[id]).await.unwrap();
+        });
+        let start = tokio::time::Instant::now();
+        delete_security_group(ec2.as_ref(), &sg).await.unwrap();
+        assert!(start.elapsed() >= Duration::from_secs(20));
+        assert!(cloud.count("DeleteSecurityGroup") > 2);
+        assert_eq!(cloud.leftovers(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_is_already_gone_is_not_an_error() {
+        let cloud = FakeCloud::new(&["us-east-1"]);
+        let ec2 = cloud.ec2("us-east-1");
+        delete_security_group(ec2.as_ref(), "sg-gone")
+            .await
+            .unwrap();
+        assert_eq!(
+            delete_image(ec2.as_ref(), "ami-gone").await.unwrap(),
+            Vec::<String>::new()
+        );
+        terminate_all(ec2.as_ref(), &["i-gone".to_string()])
+            .await
+            .unwrap();
+        cloud.fail("DeregisterImage", "UnauthorizedOperation", None);
+        let image = cloud.add_image("us-east-1", "base", crate::fake::ACCOUNT);
+        assert_eq!(
+            delete_image(ec2.as_ref(), &image).await.unwrap_err(),
+            "EC2 DeregisterImage: UnauthorizedOperation: injected by the test"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_sweep_removes_everything_tagged_with_the_run_and_nothing_else() {
+        let cloud = FakeCloud::new(&["us-east-1"]);
+        cloud.pending("terminated", Some(2));
+        let ec2 = cloud.ec2("us-east-1");
+        let image = cloud.add_image("us-east-1", "base", "amazon");
+        let mine = run_tags("run-1");
+        ec2.create_key_pair("k1", "ed25519", &mine).await.unwrap();
+        ec2.create_key_pair("k2", "ed25519", &run_tags("run-2"))
+            .await
+            .unwrap();
+        let sg = ec2
+            .create_security_group("g", "d", "", &mine)
+            .await
+            .unwrap();
+        let spec = RunSpec {
+            image_id: image,
+            security_group_ids: vec![sg],
+            tags: mine.clone(),
+            volume_tags: mine.clone(),
+            block_devices: vec![crate::ec2::BlockDevice {
+                device_name: "/dev/sdb".into(),
+                ..Default::default()
+            }],
+            ..RunSpec::default()
+        };
+        let id = ec2.run_instance(&spec).await.unwrap();
+        ec2.describe_instance(&id).await.unwrap();
+        let ami = ec2.create_image(&id, "made", "", &[], &mine).await.unwrap();
+        let mut what = Vec::new();
+        sweep(ec2.as_ref(), "run-1", &mut what).await.unwrap();
+        assert_eq!(cloud.leftovers(), ["key pair k2"]);
+        assert_eq!(what[0], format!("instance {id}"));
+        assert!(what.contains(&"key pair k1".to_string()));
+        assert!(what.contains(&format!("AMI {ami}")));
+        assert!(
+            what.iter().any(|w| w.starts_with("volume vol-")),
+            "{what:?}"
+        );
+    }
+}

@@ -10,6 +10,8 @@ mod blocking;
 pub mod datasource;
 pub mod ebs;
 pub mod ec2;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod journal;
 pub mod limiter;
 pub mod secretsmanager;

@@ -5,6 +5,8 @@
 
 mod artifact;
 mod config;
+#[cfg(test)]
+mod fixture;
 mod step_ami_copy;
 mod step_cleanup_volumes;
 mod step_connect;
@@ -85,6 +87,22 @@ pub struct State {
 }
 
 impl State {
+    /// The state of a build with configuration `config`, before its first step.
+    pub fn new(config: Arc<Config>, ec2: Arc<dyn Ec2>) -> State {
+        State {
+            config,
+            ec2,
+            source: None,
+            key_name: String::new(),
+            temp_key: None,
+            security_groups: Vec::new(),
+            instance: None,
+            comm: None,
+            amis: BTreeMap::new(),
+            generated: BuildData::new(),
+        }
+    }
+
     /// How long and how often to wait for EC2.
     pub fn wait(&self) -> Wait {
         Wait {
@@ -131,19 +149,7 @@ impl Builder for EbsBuilder {
         for s in c.access.secrets() {
             ctx.ui.output().redactor().add(&s);
         }
-        let ec2 = c.access.ec2("").await;
-        let mut state = State {
-            config: c.clone(),
-            ec2,
-            source: None,
-            key_name: String::new(),
-            temp_key: None,
-            security_groups: Vec::new(),
-            instance: None,
-            comm: None,
-            amis: BTreeMap::new(),
-            generated: BuildData::new(),
-        };
+        let mut state = State::new(c.clone(), c.access.ec2("").await);
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(step_scope::StepRunScope { scope: None }),
             Box::new(step_pre_validate::StepPreValidate),
@@ -182,5 +188,189 @@ impl Builder for EbsBuilder {
             access: c.access.clone(),
             generated: state.generated.clone(),
         })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{self, Fx};
+    use super::*;
+    use forge_core::plugin::Communicator;
+    use serde_json::json;
+    use std::time::Duration;
+
+    /// Provisioners that succeed, or fail.
+    struct Provisioners(bool);
+
+    #[async_trait]
+    impl Hook for Provisioners {
+        async fn provision(
+            &self,
+            _ctx: &BuildCtx,
+            _comm: Option<Arc<dyn Communicator>>,
+            _data: &BuildData,
+        ) -> Result<()> {
+            if self.0 {
+                Ok(())
+            } else {
+                Err(forge_core::Error::msg(
+                    "Script exited with non-zero exit status: 1",
+                ))
+            }
+        }
+        async fn cleanup_provision(
+            &self,
+            _ctx: &BuildCtx,
+            _comm: Option<Arc<dyn Communicator>>,
+            _data: &BuildData,
+        ) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    async fn build(
+        fx: &Fx,
+        extra: serde_json::Value,
+        provisioners_pass: bool,
+    ) -> Result<Option<Arc<dyn Artifact>>> {
+        let b = EbsBuilder {
+            config: fx.config(extra).await,
+            info: fixture::info(),
+        };
+        b.run(&fx.ctx, Arc::new(Provisioners(provisioners_pass)))
+            .await
+    }
+
+    /// The calls that change something, in order.
+    fn changes(fx: &Fx) -> Vec<&'static str> {
+        fx.cloud
+            .calls()
+            .iter()
+            .map(|c| c.op)
+            .filter(|op| !op.starts_with("Describe"))
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_good_build_leaves_only_its_amis() {
+        let fx = Fx::new();
+        fx.cloud.pending("running", Some(2));
+        fx.cloud.pending("available", Some(3));
+        let a = build(&fx, json!({"ami_regions": ["us-west-2"]}), true)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut want: Vec<String> = fx
+            .cloud
+            .images_named("forge-test-ami")
+            .into_iter()
+            .map(|(region, id, ..)| format!("{region}:{id}"))
+            .collect();
+        want.sort();
+        assert_eq!(a.id(), want.join(","));
+        let left = fx.cloud.leftovers();
+        assert_eq!(
+            left.iter().filter(|l| l.starts_with("image ")).count(),
+            2,
+            "{left:?}"
+        );
+        assert!(
+            left.iter()
+                .all(|l| l.starts_with("image ") || l.starts_with("snapshot ")),
+            "{left:?}"
+        );
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_build_failing_midway_removes_everything_it_made() {
+        let fx = Fx::new();
+        fx.cloud.pending("available", Some(1));
+        fx.cloud.pending("terminated", Some(2));
+        fx.cloud
+            .fail_in("us-west-2", "CopyImage", "InvalidRequest", None);
+        let e = build(&fx, json!({"ami_regions": ["us-west-2"]}), true)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string().starts_with("Error Copying AMI (ami-")
+                && e.to_string().ends_with(
+                    ") to region (us-west-2): EC2 CopyImage: InvalidRequest: injected by the test"
+                ),
+            "{e}"
+        );
+        assert_eq!(
+            changes(&fx),
+            [
+                "CreateSecurityGroup",
+                "AuthorizeSecurityGroupIngress",
+                "RunInstances",
+                "StopInstances",
+                "CreateImage",
+                "CreateTags",
+                "CopyImage",
+                "DeregisterImage",
+                "DeleteSnapshot",
+                "TerminateInstances",
+                "DeleteSecurityGroup",
+            ]
+        );
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_provisioner_terminates_the_instance_and_removes_the_temporaries() {
+        let fx = Fx::new();
+        let extra = json!({"launch_block_device_mappings": [
+            {"device_name": "/dev/sdb", "volume_size": 10, "delete_on_termination": false}]});
+        let e = build(&fx, extra, false).await.err().unwrap();
+        assert_eq!(e.to_string(), "Script exited with non-zero exit status: 1");
+        assert_eq!(fx.cloud.count("CreateImage"), 0);
+        assert_eq!(fx.cloud.count("DeleteVolume"), 1);
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_that_never_runs_fails_the_build_and_the_key_pair_goes_too() {
+        let fx = Fx::new();
+        fx.cloud.pending("running", None);
+        let extra = json!({"communicator": "ssh", "ssh_username": "ubuntu",
+            "temporary_key_pair_type": "ed25519"});
+        let e = build(&fx, extra, true).await.err().unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("timed out after 2 minutes waiting for instance i-"),
+            "{e}"
+        );
+        assert_eq!(fx.cloud.count("CreateKeyPair"), 1);
+        assert_eq!(fx.cloud.count("DeleteKeyPair"), 1);
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupted_build_stops_waiting_and_removes_everything() {
+        let fx = Fx::new();
+        fx.cloud.pending("available", None);
+        let cancel = fx.ctx.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            cancel.cancel();
+        });
+        let start = tokio::time::Instant::now();
+        let e = build(&fx, json!({}), true).await.err().unwrap();
+        assert_eq!(e, forge_core::Error::Cancelled);
+        assert!(
+            start.elapsed() < Duration::from_secs(31),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(fx.cloud.count("DeregisterImage"), 1);
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+        assert!(fx.cloud.images_named("forge-test-ami").is_empty());
     }
 }

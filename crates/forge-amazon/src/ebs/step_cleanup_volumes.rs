@@ -44,3 +44,53 @@ impl Step<State> for StepCleanupVolumes {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ebs::fixture::{launch, ops_only, source, Fail, Fx};
+    use serde_json::json;
+
+    #[tokio::test(start_paused = true)]
+    async fn volumes_that_outlive_the_instance_are_deleted_after_it() {
+        let fx = Fx::new();
+        let extra = json!({"launch_block_device_mappings": [
+            {"device_name": "/dev/sdb", "volume_size": 10, "delete_on_termination": false}]});
+        let mut st = fx.state(fx.config(extra).await).await;
+        let e = fx
+            .failure(
+                &mut st,
+                vec![
+                    source(),
+                    Box::new(StepCleanupVolumes),
+                    launch(),
+                    Box::new(Fail),
+                ],
+            )
+            .await;
+        assert_eq!(e.to_string(), "a later step failed");
+        let i = st.instance.clone().unwrap();
+        assert_eq!(i.volumes.len(), 2);
+        let ops = ops_only(&fx.cloud);
+        let terminated = ops.iter().position(|o| *o == "TerminateInstances").unwrap();
+        let described = ops.iter().position(|o| *o == "DescribeVolumes").unwrap();
+        assert!(terminated < described, "{ops:?}");
+        // The root volume went with the instance; the other is deleted.
+        assert_eq!(
+            fx.cloud.ops().last().unwrap(),
+            &format!("DeleteVolume {}", i.volumes[1])
+        );
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn without_an_instance_nothing_is_looked_for() {
+        let fx = Fx::new();
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let r = fx
+            .run(&mut st, vec![Box::new(StepCleanupVolumes), Box::new(Fail)])
+            .await;
+        assert!(r.is_err());
+        assert_eq!(ops_only(&fx.cloud), Vec::<&str>::new());
+    }
+}

@@ -138,3 +138,127 @@ impl Step<State> for StepCreateAmi {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ebs::fixture::{create_ami, launch, run_tag, source, stop, Fail, Fx, REGION};
+    use serde_json::json;
+
+    #[tokio::test(start_paused = true)]
+    async fn makes_the_ami_waits_until_available_and_keeps_it_after_a_good_build() {
+        let fx = Fx::new();
+        fx.cloud.pending("available", Some(3));
+        let extra = json!({"ami_description": "made by a test"});
+        let mut st = fx.state(fx.config(extra).await).await;
+        fx.run(&mut st, vec![source(), launch(), stop(), create_ami()])
+            .await
+            .unwrap();
+        let [(region, id, state, _, _)] =
+            fx.cloud.images_named("forge-test-ami").try_into().unwrap();
+        assert_eq!((region.as_str(), state.as_str()), (REGION, "available"));
+        assert_eq!(st.amis.get(REGION), Some(&id));
+        let images = st
+            .ec2
+            .describe_images(std::slice::from_ref(&id), &[], &[])
+            .await
+            .unwrap();
+        assert_eq!(images[0].description, "made by a test");
+        // The AMI and its snapshots carry the run's tag; they stay, the instance goes.
+        let (k, v) = run_tag();
+        assert_eq!(fx.cloud.tags_of(&id).unwrap().get(&k), Some(&v));
+        for s in &images[0].snapshots {
+            assert_eq!(fx.cloud.tags_of(s).unwrap().get(&k), Some(&v));
+        }
+        let mut left = fx.cloud.leftovers();
+        left.sort();
+        let mut want = vec![format!("image {id}")];
+        want.extend(images[0].snapshots.iter().map(|s| format!("snapshot {s}")));
+        want.sort();
+        assert_eq!(left, want);
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+        assert_eq!(fx.cloud.count("DescribeImages"), 1 + 4 + 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_create_image_leaves_no_ami() {
+        let fx = Fx::new();
+        fx.cloud.fail("CreateImage", "InvalidParameterValue", None);
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let e = fx
+            .failure(&mut st, vec![source(), launch(), stop(), create_ami()])
+            .await;
+        assert_eq!(
+            e.to_string(),
+            "Error creating AMI: EC2 CreateImage: InvalidParameterValue: injected by the test"
+        );
+        assert!(fx.cloud.images_named("forge-test-ami").is_empty());
+        assert!(st.amis.is_empty());
+        assert_eq!(fx.cloud.count("DeregisterImage"), 0);
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ami_that_fails_is_deregistered_with_its_snapshots() {
+        let fx = Fx::new();
+        fx.cloud.ends_as("available", "failed");
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let e = fx
+            .failure(&mut st, vec![source(), launch(), stop(), create_ami()])
+            .await;
+        let id = fx
+            .cloud
+            .ops()
+            .iter()
+            .find_map(|o| o.strip_prefix("DeregisterImage ").map(str::to_string))
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!("Error waiting for AMI {id}: its state is failed")
+        );
+        assert!(fx.said().contains("Deregistering the AMI and deleting associated snapshots because of cancellation, or error..."));
+        assert_eq!(fx.cloud.count("DeleteSnapshot"), 1);
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_later_failure_removes_the_ami_and_its_snapshots() {
+        let fx = Fx::new();
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let e = fx
+            .failure(
+                &mut st,
+                vec![source(), launch(), stop(), create_ami(), Box::new(Fail)],
+            )
+            .await;
+        assert_eq!(e.to_string(), "a later step failed");
+        assert!(fx.cloud.images_named("forge-test-ami").is_empty());
+        assert!(st.amis.is_empty());
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_build_that_keeps_its_resources_leaves_the_ami_journaled() {
+        let mut fx = Fx::new();
+        fx.ctx.opts.on_error = forge_core::plugin::OnError::Abort;
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let e = fx
+            .failure(
+                &mut st,
+                vec![source(), launch(), stop(), create_ami(), Box::new(Fail)],
+            )
+            .await;
+        assert_eq!(e.to_string(), "a later step failed");
+        assert_eq!(fx.cloud.count("DeregisterImage"), 0);
+        assert_eq!(fx.cloud.count("TerminateInstances"), 0);
+        let kinds: Vec<String> = fx
+            .journaled()
+            .into_iter()
+            .map(|r| r.split(' ').next().unwrap().to_string())
+            .collect();
+        assert_eq!(kinds, [journal::IMAGE, journal::INSTANCE]);
+    }
+}

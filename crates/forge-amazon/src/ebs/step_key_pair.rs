@@ -77,3 +77,115 @@ impl Step<State> for StepKeyPair {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ebs::fixture::{ops_only, run_tag, Fail, Fx};
+    use serde_json::json;
+
+    fn ssh() -> serde_json::Value {
+        json!({"communicator": "ssh", "ssh_username": "ubuntu", "temporary_key_pair_type": "ed25519"})
+    }
+
+    #[tokio::test]
+    async fn a_temporary_key_pair_is_made_and_removed_at_cleanup() {
+        let fx = Fx::new();
+        let mut st = fx.state(fx.config(ssh()).await).await;
+        let mut step = StepKeyPair { record: None };
+        step.run(&fx.ctx, &mut st).await.unwrap();
+        let name = st.key_name.clone();
+        assert!(name.starts_with("packer_"), "{name}");
+        let key = st.temp_key.clone().unwrap();
+        assert!(key.public.starts_with("ssh-ed25519 "), "{}", key.public);
+        assert_eq!(fx.cloud.ops(), [format!("CreateKeyPair {name}")]);
+        assert_eq!(fx.cloud.leftovers(), [format!("key pair {name}")]);
+        step.cleanup(&fx.ctx, &mut st, Default::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            fx.cloud.ops(),
+            [
+                format!("CreateKeyPair {name}"),
+                format!("DeleteKeyPair {name}")
+            ]
+        );
+        assert!(fx.said().contains("Deleting temporary keypair..."));
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn the_key_pair_carries_the_run_tag() {
+        let fx = Fx::new();
+        let mut st = fx.state(fx.config(ssh()).await).await;
+        let mut step = StepKeyPair { record: None };
+        step.run(&fx.ctx, &mut st).await.unwrap();
+        let (k, v) = run_tag();
+        let found = st.ec2.key_pairs_tagged(&k, &v).await.unwrap();
+        assert_eq!(found, [st.key_name.clone()]);
+    }
+
+    #[tokio::test]
+    async fn a_named_key_pair_is_used_and_never_deleted() {
+        let fx = Fx::new();
+        let extra = json!({"communicator": "ssh", "ssh_username": "u",
+            "ssh_keypair_name": "mine", "ssh_agent_auth": true});
+        let mut st = fx.state(fx.config(extra).await).await;
+        let r = fx
+            .run(
+                &mut st,
+                vec![Box::new(StepKeyPair { record: None }), Box::new(Fail)],
+            )
+            .await;
+        assert!(r.is_err());
+        assert_eq!(st.key_name, "mine");
+        assert!(st.temp_key.is_none());
+        assert_eq!(ops_only(&fx.cloud), Vec::<&str>::new());
+    }
+
+    #[tokio::test]
+    async fn a_refused_key_pair_fails_the_step_and_deletes_nothing() {
+        let fx = Fx::new();
+        fx.cloud
+            .fail("CreateKeyPair", "UnauthorizedOperation", None);
+        let mut st = fx.state(fx.config(ssh()).await).await;
+        let r = fx
+            .run(&mut st, vec![Box::new(StepKeyPair { record: None })])
+            .await;
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "Error creating temporary keypair: EC2 CreateKeyPair: UnauthorizedOperation: injected by the test"
+        );
+        assert_eq!(ops_only(&fx.cloud), ["CreateKeyPair"]);
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn a_failed_deletion_is_reported_and_left_in_the_journal() {
+        let fx = Fx::new();
+        fx.cloud
+            .fail("DeleteKeyPair", "UnauthorizedOperation", None);
+        let mut st = fx.state(fx.config(ssh()).await).await;
+        let r = fx
+            .run(
+                &mut st,
+                vec![Box::new(StepKeyPair { record: None }), Box::new(Fail)],
+            )
+            .await;
+        assert!(r.is_err());
+        assert!(
+            fx.said().contains(&format!(
+                "Error cleaning up keypair. Please delete the key manually: {}",
+                st.key_name
+            )),
+            "{}",
+            fx.said()
+        );
+        assert_eq!(fx.cloud.leftovers(), [format!("key pair {}", st.key_name)]);
+        assert_eq!(
+            fx.journaled(),
+            [format!("{} {}", journal::KEY_PAIR, st.key_name)]
+        );
+    }
+}

@@ -49,3 +49,63 @@ impl Step<State> for StepPreValidate {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ebs::fixture::{ops_only, Fx, REGION};
+    use crate::fake::ACCOUNT;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn checks_the_regions_and_that_the_name_is_free() {
+        let fx = Fx::new();
+        let mut st = fx
+            .state(fx.config(json!({"ami_regions": ["eu-west-1"]})).await)
+            .await;
+        StepPreValidate.run(&fx.ctx, &mut st).await.unwrap();
+        assert_eq!(ops_only(&fx.cloud), ["DescribeRegions", "DescribeImages"]);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_region_is_refused() {
+        let fx = Fx::new();
+        let mut st = fx
+            .state(fx.config(json!({"ami_regions": ["mars-north-1"]})).await)
+            .await;
+        let e = StepPreValidate.run(&fx.ctx, &mut st).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Invalid region \"mars-north-1\": not one of this account's regions (us-east-1, us-west-2, eu-west-1); check `region` and `ami_regions`"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_name_in_use_is_refused_unless_forced() {
+        let fx = Fx::new();
+        let old = fx.cloud.add_image(REGION, "forge-test-ami", ACCOUNT);
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let e = StepPreValidate.run(&fx.ctx, &mut st).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("Error: AMI Name: 'forge-test-ami' is used by an existing AMI: {old} (set force_deregister to replace it)")
+        );
+        let mut st = fx
+            .state(fx.config(json!({"force_deregister": true})).await)
+            .await;
+        StepPreValidate.run(&fx.ctx, &mut st).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_query_names_what_failed() {
+        let fx = Fx::new();
+        fx.cloud.fail("DescribeImages", "AuthFailure", None);
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let e = StepPreValidate.run(&fx.ctx, &mut st).await.unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("Error querying AMI: EC2 DescribeImages: AuthFailure: injected by the test (check access_key"),
+            "{e}"
+        );
+    }
+}

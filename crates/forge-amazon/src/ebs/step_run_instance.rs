@@ -212,6 +212,169 @@ impl Step<State> for StepRunSourceInstance {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ebs::fixture::{launch, ops_only, run_tag, source, Fail, Fx};
+    use serde_json::json;
+
+    #[tokio::test(start_paused = true)]
+    async fn launches_tagged_waits_until_running_and_terminates_at_cleanup() {
+        let fx = Fx::new();
+        fx.cloud.pending("running", Some(2));
+        fx.cloud.pending("terminated", Some(1));
+        let extra = json!({"run_tags": {"Team": "{{ .SourceAMIName }}"}});
+        let mut st = fx.state(fx.config(extra).await).await;
+        // What the steps before made: a security group.
+        let sg = st
+            .ec2
+            .create_security_group("g", "d", "", &Default::default())
+            .await
+            .unwrap();
+        st.security_groups = vec![sg.clone()];
+        let mut steps = [source(), launch()];
+        for s in steps.iter_mut() {
+            s.run(&fx.ctx, &mut st).await.unwrap();
+        }
+        let i = st.instance.clone().unwrap();
+        assert_eq!(i.state, "running");
+        assert!(!i.public_ip.is_empty());
+        let spec = fx.cloud.run_spec(&i.id).unwrap();
+        assert_eq!(
+            (spec.image_id.as_str(), spec.instance_type.as_str()),
+            (fx.source.as_str(), "t3.micro")
+        );
+        assert_eq!(spec.security_group_ids, std::slice::from_ref(&sg));
+        let (k, v) = run_tag();
+        let tags = fx.cloud.tags_of(&i.id).unwrap();
+        assert_eq!(tags.get("Team").map(String::as_str), Some("ubuntu-jammy"));
+        assert_eq!(tags.get("Name").map(String::as_str), Some("Packer Builder"));
+        assert_eq!(tags.get(&k), Some(&v));
+        assert_eq!(spec.volume_tags.get(&k), Some(&v));
+        assert_eq!(
+            ops_only(&fx.cloud),
+            [
+                "CreateSecurityGroup",
+                "DescribeImages",
+                "RunInstances",
+                "DescribeInstances",
+                "DescribeInstances",
+                "DescribeInstances"
+            ]
+        );
+        steps[1]
+            .cleanup(&fx.ctx, &mut st, Default::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            fx.cloud.instance_state(&i.id).as_deref(),
+            Some("terminated")
+        );
+        assert!(fx.cloud.ops().ends_with(&[
+            format!("TerminateInstances {}", i.id),
+            format!("DescribeInstances {}", i.id),
+            format!("DescribeInstances {}", i.id),
+        ]));
+        // Only what this step made is gone.
+        assert_eq!(fx.cloud.leftovers(), [format!("security group {sg}")]);
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_capacity_falls_back_to_the_next_type() {
+        let fx = Fx::new();
+        fx.cloud
+            .fail("RunInstances", "InsufficientInstanceCapacity", Some(1));
+        let extra = json!({"fallback_instance_types": ["t3.small"]});
+        let mut st = fx.state(fx.config(extra).await).await;
+        fx.run(&mut st, vec![source(), launch()]).await.unwrap();
+        let i = st.instance.clone().unwrap();
+        assert_eq!(i.instance_type, "t3.small");
+        assert_eq!(
+            fx.cloud
+                .ops()
+                .into_iter()
+                .filter(|o| o.starts_with("RunInstances"))
+                .collect::<Vec<_>>(),
+            ["RunInstances t3.micro", "RunInstances t3.small"]
+        );
+        assert!(fx.said().contains(
+            "EC2 has no capacity for t3.micro (InsufficientInstanceCapacity); trying t3.small"
+        ));
+        // The build succeeded: its cleanup still terminates the instance.
+        assert_eq!(
+            fx.cloud.instance_state(&i.id).as_deref(),
+            Some("terminated")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_launch_names_the_step_and_terminates_nothing() {
+        let fx = Fx::new();
+        fx.cloud
+            .fail("RunInstances", "InvalidParameterCombination", None);
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let e = fx.failure(&mut st, vec![source(), launch()]).await;
+        assert_eq!(
+            e.to_string(),
+            "Error launching source instance: EC2 RunInstances: InvalidParameterCombination: injected by the test"
+        );
+        assert_eq!(fx.cloud.count("TerminateInstances"), 0);
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_that_never_runs_times_out_and_is_terminated() {
+        let fx = Fx::new();
+        fx.cloud.pending("running", None);
+        fx.cloud.pending("terminated", Some(3));
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let start = tokio::time::Instant::now();
+        let e = fx.failure(&mut st, vec![source(), launch()]).await;
+        let id = fx.cloud.instance_ids().pop().unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!("timed out after 2 minutes waiting for instance {id} to run (raise aws_polling or AWS_TIMEOUT_SECONDS)")
+        );
+        assert!(start.elapsed() >= std::time::Duration::from_secs(120));
+        assert_eq!(fx.cloud.instance_state(&id).as_deref(), Some("terminated"));
+        assert!(fx.said().contains("Terminating the source AWS instance..."));
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_that_dies_while_booting_fails_the_step() {
+        let fx = Fx::new();
+        fx.cloud.ends_as("running", "terminated");
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let e = fx.failure(&mut st, vec![source(), launch()]).await;
+        let id = fx.cloud.instance_ids().pop().unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "Error waiting for instance ({id}) to become ready: the instance is terminated"
+            )
+        );
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_that_never_terminates_is_reported_and_stays_journaled() {
+        let fx = Fx::new();
+        fx.cloud.pending("terminated", None);
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let e = fx
+            .failure(&mut st, vec![source(), launch(), Box::new(Fail)])
+            .await;
+        assert_eq!(e.to_string(), "a later step failed");
+        let id = st.instance.clone().unwrap().id;
+        assert!(
+            fx.said().contains(&format!(
+                "Error terminating instance, may still be around: timed out after 10 minutes waiting for instance {id} to terminate"
+            )),
+            "{}",
+            fx.said()
+        );
+        assert_eq!(fx.journaled(), [format!("{} {id}", journal::INSTANCE)]);
+    }
 
     #[test]
     fn subnets_are_tried_before_the_next_type() {

@@ -168,3 +168,119 @@ impl Step<State> for StepSecurityGroup {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ebs::fixture::{ops_only, run_tag, Fail, Fx};
+    use serde_json::json;
+
+    fn step() -> Box<dyn Step<State>> {
+        Box::new(StepSecurityGroup { record: None })
+    }
+
+    #[tokio::test]
+    async fn a_temporary_group_lets_the_communicator_port_in_and_goes_at_cleanup() {
+        let fx = Fx::new();
+        let extra = json!({"communicator": "ssh", "ssh_username": "u", "ssh_port": 2222,
+            "temporary_security_group_source_cidrs": ["198.51.100.0/24"]});
+        let mut st = fx.state(fx.config(extra).await).await;
+        let mut s = StepSecurityGroup { record: None };
+        s.run(&fx.ctx, &mut st).await.unwrap();
+        let [id] = st.security_groups.clone().try_into().unwrap();
+        assert_eq!(
+            fx.cloud.ingress_of(&id),
+            [(2222, vec!["198.51.100.0/24".to_string()])]
+        );
+        let (k, v) = run_tag();
+        assert_eq!(fx.cloud.tags_of(&id).unwrap().get(&k), Some(&v));
+        assert_eq!(
+            ops_only(&fx.cloud),
+            ["CreateSecurityGroup", "AuthorizeSecurityGroupIngress"]
+        );
+        s.cleanup(&fx.ctx, &mut st, Default::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            fx.cloud.ops().last().unwrap(),
+            &format!("DeleteSecurityGroup {id}")
+        );
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn the_subnets_vpc_holds_the_group() {
+        let fx = Fx::new();
+        fx.cloud.add_subnet("subnet-a", "vpc-a");
+        let mut st = fx
+            .state(fx.config(json!({"subnet_id": "subnet-a"})).await)
+            .await;
+        step().run(&fx.ctx, &mut st).await.unwrap();
+        assert_eq!(
+            ops_only(&fx.cloud),
+            [
+                "DescribeSubnets",
+                "CreateSecurityGroup",
+                "AuthorizeSecurityGroupIngress"
+            ]
+        );
+        // communicator "none" still opens port 22, as Packer does.
+        assert_eq!(
+            fx.cloud.ingress_of(&st.security_groups[0]),
+            [(22, vec!["0.0.0.0/0".to_string()])]
+        );
+    }
+
+    #[tokio::test]
+    async fn configured_groups_are_used_and_never_deleted() {
+        let fx = Fx::new();
+        let extra = json!({"security_group_ids": ["sg-mine", "sg-other"]});
+        let mut st = fx.state(fx.config(extra).await).await;
+        let r = fx.run(&mut st, vec![step(), Box::new(Fail)]).await;
+        assert!(r.is_err());
+        assert_eq!(st.security_groups, ["sg-mine", "sg-other"]);
+        assert_eq!(ops_only(&fx.cloud), Vec::<&str>::new());
+    }
+
+    #[tokio::test]
+    async fn a_refused_group_fails_the_step_and_deletes_nothing() {
+        let fx = Fx::new();
+        fx.cloud
+            .fail("CreateSecurityGroup", "VPCIdNotSpecified", None);
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let r = fx.run(&mut st, vec![step()]).await;
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "Error creating temporary security group: EC2 CreateSecurityGroup: VPCIdNotSpecified: injected by the test"
+        );
+        assert_eq!(ops_only(&fx.cloud), ["CreateSecurityGroup"]);
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn a_group_made_before_a_failed_authorization_is_deleted() {
+        let fx = Fx::new();
+        fx.cloud.fail(
+            "AuthorizeSecurityGroupIngress",
+            "InvalidPermission.Malformed",
+            None,
+        );
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let r = fx.run(&mut st, vec![step()]).await;
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "Error authorizing temporary security group: EC2 AuthorizeSecurityGroupIngress: InvalidPermission.Malformed: injected by the test"
+        );
+        assert_eq!(
+            ops_only(&fx.cloud),
+            [
+                "CreateSecurityGroup",
+                "AuthorizeSecurityGroupIngress",
+                "DeleteSecurityGroup"
+            ]
+        );
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+}

@@ -85,3 +85,60 @@ impl Step<State> for StepSourceAmiInfo {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ebs::fixture::{Fx, REGION};
+    use serde_json::json;
+
+    fn filter(most_recent: bool) -> serde_json::Value {
+        json!({"source_ami": "", "source_ami_filter": {
+            "filters": {"name": "ubuntu-*"}, "owners": ["amazon"], "most_recent": most_recent}})
+    }
+
+    #[tokio::test]
+    async fn the_image_and_its_facts_are_found() {
+        let fx = Fx::new();
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        StepSourceAmiInfo.run(&fx.ctx, &mut st).await.unwrap();
+        assert_eq!(st.source.as_ref().unwrap().id, fx.source);
+        assert_eq!(st.generated["SourceAMIName"], "ubuntu-jammy");
+        assert_eq!(st.generated["SourceAMIOwnerName"], "amazon");
+        assert_eq!(st.generated["BuildRegion"], REGION);
+    }
+
+    #[tokio::test]
+    async fn a_filter_matching_several_needs_most_recent() {
+        let fx = Fx::new();
+        fx.cloud.add_image(REGION, "ubuntu-noble", "amazon");
+        let mut st = fx.state(fx.config(filter(false)).await).await;
+        let e = StepSourceAmiInfo.run(&fx.ctx, &mut st).await.unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("Your query returned more than one result"));
+        let mut st = fx.state(fx.config(filter(true)).await).await;
+        StepSourceAmiInfo.run(&fx.ctx, &mut st).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn nothing_found_says_what_was_looked_for() {
+        let fx = Fx::new();
+        let mut st = fx
+            .state(fx.config(json!({"source_ami": "ami-missing"})).await)
+            .await;
+        let e = StepSourceAmiInfo.run(&fx.ctx, &mut st).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Error querying AMI: EC2 DescribeImages: InvalidAMIID.NotFound: The image id '[ami-missing]' does not exist"
+        );
+        let extra = json!({"source_ami": "", "source_ami_filter": {
+            "filters": {"name": "debian-*"}, "owners": ["amazon"]}});
+        let mut st = fx.state(fx.config(extra).await).await;
+        let e = StepSourceAmiInfo.run(&fx.ctx, &mut st).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "No AMI was found matching filters name=debian-* and owners [\"amazon\"]: check the filter values, the owners, and the region (us-east-1)"
+        );
+    }
+}

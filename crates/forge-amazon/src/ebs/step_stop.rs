@@ -45,3 +45,93 @@ impl Step<State> for StepStopInstance {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ebs::fixture::{launch, ops_only, source, Fx};
+    use serde_json::json;
+
+    #[tokio::test(start_paused = true)]
+    async fn stops_and_waits_until_stopped() {
+        let fx = Fx::new();
+        fx.cloud.pending("stopped", Some(2));
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let mut steps = [source(), launch(), Box::new(StepStopInstance)];
+        for s in steps.iter_mut() {
+            s.run(&fx.ctx, &mut st).await.unwrap();
+        }
+        let id = st.instance.clone().unwrap().id;
+        assert_eq!(fx.cloud.instance_state(&id).as_deref(), Some("stopped"));
+        assert!(fx.cloud.ops().ends_with(&[
+            format!("StopInstances {id}"),
+            format!("DescribeInstances {id}"),
+            format!("DescribeInstances {id}"),
+            format!("DescribeInstances {id}"),
+        ]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_stop_names_the_step() {
+        let fx = Fx::new();
+        fx.cloud.fail("StopInstances", "UnsupportedOperation", None);
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let e = fx
+            .failure(
+                &mut st,
+                vec![source(), launch(), Box::new(StepStopInstance)],
+            )
+            .await;
+        assert_eq!(
+            e.to_string(),
+            "Error stopping instance: EC2 StopInstances: UnsupportedOperation: injected by the test"
+        );
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_that_terminates_instead_fails_the_wait() {
+        let fx = Fx::new();
+        fx.cloud.ends_as("stopped", "terminated");
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let e = fx
+            .failure(
+                &mut st,
+                vec![source(), launch(), Box::new(StepStopInstance)],
+            )
+            .await;
+        assert_eq!(
+            e.to_string(),
+            "Error waiting for instance to stop: the instance is terminated"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_that_never_stops_times_out() {
+        let fx = Fx::new();
+        fx.cloud.pending("stopped", None);
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        let e = fx
+            .failure(
+                &mut st,
+                vec![source(), launch(), Box::new(StepStopInstance)],
+            )
+            .await;
+        let id = st.instance.clone().unwrap().id;
+        assert_eq!(
+            e.to_string(),
+            format!("timed out after 2 minutes waiting for instance {id} to stop (raise aws_polling or AWS_TIMEOUT_SECONDS)")
+        );
+        // Cleanup terminated the stopping instance all the same.
+        assert_eq!(fx.cloud.instance_state(&id).as_deref(), Some("terminated"));
+        assert_eq!(fx.cloud.count("TerminateInstances"), 1);
+    }
+
+    #[tokio::test]
+    async fn without_an_instance_nothing_is_stopped() {
+        let fx = Fx::new();
+        let mut st = fx.state(fx.config(json!({})).await).await;
+        StepStopInstance.run(&fx.ctx, &mut st).await.unwrap();
+        assert_eq!(ops_only(&fx.cloud), Vec::<&str>::new());
+    }
+}
