@@ -3,10 +3,7 @@
 //! auth, a push the registry refuses, save.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "../../../tests/support/docker.rs"]
-mod docker;
-#[path = "../../../tests/support/registry.rs"]
-mod registry;
+use forge_testkit::{docker, registry};
 
 use std::sync::Arc;
 

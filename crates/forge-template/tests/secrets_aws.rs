@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -59,13 +59,6 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
-}
-
 fn python() -> String {
     std::env::var("FORGE_PYTHON").unwrap_or_else(|_| "python3".to_string())
 }
@@ -82,7 +75,7 @@ fn start_moto() -> (Server, u16) {
         ok,
         "{INSTALL_HINT} (python3 cannot import moto.server, boto3 and flask)"
     );
-    let port = free_port();
+    let port = forge_testkit::free_port();
     let log = std::env::temp_dir().join(format!("forge-moto-{port}.log"));
     let out = std::fs::File::create(&log).expect("moto log file");
     let err = out.try_clone().expect("moto log file");

@@ -101,12 +101,6 @@ pub async fn run(
 /// Asserts that a system tool the checks run is installed; a missing one fails the test with the
 /// Debian package to install (scripts/test.sh installs them all).
 pub fn need(tool: &str) {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
     let package = match tool {
         "xz" => "xz-utils",
         "zstd" => "zstd",
@@ -116,10 +110,7 @@ pub fn need(tool: &str) {
         "tar" => "tar",
         _ => "coreutils",
     };
-    assert!(
-        ok,
-        "{tool} is not installed: install the Debian package {package} (scripts/test.sh does)"
-    );
+    forge_testkit::require::program(tool, package);
 }
 
 /// Runs a shell command; panics with its output when it fails. Returns stdout.

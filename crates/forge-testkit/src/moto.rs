@@ -4,7 +4,6 @@
 //! instances. Needs python3 with `moto[server]` (scripts/test.sh installs it) and curl; a
 //! missing piece fails the test with what to install.
 
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,13 +14,6 @@ use std::time::{Duration, Instant};
 
 const INSTALL: &str =
     "the EC2 tests need moto's server: pip install 'moto[server]' (scripts/test.sh installs it)";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
-}
 
 /// A running moto server.
 pub struct Moto {
@@ -51,7 +43,7 @@ impl Moto {
             .map(|s| s.success())
             .unwrap_or(false);
         assert!(ok, "{INSTALL} (python3 cannot import moto.server)");
-        let port = free_port();
+        let port = crate::free_port();
         let log = std::env::temp_dir().join(format!("forge-moto-ec2-{port}.log"));
         let out = std::fs::File::create(&log).expect("moto log");
         let mut cmd = Command::new("python3");
@@ -220,9 +212,13 @@ impl Moto {
 /// `times` times (`None`: always).
 #[derive(Clone, Debug)]
 pub struct Fault {
+    /// Text the request body must contain.
     pub needle: String,
+    /// The EC2 error code answered.
     pub code: String,
+    /// The HTTP status answered.
     pub status: u16,
+    /// How many requests get the fault (`None`: all).
     pub times: Option<u32>,
 }
 
