@@ -607,7 +607,10 @@ fn interrupts_at_random_points_leave_nothing_in_ec2() {
     let m = Moto::start(None);
     let s = instance(&m);
     // How long a whole build takes here.
-    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &slow_template(&m, &s, "forge-int-probe"))]);
+    let sb = Sandbox::new(
+        FORGE,
+        &[("t.pkr.hcl", &slow_template(&m, &s, "forge-int-probe"))],
+    );
     let start = std::time::Instant::now();
     let out = build(&sb);
     assert_eq!(out.code, 0, "{}", all(&out));
@@ -625,10 +628,13 @@ fn interrupts_at_random_points_leave_nothing_in_ec2() {
     for round in 0..5 {
         // Fresh moto state is not needed: every round must leave nothing new behind.
         let before_images = m.leftovers("us-east-1").len() + m.leftovers("us-west-2").len();
-        let sb = Sandbox::new(FORGE, &[(
-            "t.pkr.hcl",
-            &slow_template(&m, &s, &format!("forge-int-{round}")),
-        )]);
+        let sb = Sandbox::new(
+            FORGE,
+            &[(
+                "t.pkr.hcl",
+                &slow_template(&m, &s, &format!("forge-int-{round}")),
+            )],
+        );
         let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &CREDS);
         let at = Duration::from_millis(rng.below(whole.as_millis() as u64));
         std::thread::sleep(at);
@@ -659,10 +665,13 @@ fn sigkill_then_forge_cleanup_leaves_nothing_in_ec2() {
     let s = instance(&m);
     let mut rng = Rng::new();
     for round in 0..3 {
-        let sb = Sandbox::new(FORGE, &[(
-            "t.pkr.hcl",
-            &slow_template(&m, &s, &format!("forge-kill-{round}")),
-        )]);
+        let sb = Sandbox::new(
+            FORGE,
+            &[(
+                "t.pkr.hcl",
+                &slow_template(&m, &s, &format!("forge-kill-{round}")),
+            )],
+        );
         let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &CREDS);
         // Kill once the instance exists (or a little before or after).
         let deadline = std::time::Instant::now() + Duration::from_secs(60);

@@ -224,7 +224,10 @@ build {{
 #[test]
 fn a_failing_cleanup_is_reported_and_the_sweep_removes_what_it_left() {
     let marker = format!("mk-cleanup-{}", std::process::id());
-    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &fixture(&marker, "fail_cleanup = true", ""))]);
+    let sb = Sandbox::new(
+        FORGE,
+        &[("t.pkr.hcl", &fixture(&marker, "fail_cleanup = true", ""))],
+    );
     let r = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &[]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stdout.contains("==> forge-fixture.fx: Error cleaning up step \"StepFiles\": the fixture was told to fail its file cleanup"), "{}", r.stdout);

@@ -123,15 +123,18 @@ build {{
 }}
 "#
     );
-    let sb = Sandbox::new(FORGE, &[
-        ("t.pkr.hcl", &template),
-        ("files/a.txt", "file a\n"),
-        ("files/sub/b.txt", "file b\n"),
-        (
-            "setup.sh",
-            "#!/bin/sh\nset -e\necho from-script > /srv/script.txt\n",
-        ),
-    ]);
+    let sb = Sandbox::new(
+        FORGE,
+        &[
+            ("t.pkr.hcl", &template),
+            ("files/a.txt", "file a\n"),
+            ("files/sub/b.txt", "file b\n"),
+            (
+                "setup.sh",
+                "#!/bin/sh\nset -e\necho from-script > /srv/script.txt\n",
+            ),
+        ],
+    );
     let args = build_args(&["-var", "password=pa55-e2e-word", "t.pkr.hcl"]);
     let out = sb.run(&args, None, &[]);
     let run = run_id(&sb);

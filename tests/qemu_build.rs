@@ -275,6 +275,7 @@ fn boot_command_is_typed_with_the_http_address_filled_in() {
     let initrd = sb.path("initrd.img");
     tiny::initramfs(&initrd).unwrap_or_else(|e| panic!("{e}"));
     let disk = sb.path("empty.qcow2");
+    forge_testkit::require::program("qemu-img", "qemu-utils");
     let st = std::process::Command::new("qemu-img")
         .args(["create", "-q", "-f", "qcow2"])
         .arg(&disk)

@@ -75,12 +75,15 @@ fn read(p: &Path) -> String {
 fn shell_and_file_provisioners_over_key_auth() {
     let s = Sshd::start(SshdOptions::default());
     let remote = s.scratch();
-    let sb = Sandbox::new(FORGE, &[
-        ("one.txt", "one\n"),
-        ("tree/a.txt", "a\n"),
-        ("tree/sub/b.txt", "b\n"),
-        ("script.sh", "#!/bin/sh\necho \"script sees $GREETING\"\n"),
-    ]);
+    let sb = Sandbox::new(
+        FORGE,
+        &[
+            ("one.txt", "one\n"),
+            ("tree/a.txt", "a\n"),
+            ("tree/sub/b.txt", "b\n"),
+            ("script.sh", "#!/bin/sh\necho \"script sees $GREETING\"\n"),
+        ],
+    );
     let r = remote.display();
     let t = template(
         key_comm(&s),

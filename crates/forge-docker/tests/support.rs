@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use forge_core::plugin::{BuildCtx, PrepareInfo};
-use forge_template::value::number::Number;
 use forge_template::value::Value;
 
 /// The base image every test starts from (no registry is reachable here), made once per
@@ -13,15 +12,7 @@ pub use forge_testkit::docker::{base_image, BASE_IMAGE as BASE};
 
 /// A configuration value from JSON.
 pub fn value(j: serde_json::Value) -> Value {
-    use serde_json::Value as J;
-    match j {
-        J::Null => Value::dynamic_null(),
-        J::Bool(b) => Value::bool(b),
-        J::Number(n) => Value::number(Number::parse(&n.to_string()).expect("a number")),
-        J::String(s) => Value::string(s),
-        J::Array(items) => Value::tuple(items.into_iter().map(value).collect()),
-        J::Object(m) => Value::object(m.into_iter().map(|(k, v)| (k, value(v))).collect()),
-    }
+    forge_template::functions::value_from_json(j).expect("a JSON value forge reads")
 }
 
 /// What Packer injects for a `docker` source.

@@ -7,20 +7,11 @@ use std::path::PathBuf;
 use forge_core::plugin::PrepareInfo;
 pub use forge_core::testing::{Call, FakeComm, Reply};
 use forge_core::ui::{Buffer, Mode, Output, Ui};
-use forge_template::value::number::Number;
 use forge_template::value::Value;
 
 /// A configuration value from JSON.
 pub fn value(j: serde_json::Value) -> Value {
-    use serde_json::Value as J;
-    match j {
-        J::Null => Value::dynamic_null(),
-        J::Bool(b) => Value::bool(b),
-        J::Number(n) => Value::number(Number::parse(&n.to_string()).expect("a number")),
-        J::String(s) => Value::string(s),
-        J::Array(items) => Value::tuple(items.into_iter().map(value).collect()),
-        J::Object(m) => Value::object(m.into_iter().map(|(k, v)| (k, value(v))).collect()),
-    }
+    forge_template::functions::value_from_json(j).expect("a JSON value forge reads")
 }
 
 /// What Packer injects: build `null`, builder type `null`.

@@ -108,5 +108,11 @@ const EXPECTED: &[(&str, &str)] = &[
 
 #[test]
 fn hcl2_corpus_loads() {
-    corpus::run(&forge_testkit::corpus::dir(), "HCL2 corpus", "hcl2", EXPECTED, &[]);
+    corpus::run(
+        &forge_testkit::corpus::dir(),
+        "HCL2 corpus",
+        "hcl2",
+        EXPECTED,
+        &[],
+    );
 }

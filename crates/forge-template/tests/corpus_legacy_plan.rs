@@ -129,5 +129,11 @@ const EXPECTED: &[(&str, &str)] = &[
 
 #[test]
 fn legacy_json_corpus_loads() {
-    corpus::run(&forge_testkit::corpus::dir(), "legacy JSON corpus", "json", EXPECTED, &[]);
+    corpus::run(
+        &forge_testkit::corpus::dir(),
+        "legacy JSON corpus",
+        "json",
+        EXPECTED,
+        &[],
+    );
 }

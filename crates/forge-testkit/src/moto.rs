@@ -4,7 +4,6 @@
 //! instances. Needs python3 with `moto[server]` (scripts/test.sh installs it) and curl; a
 //! missing piece fails the test with what to install.
 
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -13,7 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const INSTALL: &str =
-    "the EC2 tests need moto's server: pip install 'moto[server]' (scripts/test.sh installs it)";
+    "the AWS tests need moto's server: pip install 'moto[server]' (scripts/test.sh installs it)";
+
+/// The python with moto: `$FORGE_PYTHON` (scripts/test.sh sets it), else `python3` on PATH.
+pub fn python() -> String {
+    std::env::var("FORGE_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
 
 /// A running moto server.
 pub struct Moto {
@@ -35,18 +39,21 @@ impl Drop for Moto {
 impl Moto {
     /// Starts moto; `auth_after` turns IAM authentication on after that many calls.
     pub fn start(auth_after: Option<usize>) -> Moto {
-        let ok = Command::new("python3")
-            .args(["-c", "import moto.server, flask"])
+        let ok = Command::new(python())
+            .args(["-c", "import moto.server, boto3, flask"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
-        assert!(ok, "{INSTALL} (python3 cannot import moto.server)");
+        assert!(
+            ok,
+            "{INSTALL} (python3 cannot import moto.server, boto3 and flask)"
+        );
         let port = crate::free_port();
         let log = std::env::temp_dir().join(format!("forge-moto-ec2-{port}.log"));
         let out = std::fs::File::create(&log).expect("moto log");
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(python());
         cmd.args([
             "-m",
             "moto.server",
