@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use forge_template::json::{line_col, JsonKind, JsonValue};
 use forge_template::legacy::interp::{render, validate, InterpContext};

@@ -3,8 +3,6 @@
 //! listed below, whose templates use something HCL2 cannot express.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-use forge_template::testing::corpus;
-
 use forge_template::upgrade::{hcl2_upgrade, UpgradeOptions};
 use forge_template::{load_hcl_text, LoadOptions};
 

@@ -7,7 +7,7 @@
 //! only once. A missing docker or debootstrap fails the test with the Debian package to install
 //! (`scripts/test.sh` installs them).
 //!
-//! ```ignore
+//! ```text
 //! use forge_testkit::docker;
 //! let image = docker::base_image(); // "forge-test/debian:bookworm"
 //! let id = docker::run_detached(image, &["--label", "forge.run-id=t1"]);

@@ -4,7 +4,7 @@
 //! because the engine trusts registries on 127.0.0.0/8 as insecure by default. Stopped (and its
 //! storage removed) when dropped.
 //!
-//! ```ignore
+//! ```text
 //! use forge_testkit::registry;
 //! let r = registry::Registry::start(Some(("user", "secret")));
 //! let reference = format!("{}/forge/x:1", r.addr()); // "127.0.0.1:PORT/forge/x:1"

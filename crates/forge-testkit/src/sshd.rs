@@ -7,7 +7,7 @@
 //! Needs root (sshd must switch to the test user). A missing program fails the test with the
 //! Debian package to install; `scripts/test.sh` installs them all.
 //!
-//! ```ignore
+//! ```text
 //! use forge_testkit::sshd;
 //! let mut s = sshd::Sshd::start(sshd::SshdOptions::pubkey_only());
 //! // connect to s.host():s.port() as s.user() with s.key_ed25519() (or s.key_rsa_pem(),
