@@ -19,7 +19,7 @@
 //! [`special`], each with its reason; nothing else is tolerated.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-use forge_testkit::{cli, docker, proxy, sshd, tempdir};
+use forge_testkit::{cli, docker, sshd, tempdir};
 
 /// The binary under test.
 const FORGE: &str = env!("CARGO_BIN_EXE_forge");

@@ -3,7 +3,7 @@
 //! machine-readable output, and failures in a provisioner, a post-processor and a cleanup.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-use forge_testkit::{build, cli, tempdir};
+use forge_testkit::build;
 
 /// The binary under test.
 const FORGE: &str = env!("CARGO_BIN_EXE_forge");
