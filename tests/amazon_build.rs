@@ -4,7 +4,7 @@
 //! provisioner really runs. Faults (throttling, no capacity) come from a proxy in front of moto.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-use forge_testkit::{build, cli, moto, sshd, tempdir};
+use forge_testkit::{build, cli, moto, sshd};
 
 /// The binary under test.
 const FORGE: &str = env!("CARGO_BIN_EXE_forge");

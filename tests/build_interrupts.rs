@@ -4,7 +4,7 @@
 //! files and processes, each journaled before it exists.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-use forge_testkit::{build, cli, tempdir};
+use forge_testkit::build;
 
 /// The binary under test.
 const FORGE: &str = env!("CARGO_BIN_EXE_forge");

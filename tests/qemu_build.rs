@@ -5,7 +5,7 @@
 //! points: no qemu process, port lock, temporary file or journal is left.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-use forge_testkit::{build, cli, qemu, tempdir};
+use forge_testkit::{build, cli, qemu};
 
 /// The binary under test.
 const FORGE: &str = env!("CARGO_BIN_EXE_forge");

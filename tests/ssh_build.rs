@@ -3,7 +3,7 @@
 //! second sshd as bastion, and real SOCKS5 and HTTP CONNECT proxies.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-use forge_testkit::{build, cli, proxy, sshd, tempdir};
+use forge_testkit::{build, proxy, sshd};
 
 /// The binary under test.
 const FORGE: &str = env!("CARGO_BIN_EXE_forge");

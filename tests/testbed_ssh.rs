@@ -9,8 +9,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use forge_testkit::require::path as require;
 use proxy::{HttpProxy, SocksProxy};
-use sshd::{require, Sshd, SshdOptions, USER};
+use sshd::{Sshd, SshdOptions, USER};
 
 const NC: &str = "/usr/bin/nc.openbsd";
 const NCAT: &str = "/usr/bin/ncat";

@@ -8,7 +8,7 @@ use forge_template::value::Value;
 
 /// The base image every test starts from (no registry is reachable here), made once per
 /// machine by forge-testkit's docker bed.
-pub use forge_testkit::docker::{base_image, BASE_IMAGE as BASE};
+pub use forge_testkit::docker::base_image;
 
 /// A configuration value from JSON.
 pub fn value(j: serde_json::Value) -> Value {
