@@ -12,7 +12,7 @@
 #        FORGE=path/to/forge bench/docker-builder.sh
 # Environment: RUNS (default 3), PACKER (default /usr/bin/packer; skipped when missing),
 # IMAGE (default forge-test/debian:bookworm: the Docker test bed's base image, built by the
-# tests, see tests/support/docker.rs).
+# tests, see crates/forge-testkit/src/docker.rs).
 # Needs: a running Docker engine and the docker CLI (Packer 1.6.6 drives it).
 # Figures depend on the machine and on its load: run it on the project's 2-core machine kind.
 set -euo pipefail
@@ -30,7 +30,7 @@ FORGE=$(realpath "$FORGE")
 
 command -v docker >/dev/null || { echo "the docker CLI is missing (apt-get install docker.io)" >&2; exit 1; }
 docker image inspect "$IMAGE" >/dev/null 2>&1 || {
-  echo "$IMAGE is missing: run the docker tests once (they build it), or see tests/support/docker.rs" >&2
+  echo "$IMAGE is missing: run the docker tests once (they build it), or see crates/forge-testkit/src/docker.rs" >&2
   exit 1
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The qemu builder side by side with Packer 1.6.6: the QEMU test guest (tests/support/qemu-guest.sh,
+# The qemu builder side by side with Packer 1.6.6: the QEMU test guest (scripts/qemu-guest.sh,
 # built once into /var/tmp/forge-test-guest) booted under TCG with direct kernel boot from its
 # disk image, one shell provisioner over SSH, `poweroff`, the qcow2 converted.
 #
@@ -14,7 +14,7 @@
 # Usage: bench/qemu-builder.sh            (builds target/release/forge first)
 #        FORGE=path/to/forge RUNS=3 bench/qemu-builder.sh
 # Needs: root, qemu-system-x86, qemu-utils, openssh-client, the test guest (run the qemu tests
-# once, or tests/support/qemu-guest.sh /var/tmp/forge-test-guest), packer (optional).
+# once, or scripts/qemu-guest.sh /var/tmp/forge-test-guest), packer (optional).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +27,7 @@ if [ -z "${FORGE:-}" ]; then
   FORGE=${CARGO_TARGET_DIR:-target}/release/forge
 fi
 FORGE=$(realpath "$FORGE")
-[ -f "$G/disk.qcow2" ] || sh tests/support/qemu-guest.sh "$G"
+[ -f "$G/disk.qcow2" ] || sh scripts/qemu-guest.sh "$G"
 
 work=$(mktemp -d)
 [ -n "${KEEP:-}" ] && echo "work dir: $work" >&2 || trap 'rm -rf "$work"' EXIT

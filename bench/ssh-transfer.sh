@@ -85,7 +85,7 @@ unset PACKER_LOG PACKER_LOG_PATH PACKER_NO_COLOR FORGE_LOG FORGE_LOG_PATH
 export TMPDIR="$work/tmp" FORGE_STATE_DIR="$work/state"
 mkdir -p "$TMPDIR" "$FORGE_STATE_DIR"
 
-# --- the test user (same lock as tests/support/sshd.rs, so parallel runs do not race) ---
+# --- the test user (same lock as crates/forge-testkit/src/sshd.rs, so parallel runs do not race) ---
 (
   flock 9
   id "$SSH_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$SSH_USER"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Makes a Debian base image in the local Docker engine without pulling anything: debootstrap a
 # minimal bookworm root filesystem from Debian's package mirror, then `docker import` it.
-# Used by the Docker tests (tests/support/docker.rs) and by scripts/quickstart.sh.
+# Used by the Docker tests (crates/forge-testkit/src/docker.rs) and by scripts/quickstart.sh.
 #
 # Usage: docker-base-image.sh [TAG]   (default forge-test/debian:bookworm)
 # Does nothing when the engine already has TAG. Took 86 s, measured (see README). Needs root, debootstrap,

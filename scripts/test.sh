@@ -23,12 +23,12 @@
 #     from Debian's python3 (/var/tmp/forge-test-venv), whose bin/ goes first on the tests' PATH.
 #     Nothing is pip-installed into a system Python. curl: the EC2 tests' checks and the test
 #     instance's AuthorizedKeysCommand.
-#   - the SSH test bed (tests/support/sshd.rs, proxy.rs): openssh-server and openssh-client (sshd
+#   - the SSH test bed (crates/forge-testkit/src/sshd.rs, proxy.rs): openssh-server and openssh-client (sshd
 #     per test, ssh/scp/sftp clients), sudo (the test user's passwordless sudo), tinyproxy (HTTP
 #     CONNECT proxy), dante-server (SOCKS5 proxy with username/password), netcat-openbsd and ncat
 #     (ProxyCommands through them), sshpass (password logins by the OpenSSH client), iproute2,
 #     procps (ps, used by the reboot tests on the "machine").
-#   - the Docker test bed (tests/support/docker.rs, registry.rs; needs a running Docker engine):
+#   - the Docker test bed (crates/forge-testkit/src/docker.rs, registry.rs; needs a running Docker engine):
 #     debootstrap (builds the forge-test/debian:bookworm base image once per machine, as nothing
 #     can be pulled), docker-registry (a private registry per test on loopback) and apache2-utils
 #     (htpasswd for its basic auth); docker.io only when no docker CLI is installed.
@@ -36,7 +36,7 @@
 #   - the QEMU test bed: qemu-system-x86 and qemu-utils, ovmf (EFI); busybox-static and a Debian
 #     kernel fetched once with `apt-get download` into /var/tmp/forge-test-kernel (the boot
 #     command test's guest); debootstrap and e2fsprogs build the test guest disk once into
-#     /var/tmp/forge-test-guest (tests/support/qemu-guest.sh); xorriso reads back the ISO images
+#     /var/tmp/forge-test-guest (scripts/qemu-guest.sh); xorriso reads back the ISO images
 #     forge makes for cd_files, as an independent check.
 #   - groff-base: tests/docs.rs checks that groff reads forge's manual pages without a warning.
 #   - xz-utils, zstd, lz4, unzip, gzip, tar, coreutils: the compress and checksum post-processor

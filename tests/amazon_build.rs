@@ -1,19 +1,13 @@
 //! amazon-ebs, the amazon-ami data source and amazon-ami-management end to end against moto's
-//! EC2 emulator (support/moto.rs), with a real sshd standing in for the instance: it accepts
+//! EC2 emulator (forge-testkit's moto), with a real sshd standing in for the instance: it accepts
 //! the key pairs moto knows, so the builder's temporary key pair really logs in and the shell
 //! provisioner really runs. Faults (throttling, no capacity) come from a proxy in front of moto.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/build.rs"]
-mod build;
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "support/moto.rs"]
-mod moto;
-#[path = "support/sshd.rs"]
-mod sshd;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{build, cli, moto, sshd};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::time::Duration;
 
@@ -161,7 +155,7 @@ data "amazon-ami" "base" {{
                 .replace("ENDPOINT", &m.endpoint())
                 .as_str(),
             );
-        let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+        let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
         let out = build(&sb);
         let text = all(&out);
         assert_eq!(
@@ -274,7 +268,7 @@ fn no_capacity_falls_back_and_throttling_is_ridden_out() {
   fallback_instance_types = ["t3.micro"]"#,
         "",
     );
-    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
     let out = build(&sb);
     let text = all(&out);
     assert_eq!(out.code, 0, "{text}\n{}", s.log());
@@ -354,7 +348,7 @@ fn spot_encryption_and_the_hosts_own_address() {
         "",
     )
     .replace("  instance_type       = \"t2.micro\"\n", "");
-    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
     let mut env = CREDS.to_vec();
     env.push(("FORGE_CHECKIP_URL", &checkip));
     let out = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &env);
@@ -459,7 +453,7 @@ fn bad_input_gets_a_clear_error_and_full_cleanup() {
             });
         }
         let t = template(&endpoint, &s, &src, &extra, "");
-        let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+        let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
         let out = build(&sb);
         let text = all(&out);
         assert_ne!(out.code, 0, "{what}: {text}");
@@ -473,7 +467,7 @@ fn bad_input_gets_a_clear_error_and_full_cleanup() {
 
     // An AMI name already in use fails before anything is created, unless force_deregister.
     let t = template(&m.endpoint(), &s, &source, "ami_name = \"forge-taken\"", "");
-    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
     let out = build(&sb);
     assert_eq!(out.code, 0, "{}", all(&out));
     let out = build(&sb);
@@ -490,7 +484,7 @@ fn bad_input_gets_a_clear_error_and_full_cleanup() {
         "ami_name = \"forge-taken\"\n  force_deregister = true\n  force_delete_snapshot = true",
         "",
     );
-    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
     let out = build(&sb);
     let text = all(&out);
     assert_eq!(out.code, 0, "{text}");
@@ -525,7 +519,7 @@ fn credentials_from_a_profile_then_an_assumed_role() {
     .replace("  secret_key          = \"forge-test-secret\"\n", "");
     let creds =
         "[builder]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n";
-    let sb = Sandbox::new(&[("t.pkr.hcl", &t), ("credentials", creds)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t), ("credentials", creds)]);
     let home = sb.path("home");
     std::fs::create_dir_all(&home).unwrap();
     let endpoint = p.endpoint();
@@ -581,7 +575,7 @@ fn bad_credentials_are_named() {
         "ami_name = \"forge-creds\"",
         "",
     );
-    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
     let out = build(&sb);
     let text = all(&out);
     assert_ne!(out.code, 0, "{text}");
@@ -613,7 +607,10 @@ fn interrupts_at_random_points_leave_nothing_in_ec2() {
     let m = Moto::start(None);
     let s = instance(&m);
     // How long a whole build takes here.
-    let sb = Sandbox::new(&[("t.pkr.hcl", &slow_template(&m, &s, "forge-int-probe"))]);
+    let sb = Sandbox::new(
+        FORGE,
+        &[("t.pkr.hcl", &slow_template(&m, &s, "forge-int-probe"))],
+    );
     let start = std::time::Instant::now();
     let out = build(&sb);
     assert_eq!(out.code, 0, "{}", all(&out));
@@ -631,10 +628,13 @@ fn interrupts_at_random_points_leave_nothing_in_ec2() {
     for round in 0..5 {
         // Fresh moto state is not needed: every round must leave nothing new behind.
         let before_images = m.leftovers("us-east-1").len() + m.leftovers("us-west-2").len();
-        let sb = Sandbox::new(&[(
-            "t.pkr.hcl",
-            &slow_template(&m, &s, &format!("forge-int-{round}")),
-        )]);
+        let sb = Sandbox::new(
+            FORGE,
+            &[(
+                "t.pkr.hcl",
+                &slow_template(&m, &s, &format!("forge-int-{round}")),
+            )],
+        );
         let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &CREDS);
         let at = Duration::from_millis(rng.below(whole.as_millis() as u64));
         std::thread::sleep(at);
@@ -665,10 +665,13 @@ fn sigkill_then_forge_cleanup_leaves_nothing_in_ec2() {
     let s = instance(&m);
     let mut rng = Rng::new();
     for round in 0..3 {
-        let sb = Sandbox::new(&[(
-            "t.pkr.hcl",
-            &slow_template(&m, &s, &format!("forge-kill-{round}")),
-        )]);
+        let sb = Sandbox::new(
+            FORGE,
+            &[(
+                "t.pkr.hcl",
+                &slow_template(&m, &s, &format!("forge-kill-{round}")),
+            )],
+        );
         let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &CREDS);
         // Kill once the instance exists (or a little before or after).
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -730,7 +733,7 @@ fn inline_credentials_files(t: &str) -> Vec<(&'static str, String)> {
 fn bare_command(sb: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
     let home = sb.path("home");
     std::fs::create_dir_all(&home).unwrap();
-    let mut c = cli::forge_command(args, &sb.dir);
+    let mut c = cli::forge_command(FORGE, args, &sb.dir);
     c.env_clear()
         .env("HOME", &home)
         .env("TMPDIR", &sb.tmp)
@@ -819,7 +822,7 @@ fn sigkill_with_inline_credentials_then_cleanup_in_an_empty_environment() {
         let t = inline_credentials_template(&m, &s, &format!("forge-inline-{round}"));
         let files = inline_credentials_files(&t);
         let files: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
-        let sb = Sandbox::new(&files);
+        let sb = Sandbox::new(FORGE, &files);
         // The secret key comes from a var file, a -var flag or PKR_VAR_secret_key in turn; the
         // access key from a var file. cleanup is given the -var and PKR_VAR_ again.
         let (build_args, cleanup_args, env): (Vec<&str>, Vec<&str>, Vec<(&str, &str)>) =
@@ -874,7 +877,7 @@ fn cleanup_takes_the_template_as_argument_or_says_in_one_line_what_it_needs() {
     let t = inline_credentials_template(&m, &s, "forge-inline-arg");
     let files = inline_credentials_files(&t);
     let files: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
-    let sb = Sandbox::new(&files);
+    let sb = Sandbox::new(FORGE, &files);
     let env = [("PKR_VAR_secret_key", SECRET)];
     // Killed until something is left in moto.
     let mut tries = 0;
@@ -980,7 +983,7 @@ fn sigkill_with_a_profile_and_an_assumed_role_then_cleanup_from_another_director
     );
     let creds =
         "[builder]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n";
-    let sb = Sandbox::new(&[("t.pkr.hcl", &t), ("credentials", creds)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t), ("credentials", creds)]);
     let endpoint = p.endpoint();
     // STS calls go to moto too; no credentials in the environment.
     let env = [("AWS_ENDPOINT_URL_STS", endpoint.as_str())];

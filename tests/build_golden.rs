@@ -10,7 +10,7 @@
 //! exit codes, stdout and stderr (normalised, see [`normalise`]; concurrent builds compared as
 //! per-build streams, see [`Streams`]), the files left in the working directory, and what is
 //! left in TMPDIR must be the same. Cases named `ssh-*` run against a private OpenSSH server
-//! (one per run, see support/sshd.rs): their templates say `@SSH_PORT@`, `@SSH_KEY@` and
+//! (one per run, see forge-testkit's sshd): their templates say `@SSH_PORT@`, `@SSH_KEY@` and
 //! `@REMOTE@` (a directory the test user owns), and the files left there are compared too.
 //! Cases named `docker-*` run against the Docker engine: their templates say `@IMAGE@` (the
 //! Docker test bed's base image) and `@REPO@` (a repository name of their own, for tags); both
@@ -19,16 +19,10 @@
 //! [`special`], each with its reason; nothing else is tolerated.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "support/docker.rs"]
-mod docker;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/sshd.rs"]
-mod sshd;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{cli, docker, sshd, tempdir};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -351,7 +345,7 @@ fn run(tool: Tool, case: &Case, args: &[String], special: &Special) -> Outcome {
             c.args(&full).current_dir(&work);
             c
         }
-        Tool::Forge => cli::forge_command(&full, &work),
+        Tool::Forge => cli::forge_command(FORGE, &full, &work),
     };
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("PACKER_") {

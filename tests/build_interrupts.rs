@@ -4,12 +4,10 @@
 //! files and processes, each journaled before it exists.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/build.rs"]
-mod build;
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::build;
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::time::{Duration, Instant};
 
@@ -85,7 +83,7 @@ fn assert_nothing_left(sb: &Sandbox, marker: &str, what: &str) {
 #[test]
 fn sigint_at_50_random_points_leaves_nothing_behind() {
     let marker = format!("mk-int-{}", std::process::id());
-    let sb = Sandbox::new(&[("t.pkr.hcl", &template(&marker))]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &template(&marker))]);
     // How long an uninterrupted run takes, to spread the interrupts over it.
     let start = Instant::now();
     let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &[]);
@@ -126,7 +124,7 @@ fn sigint_at_50_random_points_leaves_nothing_behind() {
 #[test]
 fn sigkill_then_forge_cleanup_leaves_nothing_behind() {
     let marker = format!("mk-kill-{}", std::process::id());
-    let sb = Sandbox::new(&[("t.pkr.hcl", &template(&marker))]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &template(&marker))]);
     let mut rng = Rng::new();
     let mut found_leftovers = 0;
     for i in 0..12 {
@@ -164,7 +162,7 @@ build {{
 }}
 "#
     );
-    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
     let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &[]);
     // Wait until the script runs.
     let start = Instant::now();

@@ -4,14 +4,10 @@
 //! either hex case), hex, and XML/HTML-escaped.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/build.rs"]
-mod build;
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "support/moto.rs"]
-mod moto;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{build, moto};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use build::Sandbox;
 
@@ -112,7 +108,7 @@ fn assert_no_secret(what: &str, text: &str) {
 
 #[test]
 fn secrets_are_masked_in_every_sink_and_encoding() {
-    let sb = Sandbox::new(&[("t.pkr.hcl", &template())]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &template())]);
     let log = sb.path("forge.log");
     let log_s = log.to_string_lossy().into_owned();
     let env = [("PACKER_LOG", "1"), ("PACKER_LOG_PATH", log_s.as_str())];
@@ -200,7 +196,7 @@ build {
     "inline": ["echo plain=$TOKEN", "printf '%s' \"$TOKEN\" > json.txt"]
   }]
 }"#;
-    let sb = Sandbox::new(&[("t.pkr.hcl", hcl), ("t.json", json)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", hcl), ("t.json", json)]);
     let home = sb.path(".home");
     std::fs::create_dir_all(&home).unwrap();
     let home = home.to_string_lossy().into_owned();

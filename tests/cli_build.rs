@@ -3,12 +3,10 @@
 //! machine-readable output, and failures in a provisioner, a post-processor and a cleanup.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/build.rs"]
-mod build;
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::build;
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use build::{settle_processes, Sandbox};
 
@@ -43,7 +41,7 @@ fn assert_clean(sb: &Sandbox) {
 
 #[test]
 fn null_and_file_builds_run_concurrently_and_report_artifacts() {
-    let sb = Sandbox::new(&[("t.pkr.hcl", TWO_BUILDS)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", TWO_BUILDS)]);
     let r = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &[]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let o = &r.stdout;
@@ -72,7 +70,7 @@ fn null_and_file_builds_run_concurrently_and_report_artifacts() {
 
 #[test]
 fn colour_per_build_and_no_colour_env() {
-    let sb = Sandbox::new(&[("t.pkr.hcl", TWO_BUILDS)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", TWO_BUILDS)]);
     let r = sb.run(&["build", "t.pkr.hcl"], None, &[]);
     assert_eq!(r.code, 0);
     assert!(r.stdout.starts_with("\x1b[1;32mnull.one: output will be in this color.\x1b[0m\n\x1b[1;36mfile.two: output will be in this color.\x1b[0m\n\n"), "{}", r.stdout);
@@ -105,7 +103,7 @@ fn chrono_like(s: &str) -> bool {
 
 #[test]
 fn machine_readable_is_packers_csv() {
-    let sb = Sandbox::new(&[("t.pkr.hcl", TWO_BUILDS)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", TWO_BUILDS)]);
     let r = sb.run(&["build", "-machine-readable", "t.pkr.hcl"], None, &[]);
     assert_eq!(r.code, 0);
     let rows: Vec<Vec<&str>> = r
@@ -154,7 +152,7 @@ build {
   }
 }
 "#;
-    let sb = Sandbox::new(&[("t.pkr.hcl", t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", t)]);
     let r = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &[]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     let o = &r.stdout;
@@ -188,7 +186,7 @@ build {
   }
 }
 "#;
-    let sb = Sandbox::new(&[("t.pkr.hcl", t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", t)]);
     let r = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &[]);
     assert_eq!(r.code, 1);
     assert!(
@@ -226,7 +224,10 @@ build {{
 #[test]
 fn a_failing_cleanup_is_reported_and_the_sweep_removes_what_it_left() {
     let marker = format!("mk-cleanup-{}", std::process::id());
-    let sb = Sandbox::new(&[("t.pkr.hcl", &fixture(&marker, "fail_cleanup = true", ""))]);
+    let sb = Sandbox::new(
+        FORGE,
+        &[("t.pkr.hcl", &fixture(&marker, "fail_cleanup = true", ""))],
+    );
     let r = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &[]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stdout.contains("==> forge-fixture.fx: Error cleaning up step \"StepFiles\": the fixture was told to fail its file cleanup"), "{}", r.stdout);
@@ -243,7 +244,7 @@ fn on_error_abort_keeps_resources_until_forge_cleanup() {
         "",
         r#"provisioner "shell-local" { inline = ["exit 1"] }"#,
     );
-    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
     let r = sb.run(
         &["build", "-color=false", "-on-error=abort", "t.pkr.hcl"],
         None,
@@ -303,7 +304,7 @@ fn on_error_run_cleanup_provisioner_runs_only_that_cleanup() {
         r#"provisioner "shell-local" { inline = ["exit 1"] }
   error-cleanup-provisioner "shell-local" { inline = ["touch cleanup-ran"] }"#,
     );
-    let sb = Sandbox::new(&[("t.pkr.hcl", &t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
     let r = sb.run(
         &[
             "build",
@@ -342,7 +343,7 @@ build {
   }
 }
 "#;
-    let sb = Sandbox::new(&[("t.pkr.hcl", t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", t)]);
     let r = sb.run(
         &["build", "-color=false", "-on-error=ask", "t.pkr.hcl"],
         Some("r\n"),
@@ -354,7 +355,7 @@ build {
         .contains("==> null.one: Step \"StepProvision\" failed"));
     assert!(r.stdout.contains("[c] Clean up and exit, [a] abort without cleanup, or [r] retry step (build may fail even if retry succeeds)?"));
     assert!(r.stdout.contains("    null.one: second try"));
-    let sb = Sandbox::new(&[("t.pkr.hcl", t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", t)]);
     let r = sb.run(
         &["build", "-color=false", "-on-error=ask", "t.pkr.hcl"],
         Some("c\n"),
@@ -366,7 +367,7 @@ build {
 
 #[test]
 fn debug_pauses_between_steps_and_before_provisioners() {
-    let sb = Sandbox::new(&[("t.pkr.hcl", TWO_BUILDS)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", TWO_BUILDS)]);
     let r = sb.run(
         &[
             "build",
@@ -423,7 +424,7 @@ source "null" "c" {
 
 #[test]
 fn parallel_builds_limits_concurrency() {
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     assert!(overlapping(&sb, &["build", "-color=false", "t.pkr.hcl"]));
     assert!(!overlapping(
         &sb,
@@ -457,7 +458,7 @@ build {
   }
 }
 "#;
-    let sb = Sandbox::new(&[("t.pkr.hcl", t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", t)]);
     let start = std::time::Instant::now();
     let r = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &[]);
     assert!(
@@ -492,7 +493,7 @@ fn legacy_json_templates_build() {
     {"type": "breakpoint", "disable": true, "note": "skipped"}
   ]
 }"#;
-    let sb = Sandbox::new(&[("t.json", t)]);
+    let sb = Sandbox::new(FORGE, &[("t.json", t)]);
     let r = sb.run(&["build", "-color=false", "t.json"], None, &[]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
@@ -510,7 +511,7 @@ fn legacy_json_templates_build() {
 #[test]
 fn events_stream_covers_the_run() {
     let marker = format!("mk-events-{}", std::process::id());
-    let sb = Sandbox::new(&[("t.pkr.hcl", &fixture(&marker, "", ""))]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &fixture(&marker, "", ""))]);
     let r = sb.run(
         &["build", "-color=false", "--events", "ev.jsonl", "t.pkr.hcl"],
         None,
@@ -555,7 +556,7 @@ fn events_stream_covers_the_run() {
 
 #[test]
 fn bad_flags_and_unknown_plugins_fail_clearly() {
-    let sb = Sandbox::new(&[("t.pkr.hcl", TWO_BUILDS)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", TWO_BUILDS)]);
     let r = sb.run(&["build", "-on-error=explode", "t.pkr.hcl"], None, &[]);
     assert_eq!(r.code, 1);
     assert!(r
@@ -569,7 +570,7 @@ build {
   sources = ["source.file.two"]
 }
 "#;
-    let sb = Sandbox::new(&[("t.pkr.hcl", t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", t)]);
     let r = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &[]);
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("* target required"), "{}", r.stdout);
@@ -601,7 +602,7 @@ build {
   }
 }
 "#;
-    let sb = Sandbox::new(&[("t.pkr.hcl", t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", t)]);
     let r = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &[]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     let o = &r.stdout;

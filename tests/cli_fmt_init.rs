@@ -3,17 +3,17 @@
 //! compared with reviewed snapshots.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{cli, tempdir};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs forge in `dir` with `stdin`; returns a report of what it did.
 fn forge(args: &[&str], dir: &Path, stdin: &str) -> String {
-    let r = cli::forge(args, dir, Some(stdin));
+    let r = cli::forge(FORGE, args, dir, Some(stdin));
     format!(
         "$ forge {}\nexit: {}\n--- stdout\n{}--- stderr\n{}",
         args.join(" "),

@@ -1,15 +1,15 @@
 //! `forge hcl2_upgrade` as a user runs it: where the file goes, flags, errors and exit codes.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{cli, tempdir};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::path::{Path, PathBuf};
 
 fn forge(args: &[&str], dir: &Path) -> (i32, String) {
-    let r = cli::forge(args, dir, None);
+    let r = cli::forge(FORGE, args, dir, None);
     (r.code, r.stdout)
 }
 

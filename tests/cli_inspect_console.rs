@@ -2,16 +2,16 @@
 //! insta snapshots (each checked against Packer 1.16's source and, where they agree, 1.6.6).
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{cli, tempdir};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::path::Path;
 
 /// Runs forge in `dir` with `stdin` piped in; returns (exit code, stdout).
 fn forge(args: &[&str], dir: &Path, stdin: &str) -> (i32, String) {
-    let r = cli::forge(args, dir, Some(stdin));
+    let r = cli::forge(FORGE, args, dir, Some(stdin));
     (r.code, r.stdout)
 }
 

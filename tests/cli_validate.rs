@@ -1,13 +1,13 @@
 //! `forge validate` as a user runs it: the real binary, Packer's texts and exit codes.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{cli, tempdir};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 fn forge(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
-    let r = cli::forge(args, dir, None);
+    let r = cli::forge(FORGE, args, dir, None);
     (r.code, r.stdout, r.stderr)
 }
 

@@ -9,15 +9,9 @@ use std::process::Command;
 
 /// The corpus directory and its packer166-results.tsv.
 fn corpus() -> (PathBuf, String) {
-    let dir = std::env::var_os("FORGE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    let results = std::fs::read_to_string(dir.join("packer166-results.tsv")).unwrap_or_else(|_| {
-        panic!(
-            "the template corpus is expected at {} (set FORGE_CORPUS)",
-            dir.display()
-        )
-    });
+    let dir = forge_testkit::corpus::dir();
+    let results = std::fs::read_to_string(dir.join("packer166-results.tsv"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join("packer166-results.tsv").display()));
     (dir, results)
 }
 

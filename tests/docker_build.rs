@@ -4,16 +4,10 @@
 //! points (SIGINT, and SIGKILL followed by `forge cleanup`) that must leave no container.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/build.rs"]
-mod build;
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "support/docker.rs"]
-mod docker;
-#[path = "support/registry.rs"]
-mod registry;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{build, cli, docker, registry, tempdir};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::time::{Duration, Instant};
 
@@ -129,15 +123,18 @@ build {{
 }}
 "#
     );
-    let sb = Sandbox::new(&[
-        ("t.pkr.hcl", &template),
-        ("files/a.txt", "file a\n"),
-        ("files/sub/b.txt", "file b\n"),
-        (
-            "setup.sh",
-            "#!/bin/sh\nset -e\necho from-script > /srv/script.txt\n",
-        ),
-    ]);
+    let sb = Sandbox::new(
+        FORGE,
+        &[
+            ("t.pkr.hcl", &template),
+            ("files/a.txt", "file a\n"),
+            ("files/sub/b.txt", "file b\n"),
+            (
+                "setup.sh",
+                "#!/bin/sh\nset -e\necho from-script > /srv/script.txt\n",
+            ),
+        ],
+    );
     let args = build_args(&["-var", "password=pa55-e2e-word", "t.pkr.hcl"]);
     let out = sb.run(&args, None, &[]);
     let run = run_id(&sb);
@@ -209,7 +206,7 @@ build {{
 fn failing(template: &str, env: &[(&str, &str)], files: &[(&str, &str)]) -> String {
     let mut all_files = vec![("t.pkr.hcl", template)];
     all_files.extend_from_slice(files);
-    let sb = Sandbox::new(&all_files);
+    let sb = Sandbox::new(FORGE, &all_files);
     let out = sb.run(&build_args(&["t.pkr.hcl"]), None, env);
     let all = format!("{}{}", out.stdout, out.stderr);
     assert_eq!(out.code, 1, "{all}");
@@ -354,7 +351,7 @@ fn wait_for(child: &mut std::process::Child, limit: Duration, sb: &Sandbox) -> i
 
 /// How long the long template's build takes here, uninterrupted (it must succeed).
 fn full_duration(template: &str, payload: &str) -> Duration {
-    let sb = Sandbox::new(&[("t.pkr.hcl", template), ("payload", payload)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", template), ("payload", payload)]);
     let t = Instant::now();
     let out = sb.run(&build_args(&["t.pkr.hcl"]), None, &[]);
     let took = t.elapsed();
@@ -374,7 +371,7 @@ fn sigint_at_random_points_leaves_no_container() {
     let span = full_duration(&template, &payload).as_millis() as u64;
     let mut rng = Rng::new();
     for round in 0..8 {
-        let sb = Sandbox::new(&[("t.pkr.hcl", &template), ("payload", &payload)]);
+        let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &template), ("payload", &payload)]);
         let mut child = sb.spawn(&build_args(&["t.pkr.hcl"]), &[]);
         let run = run_id(&sb);
         let after = Duration::from_millis(rng.below(span));
@@ -401,7 +398,7 @@ fn sigkill_then_forge_cleanup_leaves_no_container() {
     let payload = "x".repeat(1 << 20);
     let mut rng = Rng::new();
     for round in 0..3 {
-        let sb = Sandbox::new(&[("t.pkr.hcl", &template), ("payload", &payload)]);
+        let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &template), ("payload", &payload)]);
         let mut child = sb.spawn(&build_args(&["t.pkr.hcl"]), &[]);
         let run = run_id(&sb);
         // Wait for the container, then kill at a random point after it.
@@ -448,7 +445,7 @@ fn sigkill_then_forge_cleanup_leaves_no_container() {
 /// Runs forge in the sandbox on a pseudo-terminal (util-linux `script`), as on a developer's
 /// laptop; returns its exit code and everything the terminal showed.
 fn run_on_tty(sb: &Sandbox, args: &[&str]) -> (i32, String) {
-    docker::require_program("script", "bsdutils");
+    forge_testkit::require::program("script", "bsdutils");
     let forge = sb.command(args, &[]);
     let quoted: Vec<String> = std::iter::once(forge.get_program())
         .chain(forge.get_args())
@@ -528,7 +525,7 @@ build {{
 }}
 "#
     );
-    let sb = Sandbox::new(&[("t.pkr.hcl", &template)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &template)]);
     let (code, tty) = run_on_tty(&sb, &build_args(&["t.pkr.hcl"]));
     let cleanup = || docker::remove_images(&[format!("{imported}:1"), source.clone()]);
     if code != 0 {
@@ -556,7 +553,7 @@ build {{
 
     // Not on a terminal: the same build shows no bars.
     docker::remove_images(&[&source]);
-    let sb = Sandbox::new(&[("t.pkr.hcl", &template)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &template)]);
     let out = sb.run(&build_args(&["t.pkr.hcl"]), None, &[]);
     let all = format!("{}{}", out.stdout, out.stderr);
     cleanup();

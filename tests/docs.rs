@@ -3,10 +3,10 @@
 //! complete.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{cli, tempdir};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::path::Path;
 use std::process::Command;
@@ -30,7 +30,7 @@ fn repo() -> &'static Path {
 }
 
 fn forge_ok(args: &[&str], dir: &Path) -> String {
-    let out = cli::forge(args, dir, None);
+    let out = cli::forge(FORGE, args, dir, None);
     assert_eq!(
         out.code, 0,
         "forge {args:?} failed:\n{}{}",
@@ -149,7 +149,7 @@ fn the_man_pages_are_roff_naming_every_command() {
 
     // A directory that cannot be made is an error, not a panic.
     std::fs::write(d.join("file"), "").unwrap();
-    let out = cli::forge(&["man", "--dir", "file/x"], &d, None);
+    let out = cli::forge(FORGE, &["man", "--dir", "file/x"], &d, None);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stderr.contains("Error: writing the manual pages"),
@@ -264,7 +264,7 @@ build {
     ]);
     let mut events = Vec::new();
     for (t, code) in [("ok.pkr.hcl", 0), ("fail.pkr.hcl", 1)] {
-        let out = cli::forge(&["build", "-events", "ev.jsonl", t], &d, None);
+        let out = cli::forge(FORGE, &["build", "-events", "ev.jsonl", t], &d, None);
         assert_eq!(out.code, code, "{t}:\n{}{}", out.stdout, out.stderr);
         let text = std::fs::read_to_string(d.join("ev.jsonl")).expect("the event file");
         for line in text.lines() {

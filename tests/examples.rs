@@ -1,22 +1,16 @@
 //! The templates in examples/ as a user runs them: every one passes `forge validate`, every one
 //! has its line in the README, and those that can run here are built for real: `local` and
-//! `file` anywhere, `docker` against the Docker test bed's base image (tests/support/docker.rs),
-//! `qemu` with the Debian test guest under TCG (tests/support/qemu.rs). A missing test bed fails
+//! `file` anywhere, `docker` against the Docker test bed's base image (forge-testkit's docker),
+//! `qemu` with the Debian test guest under TCG (forge-testkit's qemu). A missing test bed fails
 //! with what to install. Each build runs in a sandbox and must leave nothing behind: no files
 //! outside its output, nothing in TMPDIR, no journal, no container, image or qemu process.
 //! scripts/quickstart.sh, the README's first command, runs too (with this test's forge binary).
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/build.rs"]
-mod build;
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "support/docker.rs"]
-mod docker;
-#[path = "support/qemu.rs"]
-mod qemu;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{build, cli, docker, qemu, tempdir};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::path::{Path, PathBuf};
 
@@ -89,7 +83,7 @@ fn every_example_validates_and_has_a_readme_line() {
         .expect("read README.md");
     let d = tempdir::dir(&[]);
     let dir = example("").display().to_string();
-    let fmt = cli::forge(&["fmt", "-check", "-recursive", &dir], &d, None);
+    let fmt = cli::forge(FORGE, &["fmt", "-check", "-recursive", &dir], &d, None);
     assert_eq!(
         fmt.code, 0,
         "examples/ is not formatted (forge fmt -recursive examples):\n{}{}",
@@ -104,7 +98,7 @@ fn every_example_validates_and_has_a_readme_line() {
         let mut args = vec!["validate"];
         args.extend(validate_vars(name));
         args.push(&path);
-        let out = cli::forge(&args, &d, None);
+        let out = cli::forge(FORGE, &args, &d, None);
         assert_eq!(
             out.code, 0,
             "forge validate examples/{name}:\n{}{}",
@@ -120,7 +114,7 @@ fn every_example_validates_and_has_a_readme_line() {
 
 #[test]
 fn the_local_example_builds() {
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     let log = build_ok(&sb, "local", &["-var", "greeting=hi from the tests"], &[]);
     assert!(log.contains("    null.here: hi from the tests"), "{log}");
     assert_clean(&sb, &[], &log);
@@ -128,7 +122,7 @@ fn the_local_example_builds() {
 
 #[test]
 fn the_file_example_builds_with_checksums_and_a_manifest() {
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     let log = build_ok(&sb, "file", &["-var", "release=2.5"], &[]);
     let out = sb.path("output-file");
     let mut files: Vec<String> = std::fs::read_dir(&out)
@@ -165,7 +159,7 @@ fn the_file_example_builds_with_checksums_and_a_manifest() {
 #[test]
 fn the_docker_example_builds_an_image_from_the_local_base() {
     let base = docker::base_image();
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     let repo = format!("forge-example/test-{}", std::process::id());
     let image = format!("{repo}:latest");
     let log = build_ok(
@@ -208,7 +202,7 @@ fn the_docker_example_builds_an_image_from_the_local_base() {
 #[test]
 fn the_qemu_example_builds_a_disk_from_the_test_guest() {
     let g = qemu::guest();
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     let cmdline = format!("kernel_cmdline={}", g.cmdline);
     let vars = [
         format!("disk_image={}", g.disk.display()),
@@ -253,7 +247,7 @@ fn the_qemu_example_builds_a_disk_from_the_test_guest() {
 fn the_quickstart_script_builds_and_runs_the_docker_example() {
     let base = docker::base_image();
     let repo = format!("forge-example/quickstart-{}", std::process::id());
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/quickstart.sh");
     let out = cli::output(
         std::process::Command::new("bash")

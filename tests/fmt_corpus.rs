@@ -7,19 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn corpus() -> PathBuf {
-    let p = match std::env::var_os("FORGE_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-    };
-    assert!(
-        p.is_dir(),
-        "the conformance corpus is missing: expected it at {} (set FORGE_CORPUS, or keep shared/ beside the repository)",
-        p.display()
-    );
-    p
-}
-
 fn packer() -> PathBuf {
     let p = std::env::var_os("PATH")
         .into_iter()
@@ -97,7 +84,7 @@ fn run(program: &Path, args: &[&str], dir: &Path) -> Outcome {
 
 #[test]
 fn forge_fmt_agrees_with_packer_fmt_over_the_corpus() {
-    let corpus = corpus();
+    let corpus = forge_testkit::corpus::dir();
     let packer = packer();
     let forge = Path::new(env!("CARGO_BIN_EXE_forge"));
     let mut files = Vec::new();

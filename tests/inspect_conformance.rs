@@ -11,18 +11,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn corpus_dir() -> PathBuf {
-    let dir = std::env::var_os("FORGE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    assert!(
-        dir.join("MANIFEST.tsv").is_file(),
-        "the template corpus is expected at {} (set FORGE_CORPUS to its path)",
-        dir.display()
-    );
-    dir
-}
-
 fn packer() -> PathBuf {
     let p = std::env::var_os("PACKER")
         .map(PathBuf::from)
@@ -176,7 +164,7 @@ fn uses_templatefile(path: &Path) -> bool {
 #[test]
 fn inspect_matches_packer_1_6_6_on_the_corpus() {
     let packer = packer();
-    let dir = corpus_dir();
+    let dir = forge_testkit::corpus::dir();
     let results = std::fs::read_to_string(dir.join("packer166-results.tsv")).expect("results");
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("manifest");
     let forge = PathBuf::from(env!("CARGO_BIN_EXE_forge"));

@@ -1,18 +1,14 @@
 //! `forge build` with the qemu builder, end to end through the binary: a real Debian guest
-//! (tests/support/qemu-guest.sh) booted under TCG from its disk image, provisioned over SSH
+//! (scripts/qemu-guest.sh) booted under TCG from its disk image, provisioned over SSH
 //! through the forwarded port, shut down and converted; then the OUTPUT image is booted by a
 //! second build that finds the provisioned change inside. Bad input, and interrupts at random
 //! points: no qemu process, port lock, temporary file or journal is left.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/build.rs"]
-mod build;
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "support/qemu.rs"]
-mod qemu;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{build, cli, qemu};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::time::{Duration, Instant};
 
@@ -106,7 +102,7 @@ fn assert_nothing_left(sb: &Sandbox, what: &str, output: &str) {
 #[test]
 fn a_disk_image_is_provisioned_and_the_output_boots_with_the_change() {
     let g = qemu::guest();
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     let t = template(
         &g.disk.display().to_string(),
         "",
@@ -133,7 +129,7 @@ fn a_disk_image_is_provisioned_and_the_output_boots_with_the_change() {
 
     // Boot the output (this time with EFI firmware and a QMP socket): a second build on top
     // of it finds the marker.
-    let sb2 = Sandbox::new(&[]);
+    let sb2 = Sandbox::new(FORGE, &[]);
     let t = template(
         &image.display().to_string(),
         "  use_backing_file = true\n  efi_boot = true\n  qmp_enable = true",
@@ -153,7 +149,7 @@ fn a_disk_image_is_provisioned_and_the_output_boots_with_the_change() {
 
 /// One failing build: its output, after checking that nothing was left.
 fn failing(t: &str, files: &[(&str, &str)]) -> String {
-    let sb = Sandbox::new(files);
+    let sb = Sandbox::new(FORGE, files);
     write_template(&sb, t);
     let out = run(&sb);
     let all = format!("{}{}", out.stdout, out.stderr);
@@ -221,7 +217,7 @@ fn interrupts_at_random_points_leave_nothing() {
     let g = qemu::guest();
     let mut rng = Rng::new();
     for round in 0..3 {
-        let sb = Sandbox::new(&[]);
+        let sb = Sandbox::new(FORGE, &[]);
         let t = template(&g.disk.display().to_string(), "", true, r#""sleep 30""#);
         write_template(&sb, &t);
         let e = env(&sb);
@@ -266,9 +262,7 @@ fn interrupts_at_random_points_leave_nothing() {
     }
 }
 
-#[path = "../crates/forge-qemu/tests/support/mod.rs"]
-#[allow(dead_code)]
-mod tiny;
+use forge_testkit::qemu_boot as tiny;
 
 /// boot_command through a forge build: the tiny guest of the boot command tests (a Debian
 /// kernel and a busybox initramfs that echoes every line typed on its console to the serial
@@ -277,10 +271,11 @@ mod tiny;
 #[test]
 fn boot_command_is_typed_with_the_http_address_filled_in() {
     let kernel = tiny::kernel().unwrap_or_else(|e| panic!("{e}"));
-    let sb = Sandbox::new(&[("cd/readme.txt", "on the cd\n")]);
+    let sb = Sandbox::new(FORGE, &[("cd/readme.txt", "on the cd\n")]);
     let initrd = sb.path("initrd.img");
     tiny::initramfs(&initrd).unwrap_or_else(|e| panic!("{e}"));
     let disk = sb.path("empty.qcow2");
+    forge_testkit::require::program("qemu-img", "qemu-utils");
     let st = std::process::Command::new("qemu-img")
         .args(["create", "-q", "-f", "qcow2"])
         .arg(&disk)
@@ -366,7 +361,7 @@ build {
   sources = ["source.qemu.vm"]
 }
 "#;
-    let sb = Sandbox::new(&[("t.pkr.hcl", t)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", t)]);
     let out = sb.run(&["validate", "t.pkr.hcl"], None, &[]);
     let all = format!("{}{}", out.stdout, out.stderr);
     assert_eq!(out.code, 1, "{all}");
@@ -379,7 +374,7 @@ build {
     assert!(all.contains("on t.pkr.hcl line 2"), "{all}");
     // A good one passes.
     let good = t.replace("<wait-1m>", "<wait1m>");
-    let sb = Sandbox::new(&[("t.pkr.hcl", &good)]);
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &good)]);
     let out = sb.run(&["validate", "t.pkr.hcl"], None, &[]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 }
@@ -389,7 +384,7 @@ build {
 #[test]
 fn a_reboot_during_provisioning_reconnects_to_the_new_boot() {
     let g = qemu::guest();
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     let t = template(
         &g.disk.display().to_string(),
         "",

@@ -1,18 +1,12 @@
 //! The SSH communicator with the shell and file provisioners, end to end: the real forge binary
-//! against Debian's OpenSSH server, started by each test on loopback (see support/sshd.rs), a
+//! against Debian's OpenSSH server, started by each test on loopback (see forge-testkit's sshd), a
 //! second sshd as bastion, and real SOCKS5 and HTTP CONNECT proxies.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/build.rs"]
-mod build;
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/sshd.rs"]
-mod sshd;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{build, proxy, sshd};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -81,12 +75,15 @@ fn read(p: &Path) -> String {
 fn shell_and_file_provisioners_over_key_auth() {
     let s = Sshd::start(SshdOptions::default());
     let remote = s.scratch();
-    let sb = Sandbox::new(&[
-        ("one.txt", "one\n"),
-        ("tree/a.txt", "a\n"),
-        ("tree/sub/b.txt", "b\n"),
-        ("script.sh", "#!/bin/sh\necho \"script sees $GREETING\"\n"),
-    ]);
+    let sb = Sandbox::new(
+        FORGE,
+        &[
+            ("one.txt", "one\n"),
+            ("tree/a.txt", "a\n"),
+            ("tree/sub/b.txt", "b\n"),
+            ("script.sh", "#!/bin/sh\necho \"script sees $GREETING\"\n"),
+        ],
+    );
     let r = remote.display();
     let t = template(
         key_comm(&s),
@@ -147,7 +144,7 @@ fn sftp_moves_the_same_files() {
     let s = Sshd::start(SshdOptions::default());
     let remote = s.scratch();
     let r = remote.display();
-    let sb = Sandbox::new(&[("one.txt", "one\n"), ("tree/sub/b.txt", "b\n")]);
+    let sb = Sandbox::new(FORGE, &[("one.txt", "one\n"), ("tree/sub/b.txt", "b\n")]);
     let mut comm = key_comm(&s);
     comm["ssh_file_transfer_method"] = json!("sftp");
     let t = template(
@@ -182,7 +179,7 @@ fn every_way_of_logging_in() {
     );
     let keys = Sshd::start(SshdOptions::pubkey_only());
     let run = |s: &Sshd, comm: Value, env: &[(&str, &str)]| {
-        let sb = Sandbox::new(&[]);
+        let sb = Sandbox::new(FORGE, &[]);
         let t = template(
             comm,
             json!([{"type": "shell", "inline": ["echo logged-in"]}]),
@@ -210,7 +207,7 @@ fn every_way_of_logging_in() {
         &[("FORGE_SSH_KEY_PASSPHRASE", keys.passphrase())],
     );
     // Without the passphrase: a configuration error that says what to do.
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     std::fs::write(sb.path("t.json"), template(c, json!([]))).unwrap();
     failed(
         &build(&sb, &[("FORGE_SSH_KEY_PASSPHRASE", "")]),
@@ -223,7 +220,7 @@ fn every_way_of_logging_in() {
 
 #[test]
 fn agent_keys_log_in() {
-    sshd::require("/usr/bin/ssh-agent", "openssh-client");
+    forge_testkit::require::path("/usr/bin/ssh-agent", "openssh-client");
     let s = Sshd::start(SshdOptions::pubkey_only());
     let sock = s.dir().join("agent.sock");
     let mut agent = std::process::Command::new("/usr/bin/ssh-agent")
@@ -242,7 +239,7 @@ fn agent_keys_log_in() {
         .output()
         .expect("ssh-add");
     assert!(added.status.success(), "ssh-add: {:?}", added);
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     let comm = json!({"ssh_host": s.host(), "ssh_port": s.port(), "ssh_username": s.user(),
         "ssh_agent_auth": true, "ssh_timeout": "20s"});
     std::fs::write(
@@ -264,7 +261,7 @@ fn agent_keys_log_in() {
 fn temporary_key_pair_is_made_used_and_removed() {
     let s = Sshd::start(SshdOptions::pubkey_only());
     let before = read(&s.authorized_keys());
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     for kind in ["ed25519", "rsa"] {
         let t = json!({
             "builders": [{"type": "forge-fixture", "files": 0, "processes": 0, "hold": "0s",
@@ -318,7 +315,7 @@ fn bastion_and_proxies_carry_the_connection() {
     let socks = proxy::SocksProxy::ssh(&bastion);
     let http = proxy::HttpProxy::start(&[target.port()]);
     let run = |extra: Value, label: &str| {
-        let sb = Sandbox::new(&[]);
+        let sb = Sandbox::new(FORGE, &[]);
         let mut comm = key_comm(&target);
         for (k, v) in extra.as_object().unwrap() {
             comm[k] = v.clone();
@@ -380,12 +377,12 @@ fn local_and_remote_tunnels_forward() {
     let s = Sshd::start(SshdOptions::default().tcp_forwarding(true));
     let (target_port, t1) = answer_once("hello-local-tunnel\n");
     let (back_port, t2) = answer_once("hello-remote-tunnel\n");
-    let local = sshd::free_port();
-    let remote = sshd::free_port();
+    let local = forge_testkit::free_port();
+    let remote = forge_testkit::free_port();
     let mut comm = key_comm(&s);
     comm["ssh_local_tunnels"] = json!([format!("{local}:127.0.0.1:{target_port}")]);
     comm["ssh_remote_tunnels"] = json!([format!("{remote}:127.0.0.1:{back_port}")]);
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     let t = template(
         comm,
         json!([
@@ -407,7 +404,7 @@ fn pty_is_requested_when_asked() {
     let s = Sshd::start(SshdOptions::default());
     let mut comm = key_comm(&s);
     comm["ssh_pty"] = json!(true);
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     std::fs::write(
         sb.path("t.json"),
         template(comm, json!([{"type": "shell", "inline": ["tty"]}])),
@@ -424,7 +421,7 @@ const DROP_SESSION: &str = "p=$PPID; while [ \"$(ps -o comm= -p $p)\" != sshd ] 
 #[test]
 fn expected_disconnects_reconnect_and_unexpected_ones_fail() {
     let s = Sshd::start(SshdOptions::default());
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     std::fs::write(
         sb.path("t.json"),
         template(
@@ -467,7 +464,7 @@ fn expected_disconnects_reconnect_and_unexpected_ones_fail() {
 fn a_reboot_window_is_waited_out() {
     let mut s = Sshd::start(SshdOptions::default());
     let marker = s.scratch().join("going-down");
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     std::fs::write(
         sb.path("t.json"),
         template(
@@ -501,7 +498,7 @@ fn a_reboot_window_is_waited_out() {
 #[test]
 fn bad_input_fails_clearly_and_cleans_up() {
     let s = Sshd::start(SshdOptions::default());
-    let sb = Sandbox::new(&[("big.bin", "")]);
+    let sb = Sandbox::new(FORGE, &[("big.bin", "")]);
     let check = |comm: Value, provs: Value, wants: &[&str]| {
         std::fs::write(sb.path("t.json"), template(comm, provs)).unwrap();
         let out = build(&sb, &[]);
@@ -535,7 +532,7 @@ fn bad_input_fails_clearly_and_cleans_up() {
     check(c, echo.clone(), &["authentication rejected: tried key "]);
     // Nothing listens.
     c = key_comm(&s);
-    c["ssh_port"] = json!(sshd::free_port());
+    c["ssh_port"] = json!(forge_testkit::free_port());
     c["ssh_timeout"] = json!("2s");
     check(
         c,
@@ -558,7 +555,7 @@ fn bad_input_fails_clearly_and_cleans_up() {
 #[test]
 fn a_connection_dropped_mid_transfer_fails_the_step() {
     let s = Sshd::start(SshdOptions::default());
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     // Big enough to take a while on loopback.
     let f = std::fs::File::create(sb.path("big.bin")).unwrap();
     f.set_len(1 << 30).unwrap();
@@ -594,7 +591,7 @@ fn a_connection_dropped_mid_transfer_fails_the_step() {
 fn an_interrupt_during_a_remote_command_cancels_promptly() {
     let s = Sshd::start(SshdOptions::default());
     let marker = s.scratch().join("started");
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     std::fs::write(
         sb.path("t.json"),
         template(
@@ -659,7 +656,7 @@ fn a_certificate_signed_key_logs_in() {
     let s = Sshd::start(
         SshdOptions::pubkey_only().line(&format!("TrustedUserCAKeys {}.pub", ca.display())),
     );
-    let sb = Sandbox::new(&[]);
+    let sb = Sandbox::new(FORGE, &[]);
     let comm = json!({"ssh_host": s.host(), "ssh_port": s.port(), "ssh_username": s.user(),
         "ssh_private_key_file": key, "ssh_certificate_file": format!("{}-cert.pub", key.display()),
         "ssh_timeout": "20s"});

@@ -1,12 +1,9 @@
-//! The Docker test bed (tests/support/docker.rs, registry.rs) works, checked with the docker
+//! The Docker test bed (forge-testkit: docker, registry) works, checked with the docker
 //! CLI: the base image runs, containers are found by label and name prefix and removed, and the
 //! private registry takes pushes, with and without basic auth.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/docker.rs"]
-mod docker;
-#[path = "support/registry.rs"]
-mod registry;
+use forge_testkit::{docker, registry};
 
 use std::io::Write;
 use std::process::{Command, Stdio};

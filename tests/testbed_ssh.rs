@@ -1,19 +1,17 @@
-//! The OpenSSH test bed (tests/support/sshd.rs, proxy.rs) works, checked with real OpenSSH
+//! The OpenSSH test bed (forge-testkit: sshd, proxy) works, checked with real OpenSSH
 //! clients: each key, each auth method as the options say, ProxyJump through a bastion, SOCKS5
 //! and HTTP CONNECT proxies, keys authorized at run time, dropped sessions and restarts.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/sshd.rs"]
-mod sshd;
+use forge_testkit::{proxy, sshd};
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use forge_testkit::require::path as require;
 use proxy::{HttpProxy, SocksProxy};
-use sshd::{require, Sshd, SshdOptions, USER};
+use sshd::{Sshd, SshdOptions, USER};
 
 const NC: &str = "/usr/bin/nc.openbsd";
 const NCAT: &str = "/usr/bin/ncat";

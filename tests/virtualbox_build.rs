@@ -1,5 +1,5 @@
 //! `forge build` with the virtualbox-ovf builder, end to end through the binary. No VirtualBox
-//! runs here: tests/support/vboxmanage.py stands in for VBoxManage (first on PATH), keeps the
+//! runs here: crates/forge-testkit/standins/vboxmanage.py stands in for VBoxManage (first on PATH), keeps the
 //! VM's state in a directory, logs every argv, and runs the "guest" as an OpenSSH server (the
 //! sshd test bed's configuration) on the port the builder forwards. The build imports, boots,
 //! types the boot command, connects, provisions with a shell provisioner, shuts down through
@@ -9,17 +9,13 @@
 //! must give the same argv log, normalised.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/build.rs"]
-mod build;
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "support/sshd.rs"]
-mod sshd;
-#[path = "../crates/forge-template/tests/support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::{build, cli, require, sshd};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use build::Sandbox;
 
@@ -37,13 +33,13 @@ struct Bed {
 
 impl Bed {
     fn new() -> Bed {
-        sshd::require("/usr/bin/python3", "python3");
+        require::path("/usr/bin/python3", "python3");
         let mut sshd = sshd::Sshd::start(sshd::SshdOptions::pubkey_only());
         sshd.stop();
-        let sb = Sandbox::new(&[("box.ova", "an appliance\n")]);
+        let sb = Sandbox::new(FORGE, &[("box.ova", "an appliance\n")]);
         let bin = sb.path(".bin");
         std::fs::create_dir_all(&bin).unwrap();
-        let standin = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/vboxmanage.py");
+        let standin = forge_testkit::repo_file("crates/forge-testkit/standins/vboxmanage.py");
         let wrapper = bin.join("VBoxManage");
         std::fs::write(
             &wrapper,
@@ -297,7 +293,7 @@ fn a_failed_provisioner_powers_off_and_unregisters_the_vm() {
 /// Packer 1.6.6 on the same template through the same stand-in sends the same commands.
 #[test]
 fn packer_sends_the_same_vboxmanage_commands() {
-    sshd::require("/usr/bin/packer", "packer");
+    require::path("/usr/bin/packer", "packer");
     let bed = Bed::new();
     std::fs::write(bed.sb.path("t.json"), bed.template()).unwrap();
     let mut cmd = std::process::Command::new("/usr/bin/packer");

@@ -1,29 +1,25 @@
 //! The client of the `aws_secretsmanager*` template functions (aws-sdk-secretsmanager) against
-//! a real server: moto in server mode, started here on a free loopback port and stopped
-//! afterwards. moto runs with IAM authentication on after the setup calls, so it checks the
-//! SDK's signatures and rejects unknown keys. The client reads its settings from the process
+//! a real server: moto in server mode (forge-testkit's), started on a free loopback port and
+//! stopped afterwards. moto runs with IAM authentication on after the setup calls, so it checks
+//! the SDK's signatures and rejects unknown keys. The client reads its settings from the process
 //! environment, as the SDK does: this is the only test in this binary, so setting it is safe.
 //!
 //! Needs `python3` with moto: `pip install 'moto[server]'` (scripts/test.sh installs it). Without
 //! it this test fails; it never skips.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 
 use forge_amazon::secretsmanager::SdkSecretsManager;
+use forge_testkit::moto::{self, Moto};
 use forge_template::legacy::{render, InterpContext, SecretSource};
 use forge_template::secrets::Secrets;
 use forge_template::value::Value;
-
-const INSTALL_HINT: &str = "moto is needed for this test: pip install 'moto[server]'";
 
 /// The setup calls moto lets through unauthenticated; every later call is checked.
 const SETUP_CALLS: usize = 8;
@@ -50,86 +46,8 @@ sm.create_secret(Name="forge/binary", SecretBinary=b"\x00\x01")
 print(key["AccessKeyId"], key["SecretAccessKey"])
 "#;
 
-/// Stops the server when the test ends, however it ends.
-struct Server {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
-}
-
-fn python() -> String {
-    std::env::var("FORGE_PYTHON").unwrap_or_else(|_| "python3".to_string())
-}
-
-fn start_moto() -> (Server, u16) {
-    let ok = Command::new(python())
-        .args(["-c", "import moto.server, boto3, flask"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "{INSTALL_HINT} (python3 cannot import moto.server, boto3 and flask)"
-    );
-    let port = free_port();
-    let log = std::env::temp_dir().join(format!("forge-moto-{port}.log"));
-    let out = std::fs::File::create(&log).expect("moto log file");
-    let err = out.try_clone().expect("moto log file");
-    let child = Command::new(python())
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .env("INITIAL_NO_AUTH_ACTION_COUNT", SETUP_CALLS.to_string())
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{INSTALL_HINT}: starting moto failed: {e}"));
-    let mut server = Server { child, log };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        if let Ok(Some(status)) = server.child.try_wait() {
-            let mut text = String::new();
-            let _ = std::fs::File::open(&server.log).and_then(|mut f| f.read_to_string(&mut text));
-            panic!(
-                "moto exited ({status}) before listening on port {port}:\n{text}\n{INSTALL_HINT}"
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "moto did not listen on 127.0.0.1:{port} within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (server, port)
-}
-
 fn setup(port: u16) -> (String, String) {
-    let out = Command::new(python())
+    let out = Command::new(moto::python())
         .args(["-c", SETUP, &port.to_string()])
         .output()
         .expect("running the boto3 setup");
@@ -185,7 +103,8 @@ fn set_env(vars: &[(&str, &str)]) {
 
 #[test]
 fn secrets_manager_against_moto() {
-    let (server, port) = start_moto();
+    let server = Moto::start(Some(SETUP_CALLS));
+    let port = server.port();
     let (key_id, key_secret) = setup(port);
     let endpoint = format!("http://127.0.0.1:{port}");
     let empty_home = temp_home("empty");

@@ -102,10 +102,10 @@ impl<S: ShutdownState> Step<S> for StepShutdown {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
-    use forge_core::plugin::{BuildData, Communicator, Stream};
+    use forge_core::plugin::{BuildData, Communicator};
+    use forge_core::testing::FakeComm;
 
     use super::*;
 
@@ -128,36 +128,8 @@ mod tests {
         }
     }
 
-    #[derive(Default)]
-    struct Comm(Mutex<Vec<String>>);
-
-    #[async_trait]
-    impl Communicator for Comm {
-        async fn exec(
-            &self,
-            _: &BuildCtx,
-            command: &str,
-            _: &mut (dyn for<'a> FnMut(Stream, &'a str) + Send),
-        ) -> Result<i32> {
-            self.0.lock().unwrap().push(command.to_string());
-            Ok(0)
-        }
-        async fn upload(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
-            Ok(())
-        }
-        async fn upload_dir(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
-            Ok(())
-        }
-        async fn download(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
-            Ok(())
-        }
-        async fn download_dir(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
-            Ok(())
-        }
-    }
-
     struct State {
-        comm: Option<Arc<Comm>>,
+        comm: Option<Arc<FakeComm>>,
         machine: Option<Machine>,
     }
 
@@ -196,20 +168,20 @@ mod tests {
     async fn command_then_wait_or_stop() {
         let ctx = BuildCtx::for_test("qemu.test");
         // The command runs and the machine stops by itself.
-        let comm = Arc::new(Comm::default());
+        let comm = Arc::new(FakeComm::new());
         let mut st = State {
             comm: Some(comm.clone()),
             machine: machine(Some(2)),
         };
         let mut s = step("poweroff", Duration::from_secs(60));
         Step::<State>::run(&mut s, &ctx, &mut st).await.unwrap();
-        assert_eq!(*comm.0.lock().unwrap(), ["poweroff"]);
+        assert_eq!(comm.commands(), ["poweroff"]);
         let m = st.machine.as_ref().unwrap();
         assert_eq!((m.polls, m.stopped), (3, false));
 
         // It never stops: the timeout is an error naming the machine.
         let mut st = State {
-            comm: Some(Arc::new(Comm::default())),
+            comm: Some(Arc::new(FakeComm::new())),
             machine: machine(None),
         };
         let mut s = step("poweroff", Duration::from_millis(150));
@@ -222,7 +194,7 @@ mod tests {
         );
 
         // Without a command (or a communicator) the machine is stopped.
-        for (cmd, comm) in [("", Some(Arc::new(Comm::default()))), ("poweroff", None)] {
+        for (cmd, comm) in [("", Some(Arc::new(FakeComm::new()))), ("poweroff", None)] {
             let mut st = State {
                 comm,
                 machine: machine(None),

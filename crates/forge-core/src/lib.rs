@@ -19,6 +19,8 @@ pub mod redact;
 pub mod registry;
 pub mod render;
 pub mod runner;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod timeline;
 pub mod ui;
 

@@ -3,10 +3,7 @@
 //! auth, a push the registry refuses, save.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "../../../tests/support/docker.rs"]
-mod docker;
-#[path = "../../../tests/support/registry.rs"]
-mod registry;
+use forge_testkit::{docker, registry};
 
 use std::sync::Arc;
 
@@ -14,19 +11,10 @@ use forge_core::artifact::{Artifact, FileArtifact};
 use forge_core::plugin::{BuildCtx, PostProcessed, PrepareInfo};
 use forge_core::Result;
 use forge_docker::postprocessors::{artifact::ImageArtifact, import, push, save, tag, IMPORT_ID};
-use forge_template::value::number::Number;
 use forge_template::value::Value;
 
 fn value(j: serde_json::Value) -> Value {
-    use serde_json::Value as J;
-    match j {
-        J::Null => Value::dynamic_null(),
-        J::Bool(b) => Value::bool(b),
-        J::Number(n) => Value::number(Number::parse(&n.to_string()).unwrap()),
-        J::String(s) => Value::string(s),
-        J::Array(items) => Value::tuple(items.into_iter().map(value).collect()),
-        J::Object(m) => Value::object(m.into_iter().map(|(k, v)| (k, value(v))).collect()),
-    }
+    forge_template::functions::value_from_json(j).expect("a JSON value forge reads")
 }
 
 fn info() -> PrepareInfo {

@@ -1,9 +1,9 @@
 //! End to end: a long boot command typed over VNC into a real qemu (TCG) must arrive exactly.
 //! The guest (a Debian kernel and a busybox initramfs) echoes every line typed on its VGA
-//! console to the serial port; see tests/support/mod.rs.
+//! console to the serial port; see forge-testkit's qemu_boot.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-mod support;
+use forge_testkit::qemu_boot as support;
 
 use std::time::{Duration, Instant};
 

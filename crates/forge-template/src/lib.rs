@@ -22,6 +22,8 @@ pub mod plugins;
 pub mod schema;
 pub mod secrets;
 pub mod syntax;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod typeexpr;
 pub mod upgrade;
 pub mod value;

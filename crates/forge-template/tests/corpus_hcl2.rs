@@ -2,8 +2,7 @@
 //! it (plugin schemas checked), and the entries Packer rejects fail with Packer's error.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/corpus.rs"]
-mod corpus;
+use forge_template::testing::corpus;
 
 /// Entries that Packer rejects too, with the error summary it gives.
 const EXPECTED: &[(&str, &str)] = &[
@@ -109,5 +108,11 @@ const EXPECTED: &[(&str, &str)] = &[
 
 #[test]
 fn hcl2_corpus_loads() {
-    corpus::run("HCL2 corpus", "hcl2", EXPECTED, &[]);
+    corpus::run(
+        &forge_testkit::corpus::dir(),
+        "HCL2 corpus",
+        "hcl2",
+        EXPECTED,
+        &[],
+    );
 }

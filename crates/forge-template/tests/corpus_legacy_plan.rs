@@ -1,8 +1,7 @@
 //! Conformance over ../shared/corpus: every legacy JSON entry loads into a build plan.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/corpus.rs"]
-mod corpus;
+use forge_template::testing::corpus;
 
 /// Entries that Packer rejects too, with the error summary forge gives; each was checked against
 /// Packer 1.6.6 (`packer validate` with the entry's required variables set), which gives the
@@ -130,5 +129,11 @@ const EXPECTED: &[(&str, &str)] = &[
 
 #[test]
 fn legacy_json_corpus_loads() {
-    corpus::run("legacy JSON corpus", "json", EXPECTED, &[]);
+    corpus::run(
+        &forge_testkit::corpus::dir(),
+        "legacy JSON corpus",
+        "json",
+        EXPECTED,
+        &[],
+    );
 }

@@ -4,11 +4,8 @@
 //! to differ (each line there says why); any other mismatch fails the test.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/console_eval.rs"]
-mod support;
-
-#[path = "support/cases.rs"]
-mod cases;
+use forge_template::testing::console;
+use forge_testkit::cases;
 
 use std::path::PathBuf;
 
@@ -20,13 +17,13 @@ fn normalize_ws(s: &str) -> String {
 fn console_conformance() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/functions");
     let fixtures = root.join("fixtures");
-    let ctx = support::test_ctx(fixtures.clone(), false);
+    let ctx = console::test_ctx(fixtures.clone(), false);
     let prefix = format!("{}/", fixtures.display());
     let (mut passed, mut failed, mut known_failed) = (0, 0, 0);
     let mut unexpected = Vec::new();
     for case in cases::load(&root) {
         let (expr, expected) = (case.expr.as_str(), case.expected.clone());
-        let got = support::render(&support::eval_str(&ctx, expr)).replace(&prefix, "");
+        let got = console::render(&console::eval_str(&ctx, expr)).replace(&prefix, "");
         let ok = if expected.starts_with("Error: ") {
             normalize_ws(&got) == normalize_ws(&expected)
         } else {

@@ -6,24 +6,11 @@
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use forge_template::json::{line_col, JsonKind, JsonValue};
 use forge_template::legacy::interp::{render, validate, InterpContext};
 use forge_template::legacy::parse_legacy;
-
-/// `$FORGE_CORPUS`, else `<CARGO_MANIFEST_DIR>/../../../shared/corpus` (a checkout next to
-/// `shared/`), else one level further up (a worktree under `wt/`).
-fn corpus_candidates() -> Vec<PathBuf> {
-    if let Some(p) = std::env::var_os("FORGE_CORPUS") {
-        return vec![PathBuf::from(p)];
-    }
-    let base = Path::new(env!("CARGO_MANIFEST_DIR"));
-    vec![
-        base.join("../../../shared/corpus"),
-        base.join("../../../../shared/corpus"),
-    ]
-}
 
 /// Rows of a TSV file with a header line (lines starting with `#` are skipped), as maps.
 fn read_tsv(path: &Path) -> Vec<HashMap<String, String>> {
@@ -71,21 +58,7 @@ fn collect_strings<'v>(v: &'v JsonValue, out: &mut Vec<&'v JsonValue>) {
 
 #[test]
 fn legacy_corpus_conformance() {
-    let candidates = corpus_candidates();
-    let Some(dir) = candidates
-        .iter()
-        .find(|d| d.join("MANIFEST.tsv").is_file())
-        .cloned()
-    else {
-        let tried: Vec<String> = candidates
-            .iter()
-            .map(|d| d.join("MANIFEST.tsv").display().to_string())
-            .collect();
-        panic!(
-            "the template corpus is missing: expected {} (set FORGE_CORPUS to the corpus directory)",
-            tried.join(" or ")
-        );
-    };
+    let dir = forge_testkit::corpus::dir();
     let manifest = dir.join("MANIFEST.tsv");
     let results: HashMap<String, HashMap<String, String>> =
         read_tsv(&dir.join("packer166-results.tsv"))

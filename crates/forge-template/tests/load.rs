@@ -2,8 +2,7 @@
 //! graph, build expansion and filtering, and the errors for bad input.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/tempdir.rs"]
-mod tempdir;
+use forge_testkit::tempdir;
 
 use std::collections::HashMap;
 

@@ -3,10 +3,6 @@
 //! listed below, whose templates use something HCL2 cannot express.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
-#[path = "support/corpus.rs"]
-#[allow(dead_code)]
-mod corpus;
-
 use forge_template::upgrade::{hcl2_upgrade, UpgradeOptions};
 use forge_template::{load_hcl_text, LoadOptions};
 
@@ -215,7 +211,7 @@ const EXCEPTIONS: &[(&str, &str)] = &[
 
 #[test]
 fn corpus_json_entries_upgrade_to_loadable_hcl2() {
-    let dir = corpus::corpus_dir();
+    let dir = forge_testkit::corpus::dir();
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("manifest");
     let (mut ok, mut total, mut excepted) = (0, 0, 0);
     let mut failures = Vec::new();

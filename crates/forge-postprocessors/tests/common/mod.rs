@@ -12,22 +12,11 @@ use forge_core::artifact::{Artifact, FileArtifact};
 use forge_core::plugin::{BuildCtx, PostProcessed, PostProcessor, PrepareInfo, RunOptions};
 use forge_core::redact::Redactor;
 use forge_core::ui::{Buffer, Mode, Output, Ui};
-use forge_template::value::{Number, Type, Value};
+use forge_template::value::Value;
 
 /// A configuration value from JSON.
 pub fn value(j: serde_json::Value) -> Value {
-    match j {
-        serde_json::Value::Null => Value::null(Type::Dynamic),
-        serde_json::Value::Bool(b) => Value::bool(b),
-        serde_json::Value::Number(n) => Value::number(Number::parse(&n.to_string()).unwrap()),
-        serde_json::Value::String(s) => Value::string(s),
-        serde_json::Value::Array(a) => Value::tuple(a.into_iter().map(value).collect()),
-        serde_json::Value::Object(m) => Value::object(
-            m.into_iter()
-                .map(|(k, v)| (k, value(v)))
-                .collect::<BTreeMap<_, _>>(),
-        ),
-    }
+    forge_template::functions::value_from_json(j).expect("a JSON value forge reads")
 }
 
 /// Prepare info for the source `x` of a `file` builder.
@@ -101,12 +90,6 @@ pub async fn run(
 /// Asserts that a system tool the checks run is installed; a missing one fails the test with the
 /// Debian package to install (scripts/test.sh installs them all).
 pub fn need(tool: &str) {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
     let package = match tool {
         "xz" => "xz-utils",
         "zstd" => "zstd",
@@ -116,10 +99,7 @@ pub fn need(tool: &str) {
         "tar" => "tar",
         _ => "coreutils",
     };
-    assert!(
-        ok,
-        "{tool} is not installed: install the Debian package {package} (scripts/test.sh does)"
-    );
+    forge_testkit::require::program(tool, package);
 }
 
 /// Runs a shell command; panics with its output when it fails. Returns stdout.

@@ -452,12 +452,8 @@ pub(crate) fn unify_values(items: &[Value]) -> Option<(Type, Vec<Value>)> {
 }
 
 #[cfg(test)]
-#[path = "../../tests/support/console_eval.rs"]
-mod console_eval;
-
-#[cfg(test)]
 pub(crate) mod tests_support {
-    use super::console_eval::{eval_str, render, test_ctx};
+    use crate::testing::console::{eval_str, render, test_ctx};
 
     /// Evaluates `src` and returns its console rendering, panicking on error.
     pub fn call_ok(src: &str) -> String {

@@ -92,12 +92,12 @@ impl<S: Send> Step<S> for StepConnect<S> {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::path::Path;
     use std::sync::Mutex;
 
     use super::*;
     use crate::comm::CommType;
-    use crate::plugin::{Connector, Stream};
+    use crate::plugin::Connector;
+    use crate::testing::FakeComm;
 
     /// What a connector was asked: type, host, port, temporary key name.
     type Asked = (String, String, u16, Option<String>);
@@ -106,32 +106,6 @@ mod tests {
     #[derive(Default)]
     struct FakeConnector {
         asked: Mutex<Vec<Asked>>,
-    }
-
-    struct FakeComm;
-
-    #[async_trait]
-    impl Communicator for FakeComm {
-        async fn exec(
-            &self,
-            _: &BuildCtx,
-            _: &str,
-            _: &mut (dyn for<'a> FnMut(Stream, &'a str) + Send),
-        ) -> Result<i32> {
-            Ok(0)
-        }
-        async fn upload(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
-            Ok(())
-        }
-        async fn upload_dir(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
-            Ok(())
-        }
-        async fn download(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
-            Ok(())
-        }
-        async fn download_dir(&self, _: &BuildCtx, _: &str, _: &Path) -> Result<()> {
-            Ok(())
-        }
     }
 
     #[async_trait]
@@ -147,7 +121,7 @@ mod tests {
                 req.port,
                 req.temp_key.as_ref().map(|k| k.name.clone()),
             ));
-            Ok(Arc::new(FakeComm))
+            Ok(Arc::new(FakeComm::new()))
         }
     }
 

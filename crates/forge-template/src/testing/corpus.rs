@@ -1,30 +1,15 @@
-//! The template corpus (../shared/corpus, or FORGE_CORPUS) and one conformance runner that the
-//! corpus tests share: every entry of a format loads into a plan as Packer would, and the entries
+//! One conformance runner that the template corpus tests share (forge-testkit's `corpus::dir`
+//! finds the corpus): every entry of a format loads into a plan as Packer would, and the entries
 //! Packer rejects fail with Packer's error.
 
-use std::path::PathBuf;
+use std::path::Path;
 
-use forge_template::{load, LoadOptions};
-
-/// Where the corpus is; a missing corpus fails the test with where it was expected.
-pub fn corpus_dir() -> PathBuf {
-    let dir = std::env::var_os("FORGE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-        });
-    assert!(
-        dir.join("MANIFEST.tsv").is_file(),
-        "the template corpus is expected at {} (set FORGE_CORPUS to its path)",
-        dir.display()
-    );
-    dir
-}
+use crate::{load, LoadOptions};
 
 /// How an entry is loaded: unset variables stay unknown; where the entry ships var files
 /// beside it (auto var files load by themselves) the first is given as -var-file, as its README
 /// says; and values the entry's own CI passes with -var are passed.
-pub fn options_for(path: &std::path::Path, entry: &str, notes: &str) -> LoadOptions {
+pub fn options_for(path: &Path, entry: &str, notes: &str) -> LoadOptions {
     let mut opts = LoadOptions {
         unset_as_unknown: true,
         ..LoadOptions::default()
@@ -47,10 +32,10 @@ pub fn options_for(path: &std::path::Path, entry: &str, notes: &str) -> LoadOpti
     opts
 }
 
-/// Loads every entry whose format starts with `format` (skipping `skip` prefixes): each must
-/// load into a plan, except the `expected` ones, which must fail with that error summary.
-pub fn run(label: &str, format: &str, expected: &[(&str, &str)], skip: &[&str]) {
-    let dir = corpus_dir();
+/// Loads every entry of the corpus in `dir` whose format starts with `format` (skipping `skip`
+/// prefixes): each must load into a plan, except the `expected` ones, which must fail with that
+/// error summary.
+pub fn run(dir: &Path, label: &str, format: &str, expected: &[(&str, &str)], skip: &[&str]) {
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("manifest");
     let (mut ok, mut total) = (0, 0);
     let mut failures = Vec::new();

@@ -1,33 +1,42 @@
 //! A sandbox for running `forge build` end to end: its own template dir, TMPDIR and state dir
 //! (journals), so a test can check that nothing was left behind.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-pub use super::cli::Run as Out;
+pub use crate::cli::Run as Out;
 
 /// One test's directories.
 pub struct Sandbox {
+    /// The binary under test.
+    bin: PathBuf,
+    /// The template directory, where forge runs.
     pub dir: PathBuf,
+    /// The TMPDIR forge sees.
     pub tmp: PathBuf,
+    /// forge's state directory (journals).
     pub state: PathBuf,
 }
 
 impl Sandbox {
-    /// A sandbox holding `files`.
-    pub fn new(files: &[(&str, &str)]) -> Sandbox {
-        let dir = super::tempdir::dir(files);
+    /// A sandbox holding `files`, for the forge binary `bin` (`env!("CARGO_BIN_EXE_forge")`).
+    pub fn new(bin: impl AsRef<Path>, files: &[(&str, &str)]) -> Sandbox {
+        let dir = crate::tempdir::dir(files);
         let tmp = dir.join(".tmp");
         let state = dir.join(".state");
         std::fs::create_dir_all(&tmp).unwrap();
         std::fs::create_dir_all(&state).unwrap();
-        Sandbox { dir, tmp, state }
+        Sandbox {
+            bin: bin.as_ref().to_path_buf(),
+            dir,
+            tmp,
+            state,
+        }
     }
 
     /// A forge command in the sandbox.
     pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut c = super::cli::forge_command(args, &self.dir);
+        let mut c = crate::cli::forge_command(&self.bin, args, &self.dir);
         c.env("TMPDIR", &self.tmp)
             .env("FORGE_STATE_DIR", &self.state)
             // The docker builder's shared directory, checked for leftovers with TMPDIR.
@@ -45,7 +54,7 @@ impl Sandbox {
 
     /// Runs forge to the end.
     pub fn run(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Out {
-        super::cli::output(&mut self.command(args, env), stdin)
+        crate::cli::output(&mut self.command(args, env), stdin)
     }
 
     /// Starts forge in the background, output to files in the sandbox.
@@ -108,9 +117,7 @@ pub fn processes_with(marker: &str) -> Vec<String> {
         };
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
         let pid = e.file_name().to_string_lossy().parse::<u32>().ok();
-        let alive = pid
-            .and_then(forge_core::journal::ProcStat::read)
-            .is_some_and(|s| !s.is_dead());
+        let alive = pid.is_some_and(crate::alive);
         if cmd.contains(marker) && alive {
             out.push(format!("{} {cmd}", e.file_name().to_string_lossy()));
         }
@@ -139,6 +146,12 @@ pub fn signal(pid: u32, sig: &str) {
 
 /// A small deterministic generator for random interrupt points (seed printed by the tests).
 pub struct Rng(u64);
+
+impl Default for Rng {
+    fn default() -> Self {
+        Rng::new()
+    }
+}
 
 impl Rng {
     /// Seeded from the clock unless FORGE_TEST_SEED is set.

@@ -1,6 +1,5 @@
-//! Running the real `forge` binary as a user would, for the CLI tests. Each test crate includes
-//! this file and uses only part of it.
-#![allow(dead_code)]
+//! Running the real `forge` binary as a user would, for the CLI tests. The binary is the test
+//! crate's `env!("CARGO_BIN_EXE_forge")`, passed in.
 
 use std::io::Write;
 use std::path::Path;
@@ -16,15 +15,16 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Runs forge with `args` in `dir`, with `stdin` piped in (an empty, closed stdin when None).
-pub fn forge(args: &[&str], dir: &Path, stdin: Option<&str>) -> Run {
-    output(&mut forge_command(args, dir), stdin)
+/// Runs the forge binary `bin` with `args` in `dir`, with `stdin` piped in (an empty, closed
+/// stdin when None).
+pub fn forge(bin: impl AsRef<Path>, args: &[&str], dir: &Path, stdin: Option<&str>) -> Run {
+    output(&mut forge_command(bin, args, dir), stdin)
 }
 
-/// The forge command a user would type: `args` run in `dir`, with Packer's checkpoint off.
+/// The forge command (binary `bin`) a user would type: `args` run in `dir`, with Packer's checkpoint off.
 /// Tests add their own environment before running it with [`output`].
-pub fn forge_command(args: &[&str], dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_forge"));
+pub fn forge_command(bin: impl AsRef<Path>, args: &[&str], dir: &Path) -> Command {
+    let mut cmd = Command::new(bin.as_ref());
     cmd.args(args)
         .current_dir(dir)
         .env("CHECKPOINT_DISABLE", "1");

@@ -210,6 +210,7 @@ pub fn free_vnc_port() -> Result<u16, String> {
 /// A running qemu, killed when dropped.
 pub struct Qemu {
     child: Child,
+    /// The file qemu writes the serial console to.
     pub serial: PathBuf,
     stderr: PathBuf,
 }

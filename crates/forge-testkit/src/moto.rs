@@ -4,8 +4,6 @@
 //! instances. Needs python3 with `moto[server]` (scripts/test.sh installs it) and curl; a
 //! missing piece fails the test with what to install.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -14,13 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const INSTALL: &str =
-    "the EC2 tests need moto's server: pip install 'moto[server]' (scripts/test.sh installs it)";
+    "the AWS tests need moto's server: pip install 'moto[server]' (scripts/test.sh installs it)";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
+/// The python with moto: `$FORGE_PYTHON` (scripts/test.sh sets it), else `python3` on PATH.
+pub fn python() -> String {
+    std::env::var("FORGE_PYTHON").unwrap_or_else(|_| "python3".to_string())
 }
 
 /// A running moto server.
@@ -43,18 +39,21 @@ impl Drop for Moto {
 impl Moto {
     /// Starts moto; `auth_after` turns IAM authentication on after that many calls.
     pub fn start(auth_after: Option<usize>) -> Moto {
-        let ok = Command::new("python3")
-            .args(["-c", "import moto.server, flask"])
+        let ok = Command::new(python())
+            .args(["-c", "import moto.server, boto3, flask"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
-        assert!(ok, "{INSTALL} (python3 cannot import moto.server)");
-        let port = free_port();
+        assert!(
+            ok,
+            "{INSTALL} (python3 cannot import moto.server, boto3 and flask)"
+        );
+        let port = crate::free_port();
         let log = std::env::temp_dir().join(format!("forge-moto-ec2-{port}.log"));
         let out = std::fs::File::create(&log).expect("moto log");
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(python());
         cmd.args([
             "-m",
             "moto.server",
@@ -248,9 +247,13 @@ impl Moto {
 /// `times` times (`None`: always).
 #[derive(Clone, Debug)]
 pub struct Fault {
+    /// Text the request body must contain.
     pub needle: String,
+    /// The EC2 error code answered.
     pub code: String,
+    /// The HTTP status answered.
     pub status: u16,
+    /// How many requests get the fault (`None`: all).
     pub times: Option<u32>,
 }
 

@@ -1,7 +1,6 @@
-//! The QEMU test guest (tests/support/qemu-guest.sh): a minimal Debian 12 disk image with its
+//! The QEMU test guest (scripts/qemu-guest.sh): a minimal Debian 12 disk image with its
 //! kernel and initrd, built once per machine into /var/tmp/forge-test-guest under a lock, and
 //! booted by the tests with direct kernel boot under TCG.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,23 +13,14 @@ pub const GUEST_DIR: &str = "/var/tmp/forge-test-guest";
 pub struct Guest {
     /// The whole-disk ext4 image (qcow2).
     pub disk: PathBuf,
-    /// Kernel and initrd for `-kernel`/`-initrd`.
+    /// The kernel, for `-kernel`.
     pub kernel: PathBuf,
+    /// The initrd, for `-initrd`.
     pub initrd: PathBuf,
     /// The kernel command line.
     pub cmdline: String,
     /// A private key root accepts.
     pub key: PathBuf,
-}
-
-fn need(program: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "{program} is missing: install Debian's {package} (apt-get install {package}); scripts/test.sh installs everything the tests need"
-    );
 }
 
 /// The guest, built first when missing (about 2 minutes: debootstrap from deb.debian.org).
@@ -45,12 +35,12 @@ pub fn guest() -> &'static Guest {
             ("ssh-keygen", "openssh-client"),
             ("flock", "util-linux"),
         ] {
-            need(p, pkg);
+            crate::require::program(p, pkg);
         }
         let dir = Path::new(GUEST_DIR);
         if !dir.join("disk.qcow2").exists() {
             eprintln!("building the QEMU test guest in {GUEST_DIR} (once per machine)...");
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/qemu-guest.sh");
+            let script = crate::repo_file("scripts/qemu-guest.sh");
             let out = Command::new("flock")
                 .arg("/tmp/.forge-test-guest.lock")
                 .arg("sh")

@@ -7,16 +7,14 @@
 //! only once. A missing docker or debootstrap fails the test with the Debian package to install
 //! (`scripts/test.sh` installs them).
 //!
-//! ```ignore
-//! #[path = "support/docker.rs"]
-//! mod docker;
+//! ```text
+//! use forge_testkit::docker;
 //! let image = docker::base_image(); // "forge-test/debian:bookworm"
 //! let id = docker::run_detached(image, &["--label", "forge.run-id=t1"]);
 //! assert_eq!(docker::containers_with_label("forge.run-id=t1"), vec![id.clone()]);
 //! docker::remove_containers(&[id]);
 //! docker::remove_images(&["forge-test/x:1"]);
 //! ```
-#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -27,23 +25,6 @@ pub const BASE_IMAGE: &str = "forge-test/debian:bookworm";
 /// The lock every process takes before building the base image.
 pub const LOCK: &str = "/tmp/.forge-debian-base.lock";
 const MIRROR: &str = "http://deb.debian.org/debian";
-
-/// Fails the test unless `program` is on PATH (or is an existing path), naming its package.
-pub fn require_program(program: &str, package: &str) {
-    let found = if program.contains('/') {
-        Path::new(program).exists()
-    } else {
-        std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-            .unwrap_or(false)
-    };
-    if !found {
-        panic!(
-            "{program} is missing: install Debian's {package} (apt-get install {package}); \
-             scripts/test.sh installs everything the tests need"
-        );
-    }
-}
 
 /// Runs `docker args...`, returning trimmed stdout; panics with stderr on failure.
 pub fn docker(args: &[&str]) -> String {
@@ -76,7 +57,7 @@ pub fn image_exists(reference: &str) -> bool {
 pub fn base_image() -> &'static str {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
-        require_program("docker", "docker.io");
+        crate::require::program("docker", "docker.io");
         let ping = Command::new("docker")
             .args(["version", "--format", "{{.Server.Version}}"])
             .output();
@@ -99,10 +80,10 @@ pub fn base_image() -> &'static str {
 /// scripts/docker-base-image.sh (debootstrap a minbase bookworm, then `docker import` it as
 /// [`BASE_IMAGE`]), the script scripts/quickstart.sh uses too.
 fn build_base() {
-    require_program("debootstrap", "debootstrap");
-    require_program("flock", "util-linux");
+    crate::require::program("debootstrap", "debootstrap");
+    crate::require::program("flock", "util-linux");
     eprintln!("building {BASE_IMAGE} with debootstrap (once per machine)...");
-    let script = base_script();
+    let script = crate::repo_file("scripts/docker-base-image.sh");
     let out = Command::new("flock")
         .arg(LOCK)
         .arg("sh")
@@ -118,22 +99,6 @@ fn build_base() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-}
-
-/// scripts/docker-base-image.sh, found from the including crate's directory upwards (this file
-/// is shared by the workspace's root tests and crates/forge-docker's).
-fn base_script() -> std::path::PathBuf {
-    let start = Path::new(env!("CARGO_MANIFEST_DIR"));
-    start
-        .ancestors()
-        .map(|d| d.join("scripts/docker-base-image.sh"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "scripts/docker-base-image.sh not found above {}",
-                start.display()
-            )
-        })
 }
 
 /// Starts `image` detached (`sleep infinity`) with extra `docker run` args; returns its id.

@@ -7,9 +7,8 @@
 //! Needs root (sshd must switch to the test user). A missing program fails the test with the
 //! Debian package to install; `scripts/test.sh` installs them all.
 //!
-//! ```ignore
-//! #[path = "support/sshd.rs"]
-//! mod sshd;
+//! ```text
+//! use forge_testkit::sshd;
 //! let mut s = sshd::Sshd::start(sshd::SshdOptions::pubkey_only());
 //! // connect to s.host():s.port() as s.user() with s.key_ed25519() (or s.key_rsa_pem(),
 //! // s.key_ed25519_encrypted() + s.passphrase(); s.password() where enabled) ...
@@ -17,12 +16,10 @@
 //! s.restart_after(std::time::Duration::from_secs(2)); // a reboot window
 //! assert!(s.log().contains("Accepted publickey"), "{}", s.log());
 //! ```
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -39,16 +36,6 @@ pub const PASSPHRASE: &str = "forge test passphrase";
 /// Debian's SFTP server, the `sftp` subsystem of every server started with `sftp` on.
 pub const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
 const SSHD: &str = "/usr/sbin/sshd";
-
-/// Fails the test unless `path` exists, naming the Debian `package` that provides it.
-pub fn require(path: &str, package: &str) {
-    if !Path::new(path).exists() {
-        panic!(
-            "{path} is missing: install Debian's {package} (apt-get install {package}); \
-             scripts/test.sh installs everything the tests need"
-        );
-    }
-}
 
 /// Fails the test unless it runs as root.
 pub fn require_root() {
@@ -112,30 +99,37 @@ impl SshdOptions {
             .password(false)
             .keyboard_interactive(false)
     }
+    /// `PubkeyAuthentication` on or off.
     pub fn pubkey(mut self, on: bool) -> Self {
         self.pubkey = on;
         self
     }
+    /// `PasswordAuthentication` on or off.
     pub fn password(mut self, on: bool) -> Self {
         self.password = on;
         self
     }
+    /// `KbdInteractiveAuthentication` on or off.
     pub fn keyboard_interactive(mut self, on: bool) -> Self {
         self.keyboard_interactive = on;
         self
     }
+    /// `AllowTcpForwarding` on or off.
     pub fn tcp_forwarding(mut self, on: bool) -> Self {
         self.tcp_forwarding = on;
         self
     }
+    /// The sftp subsystem on or off.
     pub fn sftp(mut self, on: bool) -> Self {
         self.sftp = on;
         self
     }
+    /// `MaxStartups`.
     pub fn max_startups(mut self, spec: &str) -> Self {
         self.max_startups = Some(spec.to_string());
         self
     }
+    /// `MaxSessions`.
     pub fn max_sessions(mut self, n: u32) -> Self {
         self.max_sessions = Some(n);
         self
@@ -160,8 +154,8 @@ impl Sshd {
     /// Starts a server with `opts`; panics (with sshd's log) when it does not come up.
     pub fn start(opts: SshdOptions) -> Sshd {
         require_root();
-        require(SSHD, "openssh-server");
-        require("/usr/bin/ssh-keygen", "openssh-client");
+        crate::require::path(SSHD, "openssh-server");
+        crate::require::path("/usr/bin/ssh-keygen", "openssh-client");
         ensure_user();
         fs::create_dir_all("/run/sshd").expect("create /run/sshd");
         let _ = fs::set_permissions("/run/sshd", fs::Permissions::from_mode(0o755));
@@ -180,7 +174,7 @@ impl Sshd {
         };
         let mut last = String::new();
         for _ in 0..8 {
-            sshd.port = free_port();
+            sshd.port = crate::free_port();
             sshd.write_config();
             match sshd.spawn() {
                 Ok(()) => return sshd,
@@ -203,9 +197,11 @@ impl Sshd {
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+    /// The login user ([`USER`]).
     pub fn user(&self) -> &'static str {
         USER
     }
+    /// The user's password ([`PASSWORD`]).
     pub fn password(&self) -> &'static str {
         PASSWORD
     }
@@ -221,6 +217,7 @@ impl Sshd {
     pub fn key_ed25519_encrypted(&self) -> PathBuf {
         self.dir.join("id_ed25519_enc")
     }
+    /// The passphrase of the encrypted key ([`PASSPHRASE`]).
     pub fn passphrase(&self) -> &'static str {
         PASSPHRASE
     }
@@ -273,6 +270,7 @@ impl Sshd {
     pub fn home(&self) -> PathBuf {
         PathBuf::from(format!("/home/{USER}"))
     }
+    /// Where sshd logs.
     pub fn log_path(&self) -> PathBuf {
         self.dir.join("sshd.log")
     }
@@ -284,9 +282,11 @@ impl Sshd {
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, |c| c.id())
     }
+    /// The sftp-server binary ([`SFTP_SERVER`]).
     pub fn sftp_server(&self) -> &'static str {
         SFTP_SERVER
     }
+    /// The options the server was started with.
     pub fn options(&self) -> &SshdOptions {
         &self.opts
     }
@@ -307,7 +307,7 @@ impl Sshd {
     /// An OpenSSH `ssh` command logged in to this server with the ed25519 key; append the
     /// remote command with `.arg(...)`.
     pub fn ssh(&self) -> Command {
-        require("/usr/bin/ssh", "openssh-client");
+        crate::require::path("/usr/bin/ssh", "openssh-client");
         let mut c = Command::new("/usr/bin/ssh");
         c.args(["-F", "/dev/null", "-p", &self.port.to_string(), "-i"])
             .arg(self.key_ed25519())
@@ -503,9 +503,9 @@ impl Drop for Sshd {
 fn ensure_user() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
-        require("/usr/sbin/useradd", "passwd");
-        require("/usr/sbin/chpasswd", "passwd");
-        require("/usr/bin/sudo", "sudo");
+        crate::require::path("/usr/sbin/useradd", "passwd");
+        crate::require::path("/usr/sbin/chpasswd", "passwd");
+        crate::require::path("/usr/bin/sudo", "sudo");
         let lock = File::create("/tmp/.forge-testuser.lock").expect("create the user lock file");
         lock.lock().expect("lock the user lock file");
         let exists = Command::new("id")
@@ -592,14 +592,6 @@ pub fn fresh_dir(prefix: &str) -> PathBuf {
     d
 }
 
-/// A port that was free a moment ago (the kernel's pick for 127.0.0.1:0).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
-
 /// Live (not zombie) processes below `root`, parents first.
 pub fn descendants(root: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
@@ -607,17 +599,10 @@ pub fn descendants(root: u32) -> Vec<u32> {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(stat) = fs::read_to_string(e.path().join("stat")) else {
+        let Some((state, ppid)) = crate::proc_state(pid) else {
             continue;
         };
-        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let mut f = rest.split_whitespace();
-        let state = f.next().unwrap_or("");
-        let ppid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        if state != "Z" && state != "X" {
+        if !matches!(state, 'Z' | 'X') {
             children.entry(ppid).or_default().push(pid);
         }
     }

@@ -4,18 +4,16 @@
 //! because the engine trusts registries on 127.0.0.0/8 as insecure by default. Stopped (and its
 //! storage removed) when dropped.
 //!
-//! ```ignore
-//! #[path = "support/registry.rs"]
-//! mod registry;
+//! ```text
+//! use forge_testkit::registry;
 //! let r = registry::Registry::start(Some(("user", "secret")));
 //! let reference = format!("{}/forge/x:1", r.addr()); // "127.0.0.1:PORT/forge/x:1"
 //! // docker push reference with the user's credentials ...
 //! assert!(r.has_tag("forge/x", "1"));
 //! ```
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,7 +49,7 @@ impl Registry {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("storage")).expect("registry temp dir");
-        let port = free_port();
+        let port = crate::free_port();
         let mut auth_cfg = String::new();
         if let Some((user, pass)) = auth {
             let out = Command::new(HTPASSWD)
@@ -164,14 +162,6 @@ impl Drop for Registry {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn base64(s: &str) -> String {

@@ -1,9 +1,7 @@
 //! Real proxies on loopback for the SSH communicator's proxy tests, each stopped on drop:
 //! SOCKS5 through OpenSSH's dynamic forwarding (`ssh -N -D`, no auth) or Debian's Dante
 //! (`danted`, optional username/password auth against the system accounts), and HTTP CONNECT
-//! through Debian's tinyproxy (optional Basic auth). Test files include this with
-//! `support/sshd.rs` as module `sshd`.
-#![allow(dead_code)]
+//! through Debian's tinyproxy (optional Basic auth).
 
 use std::fs::{self, File};
 use std::net::TcpStream;
@@ -11,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::sshd::{descendants, free_port, fresh_dir, require, signal, Sshd, PASSWORD, USER};
+use crate::free_port;
+use crate::require::path as require;
+use crate::sshd::{descendants, fresh_dir, signal, Sshd, PASSWORD, USER};
 
 /// One proxy process (with its children) on 127.0.0.1.
 struct Daemon {
@@ -123,7 +123,7 @@ pub struct SocksProxy {
 
 impl SocksProxy {
     /// OpenSSH's dynamic forwarding (`ssh -N -D`) through `via`, which must allow TCP
-    /// forwarding ([`super::sshd::SshdOptions::bastion`]). No proxy authentication.
+    /// forwarding ([`crate::sshd::SshdOptions::bastion`]). No proxy authentication.
     pub fn ssh(via: &Sshd) -> SocksProxy {
         require("/usr/bin/ssh", "openssh-client");
         let daemon = Daemon::start("ssh -D", "forge-socks-ssh", &|port, dir| {
@@ -191,6 +191,7 @@ impl SocksProxy {
         SocksProxy { daemon, auth }
     }
 
+    /// The proxy's port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.daemon.port
     }
@@ -251,6 +252,7 @@ impl HttpProxy {
         HttpProxy { daemon, auth }
     }
 
+    /// The proxy's port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.daemon.port
     }

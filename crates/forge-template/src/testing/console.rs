@@ -1,9 +1,9 @@
 //! Test helper: evaluates one expression with forge's real evaluator, the way `packer console`
 //! does, for the function unit tests and the console conformance rows.
 
-use forge_template::eval::{EvalEnv, Scope};
-use forge_template::functions::CallError;
-use forge_template::value::Value;
+use crate::eval::{EvalEnv, Scope};
+use crate::functions::CallError;
+use crate::value::Value;
 
 /// The environment tests see: only `FORGE_TEST_ENV=hello`.
 fn test_env(name: &str) -> Option<String> {
@@ -27,12 +27,12 @@ pub fn test_ctx(base_dir: std::path::PathBuf, allow_env: bool) -> TestCtx {
 
 /// Parses and evaluates `src`; an error keeps the diagnostic's summary and detail.
 pub fn eval_str(ctx: &TestCtx, src: &str) -> Result<Value, CallError> {
-    let to_err = |d: &forge_template::diag::Diagnostic| CallError {
+    let to_err = |d: &crate::diag::Diagnostic| CallError {
         summary: d.summary.clone(),
         detail: d.detail.clone(),
         arg: None,
     };
-    let expr = forge_template::syntax::parse_expression(0, src).map_err(|d| to_err(&d.0[0]))?;
+    let expr = crate::syntax::parse_expression(0, src).map_err(|d| to_err(&d.0[0]))?;
     let env = EvalEnv {
         base_dir: ctx.base_dir.clone(),
         start_time: std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000),
