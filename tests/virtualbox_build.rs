@@ -15,7 +15,7 @@ use forge_testkit::{build, cli, require, sshd};
 const FORGE: &str = env!("CARGO_BIN_EXE_forge");
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use build::Sandbox;
 
