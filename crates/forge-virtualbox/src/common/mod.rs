@@ -2,14 +2,12 @@
 //! builder/virtualbox/common). Each step takes what it needs of the configuration as its own
 //! fields, and works on one [`State`]; the builder (`ovf` today) lists them.
 
-pub mod artifact;
 pub mod config;
 pub mod step_attach_floppy;
 pub mod step_attach_isos;
 pub mod step_configure_vrdp;
 pub mod step_download;
 pub mod step_export;
-pub mod step_media;
 pub mod step_port_forwarding;
 pub mod step_remove_devices;
 pub mod step_run;
@@ -26,6 +24,9 @@ use forge_core::plugin::{BuildCtx, BuildData, Communicator, TempKey};
 use forge_core::Error;
 
 use crate::driver::Driver;
+
+/// Packer's builder id for every VirtualBox builder.
+pub const BUILDER_ID: &str = "mitchellh.virtualbox";
 
 /// What the steps share.
 pub struct State {
@@ -112,6 +113,24 @@ impl State {
 pub fn fail(ctx: &BuildCtx, m: String) -> Error {
     ctx.ui.error(&m);
     Error::msg(m)
+}
+
+impl forge_commonsteps::MediaState for State {
+    fn set_floppy_path(&mut self, path: String) {
+        self.floppy_path = Some(path);
+    }
+    fn set_cd_path(&mut self, path: String) {
+        self.cd_path = Some(path);
+    }
+    fn set_http_port(&mut self, port: u16) {
+        self.http_port = Some(port);
+    }
+}
+
+impl forge_commonsteps::DownloadState for State {
+    fn set_download_path(&mut self, path: String) {
+        self.source_path = path;
+    }
 }
 
 impl TempKeyState for State {
