@@ -11,14 +11,21 @@ use forge_core::{Error, Result};
 use crate::httpserver::{start_with_cancel, HttpConfig, HttpServer};
 use crate::media::{create_cd, create_floppy, CdConfig, FloppyConfig};
 
+/// What the media and HTTP server steps made.
+#[derive(Debug, Clone, Default)]
+pub struct Media {
+    /// The floppy image.
+    pub floppy_path: Option<String>,
+    /// The cd_files image.
+    pub cd_path: Option<String>,
+    /// The HTTP server's port.
+    pub http_port: Option<u16>,
+}
+
 /// A builder state the media and HTTP server steps report to.
 pub trait MediaState: Send {
-    /// The floppy image was made at `path`.
-    fn set_floppy_path(&mut self, path: String);
-    /// The CD image was made at `path`.
-    fn set_cd_path(&mut self, path: String);
-    /// The HTTP server listens on `port`.
-    fn set_http_port(&mut self, port: u16);
+    /// Where the state keeps what they made.
+    fn media(&mut self) -> &mut Media;
 }
 
 /// Reports `m` on the UI and returns it as the step's error.
@@ -75,7 +82,7 @@ impl<S: MediaState> Step<S> for StepCreateFloppy {
             create_floppy(&cfg, p).map_err(|e| e.0)
         })
         .await?;
-        st.set_floppy_path(f.path().to_string_lossy().into_owned());
+        st.media().floppy_path = Some(f.path().to_string_lossy().into_owned());
         self.file = Some(f);
         Ok(())
     }
@@ -119,7 +126,7 @@ impl<S: MediaState> Step<S> for StepCreateCd {
             create_cd(&cfg, p).map_err(|e| e.0)
         })
         .await?;
-        st.set_cd_path(f.path().to_string_lossy().into_owned());
+        st.media().cd_path = Some(f.path().to_string_lossy().into_owned());
         self.file = Some(f);
         Ok(())
     }
@@ -162,7 +169,7 @@ impl<S: MediaState> Step<S> for StepHttpServer {
             .map_err(|e| fail(ctx, e.0))?;
         ctx.ui
             .say(&format!("Starting HTTP server on port {}", server.port()));
-        st.set_http_port(server.port());
+        st.media().http_port = Some(server.port());
         self.server = Some(server);
         Ok(())
     }
@@ -179,21 +186,11 @@ mod tests {
     use super::*;
 
     #[derive(Default)]
-    struct State {
-        floppy: Option<String>,
-        cd: Option<String>,
-        http: Option<u16>,
-    }
+    struct State(Media);
 
     impl MediaState for State {
-        fn set_floppy_path(&mut self, path: String) {
-            self.floppy = Some(path);
-        }
-        fn set_cd_path(&mut self, path: String) {
-            self.cd = Some(path);
-        }
-        fn set_http_port(&mut self, port: u16) {
-            self.http = Some(port);
+        fn media(&mut self) -> &mut Media {
+            &mut self.0
         }
     }
 
@@ -203,7 +200,7 @@ mod tests {
         let mut st = State::default();
         let mut empty = StepCreateFloppy::new(FloppyConfig::default());
         Step::<State>::run(&mut empty, &ctx, &mut st).await.unwrap();
-        assert!(st.floppy.is_none());
+        assert!(st.0.floppy_path.is_none());
         let mut cfg = FloppyConfig {
             label: "packer".into(),
             ..Default::default()
@@ -211,7 +208,7 @@ mod tests {
         cfg.content.insert("a.txt".into(), "hello".into());
         let mut s = StepCreateFloppy::new(cfg);
         Step::<State>::run(&mut s, &ctx, &mut st).await.unwrap();
-        let p = st.floppy.clone().unwrap();
+        let p = st.0.floppy_path.clone().unwrap();
         assert!(p.ends_with(".vfd"), "{p}");
         assert!(std::fs::metadata(&p).unwrap().len() > 0);
         Step::<State>::cleanup(&mut s, &ctx, &mut st, Outcome::default())
@@ -228,7 +225,7 @@ mod tests {
         cfg.content.insert("meta-data".into(), "x".into());
         let mut s = StepCreateCd::new(cfg);
         Step::<State>::run(&mut s, &ctx, &mut st).await.unwrap();
-        let p = st.cd.clone().unwrap();
+        let p = st.0.cd_path.clone().unwrap();
         assert!(p.ends_with(".iso") && std::fs::metadata(&p).unwrap().len() > 0);
         Step::<State>::cleanup(&mut s, &ctx, &mut st, Outcome::default())
             .await
@@ -255,7 +252,7 @@ mod tests {
         let mut st = State::default();
         let mut none = StepHttpServer::new(HttpConfig::default());
         Step::<State>::run(&mut none, &ctx, &mut st).await.unwrap();
-        assert!(st.http.is_none());
+        assert!(st.0.http_port.is_none());
         let mut cfg = HttpConfig {
             port_min: 8000,
             port_max: 9000,
@@ -265,7 +262,7 @@ mod tests {
         cfg.content.insert("/ks.cfg".into(), "x".into());
         let mut s = StepHttpServer::new(cfg);
         Step::<State>::run(&mut s, &ctx, &mut st).await.unwrap();
-        let port = st.http.unwrap();
+        let port = st.0.http_port.unwrap();
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
         Step::<State>::cleanup(&mut s, &ctx, &mut st, Outcome::default())
             .await

@@ -32,8 +32,8 @@ use forge_commonsteps::httpserver::HttpConfig;
 use forge_commonsteps::media::{CdConfig, FloppyConfig};
 use forge_commonsteps::ports::PortLock;
 use forge_commonsteps::{
-    BootCommandState, DownloadState, MediaState, ShutdownDriver, ShutdownState, StepCreateCd,
-    StepCreateFloppy, StepDownload, StepHttpServer, StepOutputDir, StepShutdown,
+    BootCommandState, DownloadState, Media, MediaState, ShutdownDriver, ShutdownState,
+    StepCreateCd, StepCreateFloppy, StepDownload, StepHttpServer, StepOutputDir, StepShutdown,
     StepTypeBootCommand, VmArtifact,
 };
 
@@ -68,16 +68,12 @@ pub struct State {
     pub iso_path: String,
     /// The VM's disks.
     pub disks: Vec<String>,
-    /// The cd_files image.
-    pub cd_path: Option<String>,
-    /// The floppy image.
-    pub floppy_path: Option<String>,
     /// The VM's EFI variables (`<output>/efivars.fd`).
     pub efivars: Option<String>,
     /// The HTTP server's address as the guest sees it.
     pub http_ip: String,
-    /// The HTTP server's port.
-    pub http_port: Option<u16>,
+    /// The floppy and CD images and the HTTP server's port.
+    pub media: Media,
     /// The forwarded communicator port.
     pub host_port: Option<PortLock>,
     /// The VNC port.
@@ -116,7 +112,7 @@ impl ProvisionState for State {
             extra.insert("SSHPrivateKey".into(), k.private.clone());
         }
         extra.insert("HTTPIP".into(), self.http_ip.clone());
-        if let Some(p) = self.http_port {
+        if let Some(p) = self.media.http_port {
             extra.insert("HTTPPort".into(), p.to_string());
         }
         let (host, port) = self.comm_address();
@@ -125,14 +121,8 @@ impl ProvisionState for State {
 }
 
 impl MediaState for State {
-    fn set_floppy_path(&mut self, path: String) {
-        self.floppy_path = Some(path);
-    }
-    fn set_cd_path(&mut self, path: String) {
-        self.cd_path = Some(path);
-    }
-    fn set_http_port(&mut self, port: u16) {
-        self.http_port = Some(port);
+    fn media(&mut self) -> &mut Media {
+        &mut self.media
     }
 }
 
@@ -174,11 +164,9 @@ impl Builder for QemuBuilder {
             config: c.clone(),
             iso_path: String::new(),
             disks: Vec::new(),
-            cd_path: None,
-            floppy_path: None,
             efivars: None,
             http_ip: "10.0.2.2".into(),
-            http_port: None,
+            media: Media::default(),
             host_port: None,
             vnc_port: None,
             qemu: None,

@@ -24,6 +24,7 @@ use forge_core::plugin::{BuildCtx, BuildData, Communicator, TempKey};
 use forge_core::Error;
 
 use crate::driver::Driver;
+use forge_commonsteps::{Media, MediaState};
 
 /// Packer's builder id for every VirtualBox builder.
 pub const BUILDER_ID: &str = "mitchellh.virtualbox";
@@ -36,16 +37,12 @@ pub struct State {
     pub vm_name: String,
     /// The downloaded OVF/OVA (or ISO).
     pub source_path: String,
-    /// The floppy image.
-    pub floppy_path: Option<String>,
-    /// The cd_files image.
-    pub cd_path: Option<String>,
     /// The guest additions ISO, once downloaded.
     pub guest_additions_path: Option<String>,
     /// The HTTP server's address as the guest sees it (VirtualBox's NAT gateway).
     pub http_ip: String,
-    /// The HTTP server's port.
-    pub http_port: Option<u16>,
+    /// The floppy and CD images and the HTTP server's port.
+    pub media: Media,
     /// The host port forwarded to the guest's communicator port (0: none).
     pub comm_host_port: u16,
     /// Whether the `packercomm` NAT rule is on the VM.
@@ -76,11 +73,9 @@ impl State {
             driver,
             vm_name: String::new(),
             source_path: String::new(),
-            floppy_path: None,
-            cd_path: None,
             guest_additions_path: None,
             http_ip: "10.0.2.2".into(),
-            http_port: None,
+            media: Media::default(),
             comm_host_port: 0,
             nat_rule: false,
             vrdp: None,
@@ -104,7 +99,10 @@ impl State {
         let mut d = BuildData::new();
         d.insert("Name".into(), self.vm_name.clone());
         d.insert("HTTPIP".into(), self.http_ip.clone());
-        d.insert("HTTPPort".into(), self.http_port.unwrap_or(0).to_string());
+        d.insert(
+            "HTTPPort".into(),
+            self.media.http_port.unwrap_or(0).to_string(),
+        );
         d
     }
 }
@@ -115,15 +113,9 @@ pub fn fail(ctx: &BuildCtx, m: String) -> Error {
     Error::msg(m)
 }
 
-impl forge_commonsteps::MediaState for State {
-    fn set_floppy_path(&mut self, path: String) {
-        self.floppy_path = Some(path);
-    }
-    fn set_cd_path(&mut self, path: String) {
-        self.cd_path = Some(path);
-    }
-    fn set_http_port(&mut self, port: u16) {
-        self.http_port = Some(port);
+impl MediaState for State {
+    fn media(&mut self) -> &mut Media {
+        &mut self.media
     }
 }
 
@@ -152,7 +144,7 @@ impl ProvisionState for State {
             extra.insert("SSHPublicKey".into(), k.public.clone());
             extra.insert("SSHPrivateKey".into(), k.private.clone());
         }
-        let http = self.http_port.map(|p| (self.http_ip.as_str(), p));
+        let http = self.media.http_port.map(|p| (self.http_ip.as_str(), p));
         hook_data(ctx, Some(&self.vm_name), http, &extra)
     }
 }
