@@ -24,7 +24,9 @@ pub mod step_type_boot_command;
 
 pub use artifact::VmArtifact;
 pub use step_download::{DownloadState, StepDownload};
-pub use step_media::{Media, MediaState, StepCreateCd, StepCreateFloppy, StepHttpServer};
+pub use step_media::{
+    Media, MediaState, StepCreateCd, StepCreateFloppy, StepCreateImage, StepHttpServer,
+};
 pub use step_output_dir::StepOutputDir;
 pub use step_shutdown::{ShutdownDriver, ShutdownState, StepShutdown};
 pub use step_type_boot_command::{BootCommandState, Keyboard, StepTypeBootCommand};

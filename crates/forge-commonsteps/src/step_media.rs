@@ -1,6 +1,5 @@
 //! StepCreateFloppy, StepCreateCD and StepHTTPServer for any builder: the floppy and CD
-//! images (made in-process into journaled temporary files, removed at cleanup) and the build's
-//! HTTP server. The builder's state learns where they are through [`MediaState`].
+//! images (one [`StepCreateImage`] over the image's configuration) and the build's HTTP server. The builder's state learns where they are through [`MediaState`].
 
 use async_trait::async_trait;
 use forge_core::local::{track, TempPath};
@@ -34,99 +33,107 @@ fn fail(ctx: &BuildCtx, m: String) -> Error {
     Error::msg(m)
 }
 
-/// Makes an image at a journaled temporary path (`packer<uuid>.<ext>` in TMPDIR) with `make`,
-/// off the async threads; `what` names it in the error (`floppy`, `CD`).
-async fn make_image(
-    ctx: &BuildCtx,
-    ext: &str,
-    what: &str,
-    make: impl FnOnce(&std::path::Path) -> std::result::Result<(), String> + Send + 'static,
-) -> Result<TempPath> {
-    let p = std::env::temp_dir().join(format!("packer{}.{ext}", uuid::Uuid::new_v4().simple()));
-    let guard = track(ctx, &p, false)?;
-    tokio::task::spawn_blocking(move || make(&p))
-        .await
-        .map_err(|e| Error::msg(e.to_string()))?
-        .map_err(|e| fail(ctx, format!("Error creating {what}: {e}")))?;
-    Ok(guard)
+/// The configuration of an image the media step makes: a floppy or a CD.
+pub trait Image: Clone + Send + Sync + 'static {
+    /// The step's name (`StepCreateFloppy`).
+    const STEP: &'static str;
+    /// The image file's extension (`vfd`).
+    const EXT: &'static str;
+    /// What the image is called in messages (`floppy`).
+    const WHAT: &'static str;
+    /// Whether there is nothing to put on it (then no image is made).
+    fn is_empty(&self) -> bool;
+    /// Checks the files again before the image is made: the first problem.
+    fn check(&mut self) -> Option<String>;
+    /// Makes the image at `path`.
+    fn make(&self, path: &std::path::Path) -> std::result::Result<(), String>;
+    /// Where the state keeps the image's path.
+    fn slot(media: &mut Media) -> &mut Option<String>;
 }
 
-/// The floppy image of `floppy_files`, `floppy_dirs` and `floppy_content`; nothing without
-/// them.
-pub struct StepCreateFloppy {
+impl Image for FloppyConfig {
+    const STEP: &'static str = "StepCreateFloppy";
+    const EXT: &'static str = "vfd";
+    const WHAT: &'static str = "floppy";
+    fn is_empty(&self) -> bool {
+        FloppyConfig::is_empty(self)
+    }
+    fn check(&mut self) -> Option<String> {
+        None
+    }
+    fn make(&self, path: &std::path::Path) -> std::result::Result<(), String> {
+        create_floppy(self, path).map_err(|e| e.0)
+    }
+    fn slot(media: &mut Media) -> &mut Option<String> {
+        &mut media.floppy_path
+    }
+}
+
+impl Image for CdConfig {
+    const STEP: &'static str = "StepCreateCD";
+    const EXT: &'static str = "iso";
+    const WHAT: &'static str = "CD";
+    fn is_empty(&self) -> bool {
+        CdConfig::is_empty(self)
+    }
+    fn check(&mut self) -> Option<String> {
+        self.prepare().into_iter().next().map(|e| e.0)
+    }
+    fn make(&self, path: &std::path::Path) -> std::result::Result<(), String> {
+        create_cd(self, path).map_err(|e| e.0)
+    }
+    fn slot(media: &mut Media) -> &mut Option<String> {
+        &mut media.cd_path
+    }
+}
+
+/// Makes an image (`floppy_files`, `floppy_dirs`, `floppy_content`; `cd_files`, `cd_content`)
+/// in-process at a journaled temporary path (`packer<uuid>.<ext>` in TMPDIR), removed at
+/// cleanup; nothing when there is nothing to put on it.
+pub struct StepCreateImage<C> {
     /// What goes on it.
-    pub config: FloppyConfig,
+    pub config: C,
     /// The image, removed at cleanup.
     pub file: Option<TempPath>,
 }
 
-impl StepCreateFloppy {
+/// StepCreateFloppy.
+pub type StepCreateFloppy = StepCreateImage<FloppyConfig>;
+/// StepCreateCD; its files are checked (and globs expanded) again before it is made.
+pub type StepCreateCd = StepCreateImage<CdConfig>;
+
+impl<C> StepCreateImage<C> {
     /// The step for `config`.
-    pub fn new(config: FloppyConfig) -> Self {
-        StepCreateFloppy { config, file: None }
+    pub fn new(config: C) -> Self {
+        StepCreateImage { config, file: None }
     }
 }
 
 #[async_trait]
-impl<S: MediaState> Step<S> for StepCreateFloppy {
+impl<S: MediaState, C: Image> Step<S> for StepCreateImage<C> {
     fn name(&self) -> &'static str {
-        "StepCreateFloppy"
-    }
-    async fn run(&mut self, ctx: &BuildCtx, st: &mut S) -> Result<()> {
-        if self.config.is_empty() {
-            return Ok(());
-        }
-        ctx.ui.say("Creating floppy disk...");
-        let cfg = self.config.clone();
-        let f = make_image(ctx, "vfd", "floppy", move |p| {
-            create_floppy(&cfg, p).map_err(|e| e.0)
-        })
-        .await?;
-        st.media().floppy_path = Some(f.path().to_string_lossy().into_owned());
-        self.file = Some(f);
-        Ok(())
-    }
-    async fn cleanup(&mut self, _: &BuildCtx, _: &mut S, _: Outcome) -> Result<()> {
-        self.file = None;
-        Ok(())
-    }
-}
-
-/// The CD image of `cd_files` and `cd_content`; nothing without them. Its files are checked
-/// (and globs expanded) again before it is made.
-pub struct StepCreateCd {
-    /// What goes on it.
-    pub config: CdConfig,
-    /// The image, removed at cleanup.
-    pub file: Option<TempPath>,
-}
-
-impl StepCreateCd {
-    /// The step for `config`.
-    pub fn new(config: CdConfig) -> Self {
-        StepCreateCd { config, file: None }
-    }
-}
-
-#[async_trait]
-impl<S: MediaState> Step<S> for StepCreateCd {
-    fn name(&self) -> &'static str {
-        "StepCreateCD"
+        C::STEP
     }
     async fn run(&mut self, ctx: &BuildCtx, st: &mut S) -> Result<()> {
         if self.config.is_empty() {
             return Ok(());
         }
         let mut cfg = self.config.clone();
-        if let Some(e) = cfg.prepare().into_iter().next() {
-            return Err(fail(ctx, e.0));
+        if let Some(e) = cfg.check() {
+            return Err(fail(ctx, e));
         }
-        ctx.ui.say("Creating CD disk...");
-        let f = make_image(ctx, "iso", "CD", move |p| {
-            create_cd(&cfg, p).map_err(|e| e.0)
-        })
-        .await?;
-        st.media().cd_path = Some(f.path().to_string_lossy().into_owned());
+        ctx.ui.say(&format!("Creating {} disk...", C::WHAT));
+        let p = std::env::temp_dir().join(format!(
+            "packer{}.{}",
+            uuid::Uuid::new_v4().simple(),
+            C::EXT
+        ));
+        let f = track(ctx, &p, false)?;
+        tokio::task::spawn_blocking(move || cfg.make(&p))
+            .await
+            .map_err(|e| Error::msg(e.to_string()))?
+            .map_err(|e| fail(ctx, format!("Error creating {}: {e}", C::WHAT)))?;
+        *C::slot(st.media()) = Some(f.path().to_string_lossy().into_owned());
         self.file = Some(f);
         Ok(())
     }
