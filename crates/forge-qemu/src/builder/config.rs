@@ -117,19 +117,7 @@ impl Config {
         let a: QemuBuilder = decode(v)?;
         let mut errs = Vec::new();
         let s = |o: &Option<String>| o.clone().filter(|s| !s.is_empty());
-        let dur =
-            |field: &str, o: &Option<String>, default: Duration, errs: &mut Vec<String>| match s(o)
-            {
-                None => default,
-                Some(t) => match parse_duration(&t) {
-                    Some(d) => d,
-                    None if t.starts_with('-') => Duration::ZERO,
-                    None => {
-                        errs.push(format!("{field}: time: invalid duration {t:?}"));
-                        default
-                    }
-                },
-            };
+        let dur = forge_commonsteps::config::duration;
         let shutdown_timeout = dur(
             "shutdown_timeout",
             &a.shutdown_timeout,

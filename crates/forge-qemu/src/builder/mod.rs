@@ -2,13 +2,10 @@
 //! with Packer's steps (builder/qemu/builder.go) and its messages.
 
 mod args;
-mod artifact;
 mod config;
 mod driver;
 mod step_boot;
 mod step_disks;
-mod step_iso;
-mod step_media;
 mod step_ports;
 mod step_run;
 
@@ -28,11 +25,20 @@ use forge_core::Result;
 use forge_template::value::Value;
 
 pub use args::{merge as merge_qemuargs, RunInputs};
-pub use artifact::QemuArtifact;
 pub use config::Config;
 
+use forge_commonsteps::artifact::files_under;
+use forge_commonsteps::httpserver::HttpConfig;
+use forge_commonsteps::media::{CdConfig, FloppyConfig};
 use forge_commonsteps::ports::PortLock;
-use forge_commonsteps::{ShutdownDriver, ShutdownState, StepOutputDir, StepShutdown};
+use forge_commonsteps::{
+    BootCommandState, DownloadState, Media, MediaState, ShutdownDriver, ShutdownState,
+    StepCreateCd, StepCreateFloppy, StepDownload, StepHttpServer, StepOutputDir, StepShutdown,
+    StepTypeBootCommand, VmArtifact,
+};
+
+/// The qemu builder's artifact: the files of its output directory.
+pub type QemuArtifact = VmArtifact;
 
 /// Packer's builder id for `qemu`.
 pub const BUILDER_ID: &str = "transcend.qemu";
@@ -62,16 +68,12 @@ pub struct State {
     pub iso_path: String,
     /// The VM's disks.
     pub disks: Vec<String>,
-    /// The cd_files image.
-    pub cd_path: Option<String>,
-    /// The floppy image.
-    pub floppy_path: Option<String>,
     /// The VM's EFI variables (`<output>/efivars.fd`).
     pub efivars: Option<String>,
     /// The HTTP server's address as the guest sees it.
     pub http_ip: String,
-    /// The HTTP server's port.
-    pub http_port: Option<u16>,
+    /// The floppy and CD images and the HTTP server's port.
+    pub media: Media,
     /// The forwarded communicator port.
     pub host_port: Option<PortLock>,
     /// The VNC port.
@@ -110,11 +112,33 @@ impl ProvisionState for State {
             extra.insert("SSHPrivateKey".into(), k.private.clone());
         }
         extra.insert("HTTPIP".into(), self.http_ip.clone());
-        if let Some(p) = self.http_port {
+        if let Some(p) = self.media.http_port {
             extra.insert("HTTPPort".into(), p.to_string());
         }
         let (host, port) = self.comm_address();
         hook_data(ctx, Some("VM"), Some((&host, port)), &extra)
+    }
+}
+
+impl MediaState for State {
+    fn media(&mut self) -> &mut Media {
+        &mut self.media
+    }
+}
+
+impl DownloadState for State {
+    fn set_download_path(&mut self, path: String) {
+        self.iso_path = path;
+    }
+}
+
+impl BootCommandState for State {
+    fn boot_data(&self) -> BuildData {
+        let mut data = step_run::template_data(self);
+        if let Some(k) = &self.temp_key {
+            data.insert("SSHPublicKey".into(), k.public.clone());
+        }
+        data
     }
 }
 
@@ -129,24 +153,6 @@ impl State {
     }
 }
 
-/// Every file under `dir`, sorted.
-fn files_under(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.to_string_lossy().into_owned());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[async_trait]
 impl Builder for QemuBuilder {
     async fn run(&self, ctx: &BuildCtx, hook: Arc<dyn Hook>) -> Result<Option<Arc<dyn Artifact>>> {
@@ -158,11 +164,9 @@ impl Builder for QemuBuilder {
             config: c.clone(),
             iso_path: String::new(),
             disks: Vec::new(),
-            cd_path: None,
-            floppy_path: None,
             efivars: None,
             http_ip: "10.0.2.2".into(),
-            http_port: None,
+            media: Media::default(),
             host_port: None,
             vnc_port: None,
             qemu: None,
@@ -170,10 +174,22 @@ impl Builder for QemuBuilder {
             temp_key: None,
         };
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
-            Box::new(step_iso::StepDownload),
+            Box::new(StepDownload {
+                retrieving: "ISO".into(),
+                description: if c.disk_image() { "disk image" } else { "ISO" }.into(),
+                extension: text(&c.args.iso_config.iso_target_extension)
+                    .unwrap_or_else(|| "iso".into()),
+                urls: c.iso_urls.clone(),
+                checksum: c.iso_checksum.clone(),
+                target_path: text(&c.args.iso_config.iso_target_path),
+            }),
             Box::new(StepOutputDir::new(&c.output_dir)),
-            Box::new(step_media::StepCreateFloppy { file: None }),
-            Box::new(step_media::StepCreateCd { file: None }),
+            Box::new(StepCreateFloppy::new(floppy_config(c))),
+            Box::new(StepCreateCd::new(CdConfig {
+                files: c.args.cd_config.cd_files.clone().unwrap_or_default(),
+                content: c.args.cd_config.cd_content.clone().unwrap_or_default(),
+                label: c.args.cd_config.cd_label.clone().unwrap_or_default(),
+            })),
             Box::new(step_disks::StepCreateDisk),
         ];
         if c.disk_image() && !c.use_backing_file() {
@@ -182,7 +198,14 @@ impl Builder for QemuBuilder {
         if c.disk_image() && !c.args.skip_resize_disk.unwrap_or(false) {
             steps.push(Box::new(step_disks::StepResizeDisk));
         }
-        steps.push(Box::new(step_media::StepHttpServer { server: None }));
+        let h = &c.args.http_config;
+        steps.push(Box::new(StepHttpServer::new(HttpConfig {
+            directory: h.http_directory.clone().unwrap_or_default(),
+            content: h.http_content.clone().unwrap_or_default(),
+            port_min: c.http_ports.0,
+            port_max: c.http_ports.1,
+            bind_address: text(&h.http_bind_address).unwrap_or_else(|| "0.0.0.0".into()),
+        })));
         steps.push(Box::new(step_ports::StepPortForward));
         if let Some(s) = StepTempKey::wanted(&c.comm, &self.info) {
             steps.push(Box::new(s));
@@ -194,7 +217,14 @@ impl Builder for QemuBuilder {
             steps.push(Box::new(StepPrepareEfivars { vars: vars.clone() }));
         }
         steps.push(Box::new(step_run::StepRun));
-        steps.push(Box::new(step_boot::StepBootCommand));
+        let commands = c.args.boot_config.boot_command.clone().unwrap_or_default();
+        steps.push(Box::new(StepTypeBootCommand {
+            name: "stepTypeBootCommand",
+            command: (!commands.is_empty() && !c.args.disable_vnc.unwrap_or(false))
+                .then(|| commands.concat()),
+            wait: c.boot_wait,
+            keyboard: step_boot::Vnc,
+        }));
         if !c.comm.is_none() {
             steps.push(Box::new(StepConnect::new(
                 c.comm.clone(),
@@ -215,7 +245,6 @@ impl Builder for QemuBuilder {
         }));
         steps.push(Box::new(step_disks::StepConvertDisk));
         run_steps(ctx, &mut state, &mut steps).await?;
-        let dir = std::path::Path::new(&c.output_dir);
         let mut st = serde_json::Map::new();
         st.insert("diskName".into(), c.vm_name.clone().into());
         st.insert("diskType".into(), c.format.clone().into());
@@ -225,18 +254,35 @@ impl Builder for QemuBuilder {
             "diskPaths".into(),
             serde_json::Value::from(state.disks.clone()),
         );
-        let mut files = files_under(dir);
+        let mut files = files_under(std::path::Path::new(&c.output_dir));
         if c.args.efi_drop_efivars.unwrap_or(false) {
             if let Some(v) = &state.efivars {
                 let _ = std::fs::remove_file(v);
                 files.retain(|f| f != v);
             }
         }
-        Ok(Some(Arc::new(QemuArtifact {
+        Ok(Some(Arc::new(VmArtifact {
+            builder_id: BUILDER_ID.into(),
             dir: c.output_dir.clone(),
             files,
             state: st,
         })))
+    }
+}
+
+/// A string option, unset when empty.
+fn text(o: &Option<String>) -> Option<String> {
+    o.clone().filter(|s| !s.is_empty())
+}
+
+/// `floppy_files`, `floppy_dirs`, `floppy_content` and `floppy_label` (`packer` by default).
+fn floppy_config(c: &Config) -> FloppyConfig {
+    let f = &c.args.floppy_config;
+    FloppyConfig {
+        files: f.floppy_files.clone().unwrap_or_default(),
+        dirs: f.floppy_dirs.clone().unwrap_or_default(),
+        content: f.floppy_content.clone().unwrap_or_default(),
+        label: text(&f.floppy_label).unwrap_or_else(|| "packer".into()),
     }
 }
 

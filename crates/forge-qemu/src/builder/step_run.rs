@@ -19,7 +19,8 @@ pub(super) fn template_data(st: &State) -> BuildData {
     d.insert("HTTPIP".into(), st.http_ip.clone());
     d.insert(
         "HTTPPort".into(),
-        st.http_port
+        st.media
+            .http_port
             .map(|p| p.to_string())
             .unwrap_or_else(|| "0".into()),
     );
@@ -70,8 +71,8 @@ impl Step<State> for StepRun {
             vnc_port,
             disks: st.disks.clone(),
             iso: (!c.disk_image()).then(|| st.iso_path.clone()),
-            cd: st.cd_path.clone(),
-            floppy: st.floppy_path.clone(),
+            cd: st.media.cd_path.clone(),
+            floppy: st.media.floppy_path.clone(),
             efivars: st.efivars.clone(),
         };
         let user: Vec<Vec<String>> = c.args.qemuargs.clone().unwrap_or_default();

@@ -9,7 +9,6 @@ use std::time::Duration;
 use forge_commonsteps::media::{CdConfig, FloppyConfig};
 use forge_core::comm::{CommConfig, CommType};
 use forge_core::plugin::PrepareInfo;
-use forge_template::plan::parse_duration;
 use forge_template::schema::plugins::{BootConfig, HTTPConfig, ShutdownConfig};
 
 /// The VirtualBox fields every builder's schema struct has, borrowed from it.
@@ -186,25 +185,7 @@ fn text(o: &Option<String>) -> Option<String> {
     o.clone().filter(|s| !s.is_empty())
 }
 
-/// A duration field: `default` when unset, the error Go's parser gives when malformed.
-pub fn duration(
-    field: &str,
-    o: &Option<String>,
-    default: Duration,
-    errs: &mut Vec<String>,
-) -> Duration {
-    match text(o) {
-        None => default,
-        Some(t) => match parse_duration(&t) {
-            Some(d) => d,
-            None if t.starts_with('-') => Duration::ZERO,
-            None => {
-                errs.push(format!("{field}: time: invalid duration {t:?}"));
-                default
-            }
-        },
-    }
-}
+pub use forge_commonsteps::config::duration;
 
 impl CommonConfig {
     /// Decodes and checks the common fields; problems go to `errs`, warnings to `info`.

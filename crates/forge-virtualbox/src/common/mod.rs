@@ -2,14 +2,12 @@
 //! builder/virtualbox/common). Each step takes what it needs of the configuration as its own
 //! fields, and works on one [`State`]; the builder (`ovf` today) lists them.
 
-pub mod artifact;
 pub mod config;
 pub mod step_attach_floppy;
 pub mod step_attach_isos;
 pub mod step_configure_vrdp;
 pub mod step_download;
 pub mod step_export;
-pub mod step_media;
 pub mod step_port_forwarding;
 pub mod step_remove_devices;
 pub mod step_run;
@@ -26,6 +24,10 @@ use forge_core::plugin::{BuildCtx, BuildData, Communicator, TempKey};
 use forge_core::Error;
 
 use crate::driver::Driver;
+use forge_commonsteps::{Media, MediaState};
+
+/// Packer's builder id for every VirtualBox builder.
+pub const BUILDER_ID: &str = "mitchellh.virtualbox";
 
 /// What the steps share.
 pub struct State {
@@ -35,16 +37,12 @@ pub struct State {
     pub vm_name: String,
     /// The downloaded OVF/OVA (or ISO).
     pub source_path: String,
-    /// The floppy image.
-    pub floppy_path: Option<String>,
-    /// The cd_files image.
-    pub cd_path: Option<String>,
     /// The guest additions ISO, once downloaded.
     pub guest_additions_path: Option<String>,
     /// The HTTP server's address as the guest sees it (VirtualBox's NAT gateway).
     pub http_ip: String,
-    /// The HTTP server's port.
-    pub http_port: Option<u16>,
+    /// The floppy and CD images and the HTTP server's port.
+    pub media: Media,
     /// The host port forwarded to the guest's communicator port (0: none).
     pub comm_host_port: u16,
     /// Whether the `packercomm` NAT rule is on the VM.
@@ -75,11 +73,9 @@ impl State {
             driver,
             vm_name: String::new(),
             source_path: String::new(),
-            floppy_path: None,
-            cd_path: None,
             guest_additions_path: None,
             http_ip: "10.0.2.2".into(),
-            http_port: None,
+            media: Media::default(),
             comm_host_port: 0,
             nat_rule: false,
             vrdp: None,
@@ -103,7 +99,10 @@ impl State {
         let mut d = BuildData::new();
         d.insert("Name".into(), self.vm_name.clone());
         d.insert("HTTPIP".into(), self.http_ip.clone());
-        d.insert("HTTPPort".into(), self.http_port.unwrap_or(0).to_string());
+        d.insert(
+            "HTTPPort".into(),
+            self.media.http_port.unwrap_or(0).to_string(),
+        );
         d
     }
 }
@@ -112,6 +111,18 @@ impl State {
 pub fn fail(ctx: &BuildCtx, m: String) -> Error {
     ctx.ui.error(&m);
     Error::msg(m)
+}
+
+impl MediaState for State {
+    fn media(&mut self) -> &mut Media {
+        &mut self.media
+    }
+}
+
+impl forge_commonsteps::DownloadState for State {
+    fn set_download_path(&mut self, path: String) {
+        self.source_path = path;
+    }
 }
 
 impl TempKeyState for State {
@@ -133,7 +144,7 @@ impl ProvisionState for State {
             extra.insert("SSHPublicKey".into(), k.public.clone());
             extra.insert("SSHPrivateKey".into(), k.private.clone());
         }
-        let http = self.http_port.map(|p| (self.http_ip.as_str(), p));
+        let http = self.media.http_port.map(|p| (self.http_ip.as_str(), p));
         hook_data(ctx, Some(&self.vm_name), http, &extra)
     }
 }

@@ -39,7 +39,7 @@ impl Step<State> for StepAttachFloppy {
         "StepAttachFloppy"
     }
     async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
-        let Some(src) = st.floppy_path.clone() else {
+        let Some(src) = st.media.floppy_path.clone() else {
             tracing::info!("No floppy disk, not attaching.");
             return Ok(());
         };
@@ -115,7 +115,7 @@ mod tests {
         assert!(f.calls().is_empty(), "no floppy, nothing to do");
         let src = std::env::temp_dir().join(format!("vbox-fl-{}.vfd", uuid::Uuid::new_v4()));
         std::fs::write(&src, "floppy").unwrap();
-        st.floppy_path = Some(src.to_string_lossy().into());
+        st.media.floppy_path = Some(src.to_string_lossy().into());
         s.run(&ctx, &mut st).await.unwrap();
         let calls = f.calls();
         assert_eq!(calls[0], v(&["showvminfo", "vm", "--machinereadable"]));
@@ -142,7 +142,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_attach_leaves_nothing_to_eject() {
         let (mut st, f, ctx) = state("vm");
-        st.floppy_path = Some("/nonexistent/floppy.vfd".into());
+        st.media.floppy_path = Some("/nonexistent/floppy.vfd".into());
         let mut s = StepAttachFloppy::default();
         let e = s.run(&ctx, &mut st).await.unwrap_err();
         assert!(e.to_string().starts_with("Error preparing floppy"), "{e}");

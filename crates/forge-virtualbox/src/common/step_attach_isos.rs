@@ -70,7 +70,7 @@ impl Step<State> for StepAttachIsos {
         } else {
             tracing::info!("Not attaching guest additions since we're uploading.");
         }
-        if let Some(cd) = &st.cd_path {
+        if let Some(cd) = &st.media.cd_path {
             disks.push(("cd_files", cd.clone()));
         }
         if disks.is_empty() {
@@ -135,7 +135,7 @@ mod tests {
         std::fs::write(&ga, "").unwrap();
         std::fs::write(&cd, "").unwrap();
         st.guest_additions_path = Some(ga.to_string_lossy().into());
-        st.cd_path = Some(cd.to_string_lossy().into());
+        st.media.cd_path = Some(cd.to_string_lossy().into());
         let mut s = step(GuestAdditionsMode::Attach);
         s.run(&ctx, &mut st).await.unwrap();
         let ga_s = ga.to_string_lossy();
@@ -186,7 +186,7 @@ mod tests {
         s.run(&ctx, &mut st).await.unwrap();
         s.cleanup(&ctx, &mut st, Outcome::default()).await.unwrap();
         assert!(f.calls().is_empty());
-        st.cd_path = Some("/".into());
+        st.media.cd_path = Some("/".into());
         f.fail_on("storageattach", "VBoxManage: error: busy", 1);
         let e = s.run(&ctx, &mut st).await.unwrap_err();
         assert_eq!(

@@ -1,10 +1,8 @@
-//! StepDownload and StepDownloadGuestAdditions: the source (OVF/OVA) and the guest additions
-//! ISO, through forge-commonsteps' download and cache.
+//! StepDownloadGuestAdditions: the guest additions ISO, through forge-commonsteps' download
+//! and cache (whose StepDownload fetches the source).
 
 use async_trait::async_trait;
-use forge_commonsteps::download::{
-    download, progress_bar, resolve_checksum, DownloadConfig, DownloadError,
-};
+use forge_commonsteps::StepDownload;
 use forge_core::plugin::BuildCtx;
 use forge_core::runner::Step;
 use forge_core::{Error, Result};
@@ -12,81 +10,25 @@ use forge_core::{Error, Result};
 use super::config::GuestAdditionsMode;
 use super::{fail, State};
 
-/// Downloads `urls` (checked against `checksum`: a Packer checksum spec, empty or `none` for
-/// none) and returns the local file.
-pub async fn fetch(
+/// Downloads `urls` (checked against `checksum`: a Packer checksum spec, `none` for none)
+/// and returns the local file.
+async fn fetch(
     ctx: &BuildCtx,
     description: &str,
     extension: &str,
-    urls: Vec<String>,
+    url: String,
     checksum: &str,
-    target_path: Option<String>,
 ) -> Result<String> {
-    let spec = if checksum.is_empty() {
-        "none"
-    } else {
-        checksum
-    }
-    .to_string();
-    let first = urls.first().cloned().unwrap_or_default();
-    let checksum = tokio::task::spawn_blocking(move || resolve_checksum(&spec, &first))
-        .await
-        .map_err(|e| Error::msg(e.to_string()))?
-        .map_err(|e| fail(ctx, format!("Error parsing checksum: {e}")))?;
-    ctx.ui.say(&format!("Retrieving {description}"));
-    let cfg = DownloadConfig {
-        urls,
-        checksum,
-        target_path,
-        extension: extension.into(),
+    StepDownload {
+        retrieving: description.into(),
         description: description.into(),
-        cache_dir: None,
-    };
-    let pb = ctx.ui.progress(0, &format!("downloading {description}"));
-    let r = download(&cfg, Some(progress_bar(pb.clone())), &ctx.cancel).await;
-    pb.finish_and_clear();
-    match r {
-        Ok(d) => {
-            ctx.ui.say(&format!("Trying {}", d.source));
-            ctx.ui.say(&format!("{} => {}", d.source, d.path.display()));
-            Ok(d.path.to_string_lossy().into_owned())
-        }
-        Err(DownloadError::Cancelled) => Err(Error::Cancelled),
-        Err(e) => Err(fail(ctx, e.to_string())),
+        extension: extension.into(),
+        urls: vec![url],
+        checksum: checksum.into(),
+        target_path: None,
     }
-}
-
-/// The build's source: `source_path` for virtualbox-ovf.
-pub struct StepDownload {
-    /// What it is, for messages (`OVF/OVA`).
-    pub description: String,
-    /// The cache file's extension (`ova`).
-    pub extension: String,
-    /// Where from.
-    pub urls: Vec<String>,
-    /// Its checksum spec.
-    pub checksum: String,
-    /// `target_path`.
-    pub target_path: Option<String>,
-}
-
-#[async_trait]
-impl Step<State> for StepDownload {
-    fn name(&self) -> &'static str {
-        "StepDownload"
-    }
-    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
-        st.source_path = fetch(
-            ctx,
-            &self.description,
-            &self.extension,
-            self.urls.clone(),
-            &self.checksum,
-            self.target_path.clone(),
-        )
-        .await?;
-        Ok(())
-    }
+    .fetch(ctx)
+    .await
 }
 
 /// Where VirtualBox publishes a release's files.
@@ -151,7 +93,7 @@ impl Step<State> for StepDownloadGuestAdditions {
             };
         }
         tracing::info!("Guest additions URL: {url}");
-        let path = fetch(ctx, "Guest additions", "iso", vec![url], &checksum, None).await?;
+        let path = fetch(ctx, "Guest additions", "iso", url, &checksum).await?;
         st.guest_additions_path = Some(path);
         Ok(())
     }
@@ -164,9 +106,8 @@ impl StepDownloadGuestAdditions {
             ctx,
             "Guest additions checksums",
             "",
-            vec![format!("{DOWNLOADS}/{version}/SHA256SUMS")],
+            format!("{DOWNLOADS}/{version}/SHA256SUMS"),
             "none",
-            None,
         )
         .await?;
         let text = std::fs::read_to_string(&sums)
@@ -200,29 +141,6 @@ mod tests {
             Some("abc")
         );
         assert_eq!(find_sum(t, "VBoxGuestAdditions_6.iso"), None);
-    }
-
-    #[tokio::test]
-    async fn source_is_a_local_file_checked_against_its_sum() {
-        let dir = std::env::temp_dir().join(format!("vbox-dl-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let ova = dir.join("box.ova");
-        std::fs::write(&ova, "ova").unwrap();
-        let (mut st, _, ctx) = state("");
-        let mut s = StepDownload {
-            description: "OVF/OVA".into(),
-            extension: "ova".into(),
-            urls: vec![ova.to_string_lossy().into_owned()],
-            checksum: "none".into(),
-            target_path: None,
-        };
-        s.run(&ctx, &mut st).await.unwrap();
-        assert_eq!(st.source_path, ova.to_string_lossy());
-        s.checksum =
-            "sha256:0000000000000000000000000000000000000000000000000000000000000000".into();
-        let e = s.run(&ctx, &mut st).await.unwrap_err();
-        assert!(e.to_string().contains("Checksums did not match"), "{e}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test]

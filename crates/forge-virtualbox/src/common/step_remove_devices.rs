@@ -40,7 +40,7 @@ impl Step<State> for StepRemoveDevices {
     }
     async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
         let vm = st.vm_name.clone();
-        if st.floppy_path.is_some() {
+        if st.media.floppy_path.is_some() {
             ctx.ui.message("Removing floppy drive...");
             st.driver
                 .vboxmanage(&eject(&vm))
@@ -84,7 +84,7 @@ mod tests {
     #[tokio::test]
     async fn ejects_floppy_retrying_the_controller_and_the_dvds() {
         let (mut st, f, ctx) = state("vm");
-        st.floppy_path = Some("/tmp/x.vfd".into());
+        st.media.floppy_path = Some("/tmp/x.vfd".into());
         st.unmount_commands = vec![(
             "cd_files",
             v(&[

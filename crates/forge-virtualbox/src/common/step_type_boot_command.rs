@@ -1,4 +1,4 @@
-//! StepTypeBootCommand: waits `boot_wait`, then types `boot_command` as PC scancodes through
+//! VirtualBox's keyboard for forge-commonsteps' StepTypeBootCommand: PC scancodes through
 //! `VBoxManage controlvm <vm> keyboardputscancode`, 25 codes at a time.
 
 use std::sync::Arc;
@@ -6,23 +6,33 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use forge_commonsteps::bootcommand::pc_xt::{PcXtSender, ScancodeSink};
-use forge_commonsteps::bootcommand::{parse, type_actions};
-use forge_core::plugin::BuildCtx;
-use forge_core::runner::Step;
-use forge_core::{Error, Result};
+use forge_commonsteps::bootcommand::KeySender;
+use forge_commonsteps::{BootCommandState, Keyboard};
+use forge_core::plugin::{BuildCtx, BuildData};
+use forge_core::Result;
 
-use super::{fail, State};
+use super::State;
 use crate::driver::Driver;
 
 /// How many scancodes go in one `keyboardputscancode`.
 pub const CHUNK: usize = 25;
 
-/// The step.
-pub struct StepTypeBootCommand {
-    /// `boot_command`, joined.
-    pub command: String,
-    /// `boot_wait`.
-    pub wait: Duration,
+/// The step: Packer's StepTypeBootCommand over [`VBoxKeyboard`].
+pub type StepTypeBootCommand = forge_commonsteps::StepTypeBootCommand<VBoxKeyboard>;
+
+/// The step for `command` (`boot_command`, joined), typed after `wait` (`boot_wait`), pausing
+/// `group_interval` (`boot_keygroup_interval`) after each group of codes.
+pub fn step(command: String, wait: Duration, group_interval: Duration) -> StepTypeBootCommand {
+    StepTypeBootCommand {
+        name: "StepTypeBootCommand",
+        command: Some(command),
+        wait,
+        keyboard: VBoxKeyboard { group_interval },
+    }
+}
+
+/// The keyboard of the build's VM.
+pub struct VBoxKeyboard {
     /// `boot_keygroup_interval`: the pause after each group of codes.
     pub group_interval: Duration,
 }
@@ -47,27 +57,9 @@ impl ScancodeSink for VmKeyboard {
 }
 
 #[async_trait]
-impl Step<State> for StepTypeBootCommand {
-    fn name(&self) -> &'static str {
-        "StepTypeBootCommand"
-    }
-    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
-        if !self.wait.is_zero() {
-            ctx.ui.say(&format!(
-                "Waiting {} for boot...",
-                forge_template::gocompat::duration::format_std(self.wait)
-            ));
-            ctx.sleep(self.wait).await?;
-        }
-        let mut data = st.template_data();
-        data.insert(
-            "SSHPublicKey".into(),
-            st.temp_key
-                .as_ref()
-                .map(|k| k.public.clone())
-                .unwrap_or_default(),
-        );
-        let mut sender = PcXtSender::new(
+impl Keyboard<State> for VBoxKeyboard {
+    async fn connect(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<Box<dyn KeySender>> {
+        let sender = PcXtSender::new(
             VmKeyboard {
                 driver: st.driver.clone(),
                 vm: st.vm_name.clone(),
@@ -76,19 +68,21 @@ impl Step<State> for StepTypeBootCommand {
             self.group_interval,
         );
         ctx.ui.say("Typing the boot command...");
-        let rendered = forge_core::render::render(&self.command, &data, &[])
-            .map_err(|e| fail(ctx, format!("Error preparing boot command: {e}")))?;
-        let actions = parse(&rendered)
-            .map_err(|e| fail(ctx, format!("Error generating boot command: {e}")))?;
-        type_actions(&mut sender, &actions, &ctx.cancel)
-            .await
-            .map_err(|e| {
-                if ctx.cancel.is_cancelled() {
-                    Error::Cancelled
-                } else {
-                    fail(ctx, format!("Error running boot command: {e}"))
-                }
-            })
+        Ok(Box::new(sender))
+    }
+}
+
+impl BootCommandState for State {
+    fn boot_data(&self) -> BuildData {
+        let mut data = self.template_data();
+        data.insert(
+            "SSHPublicKey".into(),
+            self.temp_key
+                .as_ref()
+                .map(|k| k.public.clone())
+                .unwrap_or_default(),
+        );
+        data
     }
 }
 
@@ -96,15 +90,16 @@ impl Step<State> for StepTypeBootCommand {
 mod tests {
     use super::*;
     use crate::common::testing::state;
+    use forge_core::runner::Step;
 
     #[tokio::test]
     async fn types_rendered_scancodes_in_chunks() {
         let (mut st, f, ctx) = state("vm");
-        let mut s = StepTypeBootCommand {
-            command: "ab<enter>{{ .Name }}".into(),
-            wait: Duration::ZERO,
-            group_interval: Duration::ZERO,
-        };
+        let mut s = step(
+            "ab<enter>{{ .Name }}".into(),
+            Duration::ZERO,
+            Duration::ZERO,
+        );
         s.run(&ctx, &mut st).await.unwrap();
         let codes: Vec<String> = f
             .calls_of("controlvm")

@@ -49,7 +49,7 @@ mod tests {
     #[tokio::test]
     async fn renders_and_runs_each_command_in_order() {
         let (mut st, f, ctx) = state("vm");
-        st.http_port = Some(8123);
+        st.media.http_port = Some(8123);
         let mut s = StepVBoxManage {
             commands: vec![
                 v(&["modifyvm", "{{ .Name }}", "--memory", "1024"]),

@@ -19,23 +19,22 @@ use forge_template::value::Value;
 pub use config::Config;
 pub use step_import::StepImport;
 
-use crate::common::artifact::VirtualBoxArtifact;
 use crate::common::step_attach_floppy::StepAttachFloppy;
 use crate::common::step_attach_isos::StepAttachIsos;
 use crate::common::step_configure_vrdp::StepConfigureVrdp;
-use crate::common::step_download::{StepDownload, StepDownloadGuestAdditions};
+use crate::common::step_download::StepDownloadGuestAdditions;
 use crate::common::step_export::StepExport;
-use crate::common::step_media::{StepCreateCd, StepCreateFloppy, StepHttpServer};
 use crate::common::step_port_forwarding::StepPortForwarding;
 use crate::common::step_remove_devices::StepRemoveDevices;
 use crate::common::step_run::StepRun;
 use crate::common::step_shutdown::StepShutdown;
 use crate::common::step_suppress_messages::StepSuppressMessages;
-use crate::common::step_type_boot_command::StepTypeBootCommand;
+use crate::common::step_type_boot_command;
 use crate::common::step_upload::{StepUploadGuestAdditions, StepUploadVersion};
 use crate::common::step_vboxmanage::StepVBoxManage;
-use crate::common::State;
+use crate::common::{State, BUILDER_ID};
 use crate::driver::{Driver, VBoxManage};
+use forge_commonsteps::{StepCreateCd, StepCreateFloppy, StepDownload, StepHttpServer, VmArtifact};
 
 /// The builder.
 pub struct OvfBuilder {
@@ -62,18 +61,9 @@ impl OvfBuilder {
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(forge_commonsteps::StepOutputDir::new(&m.output_dir)),
             Box::new(StepSuppressMessages),
-            Box::new(StepCreateFloppy {
-                config: m.floppy.clone(),
-                file: None,
-            }),
-            Box::new(StepCreateCd {
-                config: m.cd.clone(),
-                file: None,
-            }),
-            Box::new(StepHttpServer {
-                config: m.http.clone(),
-                server: None,
-            }),
+            Box::new(StepCreateFloppy::new(m.floppy.clone())),
+            Box::new(StepCreateCd::new(m.cd.clone())),
+            Box::new(StepHttpServer::new(m.http.clone())),
         ];
         if let Some(s) = StepTempKey::wanted(&m.comm, &self.info) {
             steps.push(Box::new(s));
@@ -85,6 +75,7 @@ impl OvfBuilder {
                 sha256: m.guest_additions_sha256.clone(),
             }),
             Box::new(StepDownload {
+                retrieving: "OVF/OVA".into(),
                 description: "OVF/OVA".into(),
                 extension: "ova".into(),
                 urls: vec![c.source_path.clone()],
@@ -119,11 +110,11 @@ impl OvfBuilder {
                 commands: m.vboxmanage.clone(),
             }),
             Box::new(StepRun::new(m.headless)),
-            Box::new(StepTypeBootCommand {
-                command: m.boot_command.clone(),
-                wait: m.boot_wait,
-                group_interval: m.boot_group_interval,
-            }),
+            Box::new(step_type_boot_command::step(
+                m.boot_command.clone(),
+                m.boot_wait,
+                m.boot_group_interval,
+            )),
             Box::new(StepConnect::new(
                 m.comm.clone(),
                 self.info.clone(),
@@ -179,7 +170,8 @@ impl OvfBuilder {
         let mut state = State::new(driver, &self.config.common.comm_host);
         let mut steps = self.steps(hook);
         run_steps(ctx, &mut state, &mut steps).await?;
-        Ok(Some(Arc::new(VirtualBoxArtifact::of_dir(
+        Ok(Some(Arc::new(VmArtifact::of_dir(
+            BUILDER_ID,
             &self.config.common.output_dir,
         ))))
     }
