@@ -16,10 +16,10 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use forge_amazon::secretsmanager::SdkSecretsManager;
-use forge_testkit::moto::{self, Moto};
 use forge_template::legacy::{render, InterpContext, SecretSource};
 use forge_template::secrets::Secrets;
 use forge_template::value::Value;
+use forge_testkit::moto::{self, Moto};
 
 /// The setup calls moto lets through unauthenticated; every later call is checked.
 const SETUP_CALLS: usize = 8;

@@ -130,6 +130,19 @@ impl FakeComm {
             .collect()
     }
 
+    /// The uploads so far: destination and the bytes sent, as text (lossy).
+    pub fn uploads(&self) -> Vec<(String, String)> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Upload(dst, _, bytes) => {
+                    Some((dst, String::from_utf8_lossy(&bytes).into_owned()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     fn answer(&self, call: Call) -> Reply {
         let mut calls = lock(&self.calls);
         let n = calls.len();

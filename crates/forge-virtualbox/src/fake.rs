@@ -1,6 +1,6 @@
 //! A fake VirtualBox for the steps' unit tests: it records every `VBoxManage` argument list,
 //! keeps the registered and running VMs and their NAT rules, and fails the commands a test
-//! asks it to.
+//! asks it to. (The fake communicator is forge-core's `testing::FakeComm`.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -157,84 +157,5 @@ impl Driver for FakeDriver {
             }
             _ => ok(""),
         })
-    }
-}
-
-type ExecHook = Box<dyn Fn(&str) + Send + Sync>;
-
-/// A communicator that records commands and uploads (with their contents).
-#[derive(Default)]
-pub struct FakeComm {
-    commands: Mutex<Vec<String>>,
-    uploads: Mutex<Vec<(String, String)>>,
-    on_exec: Mutex<Option<ExecHook>>,
-}
-
-impl FakeComm {
-    /// A fresh one.
-    pub fn new() -> Arc<FakeComm> {
-        Arc::new(FakeComm::default())
-    }
-    /// Calls `f` with each command run.
-    pub fn on_exec(&self, f: impl Fn(&str) + Send + Sync + 'static) {
-        *self.on_exec.lock().unwrap() = Some(Box::new(f));
-    }
-    /// The commands run.
-    pub fn commands(&self) -> Vec<String> {
-        self.commands.lock().unwrap().clone()
-    }
-    /// The uploads: (destination, content).
-    pub fn uploads(&self) -> Vec<(String, String)> {
-        self.uploads.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl forge_core::plugin::Communicator for FakeComm {
-    async fn exec(
-        &self,
-        _: &forge_core::plugin::BuildCtx,
-        command: &str,
-        _: &mut (dyn for<'a> FnMut(forge_core::plugin::Stream, &'a str) + Send),
-    ) -> Result<i32> {
-        self.commands.lock().unwrap().push(command.into());
-        if let Some(f) = &*self.on_exec.lock().unwrap() {
-            f(command);
-        }
-        Ok(0)
-    }
-    async fn upload(
-        &self,
-        _: &forge_core::plugin::BuildCtx,
-        dst: &str,
-        src: &std::path::Path,
-    ) -> Result<()> {
-        let content = std::fs::read_to_string(src).unwrap_or_default();
-        self.uploads.lock().unwrap().push((dst.into(), content));
-        Ok(())
-    }
-    async fn upload_dir(
-        &self,
-        _: &forge_core::plugin::BuildCtx,
-        _: &str,
-        _: &std::path::Path,
-    ) -> Result<()> {
-        Ok(())
-    }
-    async fn download(
-        &self,
-        _: &forge_core::plugin::BuildCtx,
-        _: &str,
-        _: &std::path::Path,
-    ) -> Result<()> {
-        Ok(())
-    }
-    async fn download_dir(
-        &self,
-        _: &forge_core::plugin::BuildCtx,
-        _: &str,
-        _: &std::path::Path,
-    ) -> Result<()> {
-        Ok(())
     }
 }

@@ -124,7 +124,8 @@ impl Step<State> for StepShutdown {
 mod tests {
     use super::*;
     use crate::common::testing::{state, v};
-    use crate::fake::FakeComm;
+    use forge_core::testing::{Call, FakeComm, Reply};
+    use std::sync::Arc;
 
     fn step(command: &str) -> StepShutdown {
         StepShutdown {
@@ -156,13 +157,15 @@ mod tests {
         let (mut st, f, ctx) = state("vm");
         f.run(&v(&["startvm", "vm"])).await.unwrap();
         // The "guest" halts when it gets the command.
-        let comm = FakeComm::new();
         let f2 = f.clone();
-        comm.on_exec(move |cmd| {
-            assert_eq!(cmd, "sudo halt");
-            let f = f2.clone();
-            tokio::spawn(async move { f.run(&v(&["controlvm", "vm", "poweroff"])).await });
-        });
+        let comm = Arc::new(FakeComm::scripted(move |call, _| {
+            if let Call::Exec(cmd) = call {
+                assert_eq!(cmd, "sudo halt");
+                let f = f2.clone();
+                tokio::spawn(async move { f.run(&v(&["controlvm", "vm", "poweroff"])).await });
+            }
+            Reply::code(0)
+        }));
         st.comm = Some(comm.clone());
         step("sudo halt").run(&ctx, &mut st).await.unwrap();
         assert_eq!(comm.commands(), vec!["sudo halt".to_string()]);

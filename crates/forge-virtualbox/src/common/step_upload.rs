@@ -93,12 +93,13 @@ impl Step<State> for StepUploadGuestAdditions {
 mod tests {
     use super::*;
     use crate::common::testing::state;
-    use crate::fake::FakeComm;
+    use forge_core::testing::FakeComm;
+    use std::sync::Arc;
 
     #[tokio::test]
     async fn uploads_the_version_and_the_additions() {
         let (mut st, f, ctx) = state("vm");
-        let comm = FakeComm::new();
+        let comm = Arc::new(FakeComm::new());
         st.comm = Some(comm.clone());
         StepUploadVersion {
             path: String::new(),
