@@ -28,7 +28,7 @@ if [ -z "${FORGE:-}" ]; then
 fi
 FORGE=$(realpath "$FORGE")
 
-command -v docker >/dev/null || { echo "the docker CLI is missing (apt-get install docker.io)" >&2; exit 1; }
+command -v docker >/dev/null || { echo "the docker CLI is missing (apt-get install --no-install-recommends docker.io)" >&2; exit 1; }
 docker image inspect "$IMAGE" >/dev/null 2>&1 || {
   echo "$IMAGE is missing: run the docker tests once (they build it), or see crates/forge-testkit/src/docker.rs" >&2
   exit 1

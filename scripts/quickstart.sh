@@ -27,7 +27,7 @@ phase() { echo; echo "=== $2"; phase_name=$1; phase_start=$SECONDS; }
 phase_end() { timings+=("$(printf '  %-14s %4d s' "$phase_name" $((SECONDS - phase_start)))"); }
 die() { echo "quickstart: $*" >&2; exit 1; }
 
-command -v docker >/dev/null 2>&1 || die "no docker CLI: install Docker (apt-get install docker.io) and start it"
+command -v docker >/dev/null 2>&1 || die "no docker CLI: install Docker (apt-get install --no-install-recommends docker.io) and start it"
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
   || die "the Docker engine does not answer: start it (systemctl start docker) and run this again"
 
