@@ -21,7 +21,9 @@
 #     emulator the secrets and amazon-ebs tests run against. When `python3` on PATH already
 #     imports that moto, it is used; otherwise moto goes into a virtualenv made once per machine
 #     from Debian's python3 (/var/tmp/forge-test-venv), whose bin/ goes first on the tests' PATH.
-#     Nothing is pip-installed into a system Python. curl: the EC2 tests' checks and the test
+#     Nothing is pip-installed into a system Python. ansible-core (PyPI, pinned) goes into a
+#     virtualenv of its own (/var/tmp/forge-test-ansible), found by the tests through
+#     FORGE_ANSIBLE. curl: the EC2 tests' checks and the test
 #     instance's AuthorizedKeysCommand.
 #   - the SSH test bed (crates/forge-testkit/src/sshd.rs, proxy.rs): openssh-server and openssh-client (sshd
 #     per test, ssh/scp/sftp clients), sudo (the test user's passwordless sudo), tinyproxy (HTTP
@@ -91,6 +93,8 @@ PIP_LOG=$LOGDIR/pip.log
 VENV=/var/tmp/forge-test-venv
 BACKPORTS_SOURCE=/etc/apt/sources.list.d/forge-test-backports.sources
 MOTO_VERSION=5.2.1   # pinned: the EC2 tests rely on its behaviour
+ANSIBLE_VENV=/var/tmp/forge-test-ansible
+ANSIBLE_VERSION=2.19.14   # pinned: the ansible provisioner tests run this ansible-core
 mkdir -p "$STATE" "$LOGDIR"
 
 # What the tests run -> the Debian package that provides it. A missing path is installed; after
@@ -130,6 +134,13 @@ if command -v python3 >/dev/null 2>&1 && moto_ok python3; then
 elif [ -f "$VENV/.complete" ] && moto_ok "$VENV/bin/python3"; then
   python=$VENV/bin/python3
 elif ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }; then
+  add_missing python3-venv
+fi
+# ansible-core: always its own virtualenv from Debian's python3 (so the tests know which Ansible
+# runs), made once per machine.
+ansible_ok() { "$ANSIBLE_VENV/bin/ansible-playbook" --version 2>/dev/null | grep -q "core $ANSIBLE_VERSION\]"; }
+if ! { [ -f "$ANSIBLE_VENV/.complete" ] && ansible_ok; } &&
+  ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }; then
   add_missing python3-venv
 fi
 
@@ -315,6 +326,25 @@ if [ "$python" = "$VENV/bin/python3" ]; then
   export PATH="$VENV/bin:$PATH" FORGE_PYTHON=$python
 fi
 
+# ansible-core into its virtualenv, once per machine. The tests find it through FORGE_ANSIBLE
+# (forge-testkit's ansible bed); it is not put on PATH.
+if ! { [ -f "$ANSIBLE_VENV/.complete" ] && ansible_ok; }; then
+  echo "installing: ansible-core==$ANSIBLE_VERSION from PyPI into $ANSIBLE_VENV (pip's output: $PIP_LOG)"
+  (
+    flock 9
+    if ! { [ -f "$ANSIBLE_VENV/.complete" ] && ansible_ok; }; then
+      rm -rf "$ANSIBLE_VENV"
+      printf '\n=== %s python3 -m venv %s; pip install ansible-core==%s\n' "$(date -u '+%F %T')" "$ANSIBLE_VENV" "$ANSIBLE_VERSION" >>"$PIP_LOG"
+      /usr/bin/python3 -m venv "$ANSIBLE_VENV" >>"$PIP_LOG" 2>&1 || die "python3 -m venv $ANSIBLE_VENV failed: see $PIP_LOG"
+      grep -qx "dir $ANSIBLE_VENV" "$RECORD" 2>/dev/null || echo "dir $ANSIBLE_VENV" >>"$RECORD"
+      "$ANSIBLE_VENV/bin/python3" -m pip install --disable-pip-version-check "ansible-core==$ANSIBLE_VERSION" \
+        </dev/null >>"$PIP_LOG" 2>&1 || die "pip install ansible-core==$ANSIBLE_VERSION failed: see $PIP_LOG"
+      touch "$ANSIBLE_VENV/.complete"
+    fi
+  ) 9>"$ANSIBLE_VENV.lock"
+fi
+export FORGE_ANSIBLE=$ANSIBLE_VENV/bin
+
 # Everything the tests run, checked after the install: the first one missing stops the run.
 logs="apt's output is in $APT_LOG"
 for need in "${NEEDS[@]}"; do
@@ -332,6 +362,7 @@ check "the docker CLI" docker.io docker --version
 check "the Docker engine (docker version)" docker.io sh -c 'docker version --format "{{.Server.Version}}"'
 check "apt-cache (the boot command test's kernel)" apt sh -c 'apt-cache depends linux-image-amd64 | grep -q "Depends: linux-image-"'
 check "moto $MOTO_VERSION" "moto[server] from PyPI, $PIP_LOG" moto_ok "$python"
+check "ansible-core $ANSIBLE_VERSION" "ansible-core from PyPI, $PIP_LOG" ansible_ok
 echo "test beds ready in $SECONDS s: every tool the tests need is installed (moto: $python)"
 [ -z "$setup_only" ] || exit 0
 

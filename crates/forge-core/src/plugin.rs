@@ -204,6 +204,12 @@ pub trait Communicator: Send + Sync {
     async fn download_dir(&self, ctx: &BuildCtx, src: &str, dst: &Path) -> Result<()>;
     /// Closes the connection (the default does nothing).
     async fn disconnect(&self) {}
+    /// The SSH settings this communicator reached the machine with: the address and port it
+    /// connected to, its credentials (the build's temporary key among them), bastion and proxy.
+    /// Tools that connect on their own (Ansible) use them; `None` when it is not SSH.
+    fn ssh_settings(&self) -> Option<crate::comm::ssh::SshConfig> {
+        None
+    }
     /// How many times a reconnect has found the machine freshly booted; a change between two
     /// calls means what the first left in volatile places (like `/tmp`) may be gone.
     fn boots(&self) -> u64 {

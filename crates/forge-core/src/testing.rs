@@ -199,3 +199,122 @@ impl Communicator for FakeComm {
         self.boots.load(Ordering::SeqCst)
     }
 }
+
+/// A configuration value from JSON (which must be one forge reads).
+pub fn value(j: serde_json::Value) -> forge_template::value::Value {
+    forge_template::functions::value_from_json(j)
+        .unwrap_or_else(|e| panic!("not a JSON value forge reads: {e}"))
+}
+
+/// What Packer injects when a plugin of a legacy JSON template is configured for a build of
+/// type and name `builder`.
+pub fn info(builder: &str) -> crate::plugin::PrepareInfo {
+    crate::plugin::PrepareInfo {
+        build_name: builder.into(),
+        builder_type: builder.into(),
+        template_dir: ".".into(),
+        opts: Default::default(),
+        legacy: true,
+        connectors: Default::default(),
+        warnings: Default::default(),
+    }
+}
+
+/// A build UI for `target` (no colour, no timestamps) and the buffer it prints into.
+pub fn ui(target: &str) -> (crate::ui::Ui, crate::ui::Buffer) {
+    let buf = crate::ui::Buffer::default();
+    let out = crate::ui::Output::new(
+        crate::ui::Mode::Human {
+            color: false,
+            timestamp: false,
+        },
+        Box::new(buf.clone()),
+        crate::redact::Redactor::new(),
+    );
+    (crate::ui::Ui::new(out, target, None), buf)
+}
+
+/// A build context for `name` with a fresh run id, whose UI prints into the returned buffer.
+pub fn ctx(name: &str) -> (BuildCtx, crate::ui::Buffer) {
+    let (ui, buf) = ui(name);
+    let mut c = BuildCtx::for_test(name);
+    c.ui = ui;
+    c.run_id = format!("t{}", uuid::Uuid::new_v4().simple());
+    (c, buf)
+}
+
+/// A real [`Communicator`] to this machine: commands run under `sh -c` (in their own process
+/// group, like every local command of forge), files are copied with `cp -a`. It stands in for a
+/// machine where a test needs real command semantics (exit codes, output, files) and no remote
+/// system: the ansible adapter's and ansible-local's tests drive real Ansible through it.
+#[derive(Debug, Default)]
+pub struct LocalComm;
+
+impl LocalComm {
+    async fn sh(&self, ctx: &BuildCtx, argv: Vec<String>) -> Result<()> {
+        let cmd = crate::local::LocalCommand {
+            argv,
+            ..Default::default()
+        };
+        let mut lines = Vec::new();
+        let code =
+            crate::local::run_command(ctx, &cmd, &mut |_, l| lines.push(l.to_string())).await?;
+        match code {
+            0 => Ok(()),
+            c => Err(Error::msg(format!(
+                "{} exited {c}: {}",
+                cmd.argv.join(" "),
+                lines.join("\n")
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl Communicator for LocalComm {
+    async fn exec(
+        &self,
+        ctx: &BuildCtx,
+        command: &str,
+        output: &mut (dyn for<'a> FnMut(Stream, &'a str) + Send),
+    ) -> Result<i32> {
+        let cmd = crate::local::LocalCommand {
+            argv: vec!["sh".into(), "-c".into(), command.into()],
+            ..Default::default()
+        };
+        crate::local::run_command(ctx, &cmd, output).await
+    }
+
+    async fn upload(&self, ctx: &BuildCtx, dst: &str, src: &Path) -> Result<()> {
+        let src = src.to_string_lossy().into_owned();
+        self.sh(ctx, vec!["cp".into(), src, dst.into()]).await
+    }
+
+    async fn upload_dir(&self, ctx: &BuildCtx, dst: &str, src: &Path) -> Result<()> {
+        // Packer's rule: `src/` copies the contents, `src` the directory itself.
+        let s = src.to_string_lossy().into_owned();
+        let from = if s.ends_with('/') { format!("{s}.") } else { s };
+        let mk = vec!["mkdir".into(), "-p".into(), dst.into()];
+        self.sh(ctx, mk).await?;
+        self.sh(ctx, vec!["cp".into(), "-a".into(), from, dst.into()])
+            .await
+    }
+
+    async fn download(&self, ctx: &BuildCtx, src: &str, dst: &Path) -> Result<()> {
+        let dst = dst.to_string_lossy().into_owned();
+        self.sh(ctx, vec!["cp".into(), src.into(), dst]).await
+    }
+
+    async fn download_dir(&self, ctx: &BuildCtx, src: &str, dst: &Path) -> Result<()> {
+        let from = if src.ends_with('/') {
+            format!("{src}.")
+        } else {
+            src.to_string()
+        };
+        let dst = dst.to_string_lossy().into_owned();
+        let mk = vec!["mkdir".into(), "-p".into(), dst.clone()];
+        self.sh(ctx, mk).await?;
+        self.sh(ctx, vec!["cp".into(), "-a".into(), from, dst])
+            .await
+    }
+}

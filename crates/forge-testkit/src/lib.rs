@@ -1,5 +1,5 @@
 //! forge's shared test support, a dev-dependency of the workspace's test crates: one module per
-//! test bed ([`sshd`], [`proxy`], [`docker`], [`registry`], [`moto`], [`qemu`] for the builder's
+//! test bed ([`ansible`], [`sshd`], [`proxy`], [`docker`], [`registry`], [`moto`], [`qemu`] for the builder's
 //! guest, [`qemu_boot`] for the boot-command test), the CLI runner ([`cli`], [`build`]) and
 //! small helpers ([`tempdir`], [`cases`], [`corpus`]).
 //!
@@ -9,6 +9,7 @@
 // Test support: a failed setup is a failed test, so panicking (and unwrapping) is the contract.
 #![allow(clippy::unwrap_used)]
 
+pub mod ansible;
 pub mod build;
 pub mod cases;
 pub mod cli;

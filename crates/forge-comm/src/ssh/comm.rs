@@ -382,6 +382,12 @@ impl Lines {
 
 #[async_trait]
 impl Communicator for SshComm {
+    fn ssh_settings(&self) -> Option<forge_core::comm::ssh::SshConfig> {
+        let mut cfg = self.cfg.clone();
+        cfg.auth.keys_pem.extend(self.extra_keys.iter().cloned());
+        Some(cfg)
+    }
+
     async fn exec(
         &self,
         ctx: &BuildCtx,

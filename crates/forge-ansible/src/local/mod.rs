@@ -1,0 +1,1 @@
+//! The `ansible-local` provisioner: runs `ansible-playbook` on the machine being built.

@@ -1,0 +1,1 @@
+//! The `ansible` provisioner: runs `ansible-playbook` here, against the machine being built.
