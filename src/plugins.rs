@@ -14,6 +14,7 @@ pub fn all() -> PluginSet {
         forge_docker::plugins(),
         forge_qemu::plugins(),
         forge_virtualbox::plugins(),
+        forge_ansible::plugins(),
         amazon(),
     ])
 }

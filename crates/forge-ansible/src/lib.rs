@@ -5,3 +5,15 @@
 pub mod adapter;
 pub mod local;
 pub mod remote;
+mod version;
+
+/// The provisioners, following hashicorp/packer-plugin-ansible.
+pub fn plugins() -> forge_core::plugin::PluginSet {
+    use forge_core::plugin::{PluginDecl, PluginSet};
+    use forge_template::schema::plugins::*;
+    const PLUGIN: &str = "github.com/hashicorp/ansible";
+    PluginSet::of([
+        PluginDecl::provisioner::<AnsibleProvisioner>("ansible", remote::factory)
+            .from_plugin(PLUGIN),
+    ])
+}

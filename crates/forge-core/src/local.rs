@@ -80,11 +80,6 @@ fn getrandom_bytes(b: &mut [u8]) -> std::io::Result<()> {
     std::fs::File::open("/dev/urandom")?.read_exact(b)
 }
 
-/// A path `$TMPDIR/<prefix><random>` that does not exist yet.
-fn fresh_temp_path(prefix: &str) -> Result<PathBuf> {
-    fresh_path_in(&std::env::temp_dir(), prefix)
-}
-
 /// A path `<dir>/<prefix><random>` that does not exist yet.
 fn fresh_path_in(dir: &Path, prefix: &str) -> Result<PathBuf> {
     (0..16)
@@ -106,9 +101,20 @@ pub fn temp_file(
     content: &[u8],
     executable: bool,
 ) -> Result<TempPath> {
+    temp_file_in(ctx, &std::env::temp_dir(), prefix, content, executable)
+}
+
+/// Like [`temp_file`], in `dir`.
+pub fn temp_file_in(
+    ctx: &BuildCtx,
+    dir: &Path,
+    prefix: &str,
+    content: &[u8],
+    executable: bool,
+) -> Result<TempPath> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let path = fresh_temp_path(prefix)?;
+    let path = fresh_path_in(dir, prefix)?;
     // A transient file (a script): removed even when the build keeps its resources.
     let mut guard = track(ctx, &path, false)?;
     guard.keep = Default::default();

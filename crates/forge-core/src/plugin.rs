@@ -251,7 +251,7 @@ pub trait Provisioner: Send + Sync {
         &self,
         ctx: &BuildCtx,
         ui: &Ui,
-        comm: Option<&dyn Communicator>,
+        comm: Option<Arc<dyn Communicator>>,
         data: &BuildData,
     ) -> Result<()>;
 }
@@ -294,6 +294,14 @@ pub struct TempKey {
     pub public: String,
     /// The private key in OpenSSH PEM form (`build.SSHPrivateKey`).
     pub private: String,
+}
+
+impl TempKey {
+    /// Adds `SSHPublicKey` and `SSHPrivateKey` to a build's generated data.
+    pub fn add_to(&self, data: &mut BuildData) {
+        data.insert("SSHPublicKey".into(), self.public.clone());
+        data.insert("SSHPrivateKey".into(), self.private.clone());
+    }
 }
 
 /// What a builder asks a connector to reach.

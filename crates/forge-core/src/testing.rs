@@ -78,11 +78,14 @@ impl Reply {
 type Script = Box<dyn FnMut(&Call, usize) -> Reply + Send>;
 
 /// A communicator that records calls and answers each from a script (given the call and how
-/// many calls came before it); by default everything succeeds with status 0.
+/// many calls came before it); by default everything succeeds with status 0. Clones share the
+/// record and the script (so a test can hand one to a provisioner as an `Arc` and read the
+/// other).
+#[derive(Clone)]
 pub struct FakeComm {
-    calls: Mutex<Vec<Call>>,
-    script: Mutex<Script>,
-    boots: AtomicU64,
+    calls: std::sync::Arc<Mutex<Vec<Call>>>,
+    script: std::sync::Arc<Mutex<Script>>,
+    boots: std::sync::Arc<AtomicU64>,
     /// Bytes `download` writes, by remote path (nothing for other paths).
     pub remote_files: BTreeMap<String, Vec<u8>>,
 }
@@ -107,9 +110,9 @@ impl FakeComm {
     /// Answers from `script`.
     pub fn scripted(script: impl FnMut(&Call, usize) -> Reply + Send + 'static) -> FakeComm {
         FakeComm {
-            calls: Mutex::new(Vec::new()),
-            script: Mutex::new(Box::new(script)),
-            boots: AtomicU64::new(0),
+            calls: Default::default(),
+            script: std::sync::Arc::new(Mutex::new(Box::new(script))),
+            boots: Default::default(),
             remote_files: BTreeMap::new(),
         }
     }

@@ -14,9 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use forge_core::plugin::{BuildCtx, PrepareInfo, Stream};
-use forge_core::ui::{Buffer, Mode, Output, Ui};
+use forge_core::ui::Buffer;
 use forge_core::{Error, Result};
-use forge_template::value::Value;
 
 use crate::builder::{Config, State};
 use crate::driver::{Auth, BuildSpec, Driver, ImageInfo, RunSpec, RUN_LABEL};
@@ -821,31 +820,11 @@ impl Session for FakeSession {
     }
 }
 
-/// A configuration value from JSON.
-pub(crate) fn value(j: serde_json::Value) -> Value {
-    use forge_template::value::number::Number;
-    use serde_json::Value as J;
-    match j {
-        J::Null => Value::dynamic_null(),
-        J::Bool(b) => Value::bool(b),
-        J::Number(n) => Value::number(Number::parse(&n.to_string()).expect("a number")),
-        J::String(s) => Value::string(s),
-        J::Array(items) => Value::tuple(items.into_iter().map(value).collect()),
-        J::Object(m) => Value::object(m.into_iter().map(|(k, v)| (k, value(v))).collect()),
-    }
-}
+pub(crate) use forge_core::testing::value;
 
 /// What Packer injects for a `docker` source.
 pub(crate) fn info() -> PrepareInfo {
-    PrepareInfo {
-        build_name: "docker".into(),
-        builder_type: "docker".into(),
-        template_dir: ".".into(),
-        opts: Default::default(),
-        legacy: true,
-        connectors: Default::default(),
-        warnings: Default::default(),
-    }
+    forge_core::testing::info("docker")
 }
 
 /// The builder's configuration from JSON (which must be valid).
@@ -855,19 +834,7 @@ pub(crate) fn config(j: serde_json::Value) -> Config {
 
 /// A build context with a fresh run id, and the buffer its UI prints into.
 pub(crate) fn ctx() -> (BuildCtx, Buffer) {
-    let buf = Buffer::default();
-    let out = Output::new(
-        Mode::Human {
-            color: false,
-            timestamp: false,
-        },
-        Box::new(buf.clone()),
-        forge_core::redact::Redactor::new(),
-    );
-    let mut c = BuildCtx::for_test("docker");
-    c.ui = Ui::new(out, "docker", None);
-    c.run_id = format!("t{}", uuid::Uuid::new_v4().simple());
-    (c, buf)
+    forge_core::testing::ctx("docker")
 }
 
 /// The steps' state over `driver` with configuration `c`.

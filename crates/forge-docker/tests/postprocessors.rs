@@ -11,21 +11,14 @@ use forge_core::artifact::{Artifact, FileArtifact};
 use forge_core::plugin::{BuildCtx, PostProcessed, PrepareInfo};
 use forge_core::Result;
 use forge_docker::postprocessors::{artifact::ImageArtifact, import, push, save, tag, IMPORT_ID};
-use forge_template::value::Value;
 
-fn value(j: serde_json::Value) -> Value {
-    forge_template::functions::value_from_json(j).expect("a JSON value forge reads")
-}
+use forge_core::testing::value;
 
+/// A docker source of an HCL2 template.
 fn info() -> PrepareInfo {
     PrepareInfo {
-        build_name: "docker".into(),
-        builder_type: "docker".into(),
-        template_dir: ".".into(),
-        opts: Default::default(),
         legacy: false,
-        connectors: Default::default(),
-        warnings: Default::default(),
+        ..forge_core::testing::info("docker")
     }
 }
 

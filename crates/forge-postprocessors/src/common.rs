@@ -86,12 +86,7 @@ mod tests {
     fn info() -> PrepareInfo {
         PrepareInfo {
             build_name: "fb".into(),
-            builder_type: "file".into(),
-            template_dir: ".".into(),
-            opts: Default::default(),
-            legacy: true,
-            connectors: Default::default(),
-            warnings: Default::default(),
+            ..forge_core::testing::info("file")
         }
     }
 

@@ -6,39 +6,18 @@ use std::path::PathBuf;
 
 use forge_core::plugin::PrepareInfo;
 pub use forge_core::testing::{Call, FakeComm, Reply};
-use forge_core::ui::{Buffer, Mode, Output, Ui};
-use forge_template::value::Value;
+use forge_core::ui::{Buffer, Ui};
 
-/// A configuration value from JSON.
-pub fn value(j: serde_json::Value) -> Value {
-    forge_template::functions::value_from_json(j).expect("a JSON value forge reads")
-}
+pub use forge_core::testing::value;
 
 /// What Packer injects: build `null`, builder type `null`.
 pub fn info() -> PrepareInfo {
-    PrepareInfo {
-        build_name: "null".into(),
-        builder_type: "null".into(),
-        template_dir: ".".into(),
-        opts: Default::default(),
-        legacy: true,
-        connectors: Default::default(),
-        warnings: Default::default(),
-    }
+    forge_core::testing::info("null")
 }
 
 /// A build UI (target `null`, no colour) and the buffer it prints into.
 pub fn ui() -> (Ui, Buffer) {
-    let buf = Buffer::default();
-    let out = Output::new(
-        Mode::Human {
-            color: false,
-            timestamp: false,
-        },
-        Box::new(buf.clone()),
-        forge_core::redact::Redactor::new(),
-    );
-    (Ui::new(out, "null", None), buf)
+    forge_core::testing::ui("null")
 }
 
 /// A fresh scratch directory under the system's temporary directory.

@@ -22,6 +22,8 @@ use std::sync::OnceLock;
 
 /// The base image's fixed tag.
 pub const BASE_IMAGE: &str = "forge-test/debian:bookworm";
+/// The base image with python3 (what Ansible needs on a machine), for the Ansible tests.
+pub const PYTHON_IMAGE: &str = "forge-test/debian-python3:bookworm";
 /// The lock every process takes before building the base image.
 pub const LOCK: &str = "/tmp/.forge-debian-base.lock";
 const MIRROR: &str = "http://deb.debian.org/debian";
@@ -56,45 +58,57 @@ pub fn image_exists(reference: &str) -> bool {
 /// The base image's tag, after making sure the engine has it (built once per machine).
 pub fn base_image() -> &'static str {
     static READY: OnceLock<()> = OnceLock::new();
-    READY.get_or_init(|| {
-        crate::require::program("docker", "docker.io");
-        let ping = Command::new("docker")
-            .args(["version", "--format", "{{.Server.Version}}"])
-            .output();
-        match ping {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => panic!(
-                "the Docker engine does not answer (is dockerd running?): {}",
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Err(e) => panic!("running docker: {e}"),
-        }
-        if !image_exists(BASE_IMAGE) {
-            build_base();
-        }
-    });
+    READY.get_or_init(|| ensure(BASE_IMAGE, ""));
     BASE_IMAGE
 }
 
+/// [`PYTHON_IMAGE`]'s tag, after making sure the engine has it (built once per machine).
+pub fn python_image() -> &'static str {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| ensure(PYTHON_IMAGE, "python3"));
+    PYTHON_IMAGE
+}
+
+/// Checks the engine answers, then builds `tag` (with the extra Debian packages `include`)
+/// unless it has it.
+fn ensure(tag: &str, include: &str) {
+    crate::require::program("docker", "docker.io");
+    let ping = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output();
+    match ping {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "the Docker engine does not answer (is dockerd running?): {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!("running docker: {e}"),
+    }
+    if !image_exists(tag) {
+        build(tag, include);
+    }
+}
+
 /// Under an flock on [`LOCK`], and only if no other process built it meanwhile: runs
-/// scripts/docker-base-image.sh (debootstrap a minbase bookworm, then `docker import` it as
-/// [`BASE_IMAGE`]), the script scripts/quickstart.sh uses too.
-fn build_base() {
+/// scripts/docker-base-image.sh (debootstrap a minbase bookworm, with `include`, then
+/// `docker import` it as `tag`), the script scripts/quickstart.sh uses too.
+fn build(tag: &str, include: &str) {
     crate::require::program("debootstrap", "debootstrap");
     crate::require::program("flock", "util-linux");
-    eprintln!("building {BASE_IMAGE} with debootstrap (once per machine)...");
+    eprintln!("building {tag} with debootstrap (once per machine)...");
     let script = crate::repo_file("scripts/docker-base-image.sh");
     let out = Command::new("flock")
         .arg(LOCK)
         .arg("sh")
         .arg(&script)
-        .arg(BASE_IMAGE)
+        .arg(tag)
         .env("MIRROR", MIRROR)
+        .env("INCLUDE", include)
         .output()
         .unwrap_or_else(|e| panic!("running flock {LOCK} sh {}: {e}", script.display()));
-    if !out.status.success() || !image_exists(BASE_IMAGE) {
+    if !out.status.success() || !image_exists(tag) {
         panic!(
-            "building {BASE_IMAGE} failed ({}; debootstrap needs root and {MIRROR}): {}",
+            "building {tag} failed ({}; debootstrap needs root and {MIRROR}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );

@@ -120,12 +120,8 @@ impl Fx {
 pub fn info() -> PrepareInfo {
     PrepareInfo {
         build_name: "test".into(),
-        builder_type: "amazon-ebs".into(),
-        template_dir: ".".into(),
-        opts: Default::default(),
         legacy: false,
-        connectors: Default::default(),
-        warnings: Default::default(),
+        ..forge_core::testing::info("amazon-ebs")
     }
 }
 

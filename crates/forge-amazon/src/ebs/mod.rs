@@ -134,11 +134,8 @@ impl ProvisionState for State {
 }
 
 impl TempKeyState for State {
-    fn temp_key(&self) -> Option<&TempKey> {
-        self.temp_key.as_ref()
-    }
-    fn set_temp_key(&mut self, k: TempKey) {
-        self.temp_key = Some(k);
+    fn temp_key_slot(&mut self) -> &mut Option<TempKey> {
+        &mut self.temp_key
     }
 }
 

@@ -27,7 +27,7 @@ impl EngineHook {
         &self,
         ctx: &BuildCtx,
         p: &PlannedProvisioner,
-        comm: Option<&dyn Communicator>,
+        comm: Option<Arc<dyn Communicator>>,
         data: &BuildData,
     ) -> Result<()> {
         let t = p.config.plugin_type.as_str();
@@ -68,7 +68,10 @@ impl EngineHook {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.attempt(ctx, p, prov.as_ref(), comm, data).await {
+            match self
+                .attempt(ctx, p, prov.as_ref(), comm.clone(), data)
+                .await
+            {
                 Err(e) if !e.is_cancelled() && attempt < tries => {
                     if ctx.cancel.is_cancelled() {
                         return Err(Error::Cancelled);
@@ -94,7 +97,7 @@ impl EngineHook {
         ctx: &BuildCtx,
         p: &PlannedProvisioner,
         prov: &dyn crate::plugin::Provisioner,
-        comm: Option<&dyn Communicator>,
+        comm: Option<Arc<dyn Communicator>>,
         data: &BuildData,
     ) -> Result<()> {
         if let Some(d) = p.pause_before {
@@ -146,7 +149,7 @@ impl EngineHook {
                 json!({ "step": name, "index": i + 1, "of": list.len() }),
             );
             let phase = ctx.timeline.begin(&name, 1);
-            let r = self.run_one(ctx, p, comm.as_deref(), data).await;
+            let r = self.run_one(ctx, p, comm.clone(), data).await;
             let status = match &r {
                 Ok(()) => "ok",
                 Err(Error::Cancelled) => "cancelled",

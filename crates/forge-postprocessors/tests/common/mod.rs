@@ -9,26 +9,17 @@ use std::process::Command;
 use std::sync::Arc;
 
 use forge_core::artifact::{Artifact, FileArtifact};
-use forge_core::plugin::{BuildCtx, PostProcessed, PostProcessor, PrepareInfo, RunOptions};
+use forge_core::plugin::{BuildCtx, PostProcessed, PostProcessor, PrepareInfo};
 use forge_core::redact::Redactor;
 use forge_core::ui::{Buffer, Mode, Output, Ui};
-use forge_template::value::Value;
 
-/// A configuration value from JSON.
-pub fn value(j: serde_json::Value) -> Value {
-    forge_template::functions::value_from_json(j).expect("a JSON value forge reads")
-}
+pub use forge_core::testing::value;
 
 /// Prepare info for the source `x` of a `file` builder.
 pub fn info() -> PrepareInfo {
     PrepareInfo {
         build_name: "x".into(),
-        builder_type: "file".into(),
-        template_dir: ".".into(),
-        opts: RunOptions::default(),
-        legacy: true,
-        connectors: Arc::new(BTreeMap::new()),
-        warnings: Default::default(),
+        ..forge_core::testing::info("file")
     }
 }
 

@@ -1,5 +1,7 @@
 //! The `breakpoint` provisioner: pauses the build until Enter is pressed.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use forge_core::plugin::{BuildCtx, BuildData, Communicator, PrepareInfo, Provisioner};
 use forge_core::registry::{decode, PrepareErrors};
@@ -28,7 +30,7 @@ impl Provisioner for Breakpoint {
         &self,
         ctx: &BuildCtx,
         ui: &Ui,
-        _comm: Option<&dyn Communicator>,
+        _comm: Option<Arc<dyn Communicator>>,
         _data: &BuildData,
     ) -> forge_core::Result<()> {
         let note = if self.note.is_empty() {

@@ -32,20 +32,7 @@ pub fn int_slice(v: &[i64]) -> String {
     format!("[{}]", items.join(" "))
 }
 
-/// Go's `*PathError` text for `op` (`stat`, `open`, `mkdir`) on `path`:
-/// `stat x.sh: no such file or directory`.
-pub fn os_error(op: &str, path: &str, e: &std::io::Error) -> String {
-    use std::io::ErrorKind;
-    let why = match e.kind() {
-        ErrorKind::NotFound => "no such file or directory".to_string(),
-        ErrorKind::PermissionDenied => "permission denied".to_string(),
-        ErrorKind::NotADirectory => "not a directory".to_string(),
-        ErrorKind::IsADirectory => "is a directory".to_string(),
-        ErrorKind::AlreadyExists => "file exists".to_string(),
-        _ => e.to_string(),
-    };
-    format!("{op} {path}: {why}")
-}
+pub use forge_template::gocompat::os_error;
 
 /// Go's `filepath.Clean` on a slash path: `.` and `..` resolved lexically, slashes collapsed.
 pub use forge_template::functions::go_clean_path as clean;

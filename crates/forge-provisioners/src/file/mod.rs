@@ -7,6 +7,8 @@ mod download;
 mod tests;
 mod upload;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use forge_core::local::temp_file;
 use forge_core::plugin::{BuildCtx, BuildData, Communicator, PrepareInfo, Provisioner};
@@ -43,9 +45,10 @@ impl Provisioner for File {
         &self,
         ctx: &BuildCtx,
         ui: &Ui,
-        comm: Option<&dyn Communicator>,
+        comm: Option<Arc<dyn Communicator>>,
         data: &BuildData,
     ) -> Result<()> {
+        let comm = comm.as_deref();
         let c = &self.config;
         let comm = comm.unwrap_or(&NoneComm);
         let dst = render(&c.destination, data, &[])

@@ -3,6 +3,7 @@
 //! server are added separately.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use forge_core::plugin::{BuildCtx, BuildData};
 use serde_json::json;
@@ -22,7 +23,7 @@ async fn provision(
     let p = factory(&value(v), &info()).unwrap();
     let ctx = BuildCtx::for_test("null");
     let (ui, buf) = ui();
-    let comm = comm.map(|c| c as &dyn Communicator);
+    let comm = comm.map(|c| Arc::new(c.clone()) as Arc<dyn Communicator>);
     let r = p.provision(&ctx, &ui, comm, data).await;
     (r, buf.text())
 }

@@ -6,6 +6,8 @@ mod run;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use forge_core::plugin::{BuildCtx, BuildData, Communicator, PrepareInfo, Provisioner};
 use forge_core::registry::PrepareErrors;
@@ -35,9 +37,10 @@ impl Provisioner for Shell {
         &self,
         ctx: &BuildCtx,
         ui: &Ui,
-        comm: Option<&dyn Communicator>,
+        comm: Option<Arc<dyn Communicator>>,
         data: &BuildData,
     ) -> forge_core::Result<()> {
+        let comm = comm.as_deref();
         match comm {
             Some(comm) => run::run(ctx, ui, &self.config, comm, data).await,
             // Packer retries the failing upload for start_retry_timeout; it can never succeed.

@@ -48,7 +48,7 @@ impl Provisioner for ShellLocal {
         &self,
         ctx: &BuildCtx,
         ui: &Ui,
-        _comm: Option<&dyn Communicator>,
+        _comm: Option<Arc<dyn Communicator>>,
         data: &BuildData,
     ) -> forge_core::Result<()> {
         run::run(ctx, ui, &self.config, data).await

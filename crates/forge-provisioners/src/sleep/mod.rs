@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use forge_core::plugin::{BuildCtx, BuildData, Communicator, PrepareInfo, Provisioner};
 use forge_core::registry::{decode, PrepareErrors};
@@ -32,7 +34,7 @@ impl Provisioner for Sleep {
         &self,
         ctx: &BuildCtx,
         _ui: &Ui,
-        _comm: Option<&dyn Communicator>,
+        _comm: Option<Arc<dyn Communicator>>,
         _data: &BuildData,
     ) -> forge_core::Result<()> {
         ctx.sleep(self.duration).await

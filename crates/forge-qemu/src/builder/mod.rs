@@ -87,11 +87,8 @@ pub struct State {
 }
 
 impl TempKeyState for State {
-    fn temp_key(&self) -> Option<&TempKey> {
-        self.temp_key.as_ref()
-    }
-    fn set_temp_key(&mut self, k: TempKey) {
-        self.temp_key = Some(k);
+    fn temp_key_slot(&mut self) -> &mut Option<TempKey> {
+        &mut self.temp_key
     }
 }
 
@@ -108,8 +105,7 @@ impl ProvisionState for State {
     fn build_data(&self, ctx: &BuildCtx) -> BuildData {
         let mut extra = BuildData::new();
         if let Some(k) = &self.temp_key {
-            extra.insert("SSHPublicKey".into(), k.public.clone());
-            extra.insert("SSHPrivateKey".into(), k.private.clone());
+            k.add_to(&mut extra);
         }
         extra.insert("HTTPIP".into(), self.http_ip.clone());
         if let Some(p) = self.media.http_port {

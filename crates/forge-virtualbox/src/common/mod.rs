@@ -126,11 +126,8 @@ impl forge_commonsteps::DownloadState for State {
 }
 
 impl TempKeyState for State {
-    fn temp_key(&self) -> Option<&TempKey> {
-        self.temp_key.as_ref()
-    }
-    fn set_temp_key(&mut self, k: TempKey) {
-        self.temp_key = Some(k);
+    fn temp_key_slot(&mut self) -> &mut Option<TempKey> {
+        &mut self.temp_key
     }
 }
 
@@ -141,8 +138,7 @@ impl ProvisionState for State {
     fn build_data(&self, ctx: &BuildCtx) -> BuildData {
         let mut extra = BuildData::new();
         if let Some(k) = &self.temp_key {
-            extra.insert("SSHPublicKey".into(), k.public.clone());
-            extra.insert("SSHPrivateKey".into(), k.private.clone());
+            k.add_to(&mut extra);
         }
         let http = self.media.http_port.map(|p| (self.http_ip.as_str(), p));
         hook_data(ctx, Some(&self.vm_name), http, &extra)

@@ -74,12 +74,7 @@ pub(crate) mod tests {
     pub(crate) fn info() -> PrepareInfo {
         PrepareInfo {
             build_name: "ovf".into(),
-            builder_type: "virtualbox-ovf".into(),
-            template_dir: ".".into(),
-            opts: Default::default(),
-            legacy: true,
-            connectors: Default::default(),
-            warnings: Default::default(),
+            ..forge_core::testing::info("virtualbox-ovf")
         }
     }
 

@@ -14,10 +14,8 @@ use super::ProvisionState;
 
 /// Where a builder keeps its temporary key.
 pub trait TempKeyState: Send {
-    /// The key, once made.
-    fn temp_key(&self) -> Option<&TempKey>;
-    /// Stores the key.
-    fn set_temp_key(&mut self, k: TempKey);
+    /// Where the key is kept (`None` until it is made).
+    fn temp_key_slot(&mut self) -> &mut Option<TempKey>;
 }
 
 /// Generates the key pair through the ssh connector (when [`CommConfig::wants_temp_key`]).
@@ -64,7 +62,7 @@ impl<S: TempKeyState> Step<S> for StepTempKey {
             .await
             .map_err(|e| Error::msg(format!("generating the {kind} key: {e}")))??;
         ctx.ui.output().redactor().add(&key.private);
-        state.set_temp_key(key);
+        *state.temp_key_slot() = Some(key);
         Ok(())
     }
 }
@@ -82,7 +80,7 @@ impl<S: TempKeyState + ProvisionState> Step<S> for StepCleanupTempKeys {
     }
 
     async fn run(&mut self, ctx: &BuildCtx, state: &mut S) -> Result<()> {
-        let (Some(key), Some(comm)) = (state.temp_key(), state.communicator()) else {
+        let (Some(key), Some(comm)) = (state.temp_key_slot().clone(), state.communicator()) else {
             return Ok(());
         };
         if !self.clear {

@@ -1,0 +1,466 @@
+//! The `ansible` provisioner end to end: the real forge binary runs real ansible-core (the test
+//! bed's, forge-testkit's ansible) against Debian's OpenSSH server started on loopback (null
+//! builder, straight to the machine) and against a Docker container (through the adapter), with
+//! packer 1.6.6 running the same template as the oracle; and its failures: a missing playbook, a
+//! missing ansible-playbook, a failing task, an unreachable host, a galaxy file that cannot
+//! resolve, and an interrupt during a long task.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use forge_testkit::build::{processes_with, settle_processes, Out, Sandbox};
+use forge_testkit::sshd::{Sshd, SshdOptions};
+use forge_testkit::{ansible, docker};
+use serde_json::{json, Value};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
+
+/// A playbook of real work: a role (installed by ansible-galaxy from a local tarball), a
+/// template, a handler, lineinfile, a command with `creates`, all under `dest`.
+const PLAYBOOK: &str = r#"- hosts: all
+  gather_facts: true
+  vars:
+    greeting: "hello from {{ packer_builder_type }}"
+  tasks:
+    - name: Make the directory
+      ansible.builtin.file:
+        path: "{{ dest }}/etc"
+        state: directory
+        mode: "0755"
+    - name: Render the template
+      ansible.builtin.template:
+        src: motd.j2
+        dest: "{{ dest }}/etc/motd"
+      notify: Record the handler
+    - name: Add a line
+      ansible.builtin.lineinfile:
+        path: "{{ dest }}/etc/config"
+        line: "answer=42"
+        create: true
+    - name: Run a command once
+      ansible.builtin.command:
+        cmd: "touch {{ dest }}/etc/ran-once"
+        creates: "{{ dest }}/etc/ran-once"
+    - name: Use the role
+      ansible.builtin.include_role:
+        name: greeter
+  handlers:
+    - name: Record the handler
+      ansible.builtin.copy:
+        content: "handled\n"
+        dest: "{{ dest }}/etc/handler"
+"#;
+
+const MOTD: &str = "{{ greeting }} on {{ ansible_facts['hostname'] | length > 0 }}\n";
+
+/// The `greeter` role's files.
+const ROLE_TASKS: &str = r#"- name: Greet from the role
+  ansible.builtin.copy:
+    content: "role {{ greeter_word | default('hi') }}\n"
+    dest: "{{ dest }}/etc/role"
+"#;
+
+/// A sandbox holding the playbook, its template, and the role as a tarball with a galaxy file
+/// pointing at it.
+fn sandbox(extra: &[(&str, &str)]) -> Sandbox {
+    let mut files = vec![
+        ("play.yml", PLAYBOOK),
+        ("motd.j2", MOTD),
+        ("role-src/greeter/tasks/main.yml", ROLE_TASKS),
+        (
+            "role-src/greeter/meta/main.yml",
+            "galaxy_info:\n  author: forge\n  description: test\n  license: MIT\n  min_ansible_version: '2.9'\n",
+        ),
+    ];
+    files.extend_from_slice(extra);
+    let sb = Sandbox::new(FORGE, &files);
+    let st = Command::new("tar")
+        .args(["-czf", "greeter.tar.gz", "-C", "role-src", "greeter"])
+        .current_dir(&sb.dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let req = format!(
+        "roles:\n  - src: file://{}\n    name: greeter\n",
+        sb.path("greeter.tar.gz").display()
+    );
+    std::fs::write(sb.path("requirements.yml"), req).unwrap();
+    sb
+}
+
+/// PATH with the test bed's Ansible first.
+fn env_path() -> String {
+    ansible::path_env()
+}
+
+fn key_comm(s: &Sshd) -> Value {
+    json!({
+        "ssh_host": s.host(), "ssh_port": s.port(), "ssh_username": s.user(),
+        "ssh_private_key_file": s.key_ed25519(), "ssh_timeout": "20s"
+    })
+}
+
+fn template(builder: Value, provisioners: Value) -> String {
+    serde_json::to_string_pretty(&json!({"builders": [builder], "provisioners": provisioners}))
+        .unwrap()
+}
+
+fn null_builder(s: &Sshd) -> Value {
+    let mut b = json!({"type": "null"});
+    for (k, v) in key_comm(s).as_object().unwrap() {
+        b[k] = v.clone();
+    }
+    b
+}
+
+/// The ansible provisioner block for the playbook, writing under `dest`.
+fn provisioner(sb: &Sandbox, dest: &Path, extra: Value) -> Value {
+    let mut p = json!({
+        "type": "ansible",
+        "playbook_file": "play.yml",
+        "galaxy_file": "requirements.yml",
+        "roles_path": sb.path("roles").to_str().unwrap(),
+        "ansible_env_vars": [format!("ANSIBLE_ROLES_PATH={}", sb.path("roles").display())],
+        "extra_arguments": [
+            "-e", format!("dest={}", dest.display()),
+            "-e", "ansible_python_interpreter=/usr/bin/python3",
+        ],
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        p[k] = v.clone();
+    }
+    p
+}
+
+fn build(sb: &Sandbox, file: &str) -> Out {
+    let path = env_path();
+    sb.run(
+        &["build", "-color=false", file],
+        None,
+        &[("PATH", path.as_str()), ("ANSIBLE_NOCOLOR", "1")],
+    )
+}
+
+fn ok(out: &Out) {
+    assert_eq!(out.code, 0, "forge failed:\n{}{}", out.stdout, out.stderr);
+    assert!(
+        !out.stdout.contains("-----BEGIN"),
+        "a private key reached the output"
+    );
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// What the playbook leaves under `dest`.
+fn check_machine(dest: &Path, builder_type: &str) {
+    assert_eq!(
+        read(&dest.join("etc/motd")),
+        format!("hello from {builder_type} on True\n")
+    );
+    assert_eq!(read(&dest.join("etc/config")), "answer=42\n");
+    assert_eq!(read(&dest.join("etc/handler")), "handled\n");
+    assert_eq!(read(&dest.join("etc/role")), "role hi\n");
+    assert!(dest.join("etc/ran-once").exists());
+}
+
+/// Nothing of the run is left: no temporary file, no journal entry, no Ansible or SSH master
+/// process started for it.
+fn nothing_left(sb: &Sandbox) {
+    assert_eq!(
+        sb.tmp_leftovers(),
+        Vec::<String>::new(),
+        "temporary files left"
+    );
+    let marker = sb.tmp.to_string_lossy().into_owned();
+    assert_eq!(
+        settle_processes(&marker),
+        Vec::<String>::new(),
+        "processes left"
+    );
+    assert_eq!(settle_processes("ansible-playbook"), Vec::<String>::new());
+}
+
+#[test]
+fn ansible_runs_straight_against_an_ssh_machine() {
+    let s = Sshd::start(SshdOptions::default());
+    let dest = s.scratch();
+    let sb = sandbox(&[]);
+    let t = template(
+        null_builder(&s),
+        json!([provisioner(&sb, &dest, json!({}))]),
+    );
+    std::fs::write(sb.path("t.json"), t).unwrap();
+    let started = Instant::now();
+    let out = build(&sb, "t.json");
+    ok(&out);
+    eprintln!("forge build with ansible: {:?}", started.elapsed());
+    for want in [
+        "==> null: Provisioning with Ansible...",
+        "    null: Not using Proxy adapter for Ansible run:",
+        "    null: Executing Ansible Galaxy",
+        "==> null: Executing Ansible: ansible-playbook -e packer_build_name=\"null\" -e packer_builder_type=null --ssh-extra-args '-o IdentitiesOnly=yes' -e dest=",
+        "    null: TASK [Render the template]",
+        "    null: RUNNING HANDLER [Record the handler]",
+        "    null: TASK [greeter : Greet from the role]",
+        "    null: PLAY RECAP",
+    ] {
+        assert!(out.stdout.contains(want), "{want:?} missing:\n{}", out.stdout);
+    }
+    check_machine(&dest, "null");
+    // The machine was reached as the communicator's user, with its key.
+    let owner = Command::new("stat")
+        .args(["-c", "%U"])
+        .arg(dest.join("etc/motd"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&owner.stdout).trim(), s.user());
+    nothing_left(&sb);
+}
+
+#[test]
+fn ansible_failures_name_the_build_and_the_provisioner() {
+    let s = Sshd::start(SshdOptions::default());
+    let dest = s.scratch();
+    let sb = sandbox(&[
+        ("fail.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Fine\n      ansible.builtin.command: \"true\"\n    - name: Break on purpose\n      ansible.builtin.command: \"false\"\n"),
+        ("syntax.yml", "- hosts: all\n  tasks:\n    - name: x\n      ansible.builtin.command: [unclosed\n"),
+        ("nogalaxy.yml", "roles:\n  - src: forge_test.surely_not_a_role_anywhere\n"),
+    ]);
+    let run = |name: &str, prov: Value| {
+        let t = template(null_builder(&s), json!([prov]));
+        std::fs::write(sb.path(name), t).unwrap();
+        build(&sb, name)
+    };
+    let failed = |out: &Out, wants: &[&str]| {
+        assert_eq!(out.code, 1, "should fail:\n{}{}", out.stdout, out.stderr);
+        for w in wants {
+            assert!(
+                out.stdout.contains(w) || out.stderr.contains(w),
+                "{w:?} missing:\n{}{}",
+                out.stdout,
+                out.stderr
+            );
+        }
+    };
+    // A failing task: Ansible's status and the task.
+    let out = run(
+        "fail.json",
+        json!({"type": "ansible", "playbook_file": "fail.yml",
+               "extra_arguments": ["-e", "ansible_python_interpreter=/usr/bin/python3"]}),
+    );
+    failed(
+        &out,
+        &[
+            "Build 'null' errored after",
+            "Error executing Ansible: Non-zero exit status: exit status 2 (the task that failed: \"Break on purpose\")",
+        ],
+    );
+    // A syntax error.
+    let out = run(
+        "syntax.json",
+        json!({"type": "ansible", "playbook_file": "syntax.yml"}),
+    );
+    failed(
+        &out,
+        &["Error executing Ansible: Non-zero exit status: exit status 4"],
+    );
+    // An unreachable host (the inventory points at a closed port).
+    let out = run(
+        "unreachable.json",
+        json!({"type": "ansible", "playbook_file": "fail.yml",
+               "inventory_file_template": "{{ .HostAlias }} ansible_host=127.0.0.1 ansible_port=1 ansible_user={{ .User }}\n"}),
+    );
+    failed(
+        &out,
+        &[
+            "UNREACHABLE!",
+            "Error executing Ansible: Non-zero exit status: exit status 4",
+        ],
+    );
+    // A galaxy file that cannot resolve (no network here, and no such role anywhere).
+    let out = run(
+        "galaxy.json",
+        json!({"type": "ansible", "playbook_file": "fail.yml", "galaxy_file": "nogalaxy.yml",
+               "roles_path": sb.path("roles2").to_str().unwrap()}),
+    );
+    failed(
+        &out,
+        &["Error executing Ansible Galaxy: Non-zero exit status: exit status 1"],
+    );
+    // A missing playbook, found by validate and build alike.
+    let t = template(
+        null_builder(&s),
+        json!([{"type": "ansible", "playbook_file": "missing.yml"}]),
+    );
+    std::fs::write(sb.path("missing.json"), t).unwrap();
+    let path = env_path();
+    let out = sb.run(
+        &["validate", "missing.json"],
+        None,
+        &[("PATH", path.as_str())],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains(
+            "playbook_file: missing.yml is invalid: stat missing.yml: no such file or directory"
+        ),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    // No ansible-playbook where forge runs: say what to install.
+    let out = sb.run(
+        &["validate", "fail.json"],
+        None,
+        &[("PATH", "/usr/bin:/bin")],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("executable file not found in $PATH (install Ansible where forge runs: `pip install ansible-core`"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(!dest.join("etc").exists());
+    nothing_left(&sb);
+}
+
+#[test]
+fn an_interrupt_during_a_long_task_stops_ansible_and_cleans_up() {
+    let s = Sshd::start(SshdOptions::default());
+    let sb = sandbox(&[(
+        "long.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Take long\n      ansible.builtin.command: sleep 300\n",
+    )]);
+    let t = template(
+        null_builder(&s),
+        json!([{"type": "ansible", "playbook_file": "long.yml",
+                "extra_arguments": ["-e", "ansible_python_interpreter=/usr/bin/python3"]}]),
+    );
+    std::fs::write(sb.path("t.json"), t).unwrap();
+    let path = env_path();
+    let mut child = sb.spawn(
+        &["build", "-color=false", "t.json"],
+        &[("PATH", path.as_str())],
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !sb.spawned_output().contains("TASK [Take long]") {
+        assert!(
+            Instant::now() < deadline,
+            "never reached the task:\n{}",
+            sb.spawned_output()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let stopped = Instant::now();
+    forge_testkit::build::signal(child.id(), "INT");
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(
+        stopped.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        stopped.elapsed()
+    );
+    assert!(
+        sb.spawned_output().contains("Build 'null' errored after")
+            || sb.spawned_output().contains("interrupted"),
+        "{}",
+        sb.spawned_output()
+    );
+    // Neither ansible-playbook nor the remote sleep lives on.
+    assert_eq!(settle_processes("sleep 300"), Vec::<String>::new());
+    nothing_left(&sb);
+    let _ = processes_with;
+}
+
+#[test]
+fn ansible_through_the_adapter_into_a_docker_container() {
+    let image = docker::python_image();
+    let sb = sandbox(&[]);
+    let dest = Path::new("/srv/forge");
+    let t = template(
+        json!({"type": "docker", "image": image, "discard": true}),
+        json!([
+            provisioner(&sb, dest, json!({})),
+            {"type": "shell", "inline": ["cat /srv/forge/etc/motd /srv/forge/etc/role /srv/forge/etc/handler"]},
+        ]),
+    );
+    std::fs::write(sb.path("t.json"), t).unwrap();
+    let started = Instant::now();
+    let out = build(&sb, "t.json");
+    ok(&out);
+    eprintln!(
+        "forge docker build with ansible through the adapter: {:?}",
+        started.elapsed()
+    );
+    for want in [
+        "    docker: Setting up proxy adapter for Ansible....",
+        "    docker: TASK [greeter : Greet from the role]",
+        "    docker: hello from docker on True",
+        "    docker: role hi",
+        "    docker: handled",
+    ] {
+        assert!(
+            out.stdout.contains(want),
+            "{want:?} missing:\n{}",
+            out.stdout
+        );
+    }
+    nothing_left(&sb);
+}
+
+/// packer 1.6.6 as the oracle: the same template (its default adapter fails against today's
+/// OpenSSH, so `use_proxy = false` for both) leaves the same machine state, and Ansible's task
+/// lines come out the same.
+#[test]
+fn ansible_side_by_side_with_packer() {
+    forge_testkit::require::path("/usr/bin/packer", "packer");
+    let s = Sshd::start(SshdOptions::default());
+    let sb = sandbox(&[]);
+    let mut lines = Vec::new();
+    for (who, bin) in [("forge", FORGE), ("packer", "/usr/bin/packer")] {
+        let dest = s.scratch().join(who);
+        let t = template(
+            null_builder(&s),
+            json!([provisioner(&sb, &dest, json!({"use_proxy": false}))]),
+        );
+        let name = format!("{who}.json");
+        std::fs::write(sb.path(&name), t).unwrap();
+        let path = env_path();
+        let out = forge_testkit::cli::output(
+            Command::new(bin)
+                .args(["build", "-color=false", &name])
+                .current_dir(&sb.dir)
+                .env("PATH", &path)
+                .env("ANSIBLE_NOCOLOR", "1")
+                .env("CHECKPOINT_DISABLE", "1"),
+            None,
+        );
+        assert_eq!(out.code, 0, "{who} failed:\n{}{}", out.stdout, out.stderr);
+        check_machine(&dest, "null");
+        let tasks: Vec<String> = out
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("    null: "))
+            .filter(|l| {
+                l.starts_with("TASK [")
+                    || l.starts_with("RUNNING HANDLER")
+                    || l.starts_with("changed: ")
+                    || l.starts_with("ok: ")
+            })
+            .map(str::to_string)
+            .collect();
+        lines.push(tasks);
+    }
+    assert!(!lines[0].is_empty());
+    assert_eq!(
+        lines[0], lines[1],
+        "forge and packer 1.6.6 ran different tasks"
+    );
+}
