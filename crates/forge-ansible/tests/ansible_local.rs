@@ -92,9 +92,18 @@ async fn role_group_and_host_vars_template_and_handler() {
     assert_eq!(read(out.join("groups.txt")), "db,web\n");
 
     // What was staged, where Packer puts it (kept: clean_staging_directory is off).
-    assert_eq!(read(staging.join("site.yml")), read(fixture("site/site.yml")));
-    assert_eq!(read(staging.join("group_vars/all.yml")), "greeting: Hello\n");
-    assert_eq!(read(staging.join("host_vars/127.0.0.1.yml")), "who: forge\n");
+    assert_eq!(
+        read(staging.join("site.yml")),
+        read(fixture("site/site.yml"))
+    );
+    assert_eq!(
+        read(staging.join("group_vars/all.yml")),
+        "greeting: Hello\n"
+    );
+    assert_eq!(
+        read(staging.join("host_vars/127.0.0.1.yml")),
+        "who: forge\n"
+    );
     assert!(staging.join("roles/greet/templates/hello.j2").is_file());
     assert!(staging.join("playbooks/extra/extra.yml").is_file());
     let inventory: Vec<PathBuf> = std::fs::read_dir(&staging)
@@ -102,8 +111,10 @@ async fn role_group_and_host_vars_template_and_handler() {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("packer-provisioner-ansible-local"))
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy()
+                    .starts_with("packer-provisioner-ansible-local")
+            })
         })
         .collect();
     assert_eq!(inventory.len(), 1, "{inventory:?}");
@@ -119,12 +130,19 @@ async fn role_group_and_host_vars_template_and_handler() {
         inventory[0].display()
     );
     assert!(text.contains(&cmd), "{cmd}\nnot in:\n{text}");
-    assert!(text.contains("    null: TASK [greet : render the greeting] *"), "{text}");
-    assert!(text.contains("    null: RUNNING HANDLER [greet : greeted] *"), "{text}");
+    assert!(
+        text.contains("    null: TASK [greet : render the greeting] *"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    null: RUNNING HANDLER [greet : greeted] *"),
+        "{text}"
+    );
     assert!(text.contains("    null: PLAY RECAP *"), "{text}");
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("    null: 127.0.0.1") && l.contains("changed=3") && l.contains("failed=0")),
+        text.lines().any(|l| l.starts_with("    null: 127.0.0.1")
+            && l.contains("changed=3")
+            && l.contains("failed=0")),
         "{text}"
     );
     std::fs::remove_dir_all(out).unwrap();
@@ -143,7 +161,10 @@ async fn playbook_dir_with_playbook_files_in_the_default_staging_dir_cleaned() {
     .await;
     r.unwrap_or_else(|e| panic!("{e}\n{text}"));
     // The build's data reached the playbook.
-    assert_eq!(read(out.join("second.txt")), "second null null 10.0.2.2:8100\n");
+    assert_eq!(
+        read(out.join("second.txt")),
+        "second null null 10.0.2.2:8100\n"
+    );
     let staging = announced_staging(&text);
     let id = staging
         .strip_prefix("/tmp/packer-provisioner-ansible-local")
@@ -152,7 +173,10 @@ async fn playbook_dir_with_playbook_files_in_the_default_staging_dir_cleaned() {
     // The file inside playbook_dir ran from there; the other was uploaded below the staging
     // dir at its absolute path.
     let s = staging.display();
-    assert!(text.contains(&format!(" {s}/second.yml --extra-vars")), "{text}");
+    assert!(
+        text.contains(&format!(" {s}/second.yml --extra-vars")),
+        "{text}"
+    );
     assert!(
         text.contains(&format!(
             "    null: Uploading playbook file: {}\n",
@@ -160,11 +184,17 @@ async fn playbook_dir_with_playbook_files_in_the_default_staging_dir_cleaned() {
         )),
         "{text}"
     );
-    assert!(text.contains(&format!(" {s}{} --extra-vars", fixture("playbooks/extra/extra.yml"))));
+    assert!(text.contains(&format!(
+        " {s}{} --extra-vars",
+        fixture("playbooks/extra/extra.yml")
+    )));
     assert!(text.contains("extra playbook"), "{text}");
-    assert!(text.ends_with(&format!(
-        "    null: Removing staging directory...\n    null: Removing directory: {s}\n"
-    )), "{text}");
+    assert!(
+        text.ends_with(&format!(
+            "    null: Removing staging directory...\n    null: Removing directory: {s}\n"
+        )),
+        "{text}"
+    );
     assert!(!staging.exists(), "{s} is still there");
     std::fs::remove_dir_all(out).unwrap();
 }
@@ -187,7 +217,10 @@ async fn a_failing_task_fails_with_the_exit_status_and_cleans_up() {
     );
     assert!(text.contains("the failing task failed"), "{text}");
     assert!(text.contains("failed=1"), "{text}");
-    assert!(text.contains("    null: Removing staging directory...\n"), "{text}");
+    assert!(
+        text.contains("    null: Removing staging directory...\n"),
+        "{text}"
+    );
     assert!(!staging.exists());
     std::fs::remove_dir_all(out).unwrap();
 }
@@ -272,9 +305,17 @@ async fn galaxy_installs_a_role_from_a_local_archive_and_a_collection_from_a_dir
         )),
         "{text}"
     );
-    assert!(text.contains("galaxyrole was installed successfully"), "{text}");
-    assert!(text.contains("forge.test:1.0.0 was installed successfully"), "{text}");
-    assert!(staging.join("galaxy_roles/galaxyrole/tasks/main.yml").is_file());
+    assert!(
+        text.contains("galaxyrole was installed successfully"),
+        "{text}"
+    );
+    assert!(
+        text.contains("forge.test:1.0.0 was installed successfully"),
+        "{text}"
+    );
+    assert!(staging
+        .join("galaxy_roles/galaxyrole/tasks/main.yml")
+        .is_file());
     assert!(staging
         .join("galaxy_collections/ansible_collections/forge/test/MANIFEST.json")
         .is_file());

@@ -174,8 +174,8 @@ impl Config {
                 &forge_template::legacy::interp::time_ordered_uuid(),
             ])
         });
-        let galaxy_roles_path = non_empty(c.galaxy_roles_path)
-            .unwrap_or_else(|| join(&[&staging_dir, "galaxy_roles"]));
+        let galaxy_roles_path =
+            non_empty(c.galaxy_roles_path).unwrap_or_else(|| join(&[&staging_dir, "galaxy_roles"]));
         let galaxy_collections_path = non_empty(c.galaxy_collections_path)
             .unwrap_or_else(|| join(&[&staging_dir, "galaxy_collections"]));
 

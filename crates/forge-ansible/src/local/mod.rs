@@ -37,7 +37,10 @@ impl AnsibleLocal {
 }
 
 /// The registry's factory.
-pub fn factory(v: &Value, info: &PrepareInfo) -> std::result::Result<Box<dyn Provisioner>, PrepareErrors> {
+pub fn factory(
+    v: &Value,
+    info: &PrepareInfo,
+) -> std::result::Result<Box<dyn Provisioner>, PrepareErrors> {
     Ok(Box::new(AnsibleLocal::new(Config::prepare(v, info)?)))
 }
 

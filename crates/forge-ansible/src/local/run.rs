@@ -230,9 +230,9 @@ impl Run<'_> {
             .message(&format!("Uploading playbook file: {local}"));
         let remote_dir = join(&[&self.c.staging_dir, &dir(local)]);
         let remote = join(&[&self.c.staging_dir, local]);
-        self.create_dir(&remote_dir).await.map_err(|e| {
-            Error::msg(format!("Error uploading playbook file: {local} [{e}]"))
-        })?;
+        self.create_dir(&remote_dir)
+            .await
+            .map_err(|e| Error::msg(format!("Error uploading playbook file: {local} [{e}]")))?;
         self.upload_file(&remote, local)
             .await
             .map_err(|e| Error::msg(format!("Error uploading playbook: {local} [{e}]")))

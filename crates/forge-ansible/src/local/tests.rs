@@ -46,7 +46,11 @@ fn data() -> BuildData {
     d
 }
 
-async fn provision(c: &Config, comm: &FakeComm, data: &BuildData) -> (forge_core::Result<()>, String) {
+async fn provision(
+    c: &Config,
+    comm: &FakeComm,
+    data: &BuildData,
+) -> (forge_core::Result<()>, String) {
     let ctx = BuildCtx::for_test("null");
     let (ui, buf) = ui("null");
     let r = run::run(&ctx, &ui, c, comm, data).await;
@@ -87,21 +91,30 @@ fn packer_defaults() {
         .expect("default staging dir");
     let parts: Vec<usize> = id.split('-').map(str::len).collect();
     assert_eq!(parts, [8, 4, 4, 4, 12], "{id}");
-    assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()), "{id}");
+    assert!(
+        id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()),
+        "{id}"
+    );
     let secs = u32::from_str_radix(&id[..8], 16).unwrap() as u64;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
     assert!(now.abs_diff(secs) < 120, "the uuid starts with the time");
-    assert_eq!(c.galaxy_roles_path, format!("{}/galaxy_roles", c.staging_dir));
+    assert_eq!(
+        c.galaxy_roles_path,
+        format!("{}/galaxy_roles", c.staging_dir)
+    );
     assert_eq!(
         c.galaxy_collections_path,
         format!("{}/galaxy_collections", c.staging_dir)
     );
     assert!(!c.clean_staging_dir && !c.galaxy_force_install);
     assert!(c.extra_arguments.is_empty() && c.inventory_groups.is_empty());
-    assert_eq!((c.build_name.as_str(), c.builder_type.as_str()), ("null", "null"));
+    assert_eq!(
+        (c.build_name.as_str(), c.builder_type.as_str()),
+        ("null", "null")
+    );
     // Each provisioner gets its own staging directory.
     let d = prepare(json!({"playbook_file": fx("site/site.yml")})).unwrap();
     assert_ne!(c.staging_dir, d.staging_dir);
@@ -115,7 +128,13 @@ fn galaxy_paths_follow_the_staging_dir_cleaned() {
     assert_eq!(c.galaxy_roles_path, "/opt/st/galaxy_roles");
     assert_eq!(c.galaxy_collections_path, "/opt/st/galaxy_collections");
     let c = with(json!({"galaxy_roles_path": "/r", "galaxy_collections_path": "/c"}));
-    assert_eq!((c.galaxy_roles_path.as_str(), c.galaxy_collections_path.as_str()), ("/r", "/c"));
+    assert_eq!(
+        (
+            c.galaxy_roles_path.as_str(),
+            c.galaxy_collections_path.as_str()
+        ),
+        ("/r", "/c")
+    );
 }
 
 #[test]
@@ -129,8 +148,10 @@ fn a_playbook_is_required_and_exclusive() {
         ["Either playbook_file or playbook_files must be specified"]
     );
     assert_eq!(
-        prepare(json!({"playbook_file": fx("site/site.yml"), "playbook_files": [fx("site/second.yml")]}))
-            .unwrap_err(),
+        prepare(
+            json!({"playbook_file": fx("site/site.yml"), "playbook_files": [fx("site/second.yml")]})
+        )
+        .unwrap_err(),
         ["Either playbook_file or playbook_files can be specified, not both"]
     );
 }
@@ -158,7 +179,8 @@ fn every_error_at_once_in_packers_order() {
             format!("playbook_files: {FX}/site must point to a file"),
             "playbook_files must be specified.".into(),
             "playbook_files: gone.yml is invalid: stat gone.yml: no such file or directory".into(),
-            "inventory_file: no-inventory is invalid: stat no-inventory: no such file or directory".into(),
+            "inventory_file: no-inventory is invalid: stat no-inventory: no such file or directory"
+                .into(),
             format!("galaxy_file: {FX}/roles must point to a file"),
             format!("playbook_dir: {FX}/site/site.yml must point to a directory"),
             "group_vars: no-gv is invalid: stat no-gv: no such file or directory".into(),
@@ -183,12 +205,13 @@ fn a_path_through_a_file_is_not_a_directory() {
 
 #[test]
 fn bad_types_are_errors_not_panics() {
-    let errs = prepare(json!({"playbook_file": fx("site/site.yml"), "clean_staging_directory": "maybe"}))
-        .unwrap_err();
+    let errs =
+        prepare(json!({"playbook_file": fx("site/site.yml"), "clean_staging_directory": "maybe"}))
+            .unwrap_err();
     assert_eq!(errs.len(), 1);
     assert!(errs[0].contains("clean_staging_directory"), "{errs:?}");
-    let errs = prepare(json!({"playbook_file": fx("site/site.yml"), "role_paths": {"a": 1}}))
-        .unwrap_err();
+    let errs =
+        prepare(json!({"playbook_file": fx("site/site.yml"), "role_paths": {"a": 1}})).unwrap_err();
     assert!(errs[0].contains("role_paths"), "{errs:?}");
 }
 
@@ -198,7 +221,10 @@ fn playbook_files_are_made_absolute() {
         "playbook_files": [fx("site/../site/site.yml"), abs_fx("site/second.yml")],
     }))
     .unwrap();
-    assert_eq!(c.playbook_files, [abs_fx("site/site.yml"), abs_fx("site/second.yml")]);
+    assert_eq!(
+        c.playbook_files,
+        [abs_fx("site/site.yml"), abs_fx("site/second.yml")]
+    );
 }
 
 #[tokio::test]
@@ -206,7 +232,10 @@ async fn the_factory_checks_and_builds() {
     let Err(errs) = factory(&value(json!({})), &info("null")) else {
         panic!("accepted a config without a playbook");
     };
-    assert_eq!(errs, ["Either playbook_file or playbook_files must be specified"]);
+    assert_eq!(
+        errs,
+        ["Either playbook_file or playbook_files must be specified"]
+    );
     let p = factory(
         &value(json!({"playbook_file": fx("site/site.yml"), "staging_directory": "/s"})),
         &info("null"),
@@ -320,7 +349,10 @@ async fn every_upload_option_in_packers_order() {
             Call::Exec("mkdir -p '/s/roles/greet'".into()),
             Call::UploadDir("/s/roles/greet".into(), dir(&fx("roles/greet"))),
             Call::Exec("mkdir -p '/s/roles/galaxyrole'".into()),
-            Call::UploadDir("/s/roles/galaxyrole".into(), dir(&fx("galaxy_src/galaxyrole"))),
+            Call::UploadDir(
+                "/s/roles/galaxyrole".into(),
+                dir(&fx("galaxy_src/galaxyrole"))
+            ),
             Call::Exec("mkdir -p '/s/collections/ansible_collections'".into()),
             Call::UploadDir(
                 "/s/collections/ansible_collections".into(),
@@ -358,13 +390,19 @@ async fn every_upload_option_in_packers_order() {
 
 #[tokio::test]
 async fn a_given_inventory_file_is_uploaded_as_it_is() {
-    let c = with(json!({"inventory_file": fx("host_vars/127.0.0.1.yml"), "inventory_groups": ["ignored"]}));
+    let c = with(
+        json!({"inventory_file": fx("host_vars/127.0.0.1.yml"), "inventory_groups": ["ignored"]}),
+    );
     let comm = FakeComm::new();
     let (r, _) = provision(&c, &comm, &data()).await;
     r.unwrap();
     let inv = std::fs::read_to_string(fx("host_vars/127.0.0.1.yml")).unwrap();
     assert_eq!(comm.uploads()[1], ("/s/127.0.0.1.yml".to_string(), inv));
-    assert!(comm.commands()[1].ends_with(" -c local -i /s/127.0.0.1.yml"), "{:?}", comm.commands());
+    assert!(
+        comm.commands()[1].ends_with(" -c local -i /s/127.0.0.1.yml"),
+        "{:?}",
+        comm.commands()
+    );
 }
 
 #[tokio::test]
@@ -407,7 +445,10 @@ async fn galaxy_run(text: &str, extra: serde_json::Value) -> (Vec<String>, Strin
         "{out}"
     );
     for cmd in comm.commands().iter().filter(|c| c.contains("galaxy ")) {
-        assert!(out.contains(&format!("    null: Executing Ansible Galaxy: {cmd}\n")), "{out}");
+        assert!(
+            out.contains(&format!("    null: Executing Ansible Galaxy: {cmd}\n")),
+            "{out}"
+        );
     }
     std::fs::remove_dir_all(dir).unwrap();
     (comm.commands(), inv)
@@ -474,7 +515,11 @@ async fn output_is_streamed_line_by_line() {
     });
     let (r, out) = provision(&c, &comm, &data()).await;
     r.unwrap();
-    let tail: Vec<&str> = out.lines().skip_while(|l| !l.contains("Executing Ansible")).skip(1).collect();
+    let tail: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.contains("Executing Ansible"))
+        .skip(1)
+        .collect();
     assert_eq!(
         tail,
         [
@@ -528,7 +573,10 @@ async fn a_failing_galaxy_stops_before_the_playbook() {
         r.unwrap_err().to_string(),
         "Error executing Ansible: Error executing Ansible Galaxy: Non-zero exit status: 1"
     );
-    assert!(!comm.commands().iter().any(|c| c.contains("ansible-playbook")));
+    assert!(!comm
+        .commands()
+        .iter()
+        .any(|c| c.contains("ansible-playbook")));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -539,9 +587,12 @@ async fn clean_staging_directory_after_success_and_after_failure() {
     let (r, out) = provision(&c, &comm, &data()).await;
     r.unwrap();
     assert_eq!(comm.commands().last().unwrap(), "rm -rf '/s'");
-    assert!(out.ends_with(
-        "    null: Removing staging directory...\n    null: Removing directory: /s\n"
-    ), "{out}");
+    assert!(
+        out.ends_with(
+            "    null: Removing staging directory...\n    null: Removing directory: /s\n"
+        ),
+        "{out}"
+    );
 
     let comm = failing("ansible-playbook", 4);
     let (r, out) = provision(&c, &comm, &data()).await;
@@ -570,7 +621,10 @@ async fn clean_staging_directory_after_success_and_after_failure() {
         r.unwrap_err().to_string(),
         "Error executing Ansible: Non-zero exit status: 3"
     );
-    assert!(out.contains("==> null: Error removing staging directory: connection lost"), "{out}");
+    assert!(
+        out.contains("==> null: Error removing staging directory: connection lost"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -591,7 +645,10 @@ async fn staging_and_upload_failures() {
     let (r, _) = provision(&c, &comm, &data()).await;
     assert_eq!(
         r.unwrap_err().to_string(),
-        format!("Error uploading main playbook: Error uploading {}: disk full", fx("site/site.yml"))
+        format!(
+            "Error uploading main playbook: Error uploading {}: disk full",
+            fx("site/site.yml")
+        )
     );
 
     let c = with(json!({"playbook_dir": fx("site")}));
@@ -613,7 +670,8 @@ async fn staging_and_upload_failures() {
         "Error uploading group_vars directory: Non-zero exit status. See output above for more information."
     );
 
-    let c = prepare(json!({"playbook_files": [fx("bad/fail.yml")], "staging_directory": "/s"})).unwrap();
+    let c = prepare(json!({"playbook_files": [fx("bad/fail.yml")], "staging_directory": "/s"}))
+        .unwrap();
     let comm = failing("mkdir -p '/s/", 1);
     let (r, _) = provision(&c, &comm, &data()).await;
     let f = abs_fx("bad/fail.yml");
@@ -632,7 +690,9 @@ async fn a_local_file_gone_since_prepare() {
     let (r, _) = provision(&c, &FakeComm::new(), &data()).await;
     assert_eq!(
         r.unwrap_err().to_string(),
-        format!("Error uploading main playbook: Error opening: open {p}: no such file or directory")
+        format!(
+            "Error uploading main playbook: Error opening: open {p}: no such file or directory"
+        )
     );
 }
 
