@@ -301,7 +301,8 @@ impl Run<'_> {
         Ok((has("roles:"), has("collections:")))
     }
 
-    /// `ansible-galaxy install` for the roles (when the file has `roles:` or no
+    /// As packer-plugin-ansible v1.1 does (Packer 1.6.6 ran only the roles install, into
+    /// `<staging>/roles`): `ansible-galaxy install` for the roles (when the file has `roles:` or no
     /// `collections:`, the old list format) and `ansible-galaxy collection install` for the
     /// collections (when it has `collections:`).
     async fn execute_galaxy(&self) -> Result<()> {
@@ -339,6 +340,9 @@ impl Run<'_> {
         }
     }
 
+    /// Runs one playbook with the line of packer-plugin-ansible v1.1 (the paths of what galaxy
+    /// installed and of `collection_paths` in the environment, hence the double space after
+    /// `&&` when there are none; Packer 1.6.6's built-in copy had one space and no paths).
     async fn execute_playbook(&self, playbook: &str, extra: &str, inventory: &str) -> Result<()> {
         let c = self.c;
         let (roles, collections) = self.galaxy_sections()?;
