@@ -138,7 +138,10 @@ elif ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv'
 fi
 # ansible-core: always its own virtualenv from Debian's python3 (so the tests know which Ansible
 # runs), made once per machine.
-ansible_ok() { "$ANSIBLE_VENV/bin/ansible-playbook" --version 2>/dev/null | grep -q "core $ANSIBLE_VERSION\]"; }
+ansible_ok() { # (no pipe into grep -q: ansible-playbook fails on the closed pipe)
+  local v
+  v=$("$ANSIBLE_VENV/bin/ansible-playbook" --version 2>/dev/null) && [[ $v == *"core $ANSIBLE_VERSION]"* ]]
+}
 if ! { [ -f "$ANSIBLE_VENV/.complete" ] && ansible_ok; } &&
   ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }; then
   add_missing python3-venv
@@ -305,44 +308,40 @@ installed packages yourself, then run this again."
   [ -z "$policy" ] || { rm -f "$policy"; trap - EXIT; }
 fi
 
-# moto into the virtualenv, once per machine (flock: concurrent runs share it).
-if [ -z "$python" ]; then
-  echo "installing: moto[server]==$MOTO_VERSION from PyPI into $VENV (pip's output: $PIP_LOG)"
+# venv_install VENV SPEC CHECK...: unless VENV is complete and CHECK passes, (re)makes VENV from
+# Debian's python3 and pip-installs SPEC into it; once per machine (flock: concurrent runs share
+# it). The virtualenv is recorded for scripts/prove-readme.sh --remove-installed.
+venv_install() {
+  local venv=$1 spec=$2
+  shift 2
+  { [ -f "$venv/.complete" ] && "$@"; } && return 0
+  echo "installing: $spec from PyPI into $venv (pip's output: $PIP_LOG)"
   (
     flock 9
-    if ! { [ -f "$VENV/.complete" ] && moto_ok "$VENV/bin/python3"; }; then
-      rm -rf "$VENV"
-      printf '\n=== %s python3 -m venv %s; pip install moto[server]==%s\n' "$(date -u '+%F %T')" "$VENV" "$MOTO_VERSION" >>"$PIP_LOG"
-      /usr/bin/python3 -m venv "$VENV" >>"$PIP_LOG" 2>&1 || die "python3 -m venv $VENV failed: see $PIP_LOG"
-      grep -qx "dir $VENV" "$RECORD" 2>/dev/null || echo "dir $VENV" >>"$RECORD"
-      "$VENV/bin/python3" -m pip install --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
-        </dev/null >>"$PIP_LOG" 2>&1 || die "pip install moto[server]==$MOTO_VERSION failed: see $PIP_LOG"
-      touch "$VENV/.complete"
+    if ! { [ -f "$venv/.complete" ] && "$@"; }; then
+      rm -rf "$venv"
+      printf '\n=== %s python3 -m venv %s; pip install %s\n' "$(date -u '+%F %T')" "$venv" "$spec" >>"$PIP_LOG"
+      /usr/bin/python3 -m venv "$venv" >>"$PIP_LOG" 2>&1 || die "python3 -m venv $venv failed: see $PIP_LOG"
+      grep -qx "dir $venv" "$RECORD" 2>/dev/null || echo "dir $venv" >>"$RECORD"
+      "$venv/bin/python3" -m pip install --disable-pip-version-check "$spec" \
+        </dev/null >>"$PIP_LOG" 2>&1 || die "pip install $spec failed: see $PIP_LOG"
+      touch "$venv/.complete"
     fi
-  ) 9>"$VENV.lock"
+  ) 9>"$venv.lock"
+}
+
+# moto: the virtualenv when the python3 on PATH lacks it.
+if [ -z "$python" ]; then
+  venv_install "$VENV" "moto[server]==$MOTO_VERSION" moto_ok "$VENV/bin/python3"
   python=$VENV/bin/python3
 fi
 if [ "$python" = "$VENV/bin/python3" ]; then
   export PATH="$VENV/bin:$PATH" FORGE_PYTHON=$python
 fi
 
-# ansible-core into its virtualenv, once per machine. The tests find it through FORGE_ANSIBLE
+# ansible-core: always its own virtualenv. The tests find it through FORGE_ANSIBLE
 # (forge-testkit's ansible bed); it is not put on PATH.
-if ! { [ -f "$ANSIBLE_VENV/.complete" ] && ansible_ok; }; then
-  echo "installing: ansible-core==$ANSIBLE_VERSION from PyPI into $ANSIBLE_VENV (pip's output: $PIP_LOG)"
-  (
-    flock 9
-    if ! { [ -f "$ANSIBLE_VENV/.complete" ] && ansible_ok; }; then
-      rm -rf "$ANSIBLE_VENV"
-      printf '\n=== %s python3 -m venv %s; pip install ansible-core==%s\n' "$(date -u '+%F %T')" "$ANSIBLE_VENV" "$ANSIBLE_VERSION" >>"$PIP_LOG"
-      /usr/bin/python3 -m venv "$ANSIBLE_VENV" >>"$PIP_LOG" 2>&1 || die "python3 -m venv $ANSIBLE_VENV failed: see $PIP_LOG"
-      grep -qx "dir $ANSIBLE_VENV" "$RECORD" 2>/dev/null || echo "dir $ANSIBLE_VENV" >>"$RECORD"
-      "$ANSIBLE_VENV/bin/python3" -m pip install --disable-pip-version-check "ansible-core==$ANSIBLE_VERSION" \
-        </dev/null >>"$PIP_LOG" 2>&1 || die "pip install ansible-core==$ANSIBLE_VERSION failed: see $PIP_LOG"
-      touch "$ANSIBLE_VENV/.complete"
-    fi
-  ) 9>"$ANSIBLE_VENV.lock"
-fi
+venv_install "$ANSIBLE_VENV" "ansible-core==$ANSIBLE_VERSION" ansible_ok
 export FORGE_ANSIBLE=$ANSIBLE_VENV/bin
 
 # Everything the tests run, checked after the install: the first one missing stops the run.

@@ -464,3 +464,58 @@ fn ansible_side_by_side_with_packer() {
         "forge and packer 1.6.6 ran different tasks"
     );
 }
+
+/// The direct route beyond a plain key: through a bastion (an OpenSSH ProxyCommand), and with a
+/// password (given to Ansible in a variables file, never on its command line, and masked).
+#[test]
+fn ansible_reaches_the_machine_through_a_bastion_and_with_a_password() {
+    let target = Sshd::start(SshdOptions::default());
+    let bastion = Sshd::start(SshdOptions::bastion());
+    let sb = sandbox(&[]);
+    // Through the bastion, with the build's key.
+    let dest = target.scratch().join("bastion");
+    let mut b = null_builder(&target);
+    for (k, v) in json!({"ssh_bastion_host": bastion.host(), "ssh_bastion_port": bastion.port(),
+                         "ssh_bastion_username": bastion.user(),
+                         "ssh_bastion_private_key_file": bastion.key_ed25519()})
+    .as_object()
+    .unwrap()
+    {
+        b[k] = v.clone();
+    }
+    std::fs::write(
+        sb.path("bastion.json"),
+        template(b, json!([provisioner(&sb, &dest, json!({}))])),
+    )
+    .unwrap();
+    let out = build(&sb, "bastion.json");
+    ok(&out);
+    check_machine(&dest, "null");
+    // Two logins on the bastion: forge's communicator, then Ansible's ProxyCommand.
+    assert!(
+        bastion.log().matches("Accepted publickey").count() >= 2,
+        "Ansible did not go through the bastion:\n{}",
+        bastion.log()
+    );
+    // With a password only.
+    let dest = target.scratch().join("password");
+    let b = json!({"type": "null", "ssh_host": target.host(), "ssh_port": target.port(),
+                   "ssh_username": target.user(), "ssh_password": target.password(),
+                   "ssh_timeout": "20s"});
+    std::fs::write(
+        sb.path("password.json"),
+        template(b, json!([provisioner(&sb, &dest, json!({}))])),
+    )
+    .unwrap();
+    let out = build(&sb, "password.json");
+    ok(&out);
+    check_machine(&dest, "null");
+    // (The test user's password is its name, so the check is on the command line Ansible got.)
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("Executing Ansible: "))
+        .unwrap();
+    assert!(line.contains(" -e @") && !line.contains("ansible_password"), "{line}");
+    nothing_left(&sb);
+}

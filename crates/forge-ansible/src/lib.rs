@@ -3,6 +3,7 @@
 //! Ansible reach a machine through any communicator.
 
 pub mod adapter;
+mod checks;
 pub mod local;
 pub mod remote;
 mod version;

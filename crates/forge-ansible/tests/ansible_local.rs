@@ -48,7 +48,9 @@ async fn provision(cfg: serde_json::Value) -> (forge_core::Result<()>, String) {
         Err(e) => panic!("prepare failed: {e:?}"),
     };
     let (ctx, buf) = ctx("null");
-    let r = p.provision(&ctx, &ctx.ui, Some(&LocalComm), &data()).await;
+    let r = p
+        .provision(&ctx, &ctx.ui, Some(std::sync::Arc::new(LocalComm)), &data())
+        .await;
     (r, buf.text())
 }
 

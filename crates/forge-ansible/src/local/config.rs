@@ -1,7 +1,6 @@
 //! The `ansible-local` provisioner's configuration, defaults and Packer's checks
 //! (packer-plugin-ansible provisioner/ansible-local/provisioner.go `Prepare`).
 
-use std::path::Path;
 
 use forge_core::plugin::PrepareInfo;
 use forge_core::registry::{decode, PrepareErrors};
@@ -66,101 +65,10 @@ pub struct Config {
     pub builder_type: String,
 }
 
-/// Go's `os.Stat` error text: `stat <path>: <why>`.
-pub(crate) fn os_error(op: &str, path: &str, e: &std::io::Error) -> String {
-    use std::io::ErrorKind;
-    let why = match e.kind() {
-        ErrorKind::NotFound => "no such file or directory".to_string(),
-        ErrorKind::PermissionDenied => "permission denied".to_string(),
-        ErrorKind::NotADirectory => "not a directory".to_string(),
-        ErrorKind::IsADirectory => "is a directory".to_string(),
-        _ => {
-            // Rust appends " (os error N)"; Go prints the bare strerror.
-            let s = e.to_string();
-            match s.find(" (os error") {
-                Some(i) => s[..i].to_lowercase(),
-                None => s,
-            }
-        }
-    };
-    format!("{op} {path}: {why}")
-}
+pub(crate) use forge_template::gocompat::os_error;
+pub(crate) use forge_template::gocompat::path::{abs, base, dir, join};
 
-/// Go's `filepath.Clean`.
-pub(crate) fn clean(path: &str) -> String {
-    forge_template::functions::go_clean_path(path)
-}
-
-/// Go's `filepath.Join`: the non-empty elements joined with `/`, cleaned.
-pub(crate) fn join(parts: &[&str]) -> String {
-    let parts: Vec<&str> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
-    if parts.is_empty() {
-        return String::new();
-    }
-    clean(&parts.join("/"))
-}
-
-/// Go's `filepath.Base`: the last element, trailing slashes ignored.
-pub(crate) fn base(path: &str) -> String {
-    if path.is_empty() {
-        return ".".into();
-    }
-    let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return "/".into();
-    }
-    match trimmed.rfind('/') {
-        Some(i) => trimmed[i + 1..].to_string(),
-        None => trimmed.to_string(),
-    }
-}
-
-/// Go's `filepath.Dir`: everything before the last slash, cleaned.
-pub(crate) fn dir(path: &str) -> String {
-    match path.rfind('/') {
-        Some(i) => clean(&path[..=i]),
-        None => ".".into(),
-    }
-}
-
-/// Go's `filepath.Abs`: joined to the working directory unless already absolute, cleaned.
-pub(crate) fn abs(path: &str) -> Result<String, String> {
-    if path.starts_with('/') {
-        return Ok(clean(path));
-    }
-    let cwd = std::env::current_dir().map_err(|e| format!("getwd: {e}"))?;
-    Ok(join(&[&cwd.to_string_lossy(), path]))
-}
-
-/// Packer's `validateFileConfig`: `path` must exist and not be a directory.
-fn check_file(path: &str, option: &str, errs: &mut Vec<String>) -> bool {
-    match std::fs::metadata(Path::new(path)) {
-        Err(e) => {
-            errs.push(format!(
-                "{option}: {path} is invalid: {}",
-                os_error("stat", path, &e)
-            ));
-            false
-        }
-        Ok(m) if m.is_dir() => {
-            errs.push(format!("{option}: {path} must point to a file"));
-            false
-        }
-        Ok(_) => true,
-    }
-}
-
-/// Packer's `validateDirConfig`: `path` must exist and be a directory.
-fn check_dir(path: &str, option: &str, errs: &mut Vec<String>) {
-    match std::fs::metadata(Path::new(path)) {
-        Err(e) => errs.push(format!(
-            "{option}: {path} is invalid: {}",
-            os_error("stat", path, &e)
-        )),
-        Ok(m) if !m.is_dir() => errs.push(format!("{option}: {path} must point to a directory")),
-        Ok(_) => {}
-    }
-}
+use crate::checks::{dir as check_dir, file as check_file};
 
 impl Config {
     /// Decodes and checks; every error at once, in Packer's order.

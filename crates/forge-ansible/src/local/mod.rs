@@ -9,6 +9,7 @@ mod run;
 mod tests;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use forge_core::plugin::{BuildCtx, BuildData, Communicator, PrepareInfo, Provisioner, Stream};
@@ -50,50 +51,12 @@ impl Provisioner for AnsibleLocal {
         &self,
         ctx: &BuildCtx,
         ui: &Ui,
-        comm: Option<&dyn Communicator>,
+        comm: Option<Arc<dyn Communicator>>,
         data: &BuildData,
     ) -> Result<()> {
-        match comm {
+        match comm.as_deref() {
             Some(comm) => run::run(ctx, ui, &self.config, comm, data).await,
-            None => run::run(ctx, ui, &self.config, &NoneComm, data).await,
+            None => run::run(ctx, ui, &self.config, &forge_core::comm::NoneComm, data).await,
         }
-    }
-}
-
-/// Packer's `none` communicator, what a build without one hands provisioners: its commands
-/// "succeed" and its transfers fail.
-struct NoneComm;
-
-fn not_implemented(what: &str) -> Error {
-    Error::msg(format!(
-        "{what} is not implemented when communicator = 'none'"
-    ))
-}
-
-#[async_trait]
-impl Communicator for NoneComm {
-    async fn exec(
-        &self,
-        _ctx: &BuildCtx,
-        _command: &str,
-        _output: &mut (dyn for<'a> FnMut(Stream, &'a str) + Send),
-    ) -> Result<i32> {
-        Ok(0)
-    }
-
-    async fn upload(&self, _ctx: &BuildCtx, _dst: &str, _src: &Path) -> Result<()> {
-        Err(not_implemented("Upload"))
-    }
-
-    async fn upload_dir(&self, _ctx: &BuildCtx, _dst: &str, _src: &Path) -> Result<()> {
-        Err(not_implemented("UploadDir"))
-    }
-
-    async fn download(&self, _ctx: &BuildCtx, _src: &str, _dst: &Path) -> Result<()> {
-        Err(not_implemented("Download"))
-    }
-
-    async fn download_dir(&self, _ctx: &BuildCtx, _src: &str, _dst: &Path) -> Result<()> {
-        Err(not_implemented("DownloadDir"))
     }
 }

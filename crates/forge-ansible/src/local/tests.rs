@@ -244,7 +244,9 @@ async fn the_factory_checks_and_builds() {
     let comm = FakeComm::new();
     let ctx = BuildCtx::for_test("null");
     let (ui, _) = ui("null");
-    p.provision(&ctx, &ui, Some(&comm), &data()).await.unwrap();
+    p.provision(&ctx, &ui, Some(std::sync::Arc::new(comm.clone())), &data())
+        .await
+        .unwrap();
     assert_eq!(comm.commands()[0], "mkdir -p '/s'");
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use forge_core::plugin::PrepareInfo;
 use forge_core::registry::{decode, PrepareErrors};
-use forge_template::gocompat::os_error;
+use forge_template::gocompat::path::abs;
 use forge_template::value::Value;
 
 use crate::adapter::KeyType;
@@ -86,19 +86,12 @@ pub struct Config {
     pub builder_type: String,
 }
 
-/// Packer's `validateFileConfig`: `name` must be set (when `required`) and be a file.
+/// Packer's `validateFileConfig`: `name` must be set and be a file.
 fn check_file(name: &str, option: &str, errs: &mut Vec<String>) {
     if name.is_empty() {
         errs.push(format!("{option} must be specified."));
-        return;
-    }
-    match std::fs::metadata(name) {
-        Err(e) => errs.push(format!(
-            "{option}: {name} is invalid: {}",
-            os_error("stat", name, &e)
-        )),
-        Ok(m) if m.is_dir() => errs.push(format!("{option}: {name} must point to a file")),
-        Ok(_) => {}
+    } else {
+        crate::checks::file(name, option, errs);
     }
 }
 
@@ -142,16 +135,7 @@ impl Config {
         };
         let inventory_directory = non_empty(c.inventory_directory);
         if let Some(d) = &inventory_directory {
-            match std::fs::metadata(d) {
-                Err(e) => errs.push(format!(
-                    "inventory_directory: {d} is invalid: {}",
-                    os_error("stat", d, &e)
-                )),
-                Ok(m) if !m.is_dir() => errs.push(format!(
-                    "inventory_directory: {d} must point to a directory"
-                )),
-                Ok(_) => {}
-            }
+            crate::checks::dir(d, "inventory_directory", &mut errs);
         }
         let mut major_version = 2;
         if !c.skip_version_check.unwrap_or(false) {
@@ -189,7 +173,7 @@ impl Config {
             command,
             extra_arguments,
             env_vars,
-            playbook_file: absolute(&playbook),
+            playbook_file: PathBuf::from(abs(&playbook).map_err(|e| vec![e])?),
             ssh_extra_args: c.ansible_ssh_extra_args.unwrap_or_default(),
             groups: c.groups.unwrap_or_default(),
             empty_groups: c.empty_groups.unwrap_or_default(),
@@ -222,15 +206,4 @@ impl Config {
             builder_type: info.builder_type.clone(),
         })
     }
-}
-
-/// Go's `filepath.Abs`: joined to the working directory when relative, then cleaned.
-fn absolute(p: &str) -> PathBuf {
-    let joined = if p.starts_with('/') {
-        p.to_string()
-    } else {
-        let cwd = std::env::current_dir().unwrap_or_default();
-        format!("{}/{p}", cwd.to_string_lossy())
-    };
-    PathBuf::from(forge_template::functions::go_clean_path(&joined))
 }

@@ -95,8 +95,6 @@ pub(super) fn validate_only() -> Vec<PluginDecl> {
             "windows-restart",
         ),
         PluginDecl::validate_only::<plugins::HcpSbomProvisioner>(Provisioner, "hcp-sbom"),
-        PluginDecl::validate_only::<plugins::AnsibleLocalProvisioner>(Provisioner, "ansible-local")
-            .from_plugin("github.com/hashicorp/ansible"),
         PluginDecl::validate_only::<plugins::GossProvisioner>(Provisioner, "goss")
             .from_plugin("github.com/yaleuniversity/goss"),
         PluginDecl::validate_only::<plugins::PuppetMasterlessProvisioner>(

@@ -9,6 +9,7 @@
 //! an implementation can judge (does a private key parse, is a cipher supported) is asked of the
 //! registered connector through [`Connector::check_private_key`] and [`Connector::supports`].
 
+mod none;
 pub mod ssh;
 pub mod winrm;
 
@@ -16,6 +17,7 @@ use forge_template::schema::plugins::Communicator as Raw;
 
 use crate::plugin::{Connector, PrepareInfo};
 
+pub use none::NoneComm;
 pub use ssh::SshConfig;
 pub use winrm::WinrmConfig;
 

@@ -34,39 +34,7 @@ pub fn int_slice(v: &[i64]) -> String {
 
 pub use forge_template::gocompat::os_error;
 
-/// Go's `filepath.Clean` on a slash path: `.` and `..` resolved lexically, slashes collapsed.
-pub use forge_template::functions::go_clean_path as clean;
-
-/// Go's `filepath.Dir`: everything before the last slash, cleaned (`.` when there is none).
-pub fn dir(path: &str) -> String {
-    match path.rfind('/') {
-        Some(i) => clean(&path[..=i]),
-        None => ".".into(),
-    }
-}
-
-/// Go's `filepath.Base`: the last element, trailing slashes ignored (`.` for `""`, `/` for
-/// slashes only).
-pub fn base(path: &str) -> String {
-    if path.is_empty() {
-        return ".".into();
-    }
-    let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return "/".into();
-    }
-    trimmed.rsplit('/').next().unwrap_or(trimmed).to_string()
-}
-
-/// Go's `filepath.Join(a, b)`: the non-empty parts joined by a slash, cleaned.
-pub fn join(a: &str, b: &str) -> String {
-    match (a.is_empty(), b.is_empty()) {
-        (true, true) => String::new(),
-        (true, false) => clean(b),
-        (false, true) => clean(a),
-        (false, false) => clean(&format!("{a}/{b}")),
-    }
-}
+pub use forge_template::gocompat::path::{base, clean, dir, join};
 
 /// A Go `time.Duration` as a provisioner field holds it: a magnitude and a sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -138,25 +106,6 @@ mod tests {
         );
         assert_eq!(int_slice(&[0, 3]), "[0 3]");
         assert_eq!(int_slice(&[]), "[]");
-    }
-
-    #[test]
-    fn filepath_like_go() {
-        assert_eq!(clean("a//b/./c/.."), "a/b");
-        assert_eq!(clean("/../x"), "/x");
-        assert_eq!(clean("../../x"), "../../x");
-        assert_eq!(clean(""), ".");
-        assert_eq!(dir("dl/q"), "dl");
-        assert_eq!(dir("q"), ".");
-        assert_eq!(dir("/q"), "/");
-        assert_eq!(dir("a/b/"), "a/b");
-        assert_eq!(base("/tmp/a.txt"), "a.txt");
-        assert_eq!(base("/tmp/dir/"), "dir");
-        assert_eq!(base(""), ".");
-        assert_eq!(base("//"), "/");
-        assert_eq!(join("dl/x/", "a.txt"), "dl/x/a.txt");
-        assert_eq!(join("dl/./x", "../a"), "dl/a");
-        assert_eq!(join("", "a"), "a");
     }
 
     #[test]

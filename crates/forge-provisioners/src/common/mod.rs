@@ -5,6 +5,5 @@
 pub mod env;
 pub mod exit_code;
 pub mod go;
-pub mod none;
 pub mod retry;
 pub mod script;

@@ -19,7 +19,7 @@ pub fn targets(src: &str, dst: &str) -> (String, String) {
     if src.ends_with('/') || src.ends_with('*') {
         (dst.to_string(), dst.to_string())
     } else {
-        (join(dst, &base(src)), dst.to_string())
+        (join(&[dst, &base(src)]), dst.to_string())
     }
 }
 

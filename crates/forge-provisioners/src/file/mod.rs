@@ -21,7 +21,7 @@ pub use config::{Config, Direction};
 pub use download::{is_dir_source, targets as download_targets};
 pub use upload::file_destination;
 
-use crate::common::none::NoneComm;
+use forge_core::comm::NoneComm;
 use forge_core::render::render;
 
 /// The provisioner.

@@ -17,7 +17,7 @@ use forge_template::value::Value;
 pub use config::{Config, DEFAULT_START_RETRY_TIMEOUT};
 pub use run::clean_output_line;
 
-use crate::common::none::NoneComm;
+use forge_core::comm::NoneComm;
 
 /// The provisioner.
 pub struct Shell {

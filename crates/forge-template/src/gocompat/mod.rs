@@ -6,10 +6,12 @@
 //! - [`quote`]: `strconv.Quote`/`QuoteRune`/`Unquote` and `unicode.IsPrint`.
 //! - [`number`]: float64 text (`strconv` `'g'`, `fmt` `%v`) and `math.Pow`.
 //! - [`time`]: `time.Format` layouts, RFC 3339 and Packer's `strftime`.
+//! - [`path`]: `path/filepath` on slash paths.
 //! - [`os_error`]: the text of Go's `*PathError`.
 
 pub mod duration;
 pub mod number;
+pub mod path;
 pub mod quote;
 pub mod time;
 
@@ -23,7 +25,14 @@ pub fn os_error(op: &str, path: &str, e: &std::io::Error) -> String {
         ErrorKind::NotADirectory => "not a directory".to_string(),
         ErrorKind::IsADirectory => "is a directory".to_string(),
         ErrorKind::AlreadyExists => "file exists".to_string(),
-        _ => e.to_string(),
+        // Rust appends " (os error N)" to strerror's text; Go prints it bare, in lower case.
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_lowercase(),
+                None => s,
+            }
+        }
     };
     format!("{op} {path}: {why}")
 }

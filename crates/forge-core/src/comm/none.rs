@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use forge_core::plugin::{BuildCtx, Communicator, Stream};
-use forge_core::{Error, Result};
+use crate::plugin::{BuildCtx, Communicator, Stream};
+use crate::{Error, Result};
 
 /// Packer's `none` communicator.
 pub struct NoneComm;
