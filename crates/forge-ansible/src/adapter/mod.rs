@@ -195,11 +195,10 @@ impl Adapter {
 }
 
 impl Drop for Adapter {
+    /// Cancels the server task: it drops the listener at once and disconnects every session on
+    /// its own (a runtime shutting down drops it, listener included).
     fn drop(&mut self) {
         self.cancel.cancel();
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
 

@@ -127,6 +127,25 @@ async fn openssh_exec_relays_output_and_exit_status_promptly() {
     assert_eq!(text(&o.stdout).trim(), std::env::var("HOME").unwrap());
     let o = ssh(&a, &key, "true").await;
     assert_eq!((o.status.code(), o.stdout.len()), (Some(0), 0));
+    // Much output (beyond the channel window) arrives whole; input is read and dropped.
+    let o = ssh(&a, &key, "seq 1 200000; seq 1 50000 >&2").await;
+    let lines: Vec<String> = text(&o.stdout).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 200_000);
+    assert_eq!(lines.last().map(String::as_str), Some("200000"));
+    assert_eq!(text(&o.stderr).lines().count(), 50_000);
+    let d = Dir::new();
+    std::fs::write(d.join("in"), sample(1_000_000)).unwrap();
+    let mut args = client_opts(&key, a.port(), "-p");
+    args.extend(["x@127.0.0.1".to_string(), "echo done".to_string()]);
+    let child = tokio::process::Command::new("ssh")
+        .args(&args)
+        .stdin(std::fs::File::open(d.join("in")).unwrap())
+        .output();
+    let o = tokio::time::timeout(Duration::from_secs(30), child)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(text(&o.stdout), "done\n", "{}", text(&o.stderr));
     a.stop().await;
 }
 
@@ -205,6 +224,59 @@ async fn given_keys_are_used_and_rsa_signs_with_sha2() {
     let o = run("ssh", &args).await;
     assert_eq!(text(&o.stdout), "ok\n", "{}", text(&o.stderr));
     a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_key_files_are_clear_errors() {
+    let (c, _) = ctx("adapter.badkeys");
+    let d = Dir::new();
+    std::fs::write(d.join("k"), "garbage\n").unwrap();
+    for opts in [
+        AdapterOptions {
+            host_key_file: Some(d.join("k")),
+            ..Default::default()
+        },
+        AdapterOptions {
+            authorized_key_file: Some(d.join("k")),
+            ..Default::default()
+        },
+        AdapterOptions {
+            authorized_key_file: Some(d.join("missing")),
+            ..Default::default()
+        },
+    ] {
+        let e = match Adapter::start(&c, Arc::new(LocalComm), opts).await {
+            Ok(_) => panic!("a bad key file was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.contains("ssh_host_key_file") || e.contains("ssh_authorized_key_file"),
+            "{e}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_rsa_keys_work_with_openssh() {
+    let (c, _) = ctx("adapter.rsa");
+    let opts = AdapterOptions {
+        key_type: KeyType::Rsa,
+        ..Default::default()
+    };
+    let a = Adapter::start(&c, Arc::new(LocalComm), opts).await.unwrap();
+    let key = a.client_key_file().unwrap().to_path_buf();
+    assert!(std::fs::read_to_string(&key)
+        .unwrap()
+        .contains("OPENSSH PRIVATE KEY"));
+    let mode = std::fs::metadata(&key).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    let o = ssh(&a, &key, "echo rsa").await;
+    assert_eq!(text(&o.stdout), "rsa\n", "{}", text(&o.stderr));
+    a.stop().await;
+    assert!(!key.exists(), "the client key outlived the adapter");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -415,8 +487,9 @@ async fn sftp_batch_put_get_ls_mkdir_rm() {
     a.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ansible_playbook_runs_through_the_adapter() {
+/// Runs a playbook of command, copy, template, file and fetch tasks through the adapter over
+/// `LocalComm` with `env` set, checks what it made, and returns its output.
+async fn playbook(env: &[(&str, &str)], args: &[&str]) -> String {
     let bin = forge_testkit::ansible::bin_dir();
     let (_c, a) = start(Arc::new(LocalComm)).await;
     let key = a.client_key_file().unwrap().to_path_buf();
@@ -488,6 +561,8 @@ async fn ansible_playbook_runs_through_the_adapter() {
     let t = Instant::now();
     let child = tokio::process::Command::new(bin.join("ansible-playbook"))
         .args(["-i", &d.s("inventory"), &d.s("play.yml")])
+        .args(args)
+        .envs(env.iter().copied())
         .env("PATH", forge_testkit::ansible::path_env())
         .env("ANSIBLE_HOST_KEY_CHECKING", "False")
         .env("ANSIBLE_NOCOLOR", "1")
@@ -499,7 +574,7 @@ async fn ansible_playbook_runs_through_the_adapter() {
         .expect("ansible-playbook hung")
         .unwrap();
     let took = t.elapsed();
-    eprintln!("ansible-playbook through the adapter took {took:?}");
+    eprintln!("ansible-playbook through the adapter ({env:?}) took {took:?}");
     assert!(
         o.status.success(),
         "{}\n{}",
@@ -521,4 +596,23 @@ async fn ansible_playbook_runs_through_the_adapter() {
     );
     assert!(text(&o.stdout).contains("failed=0"), "{}", text(&o.stdout));
     a.stop().await;
+    text(&o.stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ansible_playbook_runs_through_the_adapter() {
+    // ssh_transfer_method smart: sftp first.
+    let out = playbook(&[], &["-vvv"]).await;
+    assert!(out.contains("EXEC sftp"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ansible_playbook_transfers_with_legacy_scp() {
+    let env = [
+        ("ANSIBLE_SSH_TRANSFER_METHOD", "scp"),
+        ("ANSIBLE_SCP_EXTRA_ARGS", "-O"),
+    ];
+    let out = playbook(&env, &["-vvv"]).await;
+    assert!(out.contains("EXEC scp") && out.contains("-O"), "{out}");
+    assert!(!out.contains("EXEC sftp"), "{out}");
 }
