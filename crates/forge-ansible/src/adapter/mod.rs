@@ -104,6 +104,8 @@ pub(crate) struct Shared {
     /// A private (0700) local directory for files on their way through.
     tmp: PathBuf,
     seq: std::sync::atomic::AtomicU64,
+    /// The directory commands start in (sftp resolves relative paths against it), once known.
+    cwd: std::sync::Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -159,6 +161,7 @@ impl Adapter {
             client_key: client_public,
             tmp: tmp.path().to_path_buf(),
             seq: Default::default(),
+            cwd: Default::default(),
         });
         let config = server::config(host_key);
         let task = tokio::spawn(server::serve(listener, config, shared));

@@ -379,13 +379,26 @@ fn send_entry<'a, R: AsyncRead + Unpin + Send>(
                 .download(&shared.ctx, &path, &local)
                 .await
                 .map_err(|e| format!("downloading {path}: {e}"))?;
-            let data = tokio::fs::read(&local)
-                .await
-                .map_err(|e| format!("reading the local copy of {path}: {e}"))?;
-            out.send(false, format!("C{mode:04o} {} {name}\n", data.len()))
+            let local_err = |e: std::io::Error| format!("reading the local copy of {path}: {e}");
+            let mut f = tokio::fs::File::open(&local).await.map_err(local_err)?;
+            let size = f.metadata().await.map_err(local_err)?.len();
+            out.send(false, format!("C{mode:04o} {size} {name}\n"))
                 .await;
             wait_ack(input).await?;
-            if !out.send(false, data).await || !out.send(false, &b"\0"[..]).await {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut left = size;
+            while left > 0 {
+                let n = f.read(&mut buf).await.map_err(local_err)?;
+                if n == 0 {
+                    return Err(format!("{path} shrank while it was sent"));
+                }
+                let n = n.min(usize::try_from(left).unwrap_or(usize::MAX));
+                if !out.send(false, buf[..n].to_vec()).await {
+                    return Err("the client left".to_string());
+                }
+                left -= n as u64;
+            }
+            if !out.send(false, &b"\0"[..]).await {
                 return Err("the client left".to_string());
             }
             wait_ack(input).await

@@ -4,8 +4,8 @@
 //! - A file opened for writing is buffered in a local temporary file and uploaded with
 //!   [`Communicator::upload`](forge_core::plugin::Communicator::upload) when it is closed (so a
 //!   missing directory or a full disk shows at close); without `TRUNCATE` an existing file is
-//!   downloaded first, so partial writes and appends keep its other bytes. A mode given on open
-//!   or by `fsetstat` is applied after the upload.
+//!   downloaded first, so partial writes and appends keep its other bytes. An `fsetstat` size
+//!   truncates the buffer; a mode given on open or by `fsetstat` is applied after the upload.
 //! - A file opened for reading is downloaded to a local temporary file on open; reads are served
 //!   from it (changes on the machine after the open are not seen).
 //! - `stat`/`lstat`/`opendir`/`readdir`/`mkdir`/`rmdir`/`remove`/`rename`/`setstat`/`readlink`
@@ -13,8 +13,8 @@
 //!   `readlink` on the machine; failures map to `NoSuchFile`, `PermissionDenied` or `Failure`
 //!   as OpenSSH's sftp-server maps errno.
 //!
-//! Not modelled: `realpath` is lexical (relative to the directory commands start in, symlinks not
-//! resolved); `symlink` and extensions (`posix-rename@openssh.com`, `statvfs`, ...) answer
+//! Not modelled: `realpath` is lexical (relative to the directory commands start in, asked once
+//! with `pwd`; symlinks not resolved); `symlink` and extensions (`posix-rename@openssh.com`, `statvfs`, ...) answer
 //! `OpUnsupported`; `rename` refuses an existing target (SFTPv3); user and group names are not
 //! reported; names holding a newline are not listed; a file open for writing is invisible to
 //! other handles until it is closed.
@@ -45,7 +45,6 @@ pub(super) async fn start(shared: Arc<Shared>, channel: Channel<Msg>) {
         shared,
         handles: HashMap::new(),
         next: 0,
-        cwd: None,
     };
     // The sftp server runs on one end of a pipe; the channel is pumped to the other, so the
     // exit status (which `scp` checks) can be sent when the session ends.
@@ -103,8 +102,6 @@ struct Sftp {
     shared: Arc<Shared>,
     handles: HashMap<String, Open>,
     next: u64,
-    /// The directory commands start in (for relative paths), once asked.
-    cwd: Option<String>,
 }
 
 impl Drop for Sftp {
@@ -202,13 +199,21 @@ impl Sftp {
         if path.starts_with('/') {
             return Ok(normalize("/", path));
         }
-        if self.cwd.is_none() {
-            let out = remote::run(&self.shared, "finding the working directory", "pwd")
-                .await
-                .map_err(fail)?;
-            self.cwd = Some(out.trim().to_string());
-        }
-        Ok(normalize(self.cwd.as_deref().unwrap_or("/"), path))
+        let known = self.shared.cwd.lock().ok().and_then(|c| c.clone());
+        let cwd = match known {
+            Some(c) => c,
+            None => {
+                let out = remote::run(&self.shared, "finding the working directory", "pwd")
+                    .await
+                    .map_err(fail)?;
+                let c = out.trim().to_string();
+                if let Ok(mut slot) = self.shared.cwd.lock() {
+                    *slot = Some(c.clone());
+                }
+                c
+            }
+        };
+        Ok(normalize(&cwd, path))
     }
 
     async fn setstat_path(&self, path: &str, attrs: &FileAttributes) -> Result<(), StatusReply> {
