@@ -45,6 +45,7 @@ pub(super) async fn start(shared: Arc<Shared>, channel: Channel<Msg>) {
         shared,
         handles: HashMap::new(),
         next: 0,
+        last_stat: None,
     };
     // The sftp server runs on one end of a pipe; the channel is pumped to the other, so the
     // exit status (which `scp` checks) can be sent when the session ends.
@@ -102,6 +103,9 @@ struct Sftp {
     shared: Arc<Shared>,
     handles: HashMap<String, Open>,
     next: u64,
+    /// The answer to the last `stat`: an `open` of that path right after it reuses it (clients
+    /// stat before they open); anything that changes files forgets it.
+    last_stat: Option<(String, Result<Stat, FsError>)>,
 }
 
 impl Drop for Sftp {
@@ -216,7 +220,12 @@ impl Sftp {
         Ok(normalize(&cwd, path))
     }
 
-    async fn setstat_path(&self, path: &str, attrs: &FileAttributes) -> Result<(), StatusReply> {
+    async fn setstat_path(
+        &mut self,
+        path: &str,
+        attrs: &FileAttributes,
+    ) -> Result<(), StatusReply> {
+        self.last_stat = None;
         if let Some(script) = setstat_script(path, attrs) {
             remote::run(&self.shared, &format!("setstat {path}"), &script)
                 .await
@@ -232,7 +241,15 @@ impl Sftp {
         attrs: FileAttributes,
     ) -> Result<String, StatusReply> {
         let write = flags.intersects(OpenFlags::WRITE | OpenFlags::APPEND);
-        let existing = match remote::stat(&self.shared, &path, true).await {
+        let known = match self.last_stat.take() {
+            Some((p, r)) if p == path => Some(r),
+            _ => None,
+        };
+        let stat = match known {
+            Some(r) => r,
+            None => remote::stat(&self.shared, &path, true).await,
+        };
+        let existing = match stat {
             Ok(s) => Some(s),
             Err(FsError::NoSuchFile(_)) => None,
             Err(e) => return Err(fail(e)),
@@ -290,6 +307,7 @@ impl Sftp {
     }
 
     async fn close_file(&mut self, handle: &str) -> Result<(), StatusReply> {
+        self.last_stat = None;
         let Some(open) = self.handles.remove(handle) else {
             return Err(StatusReply::new(StatusCode::Failure).with_message("no such handle"));
         };
@@ -417,9 +435,9 @@ impl russh_sftp::server::Handler for Sftp {
 
     async fn stat(&mut self, id: u32, path: String) -> Result<Attrs, Self::Error> {
         let path = self.path(&path).await?;
-        let s = remote::stat(&self.shared, &path, true)
-            .await
-            .map_err(fail)?;
+        let r = remote::stat(&self.shared, &path, true).await;
+        self.last_stat = Some((path, r.clone()));
+        let s = r.map_err(fail)?;
         Ok(Attrs {
             id,
             attrs: attrs_of(&s),
@@ -518,6 +536,7 @@ impl russh_sftp::server::Handler for Sftp {
 
     async fn remove(&mut self, id: u32, filename: String) -> Result<Status, Self::Error> {
         let path = self.path(&filename).await?;
+        self.last_stat = None;
         let q = sh_quote(&path);
         let script = format!(
             "[ -e {q} ] || [ -L {q} ] || exit {}; rm -- {q}",
@@ -540,6 +559,7 @@ impl russh_sftp::server::Handler for Sftp {
             .permissions
             .map(|p| format!("-m {:o} ", p & 0o7777))
             .unwrap_or_default();
+        self.last_stat = None;
         let script = format!("mkdir {mode}-- {}", sh_quote(&path));
         remote::run(&self.shared, &format!("mkdir {path}"), &script)
             .await
@@ -549,6 +569,7 @@ impl russh_sftp::server::Handler for Sftp {
 
     async fn rmdir(&mut self, id: u32, path: String) -> Result<Status, Self::Error> {
         let path = self.path(&path).await?;
+        self.last_stat = None;
         let script = format!("rmdir -- {}", sh_quote(&path));
         remote::run(&self.shared, &format!("rmdir {path}"), &script)
             .await
@@ -572,6 +593,7 @@ impl russh_sftp::server::Handler for Sftp {
     ) -> Result<Status, Self::Error> {
         let from = self.path(&oldpath).await?;
         let to = self.path(&newpath).await?;
+        self.last_stat = None;
         let (f, t) = (sh_quote(&from), sh_quote(&to));
         let script = format!(
             "[ -e {f} ] || [ -L {f} ] || exit {}; [ -e {t} ] || [ -L {t} ] && exit {}; mv -- {f} {t}",

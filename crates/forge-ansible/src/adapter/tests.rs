@@ -487,11 +487,51 @@ async fn sftp_batch_put_get_ls_mkdir_rm() {
     a.stop().await;
 }
 
+/// `LocalComm`, counting what goes through it.
+#[derive(Default)]
+struct Counting {
+    execs: std::sync::atomic::AtomicUsize,
+    uploads: std::sync::atomic::AtomicUsize,
+    downloads: std::sync::atomic::AtomicUsize,
+}
+
+fn bump(n: &std::sync::atomic::AtomicUsize) {
+    n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[async_trait::async_trait]
+impl Communicator for Counting {
+    async fn exec(
+        &self,
+        ctx: &BuildCtx,
+        command: &str,
+        output: &mut (dyn for<'a> FnMut(forge_core::plugin::Stream, &'a str) + Send),
+    ) -> forge_core::Result<i32> {
+        bump(&self.execs);
+        LocalComm.exec(ctx, command, output).await
+    }
+    async fn upload(&self, ctx: &BuildCtx, dst: &str, src: &Path) -> forge_core::Result<()> {
+        bump(&self.uploads);
+        LocalComm.upload(ctx, dst, src).await
+    }
+    async fn upload_dir(&self, ctx: &BuildCtx, dst: &str, src: &Path) -> forge_core::Result<()> {
+        LocalComm.upload_dir(ctx, dst, src).await
+    }
+    async fn download(&self, ctx: &BuildCtx, src: &str, dst: &Path) -> forge_core::Result<()> {
+        bump(&self.downloads);
+        LocalComm.download(ctx, src, dst).await
+    }
+    async fn download_dir(&self, ctx: &BuildCtx, src: &str, dst: &Path) -> forge_core::Result<()> {
+        LocalComm.download_dir(ctx, src, dst).await
+    }
+}
+
 /// Runs a playbook of command, copy, template, file and fetch tasks through the adapter over
 /// `LocalComm` with `env` set, checks what it made, and returns its output.
 async fn playbook(env: &[(&str, &str)], args: &[&str]) -> String {
     let bin = forge_testkit::ansible::bin_dir();
-    let (_c, a) = start(Arc::new(LocalComm)).await;
+    let comm = Arc::new(Counting::default());
+    let (_c, a) = start(comm.clone()).await;
     let key = a.client_key_file().unwrap().to_path_buf();
     let d = Dir::new();
     let user = text(
@@ -574,7 +614,14 @@ async fn playbook(env: &[(&str, &str)], args: &[&str]) -> String {
         .expect("ansible-playbook hung")
         .unwrap();
     let took = t.elapsed();
-    eprintln!("ansible-playbook through the adapter ({env:?}) took {took:?}");
+    let n = |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::SeqCst);
+    eprintln!(
+        "ansible-playbook through the adapter ({env:?}) took {took:?}: {} execs, {} uploads, \
+         {} downloads",
+        n(&comm.execs),
+        n(&comm.uploads),
+        n(&comm.downloads)
+    );
     assert!(
         o.status.success(),
         "{}\n{}",
