@@ -124,9 +124,17 @@ async fn exec(shared: &Shared, out: &Out, command: &str, cancel: CancellationTok
 /// Reads (and drops) what the client sends: the communicator has no stdin. When the client
 /// closes the channel or the session ends, the command is cancelled.
 async fn drain(mut read: ChannelReadHalf, gone: CancellationToken, cancel: CancellationToken) {
+    let mut warned = false;
     loop {
         match read.wait().await {
             None | Some(ChannelMsg::Close) => break,
+            Some(ChannelMsg::Data { data }) if !warned && !data.is_empty() => {
+                warned = true;
+                tracing::warn!(
+                    "ansible proxy: the client sent input to a command; the communicator has no \
+                     stdin, so it is dropped (turn Ansible's pipelining off)"
+                );
+            }
             Some(_) => {}
         }
     }
