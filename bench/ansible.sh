@@ -136,11 +136,11 @@ cat >"$work/packer.json" <<EOF
  "provisioners": [$(prov "$dest" ', "use_proxy": false')]}
 EOF
 cat >"$work/docker.json" <<EOF
-{"builders": [{"type": "docker", "image": "$IMAGE", "discard": true}],
+{"builders": [{"type": "docker", "image": "$IMAGE", "pull": false, "discard": true}],
  "provisioners": [$(prov /srv/bench)]}
 EOF
 cat >"$work/docker-alone.json" <<EOF
-{"builders": [{"type": "docker", "image": "$IMAGE", "discard": true}]}
+{"builders": [{"type": "docker", "image": "$IMAGE", "pull": false, "discard": true}]}
 EOF
 
 median() { sort -n | awk '{ a[NR] = $1 } END { m = int((NR + 1) / 2); printf "%.2f", a[m] }'; }

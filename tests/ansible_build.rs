@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use forge_testkit::build::{processes_with, settle_processes, Out, Sandbox};
+use forge_testkit::build::{settle_processes, Out, Sandbox};
 use forge_testkit::sshd::{Sshd, SshdOptions};
 use forge_testkit::{ansible, docker};
 use serde_json::{json, Value};
@@ -176,13 +176,14 @@ fn nothing_left(sb: &Sandbox) {
         Vec::<String>::new(),
         "temporary files left"
     );
-    let marker = sb.tmp.to_string_lossy().into_owned();
+    // Its ansible-playbook names the sandbox's playbook and inventory; its SSH masters live in
+    // the sandbox's TMPDIR.
+    let marker = sb.dir.to_string_lossy().into_owned();
     assert_eq!(
         settle_processes(&marker),
         Vec::<String>::new(),
         "processes left"
     );
-    assert_eq!(settle_processes("ansible-playbook"), Vec::<String>::new());
 }
 
 #[test]
@@ -376,7 +377,6 @@ fn an_interrupt_during_a_long_task_stops_ansible_and_cleans_up() {
     // Neither ansible-playbook nor the remote sleep lives on.
     assert_eq!(settle_processes("sleep 300"), Vec::<String>::new());
     nothing_left(&sb);
-    let _ = processes_with;
 }
 
 #[test]
@@ -385,7 +385,7 @@ fn ansible_through_the_adapter_into_a_docker_container() {
     let sb = sandbox(&[]);
     let dest = Path::new("/srv/forge");
     let t = template(
-        json!({"type": "docker", "image": image, "discard": true}),
+        json!({"type": "docker", "image": image, "pull": false, "discard": true}),
         json!([
             provisioner(&sb, dest, json!({})),
             {"type": "shell", "inline": ["cat /srv/forge/etc/motd /srv/forge/etc/role /srv/forge/etc/handler"]},
@@ -516,6 +516,9 @@ fn ansible_reaches_the_machine_through_a_bastion_and_with_a_password() {
         .lines()
         .find(|l| l.contains("Executing Ansible: "))
         .unwrap();
-    assert!(line.contains(" -e @") && !line.contains("ansible_password"), "{line}");
+    assert!(
+        line.contains(" -e @") && !line.contains("ansible_password"),
+        "{line}"
+    );
     nothing_left(&sb);
 }

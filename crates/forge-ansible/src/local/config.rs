@@ -1,7 +1,6 @@
 //! The `ansible-local` provisioner's configuration, defaults and Packer's checks
 //! (packer-plugin-ansible provisioner/ansible-local/provisioner.go `Prepare`).
 
-
 use forge_core::plugin::PrepareInfo;
 use forge_core::registry::{decode, PrepareErrors};
 use forge_template::schema::plugins::AnsibleLocalProvisioner;

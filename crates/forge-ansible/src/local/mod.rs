@@ -8,14 +8,13 @@ mod run;
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use forge_core::plugin::{BuildCtx, BuildData, Communicator, PrepareInfo, Provisioner, Stream};
+use forge_core::plugin::{BuildCtx, BuildData, Communicator, PrepareInfo, Provisioner};
 use forge_core::registry::PrepareErrors;
 use forge_core::ui::Ui;
-use forge_core::{Error, Result};
+use forge_core::Result;
 use forge_template::value::Value;
 
 pub use config::{Config, DEFAULT_COMMAND, DEFAULT_GALAXY_COMMAND, DEFAULT_STAGING_DIR};

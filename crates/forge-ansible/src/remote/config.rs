@@ -144,20 +144,15 @@ impl Config {
                 Err(e) => errs.push(e),
             }
         }
-        let key_type = non_empty(c.ansible_proxy_key_type)
-            .unwrap_or_else(|| "ECDSA".into())
-            .to_uppercase();
-        let key_type = match key_type.as_str() {
-            "ECDSA" => KeyType::Ecdsa,
-            "RSA" => KeyType::Rsa,
-            other => {
-                errs.push(format!(
-                    "Invalid value for ansible_proxy_key_type: {other:?}. Supported values are \
-                     ECDSA or RSA."
-                ));
-                KeyType::Ecdsa
-            }
-        };
+        let key_type = c.ansible_proxy_key_type.unwrap_or_default();
+        let key_type = KeyType::parse(&key_type).unwrap_or_else(|| {
+            errs.push(format!(
+                "Invalid value for ansible_proxy_key_type: {:?}. Supported values are ECDSA or \
+                 RSA.",
+                key_type.to_uppercase()
+            ));
+            KeyType::Ecdsa
+        });
         let mut extra_arguments = c.extra_arguments.unwrap_or_default();
         if c.ansible_winrm_use_http.unwrap_or(false)
             && !extra_arguments

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use async_trait::async_trait;
 use crate::plugin::{BuildCtx, Communicator, Stream};
 use crate::{Error, Result};
+use async_trait::async_trait;
 
 /// Packer's `none` communicator.
 pub struct NoneComm;
