@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The qemu builder side by side with Packer 1.6.6: the QEMU test guest (scripts/qemu-guest.sh,
-# built once into /var/tmp/forge-test-guest) booted under TCG with direct kernel boot from its
+# built once into /var/tmp/forge-test-guest2) booted under TCG with direct kernel boot from its
 # disk image, one shell provisioner over SSH, `poweroff`, the qcow2 converted.
 #
 # Prints, for each tool, the median of RUNS runs of:
@@ -14,13 +14,13 @@
 # Usage: bench/qemu-builder.sh            (builds target/release/forge first)
 #        FORGE=path/to/forge RUNS=3 bench/qemu-builder.sh
 # Needs: root, qemu-system-x86, qemu-utils, openssh-client, the test guest (run the qemu tests
-# once, or scripts/qemu-guest.sh /var/tmp/forge-test-guest), packer (optional).
+# once, or scripts/qemu-guest.sh /var/tmp/forge-test-guest2), packer (optional).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
 PACKER=${PACKER:-/usr/bin/packer}
-G=${GUEST:-/var/tmp/forge-test-guest}
+G=${GUEST:-/var/tmp/forge-test-guest2}
 PORT=${PORT:-42222}
 if [ -z "${FORGE:-}" ]; then
   cargo build --release --bin forge -q

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds the QEMU test guest once per machine: a minimal Debian 12 root filesystem from Debian's
 # packages (debootstrap), made into a whole-disk ext4 image without mounting anything
-# (mkfs.ext4 -d, then qemu-img convert), plus its kernel and initrd for direct kernel boot.
+# (mkfs.ext4 -d, then qemu-img convert), plus its kernel and initrd for direct kernel boot;
+# python3 is in it for the Ansible test.
 #
 # Usage: qemu-guest.sh OUTDIR
 # Produces OUTDIR/disk.qcow2 (written last: its presence means complete), OUTDIR/vmlinuz,
@@ -17,7 +18,7 @@ ROOTFS=$(mktemp -d "$OUT/rootfs.XXXXXX")
 trap 'rm -rf "$ROOTFS" "$OUT/disk.raw"' EXIT
 
 debootstrap --variant=minbase \
-  --include=linux-image-amd64,initramfs-tools,systemd-sysv,udev,openssh-server,iproute2,netbase \
+  --include=linux-image-amd64,initramfs-tools,systemd-sysv,udev,openssh-server,iproute2,netbase,python3 \
   bookworm "$ROOTFS" "$MIRROR" >"$OUT/debootstrap.log" 2>&1 || { tail -30 "$OUT/debootstrap.log" >&2; exit 1; }
 
 echo forge-guest >"$ROOTFS/etc/hostname"

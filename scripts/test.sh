@@ -38,7 +38,7 @@
 #   - the QEMU test bed: qemu-system-x86 and qemu-utils, ovmf (EFI); busybox-static and a Debian
 #     kernel fetched once with `apt-get download` into /var/tmp/forge-test-kernel (the boot
 #     command test's guest); debootstrap and e2fsprogs build the test guest disk once into
-#     /var/tmp/forge-test-guest (scripts/qemu-guest.sh); xorriso reads back the ISO images
+#     /var/tmp/forge-test-guest2 (scripts/qemu-guest.sh); xorriso reads back the ISO images
 #     forge makes for cd_files, as an independent check.
 #   - groff-base: tests/docs.rs checks that groff reads forge's manual pages without a warning.
 #   - xz-utils, zstd, lz4, unzip, gzip, tar, coreutils: the compress and checksum post-processor

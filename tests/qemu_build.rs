@@ -38,6 +38,7 @@ source "qemu" "vm" {{
   shutdown_command     = "poweroff"
   output_directory     = "@OUT@"
   vm_name              = "disk.qcow2"
+{ports}
 {extra}
 }}
 build {{
@@ -47,7 +48,23 @@ build {{
   }}
 }}
 "#,
-        key = g.key.display()
+        key = g.key.display(),
+        ports = port_ranges(),
+    )
+}
+
+/// VNC and SSH host port ranges of their own for each template: the tests run in parallel, each
+/// with its own port lock directory (so that it can check it is left empty), so forge's locks
+/// cannot keep two tests' VMs off the same port.
+fn port_ranges() -> String {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let k = NEXT.fetch_add(1, Ordering::SeqCst) % 10;
+    let (vnc, host) = (5900 + 10 * k, 3300 + 10 * k);
+    format!(
+        "  vnc_port_min = {vnc}\n  vnc_port_max = {}\n  host_port_min = {host}\n  host_port_max = {}",
+        vnc + 9,
+        host + 9
     )
 }
 
@@ -58,9 +75,14 @@ fn write_template(sb: &Sandbox, t: &str) {
     std::fs::write(sb.path("t.pkr.hcl"), t).unwrap();
 }
 
-/// The environment of every run: port locks and the download cache inside the sandbox.
+/// The playbook the first build runs (the guest has python3 for it).
+const ANSIBLE_PLAY: &str = "- hosts: all\n  tasks:\n    - name: Mark the image\n      ansible.builtin.copy:\n        content: \"ansible on {{ ansible_facts['distribution'] }}\\n\"\n        dest: /etc/forge-ansible-marker\n";
+
+/// The environment of every run: port locks and the download cache inside the sandbox, and the
+/// test bed's Ansible on PATH.
 fn env(sb: &Sandbox) -> Vec<(String, String)> {
     vec![
+        ("PATH".into(), forge_testkit::ansible::path_env()),
         (
             "FORGE_PORT_LOCK_DIR".into(),
             sb.path(".ports").display().to_string(),
@@ -102,18 +124,26 @@ fn assert_nothing_left(sb: &Sandbox, what: &str, output: &str) {
 #[test]
 fn a_disk_image_is_provisioned_and_the_output_boots_with_the_change() {
     let g = qemu::guest();
-    let sb = Sandbox::new(FORGE, &[]);
+    // The first build also runs real Ansible, straight to the guest over SSH (once: TCG boots
+    // are few).
+    let sb = Sandbox::new(FORGE, &[("play.yml", ANSIBLE_PLAY)]);
     let t = template(
         &g.disk.display().to_string(),
         "",
         true,
         r#""uname -r", "echo built-by-forge > /etc/forge-marker""#,
+    )
+    .replace(
+        "  sources = [\"source.qemu.vm\"]\n",
+        "  sources = [\"source.qemu.vm\"]\n  provisioner \"ansible\" {\n    playbook_file = \"play.yml\"\n  }\n",
     );
     write_template(&sb, &t);
     let out = run(&sb);
     let all = format!("{}{}", out.stdout, out.stderr);
     assert_eq!(out.code, 0, "{all}");
     for want in [
+        "==> qemu.vm: Provisioning with Ansible...",
+        "    qemu.vm: TASK [Mark the image]",
         "==> qemu.vm: Starting VM, booting disk image",
         "==> qemu.vm: Found port for communicator (SSH, WinRM, etc): ",
         "==> qemu.vm: Connected to SSH!",
@@ -134,15 +164,16 @@ fn a_disk_image_is_provisioned_and_the_output_boots_with_the_change() {
         &image.display().to_string(),
         "  use_backing_file = true\n  efi_boot = true\n  qmp_enable = true",
         true,
-        r#""cat /etc/forge-marker""#,
+        r#""cat /etc/forge-marker /etc/forge-ansible-marker""#,
     );
     write_template(&sb2, &t);
     let out = run(&sb2);
     let all = format!("{}{}", out.stdout, out.stderr);
     assert_eq!(out.code, 0, "{all}");
     assert!(
-        all.contains("    qemu.vm: built-by-forge"),
-        "the output image lacks the provisioned change:\n{all}"
+        all.contains("    qemu.vm: built-by-forge")
+            && all.contains("    qemu.vm: ansible on Debian"),
+        "the output image lacks the provisioned changes:\n{all}"
     );
     assert_nothing_left(&sb2, "the second build", &all);
 }
@@ -310,6 +341,7 @@ source "qemu" "tiny" {{
   boot_command      = ["echo port={{{{ .HTTPPort }}}} ip={{{{ .HTTPIP }}}}", " name={{{{ .Name }}}}<enter>"]
   output_directory  = "@OUT@"
   vm_name           = "tiny.qcow2"
+{ports}
 }}
 build {{
   sources = ["source.qemu.tiny"]
@@ -319,6 +351,7 @@ build {{
         kernel = kernel.display(),
         initrd = initrd.display(),
         serial = serial.display(),
+        ports = port_ranges(),
     );
     write_template(&sb, &t);
     let out = run(&sb);

@@ -16,5 +16,7 @@ pub fn plugins() -> forge_core::plugin::PluginSet {
     PluginSet::of([
         PluginDecl::provisioner::<AnsibleProvisioner>("ansible", remote::factory)
             .from_plugin(PLUGIN),
+        PluginDecl::provisioner::<AnsibleLocalProvisioner>("ansible-local", local::factory)
+            .from_plugin(PLUGIN),
     ])
 }

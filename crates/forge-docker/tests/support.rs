@@ -9,6 +9,7 @@ use forge_core::plugin::{BuildCtx, PrepareInfo};
 /// machine by forge-testkit's docker bed.
 pub use forge_testkit::docker::base_image;
 
+#[allow(unused_imports)] // not every test crate builds values
 pub use forge_core::testing::value;
 
 /// What Packer injects for a `docker` source.

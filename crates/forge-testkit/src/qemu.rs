@@ -1,5 +1,5 @@
 //! The QEMU test guest (scripts/qemu-guest.sh): a minimal Debian 12 disk image with its
-//! kernel and initrd, built once per machine into /var/tmp/forge-test-guest under a lock, and
+//! kernel and initrd, built once per machine into /var/tmp/forge-test-guest2 under a lock, and
 //! booted by the tests with direct kernel boot under TCG.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Where the guest lives.
-pub const GUEST_DIR: &str = "/var/tmp/forge-test-guest";
+pub const GUEST_DIR: &str = "/var/tmp/forge-test-guest2";
 
 /// The guest's files.
 pub struct Guest {
