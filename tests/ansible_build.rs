@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use forge_testkit::build::{settle_processes, Out, Sandbox};
 use forge_testkit::sshd::{Sshd, SshdOptions};
-use forge_testkit::{ansible, docker};
+use forge_testkit::{ansible, docker, proxy};
 use serde_json::{json, Value};
 
 /// The binary under test.
@@ -423,7 +423,7 @@ fn ansible_side_by_side_with_packer() {
     forge_testkit::require::path("/usr/bin/packer", "packer");
     let s = Sshd::start(SshdOptions::default());
     let sb = sandbox(&[]);
-    let mut lines = Vec::new();
+    let (mut lines, mut commands) = (Vec::new(), Vec::new());
     for (who, bin) in [("forge", FORGE), ("packer", "/usr/bin/packer")] {
         let dest = s.scratch().join(who);
         let t = template(
@@ -444,6 +444,25 @@ fn ansible_side_by_side_with_packer() {
         );
         assert_eq!(out.code, 0, "{who} failed:\n{}{}", out.stdout, out.stderr);
         check_machine(&dest, "null");
+        // The command line, but for the inventory's temporary name.
+        let exec = out
+            .stdout
+            .lines()
+            .find(|l| l.contains("Executing Ansible: "))
+            .unwrap_or_else(|| panic!("{who}:\n{}", out.stdout));
+        let exec: Vec<&str> = exec.split(' ').collect();
+        let exec: Vec<String> = exec
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if i > 0 && exec[i - 1] == "-i" {
+                    "INVENTORY".into()
+                } else {
+                    w.replace(&dest.display().to_string(), "DEST")
+                }
+            })
+            .collect();
+        commands.push(exec.join(" "));
         let tasks: Vec<String> = out
             .stdout
             .lines()
@@ -520,5 +539,127 @@ fn ansible_reaches_the_machine_through_a_bastion_and_with_a_password() {
         line.contains(" -e @") && !line.contains("ansible_password"),
         "{line}"
     );
+    nothing_left(&sb);
+}
+
+/// Through SOCKS5 and HTTP CONNECT proxies (an OpenSSH ProxyCommand over netcat), and through
+/// forge's adapter over the SSH communicator when asked (`use_proxy = true`, Packer's default).
+#[test]
+fn ansible_through_proxies_and_through_the_adapter_over_ssh() {
+    let target = Sshd::start(SshdOptions::default());
+    let bastion = Sshd::start(SshdOptions::bastion());
+    let socks = proxy::SocksProxy::ssh(&bastion);
+    let http = proxy::HttpProxy::start(&[target.port()]);
+    let sb = sandbox(&[]);
+    for (label, extra, prov) in [
+        (
+            "socks",
+            json!({"ssh_proxy_host": "127.0.0.1", "ssh_proxy_port": socks.port()}),
+            json!({}),
+        ),
+        (
+            "http",
+            json!({"ssh_proxy_host": "http://127.0.0.1", "ssh_proxy_port": http.port()}),
+            json!({}),
+        ),
+        ("adapter", json!({}), json!({"use_proxy": true})),
+    ] {
+        let dest = target.scratch().join(label);
+        let mut b = null_builder(&target);
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        let name = format!("{label}.json");
+        std::fs::write(
+            sb.path(&name),
+            template(b, json!([provisioner(&sb, &dest, prov)])),
+        )
+        .unwrap();
+        let out = build(&sb, &name);
+        ok(&out);
+        check_machine(&dest, "null");
+        let adapter = out
+            .stdout
+            .contains("Setting up proxy adapter for Ansible....");
+        assert_eq!(adapter, label == "adapter", "{label}:\n{}", out.stdout);
+    }
+    assert!(http.log().contains("CONNECT"), "{}", http.log());
+    nothing_left(&sb);
+}
+
+/// A sensitive variable given to Ansible in `extra_arguments` is masked in the printed command
+/// and in Ansible's own output.
+#[test]
+fn sensitive_values_given_to_ansible_are_masked() {
+    let s = Sshd::start(SshdOptions::default());
+    let sb = sandbox(&[(
+        "show.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Show the token\n      ansible.builtin.debug:\n        msg: \"token is {{ token }}\"\n",
+    )]);
+    let t = serde_json::to_string_pretty(&json!({
+        "variables": {"token": "s3cr3t-t0ken-value"},
+        "sensitive-variables": ["token"],
+        "builders": [null_builder(&s)],
+        "provisioners": [{"type": "ansible", "playbook_file": "show.yml",
+                          "extra_arguments": ["-e", "token={{user `token`}}"]}],
+    }))
+    .unwrap();
+    std::fs::write(sb.path("t.json"), t).unwrap();
+    let out = build(&sb, "t.json");
+    ok(&out);
+    assert!(
+        out.stdout.contains("token is <sensitive>"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("s3cr3t"), "{}", out.stdout);
+    assert!(!out.stderr.contains("s3cr3t"), "{}", out.stderr);
+    nothing_left(&sb);
+}
+
+/// ansible-local end to end: forge uploads the playbook directory (its template, role and
+/// group variables) over SSH and runs the machine's ansible-playbook there (the test bed's: the
+/// machine is this one), then removes the staging directory.
+#[test]
+fn ansible_local_runs_on_the_machine_over_ssh() {
+    let s = Sshd::start(SshdOptions::default());
+    let dest = s.scratch().join("local");
+    let staging = s.scratch().join("staging");
+    let sb = Sandbox::new(
+        FORGE,
+        &[
+            ("pb/play.yml", PLAYBOOK),
+            ("pb/motd.j2", MOTD),
+            ("pb/roles/greeter/tasks/main.yml", ROLE_TASKS),
+            ("pb/group_vars/all.yml", "greeter_word: from-group-vars\n"),
+        ],
+    );
+    let bin = ansible::bin_dir();
+    let t = template(
+        null_builder(&s),
+        json!([{
+            "type": "ansible-local",
+            "playbook_file": "pb/play.yml",
+            "playbook_dir": "pb",
+            "staging_directory": staging.to_str().unwrap(),
+            "clean_staging_directory": true,
+            "command": format!("{}/ansible-playbook", bin.display()),
+            "extra_arguments": ["-e", format!("dest={}", dest.display()),
+                                "-e", "ansible_python_interpreter=/usr/bin/python3"],
+        }]),
+    );
+    std::fs::write(sb.path("t.json"), t).unwrap();
+    let out = build(&sb, "t.json");
+    ok(&out);
+    assert!(
+        out.stdout
+            .contains("==> null: Provisioning with Ansible..."),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(read(&dest.join("etc/role")), "role from-group-vars\n");
+    assert_eq!(read(&dest.join("etc/handler")), "handled\n");
+    assert!(read(&dest.join("etc/motd")).starts_with("hello from null on True"));
+    assert!(!staging.exists(), "the staging directory stayed");
     nothing_left(&sb);
 }

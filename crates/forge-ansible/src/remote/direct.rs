@@ -53,8 +53,8 @@ fn on_path(program: &str) -> bool {
 }
 
 /// The direct route for the communicator's settings `s`, or `None` when OpenSSH cannot be given
-/// the route (a bastion that takes only a password, a proxy with credentials or without `nc`,
-/// a bastion behind a proxy).
+/// the route (a bastion that takes only a password, a proxy with credentials or without
+/// `nc.openbsd` or `ncat`, a bastion behind a proxy).
 pub fn route(ctx: &BuildCtx, s: &SshConfig) -> Result<Option<Direct>> {
     let redactor = ctx.ui.output().redactor();
     let mut files = Vec::new();
@@ -79,11 +79,22 @@ pub fn route(ctx: &BuildCtx, s: &SshConfig) -> Result<Option<Direct>> {
             Some(cmd)
         }
         (None, Some(p)) => {
-            if p.username.is_some() || p.password.is_some() || !on_path("nc") {
+            if p.username.is_some() || p.password.is_some() {
                 return Ok(None);
             }
-            let kind = if p.http { "connect" } else { "5" };
-            Some(format!("nc -X {kind} -x {}:{} %h %p", p.host, p.port))
+            // OpenBSD's netcat (Debian's netcat-openbsd), else Nmap's ncat.
+            let (host, port) = (&p.host, p.port);
+            if on_path("nc.openbsd") {
+                let kind = if p.http { "connect" } else { "5" };
+                Some(format!("nc.openbsd -X {kind} -x {host}:{port} %h %p"))
+            } else if on_path("ncat") {
+                let kind = if p.http { "http" } else { "socks5" };
+                Some(format!(
+                    "ncat --proxy {host}:{port} --proxy-type {kind} %h %p"
+                ))
+            } else {
+                return Ok(None);
+            }
         }
         (None, None) => None,
     };

@@ -126,6 +126,16 @@ impl Ansible {
             ));
         };
         ui.message("Setting up proxy adapter for Ansible....");
+        // Ansible expands `~` for the user it is told (`echo ~<user>`): that must be the user
+        // the commands run as on the machine, not the one running forge (Packer's default,
+        // which fails with "Failed to create temporary directory" wherever they differ).
+        let user = match &c.user {
+            Some(u) => u.clone(),
+            None => match machine_user(ctx, comm.as_ref()).await {
+                Some(u) => u,
+                None => current_user()?,
+            },
+        };
         let adapter = Adapter::start(
             ctx,
             comm,
@@ -139,10 +149,6 @@ impl Ansible {
             },
         )
         .await?;
-        let user = match &c.user {
-            Some(u) => u.clone(),
-            None => current_user()?,
-        };
         Ok(Route {
             target: Target {
                 host: "127.0.0.1".into(),
@@ -245,6 +251,25 @@ fn galaxy_error(command: &str, e: Error) -> Error {
         "Error executing Ansible Galaxy: {e} (is {command} installed? it comes with \
          ansible-core)"
     ))
+}
+
+/// The user the communicator's commands run as: its SSH user, else what `id -un` answers on
+/// the machine (`None` when it cannot say, as on Windows).
+async fn machine_user(ctx: &BuildCtx, comm: &dyn Communicator) -> Option<String> {
+    if let Some(s) = comm.ssh_settings() {
+        return Some(s.auth.user).filter(|u| !u.is_empty());
+    }
+    let mut out = Vec::new();
+    let code = comm
+        .exec(ctx, "id -un", &mut |s, l| {
+            if s == Stream::Stdout {
+                out.push(l.trim().to_string());
+            }
+        })
+        .await
+        .ok()?;
+    let user = out.into_iter().find(|l| !l.is_empty())?;
+    (code == 0 && !user.contains(char::is_whitespace)).then_some(user)
 }
 
 /// The user running forge (Packer's `user.Current()`).

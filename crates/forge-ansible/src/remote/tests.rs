@@ -310,3 +310,19 @@ fn env_vars_split_at_the_first_equals_sign() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_adapters_user_is_the_one_commands_run_as() {
+    use forge_core::testing::{FakeComm, Reply};
+    let ctx = forge_core::plugin::BuildCtx::for_test("docker");
+    let comm =
+        FakeComm::scripted(|_, _| Reply::out(&[(forge_core::plugin::Stream::Stdout, "builder\n")]));
+    assert_eq!(
+        super::machine_user(&ctx, &comm).await.as_deref(),
+        Some("builder")
+    );
+    assert_eq!(comm.commands(), vec!["id -un".to_string()]);
+    // A machine that cannot say (no `id`): none.
+    let comm = FakeComm::scripted(|_, _| Reply::code(127));
+    assert_eq!(super::machine_user(&ctx, &comm).await, None);
+}
