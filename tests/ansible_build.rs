@@ -463,18 +463,7 @@ fn ansible_side_by_side_with_packer() {
             })
             .collect();
         commands.push(exec.join(" "));
-        let tasks: Vec<String> = out
-            .stdout
-            .lines()
-            .filter_map(|l| l.strip_prefix("    null: "))
-            .filter(|l| {
-                l.starts_with("TASK [")
-                    || l.starts_with("RUNNING HANDLER")
-                    || l.starts_with("changed: ")
-                    || l.starts_with("ok: ")
-            })
-            .map(str::to_string)
-            .collect();
+        let tasks = task_lines(&out.stdout);
         lines.push(tasks);
     }
     assert!(!lines[0].is_empty());
@@ -662,4 +651,84 @@ fn ansible_local_runs_on_the_machine_over_ssh() {
     assert!(read(&dest.join("etc/motd")).starts_with("hello from null on True"));
     assert!(!staging.exists(), "the staging directory stayed");
     nothing_left(&sb);
+}
+
+/// ansible-local against packer 1.6.6 on the same template: the same machine state and the same
+/// task lines. (The command lines differ by design: forge follows the current plugin, see
+/// docs/ansible.md.)
+#[test]
+fn ansible_local_side_by_side_with_packer() {
+    forge_testkit::require::path("/usr/bin/packer", "packer");
+    let s = Sshd::start(SshdOptions::default());
+    let sb = Sandbox::new(
+        FORGE,
+        &[
+            ("pb/play.yml", PLAYBOOK),
+            ("pb/motd.j2", MOTD),
+            ("pb/roles/greeter/tasks/main.yml", ROLE_TASKS),
+        ],
+    );
+    let bin = ansible::bin_dir();
+    let mut lines = Vec::new();
+    for (who, exe) in [("forge", FORGE), ("packer", "/usr/bin/packer")] {
+        let dest = s.scratch().join(who);
+        let staging = s.scratch().join(format!("staging-{who}"));
+        let t = template(
+            null_builder(&s),
+            json!([{
+                "type": "ansible-local",
+                "playbook_file": "pb/play.yml",
+                "playbook_dir": "pb",
+                "staging_directory": staging.to_str().unwrap(),
+                "clean_staging_directory": true,
+                "command": format!("{}/ansible-playbook", bin.display()),
+                "extra_arguments": ["-e", format!("dest={}", dest.display()),
+                                    "-e", "ansible_python_interpreter=/usr/bin/python3"],
+            }]),
+        );
+        let name = format!("local-{who}.json");
+        std::fs::write(sb.path(&name), t).unwrap();
+        let out = forge_testkit::cli::output(
+            Command::new(exe)
+                .args(["build", "-color=false", &name])
+                .current_dir(&sb.dir)
+                .env("ANSIBLE_NOCOLOR", "1")
+                .env("CHECKPOINT_DISABLE", "1"),
+            None,
+        );
+        assert_eq!(out.code, 0, "{who} failed:\n{}{}", out.stdout, out.stderr);
+        check_local(&dest);
+        assert!(!staging.exists(), "{who} left its staging directory");
+        lines.push(task_lines(&out.stdout));
+    }
+    assert!(!lines[0].is_empty());
+    assert_eq!(
+        lines[0], lines[1],
+        "forge and packer 1.6.6 ran different tasks"
+    );
+}
+
+/// What the playbook leaves under `dest` when the role has no group variables.
+fn check_local(dest: &Path) {
+    assert!(read(&dest.join("etc/motd")).starts_with("hello from null on True"));
+    assert_eq!(read(&dest.join("etc/role")), "role hi\n");
+    assert_eq!(read(&dest.join("etc/handler")), "handled\n");
+}
+
+/// Ansible's task, handler and result lines of a null build's output.
+fn task_lines(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("    null: ")
+                .or_else(|| l.strip_prefix("==> null: "))
+        })
+        .filter(|l| {
+            l.starts_with("TASK [")
+                || l.starts_with("RUNNING HANDLER")
+                || l.starts_with("changed: ")
+                || l.starts_with("ok: ")
+        })
+        .map(str::to_string)
+        .collect()
 }
