@@ -22,6 +22,7 @@
 # Figures depend on the machine and on its load: run it on the project's 2-core machine kind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/sshd.sh
 
 RUNS=${RUNS:-5}
 PACKER=${PACKER:-/usr/bin/packer}
@@ -69,33 +70,9 @@ mkdir -p "$TMPDIR" "$FORGE_STATE_DIR"
 ) 9>/tmp/.forge-testuser.lock
 
 # --- sshd ---
-ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$work/id_ed25519"
-cp "$work/id_ed25519.pub" "$work/authorized_keys"
-chmod 644 "$work/authorized_keys"
-mkdir -p /run/sshd
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$work/sshd_config" <<EOF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $work/host_key
-PidFile $work/sshd.pid
-AuthorizedKeysFile $work/authorized_keys
-StrictModes no
-AllowUsers $SSH_USER
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM yes
-UseDNS no
-PrintMotd no
-Subsystem sftp /usr/lib/openssh/sftp-server
-MaxSessions 50
-LogLevel ERROR
-EOF
-/usr/sbin/sshd -D -f "$work/sshd_config" -E "$work/sshd.log" &
-sshd_pid=$!
-sleep 0.5
+bench_sshd "$work" 127.0.0.1 "$port" "$SSH_USER" "MaxSessions 50"
+sshd_pid=$bench_sshd_pid
 
 # --- the playbook: 30 small tasks (file, copy, lineinfile, command, stat) ---
 dest=/tmp/forge-bench-ansible-dest

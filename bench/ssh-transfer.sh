@@ -27,6 +27,7 @@
 # Figures depend on the machine and on its load: run it on the project's 2-core machine kind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/sshd.sh
 
 NETEM=0
 case "${1:-}" in
@@ -111,11 +112,6 @@ expect_files=$(find "$payload" -type f | wc -l)
 expect_bytes=$(find "$payload" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 
 # --- sshd ---
-ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$work/id_ed25519"
-cp "$work/id_ed25519.pub" "$work/authorized_keys"
-chmod 644 "$work/authorized_keys"
-mkdir -p /run/sshd
 dest=$work/dest
 
 if [ "$NETEM" = 1 ]; then
@@ -135,32 +131,10 @@ else
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 fi
 
-cat >"$work/sshd_config" <<EOF
-Port $port
-ListenAddress $listen
-HostKey $work/host_key
-PidFile $work/sshd.pid
-AuthorizedKeysFile $work/authorized_keys
-StrictModes no
-AllowUsers $SSH_USER
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM yes
-UseDNS no
-PrintMotd no
-Subsystem sftp /usr/lib/openssh/sftp-server
-LogLevel INFO
-EOF
-run_in_ns=()
-[ -z "$ns" ] || run_in_ns=(ip netns exec "$ns")
-"${run_in_ns[@]}" /usr/sbin/sshd -D -f "$work/sshd_config" -E "$work/sshd.log" &
-sshd_pid=$!
-for _ in $(seq 1 100); do
-  grep -q "Server listening on $listen port $port" "$work/sshd.log" 2>/dev/null && break
-  kill -0 "$sshd_pid" 2>/dev/null || { echo "sshd failed:" >&2; cat "$work/sshd.log" >&2; exit 1; }
-  sleep 0.05
-done
+bench_sshd_prefix=()
+[ -z "$ns" ] || bench_sshd_prefix=(ip netns exec "$ns")
+bench_sshd "$work" "$listen" "$port" "$SSH_USER"
+sshd_pid=$bench_sshd_pid
 
 host=$listen
 delay_how=""
