@@ -120,12 +120,22 @@ cat >"$work/docker-alone.json" <<EOF
 {"builders": [{"type": "docker", "image": "$IMAGE", "pull": false, "discard": true}]}
 EOF
 
+# exit_masters DIR: tells every SSH connection master listening in DIR to exit.
+exit_masters() {
+  local sock
+  for sock in "$1"/*; do
+    [ -S "$sock" ] && ssh -o ControlPath="$sock" -O exit x 2>/dev/null || true
+  done
+}
 median() { sort -n | awk '{ a[NR] = $1 } END { m = int((NR + 1) / 2); printf "%.2f", a[m] }'; }
 measure() { # measure NAME CMD...: median wall seconds of RUNS runs after a warm-up; fails loudly
   local name=$1 out="$work/$1.out" t=()
   shift
   for i in $(seq 0 "$RUNS"); do
     rm -rf "$dest"
+    # No run may reuse a connection master an earlier one left (Ansible's default ControlPersist
+    # keeps them a minute in ~/.ansible/cp; packer uses that directory).
+    exit_masters "$HOME/.ansible/cp"
     local s e
     s=$(date +%s.%N)
     if ! "$@" >"$out" 2>&1; then
@@ -144,9 +154,9 @@ measure() { # measure NAME CMD...: median wall seconds of RUNS runs after a warm
 by_hand() {
   local d rc=0
   d=$(mktemp -d "$work/cp.XXXXXX")
-  ANSIBLE_SSH_CONTROL_PATH_DIR=$d ansible-playbook -i "$work/inventory" --private-key "$work/key" \
+  ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_SSH_CONTROL_PATH_DIR=$d ansible-playbook -i "$work/inventory" --private-key "$work/key" \
     -e "dest=$dest" -e ansible_python_interpreter=/usr/bin/python3 "$work/play.yml" || rc=$?
-  for s in "$d"/*; do [ -e "$s" ] && ssh -o ControlPath="$s" -O exit x 2>/dev/null || true; done
+  exit_masters "$d"
   rm -rf "$d"
   return "$rc"
 }
