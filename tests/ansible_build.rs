@@ -432,16 +432,7 @@ fn ansible_side_by_side_with_packer() {
         );
         let name = format!("{who}.json");
         std::fs::write(sb.path(&name), t).unwrap();
-        let path = env_path();
-        let out = forge_testkit::cli::output(
-            Command::new(bin)
-                .args(["build", "-color=false", &name])
-                .current_dir(&sb.dir)
-                .env("PATH", &path)
-                .env("ANSIBLE_NOCOLOR", "1")
-                .env("CHECKPOINT_DISABLE", "1"),
-            None,
-        );
+        let out = build_with(bin, &sb, &name);
         assert_eq!(out.code, 0, "{who} failed:\n{}{}", out.stdout, out.stderr);
         check_machine(&dest, "null");
         // The command line, but for the inventory's temporary name.
@@ -623,19 +614,9 @@ fn ansible_local_runs_on_the_machine_over_ssh() {
             ("pb/group_vars/all.yml", "greeter_word: from-group-vars\n"),
         ],
     );
-    let bin = ansible::bin_dir();
     let t = template(
         null_builder(&s),
-        json!([{
-            "type": "ansible-local",
-            "playbook_file": "pb/play.yml",
-            "playbook_dir": "pb",
-            "staging_directory": staging.to_str().unwrap(),
-            "clean_staging_directory": true,
-            "command": format!("{}/ansible-playbook", bin.display()),
-            "extra_arguments": ["-e", format!("dest={}", dest.display()),
-                                "-e", "ansible_python_interpreter=/usr/bin/python3"],
-        }]),
+        json!([local_provisioner(&dest, &staging)]),
     );
     std::fs::write(sb.path("t.json"), t).unwrap();
     let out = build(&sb, "t.json");
@@ -668,34 +649,17 @@ fn ansible_local_side_by_side_with_packer() {
             ("pb/roles/greeter/tasks/main.yml", ROLE_TASKS),
         ],
     );
-    let bin = ansible::bin_dir();
     let mut lines = Vec::new();
     for (who, exe) in [("forge", FORGE), ("packer", "/usr/bin/packer")] {
         let dest = s.scratch().join(who);
         let staging = s.scratch().join(format!("staging-{who}"));
         let t = template(
             null_builder(&s),
-            json!([{
-                "type": "ansible-local",
-                "playbook_file": "pb/play.yml",
-                "playbook_dir": "pb",
-                "staging_directory": staging.to_str().unwrap(),
-                "clean_staging_directory": true,
-                "command": format!("{}/ansible-playbook", bin.display()),
-                "extra_arguments": ["-e", format!("dest={}", dest.display()),
-                                    "-e", "ansible_python_interpreter=/usr/bin/python3"],
-            }]),
+            json!([local_provisioner(&dest, &staging)]),
         );
         let name = format!("local-{who}.json");
         std::fs::write(sb.path(&name), t).unwrap();
-        let out = forge_testkit::cli::output(
-            Command::new(exe)
-                .args(["build", "-color=false", &name])
-                .current_dir(&sb.dir)
-                .env("ANSIBLE_NOCOLOR", "1")
-                .env("CHECKPOINT_DISABLE", "1"),
-            None,
-        );
+        let out = build_with(exe, &sb, &name);
         assert_eq!(out.code, 0, "{who} failed:\n{}{}", out.stdout, out.stderr);
         check_local(&dest);
         assert!(!staging.exists(), "{who} left its staging directory");
@@ -731,4 +695,33 @@ fn task_lines(stdout: &str) -> Vec<String> {
         })
         .map(str::to_string)
         .collect()
+}
+
+/// `exe build` (forge or packer) of `name` in the sandbox's directory, with the test bed's
+/// Ansible first on PATH.
+fn build_with(exe: &str, sb: &Sandbox, name: &str) -> Out {
+    forge_testkit::cli::output(
+        Command::new(exe)
+            .args(["build", "-color=false", name])
+            .current_dir(&sb.dir)
+            .env("PATH", env_path())
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("CHECKPOINT_DISABLE", "1"),
+        None,
+    )
+}
+
+/// The ansible-local provisioner of the `pb/` playbook directory, writing under `dest`, staged
+/// in `staging` and cleaned after, with the test bed's ansible-playbook.
+fn local_provisioner(dest: &Path, staging: &Path) -> Value {
+    json!({
+        "type": "ansible-local",
+        "playbook_file": "pb/play.yml",
+        "playbook_dir": "pb",
+        "staging_directory": staging.to_str().unwrap(),
+        "clean_staging_directory": true,
+        "command": format!("{}/ansible-playbook", ansible::bin_dir().display()),
+        "extra_arguments": ["-e", format!("dest={}", dest.display()),
+                            "-e", "ansible_python_interpreter=/usr/bin/python3"],
+    })
 }

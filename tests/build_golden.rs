@@ -698,7 +698,7 @@ fn compare(case: &Case, args: &[String]) -> Vec<String> {
 fn forge_build_matches_packer_1_6_6() {
     assert!(
         Path::new(PACKER).exists(),
-        "{PACKER} is missing: these tests compare forge with Packer 1.6.6; install Debian's packer: apt-get install packer"
+        "{PACKER} is missing: these tests compare forge with Packer 1.6.6; install Debian's packer: apt-get install --no-install-recommends packer"
     );
     let version = Command::new(PACKER)
         .arg("version")
@@ -708,7 +708,7 @@ fn forge_build_matches_packer_1_6_6() {
     let version = String::from_utf8_lossy(&version.stdout);
     assert!(
         version.starts_with("Packer v1.6.6"),
-        "expected Debian's Packer 1.6.6 at {PACKER}, found {version:?}; install Debian's packer: apt-get install packer"
+        "expected Debian's Packer 1.6.6 at {PACKER}, found {version:?}; install Debian's packer: apt-get install --no-install-recommends packer"
     );
     let cases = cases();
     let known_cases: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();

@@ -66,7 +66,9 @@ fn forms() -> Vec<String> {
         let o = Command::new("python3")
             .args(["-c", code, SECRET])
             .output()
-            .expect("python3 is needed for this test (apt-get install python3)");
+            .expect(
+                "python3 is needed for this test (apt-get install --no-install-recommends python3)",
+            );
         String::from_utf8(o.stdout).unwrap().trim_end().to_string()
     };
     vec![

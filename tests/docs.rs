@@ -99,7 +99,7 @@ fn groff_warnings(page: &Path) -> String {
         .output()
         .unwrap_or_else(|e| {
             panic!(
-                "running groff: {e}: install Debian's groff-base (apt-get install groff-base); \
+                "running groff: {e}: install Debian's groff-base (apt-get install --no-install-recommends groff-base); \
                  scripts/test.sh installs everything the tests need"
             )
         });

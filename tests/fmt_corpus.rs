@@ -13,7 +13,7 @@ fn packer() -> PathBuf {
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .map(|d| d.join("packer"))
         .find(|p| p.is_file());
-    p.expect("packer is not installed: install Debian's packer (apt-get install packer) to run the fmt conformance test")
+    p.expect("packer is not installed: install Debian's packer (apt-get install --no-install-recommends packer) to run the fmt conformance test")
 }
 
 fn hcl2_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -23,7 +23,7 @@ fn packer() -> PathBuf {
         .unwrap_or(false);
     assert!(
         ok,
-        "packer is missing at {}: install Debian's packer (apt-get install packer)",
+        "packer is missing at {}: install Debian's packer (apt-get install --no-install-recommends packer)",
         p.display()
     );
     p

@@ -483,5 +483,8 @@ fn a_missing_component_fails_with_an_install_hint() {
     let err = std::panic::catch_unwind(|| require("/usr/bin/forge-no-such-tool", "forge-pkg"))
         .expect_err("a missing program must fail the test");
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
-    assert!(msg.contains("apt-get install forge-pkg"), "{msg}");
+    assert!(
+        msg.contains("apt-get install --no-install-recommends forge-pkg"),
+        "{msg}"
+    );
 }

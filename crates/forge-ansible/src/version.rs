@@ -66,27 +66,14 @@ fn exit_text(s: &std::process::ExitStatus) -> String {
     }
 }
 
-/// Packer's `\w (\d+\.\d+[.\d+]*)`: the first version number after a word and a space
-/// (`ansible-playbook [core 2.19.14]` gives `2.19.14`).
+/// The version Packer's regular expression finds: the first version number after a word
+/// character and a space (`ansible-playbook [core 2.19.14]` gives `2.19.14`).
 fn parse(text: &str) -> Option<String> {
-    let b = text.as_bytes();
-    (1..b.len()).find_map(|i| {
-        let word = b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_';
-        if !word || b[i] != b' ' {
-            return None;
-        }
-        let rest = &text[i + 1..];
-        let end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+'))
-            .unwrap_or(rest.len());
-        let v = &rest[..end];
-        let mut parts = v.splitn(3, '.');
-        let (major, minor) = (parts.next()?, parts.next()?);
-        // `\d+\.\d+`: a digit run, a dot, a digit run (the rest may trail).
-        let major_ok = !major.is_empty() && major.bytes().all(|c| c.is_ascii_digit());
-        let minor_ok = minor.starts_with(|c: char| c.is_ascii_digit());
-        (major_ok && minor_ok).then(|| v.to_string())
-    })
+    static RE: OnceLock<Option<regex::Regex>> = OnceLock::new();
+    let re = RE
+        .get_or_init(|| regex::Regex::new(r"\w (\d+\.\d+[.\d+]*)").ok())
+        .as_ref()?;
+    Some(re.captures(text)?.get(1)?.as_str().to_string())
 }
 
 #[cfg(test)]

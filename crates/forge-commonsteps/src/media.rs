@@ -744,7 +744,7 @@ mod tests {
             .args(["-indev", &s(img), "-pvd_info"])
             .output()
         else {
-            panic!("xorriso is needed to check ISO images independently: apt-get install xorriso (scripts/test.sh installs it)");
+            panic!("xorriso is needed to check ISO images independently: apt-get install --no-install-recommends xorriso (scripts/test.sh installs it)");
         };
         let text = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);

@@ -446,3 +446,23 @@ impl Reclaimer for LocalReclaimer {
         }
     }
 }
+
+/// The name of user `uid` in the password database (`getpwuid_r`, safe from any thread).
+pub fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 16384];
+    // SAFETY: getpwuid_r writes into `pwd` and `buf` (whose length we pass) and sets `res` to
+    // `&pwd` or null; `pw_name` points into `buf`, which outlives its use here.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut res: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut res);
+        if rc != 0 || res.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr(pwd.pw_name)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+}

@@ -115,7 +115,7 @@ impl Moto {
                 &format!("{}/", self.endpoint()),
             ])
             .output()
-            .expect("curl is needed for the EC2 tests: apt-get install curl");
+            .expect("curl is needed for the EC2 tests: apt-get install --no-install-recommends curl");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -138,7 +138,7 @@ impl Moto {
                 &format!("{}/", self.endpoint()),
             ])
             .output()
-            .expect("curl is needed for the moto tests: apt-get install curl");
+            .expect("curl is needed for the moto tests: apt-get install --no-install-recommends curl");
         assert!(
             out.status.success(),
             "creating secret {name} in moto failed: {}{}",

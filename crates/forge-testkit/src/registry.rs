@@ -36,7 +36,7 @@ impl Registry {
         for (path, pkg) in [(REGISTRY, "docker-registry"), (HTPASSWD, "apache2-utils")] {
             if !Path::new(path).exists() {
                 panic!(
-                    "{path} is missing: install Debian's {pkg} (apt-get install {pkg}); \
+                    "{path} is missing: install Debian's {pkg} (apt-get install --no-install-recommends {pkg}); \
                      scripts/test.sh installs everything the tests need"
                 );
             }

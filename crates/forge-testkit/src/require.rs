@@ -6,7 +6,7 @@ use std::path::Path;
 /// The failure message for a missing Debian `package`.
 fn missing(what: &str, package: &str) -> ! {
     panic!(
-        "{what} is missing: install Debian's {package} (apt-get install {package}); \
+        "{what} is missing: install Debian's {package} (apt-get install --no-install-recommends {package}); \
          scripts/test.sh installs everything the tests need"
     )
 }

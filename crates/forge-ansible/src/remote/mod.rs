@@ -274,20 +274,8 @@ async fn machine_user(ctx: &BuildCtx, comm: &dyn Communicator) -> Option<String>
 
 /// The user running forge (Packer's `user.Current()`).
 fn current_user() -> Result<String> {
-    // SAFETY: getpwuid reads the password database; the result is copied before any other
-    // call can reuse its buffer.
-    let name = unsafe {
-        let pw = libc::getpwuid(libc::geteuid());
-        if pw.is_null() {
-            None
-        } else {
-            Some(
-                std::ffi::CStr::from_ptr((*pw).pw_name)
-                    .to_string_lossy()
-                    .into_owned(),
-            )
-        }
-    };
+    // SAFETY: geteuid has no preconditions.
+    let name = forge_core::local::user_name(unsafe { libc::geteuid() });
     name.or_else(|| std::env::var("USER").ok())
         .filter(|n| !n.is_empty())
         .ok_or_else(|| Error::msg("user: could not determine current user from environment."))

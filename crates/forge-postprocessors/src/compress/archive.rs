@@ -91,7 +91,7 @@ impl Names {
     pub fn user(&mut self, uid: u32) -> Option<String> {
         self.users
             .entry(uid)
-            .or_insert_with(|| lookup_user(uid))
+            .or_insert_with(|| forge_core::local::user_name(uid))
             .clone()
     }
 
@@ -103,28 +103,10 @@ impl Names {
     }
 }
 
-fn lookup_user(uid: u32) -> Option<String> {
-    let mut buf = vec![0 as libc::c_char; 16384];
-    // SAFETY: getpwuid_r writes into `pwd` and `buf` (whose length we pass) and sets `res` to
-    // `&pwd` or null; `pw_name` points into `buf`, which outlives its use here.
-    unsafe {
-        let mut pwd: libc::passwd = std::mem::zeroed();
-        let mut res: *mut libc::passwd = std::ptr::null_mut();
-        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut res);
-        if rc != 0 || res.is_null() || pwd.pw_name.is_null() {
-            return None;
-        }
-        Some(
-            std::ffi::CStr::from_ptr(pwd.pw_name)
-                .to_string_lossy()
-                .into_owned(),
-        )
-    }
-}
-
 fn lookup_group(gid: u32) -> Option<String> {
     let mut buf = vec![0 as libc::c_char; 16384];
-    // SAFETY: as in `lookup_user`, for getgrgid_r.
+    // SAFETY: getgrgid_r writes into `grp` and `buf` (whose length we pass) and sets `res` to
+    // `&grp` or null; `gr_name` points into `buf`, which outlives its use here.
     unsafe {
         let mut grp: libc::group = std::mem::zeroed();
         let mut res: *mut libc::group = std::ptr::null_mut();
