@@ -95,7 +95,11 @@ fn compile(secrets: &[String]) -> Option<Regex> {
 /// One secret's alternatives: its whole-string encodings first (they are longer), then the
 /// per-character pattern, or the plain text when the secret is too long for one.
 fn secret_pattern(s: &str, per_char: bool) -> String {
-    let mut alts: Vec<String> = encodings(s).iter().map(|f| regex::escape(f)).collect();
+    let mut alts: Vec<String> = encodings(s)
+        .iter()
+        .chain(&embedded_base64(s))
+        .map(|f| regex::escape(f))
+        .collect();
     alts.push(format!("(?i:{})", hex(s)));
     alts.sort_by_key(|a| std::cmp::Reverse(a.len()));
     alts.dedup();
@@ -117,6 +121,42 @@ pub fn encodings(s: &str) -> Vec<String> {
         .collect();
     v.dedup();
     v
+}
+
+/// Shortest base64 core worth matching inside longer base64 text (shorter ones would mask
+/// unrelated text).
+const MIN_EMBEDDED_CORE: usize = 8;
+
+/// The base64 (standard alphabet) characters that a secret fixes wherever it sits inside a
+/// longer encoded text, at each of the three byte alignments: of its UTF-8 bytes, of its
+/// UTF-16LE form (PowerShell's `-EncodedCommand`), and of the byte-wise widening Go's WinRM
+/// client applies (each byte followed by a zero, bytes above 0x7f first written as UTF-8).
+pub fn embedded_base64(s: &str) -> Vec<String> {
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
+    let utf16: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut widened = Vec::new();
+    for b in s.bytes() {
+        let mut buf = [0u8; 4];
+        widened.extend_from_slice(char::from(b).encode_utf8(&mut buf).as_bytes());
+        widened.push(0);
+    }
+    let mut out = Vec::new();
+    for bytes in [s.as_bytes().to_vec(), utf16, widened] {
+        for pad in 0..3usize {
+            let mut buf = vec![0u8; pad];
+            buf.extend_from_slice(&bytes);
+            let enc = STANDARD_NO_PAD.encode(&buf);
+            // Characters whose six bits all come from the secret.
+            let first = (8 * pad).div_ceil(6);
+            let end = (8 * buf.len()) / 6;
+            if end > first && end - first >= MIN_EMBEDDED_CORE {
+                out.push(enc[first..end].to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn hex(s: &str) -> String {
@@ -191,6 +231,10 @@ fn char_pattern(c: char) -> String {
     }
     if !c.is_alphanumeric() {
         alts.push(format!(r"\\{}", regex::escape(&c.to_string())));
+    }
+    // PowerShell: a backtick before the characters special in its strings.
+    if matches!(c, '$' | '"' | '\'' | '`') {
+        alts.push(regex::escape(&format!("`{c}")));
     }
     alts.push(regex::escape(&c.to_string()));
     format!("(?:{})", alts.join("|"))
@@ -279,7 +323,35 @@ mod tests {
             sh.push(c);
         }
         v.push(("backslash-escaped", sh));
+        let ps: String = s
+            .chars()
+            .map(|c| match c {
+                '$' | '"' | '\'' | '`' => format!("`{c}"),
+                c => c.to_string(),
+            })
+            .collect();
+        v.push(("PowerShell backtick-escaped", ps));
         v
+    }
+
+    #[test]
+    fn secrets_inside_longer_base64_are_masked() {
+        let r = Redactor::default();
+        r.add(SECRET);
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for prefix in ["", "a", "ab", "abc", "$password = \""] {
+            let text = format!("{prefix}{SECRET}\" -and more");
+            let utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            for (what, enc) in [
+                ("UTF-8", b64.encode(&text)),
+                ("UTF-16LE", b64.encode(&utf16)),
+            ] {
+                let out = r.redact(&format!("powershell.exe -EncodedCommand {enc}"));
+                assert!(out.contains(MASK), "{what} after {prefix:?}: {out}");
+                // What is left around the mask does not decode to the secret.
+                assert!(!out.contains(&enc), "{what} after {prefix:?}: {out}");
+            }
+        }
     }
 
     #[test]

@@ -1,12 +1,18 @@
 //! Provisioners: `shell` and `file` (through the build's communicator), `shell-local` (also a
-//! post-processor, as in Packer), `breakpoint` and `sleep`.
+//! post-processor, as in Packer), `breakpoint` and `sleep`, and the Windows ones: `powershell`,
+//! `windows-shell`, `windows-restart` and (following rgl/packer-plugin-windows-update)
+//! `windows-update`.
 
 pub mod breakpoint;
 pub mod common;
 pub mod file;
+pub mod powershell;
 pub mod shell;
 pub mod shell_local;
 pub mod sleep;
+pub mod windows_restart;
+pub mod windows_shell;
+pub mod windows_update;
 
 #[cfg(test)]
 mod testing;
@@ -28,5 +34,16 @@ pub fn plugins() -> forge_core::plugin::PluginSet {
         ),
         PluginDecl::provisioner::<BreakpointProvisioner>("breakpoint", breakpoint::factory),
         PluginDecl::provisioner::<SleepProvisioner>("sleep", sleep::factory),
+        PluginDecl::provisioner::<PowershellProvisioner>("powershell", powershell::factory),
+        PluginDecl::provisioner::<WindowsShellProvisioner>("windows-shell", windows_shell::factory),
+        PluginDecl::provisioner::<WindowsRestartProvisioner>(
+            "windows-restart",
+            windows_restart::factory,
+        ),
+        PluginDecl::provisioner::<WindowsUpdateProvisioner>(
+            "windows-update",
+            windows_update::factory,
+        )
+        .from_plugin("github.com/rgl/windows-update"),
     ])
 }

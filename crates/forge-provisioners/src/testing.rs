@@ -30,3 +30,46 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// A [`FakeComm`] that answers each call by the first rule whose pattern is in it (a command,
+/// or `upload <destination>`): the rule's replies in turn, its last one repeated; anything no
+/// rule matches succeeds with status 0.
+pub fn answering(rules: Vec<(&'static str, Vec<Reply>)>) -> FakeComm {
+    let mut rules: Vec<(&'static str, std::collections::VecDeque<Reply>)> = rules
+        .into_iter()
+        .map(|(p, r)| (p, r.into_iter().collect()))
+        .collect();
+    FakeComm::scripted(move |call, _| {
+        let key = match call {
+            Call::Exec(c) => c.clone(),
+            Call::Upload(d, ..) => format!("upload {d}"),
+            Call::UploadDir(d, _) => format!("upload_dir {d}"),
+            Call::Download(s, _) => format!("download {s}"),
+            Call::DownloadDir(s, _) => format!("download_dir {s}"),
+        };
+        for (pattern, replies) in rules.iter_mut() {
+            if key.contains(*pattern) {
+                return match replies.len() {
+                    0 => Reply::code(0),
+                    1 => replies[0].clone(),
+                    _ => replies.pop_front().unwrap_or_else(|| Reply::code(0)),
+                };
+            }
+        }
+        Reply::code(0)
+    })
+}
+
+/// Every call as a short line (`exec <command>`, `upload <destination>`), in order.
+pub fn trace(comm: &FakeComm) -> Vec<String> {
+    comm.calls()
+        .into_iter()
+        .map(|c| match c {
+            Call::Exec(c) => format!("exec {c}"),
+            Call::Upload(d, ..) => format!("upload {d}"),
+            Call::UploadDir(d, _) => format!("upload_dir {d}"),
+            Call::Download(s, _) => format!("download {s}"),
+            Call::DownloadDir(s, _) => format!("download_dir {s}"),
+        })
+        .collect()
+}

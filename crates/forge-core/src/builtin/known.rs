@@ -88,12 +88,6 @@ pub(super) fn validate_only() -> Vec<PluginDecl> {
         PluginDecl::validate_only::<plugins::VultrBuilder>(Builder, "vultr")
             .from_plugin("github.com/vultr/vultr"),
         PluginDecl::validate_only::<plugins::TesterDynamicBuilder>(Builder, "tester-dynamic"),
-        PluginDecl::validate_only::<plugins::PowershellProvisioner>(Provisioner, "powershell"),
-        PluginDecl::validate_only::<plugins::WindowsShellProvisioner>(Provisioner, "windows-shell"),
-        PluginDecl::validate_only::<plugins::WindowsRestartProvisioner>(
-            Provisioner,
-            "windows-restart",
-        ),
         PluginDecl::validate_only::<plugins::HcpSbomProvisioner>(Provisioner, "hcp-sbom"),
         PluginDecl::validate_only::<plugins::GossProvisioner>(Provisioner, "goss")
             .from_plugin("github.com/yaleuniversity/goss"),
@@ -104,11 +98,6 @@ pub(super) fn validate_only() -> Vec<PluginDecl> {
         .from_plugin("github.com/hashicorp/puppet"),
         PluginDecl::validate_only::<plugins::PuppetServerProvisioner>(Provisioner, "puppet-server")
             .from_plugin("github.com/hashicorp/puppet"),
-        PluginDecl::validate_only::<plugins::WindowsUpdateProvisioner>(
-            Provisioner,
-            "windows-update",
-        )
-        .from_plugin("github.com/rgl/windows-update"),
         PluginDecl::validate_only::<plugins::VagrantPostProcessor>(PostProcessor, "vagrant")
             .from_plugin("github.com/hashicorp/vagrant"),
         PluginDecl::validate_only::<plugins::VagrantCloudPostProcessor>(

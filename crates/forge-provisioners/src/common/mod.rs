@@ -2,8 +2,10 @@
 //! `shell` and `shell-local` repeat): the environment they export, inline scripts, template
 //! rendering, exit-code checks, retries, and Go's spelling of errors, paths and durations.
 
+pub mod elevated;
 pub mod env;
 pub mod exit_code;
 pub mod go;
 pub mod retry;
 pub mod script;
+pub mod windows;
