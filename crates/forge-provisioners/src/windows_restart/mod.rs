@@ -15,8 +15,6 @@ use forge_core::ui::Ui;
 use forge_core::Error;
 use forge_template::value::Value;
 
-#[cfg(test)]
-pub(crate) use config::Intervals;
 pub use config::{
     default_check_command, registry_check_command, Config, ABORT_REBOOT, CHECK_SCRIPT,
     DEFAULT_REGISTRY_KEYS, DEFAULT_RESTART_COMMAND, DEFAULT_RESTART_TIMEOUT, TRY_CHECK_REBOOT,

@@ -15,8 +15,6 @@ use forge_core::ui::Ui;
 use forge_core::Error;
 use forge_template::value::Value;
 
-#[cfg(test)]
-pub(crate) use config::Intervals;
 pub use config::{
     Config, DEFAULT_RESTART_TIMEOUT, DEFAULT_UPDATE_LIMIT, DEFAULT_UPDATE_MAX_RETRIES,
     DEFAULT_USERNAME,

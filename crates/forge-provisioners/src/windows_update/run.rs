@@ -38,9 +38,12 @@ pub const TEST_RESTART_COMMAND: &str = r#"shutdown.exe -f -r -t 60 -c "packer re
 pub const ABORT_TEST_RESTART_COMMAND: &str = "shutdown.exe -a";
 /// How long the uploads are retried.
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
-/// Exit status of the update script when a restart is needed (and as Windows Server 2012's
-/// task scheduler reports it).
-const RESTART_NEEDED: [i64; 2] = [101, 2_147_942_501];
+/// Whether an exit status says a restart is needed: the script's 101, or the same as Windows
+/// Server 2012's task scheduler reports it (0x80070065, whichever sign the communicator gives
+/// the 32 bits).
+fn restart_needed(code: i32) -> bool {
+    code == 101 || code as u32 == 0x8007_0065
+}
 
 /// The wrapper template (written for forge; the plugin's wrapper does the same).
 const ELEVATED_TEMPLATE: &str = include_str!("elevated-task.ps1");
@@ -190,7 +193,7 @@ async fn update(ctx: &BuildCtx, ui: &Ui, c: &Config, comm: &dyn Communicator) ->
             Err(Error::Cancelled) => return Err(Error::Cancelled),
             Err(e) => e,
             Ok(0) => return Ok(false),
-            Ok(code) if RESTART_NEEDED.contains(&i64::from(code)) => return Ok(true),
+            Ok(code) if restart_needed(code) => return Ok(true),
             Ok(code) => Error::msg(format!(
                 "Windows update script exited with non-zero exit status: {code}"
             )),
@@ -243,7 +246,7 @@ async fn restart(ctx: &BuildCtx, ui: &Ui, c: &Config, comm: &dyn Communicator) -
         let check = retry.run(ctx, || async {
             match exec_ui(ctx, comm, ui, PENDING_REBOOT_ELEVATED_COMMAND).await? {
                 0 => Ok(false),
-                code if RESTART_NEEDED.contains(&i64::from(code)) => Ok(true),
+                code if restart_needed(code) => Ok(true),
                 code => Err(Error::msg(format!(
                     "Machine not yet available (exit status {code})"
                 ))),
