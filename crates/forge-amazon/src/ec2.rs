@@ -307,6 +307,9 @@ pub trait Ec2: Send + Sync {
     async fn describe_instance(&self, id: &str) -> Result<Option<Instance>, ApiError>;
     /// Instances (not terminated) carrying tag `key=value`.
     async fn instances_tagged(&self, key: &str, value: &str) -> Result<Vec<Instance>, ApiError>;
+    /// The instance's encrypted administrator password (base64), empty until Windows has set
+    /// it (`GetPasswordData`).
+    async fn get_password_data(&self, id: &str) -> Result<String, ApiError>;
     /// Stops an instance.
     async fn stop_instance(&self, id: &str) -> Result<(), ApiError>;
     /// Terminates an instance.
@@ -924,6 +927,15 @@ impl Ec2 for SdkEc2 {
             Err(e) if e.code == "InvalidInstanceID.NotFound" => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    async fn get_password_data(&self, id: &str) -> Result<String, ApiError> {
+        let out = self
+            .call("GetPasswordData", || {
+                self.client.get_password_data().instance_id(id).send()
+            })
+            .await?;
+        Ok(out.password_data().unwrap_or_default().trim().to_string())
     }
 
     async fn instances_tagged(&self, key: &str, value: &str) -> Result<Vec<Instance>, ApiError> {

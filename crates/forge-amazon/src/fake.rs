@@ -105,6 +105,8 @@ struct World {
     key_pairs: BTreeMap<(String, String), Tags>,
     groups: BTreeMap<String, Group>,
     subnets: BTreeMap<String, String>,
+    /// `GetPasswordData` answers by instance id (empty when unset).
+    passwords: BTreeMap<String, String>,
 }
 
 /// An error the fake answers with (its operation is filled in by the call).
@@ -383,6 +385,11 @@ impl FakeCloud {
     /// What should become `target` becomes `instead` (an image `failed`).
     pub fn ends_as(&self, target: &str, instead: &str) {
         self.lock().ends_as.insert(target.into(), instead.into());
+    }
+
+    /// `GetPasswordData` for `instance` answers `data` (base64 of the encrypted password).
+    pub fn set_password_data(&self, instance: &str, data: &str) {
+        self.lock().passwords.insert(instance.into(), data.into());
     }
 
     /// `op` fails with `code` the next `times` calls (`None`: every call).
@@ -859,6 +866,19 @@ impl Ec2 for FakeEc2 {
         self.call("DescribeInstances", id, |w, _| {
             w.poll_instance(id);
             Ok(w.instances.get(id).map(|i| w.view(id, i)))
+        })
+        .await
+    }
+
+    async fn get_password_data(&self, id: &str) -> Result<String, ApiError> {
+        self.call("GetPasswordData", id, |w, _| {
+            if !w.instances.contains_key(id) {
+                return Err(refuse(
+                    "InvalidInstanceID.NotFound",
+                    format!("The instance ID '{id}' does not exist"),
+                ));
+            }
+            Ok(w.passwords.get(id).cloned().unwrap_or_default())
         })
         .await
     }

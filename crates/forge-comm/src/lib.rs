@@ -1,6 +1,8 @@
 //! Communicators: how provisioners reach the machine being built.
 
+mod lines;
 pub mod ssh;
+pub mod winrm;
 
 use std::sync::Arc;
 
@@ -10,4 +12,5 @@ use forge_core::comm::CommType;
 pub fn plugins() -> forge_core::plugin::PluginSet {
     forge_core::plugin::PluginSet::default()
         .connector(CommType::Ssh.name(), Arc::new(ssh::SshConnector))
+        .connector(CommType::Winrm.name(), Arc::new(winrm::WinrmConnector))
 }

@@ -11,6 +11,33 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The administrator password moto's Windows instances report through `GetPasswordData`.
+pub const WINDOWS_PASSWORD: &str = "Moto-Adm1n!pw";
+
+/// moto's server, with one fix: `GetPasswordData` answers as EC2 does, the Windows password
+/// encrypted (RSA, PKCS#1 v1.5) to the instance's key pair and base64-encoded (moto itself
+/// answers random text, which no key decrypts); empty for other instances or keys.
+const SERVER: &str = r#"
+import base64, sys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+import moto.ec2.models.windows as windows
+
+def get_password_data(self, instance_id):
+    inst = self.get_instance(instance_id)
+    kp = self.key_pairs.get(inst.key_name) if inst.key_name else None
+    if inst.platform != "windows" or kp is None:
+        return ""
+    pub = serialization.load_ssh_public_key(kp.material_public)
+    if not isinstance(pub, rsa.RSAPublicKey):
+        return ""
+    return base64.b64encode(pub.encrypt(PASSWORD.encode(), padding.PKCS1v15())).decode()
+
+windows.WindowsBackend.get_password_data = get_password_data
+from moto.server import main
+main(sys.argv[1:])
+"#;
+
 const INSTALL: &str =
     "the AWS tests need moto's server: pip install 'moto[server]' (scripts/test.sh installs it)";
 
@@ -54,17 +81,11 @@ impl Moto {
         let log = std::env::temp_dir().join(format!("forge-moto-ec2-{port}.log"));
         let out = std::fs::File::create(&log).expect("moto log");
         let mut cmd = Command::new(python());
-        cmd.args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("moto log"))
-        .stderr(out);
+        let server = format!("PASSWORD = {WINDOWS_PASSWORD:?}\n{SERVER}");
+        cmd.args(["-c", &server, "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("moto log"))
+            .stderr(out);
         if let Some(n) = auth_after {
             cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
         }

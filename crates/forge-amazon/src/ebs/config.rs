@@ -110,6 +110,9 @@ pub struct Config {
     pub poll: Option<Duration>,
     /// The communicator (default `ssh`).
     pub comm: CommConfig,
+    /// `windows_password_timeout` (20m): how long to wait for the instance's administrator
+    /// password over WinRM.
+    pub windows_password_timeout: Duration,
     /// `spot_price`: "" on demand, `auto` (up to the on-demand price) or a maximum price.
     pub spot_price: String,
 }
@@ -268,10 +271,33 @@ impl Config {
                 "ssh_private_key_file must be provided to use the ssh_keypair_name option".into(),
             );
         }
-        let temp_key_name = comm
-            .ssh()
-            .filter(|_| comm.wants_temp_key())
-            .map(|s| s.temp_key.name());
+        // Packer makes the temporary key pair whatever the communicator, unless a key or a
+        // password is given: over WinRM it decrypts the instance's administrator password.
+        let temp_key_name = match &comm {
+            CommConfig::Winrm(w) if ssh_keypair_name.is_empty() && w.password.is_none() => Some(
+                c.temporary_key_pair_name
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| format!("packer_{}", uuid::Uuid::new_v4())),
+            ),
+            _ => comm
+                .ssh()
+                .filter(|_| comm.wants_temp_key())
+                .map(|s| s.temp_key.name()),
+        };
+        let windows_password_timeout = match a
+            .windows_password_timeout
+            .as_deref()
+            .filter(|t| !t.is_empty())
+        {
+            None => Duration::from_secs(20 * 60),
+            Some(t) => forge_template::plan::parse_duration(t).unwrap_or_else(|| {
+                errs.push(format!(
+                    "windows_password_timeout: time: invalid duration {t:?}"
+                ));
+                Duration::ZERO
+            }),
+        };
         let temp_key_type = c
             .temporary_key_pair_type
             .clone()
@@ -407,6 +433,7 @@ impl Config {
             wait,
             poll: delay.map(Duration::from_secs),
             comm,
+            windows_password_timeout,
             spot_price,
         })
     }

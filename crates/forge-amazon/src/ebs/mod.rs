@@ -12,6 +12,7 @@ mod step_cleanup_volumes;
 mod step_connect;
 mod step_create_ami;
 mod step_deregister;
+mod step_get_password;
 mod step_key_pair;
 mod step_pre_validate;
 mod step_run_instance;
@@ -80,6 +81,8 @@ pub struct State {
     pub instance: Option<Instance>,
     /// The communicator.
     pub comm: Option<Arc<dyn Communicator>>,
+    /// The administrator password GetPasswordData gave (over WinRM without `winrm_password`).
+    pub winrm_password: Option<String>,
     /// AMIs made, by region.
     pub amis: BTreeMap<String, String>,
     /// Generated data (`SourceAMI`, `SourceAMIName`, ...).
@@ -98,6 +101,7 @@ impl State {
             security_groups: Vec::new(),
             instance: None,
             comm: None,
+            winrm_password: None,
             amis: BTreeMap::new(),
             generated: BuildData::new(),
         }
@@ -155,6 +159,9 @@ impl Builder for EbsBuilder {
             Box::new(step_security_group::StepSecurityGroup { record: None }),
             Box::new(step_cleanup_volumes::StepCleanupVolumes),
             Box::new(step_run_instance::StepRunSourceInstance { record: None }),
+            Box::new(step_get_password::StepGetPassword {
+                poll: c.poll.unwrap_or(step_get_password::POLL),
+            }),
         ];
         if !c.comm.is_none() {
             steps.push(step_connect::step(&c, &self.info));

@@ -10,13 +10,16 @@ use super::{Config, State};
 use crate::ec2::Instance;
 
 pub(super) fn step(c: &Config, info: &PrepareInfo) -> Box<dyn Step<State>> {
-    Box::new(StepConnect::new(
-        c.comm.clone(),
-        info.clone(),
-        |st: &State| Ok((host(st)?, st.config.comm.port().unwrap_or_default())),
-        |s: &mut State, comm| s.comm = Some(comm),
-        |s: &State| s.temp_key.clone(),
-    ))
+    Box::new(
+        StepConnect::new(
+            c.comm.clone(),
+            info.clone(),
+            |st: &State| Ok((host(st)?, st.config.comm.port().unwrap_or_default())),
+            |s: &mut State, comm| s.comm = Some(comm),
+            |s: &State| s.temp_key.clone(),
+        )
+        .with_password(|s: &State| s.winrm_password.clone()),
+    )
 }
 
 /// The address to connect to: the configured interface, else public IP, private IP, public

@@ -17,6 +17,7 @@ use super::chan::{Chan, Event};
 use super::client::{connect_once, Conn, Failure};
 use super::config::{SshConfig, Transfer};
 use super::{transfer, tunnel};
+use crate::lines::Lines;
 
 /// Fastest retry while waiting for the machine: well under the 0.5 s the first command may
 /// lag behind sshd being ready.
@@ -349,34 +350,6 @@ impl SshComm {
                 )
             })
             .await
-    }
-}
-
-/// Splits a byte stream into lines without their `\r\n`.
-#[derive(Default)]
-struct Lines(Vec<u8>);
-
-impl Lines {
-    fn push(&mut self, data: &[u8]) -> Vec<String> {
-        self.0.extend_from_slice(data);
-        let mut out = Vec::new();
-        while let Some(i) = self.0.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.0.drain(..=i).collect();
-            let text = String::from_utf8_lossy(&line[..line.len() - 1]);
-            out.push(text.trim_end_matches('\r').to_string());
-        }
-        out
-    }
-
-    fn flush(&mut self) -> Option<String> {
-        if self.0.is_empty() {
-            return None;
-        }
-        let text = String::from_utf8_lossy(&self.0)
-            .trim_end_matches('\r')
-            .to_string();
-        self.0.clear();
-        Some(text)
     }
 }
 

@@ -74,6 +74,21 @@ pub fn public_key_of(private: &str, name: &str) -> Result<String> {
     ))
 }
 
+/// `data` decrypted (RSA, PKCS#1 v1.5 padding) with the RSA private key `private`, in any
+/// form sshd reads: how EC2 encrypts a Windows instance's password to its key pair.
+pub fn rsa_decrypt(private: &str, data: &[u8]) -> Result<Vec<u8>> {
+    let key = russh::keys::decode_secret_key(private, None)
+        .map_err(|e| Error::msg(format!("reading the key pair's private key: {e}")))?;
+    let pair = key
+        .key_data()
+        .rsa()
+        .ok_or_else(|| Error::msg("the key pair is not an RSA key"))?;
+    let rsa = rsa::RsaPrivateKey::try_from(pair)
+        .map_err(|e| Error::msg(format!("reading the key pair's RSA key: {e}")))?;
+    rsa.decrypt(rsa::Pkcs1v15Encrypt, data)
+        .map_err(|e| Error::msg(format!("the data does not decrypt with the key pair: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +111,20 @@ mod tests {
             ));
         }
         assert!(generate("dsa2", None, "n").is_err());
+    }
+
+    #[test]
+    fn rsa_decrypts_what_its_public_key_encrypted() {
+        let k = generate("rsa", Some(1024), "packer_x").unwrap();
+        let key = russh::keys::decode_secret_key(&k.private, None).unwrap();
+        let public =
+            rsa::RsaPublicKey::try_from(key.public_key().key_data().rsa().unwrap()).unwrap();
+        let cipher = public
+            .encrypt(&mut rand::rng(), rsa::Pkcs1v15Encrypt, b"S3cret!")
+            .unwrap();
+        assert_eq!(rsa_decrypt(&k.private, &cipher).unwrap(), b"S3cret!");
+        assert!(rsa_decrypt(&k.private, b"not it").is_err());
+        let ed = generate("ed25519", None, "e").unwrap();
+        assert!(rsa_decrypt(&ed.private, &cipher).is_err());
     }
 }

@@ -219,6 +219,25 @@ impl CommConfig {
         }
     }
 
+    /// The password (`ssh_password` / `winrm_password`), when set.
+    pub fn password(&self) -> Option<&str> {
+        match self {
+            CommConfig::Ssh(c) => c.auth.password.as_deref(),
+            CommConfig::Winrm(c) => c.password.as_deref(),
+            CommConfig::None | CommConfig::Docker { .. } => None,
+        }
+        .filter(|p| !p.is_empty())
+    }
+
+    /// Sets the WinRM password to `pw` when none is configured (a cloud's generated one).
+    pub fn default_password(&mut self, pw: String) {
+        if let CommConfig::Winrm(c) = self {
+            if c.password.is_none() {
+                c.password = Some(pw);
+            }
+        }
+    }
+
     /// Whether the build makes a temporary SSH key pair (see [`SshConfig::wants_temp_key`]).
     pub fn wants_temp_key(&self) -> bool {
         self.ssh().is_some_and(SshConfig::wants_temp_key)

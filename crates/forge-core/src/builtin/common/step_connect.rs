@@ -28,6 +28,9 @@ pub struct StepConnect<S> {
     pub temp_key: fn(&S) -> Option<TempKey>,
     /// The open communicator, closed at cleanup.
     pub opened: Option<Arc<dyn Communicator>>,
+    /// Reads a password the build learned (a cloud's generated Windows password), used when
+    /// the settings have none.
+    pub password: Option<fn(&S) -> Option<String>>,
 }
 
 impl<S> StepConnect<S> {
@@ -46,7 +49,15 @@ impl<S> StepConnect<S> {
             store,
             temp_key,
             opened: None,
+            password: None,
         }
+    }
+
+    /// Connects with the password `password` reads from the state when the settings give
+    /// none.
+    pub fn with_password(mut self, password: fn(&S) -> Option<String>) -> StepConnect<S> {
+        self.password = Some(password);
+        self
     }
 }
 
@@ -69,8 +80,12 @@ impl<S: Send> Step<S> for StepConnect<S> {
         };
         ctx.ui
             .say(&format!("Using {name} communicator to connect: {host}"));
+        let mut comm = self.comm.clone();
+        if let Some(pw) = self.password.and_then(|f| f(state)) {
+            comm.default_password(pw);
+        }
         let req = ConnectRequest {
-            comm: self.comm.clone(),
+            comm,
             host,
             port,
             temp_key: (self.temp_key)(state),

@@ -62,6 +62,15 @@ impl ProvisionState for State {
             );
             extra.insert("User".into(), c.user().unwrap_or_default().to_string());
             extra.insert("ConnType".into(), c.name().to_string());
+            extra.insert(
+                "Password".into(),
+                c.password().unwrap_or_default().to_string(),
+            );
+            let winrm = match c {
+                CommConfig::Winrm(w) => w.password.clone().unwrap_or_default(),
+                _ => String::new(),
+            };
+            extra.insert("WinRMPassword".into(), winrm);
         }
         hook_data(ctx, Some("Null"), None, &extra)
     }
