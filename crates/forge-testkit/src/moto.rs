@@ -250,6 +250,24 @@ impl Moto {
         )
     }
 
+    /// (id, name) of an amazon-owned Windows EBS image (its instances have the `windows`
+    /// platform, so GetPasswordData answers for them).
+    pub fn windows_image(&self, region: &str) -> (String, String) {
+        let xml = self.query(region, "Action=DescribeImages&Owner.1=amazon");
+        let chunk = xml
+            .split("<item>")
+            .find(|c| {
+                c.contains("<imageId>")
+                    && c.contains("<rootDeviceType>ebs")
+                    && c.contains("<platform>windows")
+            })
+            .expect("moto lists no amazon-owned Windows EBS image");
+        (
+            Self::values(chunk, "imageId")[0].clone(),
+            Self::values(chunk, "name")[0].clone(),
+        )
+    }
+
     /// Writes a root-owned AuthorizedKeysCommand that prints every public key moto knows.
     pub fn authorized_keys_command(&self) -> String {
         let path = format!("/usr/local/libexec/forge-test-moto-keys-{}", self.port);

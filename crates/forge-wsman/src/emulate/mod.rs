@@ -654,8 +654,8 @@ impl Machine {
             if l == "echo off" || l == "echo on" {
                 continue;
             }
-            if l.starts_with("exit") {
-                let r = l[4..].trim().trim_start_matches("/b").trim();
+            if let Some(r) = l.strip_prefix("exit") {
+                let r = r.trim().trim_start_matches("/b").trim();
                 return if r.is_empty() {
                     code
                 } else {
