@@ -201,7 +201,7 @@ pub fn challenge(
     })
 }
 
-fn field<'a>(msg: &'a [u8], at: usize) -> Result<&'a [u8], NtlmError> {
+fn field(msg: &[u8], at: usize) -> Result<&[u8], NtlmError> {
     if msg.len() < at + 8 {
         return Err(err("AUTHENTICATE message too short"));
     }

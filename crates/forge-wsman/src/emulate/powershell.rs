@@ -347,7 +347,7 @@ fn param<'a>(named: &'a [(String, Option<String>)], names: &[&str]) -> Option<&'
         .find(|(n, _)| {
             names
                 .iter()
-                .any(|x| n.starts_with(x) && !x.is_empty() && n.len() >= 1)
+                .any(|x| n.starts_with(x) && !x.is_empty() && !n.is_empty())
         })
         .and_then(|(_, v)| v.as_deref())
 }
@@ -438,7 +438,7 @@ async fn statement(m: &Arc<Machine>, ctx: &mut Ctx, st: &str) -> Flow {
                 .or_else(|| pos.first().cloned());
             match msg.and_then(|x| eval(ctx, m, &x)) {
                 Some(v) => {
-                    ctx.err_line(&format!("{v}"));
+                    ctx.err_line(&v);
                     Flow::Next
                 }
                 None => Flow::Exit(ctx.not_emulated(st)),
