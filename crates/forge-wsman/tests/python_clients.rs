@@ -438,6 +438,11 @@ async fn pypsrp_winrs_ntlm_with_message_encryption() {
     let dir = tempfile::tempdir().unwrap();
     let s = server(dir.path(), |c| c.allow_unencrypted = false).await;
     pypsrp_winrs(&s, pypsrp_conn(&s, "ntlm", "always")).await;
+    // pypsrp's default auth, Negotiate (SPNEGO), falls back to NTLM without Kerberos.
+    let ops = json!([{"op": "process", "exe": "cmd.exe", "args": ["/c", "echo negotiated"]}]);
+    let r = drive("pypsrp", pypsrp_conn(&s, "negotiate", "auto"), ops).await;
+    after_client(&s);
+    assert_eq!(ran(&r[0]), (0, "negotiated\r\n".into(), String::new()));
     let conns = s.connections();
     assert!(
         conns
