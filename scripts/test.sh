@@ -23,8 +23,10 @@
 #     from Debian's python3 (/var/tmp/forge-test-venv), whose bin/ goes first on the tests' PATH.
 #     Nothing is pip-installed into a system Python. ansible-core (PyPI, pinned) goes into a
 #     virtualenv of its own (/var/tmp/forge-test-ansible), found by the tests through
-#     FORGE_ANSIBLE. curl: the EC2 tests' checks and the test
-#     instance's AuthorizedKeysCommand.
+#     FORGE_ANSIBLE. pywinrm and pypsrp (PyPI, pinned) go into a virtualenv of their own
+#     (/var/tmp/forge-test-winrm-py), found by the tests through FORGE_WINRM_PY: the real WinRM
+#     clients that crates/forge-wsman/tests/python_clients.rs validates the WinRM test server
+#     with. curl: the EC2 tests' checks and the test instance's AuthorizedKeysCommand.
 #   - the SSH test bed (crates/forge-testkit/src/sshd.rs, proxy.rs): openssh-server and openssh-client (sshd
 #     per test, ssh/scp/sftp clients), sudo (the test user's passwordless sudo), tinyproxy (HTTP
 #     CONNECT proxy), dante-server (SOCKS5 proxy with username/password), netcat-openbsd and ncat
@@ -95,6 +97,9 @@ BACKPORTS_SOURCE=/etc/apt/sources.list.d/forge-test-backports.sources
 MOTO_VERSION=5.2.1   # pinned: the EC2 tests rely on its behaviour
 ANSIBLE_VENV=/var/tmp/forge-test-ansible
 ANSIBLE_VERSION=2.19.14   # pinned: the ansible provisioner tests run this ansible-core
+WINRM_PY_VENV=/var/tmp/forge-test-winrm-py
+PYWINRM_VERSION=0.5.0   # pinned: the real WinRM clients forge-wsman is validated with
+PYPSRP_VERSION=0.9.1
 mkdir -p "$STATE" "$LOGDIR"
 
 # What the tests run -> the Debian package that provides it. A missing path is installed; after
@@ -143,6 +148,15 @@ ansible_ok() { # (no pipe into grep -q: ansible-playbook fails on the closed pip
   v=$("$ANSIBLE_VENV/bin/ansible-playbook" --version 2>/dev/null) && [[ $v == *"core $ANSIBLE_VERSION]"* ]]
 }
 if ! { [ -f "$ANSIBLE_VENV/.complete" ] && ansible_ok; } &&
+  ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }; then
+  add_missing python3-venv
+fi
+# pywinrm and pypsrp: their own virtualenv from Debian's python3, made once per machine.
+winrm_py_ok() {
+  "$WINRM_PY_VENV/bin/python3" -c "from importlib.metadata import version as v; import winrm, pypsrp.wsman, pypsrp.shell
+assert (v('pywinrm'), v('pypsrp')) == ('$PYWINRM_VERSION', '$PYPSRP_VERSION')" >/dev/null 2>&1
+}
+if ! { [ -f "$WINRM_PY_VENV/.complete" ] && winrm_py_ok; } &&
   ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }; then
   add_missing python3-venv
 fi
@@ -309,11 +323,13 @@ installed packages yourself, then run this again."
 fi
 
 # venv_install VENV SPEC CHECK...: unless VENV is complete and CHECK passes, (re)makes VENV from
-# Debian's python3 and pip-installs SPEC into it; once per machine (flock: concurrent runs share
-# it). The virtualenv is recorded for scripts/prove-readme.sh --remove-installed.
+# Debian's python3 and pip-installs SPEC (requirements separated by spaces) into it; once per
+# machine (flock: concurrent runs share it). The virtualenv is recorded for
+# scripts/prove-readme.sh --remove-installed.
 venv_install() {
-  local venv=$1 spec=$2
+  local venv=$1 spec=$2 specs
   shift 2
+  read -ra specs <<<"$spec"
   { [ -f "$venv/.complete" ] && "$@"; } && return 0
   echo "installing: $spec from PyPI into $venv (pip's output: $PIP_LOG)"
   (
@@ -323,7 +339,7 @@ venv_install() {
       printf '\n=== %s python3 -m venv %s; pip install %s\n' "$(date -u '+%F %T')" "$venv" "$spec" >>"$PIP_LOG"
       /usr/bin/python3 -m venv "$venv" >>"$PIP_LOG" 2>&1 || die "python3 -m venv $venv failed: see $PIP_LOG"
       grep -qx "dir $venv" "$RECORD" 2>/dev/null || echo "dir $venv" >>"$RECORD"
-      "$venv/bin/python3" -m pip install --disable-pip-version-check "$spec" \
+      "$venv/bin/python3" -m pip install --disable-pip-version-check "${specs[@]}" \
         </dev/null >>"$PIP_LOG" 2>&1 || die "pip install $spec failed: see $PIP_LOG"
       touch "$venv/.complete"
     fi
@@ -344,6 +360,11 @@ fi
 venv_install "$ANSIBLE_VENV" "ansible-core==$ANSIBLE_VERSION" ansible_ok
 export FORGE_ANSIBLE=$ANSIBLE_VENV/bin
 
+# pywinrm and pypsrp: always their own virtualenv, found by forge-wsman's python_clients test
+# through FORGE_WINRM_PY.
+venv_install "$WINRM_PY_VENV" "pywinrm==$PYWINRM_VERSION pypsrp==$PYPSRP_VERSION" winrm_py_ok
+export FORGE_WINRM_PY=$WINRM_PY_VENV/bin/python3
+
 # Everything the tests run, checked after the install: the first one missing stops the run.
 logs="apt's output is in $APT_LOG"
 for need in "${NEEDS[@]}"; do
@@ -362,6 +383,7 @@ check "the Docker engine (docker version)" docker.io sh -c 'docker version --for
 check "apt-cache (the boot command test's kernel)" apt sh -c 'apt-cache depends linux-image-amd64 | grep -q "Depends: linux-image-"'
 check "moto $MOTO_VERSION" "moto[server] from PyPI, $PIP_LOG" moto_ok "$python"
 check "ansible-core $ANSIBLE_VERSION" "ansible-core from PyPI, $PIP_LOG" ansible_ok
+check "pywinrm $PYWINRM_VERSION and pypsrp $PYPSRP_VERSION" "pywinrm and pypsrp from PyPI, $PIP_LOG" winrm_py_ok
 echo "test beds ready in $SECONDS s: every tool the tests need is installed (moto: $python)"
 [ -z "$setup_only" ] || exit 0
 

@@ -502,9 +502,10 @@ impl Machine {
     }
 
     async fn cmd_single(self: &Arc<Self>, ctx: &mut Ctx, part: &str) -> i32 {
-        let expanded = ctx.expand_percent(part.trim());
-        let s = expanded.trim().trim_start_matches('@').trim();
-        if s.is_empty() {
+        // Trailing spaces stay: cmd's `echo a & echo b` prints "a " (with the space).
+        let expanded = ctx.expand_percent(part.trim_start());
+        let s = expanded.trim_start().trim_start_matches('@').trim_start();
+        if s.trim_end().is_empty() {
             return 0;
         }
         let words = cmd_words(s);
@@ -519,7 +520,12 @@ impl Machine {
             "rem" | "::" => 0,
             "echo" | "echo." => self.cmd_echo(ctx, s).await,
             "set" => {
-                let a = unquote(rest);
+                // `set "A=1" & ...` sets "1"; `set A=1 & ...` sets "1 ", as cmd does.
+                let a = if rest.starts_with('"') {
+                    unquote(rest)
+                } else {
+                    rest.to_string()
+                };
                 match a.split_once('=') {
                     Some((k, v)) => {
                         ctx.set_env(k.trim(), v);
@@ -804,6 +810,25 @@ mod tests {
         let (t, r) = split_redirect(r#" QUJD >> "%TEMP%\x.tmp""#);
         assert_eq!(t, " QUJD ");
         assert_eq!(r, Some((true, "\"%TEMP%\\x.tmp\"".into())));
+    }
+
+    #[tokio::test]
+    async fn echo_keeps_the_space_before_an_ampersand() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            sandbox_root: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let m = Arc::new(Machine::new(&config, tx));
+        let io = Arc::new(CommandIo::default());
+        let mut ctx = Ctx::new("packer".into(), &[], None, io.clone(), &m);
+        let code = m
+            .run_line(&mut ctx, "echo a & echo b& set X=1 & exit 4")
+            .await;
+        assert_eq!(code, 4);
+        assert_eq!(io.take_all().0, b"a \r\nb\r\n");
+        assert_eq!(ctx.env("X").as_deref(), Some("1 "));
     }
 
     #[test]

@@ -438,7 +438,7 @@ async fn statement(m: &Arc<Machine>, ctx: &mut Ctx, st: &str) -> Flow {
                 .or_else(|| pos.first().cloned());
             match msg.and_then(|x| eval(ctx, m, &x)) {
                 Some(v) => {
-                    ctx.err_line(&v.to_string());
+                    ctx.err_line(&v);
                     Flow::Next
                 }
                 None => Flow::Exit(ctx.not_emulated(st)),
