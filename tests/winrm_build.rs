@@ -95,7 +95,11 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         if p.is_dir() {
             walk(root, &p, out);
         } else {
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             out.insert(rel, std::fs::read(&p).unwrap());
         }
     }
@@ -145,15 +149,23 @@ fn no_secret(text: &str, secret: &str) {
         secret.replace('\'', "''"),
     ];
     for f in forms {
-        assert!(!text.contains(&f), "a secret ({f:?}) reached the output:\n{text}");
+        assert!(
+            !text.contains(&f),
+            "a secret ({f:?}) reached the output:\n{text}"
+        );
     }
 }
 
 /// The provisioners' own commands (not transfers, probes or clean-up), with the random parts
 /// of temporary names and environment files made equal.
 fn provisioner_commands(cmds: &[CommandRecord]) -> Vec<String> {
-    let uuid = regex::Regex::new(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}").unwrap();
-    let num = regex::Regex::new(r"(packer-(?:elevated-shell|ps-env-vars|windows-shell)?-?)[0-9a-z-]+").unwrap();
+    let uuid = regex::Regex::new(
+        r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    )
+    .unwrap();
+    let num =
+        regex::Regex::new(r"(packer-(?:elevated-shell|ps-env-vars|windows-shell)?-?)[0-9a-z-]+")
+            .unwrap();
     cmds.iter()
         .map(|c| c.script.clone().unwrap_or_else(|| c.command_line.clone()))
         .filter(|t| {
@@ -165,7 +177,10 @@ fn provisioner_commands(cmds: &[CommandRecord]) -> Vec<String> {
                 && !t.contains("cmd /c echo")
                 && !t.contains("$tmp_file_path")
         })
-        .map(|t| num.replace_all(&uuid.replace_all(&t, "UUID"), "${1}X").into_owned())
+        .map(|t| {
+            num.replace_all(&uuid.replace_all(&t, "UUID"), "${1}X")
+                .into_owned()
+        })
         .collect()
 }
 
@@ -176,8 +191,14 @@ fn provisioner_commands(cmds: &[CommandRecord]) -> Vec<String> {
 fn windows_provisioners_side_by_side_with_packer() {
     forge_testkit::require::path(PACKER, "packer");
     let files: &[(&str, &str)] = &[
-        ("scripts/one.ps1", "Write-Output \"script one\"\r\nSet-Content -Path C:\\one.txt -Value \"one\"\r\n"),
-        ("scripts/two.bat", "echo batch two\r\necho two> C:\\two.txt\r\n"),
+        (
+            "scripts/one.ps1",
+            "Write-Output \"script one\"\r\nSet-Content -Path C:\\one.txt -Value \"one\"\r\n",
+        ),
+        (
+            "scripts/two.bat",
+            "echo batch two\r\necho two> C:\\two.txt\r\n",
+        ),
         ("files/up.txt", "uploaded\n"),
         ("files/dir/a.txt", "a\n"),
         ("files/dir/sub/b.txt", "b\n"),
@@ -187,7 +208,7 @@ fn windows_provisioners_side_by_side_with_packer() {
          "inline": ["Write-Output \"hello $env:GREETING\"", "Set-Content -Path C:\\inline.txt -Value \"inline\""]},
         {"type": "powershell", "script": "scripts/one.ps1"},
         {"type": "powershell", "inline": ["exit 3"], "valid_exit_codes": [0, 3]},
-        {"type": "powershell", "elevated_user": USER, "elevated_password": ELEVATED_PASSWORD,
+        {"type": "powershell", "elevated_user": "elevated", "elevated_password": ELEVATED_PASSWORD,
          "inline": ["Write-Output \"elevated\""]},
         {"type": "windows-shell", "inline": ["echo shell-hi", "echo shell> C:\\shell.txt"]},
         {"type": "windows-shell", "script": "scripts/two.bat"},
@@ -213,13 +234,18 @@ fn windows_provisioners_side_by_side_with_packer() {
                 &[("PACKER_LOG", "1")],
             );
             // The log (stderr) and the event stream are checked for secrets with the output.
-            o.stderr.push_str(&std::fs::read_to_string(sb.path("events.jsonl")).unwrap());
+            o.stderr
+                .push_str(&std::fs::read_to_string(sb.path("events.jsonl")).unwrap());
             o
         } else {
             build_with(&sb, &[("PACKER_LOG", "1")])
         };
         ok(who, &out);
-        assert!(m.s().not_emulated().is_empty(), "{who}: {:?}", m.s().not_emulated());
+        assert!(
+            m.s().not_emulated().is_empty(),
+            "{who}: {:?}",
+            m.s().not_emulated()
+        );
         assert!(m.s().open_shells().is_empty(), "{who} left shells open");
         assert_eq!(
             std::fs::read_to_string(sb.path("down/inline.txt")).unwrap(),
@@ -227,12 +253,23 @@ fn windows_provisioners_side_by_side_with_packer() {
             "{who}: the download"
         );
         if who == "forge" {
-            assert!(sb.tmp_leftovers().is_empty(), "forge left {:?}", sb.tmp_leftovers());
+            assert!(
+                sb.tmp_leftovers().is_empty(),
+                "forge left {:?}",
+                sb.tmp_leftovers()
+            );
         }
         runs.push((who, out, m.files(), m.s().commands(), m.s().boot_id()));
     }
     let (forge, packer) = (&runs[0], &runs[1]);
-    for l in ["hello world", "script one", "elevated", "shell-hi", "batch two", "after restart"] {
+    for l in [
+        "hello world",
+        "script one",
+        "elevated",
+        "shell-hi",
+        "batch two",
+        "after restart",
+    ] {
         for r in [forge, packer] {
             assert!(
                 machine_lines(&r.1).iter().any(|x| x.contains(l)),
@@ -250,13 +287,38 @@ fn windows_provisioners_side_by_side_with_packer() {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect::<BTreeMap<_, _>>()
     };
-    assert_eq!(strip(&forge.2), strip(&packer.2), "files: forge {:?} packer {:?}", names(&forge.2), names(&packer.2));
+    assert_eq!(
+        strip(&forge.2),
+        strip(&packer.2),
+        "files: forge {:?} packer {:?}",
+        names(&forge.2),
+        names(&packer.2)
+    );
     // Both rebooted the machine once.
     assert_eq!(forge.4, packer.4, "reboots");
     // The same provisioner commands, in the same order.
-    assert_eq!(provisioner_commands(&forge.3), provisioner_commands(&packer.3));
+    let (fc, pc) = (
+        provisioner_commands(&forge.3),
+        provisioner_commands(&packer.3),
+    );
+    assert_eq!(fc, pc);
+    for want in [
+        "shutdown /r /f /t 0",
+        "script-UUID.ps1",
+        "packer-elevated-shell",
+    ] {
+        assert!(
+            fc.iter().any(|c| c.contains(want)),
+            "no {want:?} in {fc:#?}"
+        );
+    }
     // forge moves each file in one command; packer 1.6.6 echoes 8 KB chunks.
-    assert!(forge.3.len() <= packer.3.len(), "forge {} commands, packer {}", forge.3.len(), packer.3.len());
+    assert!(
+        forge.3.len() <= packer.3.len(),
+        "forge {} commands, packer {}",
+        forge.3.len(),
+        packer.3.len()
+    );
     for s in [PASSWORD, ELEVATED_PASSWORD] {
         no_secret(&format!("{}{}", forge.1.stdout, forge.1.stderr), s);
     }
@@ -270,7 +332,11 @@ fn run_one(exe: &str, m: &Machine, comm: Value, provisioners: Value) -> Out {
 }
 
 fn failed(who: &str, out: &Out, wants: &[&str]) {
-    assert_eq!(out.code, 1, "{who} should fail:\n{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 1,
+        "{who} should fail:\n{}{}",
+        out.stdout, out.stderr
+    );
     for w in wants {
         assert!(
             out.stdout.contains(w) || out.stderr.contains(w),
@@ -290,7 +356,14 @@ fn a_failing_script_fails_the_build_as_packer_says() {
     for (who, exe) in [("forge", FORGE), ("packer", PACKER)] {
         let m = Machine::start(|_| {});
         let out = run_one(exe, &m, json!({}), p.clone());
-        failed(who, &out, &["before", "Script exited with non-zero exit status: 2. Allowed exit codes are: [0]"]);
+        failed(
+            who,
+            &out,
+            &[
+                "before",
+                "Script exited with non-zero exit status: 2.Allowed exit codes are: [0]",
+            ],
+        );
         assert!(m.s().open_shells().is_empty());
     }
 }
@@ -300,8 +373,21 @@ fn a_failing_script_fails_the_build_as_packer_says() {
 #[test]
 fn a_wrong_password_says_why_it_cannot_connect() {
     let m = Machine::start(|c| c.users = vec![(USER.into(), "another".into())]);
-    let out = run_one(FORGE, &m, json!({"winrm_timeout": "3s"}), json!([{"type": "powershell", "inline": ["exit 0"]}]));
-    failed("forge", &out, &["WinRM is not up yet: HTTP 401", "Negotiate, Basic", "Timeout waiting for WinRM"]);
+    let out = run_one(
+        FORGE,
+        &m,
+        json!({"winrm_timeout": "3s"}),
+        json!([{"type": "powershell", "inline": ["exit 0"]}]),
+    );
+    failed(
+        "forge",
+        &out,
+        &[
+            "WinRM is not up yet: HTTP 401",
+            "Negotiate, Basic",
+            "Timeout waiting for WinRM",
+        ],
+    );
 }
 
 /// A wrong password over NTLM, and a server that answers every request with HTTP 500 and a
@@ -310,11 +396,28 @@ fn a_wrong_password_says_why_it_cannot_connect() {
 fn ntlm_refusals_and_server_faults_are_named() {
     let m = Machine::start(|c| c.users = vec![(USER.into(), "another".into())]);
     let p = json!([{"type": "powershell", "inline": ["exit 0"]}]);
-    let out = run_one(FORGE, &m, json!({"winrm_timeout": "3s", "winrm_use_ntlm": true}), p.clone());
-    failed("forge", &out, &["HTTP 401", "forge used NTLM (winrm_use_ntlm = true)", "Timeout waiting for WinRM"]);
+    let out = run_one(
+        FORGE,
+        &m,
+        json!({"winrm_timeout": "3s", "winrm_use_ntlm": true}),
+        p.clone(),
+    );
+    failed(
+        "forge",
+        &out,
+        &[
+            "HTTP 401",
+            "forge used NTLM (winrm_use_ntlm = true)",
+            "Timeout waiting for WinRM",
+        ],
+    );
     let m = Machine::start(|c| c.fail_with_500 = true);
     let out = run_one(FORGE, &m, json!({"winrm_timeout": "3s"}), p);
-    failed("forge", &out, &["WinRM is not up yet", "Timeout waiting for WinRM"]);
+    failed(
+        "forge",
+        &out,
+        &["WinRM is not up yet", "Timeout waiting for WinRM"],
+    );
     assert!(m.s().open_shells().is_empty());
 }
 
@@ -327,7 +430,11 @@ fn an_upload_of_a_missing_file_fails_clearly() {
     for (who, exe) in [("forge", FORGE), ("packer", PACKER)] {
         let m = Machine::start(|_| {});
         let out = run_one(exe, &m, json!({}), p.clone());
-        assert_ne!(out.code, 0, "{who} should fail:\n{}{}", out.stdout, out.stderr);
+        assert_ne!(
+            out.code, 0,
+            "{who} should fail:\n{}{}",
+            out.stdout, out.stderr
+        );
         let all = format!("{}{}", out.stdout, out.stderr);
         assert!(all.contains("nothing-here.txt"), "{who}:\n{all}");
         assert!(m.s().open_shells().is_empty());
@@ -345,16 +452,34 @@ fn ntlm_encryption_and_https() {
     let p = json!([{"type": "powershell", "inline": ["Write-Output \"sealed\""]}]);
     let out = run_one(FORGE, &m, json!({"winrm_use_ntlm": true}), p.clone());
     ok("forge", &out);
-    assert!(machine_lines(&out).iter().any(|l| l == "sealed"), "{}", out.stdout);
-    assert!(m.s().connections().iter().any(|c| c.scheme == "NTLM" && c.encrypted));
+    assert!(
+        machine_lines(&out).iter().any(|l| l == "sealed"),
+        "{}",
+        out.stdout
+    );
+    assert!(m
+        .s()
+        .connections()
+        .iter()
+        .any(|c| c.scheme == "NTLM" && c.encrypted));
     // Basic is refused over plain HTTP by this server: the reason names what it offers.
     let out = run_one(FORGE, &m, json!({"winrm_timeout": "2s"}), p.clone());
     failed("forge", &out, &["HTTP 401", "Negotiate"]);
 
     let m = Machine::start(|c| c.tls = true);
-    let out = run_one(FORGE, &m, json!({"winrm_use_ssl": true, "winrm_timeout": "2s"}), p.clone());
+    let out = run_one(
+        FORGE,
+        &m,
+        json!({"winrm_use_ssl": true, "winrm_timeout": "2s"}),
+        p.clone(),
+    );
     failed("forge", &out, &["certificate", "winrm_insecure"]);
-    let out = run_one(FORGE, &m, json!({"winrm_use_ssl": true, "winrm_insecure": true}), p);
+    let out = run_one(
+        FORGE,
+        &m,
+        json!({"winrm_use_ssl": true, "winrm_insecure": true}),
+        p,
+    );
     ok("forge", &out);
     assert!(m.s().connections().iter().all(|c| c.tls));
 }
@@ -375,25 +500,51 @@ fn a_machine_that_does_not_come_back_times_out() {
 /// Ctrl-C during a long command: forge signals it, deletes its shell and fails the build.
 #[test]
 fn an_interrupt_stops_the_running_command() {
-    let m = Machine::start(|_| {});
-    let t = template(m.comm(json!({})), json!([{"type": "powershell", "inline": ["Start-Sleep -Seconds 120"]}]));
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let m = Machine::start(|c| c.log_file = Some(log.path().to_path_buf()));
+    let t = template(
+        m.comm(json!({})),
+        json!([{"type": "powershell", "inline": ["Start-Sleep -Seconds 120"]}]),
+    );
     let sb = Sandbox::new(FORGE, &[("t.json", &t)]);
     let mut child = sb.spawn(&["build", "-color=false", "t.json"], &[]);
-    let running = || m.s().commands().iter().any(|c| c.exit_code.is_none() && c.command_line.contains("powershell"));
+    let running = || {
+        m.s()
+            .commands()
+            .iter()
+            .any(|c| c.exit_code.is_none() && c.command_line.contains("powershell"))
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !running() {
-        assert!(std::time::Instant::now() < deadline, "the command never started:\n{}", sb.spawned_output());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started:\n{}",
+            sb.spawned_output()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     forge_testkit::build::signal(child.id(), "INT");
     let status = child.wait().unwrap();
     assert!(!status.success());
     let out = sb.spawned_output();
-    assert!(out.contains("Build 'null' errored") || out.contains("interrupted"), "{out}");
-    assert!(m.s().open_shells().is_empty(), "shells left: {:?}", m.s().open_shells());
-    assert!(m.s().commands().iter().all(|c| c.exit_code.is_some()), "a command still runs");
+    assert!(
+        out.contains("Build 'null' errored") || out.contains("interrupted"),
+        "{out}"
+    );
+    assert!(
+        m.s().open_shells().is_empty(),
+        "shells left: {:?}",
+        m.s().open_shells()
+    );
+    // The command was told Ctrl-C before its shell went.
+    let events = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains("\"event\":\"signal\"") && l.contains("signal/ctrl_c")),
+        "no Ctrl-C signal in the server's log:\n{events}"
+    );
 }
-
 
 /// amazon-ebs with WinRM and no password: forge makes a temporary RSA key pair, waits for
 /// GetPasswordData (moto answers it as EC2 does, encrypted to the key pair), decrypts the
@@ -414,7 +565,7 @@ source "amazon-ebs" "win" {{
   custom_endpoint_ec2 = "{endpoint}"
   source_ami          = "{ami}"
   instance_type       = "t2.micro"
-  ami_name            = "win-{{{{timestamp}}}}"
+  ami_name            = "win-${{uuidv4()}}"
   communicator        = "winrm"
   winrm_username      = "{USER}"
   winrm_host          = "127.0.0.1"
@@ -436,7 +587,10 @@ build {{
     let out = sb.run(
         &["build", "-color=false", "t.pkr.hcl"],
         None,
-        &[("AWS_ACCESS_KEY_ID", "AKIAFORGETEST"), ("AWS_SECRET_ACCESS_KEY", "forge-test-secret")],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIAFORGETEST"),
+            ("AWS_SECRET_ACCESS_KEY", "forge-test-secret"),
+        ],
     );
     ok("forge", &out);
     for w in [

@@ -210,6 +210,11 @@ pub trait Communicator: Send + Sync {
     fn ssh_settings(&self) -> Option<crate::comm::ssh::SshConfig> {
         None
     }
+    /// Packer's connection facts for `build.*`: `Host`, `Port`, `User`, `Password`,
+    /// `ConnType` (and `WinRMPassword` over WinRM). Empty by default.
+    fn facts(&self) -> BuildData {
+        BuildData::new()
+    }
     /// How many times a reconnect has found the machine freshly booted; a change between two
     /// calls means what the first left in volatile places (like `/tmp`) may be gone.
     fn boots(&self) -> u64 {

@@ -355,6 +355,19 @@ impl SshComm {
 
 #[async_trait]
 impl Communicator for SshComm {
+    fn facts(&self) -> forge_core::plugin::BuildData {
+        let mut d = forge_core::plugin::BuildData::new();
+        d.insert("Host".into(), self.cfg.host.clone());
+        d.insert("Port".into(), self.cfg.port.to_string());
+        d.insert("User".into(), self.cfg.auth.user.clone());
+        d.insert(
+            "Password".into(),
+            self.cfg.auth.password.clone().unwrap_or_default(),
+        );
+        d.insert("ConnType".into(), "ssh".into());
+        d
+    }
+
     fn ssh_settings(&self) -> Option<forge_core::comm::ssh::SshConfig> {
         let mut cfg = self.cfg.clone();
         cfg.auth.keys_pem.extend(self.extra_keys.iter().cloned());

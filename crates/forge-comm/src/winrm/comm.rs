@@ -381,6 +381,18 @@ impl Communicator for WinrmComm {
         }
     }
 
+    fn facts(&self) -> forge_core::plugin::BuildData {
+        let pw = self.cfg.password.clone().unwrap_or_default();
+        let mut d = forge_core::plugin::BuildData::new();
+        d.insert("Host".into(), self.cfg.host.clone());
+        d.insert("Port".into(), self.cfg.port.to_string());
+        d.insert("User".into(), self.cfg.user.clone());
+        d.insert("Password".into(), pw.clone());
+        d.insert("WinRMPassword".into(), pw);
+        d.insert("ConnType".into(), "winrm".into());
+        d
+    }
+
     async fn upload(&self, ctx: &BuildCtx, dst: &str, src: &Path) -> Result<()> {
         let mut dst = dst.to_string();
         if ends_with_separator(&dst) {

@@ -347,6 +347,10 @@ impl Machine {
     fn base_env(&self, user: &str) -> Vec<(String, String)> {
         let profile = format!("C:\\Users\\{user}");
         let temp = format!("{profile}\\AppData\\Local\\Temp");
+        // A logged-on user has a profile with its temporary directory; the machine has its own.
+        for dir in [temp.as_str(), "C:\\Windows\\Temp"] {
+            let _ = std::fs::create_dir_all(self.host_path(dir, "C:\\"));
+        }
         let mut v = vec![
             ("SystemRoot".to_string(), "C:\\Windows".to_string()),
             ("windir".into(), "C:\\Windows".into()),
@@ -829,6 +833,27 @@ mod tests {
         assert_eq!(code, 4);
         assert_eq!(io.take_all().0, b"a \r\nb\r\n");
         assert_eq!(ctx.env("X").as_deref(), Some("1 "));
+    }
+
+    #[tokio::test]
+    async fn test_path_guards_its_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            sandbox_root: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let m = Arc::new(Machine::new(&config, tx));
+        let io = Arc::new(CommandIo::default());
+        let mut ctx = Ctx::new("packer".into(), &[], None, io.clone(), &m);
+        std::fs::create_dir_all(m.host_path("c:/Windows/Temp", "C:\\")).unwrap();
+        std::fs::write(m.host_path("c:/Windows/Temp/e.ps1", "C:\\"), "x").unwrap();
+        let script = "if (Test-Path c:/Windows/Temp/e.ps1) {Remove-Item c:/Windows/Temp/e.ps1}\n\
+                      if (Test-Path c:/nothing) {exit 3}\n\
+                      & { Write-Output block; exit $LastExitCode }\nWrite-Output not-reached";
+        assert_eq!(powershell::interpret(&m, &mut ctx, script).await, 0);
+        assert!(!m.host_path("c:/Windows/Temp/e.ps1", "C:\\").exists());
+        assert_eq!(io.take_all().0, b"block\r\n");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Packer 1.6.6's PowerShell scripts, recognised by their fixed text: winrmcp's restore
-//! script, the WinRM communicator's download script, and packer-plugin-sdk's elevated
+//! script (1.6.6's line-by-line one and the newer one) and clean-up script, the WinRM communicator's download script, and packer-plugin-sdk's elevated
 //! (scheduled task) wrapper. Packer's probes (`echo "WinRM connected."`, windows-restart's
 //! `echo ("{0} restarted." -f ...)`, `Test-Path` registry probes) and the powershell
 //! provisioner's execute_command go through the interpreter.
@@ -24,10 +24,13 @@ fn dq_arg(ctx: &Ctx, script: &str, marker: &str) -> Option<String> {
 /// `Some(exit code)` when `script` is one of Packer's.
 pub(super) async fn try_run(m: &Arc<Machine>, ctx: &mut Ctx, script: &str) -> Option<i32> {
     if script.contains("FromBase64String")
-        && script.contains("WriteAllBytes")
+        && (script.contains("WriteAllBytes") || script.contains("$reader.ReadLine()"))
         && script.contains("$dest_file_path")
     {
         return Some(restore(m, ctx, script));
+    }
+    if script.contains("Remove-Item $tmp_file_path") && !script.contains("$dest_file_path") {
+        return Some(cleanup(m, ctx, script));
     }
     if script.contains("ReadAllBytes") && script.contains("ToBase64String") {
         return Some(download(m, ctx, script));
@@ -80,6 +83,12 @@ fn restore(m: &Arc<Machine>, ctx: &mut Ctx, script: &str) -> i32 {
     ) {
         pieces.push(m.host_path(&tmp, &ctx.cwd));
     }
+    // winrmcp as packer 1.6.6 has it: each line is base64 of its own, written through a
+    // stream; without a temporary file the destination is made empty.
+    let by_line = script.contains("$reader.ReadLine()");
+    if by_line && pieces.iter().all(|p| !p.exists()) {
+        pieces.clear();
+    }
     ctx.out_line("");
     let mut text = String::new();
     for p in &pieces {
@@ -94,8 +103,18 @@ fn restore(m: &Arc<Machine>, ctx: &mut Ctx, script: &str) -> i32 {
             }
         }
     }
-    let joined: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let bytes = match B64.decode(joined.as_bytes()) {
+    let decoded = if by_line {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| B64.decode(l))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.concat())
+    } else {
+        let joined: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        B64.decode(joined.as_bytes())
+    };
+    let bytes = match decoded {
         Ok(b) => b,
         Err(_) => {
             ctx.err_line("Exception calling \"FromBase64String\" with \"1\" argument(s): \"The input is not a valid Base-64 string.\"");
@@ -121,6 +140,19 @@ fn restore(m: &Arc<Machine>, ctx: &mut Ctx, script: &str) -> i32 {
     for p in &pieces {
         let _ = std::fs::remove_file(p);
     }
+    0
+}
+
+/// winrmcp's clean-up (packer 1.6.6): removes the temporary file if it is there.
+fn cleanup(m: &Arc<Machine>, ctx: &mut Ctx, script: &str) -> i32 {
+    let Some(tmp) = dq_arg(
+        ctx,
+        script,
+        "$tmp_file_path = [System.IO.Path]::GetFullPath(",
+    ) else {
+        return ctx.not_emulated("winrmcp clean-up script without a file");
+    };
+    let _ = std::fs::remove_file(m.host_path(&tmp, &ctx.cwd));
     0
 }
 
@@ -197,12 +229,14 @@ async fn elevated(m: &Arc<Machine>, ctx: &mut Ctx, script: &str) -> i32 {
     let Some(command) = command.strip_prefix("/c ") else {
         return ctx.not_emulated("elevated task without cmd /c");
     };
-    let log = ctx.expand_percent(&log);
-    let suffix = format!(" > {log} 2>&1");
-    let command = command
-        .strip_suffix(suffix.as_str())
+    // The task's output goes to the log (`> LOG 2>&1`, LOG as written or expanded).
+    let expanded = ctx.expand_percent(&log);
+    let command = [&log, &expanded]
+        .iter()
+        .find_map(|l| command.strip_suffix(format!(" > {l} 2>&1").as_str()))
         .unwrap_or(command)
         .to_string();
+    let log = expanded;
     let mut sub = ctx.sub();
     sub.user = user.clone();
     let code = m.clone().run_line(&mut sub, &command).await;

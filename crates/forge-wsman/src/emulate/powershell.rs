@@ -8,7 +8,9 @@
 //! `Restart-Computer [-Force]` (a simulated reboot), `. 'file.ps1'` (dot-source),
 //! `& 'file.ps1'` / `&'file.bat'` (run; sets `$LastExitCode`), `$ProgressPreference = ...` and
 //! `$ErrorActionPreference = ...` (ignored), Packer's
-//! `if (Test-Path variable:global:ProgressPreference){...}` preamble (ignored), `#` comments.
+//! `if (Test-Path variable:global:ProgressPreference){...}` preamble (ignored),
+//! `if (Test-Path P) {...}` (the body runs when P exists), `& {...}` (a script block), `#`
+//! comments.
 //! Double-quoted strings expand `$env:NAME`, `${env:NAME}` and backtick escapes.
 
 use super::{forge_transfer, packer, BoxFut, Ctx, Machine};
@@ -369,6 +371,15 @@ enum Flow {
 }
 
 async fn statement(m: &Arc<Machine>, ctx: &mut Ctx, st: &str) -> Flow {
+    // A command given as one double-quoted string (`-Command "& { ... }"`).
+    let st = match st
+        .trim()
+        .strip_prefix("\"&")
+        .and_then(|r| r.strip_suffix('"'))
+    {
+        Some(inner) => &format!("&{inner}"),
+        None => st,
+    };
     let lower = st.to_ascii_lowercase();
     let compact = lower.replace(' ', "");
     // Packer's preamble and preference variables.
@@ -377,6 +388,44 @@ async fn statement(m: &Arc<Machine>, ctx: &mut Ctx, st: &str) -> Flow {
         || compact.starts_with("$erroractionpreference=")
         || compact.starts_with("set-strictmode")
     {
+        return Flow::Next;
+    }
+    // `& { ... }`: a script block, run in place.
+    if let Some(block) = st.trim_start().strip_prefix('&').map(str::trim_start) {
+        if block.starts_with('{') && block.trim_end().ends_with('}') {
+            let body = &block.trim_end()[1..block.trim_end().len() - 1];
+            for inner in statements(body) {
+                if let Flow::Exit(code) = Box::pin(statement(m, ctx, &inner)).await {
+                    return Flow::Exit(code);
+                }
+            }
+            return Flow::Next;
+        }
+    }
+    // `if (Test-Path P) { ... }`: the body runs when P exists.
+    if compact.starts_with("if(test-path") {
+        let (Some(open), Some(close)) = (st.find('{'), st.rfind('}')) else {
+            return Flow::Exit(ctx.not_emulated(st));
+        };
+        let cond = &st[..open];
+        let Some(arg) = cond
+            .to_ascii_lowercase()
+            .find("test-path")
+            .map(|i| &cond[i + "test-path".len()..])
+            .and_then(|c| c.trim().strip_suffix(')'))
+        else {
+            return Flow::Exit(ctx.not_emulated(st));
+        };
+        let Some(path) = eval(ctx, m, arg.trim()) else {
+            return Flow::Exit(ctx.not_emulated(st));
+        };
+        if m.host_path(&path, &ctx.cwd).exists() {
+            for inner in statements(&st[open + 1..close]) {
+                if let Flow::Exit(code) = Box::pin(statement(m, ctx, &inner)).await {
+                    return Flow::Exit(code);
+                }
+            }
+        }
         return Flow::Next;
     }
     if let Some(rest) = st

@@ -71,8 +71,15 @@ impl<S: ProvisionState> Step<S> for StepProvision {
     }
 
     async fn run(&mut self, ctx: &BuildCtx, state: &mut S) -> Result<()> {
-        let data = state.build_data(ctx);
-        self.hook.provision(ctx, state.communicator(), &data).await
+        let mut data = state.build_data(ctx);
+        let comm = state.communicator();
+        // The builder's own values win over the communicator's facts.
+        if let Some(c) = &comm {
+            for (k, v) in c.facts() {
+                data.entry(k).or_insert(v);
+            }
+        }
+        self.hook.provision(ctx, comm, &data).await
     }
 
     async fn cleanup(&mut self, ctx: &BuildCtx, state: &mut S, outcome: Outcome) -> Result<()> {
