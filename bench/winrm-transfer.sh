@@ -17,7 +17,7 @@ FILES=${FILES:-500}
 PACKER=${PACKER:-/usr/bin/packer}
 [ -x "$PACKER" ] || { echo "$0: needs packer: apt-get install packer" >&2; exit 1; }
 if [ -z "${FORGE:-}" ] || [ -z "${WSMAN:-}" ]; then
-  cargo build --release --bin forge --bin forge-wsman -q
+  cargo build --release -q --bin forge && cargo build --release -q -p forge-wsman --bin forge-wsman
   FORGE=${FORGE:-$PWD/target/release/forge}
   WSMAN=${WSMAN:-$PWD/target/release/forge-wsman}
 fi

@@ -28,6 +28,18 @@ pub(super) fn encode(script: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// Decodes the base64 lines arriving on stdin into the file `$tmp`.
+const STDIN_TO_TMP: &str = "$out = [System.IO.File]::Create($tmp)
+try {
+  while ($null -ne ($line = [Console]::In.ReadLine())) {
+    if ($line.Length -gt 0) {
+      $bytes = [System.Convert]::FromBase64String($line)
+      $out.Write($bytes, 0, $bytes.Length)
+    }
+  }
+} finally { $out.Close() }
+";
+
 /// `s` as a single-quoted PowerShell literal.
 fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -49,18 +61,10 @@ if (Test-Path -LiteralPath $full -PathType Container) {{
 $dir = [System.IO.Path]::GetDirectoryName($full)
 if ($dir) {{ [void][System.IO.Directory]::CreateDirectory($dir) }}
 $tmp = $full + '.forge-upload'
-$out = [System.IO.File]::Create($tmp)
-try {{
-  while ($null -ne ($line = [Console]::In.ReadLine())) {{
-    if ($line.Length -gt 0) {{
-      $bytes = [System.Convert]::FromBase64String($line)
-      $out.Write($bytes, 0, $bytes.Length)
-    }}
-  }}
-}} finally {{ $out.Close() }}
-Move-Item -LiteralPath $tmp -Destination $full -Force
+{}Move-Item -LiteralPath $tmp -Destination $full -Force
 "#,
-        literal(dst)
+        literal(dst),
+        STDIN_TO_TMP
     )
 }
 
@@ -75,16 +79,7 @@ Add-Type -AssemblyName System.IO.Compression.FileSystem
 $full = [System.IO.Path]::GetFullPath($dst)
 [void][System.IO.Directory]::CreateDirectory($full)
 $tmp = [System.IO.Path]::GetTempFileName()
-$out = [System.IO.File]::Create($tmp)
-try {{
-  while ($null -ne ($line = [Console]::In.ReadLine())) {{
-    if ($line.Length -gt 0) {{
-      $bytes = [System.Convert]::FromBase64String($line)
-      $out.Write($bytes, 0, $bytes.Length)
-    }}
-  }}
-}} finally {{ $out.Close() }}
-$zip = [System.IO.Compression.ZipFile]::OpenRead($tmp)
+{}$zip = [System.IO.Compression.ZipFile]::OpenRead($tmp)
 try {{
   foreach ($e in $zip.Entries) {{
     $target = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($full, $e.FullName))
@@ -94,7 +89,8 @@ try {{
   }}
 }} finally {{ $zip.Dispose(); Remove-Item -LiteralPath $tmp -Force }}
 "#,
-        literal(dst)
+        literal(dst),
+        STDIN_TO_TMP
     )
 }
 

@@ -816,17 +816,32 @@ mod tests {
         assert_eq!(r, Some((true, "\"%TEMP%\\x.tmp\"".into())));
     }
 
+    /// A machine on `dir` and a command context of the user `packer` on it.
+    /// (The receiver keeps the machine's event channel open.)
+    #[allow(clippy::type_complexity)]
+    fn machine(
+        dir: &Path,
+    ) -> (
+        Arc<Machine>,
+        Arc<CommandIo>,
+        Ctx,
+        tokio::sync::mpsc::UnboundedReceiver<()>,
+    ) {
+        let config = Config {
+            sandbox_root: dir.to_path_buf(),
+            ..Config::default()
+        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let m = Arc::new(Machine::new(&config, tx));
+        let io = Arc::new(CommandIo::default());
+        let ctx = Ctx::new("packer".into(), &[], None, io.clone(), &m);
+        (m, io, ctx, rx)
+    }
+
     #[tokio::test]
     async fn echo_keeps_the_space_before_an_ampersand() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            sandbox_root: dir.path().to_path_buf(),
-            ..Config::default()
-        };
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let m = Arc::new(Machine::new(&config, tx));
-        let io = Arc::new(CommandIo::default());
-        let mut ctx = Ctx::new("packer".into(), &[], None, io.clone(), &m);
+        let (m, io, mut ctx, _rx) = machine(dir.path());
         let code = m
             .run_line(&mut ctx, "echo a & echo b& set X=1 & exit 4")
             .await;
@@ -838,14 +853,7 @@ mod tests {
     #[tokio::test]
     async fn test_path_guards_its_body() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            sandbox_root: dir.path().to_path_buf(),
-            ..Config::default()
-        };
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let m = Arc::new(Machine::new(&config, tx));
-        let io = Arc::new(CommandIo::default());
-        let mut ctx = Ctx::new("packer".into(), &[], None, io.clone(), &m);
+        let (m, io, mut ctx, _rx) = machine(dir.path());
         std::fs::create_dir_all(m.host_path("c:/Windows/Temp", "C:\\")).unwrap();
         std::fs::write(m.host_path("c:/Windows/Temp/e.ps1", "C:\\"), "x").unwrap();
         let script = "if (Test-Path c:/Windows/Temp/e.ps1) {Remove-Item c:/Windows/Temp/e.ps1}\n\
