@@ -953,7 +953,8 @@ fn cleanup_takes_the_template_as_argument_or_says_in_one_line_what_it_needs() {
     );
     let said = all(&out);
     assert_eq!(out.code, 0, "{said}\nbuild:\n{text}");
-    assert!(said.contains("Removed aws-instance i-"), "{said}");
+    // (An instance killed before its id was journaled is found by its run tag.)
+    assert!(said.contains("Removed aws-instance"), "{said}");
     assert!(!said.contains(SECRET), "{said}");
     assert_nothing_in_moto(&m, "cleanup with the template as argument", &said);
     assert!(sb.journals().is_empty(), "journal left\n{said}");
