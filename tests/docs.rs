@@ -82,7 +82,8 @@ fn the_compatibility_matrix_lists_every_kind_and_what_builds() {
         "| `goss` | validate |",
         "| `manifest` | **build** |",
         "| `ssh` | **build** |",
-        "| `winrm` | validate |",
+        "| `winrm` | **build** |",
+        "| `dockerWindowsContainer` | validate |",
     ] {
         assert!(md.contains(row), "missing row {row:?}:\n{md}");
     }
