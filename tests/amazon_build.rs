@@ -895,7 +895,9 @@ fn cleanup_takes_the_template_as_argument_or_says_in_one_line_what_it_needs() {
             &env,
         );
         if !sb.journals().is_empty()
-            && m.leftovers("us-east-1").iter().any(|l| l.starts_with("instance "))
+            && m.leftovers("us-east-1")
+                .iter()
+                .any(|l| l.starts_with("instance "))
         {
             break text;
         }
