@@ -15,7 +15,7 @@ RUNS=${RUNS:-3}
 SIZE_MB=${SIZE_MB:-20}
 FILES=${FILES:-500}
 PACKER=${PACKER:-/usr/bin/packer}
-[ -x "$PACKER" ] || { echo "$0: needs packer: apt-get install packer" >&2; exit 1; }
+[ -x "$PACKER" ] || { echo "$0: needs packer: apt-get install --no-install-recommends packer" >&2; exit 1; }
 if [ -z "${FORGE:-}" ] || [ -z "${WSMAN:-}" ]; then
   cargo build --release -q --bin forge && cargo build --release -q -p forge-wsman --bin forge-wsman
   FORGE=${FORGE:-$PWD/target/release/forge}
