@@ -611,3 +611,143 @@ build {{
     assert!(left.is_empty(), "left in moto: {left:?}\n{}", out.stdout);
     assert!(sb.tmp_leftovers().is_empty() && sb.journals().is_empty());
 }
+
+/// windows-update against the machine's simulated catalogue: the filters and the search
+/// criteria choose, the update limit and an update needing a restart make it restart, the
+/// pending-restart check runs, and it updates again until nothing is left. The elevated task
+/// runs as a user whose password never shows.
+#[test]
+fn windows_update_installs_and_restarts_until_nothing_is_left() {
+    use forge_wsman::WindowsUpdate;
+    let update = |title: &str, reboot: bool| WindowsUpdate {
+        title: title.into(),
+        date: "2026-11-10".into(),
+        size: 3 * 1024 * 1024 / 2,
+        reboot_required: reboot,
+        ..WindowsUpdate::default()
+    };
+    let catalogue = vec![
+        update(
+            "2026-11 Cumulative Update for Windows Server (KB5070001)",
+            true,
+        ),
+        update("Servicing Stack Update (KB5070002)", false),
+        WindowsUpdate {
+            can_request_user_input: true,
+            ..update("Security Intelligence Update (KB2267602)", false)
+        },
+        update("VMware - Display - 9.17.4.3", false),
+        WindowsUpdate {
+            installed: true,
+            ..update("Already there (KB4000000)", false)
+        },
+        WindowsUpdate {
+            hidden: true,
+            ..update("Hidden (KB4000001)", false)
+        },
+    ];
+    let m = Machine::start(|c| {
+        c.windows_updates = catalogue;
+        c.users.push(("updater".into(), ELEVATED_PASSWORD.into()));
+    });
+    let out = run_one(
+        FORGE,
+        &m,
+        json!({}),
+        json!([{
+            "type": "windows-update",
+            "username": "updater",
+            "password": ELEVATED_PASSWORD,
+            "search_criteria": "IsInstalled=0 and IsHidden = 0",
+            "filters": ["exclude:$_.Title -like '*VMware*'", "include:$true"],
+            "update_limit": 2,
+        }]),
+    );
+    ok("forge", &out);
+    assert!(
+        m.s().not_emulated().is_empty(),
+        "{:?}",
+        m.s().not_emulated()
+    );
+    let installed: Vec<String> = m
+        .s()
+        .windows_updates()
+        .into_iter()
+        .filter(|u| u.installed)
+        .map(|u| u.title)
+        .collect();
+    assert_eq!(
+        installed,
+        [
+            "2026-11 Cumulative Update for Windows Server (KB5070001)",
+            "Servicing Stack Update (KB5070002)",
+            "Security Intelligence Update (KB2267602)",
+            "Already there (KB4000000)",
+        ]
+    );
+    // Two updates (the limit), a restart, then the third; nothing after it.
+    assert_eq!(m.s().boot_id(), 2, "{}", out.stdout);
+    let lines = machine_lines(&out);
+    let want = [
+        "Found Windows update (2026-11-10; 1.5 MB): 2026-11 Cumulative Update for Windows Server (KB5070001)",
+        "Found Windows update (2026-11-10; 1.5 MB): Servicing Stack Update (KB5070002)",
+        "Downloading Windows updates (2 updates; 3 MB)...",
+        "Waiting for the Windows Modules Installer to exit...",
+        "FORGE-WIN restarted.",
+        "Found Windows update (2026-11-10; 1.5 MB): Security Intelligence Update (KB2267602)",
+        "Skipped (filter) Windows update (2026-11-10; 1.5 MB): VMware - Display - 9.17.4.3",
+    ];
+    let mut at = 0;
+    for w in want {
+        match lines[at..].iter().position(|l| l == w) {
+            Some(i) => at += i + 1,
+            None => panic!("{w:?} missing (in order) in:\n{}", out.stdout),
+        }
+    }
+    for w in ["Restarting the machine...", "Restart complete"] {
+        assert!(out.stdout.contains(w), "{w:?} missing in:\n{}", out.stdout);
+    }
+    no_secret(&format!("{}{}", out.stdout, out.stderr), ELEVATED_PASSWORD);
+    no_secret(&format!("{}{}", out.stdout, out.stderr), PASSWORD);
+    assert!(m.s().open_shells().is_empty());
+    // The scripts stay on the machine as the plugin leaves them; the task logs are gone.
+    let files = m.files();
+    assert!(files.contains_key("Windows/Temp/packer-windows-update.ps1"));
+    assert!(
+        !files.keys().any(|f| f.ends_with(".out")),
+        "{:?}",
+        files.keys()
+    );
+}
+
+/// windows-update with a task password the machine refuses: the update run fails after its
+/// retries, naming the build, and the password never shows.
+#[test]
+fn windows_update_with_a_wrong_task_password_fails_clearly() {
+    let m = Machine::start(|c| c.users.push(("updater".into(), ELEVATED_PASSWORD.into())));
+    let out = run_one(
+        FORGE,
+        &m,
+        json!({}),
+        json!([{
+            "type": "windows-update",
+            "username": "updater",
+            "password": "Wr0ng-`pw$y",
+            "update_max_retries": 1,
+        }]),
+    );
+    failed(
+        "forge",
+        &out,
+        &[
+            "The user name or password is incorrect",
+            "Windows update script exited with non-zero exit status: 1",
+        ],
+    );
+    no_secret(&format!("{}{}", out.stdout, out.stderr), "Wr0ng-`pw$y");
+    assert!(
+        m.s().not_emulated().is_empty(),
+        "{:?}",
+        m.s().not_emulated()
+    );
+}

@@ -280,9 +280,24 @@ async fn files_and_directories_travel_both_ways() {
         .to_string();
     assert!(gone.contains("no such file or directory"), "{gone}");
 
-    // One command per transfer, not one per 8 KB.
+    // One command per transfer (a large file: one per part, in flight together, and one to
+    // put it in place), not one per 8 KB.
     let cmds = s.commands();
     assert!(cmds.len() < 20, "{} commands", cmds.len());
+    let marked = |m: &str| {
+        cmds.iter()
+            .filter(|c| c.script.as_deref().is_some_and(|t| t.starts_with(m)))
+            .count()
+    };
+    assert_eq!(marked("# forge:upload-part"), 4);
+    assert_eq!(marked("# forge:commit"), 1);
+    assert!(
+        !walk(dir.path())
+            .iter()
+            .any(|p| p.to_string_lossy().ends_with(".forge-upload")),
+        "{:?}",
+        walk(dir.path())
+    );
     assert!(s.not_emulated().is_empty(), "{:?}", s.not_emulated());
     assert!(s.open_shells().is_empty());
     s.stop().await;
@@ -299,12 +314,50 @@ async fn a_server_with_small_envelopes_gets_small_chunks() {
     .await;
     let (ctx, _) = forge_core::testing::ctx("null.win");
     let comm = WinrmComm::open(&ctx, settings(&s, |_| {})).await.unwrap();
+    // Large enough to go in parts: each part in flight is refused, and retried smaller.
     let f = local.path().join("f.bin");
-    std::fs::write(&f, blob(2 * 1024 * 1024 + 5)).unwrap();
+    std::fs::write(&f, blob(3 * 1024 * 1024 + 5)).unwrap();
     comm.upload(&ctx, "C:/f.bin", &f).await.unwrap();
     let back = local.path().join("back.bin");
     comm.download(&ctx, "C:/f.bin", &back).await.unwrap();
-    assert_eq!(std::fs::read(&back).unwrap(), blob(2 * 1024 * 1024 + 5));
+    assert_eq!(std::fs::read(&back).unwrap(), blob(3 * 1024 * 1024 + 5));
+    assert!(s.open_shells().is_empty());
+    s.stop().await;
+}
+
+/// A large upload whose destination is a directory fails in its parts, says why, and leaves
+/// no temporary file behind.
+#[tokio::test]
+async fn a_failed_upload_in_parts_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("target")).unwrap();
+    let s = server(dir.path(), |_| {}).await;
+    let (ctx, _) = forge_core::testing::ctx("null.win");
+    let comm = WinrmComm::open(&ctx, settings(&s, |_| {})).await.unwrap();
+    let f = local.path().join("f.bin");
+    std::fs::write(&f, blob(3 * 1024 * 1024)).unwrap();
+    let e = comm
+        .upload(&ctx, "C:/target", &f)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("Upload of") && e.contains("it is a directory"),
+        "{e}"
+    );
+    let left: Vec<_> = walk(dir.path());
+    assert!(left.is_empty(), "{left:?}");
+    let discards = s
+        .commands()
+        .iter()
+        .filter(|c| {
+            c.script
+                .as_deref()
+                .is_some_and(|t| t.starts_with("# forge:discard"))
+        })
+        .count();
+    assert_eq!(discards, 1);
     assert!(s.open_shells().is_empty());
     s.stop().await;
 }

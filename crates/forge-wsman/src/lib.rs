@@ -38,7 +38,7 @@ mod tls;
 
 pub use server::Server;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -84,6 +84,36 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// Upper bound on a Receive's wait, whatever the client's OperationTimeout says.
     pub max_operation_timeout: Duration,
+    /// The Windows Update catalogue the windows-update provisioner's script sees.
+    pub windows_updates: Vec<WindowsUpdate>,
+}
+
+/// One update in the emulated Windows Update catalogue (the `IUpdate` properties the
+/// windows-update script reads). JSON: `{"title": "...", "date": "2026-11-10", "size": 1048576,
+/// "reboot_required": true}`, the rest optional.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct WindowsUpdate {
+    /// `Title`.
+    pub title: String,
+    /// `LastDeploymentChangeTime`, as `yyyy-MM-dd`.
+    pub date: String,
+    /// `MaxDownloadSize` in bytes.
+    pub size: u64,
+    /// Whether installing it needs a restart.
+    pub reboot_required: bool,
+    /// `InstallationBehavior.CanRequestUserInput`.
+    pub can_request_user_input: bool,
+    /// `IsInstalled`.
+    pub installed: bool,
+    /// `IsHidden`.
+    pub hidden: bool,
+    /// `BrowseOnly`.
+    pub browse_only: bool,
+    /// `AutoSelectOnWebSites`.
+    pub auto_select_on_web_sites: bool,
+    /// `Type`: `Software` (the default when empty) or `Driver`.
+    pub kind: String,
 }
 
 impl Default for Config {
@@ -105,6 +135,7 @@ impl Default for Config {
             env: BTreeMap::new(),
             log_file: None,
             max_operation_timeout: Duration::from_secs(60),
+            windows_updates: Vec::new(),
         }
     }
 }

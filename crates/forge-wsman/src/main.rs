@@ -2,10 +2,13 @@
 //!
 //! `forge-wsman --sandbox DIR [--tls] [--ntlm] [--no-basic] [--deny-unencrypted]
 //! [--user U --password P] [--hostname H] [--log FILE] [--max-operations-per-shell N]
-//! [--max-shells-per-user N] [--max-envelope-size N] [--reboot-seconds N]`
+//! [--max-shells-per-user N] [--max-envelope-size N] [--reboot-seconds N]
+//! [--windows-updates FILE]`
 //!
 //! Prints `WINRM_PORT=<port>` (and `WINRM_CERT=<file>` with --tls, the PEM written next to the
 //! sandbox) once listening; with --log, every record is appended to FILE as JSON lines.
+//! --windows-updates reads the Windows Update catalogue: a JSON array of
+//! `forge_wsman::WindowsUpdate`.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -13,7 +16,7 @@ use std::time::Duration;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: forge-wsman --sandbox DIR [--tls] [--ntlm] [--no-basic] [--deny-unencrypted] [--user U --password P] [--hostname H] [--log FILE] [--max-operations-per-shell N] [--max-shells-per-user N] [--max-envelope-size N] [--reboot-seconds N]"
+        "usage: forge-wsman --sandbox DIR [--tls] [--ntlm] [--no-basic] [--deny-unencrypted] [--user U --password P] [--hostname H] [--log FILE] [--max-operations-per-shell N] [--max-shells-per-user N] [--max-envelope-size N] [--reboot-seconds N] [--windows-updates FILE]"
     );
     ExitCode::from(2)
 }
@@ -69,6 +72,19 @@ async fn main() -> ExitCode {
                 Some(n) => config.reboot_duration = Duration::from_secs(n as u64),
                 None => return usage(),
             },
+            "--windows-updates" => {
+                let Some(f) = value(&a) else { return usage() };
+                match std::fs::read(&f)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+                {
+                    Ok(u) => config.windows_updates = u,
+                    Err(e) => {
+                        eprintln!("forge-wsman: {f}: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             "-h" | "--help" => {
                 usage();
                 return ExitCode::SUCCESS;

@@ -87,6 +87,7 @@ impl Inner {
             }
         }
         self.machine.clear_shutdown();
+        self.machine.restarted();
         self.log(json!({"event": "reboot", "boot_id": self.boot_id.load(Ordering::SeqCst)}));
         tokio::time::sleep(self.config.reboot_duration).await;
         let id = self.boot_id.fetch_add(1, Ordering::SeqCst) + 1;
@@ -230,6 +231,11 @@ impl Server {
     /// Simulates a reboot now and returns when the machine is back.
     pub async fn reboot(&self) {
         self.inner.reboot().await;
+    }
+
+    /// The Windows Update catalogue, installed updates marked.
+    pub fn windows_updates(&self) -> Vec<crate::WindowsUpdate> {
+        self.inner.machine.windows_updates()
     }
 
     /// The sandbox path for a Windows path (e.g. `C:\Windows\Temp\x`), for assertions.

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use forge_core::comm::WinrmConfig;
 use forge_core::plugin::{BuildCtx, Communicator, Stream, DISCONNECTED};
 use forge_core::{Error, Result};
+use tokio_util::sync::CancellationToken;
 use winrm_rs::{Shell, WinrmClient, WinrmError};
 
 use super::client::{self, ENVELOPE_LARGE, ENVELOPE_SMALL};
@@ -104,12 +105,17 @@ impl WinrmComm {
             let mut out = Vec::new();
             let attempt = tokio::time::timeout(
                 left.max(Duration::from_millis(1)),
-                self.run(ctx, &packer_powershell(PROBE_SCRIPT), None, &mut |s, d| {
-                    if s == Stream::Stdout {
-                        out.extend_from_slice(d);
-                    }
-                    Ok(())
-                }),
+                self.run(
+                    &ctx.cancel,
+                    &packer_powershell(PROBE_SCRIPT),
+                    None,
+                    &mut |s, d| {
+                        if s == Stream::Stdout {
+                            out.extend_from_slice(d);
+                        }
+                        Ok(())
+                    },
+                ),
             )
             .await;
             let why = match attempt {
@@ -153,16 +159,16 @@ impl WinrmComm {
     /// command (Ctrl-C) and deletes the shell.
     async fn run(
         &self,
-        ctx: &BuildCtx,
+        cancel: &CancellationToken,
         command: &str,
         stdin: Option<&mut (dyn Read + Send)>,
         sink: &mut Sink<'_>,
     ) -> std::result::Result<i32, Failure> {
         let shell = tokio::select! {
             s = self.client.open_shell(&self.host) => s.map_err(Failure::Winrm)?,
-            _ = ctx.cancel.cancelled() => return Err(Failure::Cancelled),
+            _ = cancel.cancelled() => return Err(Failure::Cancelled),
         };
-        let r = self.run_in(ctx, &shell, command, stdin, sink).await;
+        let r = self.run_in(cancel, &shell, command, stdin, sink).await;
         // The shell goes whatever happened; a machine that went away takes it along.
         let _ = tokio::time::timeout(CLEANUP, shell.close()).await;
         r
@@ -170,7 +176,7 @@ impl WinrmComm {
 
     async fn run_in(
         &self,
-        ctx: &BuildCtx,
+        cancel: &CancellationToken,
         shell: &Shell<'_>,
         command: &str,
         stdin: Option<&mut (dyn Read + Send)>,
@@ -178,7 +184,7 @@ impl WinrmComm {
     ) -> std::result::Result<i32, Failure> {
         let id = tokio::select! {
             r = shell.start_command(command, &[]) => r.map_err(Failure::Winrm)?,
-            _ = ctx.cancel.cancelled() => return Err(Failure::Cancelled),
+            _ = cancel.cancelled() => return Err(Failure::Cancelled),
         };
         let mut send_error = None;
         if let Some(input) = stdin {
@@ -198,7 +204,7 @@ impl WinrmComm {
                 };
                 let sent = tokio::select! {
                     r = shell.send_input(&id, &data, last) => r,
-                    _ = ctx.cancel.cancelled() => {
+                    _ = cancel.cancelled() => {
                         interrupt(shell, &id).await;
                         return Err(Failure::Cancelled);
                     }
@@ -227,7 +233,7 @@ impl WinrmComm {
                 _ = tokio::time::sleep_until(deadline), if send_error.is_some() => {
                     return Err(Failure::Winrm(send_error.take().unwrap_or_else(|| unreachable!())));
                 }
-                _ = ctx.cancel.cancelled() => {
+                _ = cancel.cancelled() => {
                     interrupt(shell, &id).await;
                     return Err(Failure::Cancelled);
                 }
@@ -256,16 +262,17 @@ impl WinrmComm {
 
     /// Runs a transfer script, feeding `stdin`; retries once with the small envelope when the
     /// server refuses the large one. Non-zero exits fail with the script's error output.
-    async fn transfer(
+    async fn transfer<R: Read + Seek + Send>(
         &self,
-        ctx: &BuildCtx,
+        cancel: &CancellationToken,
         what: &str,
         script: &str,
-        mut stdin: Option<&mut std::fs::File>,
+        mut stdin: Option<&mut R>,
         sink: &mut Sink<'_>,
     ) -> Result<()> {
         let command = transfer::powershell_command(script);
         loop {
+            let envelope = self.envelope.load(Ordering::Relaxed);
             let mut err = Vec::new();
             let r = {
                 let mut both = |s: Stream, d: &[u8]| -> Result<()> {
@@ -278,7 +285,7 @@ impl WinrmComm {
                     }
                 };
                 let input = stdin.as_mut().map(|r| &mut **r as &mut (dyn Read + Send));
-                self.run(ctx, &command, input, &mut both).await
+                self.run(cancel, &command, input, &mut both).await
             };
             match r {
                 Ok(0) => return Ok(()),
@@ -291,12 +298,13 @@ impl WinrmComm {
                         format!("{what}: {text}")
                     }));
                 }
+                // (Parts in flight together each retry once.)
                 Err(Failure::Winrm(e))
-                    if client::is_too_large(&e)
-                        && self.envelope.swap(ENVELOPE_SMALL, Ordering::Relaxed)
-                            != ENVELOPE_SMALL =>
+                    if client::is_too_large(&e) && envelope != ENVELOPE_SMALL =>
                 {
-                    tracing::info!("winrm: the server refused {ENVELOPE_LARGE}-byte envelopes; using {ENVELOPE_SMALL}");
+                    if self.envelope.swap(ENVELOPE_SMALL, Ordering::Relaxed) != ENVELOPE_SMALL {
+                        tracing::info!("winrm: the server refused {ENVELOPE_LARGE}-byte envelopes; using {ENVELOPE_SMALL}");
+                    }
                     if let Some(r) = stdin.as_mut() {
                         r.rewind().map_err(|e| Error::msg(format!("{what}: {e}")))?;
                     }
@@ -359,7 +367,7 @@ impl Communicator for WinrmComm {
     ) -> Result<i32> {
         let (mut out, mut err) = (Lines::default(), Lines::default());
         let r = self
-            .run(ctx, command, None, &mut |s, d| {
+            .run(&ctx.cancel, command, None, &mut |s, d| {
                 let lines = match s {
                     Stream::Stdout => out.push(d),
                     Stream::Stderr => err.push(d),
@@ -400,15 +408,70 @@ impl Communicator for WinrmComm {
                 dst.push_str(&name.to_string_lossy());
             }
         }
+        let what = format!("Upload of {} to {dst}", src.display());
         let mut f = open(src)?;
-        self.transfer(
-            ctx,
-            &format!("Upload of {} to {dst}", src.display()),
-            &transfer::upload_script(&dst),
-            Some(&mut f),
-            &mut |_, _| Ok(()),
-        )
-        .await
+        let len = f
+            .metadata()
+            .map_err(|e| Error::msg(format!("{what}: {e}")))?
+            .len();
+        let chunk = transfer::chunk_size(self.envelope.load(Ordering::Relaxed));
+        let parts = transfer::parts(len, chunk);
+        if parts.len() == 1 {
+            let script = transfer::upload_script(&dst);
+            return self
+                .transfer(
+                    &ctx.cancel,
+                    &what,
+                    &script,
+                    Some(&mut f),
+                    &mut |_, _| Ok(()),
+                )
+                .await;
+        }
+        // Several commands in flight, each writing its range of the file.
+        let local = |e: std::io::Error| Error::msg(format!("{what}: {e}"));
+        let mut readers = Vec::new();
+        for (start, n) in &parts {
+            // Each part reads through a handle (and file position) of its own.
+            let part = transfer::Part::new(open(src)?, *start, *n).map_err(local)?;
+            readers.push((*start, part));
+        }
+        let sends = readers.iter_mut().map(|(start, r)| {
+            let script = transfer::upload_part_script(&dst, *start);
+            let what = &what;
+            async move {
+                self.transfer(&ctx.cancel, what, &script, Some(r), &mut |_, _| Ok(()))
+                    .await
+            }
+        });
+        let sent = futures_util::future::join_all(sends).await;
+        let mut r = sent.into_iter().collect::<Result<Vec<()>>>().map(drop);
+        if r.is_ok() {
+            r = self
+                .transfer(
+                    &ctx.cancel,
+                    &what,
+                    &transfer::commit_script(&dst, len),
+                    None::<&mut std::fs::File>,
+                    &mut |_, _| Ok(()),
+                )
+                .await;
+        }
+        if r.is_err() {
+            // Also after an interrupt: the discard is not cancelled.
+            let never = CancellationToken::new();
+            let script = transfer::discard_script(&dst);
+            let mut quiet = |_: Stream, _: &[u8]| Ok(());
+            let discard = self.transfer(
+                &never,
+                &what,
+                &script,
+                None::<&mut std::fs::File>,
+                &mut quiet,
+            );
+            let _ = tokio::time::timeout(CLEANUP, discard).await;
+        }
+        r
     }
 
     async fn upload_dir(&self, ctx: &BuildCtx, dst: &str, src: &Path) -> Result<()> {
@@ -427,7 +490,7 @@ impl Communicator for WinrmComm {
             .rewind()
             .map_err(|e| Error::msg(format!("temporary file: {e}")))?;
         self.transfer(
-            ctx,
+            &ctx.cancel,
             &format!("Upload of {} to {dst}", src.display()),
             &transfer::unzip_script(&dst),
             Some(&mut archive),
@@ -446,10 +509,10 @@ impl Communicator for WinrmComm {
         })?;
         let mut dec = LineDecoder::default();
         self.transfer(
-            ctx,
+            &ctx.cancel,
             &format!("Download of {src}"),
             &transfer::download_script(src),
-            None,
+            None::<&mut std::fs::File>,
             &mut |_, d| dec.push(d, &mut f),
         )
         .await?;
@@ -463,10 +526,10 @@ impl Communicator for WinrmComm {
             tempfile::tempfile().map_err(|e| Error::msg(format!("temporary file: {e}")))?;
         let mut dec = LineDecoder::default();
         self.transfer(
-            ctx,
+            &ctx.cancel,
             &format!("Download of {src}"),
             &transfer::download_dir_script(src),
-            None,
+            None::<&mut std::fs::File>,
             &mut |_, d| dec.push(d, &mut archive),
         )
         .await?;

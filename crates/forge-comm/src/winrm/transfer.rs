@@ -28,9 +28,8 @@ pub(super) fn encode(script: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Decodes the base64 lines arriving on stdin into the file `$tmp`.
-const STDIN_TO_TMP: &str = "$out = [System.IO.File]::Create($tmp)
-try {
+/// Decodes the base64 lines arriving on stdin into the open stream `$out`, then closes it.
+const STDIN_TO_OUT: &str = "try {
   while ($null -ne ($line = [Console]::In.ReadLine())) {
     if ($line.Length -gt 0) {
       $bytes = [System.Convert]::FromBase64String($line)
@@ -54,17 +53,85 @@ $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $dst = {}
 $full = [System.IO.Path]::GetFullPath($dst)
-if (Test-Path -LiteralPath $full -PathType Container) {{
-  [Console]::Error.WriteLine("Error restoring file to ${{full}}: it is a directory; give the destination a trailing slash to upload into it")
-  exit 1
-}}
-$dir = [System.IO.Path]::GetDirectoryName($full)
+{NOT_A_DIRECTORY}$dir = [System.IO.Path]::GetDirectoryName($full)
 if ($dir) {{ [void][System.IO.Directory]::CreateDirectory($dir) }}
 $tmp = $full + '.forge-upload'
 {}Move-Item -LiteralPath $tmp -Destination $full -Force
 "#,
         literal(dst),
-        STDIN_TO_TMP
+        stdin_to_tmp()
+    )
+}
+
+/// Decodes the base64 lines arriving on stdin into the file `$tmp`.
+fn stdin_to_tmp() -> String {
+    format!("$out = [System.IO.File]::Create($tmp)\n{STDIN_TO_OUT}")
+}
+
+/// Refuses a destination that is a directory, as Packer's restore script does.
+const NOT_A_DIRECTORY: &str = r#"if (Test-Path -LiteralPath $full -PathType Container) {
+  [Console]::Error.WriteLine("Error restoring file to ${full}: it is a directory; give the destination a trailing slash to upload into it")
+  exit 1
+}
+"#;
+
+/// One part of a parallel upload: writes stdin's base64 lines into `dst`'s temporary file
+/// (beside it, shared with the other parts) from byte `offset` on.
+pub(super) fn upload_part_script(dst: &str, offset: u64) -> String {
+    format!(
+        r#"# forge:upload-part
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$dst = {}
+$offset = {offset}
+$full = [System.IO.Path]::GetFullPath($dst)
+{NOT_A_DIRECTORY}$dir = [System.IO.Path]::GetDirectoryName($full)
+if ($dir) {{ [void][System.IO.Directory]::CreateDirectory($dir) }}
+$tmp = $full + '.forge-upload'
+$out = [System.IO.File]::Open($tmp, 'OpenOrCreate', 'Write', 'ReadWrite')
+[void]$out.Seek($offset, 'Begin')
+{STDIN_TO_OUT}"#,
+        literal(dst)
+    )
+}
+
+/// Ends a parallel upload: the parts' temporary file, cut to `size` bytes, becomes `dst`; one
+/// shorter is removed and the script fails.
+pub(super) fn commit_script(dst: &str, size: u64) -> String {
+    format!(
+        r#"# forge:commit
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$dst = {}
+$size = {size}
+$full = [System.IO.Path]::GetFullPath($dst)
+$tmp = $full + '.forge-upload'
+$f = [System.IO.File]::Open($tmp, 'Open', 'Write')
+$got = $f.Length
+# What an earlier, longer upload left beyond the end goes.
+if ($got -ge $size) {{ $f.SetLength($size) }}
+$f.Close()
+if ($got -lt $size) {{
+  Remove-Item -LiteralPath $tmp -Force
+  [Console]::Error.WriteLine("Error restoring file to ${{full}}: ${{got}} of ${{size}} bytes arrived")
+  exit 1
+}}
+{NOT_A_DIRECTORY}Move-Item -LiteralPath $tmp -Destination $full -Force
+"#,
+        literal(dst)
+    )
+}
+
+/// Removes what a failed parallel upload left.
+pub(super) fn discard_script(dst: &str) -> String {
+    format!(
+        r#"# forge:discard
+$ProgressPreference = 'SilentlyContinue'
+$dst = {}
+$tmp = [System.IO.Path]::GetFullPath($dst) + '.forge-upload'
+Remove-Item -LiteralPath $tmp -Force -ErrorAction SilentlyContinue
+"#,
+        literal(dst)
     )
 }
 
@@ -90,7 +157,7 @@ try {{
 }} finally {{ $zip.Dispose(); Remove-Item -LiteralPath $tmp -Force }}
 "#,
         literal(dst),
-        STDIN_TO_TMP
+        stdin_to_tmp()
     )
 }
 
@@ -134,6 +201,67 @@ try {{
 "#,
         literal(src)
     )
+}
+
+/// How many commands a large upload runs at once, each with its own part of the file.
+pub(super) const PARTS: u64 = 4;
+
+/// The byte ranges (start, length) a `len`-byte file is uploaded in: one when it fits a few
+/// `Send`s of `chunk` bytes, else [`PARTS`] of whole chunks (the last takes the rest).
+pub(super) fn parts(len: u64, chunk: usize) -> Vec<(u64, u64)> {
+    let chunk = chunk.max(1) as u64;
+    if len < 2 * PARTS * chunk {
+        return vec![(0, len)];
+    }
+    let per = len.div_ceil(chunk).div_ceil(PARTS) * chunk;
+    (0..PARTS)
+        .map(|i| (i * per, per.min(len.saturating_sub(i * per))))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// A byte range of a file, read (and rewound) on its own.
+pub(super) struct Part {
+    file: std::fs::File,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl Part {
+    /// `len` bytes of `file` from `start` on.
+    pub(super) fn new(mut file: std::fs::File, start: u64, len: u64) -> std::io::Result<Part> {
+        file.seek(std::io::SeekFrom::Start(start))?;
+        Ok(Part {
+            file,
+            start,
+            len,
+            pos: 0,
+        })
+    }
+}
+
+impl Read for Part {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = (self.len - self.pos).min(buf.len() as u64) as usize;
+        let n = self.file.read(&mut buf[..left])?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Part {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let pos = match to {
+            std::io::SeekFrom::Start(n) => n as i128,
+            std::io::SeekFrom::Current(d) => self.pos as i128 + d as i128,
+            std::io::SeekFrom::End(d) => self.len as i128 + d as i128,
+        };
+        let pos = u64::try_from(pos.clamp(0, self.len as i128)).unwrap_or(0);
+        self.file.seek(std::io::SeekFrom::Start(self.start + pos))?;
+        self.pos = pos;
+        Ok(pos)
+    }
 }
 
 /// How many file bytes fit one `Send` of an `envelope`-byte request: the data goes base64
@@ -277,6 +405,39 @@ mod tests {
         // "ab" in UTF-16LE is 61 00 62 00.
         assert_eq!(encode("ab"), "YQBiAA==");
         assert!(powershell_command("ab").ends_with("-EncodedCommand YQBiAA=="));
+    }
+
+    #[test]
+    fn large_files_go_in_parts_of_whole_chunks() {
+        assert_eq!(parts(0, 100), [(0, 0)]);
+        assert_eq!(parts(799, 100), [(0, 799)]);
+        assert_eq!(
+            parts(800, 100),
+            [(0, 200), (200, 200), (400, 200), (600, 200)]
+        );
+        assert_eq!(
+            parts(1001, 100),
+            [(0, 300), (300, 300), (600, 300), (900, 101)]
+        );
+        for len in [800u64, 12_345, 20 << 20] {
+            let p = parts(len, 368_000);
+            assert_eq!(p.iter().map(|(_, n)| n).sum::<u64>(), len);
+            assert!(p.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0));
+        }
+    }
+
+    #[test]
+    fn a_part_reads_and_rewinds_its_range_only() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(b"0123456789").unwrap();
+        let mut p = Part::new(f, 3, 4).unwrap();
+        let mut s = String::new();
+        p.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "3456");
+        p.rewind().unwrap();
+        let mut s = String::new();
+        p.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "3456");
     }
 
     #[test]

@@ -9,6 +9,12 @@
 //!   replaced); exit 0.
 //! - `# forge:unzip` + `$dst`: stdin is a ZIP archive the same way; extracted into `$dst`
 //!   (created if missing, existing files overwritten); exit 0.
+//! - `# forge:upload-part` + `$dst` + `$offset = <n>`: stdin as for `upload`; the bytes go
+//!   into `<$dst>.forge-upload` from byte `n` on (the file is created if missing and shared by
+//!   the parts in flight); a `$dst` that is a directory fails; exit 0.
+//! - `# forge:commit` + `$dst` + `$size = <n>`: `<$dst>.forge-upload`, cut to `n` bytes,
+//!   becomes `$dst`; one shorter is removed and the script fails.
+//! - `# forge:discard` + `$dst`: removes `<$dst>.forge-upload` if there is one.
 //! - `# forge:download` + `$src`: stdout is the file's base64 in CRLF-separated lines; a
 //!   missing file gives a Windows-like message on stderr and exit 1.
 //! - `# forge:download-dir` + `$src`: stdout is the base64 (lines) of a ZIP of the directory's
@@ -57,6 +63,26 @@ fn literal(script: &str, name: &str) -> Option<String> {
     None
 }
 
+/// The `$name = <number>` line's value.
+fn number(script: &str, name: &str) -> Option<u64> {
+    script.lines().find_map(|l| {
+        let rest = l
+            .trim()
+            .strip_prefix(name)?
+            .trim_start()
+            .strip_prefix('=')?;
+        rest.trim().parse().ok()
+    })
+}
+
+/// The temporary file of a parallel upload to `dst`.
+fn part_file(m: &Machine, ctx: &Ctx, dst: &str) -> std::path::PathBuf {
+    let host = m.host_path(dst, &ctx.cwd);
+    let mut name = host.file_name().unwrap_or_default().to_os_string();
+    name.push(".forge-upload");
+    host.with_file_name(name)
+}
+
 /// Decodes CRLF-separated base64 lines, each on its own.
 fn decode_lines(stdin: &[u8]) -> Result<Vec<u8>, String> {
     let text = String::from_utf8_lossy(stdin);
@@ -80,6 +106,14 @@ fn encode_lines(ctx: &Ctx, bytes: &[u8]) {
     }
 }
 
+/// The whole of stdin, decoded (`None`, said on stderr, when it is not base64 lines).
+async fn stdin_bytes(ctx: &Ctx) -> Option<Vec<u8>> {
+    let stdin = ctx.io.read_stdin_all().await;
+    decode_lines(&stdin)
+        .map_err(|e| ctx.err_line(&format!("Exception calling \"FromBase64String\": {e}")))
+        .ok()
+}
+
 /// `Some(exit code)` when `script` is one of forge's transfer scripts.
 pub(super) async fn try_run(m: &Arc<Machine>, ctx: &mut Ctx, script: &str) -> Option<i32> {
     let first = script.lines().next().unwrap_or_default().trim();
@@ -89,13 +123,8 @@ pub(super) async fn try_run(m: &Arc<Machine>, ctx: &mut Ctx, script: &str) -> Op
             let Some(dst) = literal(script, "$dst") else {
                 return Some(ctx.not_emulated("forge transfer script without a $dst line"));
             };
-            let stdin = ctx.io.read_stdin_all().await;
-            let bytes = match decode_lines(&stdin) {
-                Ok(b) => b,
-                Err(e) => {
-                    ctx.err_line(&format!("Exception calling \"FromBase64String\": {e}"));
-                    return Some(1);
-                }
+            let Some(bytes) = stdin_bytes(ctx).await else {
+                return Some(1);
             };
             let host = m.host_path(&dst, &ctx.cwd);
             let res = if marker == "upload" {
@@ -110,6 +139,64 @@ pub(super) async fn try_run(m: &Arc<Machine>, ctx: &mut Ctx, script: &str) -> Op
                     1
                 }
             }
+        }
+        "upload-part" => {
+            let (Some(dst), Some(offset)) = (literal(script, "$dst"), number(script, "$offset"))
+            else {
+                return Some(ctx.not_emulated("forge:upload-part without $dst and $offset"));
+            };
+            let Some(bytes) = stdin_bytes(ctx).await else {
+                return Some(1);
+            };
+            if m.host_path(&dst, &ctx.cwd).is_dir() {
+                ctx.err_line(&format!("Error restoring file to {dst}: it is a directory"));
+                return Some(1);
+            }
+            match write_at(&part_file(m, ctx, &dst), offset, &bytes) {
+                Ok(()) => 0,
+                Err(e) => {
+                    ctx.err_line(&format!("upload to '{dst}' failed: {e}"));
+                    1
+                }
+            }
+        }
+        "commit" => {
+            let (Some(dst), Some(size)) = (literal(script, "$dst"), number(script, "$size")) else {
+                return Some(ctx.not_emulated("forge:commit without $dst and $size"));
+            };
+            let tmp = part_file(m, ctx, &dst);
+            let host = m.host_path(&dst, &ctx.cwd);
+            let got = std::fs::metadata(&tmp).map(|md| md.len()).ok();
+            if got.is_some_and(|n| n > size) {
+                let cut = std::fs::OpenOptions::new().write(true).open(&tmp);
+                let _ = cut.and_then(|f| f.set_len(size));
+            }
+            if got.is_none_or(|n| n < size) {
+                let _ = std::fs::remove_file(&tmp);
+                ctx.err_line(&format!(
+                    "Error restoring file to {dst}: {} of {size} bytes arrived",
+                    got.unwrap_or(0)
+                ));
+                1
+            } else if host.is_dir() {
+                ctx.err_line(&format!("Error restoring file to {dst}: it is a directory"));
+                1
+            } else {
+                match std::fs::rename(&tmp, &host) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        ctx.err_line(&format!("Move-Item to '{dst}' failed: {e}"));
+                        1
+                    }
+                }
+            }
+        }
+        "discard" => {
+            let Some(dst) = literal(script, "$dst") else {
+                return Some(ctx.not_emulated("forge:discard without $dst"));
+            };
+            let _ = std::fs::remove_file(part_file(m, ctx, &dst));
+            0
         }
         "download" | "download-dir" => {
             let Some(src) = literal(script, "$src") else {
@@ -153,6 +240,21 @@ fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         return Err(std::io::Error::other("the destination is a directory"));
     }
     std::fs::write(path, bytes)
+}
+
+/// Writes `bytes` into `path` from byte `offset` on (creating the file and its parents).
+fn write_at(path: &Path, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Seek as _;
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    f.seek(std::io::SeekFrom::Start(offset))?;
+    f.write_all(bytes)
 }
 
 fn unzip(dst: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -222,6 +324,13 @@ mod tests {
         let s = "# forge:upload\n$dst = 'C:\\it''s\\x.txt'\n";
         assert_eq!(literal(s, "$dst").as_deref(), Some("C:\\it's\\x.txt"));
         assert_eq!(literal(s, "$src"), None);
+    }
+
+    #[test]
+    fn numbers() {
+        let s = "# forge:commit\n$dst = 'C:\\x'\n$size = 20971520\n";
+        assert_eq!(number(s, "$size"), Some(20_971_520));
+        assert_eq!(number(s, "$offset"), None);
     }
 
     #[test]

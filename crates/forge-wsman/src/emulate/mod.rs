@@ -8,6 +8,7 @@
 pub mod forge_transfer;
 mod packer;
 mod powershell;
+mod windows_update;
 
 use crate::Config;
 use std::future::Future;
@@ -21,9 +22,8 @@ use tokio::sync::Notify;
 pub type BoxFut<'a> = Pin<Box<dyn Future<Output = i32> + Send + 'a>>;
 
 /// Extension point: recognises a PowerShell script (decoded `-EncodedCommand`, `-Command` text or
-/// a `-File` script's content) and emulates it. Recognisers run after forge's transfer scripts
-/// and before Packer's scripts and the interpreter. (Meant for rgl/packer-plugin-windows-update's
-/// scripts, which are not emulated here.)
+/// a `-File` script's content) and emulates it. Recognisers run after forge's transfer and
+/// windows-update scripts and before Packer's scripts and the interpreter.
 pub trait Recogniser: Send + Sync {
     /// Name for the record.
     fn name(&self) -> &str;
@@ -284,6 +284,14 @@ pub struct Machine {
     reboot_tx: tokio::sync::mpsc::UnboundedSender<()>,
     shutdown: Mutex<ShutdownState>,
     recognisers: Mutex<Vec<Arc<dyn Recogniser>>>,
+    updates: Mutex<UpdateState>,
+}
+
+/// The Windows Update catalogue and whether an install waits for a restart.
+#[derive(Default)]
+struct UpdateState {
+    catalogue: Vec<crate::WindowsUpdate>,
+    pending_restart: bool,
 }
 
 impl Machine {
@@ -304,12 +312,48 @@ impl Machine {
             reboot_tx,
             shutdown: Mutex::new(ShutdownState::None),
             recognisers: Mutex::new(Vec::new()),
+            updates: Mutex::new(UpdateState {
+                catalogue: config.windows_updates.clone(),
+                pending_restart: false,
+            }),
         }
     }
 
     /// Adds a script recogniser (see [`Recogniser`]).
     pub fn add_recogniser(&self, r: Arc<dyn Recogniser>) {
         lock(&self.recognisers).push(r);
+    }
+
+    /// The Windows Update catalogue as it stands (installed ones marked).
+    pub fn windows_updates(&self) -> Vec<crate::WindowsUpdate> {
+        lock(&self.updates).catalogue.clone()
+    }
+
+    /// Installs the catalogue's updates titled `titles`; whether one of them needs a restart
+    /// (which is then pending until the machine restarts).
+    pub fn install_updates(&self, titles: &[String]) -> bool {
+        let mut st = lock(&self.updates);
+        let mut restart = false;
+        for u in st
+            .catalogue
+            .iter_mut()
+            .filter(|u| titles.contains(&u.title))
+        {
+            u.installed = true;
+            restart |= u.reboot_required;
+        }
+        st.pending_restart |= restart;
+        restart
+    }
+
+    /// Whether installed updates wait for a restart.
+    pub fn updates_pending_restart(&self) -> bool {
+        lock(&self.updates).pending_restart
+    }
+
+    /// The machine has restarted.
+    pub(crate) fn restarted(&self) {
+        lock(&self.updates).pending_restart = false;
     }
 
     /// The machine's host name.

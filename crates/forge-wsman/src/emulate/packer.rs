@@ -176,7 +176,7 @@ fn download(m: &Arc<Machine>, ctx: &mut Ctx, script: &str) -> i32 {
     }
 }
 
-fn ps_unescape(s: &str) -> String {
+pub(super) fn ps_unescape(s: &str) -> String {
     s.replace("``", "\u{0}")
         .replace("`$", "$")
         .replace("`\"", "\"")
@@ -184,7 +184,7 @@ fn ps_unescape(s: &str) -> String {
         .replace('\u{0}', "`")
 }
 
-fn xml_unescape(s: &str) -> String {
+pub(super) fn xml_unescape(s: &str) -> String {
     s.replace("&#34;", "\"")
         .replace("&#39;", "'")
         .replace("&#x9;", "\t")
@@ -197,10 +197,38 @@ fn xml_unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+pub(super) fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let a = s.find(start)? + start.len();
     let b = s[a..].find(end)? + a;
     Some(&s[a..b])
+}
+
+/// Runs `command` as `user`'s scheduled task: its output goes to `log` (a Windows path), is
+/// shown, and the log is removed, as the wrappers that tail it do.
+pub(super) async fn run_as_task(
+    m: &Arc<Machine>,
+    ctx: &mut Ctx,
+    user: &str,
+    command: &str,
+    log: &str,
+) -> i32 {
+    let mut sub = ctx.sub();
+    sub.user = user.to_string();
+    let code = m.clone().run_line(&mut sub, command).await;
+    ctx.not_emulated.append(&mut sub.not_emulated);
+    let (out, err) = sub.io.take_all();
+    let mut all = out;
+    all.extend(err);
+    let log_host = m.host_path(log, &ctx.cwd);
+    if let Some(p) = log_host.parent() {
+        let _ = std::fs::create_dir_all(p);
+    }
+    let _ = std::fs::write(&log_host, &all);
+    for line in String::from_utf8_lossy(&all).lines() {
+        ctx.out_line(line);
+    }
+    let _ = std::fs::remove_file(&log_host);
+    code
 }
 
 /// packer-plugin-sdk guestexec's elevated wrapper: a scheduled task running `cmd /c COMMAND >
@@ -236,23 +264,7 @@ async fn elevated(m: &Arc<Machine>, ctx: &mut Ctx, script: &str) -> i32 {
         .find_map(|l| command.strip_suffix(format!(" > {l} 2>&1").as_str()))
         .unwrap_or(command)
         .to_string();
-    let log = expanded;
-    let mut sub = ctx.sub();
-    sub.user = user.clone();
-    let code = m.clone().run_line(&mut sub, &command).await;
-    ctx.not_emulated.append(&mut sub.not_emulated);
-    let (out, err) = sub.io.take_all();
-    let mut all = out;
-    all.extend(err);
-    let log_host = m.host_path(&log, &ctx.cwd);
-    if let Some(p) = log_host.parent() {
-        let _ = std::fs::create_dir_all(p);
-    }
-    let _ = std::fs::write(&log_host, &all);
-    for line in String::from_utf8_lossy(&all).lines() {
-        ctx.out_line(line);
-    }
-    let _ = std::fs::remove_file(&log_host);
+    let code = run_as_task(m, ctx, &user, &command, &expanded).await;
     if let Some(sf) = dq_arg(
         ctx,
         script,

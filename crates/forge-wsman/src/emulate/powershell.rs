@@ -13,7 +13,7 @@
 //! comments.
 //! Double-quoted strings expand `$env:NAME`, `${env:NAME}` and backtick escapes.
 
-use super::{forge_transfer, packer, BoxFut, Ctx, Machine};
+use super::{forge_transfer, packer, windows_update, BoxFut, Ctx, Machine};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,11 +104,14 @@ pub(super) fn decode_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Runs a PowerShell script: forge's transfer scripts, added recognisers, Packer's scripts,
+/// Runs a PowerShell script: forge's transfer and windows-update scripts, added recognisers, Packer's scripts,
 /// then the interpreter.
 pub(super) fn run_script<'a>(m: &'a Arc<Machine>, ctx: &'a mut Ctx, script: &'a str) -> BoxFut<'a> {
     Box::pin(async move {
         if let Some(code) = forge_transfer::try_run(m, ctx, script).await {
+            return code;
+        }
+        if let Some(code) = windows_update::try_run(m, ctx, script).await {
             return code;
         }
         let recognisers = super::lock(&m.recognisers).clone();
