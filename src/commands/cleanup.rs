@@ -242,7 +242,13 @@ impl Cleanup {
         let mut stuck: BTreeSet<(String, usize)> = BTreeSet::new();
         let mut no_creds = NoCredentials::default();
         for r in &j.live {
-            let what = format!("{} {} (run {}, build {})", r.kind, r.id, j.run_id, r.build);
+            // A resource journaled before its id was known is found by the run's tag.
+            let id = if r.id.is_empty() {
+                "(by the run's tag)"
+            } else {
+                r.id.as_str()
+            };
+            let what = format!("{} {id} (run {}, build {})", r.kind, j.run_id, r.build);
             if self.dry_run {
                 self.say(&format!("Would remove {what}"));
                 continue;
