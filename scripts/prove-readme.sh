@@ -78,7 +78,7 @@ remove_installed() {
     "${APT[@]}" update </dev/null >>"$APT_LOG" 2>&1 || die "apt-get update failed: see $APT_LOG"
   done < <(sed -n 's/^file //p' "$RECORD" | sort -u)
   while read -r f; do
-    case "$f" in /var/tmp/forge-test-venv) ;; *) die "unexpected directory in $RECORD: $f" ;; esac
+    case "$f" in /var/tmp/forge-test-venv|/var/tmp/forge-test-vcsim) ;; *) die "unexpected directory in $RECORD: $f" ;; esac
     echo "removing $f"
     rm -rf "$f"
   done < <(sed -n 's/^dir //p' "$RECORD" | sort -u)

@@ -42,6 +42,11 @@
 #     command test's guest); debootstrap and e2fsprogs build the test guest disk once into
 #     /var/tmp/forge-test-guest2 (scripts/qemu-guest.sh); xorriso reads back the ISO images
 #     forge makes for cd_files, as an independent check.
+#   - the vSphere test bed (crates/forge-testkit/src/vcsim.rs): golang-go and
+#     golang-github-vmware-govmomi-dev. Debian's govmomi has the simulator library but not the
+#     vcsim command, so crates/forge-testkit/vcsim/main.go is built from them offline (GOPATH
+#     mode, no module download) into /var/tmp/forge-test-vcsim/vcsim, again only when that file,
+#     Go or govmomi changed; the tests find it through FORGE_VCSIM.
 #   - groff-base: tests/docs.rs checks that groff reads forge's manual pages without a warning.
 #   - xz-utils, zstd, lz4, unzip, gzip, tar, coreutils: the compress and checksum post-processor
 #     tests read forge's archives and sums back with the system's own tools.
@@ -100,6 +105,8 @@ ANSIBLE_VERSION=2.19.14   # pinned: the ansible provisioner tests run this ansib
 WINRM_PY_VENV=/var/tmp/forge-test-winrm-py
 PYWINRM_VERSION=0.5.0   # pinned: the real WinRM clients forge-wsman is validated with
 PYPSRP_VERSION=0.9.1
+VCSIM_DIR=/var/tmp/forge-test-vcsim   # the vCenter simulator, built from crates/forge-testkit/vcsim
+GO_LOG=$LOGDIR/go.log
 mkdir -p "$STATE" "$LOGDIR"
 
 # What the tests run -> the Debian package that provides it. A missing path is installed; after
@@ -119,6 +126,7 @@ NEEDS=(
   /bin/busybox:busybox-static /sbin/mkfs.ext4:e2fsprogs /usr/bin/groff:groff-base
   /usr/bin/flock:util-linux /usr/bin/script:bsdutils /usr/sbin/chroot:coreutils
   /usr/bin/python3:python3
+  /usr/bin/go:golang-go /usr/share/gocode/src/github.com/vmware/govmomi/simulator/model.go:golang-github-vmware-govmomi-dev
   /usr/bin/xz:xz-utils /usr/bin/zstd:zstd /usr/bin/lz4:lz4 /usr/bin/unzip:unzip /usr/bin/gzip:gzip
   /usr/bin/tar:tar /usr/bin/stat:coreutils /usr/bin/sha256sum:coreutils
 )
@@ -365,6 +373,34 @@ export FORGE_ANSIBLE=$ANSIBLE_VENV/bin
 venv_install "$WINRM_PY_VENV" "pywinrm==$PYWINRM_VERSION pypsrp==$PYPSRP_VERSION" winrm_py_ok
 export FORGE_WINRM_PY=$WINRM_PY_VENV/bin/python3
 
+# vcsim: crates/forge-testkit/vcsim/main.go built offline against Debian's govmomi (GOPATH mode:
+# Debian ships it under /usr/share/gocode). Rebuilt only when the source, Go or govmomi changed
+# (the stamp); flock, as concurrent runs share it. The tests find it through FORGE_VCSIM.
+VCSIM_SRC=crates/forge-testkit/vcsim/main.go
+vcsim_stamp() {
+  sha256sum <"$VCSIM_SRC"
+  /usr/bin/go version 2>&1
+  dpkg-query -W -f '${Version}\n' golang-github-vmware-govmomi-dev 2>&1
+}
+vcsim_built() { [ -x "$VCSIM_DIR/vcsim" ] && [ "$(cat "$VCSIM_DIR/.stamp" 2>/dev/null)" = "$(vcsim_stamp)" ]; }
+if ! vcsim_built; then
+  echo "building vcsim into $VCSIM_DIR (go build, offline; its output: $GO_LOG)"
+  mkdir -p "$VCSIM_DIR"
+  grep -qx "dir $VCSIM_DIR" "$RECORD" 2>/dev/null || echo "dir $VCSIM_DIR" >>"$RECORD"
+  (
+    flock 9
+    if ! vcsim_built; then
+      printf '\n=== %s go build %s\n' "$(date -u '+%F %T')" "$VCSIM_SRC" >>"$GO_LOG"
+      GO111MODULE=off GOFLAGS= GOPROXY=off GOPATH=/usr/share/gocode GOCACHE="$VCSIM_DIR/gocache" \
+        /usr/bin/go build -o "$VCSIM_DIR/vcsim.new" "$VCSIM_SRC" </dev/null >>"$GO_LOG" 2>&1 \
+        || die "building vcsim ($VCSIM_SRC, Debian's golang-go and golang-github-vmware-govmomi-dev) failed: see $GO_LOG"
+      mv "$VCSIM_DIR/vcsim.new" "$VCSIM_DIR/vcsim"
+      vcsim_stamp >"$VCSIM_DIR/.stamp"
+    fi
+  ) 9>"$VCSIM_DIR/.lock"
+fi
+export FORGE_VCSIM=$VCSIM_DIR/vcsim
+
 # Everything the tests run, checked after the install: the first one missing stops the run.
 logs="apt's output is in $APT_LOG"
 for need in "${NEEDS[@]}"; do
@@ -384,6 +420,7 @@ check "apt-cache (the boot command test's kernel)" apt sh -c 'apt-cache depends 
 check "moto $MOTO_VERSION" "moto[server] from PyPI, $PIP_LOG" moto_ok "$python"
 check "ansible-core $ANSIBLE_VERSION" "ansible-core from PyPI, $PIP_LOG" ansible_ok
 check "pywinrm $PYWINRM_VERSION and pypsrp $PYPSRP_VERSION" "pywinrm and pypsrp from PyPI, $PIP_LOG" winrm_py_ok
+check "vcsim ($FORGE_VCSIM -once)" "golang-github-vmware-govmomi-dev; $GO_LOG" timeout 60 "$FORGE_VCSIM" -once
 echo "test beds ready in $SECONDS s: every tool the tests need is installed (moto: $python)"
 [ -z "$setup_only" ] || exit 0
 

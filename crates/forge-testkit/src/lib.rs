@@ -1,7 +1,7 @@
 //! forge's shared test support, a dev-dependency of the workspace's test crates: one module per
-//! test bed ([`ansible`], [`sshd`], [`proxy`], [`docker`], [`registry`], [`moto`], [`qemu`] for the builder's
-//! guest, [`qemu_boot`] for the boot-command test), the CLI runner ([`cli`], [`build`]) and
-//! small helpers ([`tempdir`], [`cases`], [`corpus`]).
+//! test bed ([`ansible`], [`sshd`], [`proxy`], [`docker`], [`registry`], [`moto`], [`vcsim`]
+//! for vSphere, [`qemu`] for the builder's guest, [`qemu_boot`] for the boot-command test), the
+//! CLI runner ([`cli`], [`build`]) and small helpers ([`tempdir`], [`cases`], [`corpus`]).
 //!
 //! A missing tool fails the test with the Debian (or PyPI) package to install ([`require`]);
 //! `scripts/test.sh` installs them all. Nothing here knows the binary under test: integration
@@ -23,6 +23,7 @@ pub mod registry;
 pub mod require;
 pub mod sshd;
 pub mod tempdir;
+pub mod vcsim;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,33 @@
+//! forge's vSphere platform. For now: a narrow vim25 SOAP client of its own, for the calls the
+//! vsphere-iso and vsphere-clone builders make (the README says why not a generated SDK).
+//!
+//! - [`soap`]: requests, answers and faults as XML;
+//! - [`client`]: the session (connection, `insecure_connection`, login, logout, round-trip
+//!   count);
+//! - [`property`]: properties of managed objects, and objects below a container;
+//! - [`find`]: the datacenter, and folders, clusters, hosts, resource pools, datastores,
+//!   networks and VMs by name or inventory path;
+//! - [`task`]: waiting for a task.
+//!
+//! ```no_run
+//! # async fn demo() -> forge_core::Result<()> {
+//! use forge_vsphere::{Client, Config};
+//! let client = Client::connect(&Config::new("vc.example.com", "admin", "secret", false)).await?;
+//! let dc = client.datacenter(None).await?;
+//! let vm = client.vm(&dc, "template-debian12").await?;
+//! println!("{} is {}", vm.path, vm.moref);
+//! client.logout().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod client;
+pub mod find;
+pub mod property;
+pub mod soap;
+pub mod task;
+
+pub use client::{Client, Config, ServiceContent};
+pub use find::{Datacenter, Found};
+pub use property::ObjectContent;
+pub use soap::{Fault, Moref, Node, Request};
+pub use task::TaskResult;
