@@ -78,7 +78,8 @@ remove_installed() {
     "${APT[@]}" update </dev/null >>"$APT_LOG" 2>&1 || die "apt-get update failed: see $APT_LOG"
   done < <(sed -n 's/^file //p' "$RECORD" | sort -u)
   while read -r f; do
-    case "$f" in /var/tmp/forge-test-venv|/var/tmp/forge-test-vcsim) ;; *) die "unexpected directory in $RECORD: $f" ;; esac
+    # Only the test beds' own directories (the virtualenvs, the simulator).
+    case "$f" in /var/tmp/forge-test-[a-z0-9-]*) ;; *) die "unexpected directory in $RECORD: $f" ;; esac
     echo "removing $f"
     rm -rf "$f"
   done < <(sed -n 's/^dir //p' "$RECORD" | sort -u)
