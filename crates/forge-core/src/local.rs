@@ -174,9 +174,14 @@ fn spawn_journaled(
     if let Some(d) = &cmd.cwd {
         c.current_dir(d);
     }
-    let rec = ctx
-        .journal
-        .intend(&ctx.name, "process", "", json!({ "argv": cmd.argv }))?;
+    let tag = process_tag();
+    c.env(PROCESS_TAG_ENV, &tag);
+    let rec = ctx.journal.intend(
+        &ctx.name,
+        "process",
+        "",
+        json!({ "argv": cmd.argv, "tag": tag }),
+    )?;
     let child = match c.spawn() {
         Ok(ch) => ch,
         Err(e) => {
@@ -188,7 +193,7 @@ fn spawn_journaled(
     ctx.journal.update(
         rec.seq,
         &pid.to_string(),
-        json!({ "pid": pid, "start_ticks": process_start_ticks(pid), "argv": cmd.argv }),
+        json!({ "pid": pid, "start_ticks": process_start_ticks(pid), "argv": cmd.argv, "tag": tag }),
     );
     Ok((child, pid, rec))
 }
@@ -386,6 +391,38 @@ pub fn group_alive(pgid: u32) -> bool {
     })
 }
 
+/// The environment variable that marks a journaled process and everything it starts, so that
+/// a process whose pid never reached the journal (forge was killed between its spawn and the
+/// journal's update) is still found.
+pub const PROCESS_TAG_ENV: &str = "FORGE_PROCESS_TAG";
+
+/// A new, unique process tag.
+pub fn process_tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The process groups of the live processes whose environment carries `tag`.
+pub fn tagged_groups(tag: &str) -> Vec<u32> {
+    let want = format!("{PROCESS_TAG_ENV}={tag}");
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut groups: Vec<u32> = rd
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == want.as_bytes()))
+        })
+        .filter_map(ProcStat::read)
+        .filter(|s| !s.is_dead())
+        .map(|s| s.pgrp)
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
+}
+
 /// SIGTERM to the process group, then SIGKILL if it lingers (zombies waiting for a reaper do
 /// not count).
 pub async fn terminate_group(pid: u32) {
@@ -433,6 +470,12 @@ impl Reclaimer for LocalReclaimer {
             "process" => {
                 let pid = r.data["pid"].as_u64().unwrap_or(0) as u32;
                 if pid == 0 {
+                    // Killed before its pid was journaled: found by its tag.
+                    if let Some(tag) = r.data["tag"].as_str() {
+                        for group in tagged_groups(tag) {
+                            terminate_group(group).await;
+                        }
+                    }
                     return Ok(());
                 }
                 // The leader, checked by its start time against pid reuse; or, once the leader
@@ -464,5 +507,48 @@ pub fn user_name(uid: u32) -> Option<String> {
                 .to_string_lossy()
                 .into_owned(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process whose pid never reached the journal is found, with its children, by its tag.
+    #[tokio::test]
+    async fn a_process_is_found_by_its_tag() {
+        use std::os::unix::process::CommandExt as _;
+        let tag = process_tag();
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30; :"])
+            .env(PROCESS_TAG_ENV, &tag)
+            .process_group(0)
+            .spawn()
+            .expect("sh");
+        let pid = child.id();
+        let mut groups = Vec::new();
+        for _ in 0..100 {
+            groups = tagged_groups(&tag);
+            if !groups.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(groups, [pid]);
+        assert!(tagged_groups(&process_tag()).is_empty());
+        let r = Resource {
+            seq: 1,
+            build: "b".into(),
+            kind: "process".into(),
+            id: String::new(),
+            data: json!({ "argv": ["sh"], "tag": tag }),
+        };
+        LocalReclaimer
+            .reclaim(&r, &Origin::default())
+            .await
+            .expect("reclaimed");
+        let _ = child.wait();
+        assert!(tagged_groups(&tag).is_empty());
+        assert!(!group_alive(pid));
     }
 }
