@@ -138,6 +138,9 @@ pub struct Config {
     pub convert_to_template: bool,
     /// `-force`: an existing VM of the same name is replaced.
     pub force: bool,
+    /// Arguments this builder does not carry out yet: `forge validate` accepts them, as Packer
+    /// does, and `forge build` refuses them before it touches vSphere.
+    pub unsupported: Vec<String>,
 }
 
 fn duration(name: &str, v: &Option<String>, default: Duration, errs: &mut Vec<String>) -> Duration {
@@ -180,7 +183,7 @@ impl Config {
     /// Decodes and checks, returning every problem at once.
     pub fn prepare(v: &Value, info: &PrepareInfo) -> Result<Config, PrepareErrors> {
         let a: VsphereCloneBuilder = decode(v)?;
-        let mut errs = unsupported(v);
+        let mut errs = Vec::new();
         let s = |o: &Option<String>| o.clone().unwrap_or_default();
         let cc = &a.connect_config;
         let lc = &a.location_config;
@@ -302,6 +305,7 @@ impl Config {
                 .unwrap_or_else(|| "Created by Packer".into()),
             convert_to_template: a.convert_to_template.unwrap_or(false),
             force: info.opts.force,
+            unsupported: unsupported(v),
         })
     }
 

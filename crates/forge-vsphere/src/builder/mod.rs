@@ -111,6 +111,9 @@ impl Builder for CloneBuilder {
     async fn run(&self, ctx: &BuildCtx, hook: Arc<dyn Hook>) -> Result<Option<Arc<dyn Artifact>>> {
         let c = Arc::new(self.config.clone());
         ctx.ui.output().redactor().add(&c.password);
+        if !c.unsupported.is_empty() {
+            return Err(Error::msg(c.unsupported.join("; ")));
+        }
         let mut state = State {
             config: c.clone(),
             client: None,
