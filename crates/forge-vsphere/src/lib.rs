@@ -1,5 +1,6 @@
-//! forge's vSphere platform. For now: a narrow vim25 SOAP client of its own, for the calls the
-//! vsphere-iso and vsphere-clone builders make (the README says why not a generated SDK).
+//! forge's vSphere platform: the `vsphere-clone` builder, the VM reclaimer of `forge cleanup`,
+//! and a narrow vim25 SOAP client of its own for the calls they make (the README says why not a
+//! generated SDK).
 //!
 //! - [`soap`]: requests, answers and faults as XML;
 //! - [`client`]: the session (connection, `insecure_connection`, login, logout, round-trip
@@ -7,7 +8,9 @@
 //! - [`property`]: properties of managed objects, and objects below a container;
 //! - [`find`]: the datacenter, and folders, clusters, hosts, resource pools, datastores,
 //!   networks and VMs by name or inventory path;
-//! - [`task`]: waiting for a task.
+//! - [`task`]: waiting for a task;
+//! - [`vm`]: cloning, reconfiguring, powering, snapshotting and destroying a VM;
+//! - [`builder`]: the `vsphere-clone` builder; [`journal`]: its VMs in the run's journal.
 //!
 //! ```no_run
 //! # async fn demo() -> forge_core::Result<()> {
@@ -20,14 +23,28 @@
 //! # Ok(()) }
 //! ```
 
+pub mod builder;
 pub mod client;
 pub mod find;
+pub mod journal;
 pub mod property;
 pub mod soap;
 pub mod task;
+pub mod vm;
 
 pub use client::{Client, Config, ServiceContent};
 pub use find::{Datacenter, Found};
 pub use property::ObjectContent;
 pub use soap::{Fault, Moref, Node, Request};
 pub use task::TaskResult;
+
+/// The `vsphere-clone` builder (packer-plugin-vsphere) and the VM reclaimer.
+pub fn plugins() -> forge_core::plugin::PluginSet {
+    use forge_core::plugin::{PluginDecl, PluginSet};
+    use forge_template::schema::plugins::VsphereCloneBuilder;
+    PluginSet::of([
+        PluginDecl::builder::<VsphereCloneBuilder>("vsphere-clone", builder::factory)
+            .from_plugin("github.com/hashicorp/vsphere"),
+    ])
+    .reclaimer(std::sync::Arc::new(journal::VmReclaimer))
+}

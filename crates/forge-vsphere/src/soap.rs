@@ -74,6 +74,17 @@ impl Request {
         self
     }
 
+    /// `<tag xsi:type="type">text</tag>`, escaped (a value of a polymorphic type, such as an
+    /// `OptionValue`'s).
+    pub fn typed_text(mut self, tag: &str, xsi_type: &str, text: &str) -> Request {
+        self.xml.push_str(&format!(
+            r#"<{tag} xsi:type="{}">{}</{tag}>"#,
+            escape(xsi_type),
+            escape(text)
+        ));
+        self
+    }
+
     /// `<tag>true|false</tag>`.
     pub fn boolean(self, tag: &str, value: bool) -> Request {
         self.text(tag, if value { "true" } else { "false" })

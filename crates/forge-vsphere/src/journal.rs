@@ -1,0 +1,146 @@
+//! VMs in the run's journal: a clone is recorded (server, user, datacenter, inventory path,
+//! never the password) before `CloneVM_Task` starts, gets its managed object id once the task
+//! answers, and is marked deleted when cleanup destroys it. The [`VmReclaimer`] removes what a
+//! dead run left: by id, or by inventory path when the id never came back, logging in with the
+//! password of the build's configuration as `forge cleanup` evaluates it again.
+
+use async_trait::async_trait;
+use forge_core::journal::Resource;
+use forge_core::plugin::BuildCtx;
+use forge_core::registry::{Origin, ReclaimError, Reclaimer};
+use forge_core::Result;
+use forge_template::value::Value;
+use serde_json::json;
+
+use crate::client::{Client, Config};
+use crate::soap::Moref;
+
+/// A VM forge cloned (id: its managed object id, such as `vm-62`).
+pub const VM: &str = "vsphere-vm";
+
+/// Where the VM is: enough to find it again without the template.
+#[derive(Clone, Debug, Default)]
+pub struct VmPlace {
+    /// `vcenter_server`.
+    pub server: String,
+    /// The user.
+    pub username: String,
+    /// `insecure_connection`.
+    pub insecure: bool,
+    /// The VM's inventory path (`/DC0/vm/folder/name`).
+    pub path: String,
+}
+
+/// Records that a VM is about to be cloned at `place`.
+pub fn intend(ctx: &BuildCtx, place: &VmPlace) -> Result<Resource> {
+    let data = json!({
+        "server": place.server,
+        "username": place.username,
+        "insecure": place.insecure,
+        "path": place.path,
+        "run": ctx.run_id,
+    });
+    ctx.journal.intend(&ctx.name, VM, "", data)
+}
+
+/// Records the VM's id.
+pub fn created(ctx: &BuildCtx, r: &mut Resource, id: &str) {
+    r.id = id.to_string();
+    ctx.journal.update(r.seq, id, r.data.clone());
+}
+
+/// Records that the VM is gone.
+pub fn gone(ctx: &BuildCtx, r: &Resource) {
+    ctx.journal.deleted(r.seq);
+}
+
+/// The resource a step's cleanup should remove: none when the step created nothing, or when
+/// the build keeps its resources (`-on-error=abort`).
+pub fn to_clean_up(ctx: &BuildCtx, slot: &mut Option<Resource>) -> Option<Resource> {
+    let r = slot.take()?;
+    (!ctx.keep_resources.load(std::sync::atomic::Ordering::SeqCst)).then_some(r)
+}
+
+/// Removes the VMs dead runs left.
+pub struct VmReclaimer;
+
+fn text(config: &Value, key: &str) -> String {
+    config
+        .as_entries()
+        .and_then(|e| e.get(key))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Removes the VM `r` records, as `password` allows.
+pub async fn reclaim_vm(r: &Resource, password: &str) -> std::result::Result<(), String> {
+    let d = &r.data;
+    let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+    let cfg = Config::new(
+        &s("server"),
+        &s("username"),
+        password,
+        d["insecure"].as_bool().unwrap_or(false),
+    );
+    let client = Client::connect(&cfg).await.map_err(|e| e.to_string())?;
+    let path = s("path");
+    let vm = if r.id.is_empty() {
+        client
+            .find_by_inventory_path(&path)
+            .await
+            .map_err(|e| e.to_string())?
+    } else {
+        Some(Moref::new("VirtualMachine", r.id.clone()))
+    };
+    let result = match vm {
+        Some(vm) => client
+            .remove_vm(&vm)
+            .await
+            .map_err(|e| format!("VM {path} ({}): {e}", vm.value)),
+        None => Ok(()),
+    };
+    let _ = client.logout().await;
+    result
+}
+
+#[async_trait]
+impl Reclaimer for VmReclaimer {
+    fn kinds(&self) -> &'static [&'static str] {
+        &[VM]
+    }
+
+    fn secrets(&self, config: &Value) -> Vec<String> {
+        let p = text(config, "password");
+        if p.is_empty() {
+            Vec::new()
+        } else {
+            vec![p]
+        }
+    }
+
+    async fn reclaim(
+        &self,
+        r: &Resource,
+        origin: &Origin,
+    ) -> std::result::Result<(), ReclaimError> {
+        let password = origin
+            .config
+            .as_ref()
+            .filter(|_| origin.builder_type.starts_with("vsphere-"))
+            .map(|c| text(c, "password"))
+            .unwrap_or_default();
+        if password.is_empty() {
+            return Err(ReclaimError::NoCredentials {
+                reason: format!(
+                    "the password of {} on {} is not in the journal",
+                    r.data["username"].as_str().unwrap_or_default(),
+                    r.data["server"].as_str().unwrap_or_default()
+                ),
+                hint: "give forge cleanup the template (and its variables) that started the build"
+                    .into(),
+            });
+        }
+        Ok(reclaim_vm(r, &password).await?)
+    }
+}
