@@ -7,7 +7,7 @@ use forge_core::plugin::PluginSet;
 /// The declarations of every plugin crate linked into this binary.
 pub fn all() -> PluginSet {
     PluginSet::merge([
-        builtin(),
+        forge_core::builtin::plugins(),
         forge_provisioners::plugins(),
         forge_postprocessors::plugins(),
         forge_comm::plugins(),
@@ -18,17 +18,6 @@ pub fn all() -> PluginSet {
         forge_vsphere::plugins(),
         amazon(),
     ])
-}
-
-/// forge-core's declarations, less the types a platform crate linked here now runs
-/// (`vsphere-clone`: forge-vsphere). forge-core still declares them validate-only, for builds of
-/// forge-core alone; the entry moves out of forge-core when that crate is next changed.
-fn builtin() -> PluginSet {
-    let mut set = forge_core::builtin::plugins();
-    set.decls.retain(|d| {
-        !(d.kind == forge_template::schema::PluginKind::Builder && d.type_name == "vsphere-clone")
-    });
-    set
 }
 
 #[cfg(feature = "amazon")]
