@@ -43,23 +43,7 @@ pub fn intend(
     ctx.journal.intend(&ctx.name, kind, "", data)
 }
 
-/// Records the id EC2 gave the resource.
-pub fn created(ctx: &BuildCtx, r: &mut Resource, id: &str) {
-    r.id = id.to_string();
-    ctx.journal.update(r.seq, id, r.data.clone());
-}
-
-/// Records that the resource is gone.
-pub fn gone(ctx: &BuildCtx, r: &Resource) {
-    ctx.journal.deleted(r.seq);
-}
-
-/// The resource a step's cleanup should remove: none when the step created nothing, or when
-/// the build keeps its resources (`-on-error=abort`).
-pub fn to_clean_up(ctx: &BuildCtx, slot: &mut Option<Resource>) -> Option<Resource> {
-    let r = slot.take()?;
-    (!ctx.keep_resources.load(std::sync::atomic::Ordering::SeqCst)).then_some(r)
-}
+pub use forge_core::journal::{created, gone, to_clean_up};
 
 /// Removes EC2 resources dead runs left.
 pub struct AwsReclaimer;

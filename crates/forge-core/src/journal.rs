@@ -21,6 +21,24 @@ use serde_json::{json, Value};
 use crate::events::Events;
 use crate::redact::Redactor;
 
+/// Records the id a journaled resource got once it exists (a step's `intend`, then this).
+pub fn created(ctx: &crate::plugin::BuildCtx, r: &mut Resource, id: &str) {
+    r.id = id.to_string();
+    ctx.journal.update(r.seq, id, r.data.clone());
+}
+
+/// Records that a journaled resource is gone.
+pub fn gone(ctx: &crate::plugin::BuildCtx, r: &Resource) {
+    ctx.journal.deleted(r.seq);
+}
+
+/// The resource a step's cleanup should remove: none when the step created nothing, or when
+/// the build keeps its resources (`-on-error=abort`).
+pub fn to_clean_up(ctx: &crate::plugin::BuildCtx, slot: &mut Option<Resource>) -> Option<Resource> {
+    let r = slot.take()?;
+    (!ctx.keep_resources.load(std::sync::atomic::Ordering::SeqCst)).then_some(r)
+}
+
 /// One thing a run created (or was about to create).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Resource {

@@ -43,23 +43,7 @@ pub fn intend(ctx: &BuildCtx, place: &VmPlace) -> Result<Resource> {
     ctx.journal.intend(&ctx.name, VM, "", data)
 }
 
-/// Records the VM's id.
-pub fn created(ctx: &BuildCtx, r: &mut Resource, id: &str) {
-    r.id = id.to_string();
-    ctx.journal.update(r.seq, id, r.data.clone());
-}
-
-/// Records that the VM is gone.
-pub fn gone(ctx: &BuildCtx, r: &Resource) {
-    ctx.journal.deleted(r.seq);
-}
-
-/// The resource a step's cleanup should remove: none when the step created nothing, or when
-/// the build keeps its resources (`-on-error=abort`).
-pub fn to_clean_up(ctx: &BuildCtx, slot: &mut Option<Resource>) -> Option<Resource> {
-    let r = slot.take()?;
-    (!ctx.keep_resources.load(std::sync::atomic::Ordering::SeqCst)).then_some(r)
-}
+pub use forge_core::journal::{created, gone, to_clean_up};
 
 /// Removes the VMs dead runs left.
 pub struct VmReclaimer;
