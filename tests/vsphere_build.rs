@@ -395,7 +395,8 @@ fn interrupts_at_several_points_leave_nothing() {
         "Waiting for SSH",
         "Provisioning with shell",
     ];
-    for (round, mark) in marks.iter().enumerate() {
+    // Four interrupts in each phase, each at a random moment after the phase's message: 20.
+    for (round, mark) in marks.iter().cycle().take(4 * marks.len()).enumerate() {
         let sb = Sandbox::new(FORGE, &[("t.json", &t)]);
         let mut child = sb.spawn(&["build", "-color=false", "t.json"], &[]);
         let deadline = Instant::now() + Duration::from_secs(60);
