@@ -9,6 +9,7 @@
 //! the guest down (its ShutdownGuest powers the VM off at once).
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -222,6 +223,7 @@ fn a_clone_matches_packer_1_6_6_side_by_side() {
         .output()
         .unwrap();
     let packer_time = start.elapsed();
+    let packer_calls = settled_calls(&psim);
     let ptext =
         String::from_utf8_lossy(&p.stdout).replace(&pdir.tmp.display().to_string(), "<TMP>");
     assert!(p.status.success(), "packer failed:\n{ptext}");
@@ -231,6 +233,7 @@ fn a_clone_matches_packer_1_6_6_side_by_side() {
     let start = Instant::now();
     let f = forge_build(&sb, &[]);
     let forge_time = start.elapsed();
+    let forge_calls = settled_calls(&fsim);
     assert_eq!(f.code, 0, "{}", all(&f));
     let ftext = f.stdout.replace(&sb.tmp.display().to_string(), "<TMP>");
     assert_eq!(
@@ -250,6 +253,30 @@ fn a_clone_matches_packer_1_6_6_side_by_side() {
     );
     assert!(sb.journals().is_empty());
     eprintln!("wall time: forge {forge_time:?}, packer {packer_time:?}");
+    // Round trips, counted at the simulator: no more than Packer's.
+    let total = |c: &BTreeMap<String, u64>| c.values().sum::<u64>();
+    eprintln!(
+        "SOAP requests: forge {} {forge_calls:?}\npacker {} {packer_calls:?}",
+        total(&forge_calls),
+        total(&packer_calls)
+    );
+    assert!(
+        total(&forge_calls) <= total(&packer_calls),
+        "forge made more vSphere requests than packer:\nforge {forge_calls:?}\npacker {packer_calls:?}"
+    );
+}
+
+/// The simulator's request counts once they stop changing (it counts as it traces).
+fn settled_calls(sim: &Vcsim) -> BTreeMap<String, u64> {
+    let mut last = sim.calls();
+    loop {
+        std::thread::sleep(Duration::from_millis(150));
+        let now = sim.calls();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
 }
 
 #[test]

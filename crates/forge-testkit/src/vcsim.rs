@@ -88,6 +88,7 @@ pub struct Vcsim {
     stdin: Option<ChildStdin>,
     url: String,
     log: PathBuf,
+    calls: PathBuf,
 }
 
 impl Drop for Vcsim {
@@ -98,6 +99,7 @@ impl Drop for Vcsim {
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 let _ = std::fs::remove_file(&self.log);
+                let _ = std::fs::remove_file(&self.calls);
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -105,6 +107,7 @@ impl Drop for Vcsim {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
+        let _ = std::fs::remove_file(&self.calls);
     }
 }
 
@@ -119,6 +122,7 @@ impl Vcsim {
             STARTED.fetch_add(1, Ordering::Relaxed)
         ));
         let err = std::fs::File::create(&log).expect("the vcsim log");
+        let calls = log.with_extension("calls.json");
         let mut cmd = Command::new(&bin);
         cmd.args(["-listen", "127.0.0.1:0", "-stdin-eof"])
             .args(["-username", USERNAME, "-password", PASSWORD])
@@ -129,6 +133,8 @@ impl Vcsim {
             .args(["-vm", &opts.vms.to_string()])
             .args(["-ds", &opts.datastores.to_string()])
             .args(["-guest-ip", opts.guest_ip.as_deref().unwrap_or("")])
+            .arg("-calls")
+            .arg(&calls)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(err);
@@ -151,6 +157,7 @@ impl Vcsim {
             stdin,
             url: String::new(),
             log,
+            calls,
         };
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(line) if line.trim().contains("://") => sim.url = line.trim().to_string(),
@@ -199,6 +206,14 @@ impl Vcsim {
     /// What it logged so far (stderr).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The SOAP requests it has answered, by method (what a client's round trips were).
+    pub fn calls(&self) -> std::collections::BTreeMap<String, u64> {
+        std::fs::read(&self.calls)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
     }
 
     /// Its process id.

@@ -10,10 +10,15 @@
 //
 // Beyond govmomi's model it stands in for VMware Tools: every powered-on VM with a NIC reports
 // the -guest-ip address, so builders get past "Waiting for IP" and connect to a local sshd.
+// With -calls FILE it counts the SOAP requests it answers by method, rewriting FILE (a JSON
+// object, method -> count) after each one, so tests can compare clients' round trips.
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/tls"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -38,6 +43,7 @@ type options struct {
 	guestIP   string
 	stdinEOF  bool
 	once      bool
+	calls     string
 }
 
 func parseFlags() *options {
@@ -57,6 +63,7 @@ func parseFlags() *options {
 	flag.StringVar(&o.guestIP, "guest-ip", "127.0.0.1", "the guest IP every powered-on VM reports (empty: none)")
 	flag.BoolVar(&o.stdinEOF, "stdin-eof", false, "exit when standard input reaches end of file")
 	flag.BoolVar(&o.once, "once", false, "start, print the URL, then stop (a self-check)")
+	flag.StringVar(&o.calls, "calls", "", "count the SOAP requests by method into this JSON file")
 	flag.Parse()
 	return o
 }
@@ -89,6 +96,16 @@ func main() {
 	m.Service.Listen = &url.URL{Host: o.listen, User: url.UserPassword(o.username, o.password)}
 	if !o.plainHTTP {
 		m.Service.TLS = new(tls.Config)
+	}
+	if o.calls != "" {
+		// The simulator traces each request as one "Request: <envelope>" write.
+		r, w, err := os.Pipe()
+		if err != nil {
+			log.Fatalf("vcsim: %v", err)
+		}
+		simulator.Trace = true
+		simulator.TraceFile = w
+		go countCalls(r, o.calls)
 	}
 	server := m.Service.NewServer()
 	sdk := *server.URL
@@ -156,4 +173,59 @@ func reportGuestIP(vm *simulator.VirtualMachine, ip string) {
 		{Name: "guest.toolsRunningStatus", Val: string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)},
 	})
 	log.Printf("vcsim: %s reports guest IP %s on %d NIC(s)", vm.Name, ip, len(nics))
+}
+
+// countCalls reads the simulator's trace ("Request: <envelope>" then "Response: ..." per call)
+// and keeps a count of requests by SOAP method in the JSON file at path.
+func countCalls(trace io.Reader, path string) {
+	counts := map[string]int{}
+	in := bufio.NewReaderSize(trace, 1<<20)
+	var pending []byte // a request's text, until its method is seen
+	for {
+		line, err := in.ReadBytes('\n')
+		if len(line) > 0 {
+			switch {
+			case bytes.HasPrefix(line, []byte("Request: ")):
+				pending = append([]byte{}, line...)
+			case bytes.HasPrefix(line, []byte("Response: ")):
+				pending = nil
+			case pending != nil:
+				pending = append(pending, line...)
+			}
+			if method, ok := soapMethod(pending); ok {
+				counts[method]++
+				pending = nil
+				out, _ := json.Marshal(counts)
+				if os.WriteFile(path+".new", out, 0o644) == nil {
+					_ = os.Rename(path+".new", path)
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// soapMethod is the local name of the first element inside the envelope's Body.
+func soapMethod(req []byte) (string, bool) {
+	i := bytes.Index(req, []byte("Body>"))
+	if i < 0 {
+		return "", false
+	}
+	body := req[i+len("Body>"):]
+	j := bytes.IndexByte(body, '<')
+	if j < 0 {
+		return "", false
+	}
+	name := body[j+1:]
+	k := bytes.IndexAny(name, " />\r\n\t")
+	if k < 0 {
+		return "", false
+	}
+	name = name[:k]
+	if c := bytes.IndexByte(name, ':'); c >= 0 {
+		name = name[c+1:]
+	}
+	return string(name), true
 }
