@@ -239,31 +239,53 @@ fn like(text: &str, pattern: &str) -> Option<bool> {
     Some(regex::Regex::new(&re).ok()?.is_match(text))
 }
 
-/// Whether `u` meets every `Name=value` term of the search criteria (`None`: not understood).
-fn meets(criteria: &str, u: &crate::WindowsUpdate) -> Option<bool> {
+/// One `Name=value` term of the search criteria.
+enum Term {
+    /// A 0/1 property, and the value it must have.
+    Flag(fn(&crate::WindowsUpdate) -> bool, bool),
+    /// `Type='...'`.
+    Type(String),
+}
+
+/// The criteria's `and`-joined terms (`None`: not understood).
+fn parse_criteria(criteria: &str) -> Option<Vec<Term>> {
     let splitter = regex::Regex::new(r"(?i)\s+and\s+").ok()?;
+    let mut terms = Vec::new();
     for term in splitter.split(criteria.trim()) {
         let (name, value) = term.split_once('=')?;
         let value = value.trim().trim_matches('\'');
-        let flag = |b: bool| match value {
-            "0" => Some(!b),
-            "1" => Some(b),
+        let flag = |f: fn(&crate::WindowsUpdate) -> bool| match value {
+            "0" => Some(Term::Flag(f, false)),
+            "1" => Some(Term::Flag(f, true)),
             _ => None,
         };
-        let ok = match name.trim().to_ascii_lowercase().as_str() {
-            "isinstalled" => flag(u.installed)?,
-            "ishidden" => flag(u.hidden)?,
-            "browseonly" => flag(u.browse_only)?,
-            "autoselectonwebsites" => flag(u.auto_select_on_web_sites)?,
-            "rebootrequired" => flag(u.reboot_required)?,
-            "type" => u.kind.eq_ignore_ascii_case(value),
+        terms.push(match name.trim().to_ascii_lowercase().as_str() {
+            "isinstalled" => flag(|u| u.installed)?,
+            "ishidden" => flag(|u| u.hidden)?,
+            "browseonly" => flag(|u| u.browse_only)?,
+            "autoselectonwebsites" => flag(|u| u.auto_select_on_web_sites)?,
+            "rebootrequired" => flag(|u| u.reboot_required)?,
+            "type" => Term::Type(value.to_string()),
             _ => return None,
-        };
-        if !ok {
-            return Some(false);
-        }
+        });
     }
-    Some(true)
+    Some(terms)
+}
+
+/// Whether `u` meets every term.
+fn meets(terms: &[Term], u: &crate::WindowsUpdate) -> bool {
+    terms.iter().all(|t| match t {
+        Term::Flag(f, want) => f(u) == *want,
+        // An update without a type is software.
+        Term::Type(kind) => {
+            let own = if u.kind.is_empty() {
+                "Software"
+            } else {
+                &u.kind
+            };
+            own.eq_ignore_ascii_case(kind)
+        }
+    })
 }
 
 /// The update script on the machine's catalogue.
@@ -296,17 +318,11 @@ fn update(m: &Arc<Machine>, ctx: &mut Ctx, call: &Call) -> i32 {
     }
     let limit = call.limit.unwrap_or(1000);
     ctx.out_line("Searching for Windows updates...");
+    let Some(terms) = parse_criteria(&criteria) else {
+        return ctx.not_emulated(&format!("windows-update search criteria {criteria:?}"));
+    };
     let catalogue = m.windows_updates();
-    let mut found = Vec::new();
-    for u in &catalogue {
-        match meets(&criteria, u) {
-            Some(true) => found.push(u),
-            Some(false) => {}
-            None => {
-                return ctx.not_emulated(&format!("windows-update search criteria {criteria:?}"))
-            }
-        }
-    }
+    let found: Vec<&crate::WindowsUpdate> = catalogue.iter().filter(|u| meets(&terms, u)).collect();
     let mut restart = false;
     let mut selected: Vec<&crate::WindowsUpdate> = Vec::new();
     let mut size = 0;
@@ -409,9 +425,13 @@ mod tests {
         let t = parse_test("$_.Title -notmatch 'KB\\d+'").unwrap();
         assert_eq!(t.eval(&u), Some(true));
         assert!(parse_test("$_.Title.Length -gt 3").is_none());
-        assert_eq!(meets("IsInstalled=0 and Type='Software'", &u), Some(true));
-        assert_eq!(meets("IsInstalled=1", &u), Some(false));
-        assert_eq!(meets("IsInstalled=0 or IsHidden=0", &u), None);
+        let meets_text = |c: &str| parse_criteria(c).map(|t| meets(&t, &u));
+        assert_eq!(meets_text("IsInstalled=0 and Type='Software'"), Some(true));
+        assert_eq!(meets_text("IsInstalled=1"), Some(false));
+        assert_eq!(meets_text("IsInstalled=0 or IsHidden=0"), None);
+        assert_eq!(meets_text("IsInstalled=1 and Bogus=1"), None);
+        let untyped = crate::WindowsUpdate::default();
+        assert!(meets(&parse_criteria("Type='Software'").unwrap(), &untyped));
         assert_eq!(mb(0), "0");
         assert_eq!(mb(1024 * 1024 * 3 / 2), "1.5");
         assert_eq!(mb(1_234_567), "1.18");
