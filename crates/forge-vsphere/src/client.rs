@@ -128,6 +128,11 @@ pub struct Client {
     round_trips: AtomicU64,
     content: ServiceContent,
     username: String,
+    /// Kept to log in again when the server ends the session (an idle timeout during a long
+    /// build); never shown.
+    password: String,
+    /// Set once the first login succeeded; only then is an expired session renewed.
+    logged_in: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Client {
@@ -168,6 +173,8 @@ impl Client {
                 api_type: String::new(),
             },
             username: cfg.username.clone(),
+            password: cfg.password.clone(),
+            logged_in: std::sync::atomic::AtomicBool::new(false),
         };
         let si = Moref::new("ServiceInstance", "ServiceInstance");
         let answer = client
@@ -185,16 +192,19 @@ impl Client {
         if !client.content.api_version.is_empty() {
             client.soap_action = format!("urn:vim25/{}", client.content.api_version);
         }
-        client.login(&cfg.password).await?;
+        client.login().await?;
+        client.logged_in.store(true, Ordering::Relaxed);
         Ok(client)
     }
 
-    async fn login(&self, password: &str) -> Result<()> {
+    async fn login(&self) -> Result<()> {
+        let password = self.password.as_str();
         let req = Request::new("Login", &self.content.session_manager)
             .text("userName", &self.username)
             .text("password", password);
-        self.call(req).await.map_err(|e| {
-            let e = e.context(format!("logging in to {} as {:?}", self.url, self.username));
+        self.send(&req).await.map_err(|e| {
+            let e = Error::from(e)
+                .context(format!("logging in to {} as {:?}", self.url, self.username));
             match e {
                 // Never echo the password, whatever the server put in its message.
                 Error::Msg(m) if !password.is_empty() => {
@@ -208,6 +218,7 @@ impl Client {
 
     /// Ends the session.
     pub async fn logout(&self) -> Result<()> {
+        self.logged_in.store(false, Ordering::Relaxed);
         self.call(Request::new("Logout", &self.content.session_manager))
             .await
             .map_err(|e| e.context(format!("logging out of {}", self.url)))?;
@@ -233,8 +244,36 @@ impl Client {
     }
 
     /// Calls a method; the `<MethodResponse>` element, or an error naming the method and the
-    /// server's fault.
+    /// server's fault. When the server answers `NotAuthenticated` after a successful login (its
+    /// session timed out while a long build waited), the client logs in again, once, and
+    /// repeats the call, as govmomi's keep-alive handler does.
     pub async fn call(&self, req: Request) -> Result<Node> {
+        match self.send(&req).await {
+            Err(CallError::Fault { fault, .. })
+                if fault.kind.as_deref() == Some("NotAuthenticated") && self.renewable() =>
+            {
+                tracing::debug!(
+                    method = req.method(),
+                    "vSphere session expired; logging in again"
+                );
+                if let Ok(mut c) = self.cookie.lock() {
+                    *c = None;
+                }
+                self.login()
+                    .await
+                    .map_err(|e| e.context("renewing the expired vSphere session"))?;
+                self.send(&req).await.map_err(Into::into)
+            }
+            r => r.map_err(Into::into),
+        }
+    }
+
+    fn renewable(&self) -> bool {
+        self.logged_in.load(Ordering::Relaxed)
+    }
+
+    /// One round trip, without renewing the session.
+    async fn send(&self, req: &Request) -> std::result::Result<Node, CallError> {
         let method = req.method().to_string();
         let mut http = self
             .http
@@ -249,7 +288,7 @@ impl Client {
         let resp = http
             .send()
             .await
-            .map_err(|e| self.http_error(&method, &e))?;
+            .map_err(|e| CallError::Other(self.http_error(&method, &e)))?;
         let status = resp.status();
         if let Some(set) = resp
             .headers()
@@ -266,20 +305,20 @@ impl Client {
         let body = resp
             .text()
             .await
-            .map_err(|e| self.http_error(&method, &e))?;
+            .map_err(|e| CallError::Other(self.http_error(&method, &e)))?;
         match parse_answer(&body) {
             Ok(Answer::Response(n)) if status.is_success() => Ok(n),
-            Ok(Answer::Fault(f)) => Err(Error::msg(format!("{method}: {f}"))),
+            Ok(Answer::Fault(fault)) => Err(CallError::Fault { method, fault }),
             Ok(Answer::Response(_)) | Err(_) if !status.is_success() => {
                 let snippet: String = body.chars().take(200).collect();
-                Err(Error::msg(format!(
+                Err(CallError::Other(Error::msg(format!(
                     "{method}: HTTP {status} from {}: {}",
                     self.url,
                     snippet.trim()
-                )))
+                ))))
             }
             Ok(Answer::Response(n)) => Ok(n),
-            Err(e) => Err(Error::msg(format!("{method}: {e}"))),
+            Err(e) => Err(CallError::Other(Error::msg(format!("{method}: {e}")))),
         }
     }
 
@@ -308,6 +347,25 @@ impl Client {
             ))
         } else {
             Error::msg(format!("{method}: cannot reach {}: {text}", self.url))
+        }
+    }
+}
+
+/// Why one round trip failed: the server's fault (which the caller may answer, as an expired
+/// session is), or anything else.
+enum CallError {
+    Fault {
+        method: String,
+        fault: crate::soap::Fault,
+    },
+    Other(Error),
+}
+
+impl From<CallError> for Error {
+    fn from(e: CallError) -> Error {
+        match e {
+            CallError::Fault { method, fault } => Error::msg(format!("{method}: {fault}")),
+            CallError::Other(e) => e,
         }
     }
 }

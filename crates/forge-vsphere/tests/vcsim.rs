@@ -41,6 +41,31 @@ async fn login_logout_and_the_session_cookie() {
 }
 
 #[tokio::test]
+async fn a_session_the_server_ended_is_renewed_once() {
+    let sim = Vcsim::start(VcsimOptions::default());
+    let c = connect(&sim).await;
+    // The server forgets the session (as after vCenter's idle timeout); the client still holds
+    // its cookie.
+    let sm = c.content().session_manager.clone();
+    c.call(Request::new("Logout", &sm)).await.unwrap();
+    let before = c.round_trips();
+    let dc = c.datacenter(None).await.unwrap();
+    assert_eq!(dc.name, "DC0");
+    // The refused call, the new Login and the call again, plus whatever the lookup needs.
+    assert!(c.round_trips() >= before + 3, "{}", c.round_trips());
+    // vcsim counts from its trace, a moment behind its answers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.calls().get("Login").copied().unwrap_or_default() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sim.calls().get("Login"), Some(&2), "{:?}", sim.calls());
+    // After an explicit logout nothing is renewed.
+    c.logout().await.unwrap();
+    let after = err_text(c.datacenter(None).await);
+    assert!(after.contains("NotAuthenticated"), "{after}");
+}
+
+#[tokio::test]
 async fn a_wrong_password_is_a_clear_error_without_the_password() {
     let sim = Vcsim::start(VcsimOptions::default());
     let mut cfg = config(&sim);
