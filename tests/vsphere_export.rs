@@ -63,18 +63,29 @@ fn curl(args: &[&str]) -> String {
 fn rest_login(sim: &Vcsim) -> String {
     let auth = format!("{}:{}", sim.username(), sim.password());
     let url = format!("{}/rest/com/vmware/cis/session", base(sim));
-    let v: serde_json::Value = serde_json::from_str(&curl(&["-X", "POST", "-u", &auth, &url])).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&curl(&["-X", "POST", "-u", &auth, &url])).unwrap();
     v["value"].as_str().unwrap().to_string()
 }
 
 /// A vAPI call (`GET`, `POST`, `DELETE`); its `value`.
-fn rest(sim: &Vcsim, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+fn rest(
+    sim: &Vcsim,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
     let header = format!("vmware-api-session-id: {}", rest_login(sim));
     let url = format!("{}/rest{path}", base(sim));
     let mut args = vec!["-X", method, "-H", &header, &url];
     let b = body.map(|b| b.to_string());
     if let Some(b) = &b {
-        args.extend(["-H", "Content-Type: application/json", "--data-binary", b.as_str()]);
+        args.extend([
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            b.as_str(),
+        ]);
     }
     let text = curl(&args);
     if text.trim().is_empty() {
@@ -124,7 +135,10 @@ fn library_items(sim: &Vcsim) -> Vec<String> {
             let item = rest(
                 sim,
                 "GET",
-                &format!("/com/vmware/content/library/item/id:{}", i.as_str().unwrap()),
+                &format!(
+                    "/com/vmware/content/library/item/id:{}",
+                    i.as_str().unwrap()
+                ),
                 None,
             );
             out.push(format!(
@@ -144,7 +158,12 @@ fn made(sim: &Vcsim) -> Vec<String> {
         let c = connect(sim).await;
         let root = c.content().root_folder.clone();
         let vms = c
-            .list_below(&root, &["VirtualMachine"], true, &["name", "config.template"])
+            .list_below(
+                &root,
+                &["VirtualMachine"],
+                true,
+                &["name", "config.template"],
+            )
             .await
             .unwrap();
         let _ = c.logout().await;
@@ -365,7 +384,10 @@ fn export_options_are_checked_before_the_build() {
     let text = all(&f);
     assert_ne!(f.code, 0, "{text}");
     assert!(text.contains("unknown hash: md5"), "{text}");
-    assert!(text.contains("file already exists: out/golden.ovf"), "{text}");
+    assert!(
+        text.contains("file already exists: out/golden.ovf"),
+        "{text}"
+    );
     assert!(made(&sim).is_empty());
 }
 
@@ -390,7 +412,11 @@ fn interrupts_during_the_import_leave_nothing() {
             clear(&sim);
             continue;
         }
-        assert!(made(&sim).is_empty(), "interrupt {i}: left {:?}\n{text}", made(&sim));
+        assert!(
+            made(&sim).is_empty(),
+            "interrupt {i}: left {:?}\n{text}",
+            made(&sim)
+        );
         assert!(library_items(&sim).is_empty(), "interrupt {i}\n{text}");
         assert!(sb.journals().is_empty(), "interrupt {i}\n{text}");
     }
@@ -398,18 +424,28 @@ fn interrupts_during_the_import_leave_nothing() {
 
 /// Removes every library item (a VM template item takes its template along) and the VM.
 fn clear(sim: &Vcsim) {
-    for l in rest(sim, "GET", "/com/vmware/content/library", None).as_array().cloned().unwrap_or_default() {
+    for l in rest(sim, "GET", "/com/vmware/content/library", None)
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let items = rest(
             sim,
             "GET",
-            &format!("/com/vmware/content/library/item?library_id={}", l.as_str().unwrap()),
+            &format!(
+                "/com/vmware/content/library/item?library_id={}",
+                l.as_str().unwrap()
+            ),
             None,
         );
         for i in items.as_array().cloned().unwrap_or_default() {
             rest(
                 sim,
                 "DELETE",
-                &format!("/com/vmware/content/library/item/id:{}", i.as_str().unwrap()),
+                &format!(
+                    "/com/vmware/content/library/item/id:{}",
+                    i.as_str().unwrap()
+                ),
                 None,
             );
         }

@@ -112,7 +112,9 @@ impl Client {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut pause = Duration::from_millis(50);
         loop {
-            let o = self.retrieve_one(lease, &["state", "error", "info"]).await?;
+            let o = self
+                .retrieve_one(lease, &["state", "error", "info"])
+                .await?;
             match o.text("state").unwrap_or_default() {
                 "ready" => {
                     let info = o.get("info").ok_or_else(|| {
@@ -338,7 +340,10 @@ mod tests {
         let info = n
             .child("returnval")
             .and_then(|r| r.child("objects"))
-            .and_then(|r| r.children_named("propSet").find(|p| p.text_of("name") == Some("info")))
+            .and_then(|r| {
+                r.children_named("propSet")
+                    .find(|p| p.text_of("name") == Some("info"))
+            })
             .and_then(|p| p.child("val"))
             .unwrap();
         let l = parse_lease_info(

@@ -168,9 +168,9 @@ impl Builder for CloneBuilder {
             steps.push(Box::new(step_template::StepConvertToTemplate));
         }
         if let Some(l) = &c.library {
-            steps.push(Box::new(step_content_library::StepImportToContentLibrary::new(
-                l.clone(),
-            )));
+            steps.push(Box::new(
+                step_content_library::StepImportToContentLibrary::new(l.clone()),
+            ));
         }
         if let Some(x) = &c.export {
             steps.push(Box::new(step_export::StepExport::new(x.clone())));

@@ -5,6 +5,7 @@
 //! step fails or the build is interrupted, the item made here is deleted again.
 
 use async_trait::async_trait;
+use forge_core::journal::{created, gone, to_clean_up, Resource};
 use forge_core::plugin::BuildCtx;
 use forge_core::runner::{Outcome, Step};
 use forge_core::{Error, Result};
@@ -12,12 +13,12 @@ use forge_core::{Error, Result};
 use super::config_export::Library;
 use super::State;
 use crate::client::Client;
-use crate::library::{vm_template_spec, Placement, Rest};
+use crate::library::{intend_item, vm_template_spec, Placement, Rest};
 
 pub(super) struct StepImportToContentLibrary {
     pub lib: Library,
-    /// The item this step made (not one it updated).
-    item: Option<String>,
+    /// The item this step made (not one it updated), as journaled.
+    item: Option<Resource>,
 }
 
 impl StepImportToContentLibrary {
@@ -69,7 +70,7 @@ impl StepImportToContentLibrary {
         Ok((p, ds))
     }
 
-    async fn import(&mut self, client: &Client, st: &State) -> Result<()> {
+    async fn import(&mut self, ctx: &BuildCtx, client: &Client, st: &State) -> Result<()> {
         let c = &st.config;
         let vm = st.vm()?.value;
         let rest = Rest::login(client, &c.username, &c.password).await?;
@@ -77,6 +78,14 @@ impl StepImportToContentLibrary {
             let library = rest.find_library(&self.lib.library).await?;
             if self.lib.ovf {
                 let existing = rest.find_item(&library, &self.lib.name).await?;
+                if existing.is_none() {
+                    self.item = Some(intend_item(
+                        ctx,
+                        &c.client_config(),
+                        &self.lib.library,
+                        &self.lib.name,
+                    )?);
+                }
                 let id = rest
                     .create_ovf(
                         &vm,
@@ -86,8 +95,8 @@ impl StepImportToContentLibrary {
                         &self.lib.description,
                     )
                     .await?;
-                if existing.is_none() {
-                    self.item = Some(id);
+                if let Some(r) = self.item.as_mut() {
+                    created(ctx, r, &id);
                 }
             } else {
                 let (p, ds) = self.placement(client, st).await?;
@@ -99,7 +108,16 @@ impl StepImportToContentLibrary {
                     &p,
                     ds.as_deref(),
                 );
-                self.item = Some(rest.create_vm_template(&spec).await?);
+                self.item = Some(intend_item(
+                    ctx,
+                    &c.client_config(),
+                    &self.lib.library,
+                    &self.lib.name,
+                )?);
+                let id = rest.create_vm_template(&spec).await?;
+                if let Some(r) = self.item.as_mut() {
+                    created(ctx, r, &id);
+                }
             }
             Ok::<(), Error>(())
         }
@@ -120,12 +138,16 @@ impl Step<State> for StepImportToContentLibrary {
             return Ok(());
         }
         let client = st.client()?;
-        let kind = if self.lib.ovf { "VM OVF template" } else { "VM template" };
+        let kind = if self.lib.ovf {
+            "VM OVF template"
+        } else {
+            "VM template"
+        };
         ctx.ui.say(&format!(
             "Importing {kind} {} to Content Library...",
             self.lib.name
         ));
-        if let Err(e) = self.import(&client, st).await {
+        if let Err(e) = self.import(ctx, &client, st).await {
             let msg = format!("Failed to import template {}: {e}", self.lib.name);
             ctx.ui.error(&msg);
             return Err(Error::msg(msg));
@@ -137,30 +159,27 @@ impl Step<State> for StepImportToContentLibrary {
     }
 
     async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, o: Outcome) -> Result<()> {
-        let Some(item) = self.item.take() else {
+        if !(o.halted || o.cancelled) {
+            // The item is the build's product now.
+            if let Some(r) = self.item.take() {
+                gone(ctx, &r);
+            }
+            return Ok(());
+        }
+        let Some(rec) = to_clean_up(ctx, &mut self.item) else {
             return Ok(());
         };
-        if !(o.halted || o.cancelled) {
-            return Ok(());
-        }
-        let client = st.client()?;
-        let c = &st.config;
         ctx.ui.say(&format!(
-            "Deleting content library item {} ...",
+            "Deleting content library item {}...",
             self.lib.name
         ));
-        let r = async {
-            let rest = Rest::login(&client, &c.username, &c.password).await?;
-            let r = rest.delete_item(&item).await;
-            let _ = rest.logout().await;
-            r
-        }
-        .await;
-        if let Err(e) = r {
-            ctx.ui.error(&format!(
-                "Error deleting content library item {} ({item}), it may still be around: {e}",
+        let password = st.config.password.clone();
+        match crate::library::reclaim_item(&rec, &password).await {
+            Ok(()) => gone(ctx, &rec),
+            Err(e) => ctx.ui.error(&format!(
+                "Error deleting content library item {}, it may still be around: {e}",
                 self.lib.name
-            ));
+            )),
         }
         Ok(())
     }

@@ -94,7 +94,10 @@ pub fn export_name(name: &str, target_id: &str) -> String {
 
 /// Whether a lease item is exported: disks always, other files with `image_files`.
 fn include(d: &DeviceUrl, image_files: bool) -> bool {
-    image_files || Path::new(&d.target_id).extension().is_some_and(|e| e == "vmdk")
+    image_files
+        || Path::new(&d.target_id)
+            .extension()
+            .is_some_and(|e| e == "vmdk")
 }
 
 impl StepExport {
@@ -184,8 +187,9 @@ impl StepExport {
         let ovf = dir.join(&ovf_name);
         ctx.ui.message("Writing ovf...");
         self.journal_file(ctx, &ovf)?;
-        std::fs::write(&ovf, desc.as_bytes())
-            .map_err(|e| Error::msg(format!("unable to write descriptor {}: {e}", ovf.display())))?;
+        std::fs::write(&ovf, desc.as_bytes()).map_err(|e| {
+            Error::msg(format!("unable to write descriptor {}: {e}", ovf.display()))
+        })?;
         let mut names = vec![ovf_name.clone()];
         if let Some(mut h) = Hasher::new(x.manifest) {
             ctx.ui.message("Creating manifest...");
@@ -194,8 +198,9 @@ impl StepExport {
             let mf_name = format!("{}.mf", x.name);
             let mf = dir.join(&mf_name);
             self.journal_file(ctx, &mf)?;
-            std::fs::write(&mf, manifest.as_bytes())
-                .map_err(|e| Error::msg(format!("unable to write manifest {}: {e}", mf.display())))?;
+            std::fs::write(&mf, manifest.as_bytes()).map_err(|e| {
+                Error::msg(format!("unable to write manifest {}: {e}", mf.display()))
+            })?;
             names.push(mf_name);
         }
         names.extend(params.files.iter().map(|f| f.path.clone()));

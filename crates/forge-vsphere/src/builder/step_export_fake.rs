@@ -48,7 +48,7 @@ fn soap_method(body: &str) -> String {
     let after = body.split("Body>").nth(1).unwrap_or_default();
     let start = after.find('<').map(|i| i + 1).unwrap_or(0);
     after[start..]
-        .split(|c: char| c == ' ' || c == '>' || c == '/')
+        .split([' ', '>', '/'])
         .next()
         .unwrap_or_default()
         .to_string()
@@ -311,11 +311,18 @@ async fn failed_download_aborts_the_lease_and_leaves_nothing() {
     let fake = Fake::start(Disk::Fails).await;
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
-    let mut st = state(&fake, json!({"output_directory": out.display().to_string()})).await;
+    let mut st = state(
+        &fake,
+        json!({"output_directory": out.display().to_string()}),
+    )
+    .await;
     let ctx = BuildCtx::for_test("vsphere-clone.golden");
     let mut step = StepExport::new(st.config.export.clone().unwrap());
     let e = step.run(&ctx, &mut st).await.unwrap_err().to_string();
-    assert!(e.contains("downloading disk-0.vmdk") && e.contains("500"), "{e}");
+    assert!(
+        e.contains("downloading disk-0.vmdk") && e.contains("500"),
+        "{e}"
+    );
     let halted = Outcome {
         halted: true,
         cancelled: false,
@@ -324,7 +331,10 @@ async fn failed_download_aborts_the_lease_and_leaves_nothing() {
     assert!(!out.exists(), "the partial export is left");
     let log = fake.log();
     assert!(log.contains(&"HttpNfcLeaseAbort".to_string()), "{log:?}");
-    assert!(!log.contains(&"HttpNfcLeaseComplete".to_string()), "{log:?}");
+    assert!(
+        !log.contains(&"HttpNfcLeaseComplete".to_string()),
+        "{log:?}"
+    );
     assert!(ctx.journal.live(None).is_empty());
 }
 
@@ -336,7 +346,11 @@ async fn interrupt_mid_download_aborts_the_lease_and_leaves_nothing() {
     let out = t.path().join("out");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("mine.txt"), "keep").unwrap();
-    let mut st = state(&fake, json!({"output_directory": out.display().to_string()})).await;
+    let mut st = state(
+        &fake,
+        json!({"output_directory": out.display().to_string()}),
+    )
+    .await;
     let ctx = BuildCtx::for_test("vsphere-clone.golden");
     let mut step = StepExport::new(st.config.export.clone().unwrap());
     let cancel = ctx.cancel.clone();
