@@ -459,3 +459,48 @@ fn clear(sim: &Vcsim) {
         let _ = c.logout().await;
     });
 }
+
+#[test]
+fn sigkill_during_the_import_then_forge_cleanup_leaves_nothing() {
+    let sim = Vcsim::start(VcsimOptions::default());
+    setup(&sim, "lib");
+    let mut rng = Rng::new();
+    let mut killed = 0;
+    for round in 0..8 {
+        let sb = Sandbox::new(FORGE, &[("t.json", &template(&sim, LIBRARY))]);
+        let mut child = sb.spawn(&["build", "-color=false", "t.json"], &[]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !sb.spawned_output().contains("to Content Library...") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(15)));
+        build::signal(child.id(), "KILL");
+        let _ = child.wait();
+        let text = sb.spawned_output();
+        if text.contains("Build 'vsphere-clone' finished") {
+            clear(&sim);
+            continue;
+        }
+        killed += 1;
+        let out = sb.run(&["cleanup"], None, &[]);
+        eprintln!("round {round}: cleanup said:\n{}", all(&out));
+        assert_eq!(
+            out.code,
+            0,
+            "round {round}: cleanup failed:\n{}\nbuild:\n{text}",
+            all(&out)
+        );
+        assert!(
+            made(&sim).is_empty(),
+            "round {round}: left {:?}\n{text}",
+            made(&sim)
+        );
+        assert!(
+            library_items(&sim).is_empty(),
+            "round {round}: items left\n{text}\n{}",
+            all(&out)
+        );
+        assert!(sb.journals().is_empty(), "round {round}");
+    }
+    assert!(killed > 0, "every build finished before the kill");
+}
