@@ -264,6 +264,7 @@ fn a_vm_template_item_matches_packer_1_6_6_side_by_side() {
     let start = Instant::now();
     let (ok, ptext) = packer_build(&pdir);
     let packer_time = start.elapsed();
+    let packer_calls = settled_calls(&psim);
     assert!(ok, "packer failed:\n{ptext}");
 
     let fsim = Vcsim::start(VcsimOptions::default());
@@ -272,6 +273,7 @@ fn a_vm_template_item_matches_packer_1_6_6_side_by_side() {
     let start = Instant::now();
     let f = forge_build(&sb);
     let forge_time = start.elapsed();
+    let forge_calls = settled_calls(&fsim);
     assert_eq!(f.code, 0, "{}", all(&f));
     assert_eq!(
         normalise(&f.stdout),
@@ -287,6 +289,27 @@ fn a_vm_template_item_matches_packer_1_6_6_side_by_side() {
     assert_eq!(made(&fsim), want_vms, "forge's inventory");
     assert!(sb.journals().is_empty());
     eprintln!("wall time: forge {forge_time:?}, packer {packer_time:?}");
+    // SOAP requests counted at the simulator (the vAPI ones are not counted there).
+    let total = |c: &std::collections::BTreeMap<String, u64>| c.values().sum::<u64>();
+    eprintln!(
+        "SOAP requests: forge {} {forge_calls:?}\npacker {} {packer_calls:?}",
+        total(&forge_calls),
+        total(&packer_calls)
+    );
+    assert!(total(&forge_calls) <= total(&packer_calls));
+}
+
+/// The simulator's request counts once they stop changing (it counts as it traces).
+fn settled_calls(sim: &Vcsim) -> std::collections::BTreeMap<String, u64> {
+    let mut last = sim.calls();
+    loop {
+        std::thread::sleep(Duration::from_millis(150));
+        let now = sim.calls();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
 }
 
 #[test]
