@@ -10,6 +10,8 @@
 //
 // Beyond govmomi's model it stands in for VMware Tools: every powered-on VM with a NIC reports
 // the -guest-ip address, so builders get past "Waiting for IP" and connect to a local sshd.
+// It also serves govmomi's vAPI simulator under /rest (content libraries for
+// content_library_destination).
 // With -calls FILE it counts the SOAP requests it answers by method, rewriting FILE (a JSON
 // object, method -> count) after each one, so tests can compare clients' round trips.
 package main
@@ -30,6 +32,9 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
+	// The vAPI REST endpoint (/rest: sessions, content libraries, VM and OVF templates),
+	// which registers itself with every vCenter model.
+	_ "github.com/vmware/govmomi/vapi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -107,6 +112,8 @@ func main() {
 		simulator.TraceFile = w
 		go countCalls(r, o.calls)
 	}
+	// Serves the endpoints that register themselves, the vAPI one among them.
+	m.Service.RegisterEndpoints = true
 	server := m.Service.NewServer()
 	sdk := *server.URL
 	sdk.User = nil

@@ -80,6 +80,8 @@ pub struct ServiceContent {
     pub session_manager: Moref,
     /// The file manager (datastore files), when the server has one.
     pub file_manager: Option<Moref>,
+    /// The OVF manager (export descriptors), when the server has one.
+    pub ovf_manager: Option<Moref>,
     /// `about.fullName`, such as `VMware vCenter Server 7.0.0 build-...`.
     pub full_name: String,
     /// `about.apiVersion`, such as `7.0`.
@@ -111,6 +113,7 @@ impl ServiceContent {
             search_index: need("searchIndex")?,
             session_manager: need("sessionManager")?,
             file_manager: n.moref_of("fileManager"),
+            ovf_manager: n.moref_of("ovfManager"),
             full_name: about_text("fullName"),
             api_version: about_text("apiVersion"),
             api_type: about_text("apiType"),
@@ -168,6 +171,7 @@ impl Client {
                 search_index: Moref::new("SearchIndex", ""),
                 session_manager: Moref::new("SessionManager", ""),
                 file_manager: None,
+                ovf_manager: None,
                 full_name: String::new(),
                 api_version: String::new(),
                 api_type: String::new(),
@@ -236,6 +240,21 @@ impl Client {
     /// The SDK URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The HTTP client (its TLS settings), for transfers beside the SOAP calls (NFC, vAPI).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The SOAP session's cookie (`vmware_soap_session=...`), which NFC transfers send too.
+    pub(crate) fn session_cookie(&self) -> Option<String> {
+        self.cookie.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// Counts one HTTP round trip made beside the SOAP calls.
+    pub(crate) fn count_round_trip(&self) {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
     }
 
     /// How many HTTP round trips (SOAP calls) this client made, the login included.
@@ -371,7 +390,7 @@ impl From<CallError> for Error {
 }
 
 /// An error and its sources, joined by `: `.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

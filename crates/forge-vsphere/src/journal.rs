@@ -91,7 +91,7 @@ pub async fn reclaim_vm(r: &Resource, password: &str) -> std::result::Result<(),
 #[async_trait]
 impl Reclaimer for VmReclaimer {
     fn kinds(&self) -> &'static [&'static str] {
-        &[VM]
+        &[VM, crate::library::ITEM]
     }
 
     fn secrets(&self, config: &Value) -> Vec<String> {
@@ -124,6 +124,9 @@ impl Reclaimer for VmReclaimer {
                 hint: "give forge cleanup the template (and its variables) that started the build"
                     .into(),
             });
+        }
+        if r.kind == crate::library::ITEM {
+            return Ok(crate::library::reclaim_item(r, &password).await?);
         }
         Ok(reclaim_vm(r, &password).await?)
     }

@@ -10,6 +10,7 @@
 //!   networks and VMs by name or inventory path;
 //! - [`task`]: waiting for a task;
 //! - [`vm`]: cloning, reconfiguring, powering, snapshotting and destroying a VM;
+//! - [`nfc`]: OVF export over an NFC lease; [`library`]: the content library over vAPI REST;
 //! - [`builder`]: the `vsphere-clone` builder; [`journal`]: its VMs in the run's journal.
 //!
 //! ```no_run
@@ -27,6 +28,8 @@ pub mod builder;
 pub mod client;
 pub mod find;
 pub mod journal;
+pub mod library;
+pub mod nfc;
 pub mod property;
 pub mod soap;
 pub mod task;

@@ -21,6 +21,8 @@ pub struct VmArtifact {
     pub config: Arc<Config>,
     /// Generated data.
     pub generated: BuildData,
+    /// The files `export` wrote.
+    pub files: Vec<String>,
 }
 
 #[async_trait]
@@ -29,7 +31,7 @@ impl Artifact for VmArtifact {
         super::BUILDER_ID.into()
     }
     fn files(&self) -> Vec<String> {
-        Vec::new()
+        self.files.clone()
     }
     fn id(&self) -> String {
         self.name.clone()

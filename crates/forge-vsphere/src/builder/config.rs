@@ -43,6 +43,9 @@ const SUPPORTED: &[&str] = &[
     "convert_to_template",
     // Only datastore uploads use it, and this builder uploads nothing yet.
     "set_host_for_datastore_uploads",
+    // config_export.rs
+    "export",
+    "content_library_destination",
 ];
 
 /// An IPv4 or IPv6 network in CIDR form (`ip_wait_address`).
@@ -136,6 +139,10 @@ pub struct Config {
     pub snapshot_name: String,
     /// `convert_to_template`.
     pub convert_to_template: bool,
+    /// `export` (config_export.rs).
+    pub export: Option<super::config_export::Export>,
+    /// `content_library_destination` (config_export.rs).
+    pub library: Option<super::config_export::Library>,
     /// `-force`: an existing VM of the same name is replaced.
     pub force: bool,
     /// Arguments this builder does not carry out yet: `forge validate` accepts them, as Packer
@@ -265,6 +272,9 @@ impl Config {
             Duration::from_secs(300),
             &mut errs,
         );
+        let mut unsupported = unsupported(v);
+        let (export, library) =
+            super::config_export::prepare(&a, &vm_name, info, &mut errs, &mut unsupported);
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -304,8 +314,10 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "Created by Packer".into()),
             convert_to_template: a.convert_to_template.unwrap_or(false),
+            export,
+            library,
             force: info.opts.force,
-            unsupported: unsupported(v),
+            unsupported,
         })
     }
 

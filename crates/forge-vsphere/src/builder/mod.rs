@@ -6,10 +6,13 @@
 
 mod artifact;
 mod config;
+mod config_export;
 mod step_cdrom;
 mod step_clone;
 mod step_config_params;
 mod step_connect;
+mod step_content_library;
+mod step_export;
 mod step_floppy;
 mod step_hardware;
 mod step_run;
@@ -74,6 +77,10 @@ pub struct State {
     pub comm: Option<Arc<dyn Communicator>>,
     /// Generated data.
     pub generated: BuildData,
+    /// `content_library_destination.destroy`: remove the VM at the end, even on success.
+    pub destroy_vm: bool,
+    /// The files `export` wrote (the artifact's files).
+    pub export_files: Vec<String>,
 }
 
 impl State {
@@ -123,6 +130,8 @@ impl Builder for CloneBuilder {
             ip: String::new(),
             comm: None,
             generated: BuildData::new(),
+            destroy_vm: false,
+            export_files: Vec::new(),
         };
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(step_connect::StepConnectVsphere),
@@ -158,12 +167,20 @@ impl Builder for CloneBuilder {
         if c.convert_to_template {
             steps.push(Box::new(step_template::StepConvertToTemplate));
         }
+        if let Some(l) = &c.library {
+            steps.push(Box::new(
+                step_content_library::StepImportToContentLibrary::new(l.clone()),
+            ));
+        }
+        if let Some(x) = &c.export {
+            steps.push(Box::new(step_export::StepExport::new(x.clone())));
+        }
         let r = run_steps(ctx, &mut state, &mut steps).await;
         if let Some(client) = &state.client {
             let _ = client.logout().await;
         }
         r?;
-        if state.vm.is_none() {
+        if state.vm.is_none() && !state.destroy_vm && state.export_files.is_empty() {
             return Ok(None);
         }
         Ok(Some(Arc::new(VmArtifact {
@@ -171,6 +188,7 @@ impl Builder for CloneBuilder {
             path: state.vm_path.clone(),
             config: c.clone(),
             generated: state.generated.clone(),
+            files: state.export_files.clone(),
         })))
     }
 }

@@ -125,7 +125,8 @@ impl Step<State> for StepCloneVm {
     }
 
     async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, o: Outcome) -> Result<()> {
-        if !(o.halted || o.cancelled) {
+        // content_library_destination.destroy: the library item is the product, not the VM.
+        if !(o.halted || o.cancelled || st.destroy_vm) {
             if let Some(r) = self.record.take() {
                 // The VM is the artifact now.
                 journal::gone(ctx, &r);
