@@ -114,7 +114,12 @@ pub const BUILTIN_PLUGINS: &[BuiltinPlugin] = &[
     p(
         "github.com/hashicorp/vsphere",
         "1.4.2",
-        &["vsphere-clone", "vsphere-iso", "vsphere-supervisor"],
+        &[
+            "vsphere-clone",
+            "vsphere-iso",
+            "vsphere-supervisor",
+            "vsphere-template",
+        ],
     ),
     p("github.com/hetznercloud/hcloud", "1.6.1", &["hcloud"]),
     p(
@@ -148,7 +153,12 @@ pub const BUILTIN_PLUGINS: &[BuiltinPlugin] = &[
     p(
         "github.com/vmware/vsphere",
         "1.4.2",
-        &["vsphere-clone", "vsphere-iso", "vsphere-supervisor"],
+        &[
+            "vsphere-clone",
+            "vsphere-iso",
+            "vsphere-supervisor",
+            "vsphere-template",
+        ],
     ),
     p("github.com/vultr/vultr", "2.5.0", &["vultr"]),
     p("github.com/yaleuniversity/goss", "3.2.1", &["goss"]),

@@ -86,6 +86,7 @@ PLUGINS = [
     ("PostProcessor", "docker-push", "hashicorp+packer-plugin-docker", "post-processor/docker-push/post-processor.hcl2spec.go", "FlatConfig"),
     ("PostProcessor", "docker-save", "hashicorp+packer-plugin-docker", "post-processor/docker-save/post-processor.hcl2spec.go", "FlatConfig"),
     ("PostProcessor", "docker-tag", "hashicorp+packer-plugin-docker", "post-processor/docker-tag/post-processor.hcl2spec.go", "FlatConfig"),
+    ("PostProcessor", "vsphere-template", "hashicorp+packer-plugin-vsphere", "post-processor/vsphere-template/post-processor.hcl2spec.go", "FlatConfig"),
     ("PostProcessor", "utm-vagrant", "naveenrajm7+packer-plugin-utm", "@utm-vagrant", "FlatConfig"),
     ("DataSource", "null", CORE, "datasource/null/data.hcl2spec.go", "FlatConfig"),
     ("DataSource", "http", CORE, "datasource/http/data.hcl2spec.go", "FlatConfig"),

@@ -11,7 +11,9 @@
 //! - [`task`]: waiting for a task;
 //! - [`vm`]: cloning, reconfiguring, powering, snapshotting and destroying a VM;
 //! - [`nfc`]: OVF export over an NFC lease; [`library`]: the content library over vAPI REST;
-//! - [`builder`]: the `vsphere-clone` builder; [`journal`]: its VMs in the run's journal.
+//! - [`customize`]: guest customization specs;
+//! - [`builder`]: the `vsphere-clone` builder; [`journal`]: its VMs in the run's journal;
+//! - [`template`]: the `vsphere-template` post-processor.
 //!
 //! ```no_run
 //! # async fn demo() -> forge_core::Result<()> {
@@ -26,6 +28,7 @@
 
 pub mod builder;
 pub mod client;
+pub mod customize;
 pub mod find;
 pub mod journal;
 pub mod library;
@@ -33,6 +36,7 @@ pub mod nfc;
 pub mod property;
 pub mod soap;
 pub mod task;
+pub mod template;
 pub mod vm;
 
 pub use client::{Client, Config, ServiceContent};
@@ -41,13 +45,19 @@ pub use property::ObjectContent;
 pub use soap::{Fault, Moref, Node, Request};
 pub use task::TaskResult;
 
-/// The `vsphere-clone` builder (packer-plugin-vsphere) and the VM reclaimer.
+/// The `vsphere-clone` builder and the `vsphere-template` post-processor (packer-plugin-vsphere),
+/// and the VM reclaimer.
 pub fn plugins() -> forge_core::plugin::PluginSet {
     use forge_core::plugin::{PluginDecl, PluginSet};
-    use forge_template::schema::plugins::VsphereCloneBuilder;
+    use forge_template::schema::plugins::{VsphereCloneBuilder, VsphereTemplatePostProcessor};
     PluginSet::of([
         PluginDecl::builder::<VsphereCloneBuilder>("vsphere-clone", builder::factory)
             .from_plugin("github.com/hashicorp/vsphere"),
+        PluginDecl::post_processor::<VsphereTemplatePostProcessor>(
+            "vsphere-template",
+            template::factory,
+        )
+        .from_plugin("github.com/hashicorp/vsphere"),
     ])
     .reclaimer(std::sync::Arc::new(journal::VmReclaimer))
 }

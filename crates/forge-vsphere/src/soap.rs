@@ -113,6 +113,22 @@ impl Request {
         self
     }
 
+    /// `<tag>` holding the answer element `n` written back: its `xsi:type`, its `type`
+    /// attribute, its text and its children, in their order (a device read from
+    /// `config.hardware.device`, changed, and sent back in a `deviceChange`).
+    pub fn node(mut self, tag: &str, n: &Node) -> Request {
+        write_node(&mut self.xml, tag, n);
+        self
+    }
+
+    /// A list of strings: `<tag>item</tag>` for each.
+    pub fn texts(mut self, tag: &str, items: &[String]) -> Request {
+        for i in items {
+            self = self.text(tag, i);
+        }
+        self
+    }
+
     /// The whole SOAP envelope to post.
     pub fn envelope(&self) -> String {
         format!(
@@ -128,6 +144,47 @@ fn moref_xml(tag: &str, r: &Moref) -> String {
         escape(&r.kind),
         escape(&r.value)
     )
+}
+
+/// The XML Schema types vim25 answers name without a prefix (`xsd:string` comes back as
+/// `string`); written back, they need theirs.
+const XSD_TYPES: &[&str] = &[
+    "string",
+    "boolean",
+    "int",
+    "long",
+    "short",
+    "byte",
+    "float",
+    "double",
+    "dateTime",
+    "base64Binary",
+    "anyURI",
+];
+
+fn write_node(out: &mut String, tag: &str, n: &Node) {
+    out.push('<');
+    out.push_str(tag);
+    if let Some(t) = &n.xsi_type {
+        let t = if XSD_TYPES.contains(&t.as_str()) {
+            format!("xsd:{t}")
+        } else {
+            t.clone()
+        };
+        out.push_str(&format!(r#" xsi:type="{}""#, escape(&t)));
+    }
+    if let Some(r) = &n.ref_type {
+        out.push_str(&format!(r#" type="{}""#, escape(r)));
+    }
+    out.push('>');
+    if n.children.is_empty() {
+        out.push_str(&escape(&n.text));
+    } else {
+        for c in &n.children {
+            write_node(out, &c.name, c);
+        }
+    }
+    out.push_str(&format!("</{tag}>"));
 }
 
 /// `s` with XML's special characters escaped, for text and attribute values.
@@ -176,6 +233,32 @@ impl Node {
     /// The text of the first child named `name`.
     pub fn text_of(&self, name: &str) -> Option<&str> {
         self.child(name).map(|c| c.text.as_str())
+    }
+
+    /// An element holding only `text`.
+    pub fn leaf(name: &str, text: &str) -> Node {
+        Node {
+            name: name.to_string(),
+            text: text.to_string(),
+            ..Node::default()
+        }
+    }
+
+    /// The first child named `name`, to change.
+    pub fn child_mut(&mut self, name: &str) -> Option<&mut Node> {
+        self.children.iter_mut().find(|c| c.name == name)
+    }
+
+    /// Sets the text of child `name`, adding it at the end when it is absent (so a caller that
+    /// adds must mind the WSDL order of the type's fields).
+    pub fn set(&mut self, name: &str, text: &str) {
+        match self.child_mut(name) {
+            Some(c) => {
+                c.text = text.to_string();
+                c.children.clear();
+            }
+            None => self.children.push(Node::leaf(name, text)),
+        }
     }
 
     /// This element read as a managed object reference (it has a `type` attribute).
@@ -387,6 +470,18 @@ mod tests {
             r#"<specSet><selectSet xsi:type="TraversalSpec"><name>view</name><skip>false</skip></selectSet><obj type="ContainerView">session[1]view-1</obj></specSet>"#
         ), "{xml}");
         roxmltree::Document::parse(&xml).unwrap();
+    }
+
+    #[test]
+    fn a_node_read_is_written_back_with_its_types() {
+        let xml = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema"><soapenv:Body><R xmlns="urn:vim25"><returnval xsi:type="VirtualDisk"><key>2000</key><backing xsi:type="VirtualDiskFlatVer2BackingInfo"><fileName>[ds] a&amp;b.vmdk</fileName><datastore type="Datastore">datastore-1</datastore></backing><v xsi:type="xsd:string">x</v></returnval></R></soapenv:Body></soapenv:Envelope>"#;
+        let mut disk = response(xml).child("returnval").unwrap().clone();
+        disk.set("capacityInKB", "2048");
+        let out = Request::new("X", &Moref::new("VirtualMachine", "vm-1"))
+            .node("device", &disk)
+            .envelope();
+        assert!(out.contains(r#"<device xsi:type="VirtualDisk"><key>2000</key><backing xsi:type="VirtualDiskFlatVer2BackingInfo"><fileName>[ds] a&amp;b.vmdk</fileName><datastore type="Datastore">datastore-1</datastore></backing><v xsi:type="xsd:string">x</v><capacityInKB>2048</capacityInKB></device>"#), "{out}");
+        roxmltree::Document::parse(&out).unwrap();
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use forge_core::{Error, Result};
 
 use crate::client::Client;
-use crate::soap::{Moref, Request};
+use crate::soap::{Moref, Node, Request};
 
 /// How long a task such as a clone or a power operation may take.
 pub const TASK_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -28,34 +28,162 @@ pub struct CloneSpec {
     pub datastore: Option<Moref>,
     /// A linked clone from this snapshot of the source (`createNewChildDiskBacking`).
     pub linked_snapshot: Option<Moref>,
-    /// `config.annotation` (notes).
-    pub annotation: Option<String>,
+    /// `config`: notes, device changes (network), vApp properties.
+    pub config: ConfigSpec,
 }
 
-/// A reconfiguration (the parts of `VirtualMachineConfigSpec` forge sets).
-#[derive(Clone, Debug, Default)]
+/// A `ResourceAllocationInfo`: what is reserved and the limit (MHz for CPU, MB for memory).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Allocation {
+    /// `reservation`.
+    pub reservation: Option<i64>,
+    /// `limit`.
+    pub limit: Option<i64>,
+}
+
+/// `bootOptions`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BootOptions {
+    /// `enterBIOSSetup`.
+    pub enter_bios_setup: bool,
+    /// `efiSecureBootEnabled`.
+    pub efi_secure_boot: bool,
+}
+
+/// One `VirtualDeviceConfigSpec`: a device to add, edit or remove.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceChange {
+    /// `add`, `edit` or `remove`.
+    pub operation: &'static str,
+    /// `create`, `destroy`, `replace`, or none.
+    pub file_operation: Option<&'static str>,
+    /// The device, as read from `config.hardware.device` (changed), or built.
+    pub device: Node,
+}
+
+impl DeviceChange {
+    /// Adds `device`.
+    pub fn add(device: Node) -> DeviceChange {
+        DeviceChange {
+            operation: "add",
+            file_operation: None,
+            device,
+        }
+    }
+    /// Edits `device` (its key names it).
+    pub fn edit(device: Node) -> DeviceChange {
+        DeviceChange {
+            operation: "edit",
+            file_operation: None,
+            device,
+        }
+    }
+    /// Removes `device`, with its files when `destroy_files`.
+    pub fn remove(device: Node, destroy_files: bool) -> DeviceChange {
+        DeviceChange {
+            operation: "remove",
+            file_operation: destroy_files.then_some("destroy"),
+            device,
+        }
+    }
+}
+
+/// A vApp property to set (`VAppPropertySpec` with operation `edit`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VAppProperty {
+    /// The property's `key` (a number the server gave it).
+    pub key: String,
+    /// Its `id` (the name templates use).
+    pub id: String,
+    /// The new value.
+    pub value: String,
+}
+
+/// A reconfiguration (the parts of `VirtualMachineConfigSpec` forge sets), written in the
+/// WSDL's order.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConfigSpec {
+    /// `annotation` (notes).
+    pub annotation: Option<String>,
     /// `numCPUs`.
     pub num_cpus: Option<i64>,
+    /// `numCoresPerSocket`.
+    pub num_cores_per_socket: Option<i64>,
     /// `memoryMB`.
     pub memory_mb: Option<i64>,
+    /// `memoryHotAddEnabled`.
+    pub memory_hot_add: Option<bool>,
+    /// `cpuHotAddEnabled`.
+    pub cpu_hot_add: Option<bool>,
+    /// `deviceChange`.
+    pub device_change: Vec<DeviceChange>,
+    /// `cpuAllocation`.
+    pub cpu_allocation: Option<Allocation>,
+    /// `memoryAllocation`.
+    pub memory_allocation: Option<Allocation>,
     /// `extraConfig` (configuration parameters).
     pub extra_config: BTreeMap<String, String>,
+    /// `bootOptions`.
+    pub boot_options: Option<BootOptions>,
+    /// `vAppConfig.property`.
+    pub vapp_properties: Vec<VAppProperty>,
+    /// `firmware` (`bios` or `efi`).
+    pub firmware: Option<String>,
+    /// `memoryReservationLockedToMax`.
+    pub memory_reservation_locked_to_max: Option<bool>,
+    /// `nestedHVEnabled`.
+    pub nested_hv: Option<bool>,
+}
+
+fn allocation(r: Request, tag: &str, a: &Allocation) -> Request {
+    let mut r = r.open(tag, None);
+    if let Some(v) = a.reservation {
+        r = r.text("reservation", &v.to_string());
+    }
+    if let Some(v) = a.limit {
+        r = r.text("limit", &v.to_string());
+    }
+    r.close(tag)
 }
 
 impl ConfigSpec {
     /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.num_cpus.is_none() && self.memory_mb.is_none() && self.extra_config.is_empty()
+        *self == ConfigSpec::default()
     }
 
-    fn write(&self, mut r: Request) -> Request {
-        // VirtualMachineConfigSpec's WSDL order: numCPUs, memoryMB, ..., extraConfig.
+    /// The spec's fields, into an open `<spec>` or `<config>`.
+    pub fn write(&self, mut r: Request) -> Request {
+        if let Some(a) = &self.annotation {
+            r = r.text("annotation", a);
+        }
         if let Some(n) = self.num_cpus {
             r = r.text("numCPUs", &n.to_string());
         }
+        if let Some(n) = self.num_cores_per_socket {
+            r = r.text("numCoresPerSocket", &n.to_string());
+        }
         if let Some(m) = self.memory_mb {
             r = r.text("memoryMB", &m.to_string());
+        }
+        if let Some(b) = self.memory_hot_add {
+            r = r.boolean("memoryHotAddEnabled", b);
+        }
+        if let Some(b) = self.cpu_hot_add {
+            r = r.boolean("cpuHotAddEnabled", b);
+        }
+        for d in &self.device_change {
+            r = r.open("deviceChange", None).text("operation", d.operation);
+            if let Some(f) = d.file_operation {
+                r = r.text("fileOperation", f);
+            }
+            r = r.node("device", &d.device).close("deviceChange");
+        }
+        if let Some(a) = &self.cpu_allocation {
+            r = allocation(r, "cpuAllocation", a);
+        }
+        if let Some(a) = &self.memory_allocation {
+            r = allocation(r, "memoryAllocation", a);
         }
         for (k, v) in &self.extra_config {
             r = r
@@ -64,8 +192,57 @@ impl ConfigSpec {
                 .typed_text("value", "xsd:string", v)
                 .close("extraConfig");
         }
+        if let Some(b) = &self.boot_options {
+            r = r
+                .open("bootOptions", None)
+                .boolean("enterBIOSSetup", b.enter_bios_setup)
+                .boolean("efiSecureBootEnabled", b.efi_secure_boot)
+                .close("bootOptions");
+        }
+        if !self.vapp_properties.is_empty() {
+            r = r.open("vAppConfig", Some("VmConfigSpec"));
+            for p in &self.vapp_properties {
+                r = r
+                    .open("property", None)
+                    .text("operation", "edit")
+                    .open("info", None)
+                    .text("key", &p.key)
+                    .text("id", &p.id)
+                    .boolean("userConfigurable", true)
+                    .text("value", &p.value)
+                    .close("info")
+                    .close("property");
+            }
+            r = r.close("vAppConfig");
+        }
+        if let Some(f) = &self.firmware {
+            r = r.text("firmware", f);
+        }
+        if let Some(b) = self.memory_reservation_locked_to_max {
+            r = r.boolean("memoryReservationLockedToMax", b);
+        }
+        if let Some(b) = self.nested_hv {
+            r = r.boolean("nestedHVEnabled", b);
+        }
         r
     }
+}
+
+/// The xsi:types of network adapters.
+pub const ETHERNET_CARDS: &[&str] = &[
+    "VirtualE1000",
+    "VirtualE1000e",
+    "VirtualPCNet32",
+    "VirtualVmxnet",
+    "VirtualVmxnet2",
+    "VirtualVmxnet3",
+    "VirtualVmxnet3Vrdma",
+    "VirtualSriovEthernetCard",
+];
+
+/// Whether device `d` is of one of the `kinds` (its xsi:type).
+pub fn is_kind(d: &Node, kinds: &[&str]) -> bool {
+    d.xsi_type.as_deref().is_some_and(|t| kinds.contains(&t))
 }
 
 impl Client {
@@ -89,8 +266,8 @@ impl Client {
             r = r.moref("host", h);
         }
         r = r.close("location").boolean("template", false);
-        if let Some(a) = &spec.annotation {
-            r = r.open("config", None).text("annotation", a).close("config");
+        if !spec.config.is_empty() {
+            r = spec.config.write(r.open("config", None)).close("config");
         }
         r = r.boolean("powerOn", false);
         if let Some(s) = &spec.linked_snapshot {
@@ -108,6 +285,24 @@ impl Client {
         let r = spec.write(Request::new("ReconfigVM_Task", vm).open("spec", None));
         let task = self.call_task(r.close("spec")).await?;
         self.wait_for_task(&task, TASK_TIMEOUT).await.map(|_| ())
+    }
+
+    /// The VM's devices (`config.hardware.device`), each with its xsi:type.
+    pub async fn devices(&self, vm: &Moref) -> Result<Vec<Node>> {
+        Ok(self
+            .retrieve_one(vm, &["config.hardware.device"])
+            .await?
+            .get("config.hardware.device")
+            .map(|d| d.children.clone())
+            .unwrap_or_default())
+    }
+
+    /// Applies `spec` to `vm` unless it changes nothing.
+    pub async fn reconfigure_if_any(&self, vm: &Moref, spec: &ConfigSpec) -> Result<()> {
+        if spec.is_empty() {
+            return Ok(());
+        }
+        self.reconfigure(vm, spec).await
     }
 
     /// Powers `vm` on.
@@ -192,9 +387,19 @@ impl Client {
 
     /// Takes a snapshot of `vm` named `name` (no memory, not quiesced).
     pub async fn create_snapshot(&self, vm: &Moref, name: &str) -> Result<()> {
+        self.create_snapshot_described(vm, name, "").await
+    }
+
+    /// Takes a snapshot of `vm` named `name` with `description` (no memory, not quiesced).
+    pub async fn create_snapshot_described(
+        &self,
+        vm: &Moref,
+        name: &str,
+        description: &str,
+    ) -> Result<()> {
         let r = Request::new("CreateSnapshot_Task", vm)
             .text("name", name)
-            .text("description", "")
+            .text("description", description)
             .boolean("memory", false)
             .boolean("quiesce", false);
         let task = self.call_task(r).await?;

@@ -3304,6 +3304,23 @@ crate::plugin_config! {
         force: Option<bool>,
     }
 
+    /// `vsphere-template` postprocessor configuration (arguments as in hashicorp/packer-plugin-vsphere).
+    pub struct VsphereTemplatePostProcessor {
+        @flatten packer_common: PackerCommon,
+        host: Option<String>,
+        username: Option<String>,
+        password: Option<String>,
+        insecure: Option<bool>,
+        datacenter: Option<String>,
+        template_name: Option<String>,
+        folder: Option<String>,
+        snapshot_enable: Option<bool>,
+        snapshot_name: Option<String>,
+        snapshot_description: Option<String>,
+        reregister_vm: Option<bool>,
+        r#override: Option<bool>,
+    }
+
     /// `null` datasource configuration (arguments as in hashicorp/packer).
     pub struct NullDataSource {
         @flatten packer_common: PackerCommon,
@@ -3391,6 +3408,7 @@ pub fn register_all(r: &mut Registry) {
     r.register::<DockerPushPostProcessor>(PluginKind::PostProcessor, "docker-push");
     r.register::<DockerSavePostProcessor>(PluginKind::PostProcessor, "docker-save");
     r.register::<DockerTagPostProcessor>(PluginKind::PostProcessor, "docker-tag");
+    r.register::<VsphereTemplatePostProcessor>(PluginKind::PostProcessor, "vsphere-template");
     r.register::<VagrantPostProcessor>(PluginKind::PostProcessor, "utm-vagrant");
     r.register::<NullDataSource>(PluginKind::DataSource, "null");
     r.register::<HttpDataSource>(PluginKind::DataSource, "http");

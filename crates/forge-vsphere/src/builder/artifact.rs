@@ -42,6 +42,7 @@ impl Artifact for VmArtifact {
     fn state(&self, name: &str) -> Option<serde_json::Value> {
         match name {
             "generated_data" => serde_json::to_value(&self.generated).ok(),
+            crate::template::INVENTORY_PATH => Some(self.path.clone().into()),
             _ => None,
         }
     }

@@ -29,8 +29,31 @@ const SUPPORTED: &[&str] = &[
     "template",
     "linked_clone",
     "notes",
+    // vclone: hardware, clone options, customization, and the post-build removals.
     "CPUs",
+    "cpu_cores",
+    "CPU_reservation",
+    "CPU_limit",
+    "CPU_hot_plug",
     "RAM",
+    "RAM_reservation",
+    "RAM_reserve_all",
+    "RAM_hot_plug",
+    "video_ram",
+    "displays",
+    "NestedHV",
+    "firmware",
+    "force_bios_setup",
+    "vTPM",
+    "precision_clock",
+    "network",
+    "mac_address",
+    "disk_size",
+    "vapp",
+    "destroy",
+    "customize",
+    "remove_cdrom",
+    "remove_network_adapter",
     "configuration_parameters",
     "ip_wait_timeout",
     "ip_settle_timeout",
@@ -113,10 +136,24 @@ pub struct Config {
     pub linked_clone: bool,
     /// `notes`.
     pub notes: String,
-    /// `CPUs`.
-    pub cpus: Option<i64>,
-    /// `RAM` (MB).
-    pub ram: Option<i64>,
+    /// The hardware options (common/step_hardware.go).
+    pub hw: Hardware,
+    /// `network`: the first network adapter's network.
+    pub network: String,
+    /// `mac_address`: its manual MAC address (needs `network`).
+    pub mac_address: String,
+    /// `disk_size` (MB): the first disk grows to it.
+    pub disk_size: Option<i64>,
+    /// `vapp.properties`.
+    pub vapp_properties: BTreeMap<String, String>,
+    /// `destroy`: the VM is destroyed after the build.
+    pub destroy: bool,
+    /// `customize`.
+    pub customize: Option<crate::customize::CustomizeConfig>,
+    /// `remove_cdrom`.
+    pub remove_cdrom: bool,
+    /// `remove_network_adapter`.
+    pub remove_network_adapter: bool,
     /// `configuration_parameters`.
     pub config_params: BTreeMap<String, String>,
     /// `ip_wait_timeout` (30m).
@@ -186,6 +223,88 @@ pub fn unsupported(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The hardware options, as Packer's `HardwareConfig`: zero or empty is unset.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hardware {
+    /// `CPUs`.
+    pub cpus: i64,
+    /// `cpu_cores` (cores per socket).
+    pub cpu_cores: i64,
+    /// `CPU_reservation` (MHz).
+    pub cpu_reservation: i64,
+    /// `CPU_limit` (MHz).
+    pub cpu_limit: i64,
+    /// `CPU_hot_plug`.
+    pub cpu_hot_plug: bool,
+    /// `RAM` (MB).
+    pub ram: i64,
+    /// `RAM_reservation` (MB).
+    pub ram_reservation: i64,
+    /// `RAM_reserve_all`.
+    pub ram_reserve_all: bool,
+    /// `RAM_hot_plug`.
+    pub ram_hot_plug: bool,
+    /// `video_ram` (KB).
+    pub video_ram: i64,
+    /// `displays`.
+    pub displays: i64,
+    /// `NestedHV`.
+    pub nested_hv: bool,
+    /// `firmware`: `bios`, `efi` or `efi-secure`.
+    pub firmware: String,
+    /// `force_bios_setup`.
+    pub force_bios_setup: bool,
+    /// `vTPM`.
+    pub vtpm: bool,
+    /// `precision_clock`: `ptp`, `ntp` or `none`.
+    pub precision_clock: String,
+}
+
+impl Hardware {
+    fn prepare(a: &VsphereCloneBuilder, errs: &mut Vec<String>) -> Hardware {
+        let n = |v: Option<i64>| v.unwrap_or(0);
+        let b = |v: Option<bool>| v.unwrap_or(false);
+        let hw = Hardware {
+            cpus: n(a.CPUs).max(0),
+            cpu_cores: n(a.cpu_cores),
+            cpu_reservation: n(a.CPU_reservation),
+            cpu_limit: n(a.CPU_limit),
+            cpu_hot_plug: b(a.CPU_hot_plug),
+            ram: n(a.RAM).max(0),
+            ram_reservation: n(a.RAM_reservation),
+            ram_reserve_all: b(a.RAM_reserve_all),
+            ram_hot_plug: b(a.RAM_hot_plug),
+            video_ram: n(a.video_ram),
+            displays: n(a.displays),
+            nested_hv: b(a.NestedHV),
+            firmware: a.firmware.clone().unwrap_or_default(),
+            force_bios_setup: b(a.force_bios_setup),
+            vtpm: b(a.vTPM),
+            precision_clock: a.precision_clock.clone().unwrap_or_default(),
+        };
+        if hw.ram_reservation > 0 && hw.ram_reserve_all {
+            errs.push("'RAM_reservation' and 'RAM_reserve_all' cannot be used together".into());
+        }
+        if !["", "bios", "efi", "efi-secure"].contains(&hw.firmware.as_str()) {
+            errs.push("'firmware' must be '', 'bios', 'efi' or 'efi-secure'".into());
+        }
+        if hw.vtpm && hw.firmware != "efi" && hw.firmware != "efi-secure" {
+            errs.push(
+                "'vTPM' could be enabled only when 'firmware' set to 'efi' or 'efi-secure'".into(),
+            );
+        }
+        if !["", "ptp", "ntp", "none"].contains(&hw.precision_clock.as_str()) {
+            errs.push("'precision_clock' must be '', 'ptp', 'ntp', or 'none'".into());
+        }
+        hw
+    }
+
+    /// Whether any option is set (Packer 1.6.6 reconfigures only then).
+    pub fn is_set(&self) -> bool {
+        *self != Hardware::default()
+    }
+}
+
 impl Config {
     /// Decodes and checks, returning every problem at once.
     pub fn prepare(v: &Value, info: &PrepareInfo) -> Result<Config, PrepareErrors> {
@@ -232,6 +351,26 @@ impl Config {
                 errs.push(format!("'{name}' must not be negative"));
             }
         }
+        let hw = Hardware::prepare(&a, &mut errs);
+        let network = s(&a.network);
+        let mac_address = s(&a.mac_address);
+        let disk_size = a.disk_size.filter(|n| *n != 0);
+        if a.linked_clone.unwrap_or(false) && disk_size.is_some() {
+            errs.push("'linked_clone' and 'disk_size' cannot be used together".into());
+        }
+        if disk_size.is_some_and(|n| n < 0) {
+            errs.push("'disk_size' must not be negative".into());
+        }
+        if !mac_address.is_empty() && network.is_empty() {
+            errs.push("'network' is required when 'mac_address' is specified".into());
+        }
+        let customize = a.customize.as_ref().map(|c| {
+            let (warnings, cfg) = crate::customize::CustomizeConfig::prepare(c, &mut errs);
+            for w in warnings {
+                info.warn(w);
+            }
+            cfg
+        });
         let w = &a.wait_ip_config;
         let ip_wait_timeout = duration(
             "ip_wait_timeout",
@@ -293,8 +432,19 @@ impl Config {
             template,
             linked_clone: a.linked_clone.unwrap_or(false),
             notes: s(&a.notes),
-            cpus: a.CPUs.filter(|n| *n > 0),
-            ram: a.RAM.filter(|n| *n > 0),
+            hw,
+            network,
+            mac_address,
+            disk_size,
+            vapp_properties: a
+                .vapp
+                .as_ref()
+                .and_then(|v| v.properties.clone())
+                .unwrap_or_default(),
+            destroy: a.destroy.unwrap_or(false),
+            customize,
+            remove_cdrom: a.remove_cdrom.unwrap_or(false),
+            remove_network_adapter: a.remove_network_adapter.unwrap_or(false),
             config_params: a
                 .config_params_config
                 .configuration_parameters

@@ -13,6 +13,7 @@ mod step_config_params;
 mod step_connect;
 mod step_content_library;
 mod step_export;
+mod step_customize;
 mod step_floppy;
 mod step_hardware;
 mod step_run;
@@ -37,7 +38,7 @@ use crate::find::Datacenter;
 use crate::soap::Moref;
 
 pub use artifact::VmArtifact;
-pub use config::{unsupported, Cidr, Config};
+pub use config::{unsupported, Cidr, Config, Hardware};
 
 /// Packer's builder id for vsphere-iso and vsphere-clone.
 pub const BUILDER_ID: &str = "jetbrains.vsphere";
@@ -118,6 +119,9 @@ impl Builder for CloneBuilder {
     async fn run(&self, ctx: &BuildCtx, hook: Arc<dyn Hook>) -> Result<Option<Arc<dyn Artifact>>> {
         let c = Arc::new(self.config.clone());
         ctx.ui.output().redactor().add(&c.password);
+        for s in c.customize.iter().flat_map(|c| c.secrets()) {
+            ctx.ui.output().redactor().add(&s);
+        }
         if !c.unsupported.is_empty() {
             return Err(Error::msg(c.unsupported.join("; ")));
         }
@@ -140,6 +144,9 @@ impl Builder for CloneBuilder {
             Box::new(step_cdrom::StepAddCdrom),
             Box::new(step_config_params::StepConfigParams),
         ];
+        if c.customize.is_some() {
+            steps.push(Box::new(step_customize::StepCustomize));
+        }
         if !c.comm.is_none() {
             steps.push(Box::new(step_run::StepRun { powered_on: false }));
             steps.push(Box::new(step_wait_ip::StepWaitForIp));
@@ -164,6 +171,7 @@ impl Builder for CloneBuilder {
         if c.create_snapshot {
             steps.push(Box::new(step_snapshot::StepCreateSnapshot));
         }
+        steps.push(Box::new(step_cdrom::StepRemoveNetworkAdapter));
         if c.convert_to_template {
             steps.push(Box::new(step_template::StepConvertToTemplate));
         }
@@ -180,7 +188,8 @@ impl Builder for CloneBuilder {
             let _ = client.logout().await;
         }
         r?;
-        if state.vm.is_none() && !state.destroy_vm && state.export_files.is_empty() {
+        // With `destroy` the VM is gone by now; Packer still hands on the artifact.
+        if state.vm.is_none() && !state.destroy_vm && !c.destroy && state.export_files.is_empty() {
             return Ok(None);
         }
         Ok(Some(Arc::new(VmArtifact {

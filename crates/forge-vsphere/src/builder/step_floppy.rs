@@ -1,11 +1,13 @@
-//! StepRemoveFloppy. The floppy options are refused at prepare time for now, so there is no
-//! floppy to remove; it says what Packer says, so the output matches.
+//! StepRemoveFloppy: as Packer 1.6.6, every floppy drive of the VM is removed after
+//! provisioning (one reconfiguration, none when there is no drive). The floppy options are
+//! refused at prepare time for now, so forge uploaded no image to delete.
 
 use async_trait::async_trait;
 use forge_core::plugin::BuildCtx;
 use forge_core::runner::Step;
 use forge_core::Result;
 
+use super::step_cdrom::remove_devices;
 use super::State;
 
 pub(super) struct StepRemoveFloppy;
@@ -15,8 +17,8 @@ impl Step<State> for StepRemoveFloppy {
     fn name(&self) -> &'static str {
         "StepRemoveFloppy"
     }
-    async fn run(&mut self, ctx: &BuildCtx, _st: &mut State) -> Result<()> {
+    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
         ctx.ui.say("Deleting Floppy drives...");
-        Ok(())
+        remove_devices(st, &["VirtualFloppy"], "the floppy drives").await
     }
 }

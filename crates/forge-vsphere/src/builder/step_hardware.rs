@@ -1,14 +1,113 @@
-//! StepConfigureHardware: `CPUs` and `RAM` (one reconfiguration; nothing when neither is set).
+//! StepConfigureHardware: every hardware option in one `ReconfigVM_Task` (Packer reconfigures,
+//! then adds or removes the TPM and adds the precision clock in calls of their own). Nothing
+//! happens when no option is set, as in Packer 1.6.6.
 
 use async_trait::async_trait;
 use forge_core::plugin::BuildCtx;
 use forge_core::runner::Step;
 use forge_core::{Error, Result};
 
+use super::config::Hardware;
 use super::State;
-use crate::vm::ConfigSpec;
+use crate::soap::Node;
+use crate::vm::{is_kind, Allocation, BootOptions, ConfigSpec, DeviceChange};
 
 pub(super) struct StepConfigureHardware;
+
+/// The reconfiguration `hw` asks for, given the VM's `devices` (for the video card and TPM).
+pub(super) fn hardware_spec(hw: &Hardware, devices: &[Node]) -> Result<ConfigSpec> {
+    let pos = |n: i64| (n != 0).then_some(n);
+    let flag = |b: bool| b.then_some(true);
+    let mut spec = ConfigSpec {
+        num_cpus: pos(hw.cpus),
+        num_cores_per_socket: pos(hw.cpu_cores),
+        memory_mb: pos(hw.ram),
+        memory_hot_add: flag(hw.ram_hot_plug),
+        cpu_hot_add: flag(hw.cpu_hot_plug),
+        // Packer 1.6.6 always sends it (false too); the newest plugin only when true.
+        memory_reservation_locked_to_max: Some(hw.ram_reserve_all),
+        nested_hv: flag(hw.nested_hv),
+        ..ConfigSpec::default()
+    };
+    if hw.cpu_reservation != 0 || hw.cpu_limit != 0 {
+        spec.cpu_allocation = Some(Allocation {
+            reservation: pos(hw.cpu_reservation),
+            limit: pos(hw.cpu_limit),
+        });
+    }
+    if hw.ram_reservation != 0 {
+        spec.memory_allocation = Some(Allocation {
+            reservation: Some(hw.ram_reservation),
+            limit: None,
+        });
+    }
+    if hw.video_ram != 0 || hw.displays != 0 {
+        let mut card = devices
+            .iter()
+            .find(|d| is_kind(d, &["VirtualMachineVideoCard"]))
+            .cloned()
+            .ok_or_else(|| Error::msg("the VM has no video card to set video_ram or displays"))?;
+        if hw.video_ram != 0 {
+            card.set("videoRamSizeInKB", &hw.video_ram.to_string());
+        }
+        if hw.displays != 0 {
+            card.set("numDisplays", &hw.displays.to_string());
+        }
+        spec.device_change.push(DeviceChange::edit(card));
+    }
+    let tpms: Vec<&Node> = devices
+        .iter()
+        .filter(|d| is_kind(d, &["VirtualTPM"]))
+        .collect();
+    if hw.vtpm && tpms.is_empty() {
+        spec.device_change
+            .push(DeviceChange::add(new_device("VirtualTPM", -1, None)));
+    } else if !hw.vtpm {
+        for t in tpms {
+            spec.device_change
+                .push(DeviceChange::remove(t.clone(), false));
+        }
+    }
+    if !hw.precision_clock.is_empty() && hw.precision_clock != "none" {
+        let backing = Node {
+            name: "backing".into(),
+            xsi_type: Some("VirtualPrecisionClockSystemClockBackingInfo".into()),
+            children: vec![Node::leaf("protocol", &hw.precision_clock)],
+            ..Node::default()
+        };
+        spec.device_change.push(DeviceChange::add(new_device(
+            "VirtualPrecisionClock",
+            -2,
+            Some(backing),
+        )));
+    }
+    if !hw.firmware.is_empty() {
+        spec.firmware = Some(if hw.firmware == "efi-secure" {
+            "efi".into()
+        } else {
+            hw.firmware.clone()
+        });
+    }
+    if !hw.firmware.is_empty() || hw.force_bios_setup {
+        spec.boot_options = Some(BootOptions {
+            enter_bios_setup: hw.force_bios_setup,
+            efi_secure_boot: hw.firmware == "efi-secure",
+        });
+    }
+    Ok(spec)
+}
+
+/// A device to add: its xsi:type, a negative key (the server gives the real one) and backing.
+fn new_device(kind: &str, key: i64, backing: Option<Node>) -> Node {
+    let mut children = vec![Node::leaf("key", &key.to_string())];
+    children.extend(backing);
+    Node {
+        name: "device".into(),
+        xsi_type: Some(kind.into()),
+        children,
+        ..Node::default()
+    }
+}
 
 #[async_trait]
 impl Step<State> for StepConfigureHardware {
@@ -16,19 +115,135 @@ impl Step<State> for StepConfigureHardware {
         "StepConfigureHardware"
     }
     async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
-        let c = &st.config;
-        let spec = ConfigSpec {
-            num_cpus: c.cpus,
-            memory_mb: c.ram,
-            ..ConfigSpec::default()
-        };
-        if spec.is_empty() {
+        let hw = &st.config.hw;
+        if !hw.is_set() {
             return Ok(());
         }
         ctx.ui.say("Customizing hardware...");
-        st.client()?
-            .reconfigure(&st.vm()?, &spec)
-            .await
-            .map_err(|e| Error::msg(format!("Error customizing hardware of {}: {e}", st.vm_path)))
+        let client = st.client()?;
+        let vm = st.vm()?;
+        let fail =
+            |e: Error| Error::msg(format!("Error customizing hardware of {}: {e}", st.vm_path));
+        // The devices are read only when an option concerns one (a TPM is added or removed to
+        // match `vTPM` only when a device-level option asks for a look; see the README).
+        let needs_devices = hw.video_ram != 0 || hw.displays != 0 || hw.vtpm;
+        let devices = if needs_devices {
+            client.devices(&vm).await.map_err(fail)?
+        } else {
+            Vec::new()
+        };
+        let spec = hardware_spec(hw, &devices).map_err(fail)?;
+        client.reconfigure_if_any(&vm, &spec).await.map_err(fail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::soap::{Moref, Request};
+
+    fn xml(spec: &ConfigSpec) -> String {
+        spec.write(
+            Request::new("ReconfigVM_Task", &Moref::new("VirtualMachine", "vm-1"))
+                .open("spec", None),
+        )
+        .close("spec")
+        .envelope()
+    }
+
+    fn video_card() -> Node {
+        Node {
+            name: "VirtualDevice".into(),
+            xsi_type: Some("VirtualMachineVideoCard".into()),
+            children: vec![
+                Node::leaf("key", "500"),
+                Node::leaf("videoRamSizeInKB", "4096"),
+                Node::leaf("numDisplays", "1"),
+            ],
+            ..Node::default()
+        }
+    }
+
+    #[test]
+    fn every_option_in_one_spec_in_wsdl_order() {
+        let hw = Hardware {
+            cpus: 4,
+            cpu_cores: 2,
+            cpu_reservation: 1000,
+            cpu_limit: 2000,
+            cpu_hot_plug: true,
+            ram: 2048,
+            ram_reservation: 0,
+            ram_reserve_all: true,
+            ram_hot_plug: true,
+            video_ram: 8192,
+            displays: 2,
+            nested_hv: true,
+            firmware: "efi-secure".into(),
+            force_bios_setup: true,
+            vtpm: true,
+            precision_clock: "ptp".into(),
+        };
+        let spec = hardware_spec(&hw, &[video_card()]).unwrap();
+        let x = xml(&spec);
+        let body = &x[x.find("<spec>").unwrap()..x.find("</spec>").unwrap() + 7];
+        assert_eq!(
+            body,
+            concat!(
+                "<spec><numCPUs>4</numCPUs><numCoresPerSocket>2</numCoresPerSocket><memoryMB>2048</memoryMB>",
+                "<memoryHotAddEnabled>true</memoryHotAddEnabled><cpuHotAddEnabled>true</cpuHotAddEnabled>",
+                "<deviceChange><operation>edit</operation><device xsi:type=\"VirtualMachineVideoCard\"><key>500</key><videoRamSizeInKB>8192</videoRamSizeInKB><numDisplays>2</numDisplays></device></deviceChange>",
+                "<deviceChange><operation>add</operation><device xsi:type=\"VirtualTPM\"><key>-1</key></device></deviceChange>",
+                "<deviceChange><operation>add</operation><device xsi:type=\"VirtualPrecisionClock\"><key>-2</key><backing xsi:type=\"VirtualPrecisionClockSystemClockBackingInfo\"><protocol>ptp</protocol></backing></device></deviceChange>",
+                "<cpuAllocation><reservation>1000</reservation><limit>2000</limit></cpuAllocation>",
+                "<bootOptions><enterBIOSSetup>true</enterBIOSSetup><efiSecureBootEnabled>true</efiSecureBootEnabled></bootOptions>",
+                "<firmware>efi</firmware><memoryReservationLockedToMax>true</memoryReservationLockedToMax><nestedHVEnabled>true</nestedHVEnabled></spec>"
+            )
+        );
+    }
+
+    #[test]
+    fn a_tpm_goes_when_vtpm_is_off_and_nothing_is_sent_for_nothing() {
+        let tpm = Node {
+            name: "VirtualDevice".into(),
+            xsi_type: Some("VirtualTPM".into()),
+            children: vec![Node::leaf("key", "11000")],
+            ..Node::default()
+        };
+        let spec = hardware_spec(
+            &Hardware {
+                ram_reservation: 512,
+                ..Hardware::default()
+            },
+            &[tpm],
+        )
+        .unwrap();
+        assert_eq!(spec.device_change.len(), 1);
+        assert_eq!(spec.device_change[0].operation, "remove");
+        assert_eq!(
+            spec.memory_allocation,
+            Some(Allocation {
+                reservation: Some(512),
+                limit: None
+            })
+        );
+        assert!(hardware_spec(&Hardware::default(), &[])
+            .unwrap()
+            .device_change
+            .is_empty());
+        assert!(!Hardware::default().is_set());
+    }
+
+    #[test]
+    fn video_options_need_a_video_card() {
+        let e = hardware_spec(
+            &Hardware {
+                displays: 2,
+                ..Hardware::default()
+            },
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no video card"), "{e}");
     }
 }
