@@ -227,6 +227,11 @@ impl Client {
         &self.url
     }
 
+    /// The HTTP client (for datastore file transfers) and the session cookie, if logged in.
+    pub(crate) fn http_session(&self) -> (&reqwest::Client, Option<String>) {
+        (&self.http, self.cookie.lock().ok().and_then(|c| c.clone()))
+    }
+
     /// How many HTTP round trips (SOAP calls) this client made, the login included.
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)

@@ -10,7 +10,10 @@
 //!   networks and VMs by name or inventory path;
 //! - [`task`]: waiting for a task;
 //! - [`vm`]: cloning, reconfiguring, powering, snapshotting and destroying a VM;
-//! - [`builder`]: the `vsphere-clone` builder; [`journal`]: its VMs in the run's journal.
+//! - [`create`]: creating a VM with its devices, CD-ROMs, the boot order;
+//! - [`datastore`]: datastore files: uploads over HTTPS, directories, deletion;
+//! - [`builder`]: the `vsphere-clone` and `vsphere-iso` builders; [`journal`]: their VMs and
+//!   uploaded files in the run's journal.
 //!
 //! ```no_run
 //! # async fn demo() -> forge_core::Result<()> {
@@ -25,6 +28,8 @@
 
 pub mod builder;
 pub mod client;
+pub mod create;
+pub mod datastore;
 pub mod find;
 pub mod journal;
 pub mod property;
@@ -38,12 +43,15 @@ pub use property::ObjectContent;
 pub use soap::{Fault, Moref, Node, Request};
 pub use task::TaskResult;
 
-/// The `vsphere-clone` builder (packer-plugin-vsphere) and the VM reclaimer.
+/// The `vsphere-clone` and `vsphere-iso` builders (packer-plugin-vsphere) and the reclaimer
+/// of their VMs and uploaded files.
 pub fn plugins() -> forge_core::plugin::PluginSet {
     use forge_core::plugin::{PluginDecl, PluginSet};
-    use forge_template::schema::plugins::VsphereCloneBuilder;
+    use forge_template::schema::plugins::{VsphereCloneBuilder, VsphereIsoBuilder};
     PluginSet::of([
         PluginDecl::builder::<VsphereCloneBuilder>("vsphere-clone", builder::factory)
+            .from_plugin("github.com/hashicorp/vsphere"),
+        PluginDecl::builder::<VsphereIsoBuilder>("vsphere-iso", builder::iso::factory)
             .from_plugin("github.com/hashicorp/vsphere"),
     ])
     .reclaimer(std::sync::Arc::new(journal::VmReclaimer))

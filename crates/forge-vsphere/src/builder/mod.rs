@@ -1,4 +1,4 @@
-//! The `vsphere-clone` builder: clones a VM or template, configures it, powers it on, waits for
+//! The `vsphere-clone` builder (and, in [`iso`], `vsphere-iso`, which shares its steps): clones a VM or template, configures it, powers it on, waits for
 //! its IP, provisions it over the communicator, shuts it down, then snapshots it or makes it a
 //! template. Steps and messages follow packer-plugin-vsphere's clone builder (as packer 1.6.6
 //! carries it); the clone is journaled before it exists, and a failed or interrupted build
@@ -6,6 +6,7 @@
 
 mod artifact;
 mod config;
+pub mod iso;
 mod step_cdrom;
 mod step_clone;
 mod step_config_params;
@@ -74,6 +75,8 @@ pub struct State {
     pub comm: Option<Arc<dyn Communicator>>,
     /// Generated data.
     pub generated: BuildData,
+    /// What vsphere-iso's own steps made (empty for vsphere-clone).
+    pub iso: iso::IsoState,
 }
 
 impl State {
@@ -123,6 +126,7 @@ impl Builder for CloneBuilder {
             ip: String::new(),
             comm: None,
             generated: BuildData::new(),
+            iso: iso::IsoState::default(),
         };
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(step_connect::StepConnectVsphere),
