@@ -13,15 +13,20 @@ RUNS=${2:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VCSIM=${FORGE_VCSIM:-/var/tmp/forge-test-vcsim/vcsim}
 WORK=$(mktemp -d)
-trap 'kill $SIM_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+SIM_PID=
+trap '[ -n "$SIM_PID" ] && kill $SIM_PID 2>/dev/null; rm -rf "$WORK"' EXIT
 USER_=bench PASS=bench-pass
 
-cargo build -q -j1 --release -p forge-vsphere --example upload
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/upload
+# PROFILE=release for the release profile; the default dev profile builds dependencies (rustls,
+# hyper) at opt-level 1, so its figure is a lower bound for the release binary's.
+PROFILE=${PROFILE:-dev}
+cargo build -q -j1 --profile "$PROFILE" -p forge-vsphere --example upload
+DIR=$PROFILE; [ "$PROFILE" = dev ] && DIR=debug
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$DIR/examples/upload
 
 head -c $((SIZE << 20)) /dev/urandom > "$WORK/big.iso"
-( sleep infinity | "$VCSIM" -listen 127.0.0.1:0 -stdin-eof -username $USER_ -password $PASS \
-    -guest-ip "" > "$WORK/url" 2> "$WORK/vcsim.log" ) &
+"$VCSIM" -listen 127.0.0.1:0 -username $USER_ -password $PASS -guest-ip "" \
+  < /dev/null > "$WORK/url" 2> "$WORK/vcsim.log" &
 SIM_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/url" ] && break; sleep 0.1; done
 URL=$(head -1 "$WORK/url")
