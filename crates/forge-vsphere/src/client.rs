@@ -257,6 +257,11 @@ impl Client {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The HTTP client (for datastore file transfers) and the session cookie, if logged in.
+    pub(crate) fn http_session(&self) -> (&reqwest::Client, Option<String>) {
+        (self.http(), self.session_cookie())
+    }
+
     /// How many HTTP round trips (SOAP calls) this client made, the login included.
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)

@@ -15,8 +15,11 @@ use serde_json::json;
 use crate::client::{Client, Config};
 use crate::soap::Moref;
 
-/// A VM forge cloned (id: its managed object id, such as `vm-62`).
+/// A VM forge cloned or created (id: its managed object id, such as `vm-62`).
 pub const VM: &str = "vsphere-vm";
+
+/// A file forge uploaded to a datastore (id: `[datastore] path`, once uploaded).
+pub const DS_FILE: &str = "vsphere-datastore-file";
 
 /// Where the VM is: enough to find it again without the template.
 #[derive(Clone, Debug, Default)]
@@ -43,9 +46,23 @@ pub fn intend(ctx: &BuildCtx, place: &VmPlace) -> Result<Resource> {
     ctx.journal.intend(&ctx.name, VM, "", data)
 }
 
+/// Records that the file `name` (`[datastore] path`) is about to be uploaded to the datastore
+/// of the datacenter at `dc_path`; `place.path` is not used.
+pub fn intend_file(ctx: &BuildCtx, place: &VmPlace, dc_path: &str, name: &str) -> Result<Resource> {
+    let data = json!({
+        "server": place.server,
+        "username": place.username,
+        "insecure": place.insecure,
+        "datacenter": dc_path,
+        "name": name,
+        "run": ctx.run_id,
+    });
+    ctx.journal.intend(&ctx.name, DS_FILE, "", data)
+}
+
 pub use forge_core::journal::{created, gone, to_clean_up};
 
-/// Removes the VMs dead runs left.
+/// Removes the VMs and datastore files dead runs left.
 pub struct VmReclaimer;
 
 fn text(config: &Value, key: &str) -> String {
@@ -57,8 +74,26 @@ fn text(config: &Value, key: &str) -> String {
         .to_string()
 }
 
-/// Removes the VM `r` records, as `password` allows.
-pub async fn reclaim_vm(r: &Resource, password: &str) -> std::result::Result<(), String> {
+/// Removes the datastore file `r` records (a dead run may have uploaded part of it or all of
+/// it: it is deleted by name either way), as `password` allows.
+pub async fn reclaim_file(r: &Resource, password: &str) -> std::result::Result<(), String> {
+    let client = login(r, password).await?;
+    let d = &r.data;
+    let name = d["name"].as_str().unwrap_or_default();
+    let dc = d["datacenter"].as_str().unwrap_or_default();
+    let result = match client.find_by_inventory_path(dc).await {
+        Ok(Some(dc)) => client
+            .delete_datastore_file(&dc, name)
+            .await
+            .map_err(|e| e.to_string()),
+        Ok(None) => Ok(()),
+        Err(e) => Err(format!("datacenter {dc}: {e}")),
+    };
+    let _ = client.logout().await;
+    result
+}
+
+async fn login(r: &Resource, password: &str) -> std::result::Result<Client, String> {
     let d = &r.data;
     let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
     let cfg = Config::new(
@@ -67,7 +102,14 @@ pub async fn reclaim_vm(r: &Resource, password: &str) -> std::result::Result<(),
         password,
         d["insecure"].as_bool().unwrap_or(false),
     );
-    let client = Client::connect(&cfg).await.map_err(|e| e.to_string())?;
+    Client::connect(&cfg).await.map_err(|e| e.to_string())
+}
+
+/// Removes the VM `r` records, as `password` allows.
+pub async fn reclaim_vm(r: &Resource, password: &str) -> std::result::Result<(), String> {
+    let d = &r.data;
+    let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+    let client = login(r, password).await?;
     let path = s("path");
     let vm = if r.id.is_empty() {
         client
@@ -91,7 +133,7 @@ pub async fn reclaim_vm(r: &Resource, password: &str) -> std::result::Result<(),
 #[async_trait]
 impl Reclaimer for VmReclaimer {
     fn kinds(&self) -> &'static [&'static str] {
-        &[VM, crate::library::ITEM]
+        &[VM, DS_FILE, crate::library::ITEM]
     }
 
     fn secrets(&self, config: &Value) -> Vec<String> {
@@ -127,6 +169,9 @@ impl Reclaimer for VmReclaimer {
         }
         if r.kind == crate::library::ITEM {
             return Ok(crate::library::reclaim_item(r, &password).await?);
+        }
+        if r.kind == DS_FILE {
+            return Ok(reclaim_file(r, &password).await?);
         }
         Ok(reclaim_vm(r, &password).await?)
     }

@@ -12,7 +12,10 @@
 //! - [`vm`]: cloning, reconfiguring, powering, snapshotting and destroying a VM;
 //! - [`nfc`]: OVF export over an NFC lease; [`library`]: the content library over vAPI REST;
 //! - [`customize`]: guest customization specs;
-//! - [`builder`]: the `vsphere-clone` builder; [`journal`]: its VMs in the run's journal;
+//! - [`create`]: creating a VM with its devices, CD-ROMs, the boot order;
+//! - [`datastore`]: datastore files: uploads over HTTPS, directories, deletion;
+//! - [`builder`]: the `vsphere-clone` and `vsphere-iso` builders; [`journal`]: their VMs,
+//!   uploaded files and library items in the run's journal;
 //! - [`template`]: the `vsphere-template` post-processor.
 //!
 //! ```no_run
@@ -28,7 +31,9 @@
 
 pub mod builder;
 pub mod client;
+pub mod create;
 pub mod customize;
+pub mod datastore;
 pub mod find;
 pub mod journal;
 pub mod library;
@@ -45,13 +50,17 @@ pub use property::ObjectContent;
 pub use soap::{Fault, Moref, Node, Request};
 pub use task::TaskResult;
 
-/// The `vsphere-clone` builder and the `vsphere-template` post-processor (packer-plugin-vsphere),
-/// and the VM reclaimer.
+/// The `vsphere-clone` and `vsphere-iso` builders and the `vsphere-template` post-processor
+/// (packer-plugin-vsphere), and the reclaimer of their VMs, uploaded files and library items.
 pub fn plugins() -> forge_core::plugin::PluginSet {
     use forge_core::plugin::{PluginDecl, PluginSet};
-    use forge_template::schema::plugins::{VsphereCloneBuilder, VsphereTemplatePostProcessor};
+    use forge_template::schema::plugins::{
+        VsphereCloneBuilder, VsphereIsoBuilder, VsphereTemplatePostProcessor,
+    };
     PluginSet::of([
         PluginDecl::builder::<VsphereCloneBuilder>("vsphere-clone", builder::factory)
+            .from_plugin("github.com/hashicorp/vsphere"),
+        PluginDecl::builder::<VsphereIsoBuilder>("vsphere-iso", builder::iso::factory)
             .from_plugin("github.com/hashicorp/vsphere"),
         PluginDecl::post_processor::<VsphereTemplatePostProcessor>(
             "vsphere-template",

@@ -76,8 +76,6 @@ pub(super) fn validate_only() -> Vec<PluginDecl> {
             .from_plugin("github.com/hashicorp/vmware"),
         PluginDecl::validate_only::<older::VmwareVmxWithEsxi>(Builder, "vmware-vmx")
             .from_plugin("github.com/hashicorp/vmware"),
-        PluginDecl::validate_only::<plugins::VsphereIsoBuilder>(Builder, "vsphere-iso")
-            .from_plugin("github.com/hashicorp/vsphere"),
         PluginDecl::validate_only::<plugins::VsphereSupervisorBuilder>(
             Builder,
             "vsphere-supervisor",

@@ -9,7 +9,10 @@ use forge_core::comm::{CommConfig, CommType};
 use forge_core::plugin::PrepareInfo;
 use forge_core::registry::{decode, PrepareErrors};
 use forge_template::plan::parse_duration;
-use forge_template::schema::plugins::{Communicator, VsphereCloneBuilder};
+use forge_template::schema::plugins::{
+    Communicator, ConfigParamsConfig, ConnectConfig, LocationConfig, ShutdownConfig,
+    VsphereCloneBuilder, VsphereIsoBuilder, WaitIpConfig,
+};
 use forge_template::schema::ConfigStruct;
 use forge_template::value::Value;
 
@@ -185,6 +188,44 @@ pub struct Config {
     /// Arguments this builder does not carry out yet: `forge validate` accepts them, as Packer
     /// does, and `forge build` refuses them before it touches vSphere.
     pub unsupported: Vec<String>,
+    /// vsphere-iso's own options (`None` for vsphere-clone).
+    pub iso: Option<super::iso::IsoConfig>,
+}
+
+/// The options vsphere-iso and vsphere-clone share, borrowed from either schema type.
+struct Shared<'a> {
+    connect: &'a ConnectConfig,
+    location: &'a LocationConfig,
+    wait_ip: &'a WaitIpConfig,
+    shutdown: &'a ShutdownConfig,
+    params: &'a ConfigParamsConfig,
+    comm: &'a Communicator,
+    cpus: Option<i64>,
+    ram: Option<i64>,
+    notes: &'a Option<String>,
+    create_snapshot: Option<bool>,
+    snapshot_name: &'a Option<String>,
+    convert_to_template: Option<bool>,
+}
+
+/// The shared options of a decoded `VsphereCloneBuilder` or `VsphereIsoBuilder`.
+macro_rules! shared {
+    ($a:expr) => {
+        Shared {
+            connect: &$a.connect_config,
+            location: &$a.location_config,
+            wait_ip: &$a.wait_ip_config,
+            shutdown: &$a.shutdown_config,
+            params: &$a.config_params_config,
+            comm: &$a.communicator,
+            cpus: $a.CPUs,
+            ram: $a.RAM,
+            notes: &$a.notes,
+            create_snapshot: $a.create_snapshot,
+            snapshot_name: &$a.snapshot_name,
+            convert_to_template: $a.convert_to_template,
+        }
+    };
 }
 
 fn duration(name: &str, v: &Option<String>, default: Duration, errs: &mut Vec<String>) -> Duration {
@@ -201,8 +242,14 @@ fn duration(name: &str, v: &Option<String>, default: Duration, errs: &mut Vec<St
     }
 }
 
-/// The arguments given in `v` that this builder does not carry out yet.
+/// The arguments given in `v` that vsphere-clone does not carry out yet.
 pub fn unsupported(v: &Value) -> Vec<String> {
+    unsupported_by(v, "vsphere-clone", &[])
+}
+
+/// The arguments given in `v` that `builder` does not carry out yet (`extra`: its own
+/// supported arguments besides the shared ones).
+pub(super) fn unsupported_by(v: &Value, builder: &str, extra: &[&str]) -> Vec<String> {
     let comm: Vec<String> = Communicator::schema()
         .fields
         .iter()
@@ -217,9 +264,10 @@ pub fn unsupported(v: &Value) -> Vec<String> {
             !val.is_null()
                 && !k.starts_with("packer_")
                 && !SUPPORTED.contains(&k.as_str())
+                && !extra.contains(&k.as_str())
                 && !comm.iter().any(|c| c == *k)
         })
-        .map(|(k, _)| format!("{k}: not supported yet by forge's vsphere-clone builder"))
+        .map(|(k, _)| format!("{k}: not supported yet by forge's {builder} builder"))
         .collect()
 }
 
@@ -310,9 +358,78 @@ impl Config {
     pub fn prepare(v: &Value, info: &PrepareInfo) -> Result<Config, PrepareErrors> {
         let a: VsphereCloneBuilder = decode(v)?;
         let mut errs = Vec::new();
+        let template = a.template.clone().unwrap_or_default();
+        if template.is_empty() {
+            errs.push("'template' is required".into());
+        }
+        let mut c = Config::shared(shared!(a), info, &mut errs);
         let s = |o: &Option<String>| o.clone().unwrap_or_default();
-        let cc = &a.connect_config;
-        let lc = &a.location_config;
+        c.hw = Hardware::prepare(&a, &mut errs);
+        c.network = s(&a.network);
+        c.mac_address = s(&a.mac_address);
+        c.disk_size = a.disk_size.filter(|n| *n != 0);
+        if a.linked_clone.unwrap_or(false) && c.disk_size.is_some() {
+            errs.push("'linked_clone' and 'disk_size' cannot be used together".into());
+        }
+        if c.disk_size.is_some_and(|n| n < 0) {
+            errs.push("'disk_size' must not be negative".into());
+        }
+        if !c.mac_address.is_empty() && c.network.is_empty() {
+            errs.push("'network' is required when 'mac_address' is specified".into());
+        }
+        c.customize = a.customize.as_ref().map(|cz| {
+            let (warnings, cfg) = crate::customize::CustomizeConfig::prepare(cz, &mut errs);
+            for w in warnings {
+                info.warn(w);
+            }
+            cfg
+        });
+        c.vapp_properties = a
+            .vapp
+            .as_ref()
+            .and_then(|v| v.properties.clone())
+            .unwrap_or_default();
+        c.destroy = a.destroy.unwrap_or(false);
+        c.remove_cdrom = a.remove_cdrom.unwrap_or(false);
+        c.remove_network_adapter = a.remove_network_adapter.unwrap_or(false);
+        let mut unsupported = unsupported(v);
+        (c.export, c.library) =
+            super::config_export::prepare(&a, &c.vm_name, info, &mut errs, &mut unsupported);
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        c.template = template;
+        c.linked_clone = a.linked_clone.unwrap_or(false);
+        c.unsupported = unsupported;
+        Ok(c)
+    }
+
+    /// Decodes and checks a vsphere-iso builder, returning every problem at once.
+    pub fn prepare_iso(v: &Value, info: &PrepareInfo) -> Result<Config, PrepareErrors> {
+        let a: VsphereIsoBuilder = decode(v)?;
+        let mut errs = Vec::new();
+        let mut c = Config::shared(shared!(a), info, &mut errs);
+        let iso = super::iso::IsoConfig::prepare(&a, &mut errs);
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        c.unsupported = unsupported_by(v, "vsphere-iso", super::iso::SUPPORTED);
+        if a.location_config.set_host_for_datastore_uploads == Some(true) {
+            // Uploads go through vCenter; straight to the host is not done yet.
+            c.unsupported.push(
+                "set_host_for_datastore_uploads: not supported yet by forge's vsphere-iso builder"
+                    .into(),
+            );
+        }
+        c.iso = Some(iso);
+        Ok(c)
+    }
+
+    /// The shared options, checked; problems go to `errs`.
+    fn shared(a: Shared<'_>, info: &PrepareInfo, errs: &mut Vec<String>) -> Config {
+        let s = |o: &Option<String>| o.clone().unwrap_or_default();
+        let cc = a.connect;
+        let lc = a.location;
         let server = s(&cc.vcenter_server);
         let username = s(&cc.username);
         let password = s(&cc.password);
@@ -342,47 +459,23 @@ impl Config {
         {
             errs.push("'datastore' and 'datastore_cluster' cannot be used together".into());
         }
-        let template = s(&a.template);
-        if template.is_empty() {
-            errs.push("'template' is required".into());
-        }
-        for (name, n) in [("CPUs", a.CPUs), ("RAM", a.RAM)] {
+        for (name, n) in [("CPUs", a.cpus), ("RAM", a.ram)] {
             if n.is_some_and(|n| n < 0) {
                 errs.push(format!("'{name}' must not be negative"));
             }
         }
-        let hw = Hardware::prepare(&a, &mut errs);
-        let network = s(&a.network);
-        let mac_address = s(&a.mac_address);
-        let disk_size = a.disk_size.filter(|n| *n != 0);
-        if a.linked_clone.unwrap_or(false) && disk_size.is_some() {
-            errs.push("'linked_clone' and 'disk_size' cannot be used together".into());
-        }
-        if disk_size.is_some_and(|n| n < 0) {
-            errs.push("'disk_size' must not be negative".into());
-        }
-        if !mac_address.is_empty() && network.is_empty() {
-            errs.push("'network' is required when 'mac_address' is specified".into());
-        }
-        let customize = a.customize.as_ref().map(|c| {
-            let (warnings, cfg) = crate::customize::CustomizeConfig::prepare(c, &mut errs);
-            for w in warnings {
-                info.warn(w);
-            }
-            cfg
-        });
-        let w = &a.wait_ip_config;
+        let w = a.wait_ip;
         let ip_wait_timeout = duration(
             "ip_wait_timeout",
             &w.ip_wait_timeout,
             Duration::from_secs(1800),
-            &mut errs,
+            errs,
         );
         let ip_settle_timeout = duration(
             "ip_settle_timeout",
             &w.ip_settle_timeout,
             Duration::from_secs(5),
-            &mut errs,
+            errs,
         );
         let ip_wait_address = match w.ip_wait_address.as_deref() {
             None => Cidr::parse("0.0.0.0/0"),
@@ -397,8 +490,8 @@ impl Config {
                 p
             }
         };
-        let comm = CommConfig::prepare_into(&a.communicator, CommType::Ssh, info, &mut errs);
-        let sc = &a.shutdown_config;
+        let comm = CommConfig::prepare_into(a.comm, CommType::Ssh, info, errs);
+        let sc = a.shutdown;
         let shutdown_command = s(&sc.shutdown_command);
         if comm.is_none() && !shutdown_command.is_empty() {
             info.warn(
@@ -409,15 +502,9 @@ impl Config {
             "shutdown_timeout",
             &sc.shutdown_timeout,
             Duration::from_secs(300),
-            &mut errs,
+            errs,
         );
-        let mut unsupported = unsupported(v);
-        let (export, library) =
-            super::config_export::prepare(&a, &vm_name, info, &mut errs, &mut unsupported);
-        if !errs.is_empty() {
-            return Err(errs);
-        }
-        Ok(Config {
+        Config {
             server,
             username,
             password,
@@ -429,24 +516,24 @@ impl Config {
             host,
             resource_pool: s(&lc.resource_pool),
             datastore: s(&lc.datastore),
-            template,
-            linked_clone: a.linked_clone.unwrap_or(false),
-            notes: s(&a.notes),
-            hw,
-            network,
-            mac_address,
-            disk_size,
-            vapp_properties: a
-                .vapp
-                .as_ref()
-                .and_then(|v| v.properties.clone())
-                .unwrap_or_default(),
-            destroy: a.destroy.unwrap_or(false),
-            customize,
-            remove_cdrom: a.remove_cdrom.unwrap_or(false),
-            remove_network_adapter: a.remove_network_adapter.unwrap_or(false),
+            template: String::new(),
+            linked_clone: false,
+            notes: s(a.notes),
+            hw: Hardware {
+                cpus: a.cpus.unwrap_or(0).max(0),
+                ram: a.ram.unwrap_or(0).max(0),
+                ..Hardware::default()
+            },
+            network: String::new(),
+            mac_address: String::new(),
+            disk_size: None,
+            vapp_properties: Default::default(),
+            destroy: false,
+            customize: None,
+            remove_cdrom: false,
+            remove_network_adapter: false,
             config_params: a
-                .config_params_config
+                .params
                 .configuration_parameters
                 .clone()
                 .unwrap_or_default(),
@@ -464,11 +551,12 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "Created by Packer".into()),
             convert_to_template: a.convert_to_template.unwrap_or(false),
-            export,
-            library,
+            export: None,
+            library: None,
             force: info.opts.force,
-            unsupported,
-        })
+            unsupported: Vec::new(),
+            iso: None,
+        }
     }
 
     /// The client's connection settings.

@@ -1,4 +1,4 @@
-//! The `vsphere-clone` builder: clones a VM or template, configures it, powers it on, waits for
+//! The `vsphere-clone` builder (and, in [`iso`], `vsphere-iso`, which shares its steps): clones a VM or template, configures it, powers it on, waits for
 //! its IP, provisions it over the communicator, shuts it down, then snapshots it or makes it a
 //! template. Steps and messages follow packer-plugin-vsphere's clone builder (as packer 1.6.6
 //! carries it); the clone is journaled before it exists, and a failed or interrupted build
@@ -7,6 +7,7 @@
 mod artifact;
 mod config;
 mod config_export;
+pub mod iso;
 mod step_cdrom;
 mod step_clone;
 mod step_config_params;
@@ -82,9 +83,28 @@ pub struct State {
     pub destroy_vm: bool,
     /// The files `export` wrote (the artifact's files).
     pub export_files: Vec<String>,
+    /// What vsphere-iso's own steps made (empty for vsphere-clone).
+    pub iso: iso::IsoState,
 }
 
 impl State {
+    /// The state a build starts with.
+    pub fn new(config: Arc<Config>) -> State {
+        State {
+            config,
+            client: None,
+            dc: None,
+            vm: None,
+            vm_path: String::new(),
+            ip: String::new(),
+            comm: None,
+            generated: BuildData::new(),
+            destroy_vm: false,
+            export_files: Vec::new(),
+            iso: iso::IsoState::default(),
+        }
+    }
+
     /// The session.
     pub fn client(&self) -> Result<Arc<Client>> {
         self.client
@@ -125,18 +145,7 @@ impl Builder for CloneBuilder {
         if !c.unsupported.is_empty() {
             return Err(Error::msg(c.unsupported.join("; ")));
         }
-        let mut state = State {
-            config: c.clone(),
-            client: None,
-            dc: None,
-            vm: None,
-            vm_path: String::new(),
-            ip: String::new(),
-            comm: None,
-            generated: BuildData::new(),
-            destroy_vm: false,
-            export_files: Vec::new(),
-        };
+        let mut state = State::new(c.clone());
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(step_connect::StepConnectVsphere),
             Box::new(step_clone::StepCloneVm { record: None }),

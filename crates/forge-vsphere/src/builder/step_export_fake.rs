@@ -176,18 +176,11 @@ async fn state(fake: &Fake, export: serde_json::Value) -> State {
     let c = Config::prepare(&v, &forge_core::testing::info("vsphere-clone"))
         .unwrap_or_else(|e| panic!("{e:?}"));
     let client = Client::connect(&c.client_config()).await.unwrap();
-    State {
-        config: Arc::new(c),
-        client: Some(Arc::new(client)),
-        dc: None,
-        vm: Some(Moref::new("VirtualMachine", "vm-42")),
-        vm_path: "/DC0/vm/golden".into(),
-        ip: String::new(),
-        comm: None,
-        generated: Default::default(),
-        destroy_vm: false,
-        export_files: Vec::new(),
-    }
+    let mut st = State::new(Arc::new(c));
+    st.client = Some(Arc::new(client));
+    st.vm = Some(Moref::new("VirtualMachine", "vm-42"));
+    st.vm_path = "/DC0/vm/golden".into();
+    st
 }
 
 fn hex(b: &[u8]) -> String {

@@ -1,0 +1,191 @@
+//! StepCreateVM: finds the location (folder, cluster or host, resource pool, datastore) and the
+//! networks, refuses a VM of the same name unless `-force` (which destroys it first), then
+//! creates the VM with its disk controllers, disks, network adapters and USB controllers. The
+//! VM is journaled before `CreateVM_Task` starts; cleanup after an error or an interrupt
+//! powers it off and destroys it (only it); a good build keeps it as the artifact.
+
+use async_trait::async_trait;
+use forge_core::journal::Resource;
+use forge_core::plugin::BuildCtx;
+use forge_core::runner::{Outcome, Step};
+use forge_core::{Error, Result};
+
+use super::super::State;
+use super::step_remote_upload::resolve_datastore;
+use crate::create::{CreateSpec, Nic};
+use crate::journal::{self, VmPlace};
+
+#[derive(Default)]
+pub(super) struct StepCreateVm {
+    record: Option<Resource>,
+}
+
+#[async_trait]
+impl Step<State> for StepCreateVm {
+    fn name(&self) -> &'static str {
+        "StepCreateVM"
+    }
+    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
+        let c = st.config.clone();
+        let iso = c.iso.clone().unwrap_or_default();
+        let client = st.client()?;
+        let dc = st
+            .dc
+            .clone()
+            .ok_or_else(|| Error::msg("no datacenter was found"))?;
+        // Everything is looked up before anything changes, so that a wrong location never
+        // costs the VM that -force would replace.
+        let folder = client.folder(&dc, &c.folder).await?;
+        let path = format!("{}/{}", folder.path, c.vm_name);
+        let owner = if c.cluster.is_empty() {
+            client.host(&dc, &c.host).await?
+        } else {
+            client.cluster(&dc, &c.cluster).await?
+        };
+        let pool = client
+            .resource_pool(&owner, &c.resource_pool)
+            .await
+            .map_err(|e| Error::msg(format!("Error finding resource pool: {e}")))?;
+        let host = if !c.cluster.is_empty() && !c.host.is_empty() {
+            Some(client.host(&dc, &c.host).await?.moref)
+        } else {
+            None
+        };
+        let datastore = resolve_datastore(st).await?;
+        let mut nics = Vec::new();
+        for (i, n) in iso.nics.iter().enumerate() {
+            let network = if n.network.is_empty() {
+                host_network(st, &owner).await?
+            } else {
+                client
+                    .network(&dc, &n.network)
+                    .await
+                    .map_err(|e| Error::msg(format!("network_adapters[{i}]: {e}")))?
+            };
+            nics.push(Nic {
+                card: n.card.clone(),
+                backing: client.create_nic_backing(&network).await?,
+                mac: n.mac.clone(),
+                passthrough: n.passthrough,
+            });
+        }
+        let spec = CreateSpec {
+            name: c.vm_name.clone(),
+            version: iso.vm_version,
+            guest_id: iso.guest_os_type.clone(),
+            annotation: c.notes.clone(),
+            datastore: datastore.name.clone(),
+            controllers: iso.disk_controllers.clone(),
+            disks: iso.disks.clone(),
+            nics,
+            usb: iso.usb.clone(),
+            folder: folder.moref.clone(),
+            pool: pool.moref.clone(),
+            host,
+        };
+        // The spec is written once here so that a bad device is refused before anything
+        // changes.
+        spec.write(crate::soap::Request::new("CreateVM_Task", &folder.moref))?;
+        if let Some(existing) = client.find_by_inventory_path(&path).await? {
+            if !c.force {
+                return Err(Error::msg(format!(
+                    "{path} already exists, you can use -force flag to destroy it"
+                )));
+            }
+            ctx.ui.say(&format!(
+                "the vm/template {} already exists, but deleting it due to -force flag",
+                c.vm_name
+            ));
+            client
+                .remove_vm(&existing)
+                .await
+                .map_err(|e| Error::msg(format!("destroying {path} (-force): {e}")))?;
+        }
+        ctx.ui.say("Creating VM...");
+        let place = VmPlace {
+            server: c.server.clone(),
+            username: c.username.clone(),
+            insecure: c.insecure,
+            path: path.clone(),
+        };
+        self.record = Some(journal::intend(ctx, &place)?);
+        st.vm_path = path.clone();
+        let vm = client
+            .create_vm(&spec)
+            .await
+            .map_err(|e| Error::msg(format!("creating {path}: {e}")))?;
+        if let Some(r) = self.record.as_mut() {
+            journal::created(ctx, r, &vm.value);
+        }
+        st.vm = Some(vm);
+        Ok(())
+    }
+
+    async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, o: Outcome) -> Result<()> {
+        if !(o.halted || o.cancelled) {
+            if let Some(r) = self.record.take() {
+                // The VM is the artifact now.
+                journal::gone(ctx, &r);
+            }
+            return Ok(());
+        }
+        let Some(rec) = journal::to_clean_up(ctx, &mut self.record) else {
+            return Ok(());
+        };
+        let client = st.client()?;
+        let vm = match &st.vm {
+            Some(vm) => Some(vm.clone()),
+            // Interrupted while the task ran: the VM may exist by now, at its path.
+            None => client
+                .find_by_inventory_path(&st.vm_path)
+                .await?
+                .filter(|m| m.kind == "VirtualMachine"),
+        };
+        let Some(vm) = vm else {
+            journal::gone(ctx, &rec);
+            return Ok(());
+        };
+        ctx.ui.say("Destroying VM...");
+        match client.remove_vm(&vm).await {
+            Ok(()) => journal::gone(ctx, &rec),
+            Err(e) => ctx.ui.error(&format!(
+                "Error destroying VM {} ({}), it may still be around: {e}",
+                st.vm_path, vm.value
+            )),
+        }
+        st.vm = None;
+        Ok(())
+    }
+}
+
+/// The only network of the host (or of the cluster's first host), for an adapter without
+/// `network`, as Packer picks it.
+async fn host_network(st: &State, owner: &crate::Found) -> Result<crate::Found> {
+    let client = st.client()?;
+    let o = client.retrieve_one(&owner.moref, &["network"]).await?;
+    let all: Vec<crate::Moref> = o
+        .get("network")
+        .map(|n| n.children.iter().filter_map(|m| m.as_moref()).collect())
+        .unwrap_or_default();
+    match all.as_slice() {
+        [one] => {
+            let name = client
+                .retrieve_one(one, &["name"])
+                .await?
+                .text("name")
+                .unwrap_or_default()
+                .to_string();
+            Ok(crate::Found {
+                moref: one.clone(),
+                path: name.clone(),
+                name,
+            })
+        }
+        [] => Err(Error::msg(format!("{} has no network", owner.path))),
+        _ => Err(Error::msg(format!(
+            "Host has multiple networks. Specify it explicitly ({} has {})",
+            owner.path,
+            all.len()
+        ))),
+    }
+}
