@@ -251,9 +251,10 @@ impl Step<State> for StepCreateInstance {
         let labels = State::labelled(ctx, &c.labels);
         let body = instance_body(&c, &link, &md, &labels);
         let (p, z) = (&c.project_id, &c.zone);
-        // The call makes both: both are journaled first.
-        let inst = journal::intend(ctx, &c.endpoint, journal::INSTANCE, p, z, &c.instance_name)?;
+        // The call makes both: both are journaled first, the disk first, so that
+        // `forge cleanup` (latest first) removes the instance holding it before it.
         let disk = journal::intend(ctx, &c.endpoint, journal::DISK, p, z, &c.disk_name)?;
+        let inst = journal::intend(ctx, &c.endpoint, journal::INSTANCE, p, z, &c.instance_name)?;
         // Held before the call: an interrupt that drops this step mid-call still cleans up.
         st.instance = Some(inst.clone());
         st.disk = Some(disk.clone());
