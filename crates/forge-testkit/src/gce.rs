@@ -10,7 +10,9 @@
 //! [`FakeGce::set_operation_time`] (their effect lands when they are DONE) with `get` and
 //! `wait`, list `filter`s on labels and names, and an OAuth2 token endpoint for the JWT bearer
 //! grant of a service-account file ([`FakeGce::account_file`]) that checks the RS256 signature,
-//! issuer, audience and expiry. Every API call needs one of its tokens.
+//! issuer, audience and expiry. Every API call needs one of its tokens, or a JWT the service
+//! account signed itself (what Google's client libraries send when they skip the token
+//! endpoint).
 //!
 //! The "instance" is whatever listens on loopback (the tests' sshd): its internal and external
 //! IP are 127.0.0.1. What the Google guest environment would do is done by the fake itself:
@@ -95,6 +97,8 @@ struct World {
     latency: Duration,
     op_time: Duration,
     exhausted: Vec<String>,
+    /// Self-signed JWTs are refused too (after [`FakeGce::expire_tokens`]).
+    expired_jwts: bool,
     faults: Vec<OpFault>,
     calls: Vec<String>,
     next: u64,
@@ -390,9 +394,12 @@ impl FakeGce {
         });
     }
 
-    /// Every token issued so far stops working (401 UNAUTHENTICATED), as when it expired.
+    /// Every token issued so far, and every self-signed JWT, stops working (401
+    /// UNAUTHENTICATED), as when they expired.
     pub fn expire_tokens(&self) {
-        for v in self.shared.world().tokens.values_mut() {
+        let mut w = self.shared.world();
+        w.expired_jwts = true;
+        for v in w.tokens.values_mut() {
             *v = false;
         }
     }
@@ -813,10 +820,9 @@ impl Shared {
             .get("authorization")
             .and_then(|a| a.strip_prefix("Bearer "))
             .map(str::to_string);
-        let valid = auth
-            .as_ref()
-            .and_then(|t| self.world().tokens.get(t).copied())
-            .unwrap_or(false);
+        let valid = auth.as_ref().is_some_and(|t| {
+            self.world().tokens.get(t).copied().unwrap_or(false) || self.self_signed(t)
+        });
         if !valid {
             return gerr(
                 401,
@@ -1654,6 +1660,32 @@ impl Shared {
         out
     }
 
+    /// Whether `jwt` is a valid self-signed JWT of the service account (what Google's client
+    /// libraries send instead of fetching a token).
+    fn self_signed(&self, jwt: &str) -> bool {
+        let parts: Vec<&str> = jwt.split('.').collect();
+        if parts.len() != 3 {
+            return false;
+        }
+        let (Some(sig), Some(claims)) = (unb64url(parts[2]), unb64url(parts[1])) else {
+            return false;
+        };
+        let key = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            &self.public_key,
+        );
+        let msg = format!("{}.{}", parts[0], parts[1]);
+        let claims: Value = serde_json::from_slice(&claims).unwrap_or(Value::Null);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
+        key.verify(msg.as_bytes(), &sig).is_ok()
+            && claims["iss"] == self.client_email.as_str()
+            && claims["exp"].as_i64().is_some_and(|e| e > now)
+            && !self.world().expired_jwts
+    }
+
     /// The OAuth2 JWT bearer grant (RFC 7523) of a service account.
     fn token(&self, req: &Req) -> (u16, Value) {
         let bad = |d: &str| {
@@ -1700,7 +1732,17 @@ impl Shared {
             return bad("Invalid JWT: iss is not the service account");
         }
         let token_uri = format!("http://127.0.0.1:{}/token", self.port);
-        if claims["aud"] != token_uri.as_str() {
+        // Google takes its token endpoint's well-known names too (google-auth sends one of
+        // them whatever the token_uri).
+        let aud = claims["aud"].as_str().unwrap_or_default();
+        if aud != token_uri
+            && ![
+                "https://oauth2.googleapis.com/token",
+                "https://www.googleapis.com/oauth2/v4/token",
+                "https://accounts.google.com/o/oauth2/token",
+            ]
+            .contains(&aud)
+        {
             return bad("Invalid JWT: aud must be the token URI");
         }
         let now = SystemTime::now()

@@ -31,6 +31,7 @@ fn googles_python_client_creates_waits_for_and_deletes_through_the_fake() {
     );
     assert!(out.status.success(), "{text}");
     for want in [
+        "token: from the fake's token_uri",
         "done: instance insert",
         "refused: stale fingerprint (412)",
         "refused: disk in use (400)",
