@@ -401,6 +401,13 @@ impl Config {
             return Err(errs);
         }
         let mut unsupported = unsupported(v);
+        for k in a.custom_endpoints.iter().flatten().map(|(k, _)| k) {
+            if k != "compute" {
+                unsupported.push(format!(
+                    "custom_endpoints.{k}: not supported yet by forge's googlecompute builder (compute is)"
+                ));
+            }
+        }
         if a.use_os_login == Some(true) {
             unsupported
                 .push("use_os_login: not supported yet by forge's googlecompute builder".into());
