@@ -138,6 +138,9 @@ pub fn assertion(key: &ServiceKey, scopes: &[String], now: u64) -> Result<String
     Ok(format!("{msg}.{}", b64(&sig)))
 }
 
+/// Called with each token fetched (the build adds it to the redactor).
+pub type OnToken = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Gives access tokens, fetched once and again shortly before they expire.
 pub struct TokenSource {
     source: Source,
@@ -145,7 +148,7 @@ pub struct TokenSource {
     cached: Mutex<Option<(String, Instant)>>,
     http: reqwest::Client,
     /// Tokens seen, for the redactor.
-    pub on_token: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    pub on_token: Option<OnToken>,
 }
 
 impl std::fmt::Debug for TokenSource {

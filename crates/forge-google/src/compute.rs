@@ -523,7 +523,7 @@ pub async fn wait_op(
 /// `5 minutes`, `30 seconds`.
 pub fn human(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 && s % 60 == 0 {
+    if s >= 60 && s.is_multiple_of(60) {
         let m = s / 60;
         format!("{m} minute{}", if m == 1 { "" } else { "s" })
     } else {
