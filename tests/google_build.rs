@@ -285,10 +285,11 @@ fn bad_input_gets_a_clear_error_and_full_cleanup() {
 }
 
 #[test]
-fn expired_credentials_are_named_and_the_run_cleans_up_what_it_can() {
+fn an_expired_service_account_token_is_replaced_and_an_expired_access_token_named() {
     let g = FakeGce::start();
     let s = instance(&g);
-    // The token expires while the provisioner runs: every later call is refused.
+    // The token expires while the provisioner runs: forge fetches a new one from the key
+    // file's token_uri and goes on.
     let t = template(
         &g,
         &s,
@@ -306,12 +307,31 @@ fn expired_credentials_are_named_and_the_run_cleans_up_what_it_can() {
     let status = child.wait().unwrap();
     let text = sb.spawned_output();
     let _ = std::fs::remove_file(&flag);
-    assert!(!status.success(), "{text}");
+    assert!(status.success(), "{text}");
+    assert_eq!(g.tokens_issued(), 2, "no new token after the first expired");
+    assert_clean(&g, &sb, &["forge-expired"], "expired token", &text);
+
+    // A fixed access_token that expired cannot be replaced: the first call says so.
+    let t = template(&g, &s, "image_name = \"forge-expired-2\"", "\"true\"").replace(
+        &format!(
+            "account_file            = \"{}\"",
+            g.account_file().display()
+        ),
+        "access_token            = \"ya29.expired-token\"",
+    );
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = build(&sb, false);
+    let text = all(&out);
+    assert_ne!(out.code, 0, "{text}");
     assert!(
-        text.contains("Request had invalid authentication credentials"),
+        text.contains("Error checking for an existing image forge-expired-2: googleapi: Error 401: Request had invalid authentication credentials"),
         "{text}"
     );
-    assert!(!text.contains("panicked"), "{text}");
+    assert!(
+        !text.contains("ya29.expired-token"),
+        "the token reached the output:\n{text}"
+    );
+    assert_clean(&g, &sb, &["forge-expired"], "expired access token", &text);
 }
 
 /// A build slowed by a provisioner pause, so interrupts land in every phase.

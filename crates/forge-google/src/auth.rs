@@ -171,6 +171,13 @@ impl TokenSource {
         }
     }
 
+    /// Forgets the cached token after the API refused it; whether a new one can be fetched
+    /// (not for a fixed `access_token`).
+    pub async fn invalidate(&self) -> bool {
+        *self.cached.lock().await = None;
+        matches!(self.source, Source::Key(_))
+    }
+
     /// A token, from the cache while it has over a minute left.
     pub async fn token(&self) -> Result<String, String> {
         let key = match &self.source {

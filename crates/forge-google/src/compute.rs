@@ -186,6 +186,7 @@ pub trait Compute: Send + Sync {
 
 /// Compute Engine through google-cloud-compute-v1, every call through the project's limiter.
 pub struct SdkCompute {
+    tokens: Arc<TokenSource>,
     instances: Instances,
     images: Images,
     disks: Disks,
@@ -234,7 +235,7 @@ impl SdkCompute {
         tokens: Arc<TokenSource>,
         limiter: Arc<Limiter>,
     ) -> Result<SdkCompute, String> {
-        let creds = crate::auth::credentials(tokens);
+        let creds = crate::auth::credentials(tokens.clone());
         let ep = endpoint.trim_end_matches('/').to_string();
         macro_rules! client {
             ($t:ty) => {{
@@ -248,6 +249,7 @@ impl SdkCompute {
             }};
         }
         Ok(SdkCompute {
+            tokens,
             instances: client!(Instances),
             images: client!(Images),
             disks: client!(Disks),
@@ -258,17 +260,35 @@ impl SdkCompute {
     }
 }
 
+/// Makes a call through the limiter; a call refused with 401 is made once more with a new
+/// token when one can be fetched (a service account's token expired).
+macro_rules! call {
+    ($self:ident, $e:expr) => {{
+        $self.limiter.wait().await;
+        let r = $e;
+        match &r {
+            Err(e) if e.status == 401 && $self.tokens.invalidate().await => {
+                $self.limiter.wait().await;
+                $e
+            }
+            _ => r,
+        }
+    }};
+}
+
 #[async_trait]
 impl Compute for SdkCompute {
     async fn get_image(&self, project: &str, name: &str) -> Result<Option<Value>, ApiError> {
-        self.limiter.wait().await;
-        found(
-            self.images
-                .get()
-                .set_project(project)
-                .set_image(name)
-                .send()
-                .await,
+        call!(
+            self,
+            found(
+                self.images
+                    .get()
+                    .set_project(project)
+                    .set_image(name)
+                    .send()
+                    .await,
+            )
         )
     }
     async fn image_from_family(
@@ -276,36 +296,42 @@ impl Compute for SdkCompute {
         project: &str,
         family: &str,
     ) -> Result<Option<Value>, ApiError> {
-        self.limiter.wait().await;
-        found(
-            self.images
-                .get_from_family()
-                .set_project(project)
-                .set_family(family)
-                .send()
-                .await,
+        call!(
+            self,
+            found(
+                self.images
+                    .get_from_family()
+                    .set_project(project)
+                    .set_family(family)
+                    .send()
+                    .await,
+            )
         )
     }
     async fn insert_image(&self, project: &str, body: Value) -> Result<Operation, ApiError> {
         let b: model::Image = model(body, "image")?;
-        self.limiter.wait().await;
-        op(self
-            .images
-            .insert()
-            .set_project(project)
-            .set_body(b)
-            .send()
-            .await)
+        call!(
+            self,
+            op(self
+                .images
+                .insert()
+                .set_project(project)
+                .set_body(b.clone())
+                .send()
+                .await)
+        )
     }
     async fn delete_image(&self, project: &str, name: &str) -> Result<Operation, ApiError> {
-        self.limiter.wait().await;
-        op(self
-            .images
-            .delete()
-            .set_project(project)
-            .set_image(name)
-            .send()
-            .await)
+        call!(
+            self,
+            op(self
+                .images
+                .delete()
+                .set_project(project)
+                .set_image(name)
+                .send()
+                .await)
+        )
     }
     async fn insert_instance(
         &self,
@@ -314,15 +340,17 @@ impl Compute for SdkCompute {
         body: Value,
     ) -> Result<Operation, ApiError> {
         let b: model::Instance = model(body, "instance")?;
-        self.limiter.wait().await;
-        op(self
-            .instances
-            .insert()
-            .set_project(project)
-            .set_zone(zone)
-            .set_body(b)
-            .send()
-            .await)
+        call!(
+            self,
+            op(self
+                .instances
+                .insert()
+                .set_project(project)
+                .set_zone(zone)
+                .set_body(b.clone())
+                .send()
+                .await)
+        )
     }
     async fn get_instance(
         &self,
@@ -330,15 +358,17 @@ impl Compute for SdkCompute {
         zone: &str,
         name: &str,
     ) -> Result<Option<Value>, ApiError> {
-        self.limiter.wait().await;
-        found(
-            self.instances
-                .get()
-                .set_project(project)
-                .set_zone(zone)
-                .set_instance(name)
-                .send()
-                .await,
+        call!(
+            self,
+            found(
+                self.instances
+                    .get()
+                    .set_project(project)
+                    .set_zone(zone)
+                    .set_instance(name)
+                    .send()
+                    .await,
+            )
         )
     }
     async fn delete_instance(
@@ -347,15 +377,17 @@ impl Compute for SdkCompute {
         zone: &str,
         name: &str,
     ) -> Result<Operation, ApiError> {
-        self.limiter.wait().await;
-        op(self
-            .instances
-            .delete()
-            .set_project(project)
-            .set_zone(zone)
-            .set_instance(name)
-            .send()
-            .await)
+        call!(
+            self,
+            op(self
+                .instances
+                .delete()
+                .set_project(project)
+                .set_zone(zone)
+                .set_instance(name)
+                .send()
+                .await)
+        )
     }
     async fn delete_disk(
         &self,
@@ -363,15 +395,17 @@ impl Compute for SdkCompute {
         zone: &str,
         name: &str,
     ) -> Result<Operation, ApiError> {
-        self.limiter.wait().await;
-        op(self
-            .disks
-            .delete()
-            .set_project(project)
-            .set_zone(zone)
-            .set_disk(name)
-            .send()
-            .await)
+        call!(
+            self,
+            op(self
+                .disks
+                .delete()
+                .set_project(project)
+                .set_zone(zone)
+                .set_disk(name)
+                .send()
+                .await)
+        )
     }
     async fn list(
         &self,
@@ -425,44 +459,48 @@ impl Compute for SdkCompute {
             .unwrap_or_default())
     }
     async fn get_operation(&self, project: &str, o: &Operation) -> Result<Operation, ApiError> {
-        self.limiter.wait().await;
-        match &o.zone {
-            Some(z) => op(self
-                .zone_ops
-                .get()
-                .set_project(project)
-                .set_zone(z)
-                .set_operation(&o.name)
-                .send()
-                .await),
-            None => op(self
-                .global_ops
-                .get()
-                .set_project(project)
-                .set_operation(&o.name)
-                .send()
-                .await),
-        }
+        call!(
+            self,
+            match &o.zone {
+                Some(z) => op(self
+                    .zone_ops
+                    .get()
+                    .set_project(project)
+                    .set_zone(z)
+                    .set_operation(&o.name)
+                    .send()
+                    .await),
+                None => op(self
+                    .global_ops
+                    .get()
+                    .set_project(project)
+                    .set_operation(&o.name)
+                    .send()
+                    .await),
+            }
+        )
     }
     async fn wait_operation(&self, project: &str, o: &Operation) -> Result<Operation, ApiError> {
-        self.limiter.wait().await;
-        match &o.zone {
-            Some(z) => op(self
-                .zone_ops
-                .wait()
-                .set_project(project)
-                .set_zone(z)
-                .set_operation(&o.name)
-                .send()
-                .await),
-            None => op(self
-                .global_ops
-                .wait()
-                .set_project(project)
-                .set_operation(&o.name)
-                .send()
-                .await),
-        }
+        call!(
+            self,
+            match &o.zone {
+                Some(z) => op(self
+                    .zone_ops
+                    .wait()
+                    .set_project(project)
+                    .set_zone(z)
+                    .set_operation(&o.name)
+                    .send()
+                    .await),
+                None => op(self
+                    .global_ops
+                    .wait()
+                    .set_project(project)
+                    .set_operation(&o.name)
+                    .send()
+                    .await),
+            }
+        )
     }
 }
 

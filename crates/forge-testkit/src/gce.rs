@@ -423,6 +423,11 @@ impl FakeGce {
         self.shared.world().calls.clone()
     }
 
+    /// How many access tokens the token endpoint issued.
+    pub fn tokens_issued(&self) -> usize {
+        self.shared.world().tokens.len()
+    }
+
     /// How many operation polls (`get` or `wait`) were answered.
     pub fn operation_polls(&self) -> u64 {
         self.shared.polls.load(Ordering::SeqCst)
