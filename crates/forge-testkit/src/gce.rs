@@ -112,6 +112,7 @@ struct Shared {
     port: u16,
     stop: AtomicBool,
     polls: AtomicU64,
+    busy_us: AtomicU64,
 }
 
 /// The fake Compute Engine; stopped when dropped.
@@ -306,6 +307,7 @@ impl FakeGce {
             port,
             stop: AtomicBool::new(false),
             polls: AtomicU64::new(0),
+            busy_us: AtomicU64::new(0),
         });
         shared.seed();
         let s = shared.clone();
@@ -421,6 +423,12 @@ impl FakeGce {
     /// The API calls so far, as `METHOD path` (no query).
     pub fn calls(&self) -> Vec<String> {
         self.shared.world().calls.clone()
+    }
+
+    /// The time the fake spent answering (its latency and operation waits included): a
+    /// serial client's floor.
+    pub fn busy(&self) -> Duration {
+        Duration::from_micros(self.shared.busy_us.load(Ordering::SeqCst))
     }
 
     /// How many access tokens the token endpoint issued.
@@ -773,11 +781,16 @@ impl Shared {
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
+            let began = Instant::now();
             let latency = self.world().latency;
             if !latency.is_zero() && req.path != "/_fake/ssh-keys" {
                 std::thread::sleep(latency);
             }
             let (code, body) = self.handle(&req);
+            if req.path != "/_fake/ssh-keys" {
+                self.busy_us
+                    .fetch_add(began.elapsed().as_micros() as u64, Ordering::SeqCst);
+            }
             let text = body.to_string();
             let reason = match code {
                 200 => "OK",
