@@ -26,7 +26,11 @@
 #     FORGE_ANSIBLE. pywinrm and pypsrp (PyPI, pinned) go into a virtualenv of their own
 #     (/var/tmp/forge-test-winrm-py), found by the tests through FORGE_WINRM_PY: the real WinRM
 #     clients that crates/forge-wsman/tests/python_clients.rs validates the WinRM test server
-#     with. curl: the EC2 tests' checks and the test instance's AuthorizedKeysCommand.
+#     with. google-cloud-compute (PyPI, pinned) goes into /var/tmp/forge-test-gce-py, found
+#     through FORGE_GCE_PY: Google's Python client that crates/forge-testkit/tests/gce_python.rs
+#     validates the fake Compute Engine with. curl: the EC2 and Compute Engine tests' checks
+#     and the test instance's AuthorizedKeysCommand; openssl: the fake Compute Engine's
+#     service-account key.
 #   - the SSH test bed (crates/forge-testkit/src/sshd.rs, proxy.rs): openssh-server and openssh-client (sshd
 #     per test, ssh/scp/sftp clients), sudo (the test user's passwordless sudo), tinyproxy (HTTP
 #     CONNECT proxy), dante-server (SOCKS5 proxy with username/password), netcat-openbsd and ncat
@@ -105,6 +109,8 @@ ANSIBLE_VERSION=2.19.14   # pinned: the ansible provisioner tests run this ansib
 WINRM_PY_VENV=/var/tmp/forge-test-winrm-py
 PYWINRM_VERSION=0.5.0   # pinned: the real WinRM clients forge-wsman is validated with
 PYPSRP_VERSION=0.9.1
+GCE_PY_VENV=/var/tmp/forge-test-gce-py
+GCE_PY_VERSION=1.57.0   # pinned: Google's Python Compute client the fake Compute Engine is validated with
 VCSIM_DIR=/var/tmp/forge-test-vcsim   # the vCenter simulator, built from crates/forge-testkit/vcsim
 GO_LOG=$LOGDIR/go.log
 mkdir -p "$STATE" "$LOGDIR"
@@ -129,6 +135,7 @@ NEEDS=(
   /usr/bin/go:golang-go /usr/share/gocode/src/github.com/vmware/govmomi/simulator/model.go:golang-github-vmware-govmomi-dev
   /usr/bin/xz:xz-utils /usr/bin/zstd:zstd /usr/bin/lz4:lz4 /usr/bin/unzip:unzip /usr/bin/gzip:gzip
   /usr/bin/tar:tar /usr/bin/stat:coreutils /usr/bin/sha256sum:coreutils
+  /usr/bin/openssl:openssl
 )
 
 missing=()
@@ -163,6 +170,11 @@ fi
 winrm_py_ok() {
   "$WINRM_PY_VENV/bin/python3" -c "from importlib.metadata import version as v; import winrm, pypsrp.wsman, pypsrp.shell
 assert (v('pywinrm'), v('pypsrp')) == ('$PYWINRM_VERSION', '$PYPSRP_VERSION')" >/dev/null 2>&1
+}
+# google-cloud-compute: its own virtualenv from Debian's python3, made once per machine.
+gce_py_ok() {
+  "$GCE_PY_VENV/bin/python3" -c "from importlib.metadata import version as v; from google.cloud import compute_v1
+assert v('google-cloud-compute') == '$GCE_PY_VERSION'" >/dev/null 2>&1
 }
 if ! { [ -f "$WINRM_PY_VENV/.complete" ] && winrm_py_ok; } &&
   ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }; then
@@ -373,6 +385,11 @@ export FORGE_ANSIBLE=$ANSIBLE_VENV/bin
 venv_install "$WINRM_PY_VENV" "pywinrm==$PYWINRM_VERSION pypsrp==$PYPSRP_VERSION" winrm_py_ok
 export FORGE_WINRM_PY=$WINRM_PY_VENV/bin/python3
 
+# google-cloud-compute: its own virtualenv, found by forge-testkit's gce_python test through
+# FORGE_GCE_PY.
+venv_install "$GCE_PY_VENV" "google-cloud-compute==$GCE_PY_VERSION" gce_py_ok
+export FORGE_GCE_PY=$GCE_PY_VENV/bin/python3
+
 # vcsim: crates/forge-testkit/vcsim/main.go built offline against Debian's govmomi (GOPATH mode:
 # Debian ships it under /usr/share/gocode). Rebuilt only when the source, Go or govmomi changed
 # (the stamp); flock, as concurrent runs share it. The tests find it through FORGE_VCSIM.
@@ -420,6 +437,7 @@ check "apt-cache (the boot command test's kernel)" apt sh -c 'apt-cache depends 
 check "moto $MOTO_VERSION" "moto[server] from PyPI, $PIP_LOG" moto_ok "$python"
 check "ansible-core $ANSIBLE_VERSION" "ansible-core from PyPI, $PIP_LOG" ansible_ok
 check "pywinrm $PYWINRM_VERSION and pypsrp $PYPSRP_VERSION" "pywinrm and pypsrp from PyPI, $PIP_LOG" winrm_py_ok
+check "google-cloud-compute $GCE_PY_VERSION" "google-cloud-compute from PyPI, $PIP_LOG" gce_py_ok
 check "vcsim ($FORGE_VCSIM -once)" "golang-github-vmware-govmomi-dev; $GO_LOG" timeout 60 "$FORGE_VCSIM" -once
 echo "test beds ready in $SECONDS s: every tool the tests need is installed (moto: $python)"
 [ -z "$setup_only" ] || exit 0

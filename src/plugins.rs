@@ -17,6 +17,7 @@ pub fn all() -> PluginSet {
         forge_ansible::plugins(),
         forge_vsphere::plugins(),
         amazon(),
+        google(),
     ])
 }
 
@@ -42,6 +43,23 @@ fn amazon() -> PluginSet {
             "amazon-ami",
         ),
     ])
+}
+
+#[cfg(feature = "google")]
+fn google() -> PluginSet {
+    forge_google::plugins()
+}
+
+/// Without the Google plugins, googlecompute is known by schema only.
+#[cfg(not(feature = "google"))]
+fn google() -> PluginSet {
+    use forge_core::plugin::PluginDecl;
+    use forge_template::schema::{plugins, PluginKind};
+    PluginSet::of([PluginDecl::validate_only::<plugins::GooglecomputeBuilder>(
+        PluginKind::Builder,
+        "googlecompute",
+    )
+    .from_plugin("github.com/hashicorp/googlecompute")])
 }
 
 #[cfg(test)]

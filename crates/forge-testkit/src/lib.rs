@@ -1,6 +1,6 @@
 //! forge's shared test support, a dev-dependency of the workspace's test crates: one module per
 //! test bed ([`ansible`], [`sshd`], [`proxy`], [`docker`], [`registry`], [`moto`], [`vcsim`]
-//! for vSphere, [`qemu`] for the builder's guest, [`qemu_boot`] for the boot-command test), the
+//! for vSphere, [`gce`] (a fake Compute Engine), [`qemu`] for the builder's guest, [`qemu_boot`] for the boot-command test), the
 //! CLI runner ([`cli`], [`build`]) and small helpers ([`tempdir`], [`cases`], [`corpus`]).
 //!
 //! A missing tool fails the test with the Debian (or PyPI) package to install ([`require`]);
@@ -15,6 +15,7 @@ pub mod cases;
 pub mod cli;
 pub mod corpus;
 pub mod docker;
+pub mod gce;
 pub mod moto;
 pub mod proxy;
 pub mod qemu;

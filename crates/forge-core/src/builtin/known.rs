@@ -26,8 +26,6 @@ pub(super) fn validate_only() -> Vec<PluginDecl> {
             .from_plugin("github.com/hashicorp/azure"),
         PluginDecl::validate_only::<plugins::DigitaloceanBuilder>(Builder, "digitalocean")
             .from_plugin("github.com/digitalocean/digitalocean"),
-        PluginDecl::validate_only::<plugins::GooglecomputeBuilder>(Builder, "googlecompute")
-            .from_plugin("github.com/hashicorp/googlecompute"),
         PluginDecl::validate_only::<plugins::HcloudBuilder>(Builder, "hcloud")
             .from_plugin("github.com/hetznercloud/hcloud"),
         PluginDecl::validate_only::<plugins::HuaweicloudEcsBuilder>(Builder, "huaweicloud-ecs")

@@ -1,0 +1,538 @@
+//! The googlecompute configuration, with Packer's defaults and checks
+//! (builder/googlecompute/config.go, lib/common/auth.go). Settings forge does not carry out
+//! yet pass `forge validate` and are refused when the build starts, naming each.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use forge_core::comm::{CommConfig, CommType};
+use forge_core::plugin::PrepareInfo;
+use forge_core::registry::{decode, PrepareErrors};
+use forge_template::plan::parse_duration;
+use forge_template::schema::plugins::{Communicator, GooglecomputeBuilder};
+use forge_template::schema::ConfigStruct;
+use forge_template::value::Value;
+
+use crate::auth::{ServiceKey, Source, DEFAULT_SCOPES};
+
+/// What the builder carries out; every other setting given is refused at build start.
+const SUPPORTED: &[&str] = &[
+    "project_id",
+    "zone",
+    "region",
+    "source_image",
+    "source_image_family",
+    "source_image_project_id",
+    "machine_type",
+    "disk_name",
+    "disk_size",
+    "disk_type",
+    "instance_name",
+    "image_name",
+    "image_description",
+    "image_family",
+    "image_labels",
+    "image_licenses",
+    "image_storage_locations",
+    "image_project_id",
+    "skip_create_image",
+    "labels",
+    "tags",
+    "metadata",
+    "metadata_files",
+    "startup_script_file",
+    "wrap_startup_script",
+    "network",
+    "subnetwork",
+    "network_project_id",
+    "omit_external_ip",
+    "use_internal_ip",
+    "preemptible",
+    "on_host_maintenance",
+    "service_account_email",
+    "scopes",
+    "disable_default_service_account",
+    "state_timeout",
+    "account_file",
+    "credentials_file",
+    "credentials_json",
+    "access_token",
+    "custom_endpoints",
+    "use_os_login",
+];
+
+/// The arguments given in `v` that this builder does not carry out yet.
+pub fn unsupported(v: &Value) -> Vec<String> {
+    let comm: Vec<String> = Communicator::schema()
+        .fields
+        .iter()
+        .map(|f| f.name.to_string())
+        .collect();
+    let Some(entries) = v.as_entries() else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter(|(k, val)| {
+            !val.is_null()
+                && !k.starts_with("packer_")
+                && !SUPPORTED.contains(&k.as_str())
+                && !comm.iter().any(|c| c == *k)
+        })
+        .map(|(k, _)| format!("{k}: not supported yet by forge's googlecompute builder"))
+        .collect()
+}
+
+/// The builder's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `project_id`.
+    pub project_id: String,
+    /// `zone`.
+    pub zone: String,
+    /// `region` (the zone's, by default).
+    pub region: String,
+    /// `source_image`.
+    pub source_image: String,
+    /// `source_image_family`.
+    pub source_image_family: String,
+    /// `source_image_project_id`, searched in order, then `project_id`.
+    pub source_image_project_id: Vec<String>,
+    /// `machine_type` (`e2-standard-2`).
+    pub machine_type: String,
+    /// `disk_name` (the instance's name).
+    pub disk_name: String,
+    /// `disk_size` in GB (20).
+    pub disk_size: i64,
+    /// `disk_type` (`pd-standard`).
+    pub disk_type: String,
+    /// `instance_name` (`packer-<uuid>`).
+    pub instance_name: String,
+    /// `image_name` (`packer-<timestamp>`).
+    pub image_name: String,
+    /// `image_description` (`Created by Packer`).
+    pub image_description: String,
+    /// `image_family`.
+    pub image_family: String,
+    /// `image_labels`.
+    pub image_labels: BTreeMap<String, String>,
+    /// `image_licenses`.
+    pub image_licenses: Vec<String>,
+    /// `image_storage_locations`.
+    pub image_storage_locations: Vec<String>,
+    /// `image_project_id` (`project_id`).
+    pub image_project_id: String,
+    /// `skip_create_image`.
+    pub skip_create_image: bool,
+    /// `labels` of the instance and its disk.
+    pub labels: BTreeMap<String, String>,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// `metadata`.
+    pub metadata: BTreeMap<String, String>,
+    /// `metadata_files`: key → file.
+    pub metadata_files: BTreeMap<String, String>,
+    /// `startup_script_file`.
+    pub startup_script_file: String,
+    /// `wrap_startup_script` (unset: true).
+    pub wrap_startup_script: Option<bool>,
+    /// `network` (`default` when neither it nor `subnetwork` is set).
+    pub network: String,
+    /// `subnetwork`.
+    pub subnetwork: String,
+    /// `network_project_id` (`project_id`).
+    pub network_project_id: String,
+    /// `omit_external_ip`.
+    pub omit_external_ip: bool,
+    /// `use_internal_ip`.
+    pub use_internal_ip: bool,
+    /// `preemptible`.
+    pub preemptible: bool,
+    /// `on_host_maintenance` (MIGRATE; TERMINATE when preemptible).
+    pub on_host_maintenance: String,
+    /// `service_account_email`.
+    pub service_account_email: String,
+    /// `scopes` of the instance's service account.
+    pub scopes: Vec<String>,
+    /// `disable_default_service_account`.
+    pub disable_default_service_account: bool,
+    /// `state_timeout` (5m): how long each operation may take.
+    pub state_timeout: Duration,
+    /// The credentials (`None`: none given; the build refuses to start).
+    pub credentials: Option<Source>,
+    /// `custom_endpoints.compute` (empty: Google's).
+    pub endpoint: String,
+    /// The communicator (default `ssh`).
+    pub comm: CommConfig,
+    /// `use_os_login` (only `false` is carried out).
+    pub use_os_login: Option<bool>,
+    /// Arguments this builder does not carry out yet, refused at build start.
+    pub unsupported: Vec<String>,
+}
+
+/// Packer's rule for image names and families.
+pub fn valid_image_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[b.len() - 1] != b'-'
+}
+
+fn image_error(what: &str, v: &str) -> String {
+    format!("Invalid image {what} {v:?}: The first character must be a lowercase letter, and all following characters must be a dash, lowercase letter, or digit, except the last character, which cannot be a dash")
+}
+
+fn label_key_ok(k: &str) -> bool {
+    let mut c = k.chars();
+    c.next().is_some_and(|f| f.is_lowercase())
+        && k.chars().count() <= 63
+        && c.all(|x| x.is_lowercase() || x.is_ascii_digit() || x == '_' || x == '-')
+}
+
+fn label_value_ok(v: &str) -> bool {
+    v.chars().count() <= 63
+        && v.chars()
+            .all(|x| x.is_lowercase() || x.is_ascii_digit() || x == '_' || x == '-')
+}
+
+/// The credentials the settings name, read and checked; `None` when none are given and the
+/// environment names no key file either.
+pub fn credentials(
+    account_file: &str,
+    credentials_file: &str,
+    credentials_json: &str,
+    access_token: &str,
+) -> Result<Option<Source>, String> {
+    let given = [
+        !account_file.is_empty(),
+        !credentials_file.is_empty(),
+        !credentials_json.is_empty(),
+        !access_token.is_empty(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if given > 1 {
+        return Err("account_file, credentials_file, credentials_json and access_token are mutually exclusive: set one".into());
+    }
+    let read = |path: &str, what: &str| -> Result<Option<Source>, String> {
+        // Packer's account_file may hold the JSON itself.
+        let text = if path.trim_start().starts_with('{') {
+            path.to_string()
+        } else {
+            std::fs::read_to_string(path).map_err(|e| format!("{what}: reading {path}: {e}"))?
+        };
+        ServiceKey::parse(&text, what).map(|k| Some(Source::Key(k)))
+    };
+    if !access_token.is_empty() {
+        return Ok(Some(Source::Token(access_token.to_string())));
+    }
+    if !account_file.is_empty() {
+        return read(account_file, "account_file");
+    }
+    if !credentials_file.is_empty() {
+        return read(credentials_file, "credentials_file");
+    }
+    if !credentials_json.is_empty() {
+        return ServiceKey::parse(credentials_json, "credentials_json")
+            .map(|k| Some(Source::Key(k)));
+    }
+    match std::env::var("GOOGLE_APPLICATION_CREDENTIALS") {
+        Ok(p) if !p.is_empty() => read(&p, "GOOGLE_APPLICATION_CREDENTIALS"),
+        _ => Ok(None),
+    }
+}
+
+impl Config {
+    /// Decodes and checks the configuration; every problem at once.
+    pub fn prepare(v: &Value, info: &PrepareInfo) -> Result<Config, PrepareErrors> {
+        let a: GooglecomputeBuilder = decode(v)?;
+        let mut errs: Vec<String> = Vec::new();
+        let s = |x: &Option<String>| x.clone().unwrap_or_default();
+
+        // Packer's required settings, in the order validate reports them.
+        let project_id = s(&a.project_id);
+        if project_id.is_empty() {
+            errs.push("a project_id must be specified".into());
+        }
+        let source_image = s(&a.source_image);
+        let source_image_family = s(&a.source_image_family);
+        if source_image.is_empty() && source_image_family.is_empty() {
+            errs.push("a source_image or source_image_family must be specified".into());
+        }
+        let zone = s(&a.zone);
+        if zone.is_empty() {
+            errs.push("a zone must be specified".into());
+        }
+        let region = match s(&a.region) {
+            r if !r.is_empty() => r,
+            _ if zone.len() > 2 => zone[..zone.len() - 2].to_string(),
+            _ => String::new(),
+        };
+
+        let image_name = match s(&a.image_name) {
+            n if !n.is_empty() => n,
+            _ => format!(
+                "packer-{}",
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs()
+            ),
+        };
+        if !valid_image_name(&image_name) {
+            errs.push(image_error("name", &image_name));
+        }
+        if image_name.len() > 63 {
+            errs.push("Invalid image name: Must not be longer than 63 characters".into());
+        }
+        let image_family = s(&a.image_family);
+        if image_family.len() > 63 {
+            errs.push("Invalid image family: Must not be longer than 63 characters".into());
+        }
+        if !image_family.is_empty() && !valid_image_name(&image_family) {
+            errs.push(image_error("family", &image_family));
+        }
+        let image_storage_locations = a.image_storage_locations.clone().unwrap_or_default();
+        if image_storage_locations.len() > 1 {
+            errs.push("Invalid image storage locations: Must not have more than 1 region".into());
+        }
+        let image_labels = a.image_labels.clone().unwrap_or_default();
+        for (k, v) in &image_labels {
+            if !label_key_ok(k) {
+                errs.push(format!(
+                    "key {k:?} must match regex \"^\\\\p{{Ll}}[\\\\p{{Ll}}0-9_-]{{0,62}}$\""
+                ));
+            }
+            if !label_value_ok(v) {
+                errs.push(format!(
+                    "value {v:?} for key {k:?} must match regex \"^[\\\\p{{Ll}}0-9_-]{{0,63}}$\""
+                ));
+            }
+        }
+
+        let preemptible = a.preemptible.unwrap_or(false);
+        let mut on_host_maintenance = s(&a.on_host_maintenance);
+        if on_host_maintenance == "MIGRATE" && preemptible {
+            errs.push(
+                "on_host_maintenance must be TERMINATE when using preemptible instances.".into(),
+            );
+        }
+        if preemptible {
+            on_host_maintenance = "TERMINATE".into();
+        } else if on_host_maintenance.is_empty() {
+            on_host_maintenance = "MIGRATE".into();
+        }
+        if on_host_maintenance != "MIGRATE" && on_host_maintenance != "TERMINATE" {
+            errs.push("on_host_maintenance must be one of MIGRATE or TERMINATE.".into());
+        }
+
+        let omit_external_ip = a.omit_external_ip.unwrap_or(false);
+        let use_internal_ip = a.use_internal_ip.unwrap_or(false);
+        if omit_external_ip && !use_internal_ip {
+            errs.push("'use_internal_ip' must be true if 'omit_external_ip' is true".into());
+        }
+        let disable_default_service_account = a.disable_default_service_account.unwrap_or(false);
+        let service_account_email = s(&a.service_account_email);
+        if disable_default_service_account && !service_account_email.is_empty() {
+            errs.push("you may not specify a 'service_account_email' when 'disable_default_service_account' is true".into());
+        }
+
+        let startup_script_file = s(&a.startup_script_file);
+        let mut wrap_startup_script = a.wrap_startup_script;
+        if !startup_script_file.is_empty() {
+            if let Err(e) = std::fs::metadata(&startup_script_file) {
+                errs.push(format!("startup_script_file: {e}"));
+            }
+            wrap_startup_script.get_or_insert(true);
+        }
+
+        let state_timeout = match a.state_timeout.as_deref().filter(|t| !t.is_empty()) {
+            None => Duration::from_secs(300),
+            Some(t) => match parse_duration(t) {
+                Some(d) if !d.is_zero() => d,
+                Some(_) => Duration::from_secs(300),
+                None => {
+                    errs.push(format!("state_timeout: time: invalid duration {t:?}"));
+                    Duration::from_secs(300)
+                }
+            },
+        };
+
+        let comm = CommConfig::prepare_into(&a.communicator, CommType::Ssh, info, &mut errs);
+
+        let au = &a.authentication;
+        let credentials = match credentials(
+            &s(&au.account_file),
+            &s(&au.credentials_file),
+            &s(&au.credentials_json),
+            &s(&au.access_token),
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                errs.push(e);
+                None
+            }
+        };
+
+        let network = s(&a.network);
+        let subnetwork = s(&a.subnetwork);
+        let instance_name = match s(&a.instance_name) {
+            n if !n.is_empty() => n,
+            _ => format!("packer-{}", uuid::Uuid::new_v4()),
+        };
+        let disk_name = match s(&a.disk_name) {
+            n if !n.is_empty() => n,
+            _ => instance_name.clone(),
+        };
+        let endpoint = a
+            .custom_endpoints
+            .as_ref()
+            .and_then(|m| m.get("compute").cloned())
+            .unwrap_or_default();
+        let endpoint = endpoint
+            .trim_end_matches('/')
+            .trim_end_matches("/compute/v1")
+            .to_string();
+
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let mut unsupported = unsupported(v);
+        for k in a.custom_endpoints.iter().flatten().map(|(k, _)| k) {
+            if k != "compute" {
+                unsupported.push(format!(
+                    "custom_endpoints.{k}: not supported yet by forge's googlecompute builder (compute is)"
+                ));
+            }
+        }
+        if a.use_os_login == Some(true) {
+            unsupported
+                .push("use_os_login: not supported yet by forge's googlecompute builder".into());
+        }
+        if matches!(comm, CommConfig::Winrm(_)) {
+            unsupported.push("communicator \"winrm\": the windows-password exchange is not supported yet by forge's googlecompute builder".into());
+        }
+        if credentials.is_none() {
+            unsupported.push("application default credentials (no account_file, credentials_file, credentials_json or access_token, and no GOOGLE_APPLICATION_CREDENTIALS): not supported yet by forge's googlecompute builder".into());
+        }
+        Ok(Config {
+            network_project_id: match s(&a.network_project_id) {
+                n if !n.is_empty() => n,
+                _ => project_id.clone(),
+            },
+            image_project_id: match s(&a.image_project_id) {
+                n if !n.is_empty() => n,
+                _ => project_id.clone(),
+            },
+            project_id,
+            zone,
+            region,
+            source_image,
+            source_image_family,
+            source_image_project_id: a.source_image_project_id.clone().unwrap_or_default(),
+            machine_type: match s(&a.machine_type) {
+                m if !m.is_empty() => m,
+                _ => "e2-standard-2".into(),
+            },
+            disk_name,
+            disk_size: a.disk_size.filter(|d| *d > 0).unwrap_or(20),
+            disk_type: match s(&a.disk_type) {
+                t if !t.is_empty() => t,
+                _ => "pd-standard".into(),
+            },
+            instance_name,
+            image_name,
+            image_description: match s(&a.image_description) {
+                d if !d.is_empty() => d,
+                _ => "Created by Packer".into(),
+            },
+            image_family,
+            image_labels,
+            image_licenses: a.image_licenses.clone().unwrap_or_default(),
+            image_storage_locations,
+            skip_create_image: a.skip_create_image.unwrap_or(false),
+            labels: a.labels.clone().unwrap_or_default(),
+            tags: a.tags.clone().unwrap_or_default(),
+            metadata: a.metadata.clone().unwrap_or_default(),
+            metadata_files: a.metadata_files.clone().unwrap_or_default(),
+            startup_script_file,
+            wrap_startup_script,
+            network: if network.is_empty() && subnetwork.is_empty() {
+                "default".into()
+            } else {
+                network
+            },
+            subnetwork,
+            omit_external_ip,
+            use_internal_ip,
+            preemptible,
+            on_host_maintenance,
+            service_account_email,
+            scopes: a
+                .scopes
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
+            disable_default_service_account,
+            state_timeout,
+            credentials,
+            endpoint,
+            comm,
+            use_os_login: a.use_os_login,
+            unsupported,
+        })
+    }
+
+    /// The secrets of the configuration, for the redactor.
+    pub fn secrets(&self) -> Vec<String> {
+        match &self.credentials {
+            Some(Source::Token(t)) => vec![t.clone()],
+            Some(Source::Key(k)) => vec![k.private_key.clone()],
+            None => Vec::new(),
+        }
+    }
+
+    /// The login user of the `ssh-keys` metadata.
+    pub fn ssh_user(&self) -> String {
+        self.comm.user().unwrap_or_default().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_names_follow_googles_pattern() {
+        assert!(valid_image_name("packer-123"));
+        assert!(valid_image_name("a"));
+        for bad in ["", "Packer", "1abc", "abc-", "a_b", "a.b"] {
+            assert!(!valid_image_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn labels_follow_googles_pattern() {
+        assert!(label_key_ok("env") && label_value_ok("prod-1") && label_value_ok(""));
+        assert!(!label_key_ok("Env") && !label_key_ok("1x") && !label_value_ok("A"));
+    }
+
+    #[test]
+    fn credentials_are_exclusive_and_read() {
+        assert!(credentials("a", "", "", "t")
+            .unwrap_err()
+            .contains("mutually exclusive"));
+        assert!(matches!(
+            credentials("", "", "", "ya29.t").unwrap(),
+            Some(Source::Token(_))
+        ));
+        let e = credentials("/no/such/key.json", "", "", "").unwrap_err();
+        assert!(
+            e.starts_with("account_file: reading /no/such/key.json:"),
+            "{e}"
+        );
+    }
+}

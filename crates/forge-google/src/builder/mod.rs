@@ -1,0 +1,303 @@
+//! The `googlecompute` builder: creates an instance from a source image, provisions it over
+//! SSH, deletes it keeping its boot disk, makes an image of the disk and deletes the disk.
+//! Steps and cleanup order follow Packer's builder/googlecompute/builder.go; every resource is
+//! labelled with the run's id and journaled before it is created.
+
+mod artifact;
+mod config;
+mod step_check_existing_image;
+mod step_create_image;
+mod step_create_instance;
+mod step_instance_info;
+mod step_teardown_instance;
+mod step_wait_startup_script;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use forge_core::artifact::Artifact;
+use forge_core::builtin::common::{
+    hook_data, ProvisionState, StepCleanupTempKeys, StepConnect, StepProvision, StepTempKey,
+    TempKeyState,
+};
+use forge_core::journal::Resource;
+use forge_core::plugin::{BuildCtx, BuildData, Builder, Communicator, Hook, PrepareInfo, TempKey};
+use forge_core::registry::PrepareErrors;
+use forge_core::runner::{run_steps, Step};
+use forge_core::{Error, Result};
+use forge_template::value::Value;
+use serde_json::Value as Json;
+
+use crate::auth::TokenSource;
+use crate::compute::{Compute, SdkCompute, RUN_LABEL};
+
+pub use artifact::ImageArtifact;
+pub use config::{credentials, unsupported, valid_image_name, Config};
+pub use step_create_instance::{instance_body, metadata_items, STARTUP_WRAPPER};
+
+/// Packer's builder id for googlecompute.
+pub const BUILDER_ID: &str = "packer.googlecompute";
+
+/// The builder.
+pub struct GceBuilder {
+    config: Config,
+    info: PrepareInfo,
+}
+
+/// The registry's factory.
+pub fn factory(
+    v: &Value,
+    info: &PrepareInfo,
+) -> std::result::Result<Box<dyn Builder>, PrepareErrors> {
+    Ok(Box::new(GceBuilder {
+        config: Config::prepare(v, info)?,
+        info: info.clone(),
+    }))
+}
+
+/// What the steps share.
+pub struct State {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Compute Engine.
+    pub compute: Arc<dyn Compute>,
+    /// The temporary SSH key, when forge made one.
+    pub temp_key: Option<TempKey>,
+    /// The source image.
+    pub source_image: Option<Json>,
+    /// The instance, while it exists.
+    pub instance: Option<Resource>,
+    /// The boot disk, while it exists.
+    pub disk: Option<Resource>,
+    /// The address to connect to.
+    pub ip: String,
+    /// The communicator.
+    pub comm: Option<Arc<dyn Communicator>>,
+    /// The image made.
+    pub image: Option<Json>,
+    /// Generated data (`SourceImageName`).
+    pub generated: BuildData,
+}
+
+impl State {
+    /// The state of a build with configuration `config`, before its first step.
+    pub fn new(config: Arc<Config>, compute: Arc<dyn Compute>) -> State {
+        State {
+            config,
+            compute,
+            temp_key: None,
+            source_image: None,
+            instance: None,
+            disk: None,
+            ip: String::new(),
+            comm: None,
+            image: None,
+            generated: BuildData::new(),
+        }
+    }
+
+    /// Labels for a resource forge creates: the user's, plus the run's id.
+    pub fn labelled(ctx: &BuildCtx, user: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut l = user.clone();
+        l.insert(RUN_LABEL.into(), ctx.run_id.to_ascii_lowercase());
+        l
+    }
+}
+
+impl ProvisionState for State {
+    fn communicator(&self) -> Option<Arc<dyn Communicator>> {
+        self.comm.clone()
+    }
+    fn build_data(&self, ctx: &BuildCtx) -> BuildData {
+        hook_data(ctx, Some(&self.config.instance_name), None, &self.generated)
+    }
+}
+
+impl TempKeyState for State {
+    fn temp_key_slot(&mut self) -> &mut Option<TempKey> {
+        &mut self.temp_key
+    }
+}
+
+fn connect_step(c: &Config, info: &PrepareInfo) -> Box<dyn Step<State>> {
+    Box::new(StepConnect::new(
+        c.comm.clone(),
+        info.clone(),
+        |st: &State| {
+            let host = match st.config.comm.host() {
+                Some(h) => h.to_string(),
+                None if st.ip.is_empty() => {
+                    return Err(Error::msg(format!(
+                        "instance {} has no address to connect to",
+                        st.config.instance_name
+                    )))
+                }
+                None => st.ip.clone(),
+            };
+            Ok((host, st.config.comm.port().unwrap_or(22)))
+        },
+        |s: &mut State, comm| s.comm = Some(comm),
+        |s: &State| s.temp_key.clone(),
+    ))
+}
+
+/// The steps of a build, in Packer's order.
+pub fn steps(
+    c: &Arc<Config>,
+    info: &PrepareInfo,
+    hook: Arc<dyn Hook>,
+) -> Vec<Box<dyn Step<State>>> {
+    let mut steps: Vec<Box<dyn Step<State>>> =
+        vec![Box::new(step_check_existing_image::StepCheckExistingImage)];
+    if let Some(k) = StepTempKey::wanted(&c.comm, info) {
+        steps.push(Box::new(k));
+    }
+    steps.push(Box::new(step_create_instance::StepCreateInstance));
+    steps.push(Box::new(step_instance_info::StepInstanceInfo));
+    if !c.comm.is_none() {
+        steps.push(connect_step(c, info));
+    }
+    steps.push(Box::new(StepProvision { hook }));
+    steps.push(Box::new(StepCleanupTempKeys {
+        clear: c.comm.ssh().is_some_and(|s| s.clear_authorized_keys),
+    }));
+    if !c.startup_script_file.is_empty() {
+        steps.push(Box::new(step_wait_startup_script::StepWaitStartupScript));
+    }
+    steps.push(Box::new(step_teardown_instance::StepTeardownInstance));
+    if !c.skip_create_image {
+        steps.push(Box::new(step_create_image::StepCreateImage {
+            record: None,
+        }));
+    }
+    steps
+}
+
+#[async_trait]
+impl Builder for GceBuilder {
+    async fn run(&self, ctx: &BuildCtx, hook: Arc<dyn Hook>) -> Result<Option<Arc<dyn Artifact>>> {
+        let c = Arc::new(self.config.clone());
+        for s in c.secrets() {
+            ctx.ui.output().redactor().add(&s);
+        }
+        if !c.unsupported.is_empty() {
+            return Err(Error::msg(c.unsupported.join("; ")));
+        }
+        let Some(source) = c.credentials.clone() else {
+            return Err(Error::msg("no Google credentials"));
+        };
+        let mut tokens = TokenSource::new(
+            source,
+            crate::auth::DEFAULT_SCOPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        );
+        let redactor = ctx.ui.output().redactor().clone();
+        tokens.on_token = Some(Arc::new(move |t: &str| redactor.add(t)));
+        let compute = SdkCompute::connect(
+            &c.endpoint,
+            Arc::new(tokens),
+            crate::limiter::for_project(&c.project_id),
+        )
+        .await
+        .map_err(Error::msg)?;
+        let compute: Arc<dyn Compute> = Arc::new(compute);
+        let mut state = State::new(c.clone(), compute.clone());
+        let mut steps = steps(&c, &self.info, hook);
+        run_steps(ctx, &mut state, &mut steps).await?;
+        let Some(image) = state.image.clone() else {
+            return Ok(None);
+        };
+        Ok(Some(Arc::new(ImageArtifact {
+            name: c.image_name.clone(),
+            project: c.image_project_id.clone(),
+            size_gb: image["diskSizeGb"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .or_else(|| image["diskSizeGb"].as_i64())
+                .unwrap_or(c.disk_size),
+            zone: c.zone.clone(),
+            labels: c.image_labels.clone(),
+            compute,
+            generated: state.generated.clone(),
+        })))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A configuration with the required settings, an access token, ssh as the test user and
+    /// `extra`.
+    pub fn config(extra: serde_json::Value) -> Config {
+        let mut v = json!({"project_id": "p", "zone": "us-central1-a",
+            "source_image_family": "debian-12", "access_token": "ya29.test",
+            "ssh_username": "forgetest", "image_name": "forge-test-image"});
+        for (k, x) in extra.as_object().cloned().unwrap_or_default() {
+            v[k] = x;
+        }
+        Config::prepare(
+            &forge_core::testing::value(v),
+            &forge_core::testing::info("googlecompute"),
+        )
+        .unwrap()
+    }
+
+    fn errors(v: serde_json::Value) -> Vec<String> {
+        Config::prepare(
+            &forge_core::testing::value(v),
+            &forge_core::testing::info("googlecompute"),
+        )
+        .err()
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn packers_defaults_apply() {
+        let c = config(json!({}));
+        assert_eq!(c.machine_type, "e2-standard-2");
+        assert_eq!((c.disk_size, c.disk_type.as_str()), (20, "pd-standard"));
+        assert_eq!(c.disk_name, c.instance_name);
+        assert!(c.instance_name.starts_with("packer-"));
+        assert_eq!(c.network, "default");
+        assert_eq!(c.region, "us-central1");
+        assert_eq!(c.image_description, "Created by Packer");
+        assert_eq!(c.on_host_maintenance, "MIGRATE");
+        assert_eq!(c.state_timeout, std::time::Duration::from_secs(300));
+        assert_eq!(c.scopes.len(), 3);
+        assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    }
+
+    #[test]
+    fn missing_settings_and_bad_names_are_reported_together() {
+        let e = errors(json!({"image_name": "Bad_Name"}));
+        assert_eq!(e[0], "a project_id must be specified");
+        assert_eq!(
+            e[1],
+            "a source_image or source_image_family must be specified"
+        );
+        assert_eq!(e[2], "a zone must be specified");
+        assert!(
+            e[3].starts_with("Invalid image name \"Bad_Name\": The first character"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn settings_not_carried_out_are_refused_by_name() {
+        let c = config(json!({"use_iap": true, "accelerator_count": 1,
+            "accelerator_type": "nvidia-tesla-t4", "on_host_maintenance": "TERMINATE"}));
+        assert_eq!(
+            c.unsupported,
+            [
+                "accelerator_count: not supported yet by forge's googlecompute builder",
+                "accelerator_type: not supported yet by forge's googlecompute builder",
+                "use_iap: not supported yet by forge's googlecompute builder",
+            ]
+        );
+    }
+}

@@ -1,0 +1,116 @@
+"""Drives forge-testkit's fake Compute Engine with Google's own Python client
+(google-cloud-compute, REST transport) and google-auth's service-account flow, to check that
+the fake answers as Compute Engine does: an instance, a disk and an image are created, waited
+for and deleted, and a stale metadata fingerprint is refused.
+
+Usage: python_client.py ENDPOINT ACCOUNT_FILE PROJECT ZONE
+"""
+import sys
+
+from google.api_core import exceptions
+from google.cloud import compute_v1
+from google.oauth2 import service_account
+
+endpoint, account_file, project, zone = sys.argv[1:5]
+creds = service_account.Credentials.from_service_account_file(
+    account_file, scopes=["https://www.googleapis.com/auth/compute"])
+# The token endpoint, through google-auth's own JWT bearer grant (the clients below send
+# self-signed JWTs instead, which the fake checks too).
+from google.auth.transport.requests import Request
+creds.refresh(Request())
+assert creds.token.startswith("ya29.fake-"), creds.token
+print("token: from the fake's token_uri")
+opts = {"api_endpoint": endpoint}
+instances = compute_v1.InstancesClient(credentials=creds, client_options=opts)
+disks = compute_v1.DisksClient(credentials=creds, client_options=opts)
+images = compute_v1.ImagesClient(credentials=creds, client_options=opts)
+
+
+zone_ops = compute_v1.ZoneOperationsClient(credentials=creds, client_options=opts)
+global_ops = compute_v1.GlobalOperationsClient(credentials=creds, client_options=opts)
+
+
+def done(op, what, zone=None):
+    """Waits with the operations' own `wait` method: the library's ExtendedOperation poller
+    ignores api_endpoint (it polls compute.googleapis.com)."""
+    while True:
+        if zone:
+            o = zone_ops.wait(project=project, zone=zone, operation=op.name)
+        else:
+            o = global_ops.wait(project=project, operation=op.name)
+        if o.status == compute_v1.Operation.Status.DONE:
+            break
+    if o.error and o.error.errors:
+        e = o.error.errors[0]
+        raise SystemExit(f"{what}: {e.code}: {e.message}")
+    print(f"done: {what}")
+
+
+base = images.get_from_family(project="debian-cloud", family="debian-12")
+assert base.name == "debian-12-bookworm-v20240201", base.name
+
+inst = compute_v1.Instance(
+    name="py-inst",
+    machine_type=f"zones/{zone}/machineTypes/e2-micro",
+    labels={"forge-run": "python"},
+    disks=[compute_v1.AttachedDisk(
+        boot=True, auto_delete=False,
+        initialize_params=compute_v1.AttachedDiskInitializeParams(
+            disk_name="py-boot", source_image=base.self_link, disk_size_gb=12))],
+    network_interfaces=[compute_v1.NetworkInterface(
+        network="global/networks/default",
+        access_configs=[compute_v1.AccessConfig(name="External NAT", type_="ONE_TO_ONE_NAT")])],
+    metadata=compute_v1.Metadata(items=[compute_v1.Items(key="a", value="1")]),
+)
+done(instances.insert(project=project, zone=zone, instance_resource=inst), "instance insert", zone)
+got = instances.get(project=project, zone=zone, instance="py-inst")
+assert got.status == "RUNNING", got.status
+assert got.network_interfaces[0].access_configs[0].nat_i_p == "127.0.0.1"
+fp = got.metadata.fingerprint
+
+md = compute_v1.Metadata(fingerprint=fp, items=[compute_v1.Items(key="a", value="2")])
+done(instances.set_metadata(project=project, zone=zone, instance="py-inst",
+                            metadata_resource=md), "set metadata", zone)
+try:
+    instances.set_metadata(project=project, zone=zone, instance="py-inst", metadata_resource=md)
+    raise SystemExit("a stale fingerprint was accepted")
+except exceptions.PreconditionFailed as e:
+    print(f"refused: stale fingerprint ({e.code})")
+got = instances.get(project=project, zone=zone, instance="py-inst")
+assert [(i.key, i.value) for i in got.metadata.items] == [("a", "2")], got.metadata
+
+try:
+    disks.delete(project=project, zone=zone, disk="py-boot")
+    raise SystemExit("a disk in use was deleted")
+except exceptions.BadRequest as e:
+    print(f"refused: disk in use ({e.code})")
+
+done(instances.delete(project=project, zone=zone, instance="py-inst"), "instance delete", zone)
+try:
+    instances.get(project=project, zone=zone, instance="py-inst")
+    raise SystemExit("the deleted instance is still there")
+except exceptions.NotFound:
+    print("gone: instance")
+
+done(disks.insert(project=project, zone=zone,
+                  disk_resource=compute_v1.Disk(name="py-data", size_gb=5)), "disk insert", zone)
+assert disks.get(project=project, zone=zone, disk="py-data").status == "READY"
+
+img = compute_v1.Image(name="py-image", family="py-family",
+                       source_disk=f"zones/{zone}/disks/py-boot")
+done(images.insert(project=project, image_resource=img), "image insert")
+got = images.get(project=project, image="py-image")
+assert got.status == "READY" and got.disk_size_gb == 12, got
+assert images.get_from_family(project=project, family="py-family").name == "py-image"
+
+done(images.delete(project=project, image="py-image"), "image delete")
+for d in ["py-boot", "py-data"]:
+    done(disks.delete(project=project, zone=zone, disk=d), f"disk delete {d}", zone)
+for call in [lambda: images.get(project=project, image="py-image"),
+             lambda: disks.get(project=project, zone=zone, disk="py-data")]:
+    try:
+        call()
+        raise SystemExit("a deleted resource is still there")
+    except exceptions.NotFound:
+        pass
+print("python client: ok")

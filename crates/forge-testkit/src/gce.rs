@@ -1,0 +1,1860 @@
+//! A fake Google Compute Engine v1 REST API on 127.0.0.1, for the `googlecompute` builder's
+//! tests. No Compute Engine emulator exists: this one is written from the Compute Engine v1 REST
+//! reference (resource shapes, operation lifecycle, Google's JSON error shape).
+//!
+//! **It is a fake.** It models, per project: zones (`us-central1-a`, `-b`, `-c`,
+//! `europe-west1-b`), machine types, the `default` network and its subnetworks, firewalls,
+//! instances (insert, get, list, delete, stop, setMetadata with fingerprint checks,
+//! getGuestAttributes, getSerialPortOutput), disks, images (insert, get, list, delete,
+//! getFromFamily), zone and global operations that go PENDING → RUNNING → DONE over
+//! [`FakeGce::set_operation_time`] (their effect lands when they are DONE) with `get` and
+//! `wait`, list `filter`s on labels and names, and an OAuth2 token endpoint for the JWT bearer
+//! grant of a service-account file ([`FakeGce::account_file`]) that checks the RS256 signature,
+//! issuer, audience and expiry. Every API call needs one of its tokens, or a JWT the service
+//! account signed itself (what Google's client libraries send when they skip the token
+//! endpoint).
+//!
+//! The "instance" is whatever listens on loopback (the tests' sshd): its internal and external
+//! IP are 127.0.0.1. What the Google guest environment would do is done by the fake itself:
+//! the public keys of `ssh-keys` metadata are served to sshd through
+//! [`FakeGce::authorized_keys_command`], and a startup script wrapped by Packer's protocol
+//! (`packer-wrapped-startup-script`, `startup-script-status` = `notdone`) is run **on the host**
+//! with `/bin/sh` once the instance runs; its exit status sets `startup-script-status` to
+//! `done` or `error` (and the guest attribute `packer/startup-script-status`).
+//!
+//! Not modelled: IAM and permissions (any valid token may do anything), quotas other than the
+//! injected capacity errors, regions' own resources other than subnetworks, snapshots, machine
+//! images, OS Login, serial port contents beyond a boot banner, real disks (sizes are numbers),
+//! image deprecation, encryption keys (accepted, not checked), pagination (lists answer in one
+//! page), and the `fields` parameter.
+//!
+//! Injections: per-call latency ([`FakeGce::set_latency`]), capacity exhausted in a zone
+//! ([`FakeGce::exhaust_zone`]), an operation ending in error ([`FakeGce::fail_operation`]),
+//! and expired tokens ([`FakeGce::expire_tokens`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+/// The fake's project.
+pub const PROJECT: &str = "forge-test";
+/// The projects whose public images the fake knows (`debian-cloud`).
+pub const IMAGE_PROJECT: &str = "debian-cloud";
+/// The zones of every project.
+pub const ZONES: [&str; 4] = [
+    "us-central1-a",
+    "us-central1-b",
+    "us-central1-c",
+    "europe-west1-b",
+];
+/// The machine types of every zone.
+pub const MACHINE_TYPES: [&str; 4] = ["e2-micro", "e2-small", "e2-standard-2", "n1-standard-1"];
+
+/// An operation to fail: its `operationType` (`insert`, `delete`, ...) on a resource kind
+/// (`instances`, `disks`, `images`, `firewalls`), `times` times.
+#[derive(Clone, Debug)]
+struct OpFault {
+    kind: String,
+    op_type: String,
+    code: String,
+    message: String,
+    times: usize,
+}
+
+#[derive(Clone, Debug)]
+struct Op {
+    body: Value,
+    start: Instant,
+    duration: Duration,
+    /// What happens when it is DONE (nothing when it failed).
+    effect: Option<Effect>,
+    applied: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Effect {
+    /// A resource becomes ready: its key and the status it gets.
+    Ready(String, &'static str),
+    /// A resource goes.
+    Remove(String),
+    /// An instance stops.
+    Stop(String),
+}
+
+#[derive(Default)]
+struct World {
+    /// Resources by key `kind/project/scope/name` (scope: zone, region or `global`).
+    res: BTreeMap<String, Value>,
+    ops: BTreeMap<String, Op>,
+    tokens: HashMap<String, bool>,
+    latency: Duration,
+    op_time: Duration,
+    exhausted: Vec<String>,
+    /// Self-signed JWTs are refused too (after [`FakeGce::expire_tokens`]).
+    expired_jwts: bool,
+    faults: Vec<OpFault>,
+    calls: Vec<String>,
+    next: u64,
+    startup_runs: Vec<String>,
+}
+
+struct Shared {
+    world: Mutex<World>,
+    public_key: Vec<u8>,
+    client_email: String,
+    port: u16,
+    stop: AtomicBool,
+    polls: AtomicU64,
+    busy_us: AtomicU64,
+}
+
+/// The fake Compute Engine; stopped when dropped.
+pub struct FakeGce {
+    shared: Arc<Shared>,
+    private_pem: String,
+    dir: PathBuf,
+}
+
+fn now_rfc3339() -> String {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    // Seconds-resolution UTC timestamps, in the API's format.
+    let secs = d.as_secs();
+    let days = secs / 86400;
+    let rem = secs % 86400;
+    let (y, m, dd) = civil(days as i64);
+    format!(
+        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}-00:00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Google's JSON error.
+fn gerr(code: u16, reason: &str, message: &str) -> (u16, Value) {
+    let status = match code {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ALREADY_EXISTS",
+        412 => "FAILED_PRECONDITION",
+        _ => "UNKNOWN",
+    };
+    (
+        code,
+        json!({"error": {"code": code, "message": message, "status": status,
+            "errors": [{"message": message, "domain": "global", "reason": reason}]}}),
+    )
+}
+
+fn not_found(what: &str) -> (u16, Value) {
+    gerr(
+        404,
+        "notFound",
+        &format!("The resource '{what}' was not found"),
+    )
+}
+
+fn last(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+/// `projects/p/global/images/x` (any prefix) → (project, name); `.../family/f` → family.
+fn image_ref(url: &str, default_project: &str) -> (String, String, bool) {
+    let parts: Vec<&str> = url.trim_start_matches('/').split('/').collect();
+    let project = parts
+        .iter()
+        .position(|p| *p == "projects")
+        .and_then(|i| parts.get(i + 1))
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| default_project.to_string());
+    let family = parts.len() >= 2 && parts[parts.len() - 2] == "family";
+    (project, last(url).to_string(), family)
+}
+
+/// A metadata fingerprint: 8 bytes in URL-safe base64, as the API gives them (Google's Rust
+/// client refuses the standard alphabet's `+` and `/`).
+fn fingerprint(seed: &str) -> String {
+    let n: u64 = seed.parse().unwrap_or(0);
+    base64::engine::general_purpose::URL_SAFE
+        .encode(n.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes())
+}
+
+fn unb64url(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .ok()
+}
+
+fn pct_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let h = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(h, 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query(q: &str) -> BTreeMap<String, String> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (pct_decode(k), pct_decode(v))
+        })
+        .collect()
+}
+
+/// Whether `r` passes a list filter: `labels.k = "v"`, `name = "x"`, joined with AND.
+fn passes(r: &Value, filter: &str) -> bool {
+    filter
+        .split(" AND ")
+        .map(|c| c.trim().trim_start_matches('(').trim_end_matches(')'))
+        .filter(|c| !c.is_empty())
+        .all(|c| {
+            let (k, v) = match c.split_once("!=") {
+                Some(_) => return true,
+                None => match c.split_once('=') {
+                    Some((k, v)) => (k.trim(), v.trim().trim_matches('"')),
+                    None => return true,
+                },
+            };
+            let got = match k.strip_prefix("labels.") {
+                Some(l) => r["labels"][l].as_str(),
+                None => r[k].as_str(),
+            };
+            got == Some(v)
+        })
+}
+
+impl FakeGce {
+    /// Starts the fake on a free loopback port. Needs `openssl` (the service account's key).
+    pub fn start() -> FakeGce {
+        crate::require::program("openssl", "openssl");
+        let dir = crate::sshd::fresh_dir("forge-fake-gce");
+        let key = dir.join("sa.pem");
+        let out = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+            ])
+            .arg(&key)
+            .output()
+            .expect("running openssl genpkey");
+        assert!(
+            out.status.success(),
+            "openssl genpkey: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let private_pem = std::fs::read_to_string(&key).unwrap();
+        let der = pem_der(&private_pem);
+        let pair = ring::signature::RsaKeyPair::from_pkcs8(&der).expect("a PKCS#8 RSA key");
+        use ring::signature::KeyPair;
+        let public_key = pair.public_key().as_ref().to_vec();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared = Arc::new(Shared {
+            world: Mutex::new(World {
+                op_time: Duration::from_millis(300),
+                ..World::default()
+            }),
+            public_key,
+            client_email: format!("forge-builder@{PROJECT}.iam.gserviceaccount.com"),
+            port,
+            stop: AtomicBool::new(false),
+            polls: AtomicU64::new(0),
+            busy_us: AtomicU64::new(0),
+        });
+        shared.seed();
+        let s = shared.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let s = s.clone();
+                std::thread::spawn(move || s.serve(conn));
+            }
+        });
+        FakeGce {
+            shared,
+            private_pem,
+            dir,
+        }
+    }
+
+    /// The API's base URL (`http://127.0.0.1:port`); paths are `/compute/v1/projects/...`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.shared.port)
+    }
+
+    /// The OAuth2 token endpoint.
+    pub fn token_uri(&self) -> String {
+        format!("{}/token", self.endpoint())
+    }
+
+    /// The service account's e-mail.
+    pub fn client_email(&self) -> &str {
+        &self.shared.client_email
+    }
+
+    /// The service account's private key (PKCS#8 PEM): a secret the tests look for in output.
+    pub fn private_key(&self) -> &str {
+        &self.private_pem
+    }
+
+    /// Writes a service-account key file whose `token_uri` is the fake's, and returns its path.
+    pub fn account_file(&self) -> PathBuf {
+        let p = self.dir.join("account.json");
+        std::fs::write(&p, self.account_json().to_string()).unwrap();
+        p
+    }
+
+    /// The service-account key file's JSON.
+    pub fn account_json(&self) -> Value {
+        json!({
+            "type": "service_account",
+            "project_id": PROJECT,
+            "private_key_id": "0123456789abcdef",
+            "private_key": self.private_pem,
+            "client_email": self.shared.client_email,
+            "client_id": "100000000000000000001",
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": self.token_uri(),
+        })
+    }
+
+    /// Latency added to every API call.
+    pub fn set_latency(&self, d: Duration) {
+        self.shared.world().latency = d;
+    }
+
+    /// How long an operation takes from PENDING to DONE (default 300 ms; a third PENDING).
+    pub fn set_operation_time(&self, d: Duration) {
+        self.shared.world().op_time = d;
+    }
+
+    /// Instance inserts in `zone` end with ZONE_RESOURCE_POOL_EXHAUSTED.
+    pub fn exhaust_zone(&self, zone: &str) {
+        self.shared.world().exhausted.push(zone.to_string());
+    }
+
+    /// The next `times` operations `op_type` (`insert`, `delete`, `stop`) on `kind`
+    /// (`instances`, `disks`, `images`, `firewalls`) end DONE with error `code`.
+    pub fn fail_operation(&self, kind: &str, op_type: &str, code: &str, times: usize) {
+        self.shared.world().faults.push(OpFault {
+            kind: kind.into(),
+            op_type: op_type.into(),
+            code: code.into(),
+            message: format!("{code}: injected by the test"),
+            times,
+        });
+    }
+
+    /// Every token issued so far, and every self-signed JWT, stops working (401
+    /// UNAUTHENTICATED), as when they expired.
+    pub fn expire_tokens(&self) {
+        let mut w = self.shared.world();
+        w.expired_jwts = true;
+        for v in w.tokens.values_mut() {
+            *v = false;
+        }
+    }
+
+    /// Adds an image (READY) to `project`, in `family` when not empty.
+    pub fn add_image(&self, project: &str, name: &str, family: &str) {
+        let mut w = self.shared.world();
+        let id = w.id();
+        let port = self.shared.port;
+        w.res.insert(
+            format!("images/{project}/global/{name}"),
+            json!({"kind": "compute#image", "id": id, "name": name, "family": family,
+                "status": "READY", "diskSizeGb": "10", "creationTimestamp": now_rfc3339(),
+                "selfLink": format!("http://127.0.0.1:{port}/compute/v1/projects/{project}/global/images/{name}"),
+                "labels": {}, "archiveSizeBytes": "1000000"}),
+        );
+    }
+
+    /// The API calls so far, as `METHOD path` (no query).
+    pub fn calls(&self) -> Vec<String> {
+        self.shared.world().calls.clone()
+    }
+
+    /// The time the fake spent answering (its latency and operation waits included): a
+    /// serial client's floor.
+    pub fn busy(&self) -> Duration {
+        Duration::from_micros(self.shared.busy_us.load(Ordering::SeqCst))
+    }
+
+    /// How many access tokens the token endpoint issued.
+    pub fn tokens_issued(&self) -> usize {
+        self.shared.world().tokens.len()
+    }
+
+    /// How many operation polls (`get` or `wait`) were answered.
+    pub fn operation_polls(&self) -> u64 {
+        self.shared.polls.load(Ordering::SeqCst)
+    }
+
+    /// The scripts the fake ran as startup scripts.
+    pub fn startup_scripts_run(&self) -> Vec<String> {
+        self.shared.world().startup_runs.clone()
+    }
+
+    /// A resource's JSON: `kind` is `instances`, `disks`, `images` or `firewalls`.
+    pub fn get(&self, kind: &str, project: &str, scope: &str, name: &str) -> Option<Value> {
+        let mut w = self.shared.world();
+        w.tick(self.shared.port);
+        w.res
+            .get(&format!("{kind}/{project}/{scope}/{name}"))
+            .cloned()
+    }
+
+    /// Instances, disks and firewalls left, and images made in [`PROJECT`], as `kind name`.
+    pub fn leftovers(&self) -> Vec<String> {
+        let mut w = self.shared.world();
+        w.tick(self.shared.port);
+        w.res
+            .iter()
+            .filter(|(k, v)| {
+                let kind = k.split('/').next().unwrap_or("");
+                let made = ["instances", "disks", "firewalls"].contains(&kind)
+                    && !v["seeded"].as_bool().unwrap_or(false);
+                made || (kind == "images" && k.starts_with(&format!("images/{PROJECT}/")))
+            })
+            .map(|(k, _)| {
+                let mut p = k.split('/');
+                let kind = p.next().unwrap_or("");
+                format!(
+                    "{} {}",
+                    kind.trim_end_matches('s'),
+                    k.rsplit('/').next().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    /// Writes a root-owned AuthorizedKeysCommand that prints the public keys of every
+    /// instance's `ssh-keys` metadata, as the guest agent would install them.
+    pub fn authorized_keys_command(&self) -> String {
+        let path = format!(
+            "/usr/local/libexec/forge-test-gce-keys-{}",
+            self.shared.port
+        );
+        std::fs::create_dir_all("/usr/local/libexec").expect("creating /usr/local/libexec");
+        let script = format!(
+            "#!/bin/sh\ncurl -fsS '{}/_fake/ssh-keys'\n",
+            self.endpoint()
+        );
+        std::fs::write(&path, script).expect("writing the keys command");
+        let _ = std::process::Command::new("chmod")
+            .args(["0755", &path])
+            .status();
+        path
+    }
+
+    /// The directory of the fake's files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for FakeGce {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.shared.port));
+    }
+}
+
+fn pem_der(pem: &str) -> Vec<u8> {
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .expect("PEM base64")
+}
+
+struct Req {
+    method: String,
+    path: String,
+    query: BTreeMap<String, String>,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+fn read_req(r: &mut BufReader<TcpStream>) -> Option<Req> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut it = line.split_whitespace();
+    let method = it.next()?.to_string();
+    let target = it.next()?.to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let mut body = Vec::new();
+    if let Some(n) = headers
+        .get("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        body.resize(n, 0);
+        r.read_exact(&mut body).ok()?;
+    } else if headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let mut sz = String::new();
+            r.read_line(&mut sz).ok()?;
+            let n = usize::from_str_radix(sz.trim().split(';').next()?, 16).ok()?;
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).ok()?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    let (path, q) = target.split_once('?').unwrap_or((&target, ""));
+    Some(Req {
+        method,
+        path: path.to_string(),
+        query: query(q),
+        headers,
+        body,
+    })
+}
+
+impl World {
+    fn id(&mut self) -> String {
+        self.next += 1;
+        format!("{}", 4_000_000_000_000_000_000u64 + self.next)
+    }
+
+    /// Applies the effects of operations that are DONE.
+    fn tick(&mut self, port: u16) {
+        let now = Instant::now();
+        let mut effects = Vec::new();
+        for op in self.ops.values_mut() {
+            if !op.applied && now >= op.start + op.duration {
+                op.applied = true;
+                if let Some(e) = op.effect.clone() {
+                    effects.push(e);
+                }
+            }
+        }
+        for e in effects {
+            match e {
+                Effect::Ready(k, status) => {
+                    if let Some(r) = self.res.get_mut(&k) {
+                        if !status.is_empty() {
+                            r["status"] = status.into();
+                        }
+                    }
+                    if k.starts_with("instances/") {
+                        self.start_guest(&k, port);
+                    }
+                }
+                Effect::Remove(k) => {
+                    if let Some(r) = self.res.remove(&k) {
+                        if k.starts_with("instances/") {
+                            self.detach_disks(&r, &k);
+                        }
+                    }
+                }
+                Effect::Stop(k) => {
+                    if let Some(r) = self.res.get_mut(&k) {
+                        r["status"] = "TERMINATED".into();
+                    }
+                }
+            }
+        }
+    }
+
+    fn detach_disks(&mut self, instance: &Value, _key: &str) {
+        let me = instance["selfLink"].as_str().unwrap_or("").to_string();
+        let mut gone = Vec::new();
+        for d in instance["disks"].as_array().cloned().unwrap_or_default() {
+            let src = d["source"].as_str().unwrap_or("");
+            let key = disk_key(src);
+            if d["autoDelete"].as_bool().unwrap_or(false) {
+                gone.push(key.clone());
+            }
+            if let Some(disk) = self.res.get_mut(&key) {
+                if let Some(users) = disk["users"].as_array_mut() {
+                    users.retain(|u| u.as_str() != Some(&me));
+                }
+            }
+        }
+        for k in gone {
+            self.res.remove(&k);
+        }
+    }
+
+    /// Runs a wrapped startup script the way Packer's wrapper would, then sets its status.
+    fn start_guest(&mut self, key: &str, _port: u16) {
+        let Some(inst) = self.res.get(key) else {
+            return;
+        };
+        let items = inst["metadata"]["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let get = |k: &str| {
+            items
+                .iter()
+                .find(|i| i["key"] == k)
+                .and_then(|i| i["value"].as_str())
+                .map(str::to_string)
+        };
+        let (Some(script), Some(status)) = (
+            get("packer-wrapped-startup-script"),
+            get("startup-script-status"),
+        ) else {
+            return;
+        };
+        if status != "notdone" {
+            return;
+        }
+        self.startup_runs.push(script.clone());
+        let ok = std::process::Command::new("/bin/sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        let result = if ok { "done" } else { "error" };
+        let fp = self.id();
+        if let Some(inst) = self.res.get_mut(key) {
+            set_item(&mut inst["metadata"], "startup-script-status", result);
+            inst["metadata"]["fingerprint"] = fingerprint(&fp).into();
+            inst["guestAttributes"]["packer/startup-script-status"] = result.into();
+        }
+    }
+}
+
+fn set_item(md: &mut Value, key: &str, value: &str) {
+    if !md["items"].is_array() {
+        md["items"] = json!([]);
+    }
+    if let Some(items) = md["items"].as_array_mut() {
+        items.retain(|i| i["key"] != key);
+        items.push(json!({"key": key, "value": value}));
+    }
+}
+
+fn disk_key(url: &str) -> String {
+    let parts: Vec<&str> = url.split('/').collect();
+    let find = |w: &str| {
+        parts
+            .iter()
+            .position(|p| *p == w)
+            .and_then(|i| parts.get(i + 1))
+            .copied()
+            .unwrap_or("")
+    };
+    format!("disks/{}/{}/{}", find("projects"), find("zones"), last(url))
+}
+
+impl Shared {
+    fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn link(&self, rest: &str) -> String {
+        format!("http://127.0.0.1:{}/compute/v1/{rest}", self.port)
+    }
+
+    fn seed(&self) {
+        let mut w = self.world();
+        let seeded = |v: Value| {
+            let mut v = v;
+            v["seeded"] = true.into();
+            v
+        };
+        for p in [PROJECT, IMAGE_PROJECT] {
+            w.res.insert(
+                format!("networks/{p}/global/default"),
+                seeded(json!({"kind": "compute#network", "name": "default",
+                    "selfLink": self.link(&format!("projects/{p}/global/networks/default"))})),
+            );
+            for region in ["us-central1", "europe-west1"] {
+                w.res.insert(
+                    format!("subnetworks/{p}/{region}/default"),
+                    seeded(json!({"kind": "compute#subnetwork", "name": "default",
+                        "region": region, "ipCidrRange": "10.128.0.0/20",
+                        "network": self.link(&format!("projects/{p}/global/networks/default")),
+                        "selfLink": self.link(&format!("projects/{p}/regions/{region}/subnetworks/default"))})),
+                );
+            }
+        }
+        drop(w);
+        let port = self.port;
+        let mut w = self.world();
+        for (name, family, secs) in [
+            ("debian-12-bookworm-v20240101", "debian-12", 1),
+            ("debian-12-bookworm-v20240201", "debian-12", 2),
+            ("debian-11-bullseye-v20240101", "debian-11", 3),
+        ] {
+            let id = w.id();
+            w.res.insert(
+                format!("images/{IMAGE_PROJECT}/global/{name}"),
+                json!({"kind": "compute#image", "id": id, "name": name, "family": family,
+                    "status": "READY", "diskSizeGb": "10",
+                    "creationTimestamp": format!("2024-0{secs}-01T00:00:00.000-00:00"),
+                    "licenses": [format!("http://127.0.0.1:{port}/compute/v1/projects/{IMAGE_PROJECT}/global/licenses/{family}")],
+                    "guestOsFeatures": [{"type": "UEFI_COMPATIBLE"}, {"type": "VIRTIO_SCSI_MULTIQUEUE"}],
+                    "selfLink": format!("http://127.0.0.1:{port}/compute/v1/projects/{IMAGE_PROJECT}/global/images/{name}"),
+                    "labels": {}}),
+            );
+        }
+    }
+
+    fn serve(self: Arc<Self>, conn: TcpStream) {
+        let _ = conn.set_nodelay(true);
+        let Ok(w) = conn.try_clone() else { return };
+        let mut r = BufReader::new(conn);
+        let mut w = w;
+        while let Some(req) = read_req(&mut r) {
+            if self.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let began = Instant::now();
+            let latency = self.world().latency;
+            if !latency.is_zero() && req.path != "/_fake/ssh-keys" {
+                std::thread::sleep(latency);
+            }
+            let (code, body) = self.handle(&req);
+            if req.path != "/_fake/ssh-keys" {
+                self.busy_us
+                    .fetch_add(began.elapsed().as_micros() as u64, Ordering::SeqCst);
+            }
+            let text = body.to_string();
+            let reason = match code {
+                200 => "OK",
+                400 => "Bad Request",
+                401 => "Unauthorized",
+                404 => "Not Found",
+                409 => "Conflict",
+                412 => "Precondition Failed",
+                _ => "Error",
+            };
+            let ctype = if req.path == "/_fake/ssh-keys" {
+                "text/plain"
+            } else {
+                "application/json; charset=UTF-8"
+            };
+            let text = if req.path == "/_fake/ssh-keys" {
+                body.as_str().unwrap_or("").to_string()
+            } else {
+                text
+            };
+            let head = format!(
+                "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+                text.len()
+            );
+            if w.write_all(head.as_bytes()).is_err() || w.write_all(text.as_bytes()).is_err() {
+                return;
+            }
+            let _ = w.flush();
+        }
+    }
+
+    fn handle(&self, req: &Req) -> (u16, Value) {
+        if req.path == "/token" {
+            return self.token(req);
+        }
+        if req.path == "/_fake/ssh-keys" {
+            return (200, Value::String(self.ssh_keys()));
+        }
+        {
+            let mut w = self.world();
+            w.calls.push(format!("{} {}", req.method, req.path));
+        }
+        let auth = req
+            .headers
+            .get("authorization")
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .map(str::to_string);
+        let valid = auth.as_ref().is_some_and(|t| {
+            self.world().tokens.get(t).copied().unwrap_or(false) || self.self_signed(t)
+        });
+        if !valid {
+            return gerr(
+                401,
+                "authError",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
+            );
+        }
+        let path = req
+            .path
+            .trim_start_matches('/')
+            .trim_start_matches("compute/v1/");
+        let p: Vec<&str> = path.split('/').collect();
+        let body: Value = if req.body.is_empty() {
+            Value::Null
+        } else {
+            match serde_json::from_slice(&req.body) {
+                Ok(v) => v,
+                Err(e) => {
+                    return gerr(
+                        400,
+                        "parseError",
+                        &format!("Invalid JSON payload received. {e}"),
+                    )
+                }
+            }
+        };
+        let m = req.method.as_str();
+        let mut w = self.world();
+        w.tick(self.port);
+        match (m, p.as_slice()) {
+            ("GET", ["projects", pr, "zones"]) => (
+                200,
+                json!({"kind": "compute#zoneList", "items": ZONES.iter().map(|z| self.zone(pr, z)).collect::<Vec<_>>()}),
+            ),
+            ("GET", ["projects", pr, "zones", z]) => {
+                if ZONES.contains(z) {
+                    (200, self.zone(pr, z))
+                } else {
+                    not_found(&format!("projects/{pr}/zones/{z}"))
+                }
+            }
+            ("GET", ["projects", pr, "zones", z, "machineTypes", mt]) => {
+                if ZONES.contains(z) && MACHINE_TYPES.contains(mt) {
+                    (
+                        200,
+                        json!({"kind": "compute#machineType", "name": mt, "zone": z,
+                            "guestCpus": 2, "memoryMb": 8192,
+                            "selfLink": self.link(&format!("projects/{pr}/zones/{z}/machineTypes/{mt}"))}),
+                    )
+                } else {
+                    not_found(&format!("projects/{pr}/zones/{z}/machineTypes/{mt}"))
+                }
+            }
+            ("GET", ["projects", pr, "global", "networks", n]) => {
+                self.fetch(&w, &format!("networks/{pr}/global/{n}"))
+            }
+            ("GET", ["projects", pr, "regions", r, "subnetworks", s]) => {
+                self.fetch(&w, &format!("subnetworks/{pr}/{r}/{s}"))
+            }
+            ("GET", ["projects", pr, "global", "firewalls", f]) => {
+                self.fetch(&w, &format!("firewalls/{pr}/global/{f}"))
+            }
+            ("GET", ["projects", pr, "global", "firewalls"]) => {
+                self.list(&w, "firewalls", pr, "global", req)
+            }
+            ("POST", ["projects", pr, "global", "firewalls"]) => {
+                self.insert_simple(&mut w, "firewalls", pr, "global", body, "compute#firewall")
+            }
+            ("DELETE", ["projects", pr, "global", "firewalls", f]) => {
+                self.delete(&mut w, "firewalls", pr, "global", f)
+            }
+            // Images.
+            ("GET", ["projects", pr, "global", "images", "family", f]) => {
+                let newest = w
+                    .res
+                    .iter()
+                    .filter(|(k, v)| {
+                        k.starts_with(&format!("images/{pr}/global/"))
+                            && v["family"] == *f
+                            && v["status"] == "READY"
+                    })
+                    .map(|(_, v)| v.clone())
+                    .max_by_key(|v| v["creationTimestamp"].as_str().unwrap_or("").to_string());
+                match newest {
+                    Some(v) => (200, v),
+                    None => not_found(&format!("projects/{pr}/global/images/family/{f}")),
+                }
+            }
+            ("GET", ["projects", pr, "global", "images", i]) => {
+                self.fetch(&w, &format!("images/{pr}/global/{i}"))
+            }
+            ("GET", ["projects", pr, "global", "images"]) => {
+                self.list(&w, "images", pr, "global", req)
+            }
+            ("POST", ["projects", pr, "global", "images"]) => self.insert_image(&mut w, pr, body),
+            ("DELETE", ["projects", pr, "global", "images", i]) => {
+                self.delete(&mut w, "images", pr, "global", i)
+            }
+            // Disks.
+            ("GET", ["projects", pr, "zones", z, "disks", d]) => {
+                self.fetch(&w, &format!("disks/{pr}/{z}/{d}"))
+            }
+            ("GET", ["projects", pr, "zones", z, "disks"]) => self.list(&w, "disks", pr, z, req),
+            ("POST", ["projects", pr, "zones", z, "disks"]) => {
+                if !ZONES.contains(z) {
+                    return not_found(&format!("projects/{pr}/zones/{z}"));
+                }
+                let mut b = body;
+                b["status"] = "CREATING".into();
+                b["zone"] = self.link(&format!("projects/{pr}/zones/{z}")).into();
+                b["users"] = json!([]);
+                self.insert_simple(&mut w, "disks", pr, z, b, "compute#disk")
+            }
+            ("DELETE", ["projects", pr, "zones", z, "disks", d]) => {
+                let key = format!("disks/{pr}/{z}/{d}");
+                if let Some(disk) = w.res.get(&key) {
+                    if disk["users"].as_array().is_some_and(|u| !u.is_empty()) {
+                        return gerr(400, "resourceInUseByAnotherResource", &format!(
+                            "The disk resource 'projects/{pr}/zones/{z}/disks/{d}' is already being used by '{}'",
+                            disk["users"][0].as_str().unwrap_or("")));
+                    }
+                }
+                self.delete(&mut w, "disks", pr, z, d)
+            }
+            // Instances.
+            ("GET", ["projects", pr, "zones", z, "instances", i]) => self
+                .fetch(&w, &format!("instances/{pr}/{z}/{i}"))
+                .map_body(|mut v| {
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("guestAttributes");
+                    }
+                    v
+                }),
+            ("GET", ["projects", pr, "zones", z, "instances"]) => {
+                self.list(&w, "instances", pr, z, req)
+            }
+            ("POST", ["projects", pr, "zones", z, "instances"]) => {
+                self.insert_instance(&mut w, pr, z, body)
+            }
+            ("DELETE", ["projects", pr, "zones", z, "instances", i]) => {
+                self.delete(&mut w, "instances", pr, z, i)
+            }
+            ("POST", ["projects", pr, "zones", z, "instances", i, "stop"]) => {
+                let key = format!("instances/{pr}/{z}/{i}");
+                if !w.res.contains_key(&key) {
+                    return not_found(&format!("projects/{pr}/zones/{z}/instances/{i}"));
+                }
+                if let Some(r) = w.res.get_mut(&key) {
+                    r["status"] = "STOPPING".into();
+                }
+                let link = w.res[&key]["selfLink"].clone();
+                self.operation(
+                    &mut w,
+                    "instances",
+                    "stop",
+                    pr,
+                    Some(*z),
+                    &link,
+                    Some(Effect::Stop(key)),
+                )
+            }
+            ("POST", ["projects", pr, "zones", z, "instances", i, "setMetadata"]) => {
+                let key = format!("instances/{pr}/{z}/{i}");
+                let Some(inst) = w.res.get(&key) else {
+                    return not_found(&format!("projects/{pr}/zones/{z}/instances/{i}"));
+                };
+                if body["fingerprint"] != inst["metadata"]["fingerprint"] {
+                    return gerr(
+                        412,
+                        "conditionNotMet",
+                        "Supplied fingerprint does not match current metadata fingerprint.",
+                    );
+                }
+                let link = inst["selfLink"].clone();
+                let fp = w.id();
+                if let Some(r) = w.res.get_mut(&key) {
+                    r["metadata"] = json!({"kind": "compute#metadata",
+                        "fingerprint": fingerprint(&fp),
+                        "items": body["items"].clone()});
+                }
+                self.operation(
+                    &mut w,
+                    "instances",
+                    "setMetadata",
+                    pr,
+                    Some(*z),
+                    &link,
+                    None,
+                )
+            }
+            ("GET", ["projects", pr, "zones", z, "instances", i, "getGuestAttributes"]) => {
+                let key = format!("instances/{pr}/{z}/{i}");
+                let Some(inst) = w.res.get(&key) else {
+                    return not_found(&format!("projects/{pr}/zones/{z}/instances/{i}"));
+                };
+                let qp = req.query.get("queryPath").cloned().unwrap_or_default();
+                let items: Vec<Value> = inst["guestAttributes"]
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .filter(|(k, _)| k.starts_with(qp.trim_end_matches('/')))
+                            .map(|(k, v)| {
+                                let (ns, key) = k.split_once('/').unwrap_or(("", k));
+                                json!({"namespace": ns, "key": key, "value": v})
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if items.is_empty() {
+                    return not_found(&format!(
+                        "projects/{pr}/zones/{z}/instances/{i}/guestAttributes/{qp}"
+                    ));
+                }
+                (
+                    200,
+                    json!({"kind": "compute#guestAttributes", "queryPath": qp,
+                    "queryValue": {"items": items}}),
+                )
+            }
+            ("GET", ["projects", pr, "zones", z, "instances", i, "serialPort"]) => {
+                let key = format!("instances/{pr}/{z}/{i}");
+                if !w.res.contains_key(&key) {
+                    return not_found(&format!("projects/{pr}/zones/{z}/instances/{i}"));
+                }
+                let contents = format!("fake boot of {i}\nforge-fake-gce login: ");
+                let start = req
+                    .query
+                    .get("start")
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .unwrap_or(0)
+                    .min(contents.len());
+                (
+                    200,
+                    json!({"kind": "compute#serialPortOutput", "contents": &contents[start..],
+                    "start": start.to_string(), "next": contents.len().to_string()}),
+                )
+            }
+            // Operations.
+            ("GET", ["projects", pr, "zones", z, "operations", o])
+            | ("POST", ["projects", pr, "zones", z, "operations", o, "wait"]) => {
+                let wait = m == "POST";
+                drop(w);
+                self.poll_op(pr, Some(*z), o, wait)
+            }
+            ("GET", ["projects", pr, "global", "operations", o])
+            | ("POST", ["projects", pr, "global", "operations", o, "wait"]) => {
+                let wait = m == "POST";
+                drop(w);
+                self.poll_op(pr, None, o, wait)
+            }
+            _ => gerr(
+                404,
+                "notFound",
+                &format!("The fake has no method {m} {}", req.path),
+            ),
+        }
+    }
+
+    fn zone(&self, pr: &str, z: &str) -> Value {
+        let region = z.rsplit_once('-').map(|(r, _)| r).unwrap_or(z);
+        json!({"kind": "compute#zone", "name": z, "status": "UP",
+            "region": self.link(&format!("projects/{pr}/regions/{region}")),
+            "selfLink": self.link(&format!("projects/{pr}/zones/{z}"))})
+    }
+
+    fn fetch(&self, w: &World, key: &str) -> (u16, Value) {
+        match w.res.get(key) {
+            Some(v) => (200, public(v)),
+            None => {
+                let mut p = key.split('/');
+                let kind = p.next().unwrap_or("");
+                let pr = p.next().unwrap_or("");
+                let scope = p.next().unwrap_or("");
+                let name = p.next().unwrap_or("");
+                let scope = match kind {
+                    "images" | "firewalls" | "networks" => "global".to_string(),
+                    "subnetworks" => format!("regions/{scope}"),
+                    _ => format!("zones/{scope}"),
+                };
+                not_found(&format!("projects/{pr}/{scope}/{kind}/{name}"))
+            }
+        }
+    }
+
+    fn list(&self, w: &World, kind: &str, pr: &str, scope: &str, req: &Req) -> (u16, Value) {
+        let prefix = format!("{kind}/{pr}/{scope}/");
+        let filter = req.query.get("filter").cloned().unwrap_or_default();
+        let items: Vec<Value> = w
+            .res
+            .iter()
+            .filter(|(k, v)| k.starts_with(&prefix) && passes(v, &filter))
+            .map(|(_, v)| public(v))
+            .collect();
+        (
+            200,
+            json!({"kind": format!("compute#{}List", kind.trim_end_matches('s')), "items": items}),
+        )
+    }
+
+    fn exists_check(&self, w: &World, key: &str, what: &str) -> Option<(u16, Value)> {
+        w.res.contains_key(key).then(|| {
+            gerr(
+                409,
+                "alreadyExists",
+                &format!("The resource '{what}' already exists"),
+            )
+        })
+    }
+
+    fn insert_simple(
+        &self,
+        w: &mut World,
+        kind: &str,
+        pr: &str,
+        scope: &str,
+        body: Value,
+        ty: &str,
+    ) -> (u16, Value) {
+        let Some(name) = body["name"].as_str().map(str::to_string) else {
+            return gerr(
+                400,
+                "required",
+                "Required field 'resource.name' not specified",
+            );
+        };
+        if !valid_name(&name) {
+            return gerr(400, "invalid", &format!(
+                "Invalid value for field 'resource.name': '{name}'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{{0,61}}[a-z0-9])?)'"));
+        }
+        let scope_path = if scope == "global" {
+            "global".to_string()
+        } else {
+            format!("zones/{scope}")
+        };
+        let what = format!("projects/{pr}/{scope_path}/{kind}/{name}");
+        if let Some(e) = self.exists_check(w, &format!("{kind}/{pr}/{scope}/{name}"), &what) {
+            return e;
+        }
+        let mut b = body;
+        let id = w.id();
+        b["kind"] = ty.into();
+        b["id"] = id.into();
+        b["creationTimestamp"] = now_rfc3339().into();
+        b["selfLink"] = self.link(&what).into();
+        if b.get("status").is_none() && kind == "disks" {
+            b["status"] = "CREATING".into();
+        }
+        let key = format!("{kind}/{pr}/{scope}/{name}");
+        let link = b["selfLink"].clone();
+        w.res.insert(key.clone(), b);
+        let z = (scope != "global").then_some(scope);
+        let ready = if kind == "disks" { "READY" } else { "" };
+        self.operation(
+            w,
+            kind,
+            "insert",
+            pr,
+            z,
+            &link,
+            Some(if ready.is_empty() {
+                Effect::Ready(key, "")
+            } else {
+                Effect::Ready(key, "READY")
+            }),
+        )
+    }
+
+    fn delete(&self, w: &mut World, kind: &str, pr: &str, scope: &str, name: &str) -> (u16, Value) {
+        let key = format!("{kind}/{pr}/{scope}/{name}");
+        let Some(r) = w.res.get_mut(&key) else {
+            return self.fetch(w, &key);
+        };
+        if kind == "instances" {
+            r["status"] = "STOPPING".into();
+        }
+        let link = r["selfLink"].clone();
+        let z = (scope != "global").then_some(scope);
+        self.operation(w, kind, "delete", pr, z, &link, Some(Effect::Remove(key)))
+    }
+
+    fn insert_image(&self, w: &mut World, pr: &str, body: Value) -> (u16, Value) {
+        let src = body["sourceDisk"].as_str().unwrap_or("").to_string();
+        if src.is_empty() {
+            return gerr(400, "required", "Required field 'sourceDisk' not specified");
+        }
+        let dk = disk_key(&src);
+        let dk = if dk.starts_with("disks//") {
+            // A partial URL: zones/z/disks/d.
+            let parts: Vec<&str> = src.split('/').collect();
+            let z = parts
+                .iter()
+                .position(|p| *p == "zones")
+                .and_then(|i| parts.get(i + 1))
+                .copied()
+                .unwrap_or("");
+            format!("disks/{pr}/{z}/{}", last(&src))
+        } else {
+            dk
+        };
+        let Some(disk) = w.res.get(&dk) else {
+            return gerr(
+                404,
+                "notFound",
+                &format!("The resource '{src}' was not found"),
+            );
+        };
+        let busy = disk["users"].as_array().is_some_and(|u| !u.is_empty());
+        if busy && body["forceCreate"] != true {
+            return gerr(
+                400,
+                "resourceInUseByAnotherResource",
+                &format!(
+                    "The disk resource '{src}' is already being used by '{}'",
+                    disk["users"][0].as_str().unwrap_or("")
+                ),
+            );
+        }
+        let size = disk["sizeGb"].clone();
+        let mut b = body;
+        b["status"] = "PENDING".into();
+        b["diskSizeGb"] = size;
+        b["sourceDisk"] = disk["selfLink"].clone();
+        self.insert_simple(w, "images", pr, "global", b, "compute#image")
+            .map_body(|v| v)
+            .fix_ready(w)
+    }
+
+    fn insert_instance(&self, w: &mut World, pr: &str, z: &str, body: Value) -> (u16, Value) {
+        if !ZONES.contains(&z) {
+            return not_found(&format!("projects/{pr}/zones/{z}"));
+        }
+        let Some(name) = body["name"].as_str().map(str::to_string) else {
+            return gerr(
+                400,
+                "required",
+                "Required field 'resource.name' not specified",
+            );
+        };
+        if !valid_name(&name) {
+            return gerr(400, "invalid", &format!("Invalid value for field 'resource.name': '{name}'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{{0,61}}[a-z0-9])?)'"));
+        }
+        let what = format!("projects/{pr}/zones/{z}/instances/{name}");
+        if let Some(e) = self.exists_check(w, &format!("instances/{pr}/{z}/{name}"), &what) {
+            return e;
+        }
+        let mt = last(body["machineType"].as_str().unwrap_or("")).to_string();
+        if !MACHINE_TYPES.contains(&mt.as_str()) {
+            return gerr(400, "invalid", &format!("Invalid value for field 'resource.machineType': '{}'. Machine type with name '{mt}' does not exist in zone '{z}'.", body["machineType"].as_str().unwrap_or("")));
+        }
+        let inst_link = self.link(&what);
+        let mut disks = Vec::new();
+        let mut new_disks = Vec::new();
+        for (i, d) in body["disks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            let mut d = d;
+            if let Some(src) = d["source"].as_str() {
+                let k = disk_key(src);
+                if !w.res.contains_key(&k) {
+                    return gerr(
+                        404,
+                        "notFound",
+                        &format!("The resource '{src}' was not found"),
+                    );
+                }
+                d["source"] = w.res[&k]["selfLink"].clone();
+                disks.push(d);
+                continue;
+            }
+            let ip = d["initializeParams"].clone();
+            let dname = ip["diskName"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    if i == 0 {
+                        name.clone()
+                    } else {
+                        format!("{name}-{i}")
+                    }
+                });
+            let mut size = ip["diskSizeGb"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| ip["diskSizeGb"].as_i64().map(|n| n.to_string()));
+            if let Some(img) = ip["sourceImage"].as_str() {
+                let (ipr, iname, family) = image_ref(img, pr);
+                let found = if family {
+                    w.res
+                        .iter()
+                        .filter(|(k, v)| {
+                            k.starts_with(&format!("images/{ipr}/global/"))
+                                && v["family"] == iname.as_str()
+                                && v["status"] == "READY"
+                        })
+                        .map(|(_, v)| v.clone())
+                        .max_by_key(|v| v["creationTimestamp"].as_str().unwrap_or("").to_string())
+                } else {
+                    w.res.get(&format!("images/{ipr}/global/{iname}")).cloned()
+                };
+                let Some(found) = found else {
+                    return gerr(
+                        404,
+                        "notFound",
+                        &format!("The resource '{img}' was not found"),
+                    );
+                };
+                if size.is_none() {
+                    size = found["diskSizeGb"].as_str().map(str::to_string);
+                }
+            }
+            let dkey = format!("disks/{pr}/{z}/{dname}");
+            if w.res.contains_key(&dkey) {
+                return gerr(
+                    409,
+                    "alreadyExists",
+                    &format!("The resource 'projects/{pr}/zones/{z}/disks/{dname}' already exists"),
+                );
+            }
+            let dlink = self.link(&format!("projects/{pr}/zones/{z}/disks/{dname}"));
+            let id = w.id();
+            new_disks.push((
+                dkey,
+                json!({"kind": "compute#disk", "id": id, "name": dname,
+                "sizeGb": size.unwrap_or_else(|| "10".into()),
+                "type": ip["diskType"].clone(), "sourceImage": ip["sourceImage"].clone(),
+                "labels": ip["labels"].clone(), "status": "CREATING",
+                "creationTimestamp": now_rfc3339(),
+                "zone": self.link(&format!("projects/{pr}/zones/{z}")),
+                "users": [inst_link.clone()], "selfLink": dlink.clone()}),
+            ));
+            let mut att = json!({"kind": "compute#attachedDisk", "index": i, "boot": d["boot"].clone(),
+                "autoDelete": d["autoDelete"].as_bool().unwrap_or(false), "source": dlink,
+                "deviceName": d["deviceName"].as_str().unwrap_or(&dname), "type": "PERSISTENT"});
+            if let Some(m) = d["mode"].as_str() {
+                att["mode"] = m.into();
+            }
+            disks.push(att);
+        }
+        let mut nics = Vec::new();
+        for (i, n) in body["networkInterfaces"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| vec![json!({})])
+            .into_iter()
+            .enumerate()
+        {
+            let net = n["network"]
+                .as_str()
+                .map(last)
+                .unwrap_or("default")
+                .to_string();
+            let net_pr = n["network"]
+                .as_str()
+                .map(|u| image_ref(u, pr).0)
+                .unwrap_or_else(|| pr.to_string());
+            if !w
+                .res
+                .contains_key(&format!("networks/{net_pr}/global/{net}"))
+            {
+                return gerr(
+                    404,
+                    "notFound",
+                    &format!(
+                        "The resource 'projects/{net_pr}/global/networks/{net}' was not found"
+                    ),
+                );
+            }
+            let mut nic = json!({"kind": "compute#networkInterface", "name": format!("nic{i}"),
+                "network": self.link(&format!("projects/{net_pr}/global/networks/{net}")),
+                "networkIP": "127.0.0.1"});
+            if let Some(s) = n["subnetwork"].as_str() {
+                nic["subnetwork"] = s.into();
+            }
+            if let Some(acs) = n["accessConfigs"].as_array() {
+                nic["accessConfigs"] = acs
+                    .iter()
+                    .map(|a| {
+                        let mut a = a.clone();
+                        a["kind"] = "compute#accessConfig".into();
+                        a["natIP"] = "127.0.0.1".into();
+                        a
+                    })
+                    .collect();
+            }
+            nics.push(nic);
+        }
+        let mut inst = body.clone();
+        let id = w.id();
+        let fp = w.id();
+        inst["kind"] = "compute#instance".into();
+        inst["id"] = id.into();
+        inst["status"] = "PROVISIONING".into();
+        inst["zone"] = self.link(&format!("projects/{pr}/zones/{z}")).into();
+        inst["machineType"] = self
+            .link(&format!("projects/{pr}/zones/{z}/machineTypes/{mt}"))
+            .into();
+        inst["selfLink"] = inst_link.clone().into();
+        inst["creationTimestamp"] = now_rfc3339().into();
+        inst["disks"] = disks.into();
+        inst["networkInterfaces"] = nics.into();
+        inst["metadata"] = json!({"kind": "compute#metadata", "fingerprint": fingerprint(&fp),
+            "items": body["metadata"]["items"].clone()});
+        if inst["metadata"]["items"].is_null() {
+            inst["metadata"]["items"] = json!([]);
+        }
+        inst["guestAttributes"] = json!({});
+        let key = format!("instances/{pr}/{z}/{name}");
+        let exhausted = w.exhausted.iter().any(|e| e == z);
+        // The resources exist from the call on; a failed operation takes them away again.
+        for (k, v) in &new_disks {
+            w.res.insert(k.clone(), v.clone());
+        }
+        w.res.insert(key.clone(), inst);
+        if exhausted {
+            for (k, _) in &new_disks {
+                w.res.remove(k);
+            }
+            w.res.remove(&key);
+            return self.failed_op(w, "instances", "insert", pr, Some(z), &inst_link,
+                "ZONE_RESOURCE_POOL_EXHAUSTED",
+                &format!("The zone 'projects/{pr}/zones/{z}' does not have enough resources available to fulfill the request.  Try a different zone, or try again later."));
+        }
+        let r = self.operation(
+            w,
+            "instances",
+            "insert",
+            pr,
+            Some(z),
+            &Value::from(inst_link.clone()),
+            Some(Effect::Ready(key.clone(), "RUNNING")),
+        );
+        // Disks are READY when the instance is; a failed insert takes them too.
+        let failed = w.ops.values().last().is_some_and(|o| o.effect.is_none());
+        for (k, _) in new_disks {
+            if failed {
+                w.res.remove(&k);
+            } else if let Some(d) = w.res.get_mut(&k) {
+                d["status"] = "READY".into();
+            }
+        }
+        if failed {
+            w.res.remove(&key);
+        }
+        r
+    }
+
+    /// Makes an operation for a call; an injected fault makes it end in error.
+    #[allow(clippy::too_many_arguments)]
+    fn operation(
+        &self,
+        w: &mut World,
+        kind: &str,
+        op_type: &str,
+        pr: &str,
+        zone: Option<&str>,
+        target: &Value,
+        effect: Option<Effect>,
+    ) -> (u16, Value) {
+        if let Some(f) = w
+            .faults
+            .iter_mut()
+            .find(|f| f.kind == kind && f.op_type == op_type && f.times > 0)
+        {
+            f.times -= 1;
+            let (code, msg) = (f.code.clone(), f.message.clone());
+            // The effect of a failed insert is undone; others have none.
+            if let Some(Effect::Ready(k, _)) = &effect {
+                w.res.remove(k);
+            }
+            return self.failed_op(
+                w,
+                kind,
+                op_type,
+                pr,
+                zone,
+                target.as_str().unwrap_or(""),
+                &code,
+                &msg,
+            );
+        }
+        let r = self.new_op(w, op_type, pr, zone, target.as_str().unwrap_or(""), None);
+        if let Some(op) = w.ops.get_mut(r.1["name"].as_str().unwrap_or("")) {
+            op.effect = effect;
+        }
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn failed_op(
+        &self,
+        w: &mut World,
+        _kind: &str,
+        op_type: &str,
+        pr: &str,
+        zone: Option<&str>,
+        target: &str,
+        code: &str,
+        message: &str,
+    ) -> (u16, Value) {
+        self.new_op(
+            w,
+            op_type,
+            pr,
+            zone,
+            target,
+            Some(json!({"errors": [{"code": code, "message": message}]})),
+        )
+    }
+
+    fn new_op(
+        &self,
+        w: &mut World,
+        op_type: &str,
+        pr: &str,
+        zone: Option<&str>,
+        target: &str,
+        error: Option<Value>,
+    ) -> (u16, Value) {
+        let id = w.id();
+        let name = format!("operation-{id}");
+        let scope = match zone {
+            Some(z) => format!("zones/{z}"),
+            None => "global".into(),
+        };
+        let mut body = json!({"kind": "compute#operation", "id": id, "name": name,
+            "operationType": op_type, "targetLink": target, "status": "PENDING", "progress": 0,
+            "insertTime": now_rfc3339(),
+            "selfLink": self.link(&format!("projects/{pr}/{scope}/operations/{name}"))});
+        if let Some(z) = zone {
+            body["zone"] = self.link(&format!("projects/{pr}/zones/{z}")).into();
+        }
+        if let Some(e) = error {
+            body["error"] = e;
+            body["httpErrorStatusCode"] = 400.into();
+            body["httpErrorMessage"] = "BAD REQUEST".into();
+        }
+        let duration = w.op_time;
+        w.ops.insert(
+            name.clone(),
+            Op {
+                body: body.clone(),
+                start: Instant::now(),
+                duration,
+                effect: None,
+                applied: false,
+            },
+        );
+        (200, body)
+    }
+
+    fn op_view(op: &Op) -> Value {
+        let mut b = op.body.clone();
+        let el = op.start.elapsed();
+        if el >= op.duration {
+            b["status"] = "DONE".into();
+            b["progress"] = 100.into();
+            b["endTime"] = now_rfc3339().into();
+            if b.get("error").is_some() {
+                b["progress"] = 100.into();
+            }
+        } else if el >= op.duration / 3 {
+            b["status"] = "RUNNING".into();
+            b["progress"] = ((el.as_millis() * 100 / op.duration.as_millis().max(1)) as u64).into();
+            b["startTime"] = now_rfc3339().into();
+        } else {
+            // PENDING operations carry no error yet.
+            if let Some(o) = b.as_object_mut() {
+                o.remove("error");
+                o.remove("httpErrorStatusCode");
+                o.remove("httpErrorMessage");
+            }
+        }
+        if b["status"] != "DONE" {
+            if let Some(o) = b.as_object_mut() {
+                o.remove("error");
+                o.remove("httpErrorStatusCode");
+                o.remove("httpErrorMessage");
+            }
+        }
+        b
+    }
+
+    fn poll_op(&self, pr: &str, zone: Option<&str>, name: &str, wait: bool) -> (u16, Value) {
+        self.polls.fetch_add(1, Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let mut w = self.world();
+            w.tick(self.port);
+            let Some(op) = w.ops.get(name) else {
+                let scope = zone
+                    .map(|z| format!("zones/{z}"))
+                    .unwrap_or("global".into());
+                return not_found(&format!("projects/{pr}/{scope}/operations/{name}"));
+            };
+            let v = Self::op_view(op);
+            if !wait || v["status"] == "DONE" || Instant::now() >= deadline {
+                return (200, v);
+            }
+            let left = (op.start + op.duration).saturating_duration_since(Instant::now());
+            drop(w);
+            std::thread::sleep(
+                left.min(Duration::from_millis(50))
+                    .max(Duration::from_millis(5)),
+            );
+        }
+    }
+
+    fn ssh_keys(&self) -> String {
+        let w = self.world();
+        let mut out = String::new();
+        for (k, v) in &w.res {
+            if !k.starts_with("instances/") {
+                continue;
+            }
+            for i in v["metadata"]["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                if i["key"] != "ssh-keys" {
+                    continue;
+                }
+                for line in i["value"].as_str().unwrap_or("").lines() {
+                    if let Some((_, key)) = line.split_once(':') {
+                        out.push_str(key.trim());
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `jwt` is a valid self-signed JWT of the service account (what Google's client
+    /// libraries send instead of fetching a token).
+    fn self_signed(&self, jwt: &str) -> bool {
+        let parts: Vec<&str> = jwt.split('.').collect();
+        if parts.len() != 3 {
+            return false;
+        }
+        let (Some(sig), Some(claims)) = (unb64url(parts[2]), unb64url(parts[1])) else {
+            return false;
+        };
+        let key = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            &self.public_key,
+        );
+        let msg = format!("{}.{}", parts[0], parts[1]);
+        let claims: Value = serde_json::from_slice(&claims).unwrap_or(Value::Null);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
+        key.verify(msg.as_bytes(), &sig).is_ok()
+            && claims["iss"] == self.client_email.as_str()
+            && claims["exp"].as_i64().is_some_and(|e| e > now)
+            && !self.world().expired_jwts
+    }
+
+    /// The OAuth2 JWT bearer grant (RFC 7523) of a service account.
+    fn token(&self, req: &Req) -> (u16, Value) {
+        let bad = |d: &str| {
+            (
+                400,
+                json!({"error": "invalid_grant", "error_description": d}),
+            )
+        };
+        let form = query(&String::from_utf8_lossy(&req.body));
+        if form.get("grant_type").map(String::as_str)
+            != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+        {
+            return (
+                400,
+                json!({"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}),
+            );
+        }
+        let jwt = form.get("assertion").cloned().unwrap_or_default();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        if parts.len() != 3 {
+            return bad("Invalid JWT: not three parts");
+        }
+        let header: Value = unb64url(parts[0])
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        if header["alg"] != "RS256" {
+            return bad("Invalid JWT: alg must be RS256");
+        }
+        let Some(sig) = unb64url(parts[2]) else {
+            return bad("Invalid JWT Signature.");
+        };
+        let msg = format!("{}.{}", parts[0], parts[1]);
+        let key = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            &self.public_key,
+        );
+        if key.verify(msg.as_bytes(), &sig).is_err() {
+            return bad("Invalid JWT Signature.");
+        }
+        let claims: Value = unb64url(parts[1])
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        if claims["iss"] != self.client_email.as_str() {
+            return bad("Invalid JWT: iss is not the service account");
+        }
+        let token_uri = format!("http://127.0.0.1:{}/token", self.port);
+        // Google takes its token endpoint's well-known names too (google-auth sends one of
+        // them whatever the token_uri).
+        let aud = claims["aud"].as_str().unwrap_or_default();
+        if aud != token_uri
+            && ![
+                "https://oauth2.googleapis.com/token",
+                "https://www.googleapis.com/oauth2/v4/token",
+                "https://accounts.google.com/o/oauth2/token",
+            ]
+            .contains(&aud)
+        {
+            return bad("Invalid JWT: aud must be the token URI");
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
+        let (iat, exp) = (
+            claims["iat"].as_i64().unwrap_or(0),
+            claims["exp"].as_i64().unwrap_or(0),
+        );
+        if exp <= now || iat > now + 300 || exp - iat > 3600 {
+            return bad("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.");
+        }
+        if claims["scope"].as_str().unwrap_or("").is_empty() {
+            return bad("Invalid OAuth scope or ID token audience provided.");
+        }
+        let mut w = self.world();
+        let id = w.id();
+        let token = format!("ya29.fake-{id}");
+        w.tokens.insert(token.clone(), true);
+        (
+            200,
+            json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}),
+        )
+    }
+}
+
+fn public(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("seeded");
+        o.remove("guestAttributes");
+    }
+    v
+}
+
+fn valid_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[b.len() - 1] != b'-'
+}
+
+trait MapBody {
+    fn map_body(self, f: impl FnOnce(Value) -> Value) -> Self;
+    fn fix_ready(self, w: &mut World) -> Self;
+}
+
+impl MapBody for (u16, Value) {
+    fn map_body(self, f: impl FnOnce(Value) -> Value) -> Self {
+        if self.0 == 200 {
+            (self.0, f(self.1))
+        } else {
+            self
+        }
+    }
+    /// An image insert's operation makes the image READY.
+    fn fix_ready(self, w: &mut World) -> Self {
+        if let Some(op) = self.1["name"].as_str().and_then(|n| w.ops.get_mut(n)) {
+            if let Some(Effect::Ready(_, s)) = &mut op.effect {
+                *s = "READY";
+            }
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_match_labels_and_names() {
+        let r = json!({"name": "a", "labels": {"forge-run": "x"}});
+        assert!(passes(&r, "labels.forge-run = \"x\""));
+        assert!(passes(&r, "labels.forge-run=x AND name=a"));
+        assert!(!passes(&r, "labels.forge-run = \"y\""));
+        assert!(passes(&r, ""));
+    }
+
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(19723), (2024, 1, 1));
+    }
+
+    #[test]
+    fn names_follow_the_pattern() {
+        assert!(valid_name("packer-1"));
+        assert!(!valid_name("Packer"));
+        assert!(!valid_name("a-"));
+        assert!(!valid_name("1a"));
+    }
+}

@@ -1,0 +1,423 @@
+//! googlecompute end to end against forge-testkit's fake Compute Engine (a fake: see its doc
+//! comment), with a real sshd standing in for the instance: it accepts the keys of every
+//! instance's `ssh-keys` metadata, so the builder's temporary key really logs in and the shell
+//! provisioner really runs. The service-account flow is real: the account file's `token_uri`
+//! points at the fake, which checks the RS256 signature.
+#![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
+
+use std::time::Duration;
+
+use forge_testkit::build::{self, Out, Rng, Sandbox};
+use forge_testkit::gce::{FakeGce, PROJECT};
+use forge_testkit::sshd::{self, Sshd, SshdOptions};
+
+/// The binary under test.
+const FORGE: &str = env!("CARGO_BIN_EXE_forge");
+
+/// An sshd that accepts the keys of the fake's instances.
+fn instance(g: &FakeGce) -> Sshd {
+    sshd::require_root();
+    let cmd = g.authorized_keys_command();
+    Sshd::start(
+        SshdOptions::pubkey_only()
+            .line(&format!("AuthorizedKeysCommand {cmd} %u"))
+            .line("AuthorizedKeysCommandUser nobody"),
+    )
+}
+
+/// An HCL2 template: one googlecompute source with `extra` arguments, a shell provisioner
+/// (`provision`: its inline commands) and a manifest.
+fn template(g: &FakeGce, s: &Sshd, extra: &str, provision: &str) -> String {
+    format!(
+        r#"
+source "googlecompute" "fake" {{
+  project_id              = "{PROJECT}"
+  zone                    = "us-central1-a"
+  source_image_family     = "debian-12"
+  source_image_project_id = ["debian-cloud"]
+  account_file            = "{account}"
+  custom_endpoints        = {{ compute = "{endpoint}" }}
+  ssh_username            = "{user}"
+  ssh_port                = {port}
+  ssh_timeout             = "30s"
+  state_timeout           = "1m"
+  {extra}
+}}
+
+build {{
+  sources = ["source.googlecompute.fake"]
+  provisioner "shell" {{
+    inline = [{provision}]
+  }}
+  post-processor "manifest" {{
+    output = "manifest.json"
+  }}
+}}
+"#,
+        account = g.account_file().display(),
+        endpoint = g.endpoint(),
+        user = s.user(),
+        port = s.port(),
+    )
+}
+
+fn provision_file(s: &Sshd) -> String {
+    format!(
+        "\"echo provisioned-on-$(hostname) > {}/provisioned-${{build.ID}}\"",
+        s.home().display()
+    )
+}
+
+fn build(sb: &Sandbox, force: bool) -> Out {
+    let mut args = vec!["build", "-color=false"];
+    if force {
+        args.push("-force");
+    }
+    args.push("t.pkr.hcl");
+    sb.run(&args, None, &[])
+}
+
+fn all(out: &Out) -> String {
+    format!("{}{}", out.stdout, out.stderr)
+}
+
+/// Nothing of the run in the fake but the images `keep` names, no journal, nothing in TMPDIR.
+fn assert_clean(g: &FakeGce, sb: &Sandbox, keep: &[&str], what: &str, output: &str) {
+    let left: Vec<String> = g
+        .leftovers()
+        .into_iter()
+        .filter(|l| !keep.iter().any(|k| l == &format!("image {k}")))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "{what}: left in the fake: {left:?}\n{output}"
+    );
+    let j = sb.journals();
+    assert!(j.is_empty(), "{what}: journals left: {j:?}\n{output}");
+    let tmp = sb.tmp_leftovers();
+    assert!(tmp.is_empty(), "{what}: left in TMPDIR: {tmp:?}\n{output}");
+}
+
+#[test]
+fn an_image_is_built_with_its_manifest_and_nothing_else_is_left() {
+    let g = FakeGce::start();
+    let s = instance(&g);
+    let t = template(
+        &g,
+        &s,
+        r#"image_name = "forge-image-1"
+  image_family = "forge"
+  image_labels = { app = "forge" }
+  labels = { role = "build" }
+  startup_script_file = "startup.sh""#,
+        &provision_file(&s),
+    );
+    let startup = format!("touch {}/startup-ran\n", s.home().display());
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t), ("startup.sh", &startup)]);
+    let out = build(&sb, false);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}\nsshd:\n{}", s.log());
+    for want in [
+        "==> googlecompute.fake: Checking image does not exist...",
+        "==> googlecompute.fake: Creating temporary rsa SSH key for instance...",
+        "==> googlecompute.fake: Using image: debian-12-bookworm-v20240201",
+        "==> googlecompute.fake: Creating instance...",
+        "==> googlecompute.fake: Waiting for any running startup script to finish...",
+        "googlecompute.fake: Startup script successfully finished.",
+        "==> googlecompute.fake: Deleting instance...",
+        "==> googlecompute.fake: Creating image...",
+        "==> googlecompute.fake: Deleting disk...",
+        "A disk image was created in the 'forge-test' project: forge-image-1",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    // The key and the token never reach the output.
+    let key_line = g.private_key().lines().nth(1).unwrap();
+    assert!(
+        !text.contains(key_line),
+        "the private key reached the output"
+    );
+    assert!(!text.contains("ya29.fake-"), "a token reached the output");
+    // The provisioner and the startup script (run by the fake as the guest would) ran.
+    assert!(std::fs::read_dir(s.home()).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("provisioned-")));
+    assert!(s.home().join("startup-ran").exists());
+    // The manifest has Packer's builder id and the image.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.path("manifest.json")).unwrap()).unwrap();
+    let b = &manifest["builds"][0];
+    assert_eq!(b["builder_type"], "googlecompute", "{manifest}");
+    assert_eq!(b["artifact_id"], "forge-image-1", "{manifest}");
+    // The image carries the user's labels and the run's, and the family.
+    let img = g.get("images", PROJECT, "global", "forge-image-1").unwrap();
+    assert_eq!(img["status"], "READY");
+    assert_eq!(img["family"], "forge");
+    assert_eq!(img["labels"]["app"], "forge");
+    assert!(img["labels"]["forge-run"].as_str().is_some(), "{img}");
+    assert_clean(&g, &sb, &["forge-image-1"], "good build", &text);
+    let calls = g.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.ends_with("/operations/")
+                || c.contains("/operations/") && c.ends_with("/wait")),
+        "{calls:#?}"
+    );
+
+    // Again: the image exists; -force replaces it.
+    let out = build(&sb, false);
+    let text = all(&out);
+    assert_ne!(out.code, 0, "{text}");
+    assert!(
+        text.contains("Image forge-image-1 already exists in project forge-test."),
+        "{text}"
+    );
+    let out = build(&sb, true);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}");
+    assert!(
+        text.contains("Deleting existing image forge-image-1 (-force)..."),
+        "{text}"
+    );
+    assert_clean(&g, &sb, &["forge-image-1"], "forced build", &text);
+}
+
+#[test]
+fn an_image_name_against_googles_pattern_fails_validate() {
+    let g = FakeGce::start();
+    let s = Sshd::start(SshdOptions::pubkey_only());
+    let t = template(&g, &s, r#"image_name = "Forge_Image""#, "\"true\"");
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = sb.run(&["validate", "t.pkr.hcl"], None, &[]);
+    let text = all(&out);
+    assert_ne!(out.code, 0, "{text}");
+    assert!(
+        text.contains(
+            "Invalid image name \"Forge_Image\": The first character must be a lowercase letter"
+        ),
+        "{text}"
+    );
+    assert!(
+        g.calls().is_empty(),
+        "validate called the API: {:?}",
+        g.calls()
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_full_cleanup() {
+    let g = FakeGce::start();
+    let s = instance(&g);
+    let script = |body: &str| format!("#!/bin/sh\n{body}\n");
+    // (what, extra settings, fault to inject, startup script, expected error)
+    type Fault = fn(&FakeGce);
+    let cases: Vec<(&str, String, Fault, String, &str)> = vec![
+        (
+            "missing project",
+            String::new(),
+            |_| {},
+            String::new(),
+            "a project_id must be specified",
+        ),
+        (
+            "unknown family",
+            "image_name = \"forge-bad-1\"".into(),
+            |_| {},
+            String::new(),
+            "Error getting source image for instance creation: no image in family no-such-family in projects debian-cloud, forge-test",
+        ),
+        (
+            "operation error",
+            "image_name = \"forge-bad-2\"".into(),
+            |g| g.fail_operation("instances", "insert", "QUOTA_EXCEEDED", 1),
+            String::new(),
+            "Error creating instance: QUOTA_EXCEEDED: QUOTA_EXCEEDED: injected by the test",
+        ),
+        (
+            "no capacity",
+            "image_name = \"forge-bad-3\"".into(),
+            |g| g.exhaust_zone("us-central1-a"),
+            String::new(),
+            "Error creating instance: ZONE_RESOURCE_POOL_EXHAUSTED: The zone 'projects/forge-test/zones/us-central1-a' does not have enough resources",
+        ),
+        (
+            "image operation error",
+            "image_name = \"forge-bad-4\"".into(),
+            |g| g.fail_operation("images", "insert", "INTERNAL_ERROR", 1),
+            String::new(),
+            "Error waiting for image: INTERNAL_ERROR: INTERNAL_ERROR: injected by the test",
+        ),
+        (
+            "startup script error",
+            "image_name = \"forge-bad-5\"\n  startup_script_file = \"startup.sh\"".into(),
+            |_| {},
+            script("exit 3"),
+            "Error waiting for startup script to finish: Startup script exited with error.",
+        ),
+    ];
+    for (what, extra, fault, startup, want) in cases {
+        let g2 = FakeGce::start();
+        // Capacity stays exhausted: that case gets a fake of its own.
+        let g = if what == "no capacity" { &g2 } else { &g };
+        fault(g);
+        let mut t = template(g, &s, &extra, "\"true\"");
+        if what == "missing project" {
+            t = t.replace(&format!("project_id              = \"{PROJECT}\""), "");
+        }
+        if what == "unknown family" {
+            t = t.replace("\"debian-12\"", "\"no-such-family\"");
+        }
+        let mut files = vec![("t.pkr.hcl", t.as_str())];
+        if !startup.is_empty() {
+            files.push(("startup.sh", startup.as_str()));
+        }
+        let sb = Sandbox::new(FORGE, &files);
+        let out = build(&sb, false);
+        let text = all(&out);
+        assert_ne!(out.code, 0, "{what}: {text}");
+        assert!(text.contains(want), "{what}: missing {want:?} in:\n{text}");
+        assert!(!text.contains("panicked"), "{what}: {text}");
+        assert_clean(g, &sb, &[], what, &text);
+    }
+}
+
+#[test]
+fn an_expired_service_account_token_is_replaced_and_an_expired_access_token_named() {
+    let g = FakeGce::start();
+    let s = instance(&g);
+    // The token expires while the provisioner runs: forge fetches a new one from the key
+    // file's token_uri and goes on.
+    let t = template(
+        &g,
+        &s,
+        "image_name = \"forge-expired\"",
+        &format!("\"touch {}/expire-now\", \"sleep 2\"", s.home().display()),
+    );
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &[]);
+    let flag = s.home().join("expire-now");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !flag.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    g.expire_tokens();
+    let status = child.wait().unwrap();
+    let text = sb.spawned_output();
+    let _ = std::fs::remove_file(&flag);
+    assert!(status.success(), "{text}");
+    assert_eq!(g.tokens_issued(), 2, "no new token after the first expired");
+    assert_clean(&g, &sb, &["forge-expired"], "expired token", &text);
+
+    // A fixed access_token that expired cannot be replaced: the first call says so.
+    let t = template(&g, &s, "image_name = \"forge-expired-2\"", "\"true\"").replace(
+        &format!(
+            "account_file            = \"{}\"",
+            g.account_file().display()
+        ),
+        "access_token            = \"ya29.expired-token\"",
+    );
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = build(&sb, false);
+    let text = all(&out);
+    assert_ne!(out.code, 0, "{text}");
+    assert!(
+        text.contains("Error checking for an existing image forge-expired-2: googleapi: Error 401: Request had invalid authentication credentials"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("ya29.expired-token"),
+        "the token reached the output:\n{text}"
+    );
+    assert_clean(&g, &sb, &["forge-expired"], "expired access token", &text);
+}
+
+/// A build slowed by a provisioner pause, so interrupts land in every phase.
+fn slow_template(g: &FakeGce, s: &Sshd, name: &str) -> String {
+    template(g, s, &format!("image_name = \"{name}\""), "\"sleep 1\"")
+}
+
+#[test]
+fn interrupts_at_random_points_leave_nothing_of_the_run() {
+    let g = FakeGce::start();
+    let s = instance(&g);
+    let sb = Sandbox::new(
+        FORGE,
+        &[("t.pkr.hcl", &slow_template(&g, &s, "forge-int-probe"))],
+    );
+    let start = std::time::Instant::now();
+    let out = build(&sb, false);
+    assert_eq!(out.code, 0, "{}", all(&out));
+    let whole = start.elapsed();
+    let mut rng = Rng::new();
+    let mut kept = vec!["forge-int-probe".to_string()];
+    for round in 0..20 {
+        let name = format!("forge-int-{round}");
+        let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &slow_template(&g, &s, &name))]);
+        let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &[]);
+        let at = Duration::from_millis(rng.below(whole.as_millis() as u64));
+        std::thread::sleep(at);
+        build::signal(child.id(), "INT");
+        let status = child.wait().unwrap();
+        let text = sb.spawned_output();
+        if status.success() {
+            // The build finished before the interrupt: its image is its result.
+            kept.push(name.clone());
+        }
+        let all_keep: Vec<&str> = kept.iter().map(String::as_str).collect();
+        assert_clean(
+            &g,
+            &sb,
+            &all_keep,
+            &format!("round {round}, SIGINT after {at:?}"),
+            &text,
+        );
+    }
+}
+
+#[test]
+fn sigkill_then_forge_cleanup_leaves_nothing_of_the_run() {
+    let g = FakeGce::start();
+    let s = instance(&g);
+    let mut rng = Rng::new();
+    let mut kept: Vec<String> = Vec::new();
+    for round in 0..5 {
+        let name = format!("forge-kill-{round}");
+        let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &slow_template(&g, &s, &name))]);
+        let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &[]);
+        // Kill once the instance is being made (or a little after).
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !sb.spawned_output().contains("Creating instance...")
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(1500)));
+        build::signal(child.id(), "KILL");
+        let _ = child.wait();
+        // Operations forge started finish on their own.
+        std::thread::sleep(Duration::from_millis(500));
+        let text = sb.spawned_output();
+        let out = sb.run(&["cleanup"], None, &[]);
+        assert_eq!(
+            out.code,
+            0,
+            "round {round}: cleanup failed:\n{}\nbuild:\n{text}",
+            all(&out)
+        );
+        if text.contains(&format!("project: {name}")) {
+            // The build finished before the kill: its image is its result.
+            kept.push(name.clone());
+        }
+        let keep: Vec<&str> = kept.iter().map(String::as_str).collect();
+        assert_clean(
+            &g,
+            &sb,
+            &keep,
+            &format!("round {round}"),
+            &format!("cleanup:\n{}\nbuild:\n{text}", all(&out)),
+        );
+    }
+}
