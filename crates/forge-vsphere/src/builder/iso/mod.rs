@@ -164,4 +164,3 @@ impl Builder for IsoBuilder {
         })))
     }
 }
-
