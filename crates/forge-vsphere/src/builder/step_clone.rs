@@ -178,40 +178,53 @@ impl Step<State> for StepCloneVm {
 
     async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, o: Outcome) -> Result<()> {
         // `destroy`, or content_library_destination.destroy (the library item is the product).
-        if !(o.halted || o.cancelled || st.destroy_vm || st.config.destroy) {
-            if let Some(r) = self.record.take() {
-                // The VM is the artifact now.
-                journal::gone(ctx, &r);
-            }
-            return Ok(());
-        }
-        let Some(rec) = journal::to_clean_up(ctx, &mut self.record) else {
-            return Ok(());
-        };
-        let client = st.client()?;
-        let vm = match &st.vm {
-            Some(vm) => Some(vm.clone()),
-            // Interrupted while the clone ran: the VM may exist by now, at its path.
-            None => client
-                .find_by_inventory_path(&st.vm_path)
-                .await?
-                .filter(|m| m.kind == "VirtualMachine"),
-        };
-        let Some(vm) = vm else {
-            journal::gone(ctx, &rec);
-            return Ok(());
-        };
-        ctx.ui.say("Destroying VM...");
-        match client.remove_vm(&vm).await {
-            Ok(()) => journal::gone(ctx, &rec),
-            Err(e) => ctx.ui.error(&format!(
-                "Error destroying VM {} ({}), it may still be around: {e}",
-                st.vm_path, vm.value
-            )),
-        }
-        st.vm = None::<Moref>;
-        Ok(())
+        let destroy = o.halted || o.cancelled || st.destroy_vm || st.config.destroy;
+        undo_vm(ctx, st, &mut self.record, destroy).await
     }
+}
+
+/// The cleanup of the step that made the build's VM (clone or create): with `destroy`, the VM
+/// (found at its path when the task was interrupted before it answered) is destroyed and its
+/// journal entry closed; without, the VM is the artifact and its entry is closed as kept.
+pub(super) async fn undo_vm(
+    ctx: &BuildCtx,
+    st: &mut State,
+    record: &mut Option<Resource>,
+    destroy: bool,
+) -> Result<()> {
+    if !destroy {
+        if let Some(r) = record.take() {
+            // The VM is the artifact now.
+            journal::gone(ctx, &r);
+        }
+        return Ok(());
+    }
+    let Some(rec) = journal::to_clean_up(ctx, record) else {
+        return Ok(());
+    };
+    let client = st.client()?;
+    let vm = match &st.vm {
+        Some(vm) => Some(vm.clone()),
+        // Interrupted while the task ran: the VM may exist by now, at its path.
+        None => client
+            .find_by_inventory_path(&st.vm_path)
+            .await?
+            .filter(|m| m.kind == "VirtualMachine"),
+    };
+    let Some(vm) = vm else {
+        journal::gone(ctx, &rec);
+        return Ok(());
+    };
+    ctx.ui.say("Destroying VM...");
+    match client.remove_vm(&vm).await {
+        Ok(()) => journal::gone(ctx, &rec),
+        Err(e) => ctx.ui.error(&format!(
+            "Error destroying VM {} ({}), it may still be around: {e}",
+            st.vm_path, vm.value
+        )),
+    }
+    st.vm = None::<Moref>;
+    Ok(())
 }
 
 /// The first disk of `devices` grown to `size_mb`, or `None` when it has that size already; a

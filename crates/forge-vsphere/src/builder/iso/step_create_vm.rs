@@ -122,39 +122,7 @@ impl Step<State> for StepCreateVm {
     }
 
     async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, o: Outcome) -> Result<()> {
-        if !(o.halted || o.cancelled) {
-            if let Some(r) = self.record.take() {
-                // The VM is the artifact now.
-                journal::gone(ctx, &r);
-            }
-            return Ok(());
-        }
-        let Some(rec) = journal::to_clean_up(ctx, &mut self.record) else {
-            return Ok(());
-        };
-        let client = st.client()?;
-        let vm = match &st.vm {
-            Some(vm) => Some(vm.clone()),
-            // Interrupted while the task ran: the VM may exist by now, at its path.
-            None => client
-                .find_by_inventory_path(&st.vm_path)
-                .await?
-                .filter(|m| m.kind == "VirtualMachine"),
-        };
-        let Some(vm) = vm else {
-            journal::gone(ctx, &rec);
-            return Ok(());
-        };
-        ctx.ui.say("Destroying VM...");
-        match client.remove_vm(&vm).await {
-            Ok(()) => journal::gone(ctx, &rec),
-            Err(e) => ctx.ui.error(&format!(
-                "Error destroying VM {} ({}), it may still be around: {e}",
-                st.vm_path, vm.value
-            )),
-        }
-        st.vm = None;
-        Ok(())
+        super::super::step_clone::undo_vm(ctx, st, &mut self.record, o.halted || o.cancelled).await
     }
 }
 
