@@ -120,30 +120,7 @@ impl Step<State> for StepCloneVm {
                 vapp_properties(src.get("config.vAppConfig"), &c.vapp_properties)
                     .map_err(|e| Error::msg(format!("error updating VAppConfig: {e}")))?;
         }
-        if let Some(existing) = client.find_by_inventory_path(&path).await? {
-            if !c.force {
-                return Err(Error::msg(format!(
-                    "{path} already exists, you can use -force flag to destroy it"
-                )));
-            }
-            ctx.ui.say(&format!(
-                "the vm/template {} already exists, but deleting it due to -force flag",
-                c.vm_name
-            ));
-            client
-                .remove_vm(&existing)
-                .await
-                .map_err(|e| Error::msg(format!("destroying {path} (-force): {e}")))?;
-        }
-        ctx.ui.say("Cloning VM...");
-        let place = VmPlace {
-            server: c.server.clone(),
-            username: c.username.clone(),
-            insecure: c.insecure,
-            path: path.clone(),
-        };
-        self.record = Some(journal::intend(ctx, &place)?);
-        st.vm_path = path.clone();
+        self.record = Some(claim_path(ctx, st, &client, &path, "Cloning VM...").await?);
         let spec = CloneSpec {
             name: c.vm_name.clone(),
             folder: folder.moref.clone(),
@@ -181,6 +158,43 @@ impl Step<State> for StepCloneVm {
         let destroy = o.halted || o.cancelled || st.destroy_vm || st.config.destroy;
         undo_vm(ctx, st, &mut self.record, destroy).await
     }
+}
+
+/// Before the step that makes the build's VM: a VM already at `path` is refused, or destroyed
+/// with `-force`; then `doing` is said and the new VM is journaled before it exists.
+pub(super) async fn claim_path(
+    ctx: &BuildCtx,
+    st: &mut State,
+    client: &Client,
+    path: &str,
+    doing: &str,
+) -> Result<Resource> {
+    let c = st.config.clone();
+    if let Some(existing) = client.find_by_inventory_path(path).await? {
+        if !c.force {
+            return Err(Error::msg(format!(
+                "{path} already exists, you can use -force flag to destroy it"
+            )));
+        }
+        ctx.ui.say(&format!(
+            "the vm/template {} already exists, but deleting it due to -force flag",
+            c.vm_name
+        ));
+        client
+            .remove_vm(&existing)
+            .await
+            .map_err(|e| Error::msg(format!("destroying {path} (-force): {e}")))?;
+    }
+    ctx.ui.say(doing);
+    let place = VmPlace {
+        server: c.server.clone(),
+        username: c.username.clone(),
+        insecure: c.insecure,
+        path: path.to_string(),
+    };
+    let record = journal::intend(ctx, &place)?;
+    st.vm_path = path.to_string();
+    Ok(record)
 }
 
 /// The cleanup of the step that made the build's VM (clone or create): with `destroy`, the VM

@@ -13,7 +13,7 @@ use forge_core::{Error, Result};
 use super::super::State;
 use super::step_remote_upload::resolve_datastore;
 use crate::create::{CreateSpec, Nic};
-use crate::journal::{self, VmPlace};
+use crate::journal;
 
 #[derive(Default)]
 pub(super) struct StepCreateVm {
@@ -86,30 +86,9 @@ impl Step<State> for StepCreateVm {
         // The spec is written once here so that a bad device is refused before anything
         // changes.
         spec.write(crate::soap::Request::new("CreateVM_Task", &folder.moref))?;
-        if let Some(existing) = client.find_by_inventory_path(&path).await? {
-            if !c.force {
-                return Err(Error::msg(format!(
-                    "{path} already exists, you can use -force flag to destroy it"
-                )));
-            }
-            ctx.ui.say(&format!(
-                "the vm/template {} already exists, but deleting it due to -force flag",
-                c.vm_name
-            ));
-            client
-                .remove_vm(&existing)
-                .await
-                .map_err(|e| Error::msg(format!("destroying {path} (-force): {e}")))?;
-        }
-        ctx.ui.say("Creating VM...");
-        let place = VmPlace {
-            server: c.server.clone(),
-            username: c.username.clone(),
-            insecure: c.insecure,
-            path: path.clone(),
-        };
-        self.record = Some(journal::intend(ctx, &place)?);
-        st.vm_path = path.clone();
+        self.record = Some(
+            super::super::step_clone::claim_path(ctx, st, &client, &path, "Creating VM...").await?,
+        );
         let vm = client
             .create_vm(&spec)
             .await
