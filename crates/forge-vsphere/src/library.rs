@@ -8,6 +8,7 @@ use forge_core::{Error, Result};
 use serde_json::{json, Value};
 
 use crate::client::{chain, Client};
+use crate::soap::Moref;
 
 const SESSION_HEADER: &str = "vmware-api-session-id";
 
@@ -15,12 +16,17 @@ const SESSION_HEADER: &str = "vmware-api-session-id";
 /// user, library and item names).
 pub const ITEM: &str = "vsphere-library-item";
 
-/// Records that item `name` is about to be made in `library` (journal before create).
+/// How long `forge cleanup` waits for a copy into a library that a dead run left in flight.
+const IN_FLIGHT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Records that item `name` is about to be made in `library` from VM `vm` (journal before
+/// create).
 pub fn intend_item(
     ctx: &forge_core::plugin::BuildCtx,
     c: &crate::client::Config,
     library: &str,
     name: &str,
+    vm: &str,
 ) -> Result<forge_core::journal::Resource> {
     let data = json!({
         "server": c.server,
@@ -28,6 +34,7 @@ pub fn intend_item(
         "insecure": c.insecure,
         "library": library,
         "name": name,
+        "vm": vm,
         "run": ctx.run_id,
     });
     ctx.journal.intend(&ctx.name, ITEM, "", data)
@@ -52,7 +59,28 @@ pub async fn reclaim_item(
         let r = async {
             let id = if r.id.is_empty() {
                 let lib = rest.find_library(&s("library")).await?;
-                rest.find_item(&lib, &s("name")).await?
+                match rest.find_item(&lib, &s("name")).await? {
+                    Some(id) => Some(id),
+                    None => {
+                        // The run may have died with its request in flight: vCenter goes on
+                        // copying the VM into the library. Wait for that copy (a task on the
+                        // VM), then look again, so the item it makes is not left behind.
+                        let vm = Moref::new("VirtualMachine", s("vm"));
+                        let tasks = if vm.value.is_empty() {
+                            Vec::new()
+                        } else {
+                            client.running_tasks_on(&vm).await?
+                        };
+                        for t in &tasks {
+                            let _ = client.wait_for_task(t, IN_FLIGHT).await;
+                        }
+                        if tasks.is_empty() {
+                            None
+                        } else {
+                            rest.find_item(&lib, &s("name")).await?
+                        }
+                    }
+                }
             } else {
                 Some(r.id.clone())
             };

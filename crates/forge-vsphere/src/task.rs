@@ -24,6 +24,32 @@ impl TaskResult {
 }
 
 impl Client {
+    /// The tasks queued or running on `entity`, from the task manager's recent tasks (none when
+    /// the server has no task manager).
+    pub async fn running_tasks_on(&self, entity: &Moref) -> Result<Vec<Moref>> {
+        let Some(tm) = self.content().task_manager.clone() else {
+            return Ok(Vec::new());
+        };
+        let recent: Vec<Moref> = self
+            .retrieve_one(&tm, &["recentTask"])
+            .await?
+            .get("recentTask")
+            .map(|n| n.children.iter().filter_map(Node::as_moref).collect())
+            .unwrap_or_default();
+        if recent.is_empty() {
+            return Ok(recent);
+        }
+        let infos = self
+            .retrieve(&recent, &["info.entity", "info.state"])
+            .await?;
+        Ok(infos
+            .into_iter()
+            .filter(|o| o.moref("info.entity").as_ref() == Some(entity))
+            .filter(|o| matches!(o.text("info.state"), Some("queued" | "running")))
+            .map(|o| o.obj)
+            .collect())
+    }
+
     /// Waits up to `timeout` for `task` to end. A failed task is an error with the server's
     /// message and fault type, naming the task and the object it ran on.
     pub async fn wait_for_task(&self, task: &Moref, timeout: Duration) -> Result<TaskResult> {

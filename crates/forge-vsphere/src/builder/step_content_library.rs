@@ -84,6 +84,7 @@ impl StepImportToContentLibrary {
                         &c.client_config(),
                         &self.lib.library,
                         &self.lib.name,
+                        &vm,
                     )?);
                 }
                 let id = rest
@@ -113,6 +114,7 @@ impl StepImportToContentLibrary {
                     &c.client_config(),
                     &self.lib.library,
                     &self.lib.name,
+                    &vm,
                 )?);
                 let id = rest.create_vm_template(&spec).await?;
                 if let Some(r) = self.item.as_mut() {
