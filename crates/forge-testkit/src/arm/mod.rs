@@ -1,0 +1,1828 @@
+//! A fake Azure Resource Manager (and the Azure AD token endpoint in front of it) on
+//! 127.0.0.1 over HTTPS, for the `azure-arm` builder's tests. No ARM emulator exists: this one
+//! is written from the Azure REST API specifications (resource shapes, the long-running
+//! operation protocol, ARM's error shape) for the API versions the Rust `azure_mgmt_*` 0.21
+//! crates send by default and those the pinned Python libraries send ([`API_VERSIONS`]).
+//!
+//! **It is a fake.** It models one subscription ([`SUBSCRIPTION`]) in one tenant ([`TENANT`])
+//! with one service principal ([`CLIENT_ID`], secret [`CLIENT_SECRET`] or the certificate
+//! [`FakeArm::client_certificate`]), the [`LOCATIONS`] and [`VM_SIZES`]:
+//! - subscriptions (get, list locations), resource groups (create, get, head, delete as an
+//!   operation that deletes what is in them, list with tag filters), `resources` lists with
+//!   tag filters (subscription-wide and per group);
+//! - deployments: put (evaluated by [`template`]: parameters, variables and the functions
+//!   Packer's templates use), validate, get, cancel, list operations; the template's
+//!   resources are created when the deployment's operation ends, in type order (network
+//!   security groups, public IPs, virtual networks, NICs, VMs, extensions, vaults, secrets),
+//!   and a failing resource fails the deployment with ARM's nested `details`;
+//! - Microsoft.Network virtual networks (their subnets become child resources), subnets,
+//!   security groups, public IPs (address 127.0.0.1: the "VM" is whatever listens on loopback,
+//!   the tests' sshd) and NICs (private address 127.0.0.1 too), each checking the references
+//!   they hold;
+//! - Microsoft.Compute virtual machines (put makes the OS disk; get, instanceView, deallocate,
+//!   powerOff, start, generalize, capture to a VHD URI, delete leaving the OS disk detached),
+//!   extensions, disks, snapshots, images (from a generalized VM, a disk, a snapshot or a blob),
+//!   galleries, gallery images and gallery image versions (target regions, replication status);
+//! - Microsoft.KeyVault vaults (their `vaultUri` is on this fake, `/_vault/{name}/`) and their
+//!   secrets, both through ARM and the data plane (set, get, delete, with the data plane's
+//!   bearer challenge); Microsoft.Storage storage accounts as plain resources;
+//! - long-running operations: 201/202 with `Azure-AsyncOperation`, `Location` and
+//!   `Retry-After` ([`FakeArm::set_retry_after`]); they end after [`FakeArm::set_polls`] polls
+//!   (of their status, their result or the resource), the resource's `provisioningState` going
+//!   Creating/Accepted/Running/Deleting → Succeeded/Failed/Canceled, and their effect lands
+//!   only then;
+//! - ARM's errors (`{"error":{"code","message","target","details"}}`), api-version checks
+//!   (`MissingApiVersionParameter`, `InvalidApiVersionParameter`, `NoRegisteredProviderFound`),
+//!   `x-ms-ratelimit-remaining-subscription-reads/writes` and request ids on every answer;
+//! - Azure AD v2.0: OpenID discovery, instance discovery and the client-credentials grant
+//!   (secret, or a client assertion whose signature is checked against the registered
+//!   certificate); every ARM call needs a bearer token it issued for ARM's audience
+//!   (`https://management.azure.com/`, `https://management.core.windows.net/` or this fake's
+//!   own URL as a metadata host), the vault data plane one for `https://vault.azure.net/`.
+//!
+//! Injections: per-call latency ([`FakeArm::set_latency`]), operations that fail with nested
+//! details ([`FakeArm::fail_operation`]), `AllocationFailed` for VMs in a location
+//! ([`FakeArm::fail_allocation`]), `SkuNotAvailable` for a size in a location
+//! ([`FakeArm::make_sku_unavailable`]), `429` throttling of the next N calls
+//! ([`FakeArm::throttle`]) and expired tokens ([`FakeArm::expire_tokens`]).
+//!
+//! Not modelled: RBAC and Azure Policy (any valid token may do anything), quotas beyond the
+//! injections, real disks and blobs (sizes are numbers, VHD URIs are names), the guest (no VM
+//! agent, extensions' scripts never run, no boot diagnostics), pagination (lists answer in one
+//! page, no `nextLink`), PATCH, `$expand`, ETags and `If-Match`, soft delete and purge of
+//! vaults, key vault keys and certificates, managed identities, availability zones and sets,
+//! marketplace images and plans (any `imageReference` is taken), template `copy` loops,
+//! `reference()`, nested and linked templates, `dependsOn` ordering beyond the type order,
+//! the "what-if" API, regional replication taking time (versions replicate at once), and
+//! the real Azure hosts (`vaultUri`s and VHD URIs are not served beyond the fake itself).
+
+mod aad;
+mod template;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+/// The fake's subscription.
+pub const SUBSCRIPTION: &str = "f0e6e000-0000-4000-8000-00000000f0e6";
+/// The fake's tenant.
+pub const TENANT: &str = "f0e6e000-0000-4000-8000-0000000e7a27";
+/// The service principal's application (client) id.
+pub const CLIENT_ID: &str = "f0e6e000-0000-4000-8000-0000000c1e27";
+/// The service principal's client secret.
+pub const CLIENT_SECRET: &str = "forge-fake-arm-client-secret";
+/// The locations of the subscription.
+pub const LOCATIONS: [&str; 3] = ["eastus", "westus2", "westeurope"];
+/// The VM sizes of every location.
+pub const VM_SIZES: [&str; 4] = ["Standard_B1s", "Standard_B2s", "Standard_D2s_v3", "Standard_DS1_v2"];
+
+/// The API versions accepted, by resource type prefix (lower case): the Rust `azure_mgmt_*`
+/// 0.21 crates' defaults (resources 2021-04-01, subscriptions 2021-01-01, compute 2024-07-01 /
+/// disks 2024-03-02 / galleries 2023-07-03, network 2024-03-01, storage 2023-05-01, key vault
+/// 2019-09-01), the pinned Python libraries' (azure-mgmt-resource 2025-04-01, -deployments
+/// 2026-06-01, -subscriptions 2022-12-01, compute 2026-04-01 / 2026-03-02 / 2026-03-03,
+/// network 2026-03-01, key vault 2026-05-15) and those Packer's deployment templates name
+/// (compute 2023-03-01, network 2023-04-01, key vault 2022-07-01).
+pub const API_VERSIONS: [(&str, &[&str]); 8] = [
+    ("microsoft.resources", &["2021-01-01", "2021-04-01", "2022-12-01", "2025-04-01", "2026-06-01"]),
+    ("microsoft.compute/disks", &["2024-03-02", "2026-03-02"]),
+    ("microsoft.compute/snapshots", &["2024-03-02", "2026-03-02"]),
+    ("microsoft.compute/galleries", &["2023-07-03", "2026-03-03"]),
+    ("microsoft.compute", &["2023-03-01", "2024-07-01", "2026-04-01"]),
+    ("microsoft.network", &["2023-04-01", "2024-03-01", "2026-03-01"]),
+    ("microsoft.keyvault", &["2019-09-01", "2022-07-01", "2026-05-15"]),
+    ("microsoft.storage", &["2023-05-01"]),
+];
+
+/// The vault data plane's API versions (what Key Vault clients send).
+const VAULT_API_VERSIONS: [&str; 6] = ["2016-10-01", "7.2", "7.3", "7.4", "7.5", "7.6"];
+
+/// The resource types the fake knows, as ARM spells them.
+const TYPES: [&str; 17] = [
+    "Microsoft.Network/networkSecurityGroups",
+    "Microsoft.Network/publicIPAddresses",
+    "Microsoft.Network/virtualNetworks",
+    "Microsoft.Network/virtualNetworks/subnets",
+    "Microsoft.Network/networkInterfaces",
+    "Microsoft.Compute/disks",
+    "Microsoft.Compute/snapshots",
+    "Microsoft.Compute/virtualMachines",
+    "Microsoft.Compute/virtualMachines/extensions",
+    "Microsoft.Compute/images",
+    "Microsoft.Compute/galleries",
+    "Microsoft.Compute/galleries/images",
+    "Microsoft.Compute/galleries/images/versions",
+    "Microsoft.KeyVault/vaults",
+    "Microsoft.KeyVault/vaults/secrets",
+    "Microsoft.Storage/storageAccounts",
+    "Microsoft.Resources/deployments",
+];
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+fn now_rfc3339() -> String {
+    let secs = now_secs();
+    let (y, m, d) = civil((secs / 86400) as i64);
+    let r = secs % 86400;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", r / 3600, r % 3600 / 60, r % 60)
+}
+
+/// Days since 1970-01-01 to a civil date.
+fn civil(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+}
+
+fn unb64url(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
+}
+
+fn pct_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A query string or form body.
+fn query(q: &str) -> BTreeMap<String, String> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (pct_decode(k), pct_decode(v))
+        })
+        .collect()
+}
+
+/// An answer: status, extra headers and a JSON body (none for 202/204 and HEAD).
+pub(crate) struct Resp {
+    code: u16,
+    headers: Vec<(String, String)>,
+    body: Option<Value>,
+}
+
+impl Resp {
+    fn json(code: u16, body: Value) -> Resp {
+        Resp { code, headers: Vec::new(), body: Some(body) }
+    }
+    fn empty(code: u16) -> Resp {
+        Resp { code, headers: Vec::new(), body: None }
+    }
+    fn header(mut self, k: &str, v: impl Into<String>) -> Resp {
+        self.headers.push((k.to_string(), v.into()));
+        self
+    }
+}
+
+/// ARM's error answer.
+fn err(code: u16, ecode: &str, message: &str) -> Resp {
+    Resp::json(code, json!({"error": {"code": ecode, "message": message}}))
+}
+
+fn not_found(ty: &str, name: &str, group: &str) -> Resp {
+    err(404, "ResourceNotFound", &format!("The Resource '{ty}/{name}' under resource group '{group}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"))
+}
+
+pub(crate) struct Req {
+    method: String,
+    path: String,
+    query: BTreeMap<String, String>,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+fn read_req(r: &mut impl BufRead) -> Option<Req> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut it = line.split_whitespace();
+    let method = it.next()?.to_string();
+    let target = it.next()?.to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let mut body = Vec::new();
+    if let Some(n) = headers.get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(n, 0);
+        r.read_exact(&mut body).ok()?;
+    } else if headers.get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut sz = String::new();
+            r.read_line(&mut sz).ok()?;
+            let n = usize::from_str_radix(sz.trim().split(';').next()?, 16).ok()?;
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).ok()?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    let (path, q) = target.split_once('?').unwrap_or((&target, ""));
+    Some(Req { method, path: pct_decode(&path.replace('+', "%2B")), query: query(q), headers, body })
+}
+
+/// An issued access token.
+struct Token {
+    aud: String,
+    expired: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Effect {
+    /// The resource (key) is ready: `provisioningState` Succeeded, side effects done.
+    Ready(String),
+    /// The resource and what is under it go.
+    Remove(String),
+    /// A VM's power state changes.
+    Power(String, &'static str),
+    /// A deployment's resources are created.
+    Deploy(String),
+}
+
+#[derive(Clone, Debug)]
+struct Op {
+    ns: String,
+    location: String,
+    api: String,
+    polls_left: u32,
+    status: &'static str,
+    effect: Effect,
+    /// The failure it ends in.
+    fail: Option<Value>,
+    /// What the `Location` URL answers when it is done.
+    result: Option<Value>,
+    start: String,
+    end: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Fault {
+    ty: String,
+    method: String,
+    code: String,
+    message: String,
+    times: usize,
+}
+
+#[derive(Default)]
+struct World {
+    /// Resources (and resource groups) by lower-case id; hidden state under `_fake`.
+    res: BTreeMap<String, Value>,
+    ops: BTreeMap<String, Op>,
+    tokens: HashMap<String, Token>,
+    /// Vault secrets by `vault/name`: their versions, oldest first.
+    secrets: BTreeMap<String, Vec<Value>>,
+    latency: Duration,
+    polls: u32,
+    retry_after: u64,
+    throttle: usize,
+    faults: Vec<Fault>,
+    no_alloc: Vec<String>,
+    no_sku: Vec<(String, String)>,
+    calls: Vec<String>,
+    next: u64,
+    reads: u64,
+    writes: u64,
+}
+
+impl World {
+    fn id(&mut self) -> String {
+        self.next += 1;
+        format!("f0e6e{:03}-0000-4000-8000-{:012x}", self.next % 1000, self.next)
+    }
+}
+
+struct Shared {
+    world: Mutex<World>,
+    port: u16,
+    stop: AtomicBool,
+    /// The registered client certificate: its RSA public key and thumbprints.
+    cert_key: Vec<u8>,
+    cert_sha1: Vec<u8>,
+    cert_sha256: Vec<u8>,
+}
+
+/// The fake ARM; stopped when dropped.
+pub struct FakeArm {
+    shared: Arc<Shared>,
+    dir: PathBuf,
+}
+
+fn pem_der(pem: &str, label: &str) -> Vec<u8> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let body = pem.split(&begin).nth(1).and_then(|r| r.split(&end).next()).unwrap_or_default();
+    let body: String = body.split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD.decode(body).expect("PEM base64")
+}
+
+impl FakeArm {
+    /// Starts the fake on a free loopback port. Needs `openssl` (the client certificate).
+    pub fn start() -> FakeArm {
+        crate::require::program("openssl", "openssl");
+        let dir = crate::sshd::fresh_dir("forge-fake-arm");
+        let (key, cert) = (dir.join("client-key.pem"), dir.join("client-cert.pem"));
+        let out = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=forge-fake-arm-client", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("running openssl req");
+        assert!(out.status.success(), "openssl req: {}", String::from_utf8_lossy(&out.stderr));
+        let key_pem = std::fs::read_to_string(&key).unwrap();
+        let cert_pem = std::fs::read_to_string(&cert).unwrap();
+        std::fs::write(dir.join("client.pem"), format!("{key_pem}{cert_pem}")).unwrap();
+        let pair = ring::signature::RsaKeyPair::from_pkcs8(&pem_der(&key_pem, "PRIVATE KEY")).expect("a PKCS#8 RSA key");
+        use ring::signature::KeyPair;
+        let cert_der = pem_der(&cert_pem, "CERTIFICATE");
+        let (tls, ca_pem) = tls::server_config();
+        std::fs::write(dir.join("ca.pem"), ca_pem).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared = Arc::new(Shared {
+            world: Mutex::new(World { polls: 2, retry_after: 1, reads: 12000, writes: 1200, ..World::default() }),
+            port,
+            stop: AtomicBool::new(false),
+            cert_key: pair.public_key().as_ref().to_vec(),
+            cert_sha1: ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert_der).as_ref().to_vec(),
+            cert_sha256: ring::digest::digest(&ring::digest::SHA256, &cert_der).as_ref().to_vec(),
+        });
+        let s = shared.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let (s, tls) = (s.clone(), tls.clone());
+                std::thread::spawn(move || s.serve(conn, tls));
+            }
+        });
+        FakeArm { shared, dir }
+    }
+
+    /// The base URL (`https://127.0.0.1:port`): ARM's endpoint, the Azure AD authority host
+    /// and the vaults' host.
+    pub fn endpoint(&self) -> String {
+        self.shared.endpoint()
+    }
+
+    /// The PEM file of the CA that signed the fake's certificate (for `REQUESTS_CA_BUNDLE`,
+    /// `SSL_CERT_FILE` or a client's root store).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// The service principal's certificate and private key in one PEM file (what
+    /// certificate credentials read).
+    pub fn client_certificate(&self) -> PathBuf {
+        self.dir.join("client.pem")
+    }
+
+    /// Adds `d` before every answer.
+    pub fn set_latency(&self, d: Duration) {
+        self.shared.world().latency = d;
+    }
+
+    /// How many polls an operation takes (2 by default; 0 ends it at once).
+    pub fn set_polls(&self, n: u32) {
+        self.shared.world().polls = n;
+    }
+
+    /// The `Retry-After` seconds of operations and throttling (1 by default).
+    pub fn set_retry_after(&self, secs: u64) {
+        self.shared.world().retry_after = secs;
+    }
+
+    /// The next `n` ARM calls answer 429 `SubscriptionRequestsThrottled`.
+    pub fn throttle(&self, n: usize) {
+        self.shared.world().throttle = n;
+    }
+
+    /// The next `times` operations `method` (`PUT`, `DELETE` or an action such as
+    /// `deallocate`) on resources of type `ty` (such as `Microsoft.Compute/virtualMachines`)
+    /// end Failed with `code`, its `message` and a nested detail; in a deployment, the
+    /// resource's creation fails and so does the deployment.
+    pub fn fail_operation(&self, ty: &str, method: &str, code: &str, message: &str, times: usize) {
+        self.shared.world().faults.push(Fault {
+            ty: ty.to_ascii_lowercase(),
+            method: method.to_ascii_lowercase(),
+            code: code.into(),
+            message: message.into(),
+            times,
+        });
+    }
+
+    /// VMs created in `location` end in `AllocationFailed`.
+    pub fn fail_allocation(&self, location: &str) {
+        self.shared.world().no_alloc.push(location.to_ascii_lowercase());
+    }
+
+    /// `size` cannot be had in `location`: creating such a VM is refused with `SkuNotAvailable`.
+    pub fn make_sku_unavailable(&self, location: &str, size: &str) {
+        self.shared.world().no_sku.push((location.to_ascii_lowercase(), size.to_ascii_lowercase()));
+    }
+
+    /// Every token issued so far is expired (401 `ExpiredAuthenticationToken`).
+    pub fn expire_tokens(&self) {
+        for t in self.shared.world().tokens.values_mut() {
+            t.expired = true;
+        }
+    }
+
+    /// The calls so far, as `METHOD /path` (no query).
+    pub fn calls(&self) -> Vec<String> {
+        self.shared.world().calls.clone()
+    }
+
+    /// How many access tokens the token endpoint issued.
+    pub fn tokens_issued(&self) -> usize {
+        self.shared.world().tokens.len()
+    }
+
+    /// A resource (or resource group) by id, as ARM answers it.
+    pub fn get(&self, id: &str) -> Option<Value> {
+        self.shared.world().res.get(&id.to_ascii_lowercase()).map(public)
+    }
+
+    /// The ids of every resource group and resource the fake holds.
+    pub fn leftovers(&self) -> Vec<String> {
+        self.shared.world().res.values().filter_map(|v| v["id"].as_str().map(str::to_string)).collect()
+    }
+
+    /// The value of a vault secret's latest version.
+    pub fn secret(&self, vault: &str, name: &str) -> Option<String> {
+        let w = self.shared.world();
+        let v = w.secrets.get(&format!("{}/{}", vault.to_ascii_lowercase(), name.to_ascii_lowercase()))?;
+        v.last().and_then(|s| s["value"].as_str()).map(str::to_string)
+    }
+
+    /// The directory of the fake's files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for FakeArm {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.shared.port));
+    }
+}
+
+mod tls {
+    //! The fake's certificate: a CA made at start and a server certificate it signs for
+    //! 127.0.0.1 and localhost.
+    use std::sync::Arc;
+
+    pub(super) fn server_config() -> (Arc<rustls::ServerConfig>, String) {
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+        ca.distinguished_name.push(rcgen::DnType::CommonName, "forge fake ARM test CA");
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let mut leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("params");
+        leaf.distinguished_name.push(rcgen::DnType::CommonName, "127.0.0.1");
+        leaf.use_authority_key_identifier_extension = true;
+        leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let key = rcgen::KeyPair::generate().expect("server key");
+        let cert = leaf.signed_by(&key, &issuer).expect("server certificate");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone(), ca_cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .expect("TLS config");
+        (Arc::new(config), ca_cert.pem())
+    }
+}
+
+/// What ARM never answers: secrets in requests, and the fake's hidden state.
+fn public(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("_fake");
+    }
+    if let Some(p) = v.pointer_mut("/properties/osProfile").and_then(Value::as_object_mut) {
+        p.remove("adminPassword");
+        p.remove("customData");
+    }
+    if v["type"] == "Microsoft.KeyVault/vaults/secrets" {
+        if let Some(p) = v["properties"].as_object_mut() {
+            p.remove("value");
+        }
+    }
+    v
+}
+
+fn state(v: &Value) -> &str {
+    v["properties"]["provisioningState"].as_str().unwrap_or("Succeeded")
+}
+
+fn set_state(v: &mut Value, s: &str) {
+    if !v["properties"].is_object() {
+        v["properties"] = json!({});
+    }
+    v["properties"]["provisioningState"] = json!(s);
+}
+
+/// The canonical spelling of a resource type, if the fake knows it.
+fn known_type(ty: &str) -> Option<&'static str> {
+    TYPES.iter().find(|t| t.eq_ignore_ascii_case(ty)).copied()
+}
+
+fn versions_for(ty: &str) -> &'static [&'static str] {
+    let ty = ty.to_ascii_lowercase();
+    API_VERSIONS.iter().find(|(p, _)| ty.starts_with(p)).map(|(_, v)| *v).unwrap_or(&[])
+}
+
+/// The api-version check ARM makes before anything else.
+fn check_api_version(req: &Req, ty: &str) -> Option<Resp> {
+    let Some(v) = req.query.get("api-version") else {
+        return Some(err(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."));
+    };
+    let shape = v.len() >= 10 && v.as_bytes()[..10].iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+    if !shape {
+        return Some(err(400, "InvalidApiVersionParameter", &format!("The api-version '{v}' is invalid. The supported versions are '{}'.", versions_for(ty).join(","))));
+    }
+    let known = versions_for(ty);
+    if known.contains(&v.as_str()) {
+        return None;
+    }
+    let short = ty.split('/').skip(1).collect::<Vec<_>>().join("/");
+    Some(err(
+        400,
+        "NoRegisteredProviderFound",
+        &format!("No registered resource provider found for location '{}' and API version '{v}' for type '{short}'. The supported api-versions are '{}'. The supported locations are '{}'.", LOCATIONS[0], known.join(", "), LOCATIONS.join(", ")),
+    ))
+}
+
+/// A `$filter` ARM's lists take: `tagName eq 'k' [and tagValue eq 'v']`, `resourceType eq 't'`,
+/// `name eq 'n'`, joined by `and`.
+fn filter_ok(v: &Value, filter: &str) -> Result<bool, Resp> {
+    let mut ok = true;
+    let mut tag_name: Option<String> = None;
+    for clause in filter.split(" and ") {
+        let parts: Vec<&str> = clause.trim().splitn(3, ' ').collect();
+        let [field, "eq", lit] = parts.as_slice() else {
+            return Err(err(400, "InvalidFilterInQueryString", &format!("Invalid $filter '{filter}': only 'eq' clauses joined by 'and' are supported.")));
+        };
+        let lit = lit.trim().trim_matches('\'').to_string();
+        match field.to_ascii_lowercase().as_str() {
+            "tagname" => {
+                ok &= v["tags"].as_object().is_some_and(|t| t.keys().any(|k| k.eq_ignore_ascii_case(&lit)));
+                tag_name = Some(lit);
+            }
+            "tagvalue" => {
+                let Some(n) = &tag_name else {
+                    return Err(err(400, "InvalidFilterInQueryString", "tagValue needs a tagName before it."));
+                };
+                ok &= v["tags"].as_object().is_some_and(|t| t.iter().any(|(k, x)| k.eq_ignore_ascii_case(n) && x == &json!(lit)));
+            }
+            "resourcetype" => ok &= v["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(&lit)),
+            "name" => ok &= v["name"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(&lit)),
+            other => return Err(err(400, "InvalidFilterInQueryString", &format!("Invalid $filter: the field '{other}' is not supported."))),
+        }
+    }
+    Ok(ok)
+}
+
+impl Shared {
+    fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn endpoint(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    fn serve(self: Arc<Self>, conn: TcpStream, tls: Arc<rustls::ServerConfig>) {
+        let _ = conn.set_nodelay(true);
+        let Ok(server) = rustls::ServerConnection::new(tls) else { return };
+        let mut r = BufReader::new(rustls::StreamOwned::new(server, conn));
+        while let Some(req) = read_req(&mut r) {
+            if self.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let latency = self.world().latency;
+            if !latency.is_zero() {
+                std::thread::sleep(latency);
+            }
+            let resp = self.handle(&req);
+            let text = match (&resp.body, req.method.as_str()) {
+                (_, "HEAD") | (None, _) => String::new(),
+                (Some(b), _) => b.to_string(),
+            };
+            let mut head = format!("HTTP/1.1 {} {}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n", resp.code, reason(resp.code), text.len());
+            for (k, v) in &resp.headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            let w = r.get_mut();
+            if w.write_all(head.as_bytes()).is_err() || w.write_all(text.as_bytes()).is_err() || w.flush().is_err() {
+                return;
+            }
+        }
+    }
+
+    fn handle(&self, req: &Req) -> Resp {
+        self.world().calls.push(format!("{} {}", req.method, req.path));
+        if let Some(r) = self.aad(req) {
+            return r;
+        }
+        if req.path.starts_with("/_vault/") {
+            return self.vault(req);
+        }
+        if let Some(r) = self.auth(req, &["https://management.azure.com/", "https://management.core.windows.net/", &format!("{}/", self.endpoint())]) {
+            return r;
+        }
+        let mut w = self.world();
+        let read = matches!(req.method.as_str(), "GET" | "HEAD");
+        let (kind, left) = if read {
+            w.reads = w.reads.saturating_sub(1);
+            ("reads", w.reads)
+        } else {
+            w.writes = w.writes.saturating_sub(1);
+            ("writes", w.writes)
+        };
+        w.next += 1;
+        let rid = format!("f0e6e000-0000-4000-8000-{:012x}", w.next);
+        let retry = w.retry_after;
+        let resp = if w.throttle > 0 {
+            w.throttle -= 1;
+            err(429, "SubscriptionRequestsThrottled", &format!("Number of '{}' requests for subscription '{SUBSCRIPTION}' actor '{CLIENT_ID}' exceeded. Please try again after '{retry}' seconds after additional tokens are available.", &kind[..kind.len() - 1]))
+                .header("Retry-After", retry.to_string())
+        } else {
+            self.route(&mut w, req)
+        };
+        resp.header(&format!("x-ms-ratelimit-remaining-subscription-{kind}"), left.to_string())
+            .header("x-ms-request-id", rid.clone())
+            .header("x-ms-correlation-request-id", rid)
+    }
+
+    /// The bearer token check: `None` when the call may go on.
+    fn auth(&self, req: &Req, audiences: &[&str]) -> Option<Resp> {
+        let h = req.headers.get("authorization").map(String::as_str).unwrap_or("");
+        let Some(tok) = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) else {
+            return Some(err(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."));
+        };
+        let w = self.world();
+        match w.tokens.get(tok.trim()) {
+            None => Some(err(401, "InvalidAuthenticationToken", "The access token is invalid.")),
+            Some(t) if t.expired => Some(err(401, "ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time.")),
+            Some(t) if !audiences.iter().any(|a| a.eq_ignore_ascii_case(&t.aud)) => {
+                Some(err(401, "InvalidAuthenticationTokenAudience", &format!("The access token has been obtained for wrong audience or resource '{}'.", t.aud)))
+            }
+            Some(_) => None,
+        }
+    }
+
+    fn route(&self, w: &mut World, req: &Req) -> Resp {
+        let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
+        let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+        let l: Vec<&str> = lower.iter().map(String::as_str).collect();
+        if l.first() != Some(&"subscriptions") {
+            return err(404, "NotFound", &format!("No HTTP resource was found that matches the request URI '{}'.", req.path));
+        }
+        if l.len() == 1 {
+            return check_api_version(req, "Microsoft.Resources").unwrap_or_else(|| Resp::json(200, json!({"value": [self.subscription()]})));
+        }
+        if l[1] != SUBSCRIPTION {
+            return err(404, "SubscriptionNotFound", &format!("The subscription '{}' could not be found.", segs[1]));
+        }
+        // Operation monitors carry the api-version of the call that started them.
+        if l.len() == 8 && l[2] == "providers" && l[4] == "locations" && matches!(l[6], "operations" | "operationresults") {
+            return self.poll(w, segs[7], l[6] == "operationresults");
+        }
+        let ty = if l.len() > 5 && l[4] == "providers" {
+            let types: Vec<&str> = segs[6..].iter().step_by(2).copied().collect();
+            format!("{}/{}", segs[5], types.join("/"))
+        } else if l.len() == 5 && l[2] == "providers" {
+            format!("{}/{}", segs[3], segs[4])
+        } else {
+            "Microsoft.Resources".to_string()
+        };
+        if let Some(r) = check_api_version(req, &ty) {
+            return r;
+        }
+        match (req.method.as_str(), &l[2..]) {
+            ("GET", []) => Resp::json(200, self.subscription()),
+            ("GET", ["locations"]) => Resp::json(
+                200,
+                json!({"value": LOCATIONS.iter().map(|n| json!({"id": format!("/subscriptions/{SUBSCRIPTION}/locations/{n}"),
+                    "name": n, "displayName": n, "regionalDisplayName": n, "type": "Region",
+                    "metadata": {"regionType": "Physical"}})).collect::<Vec<_>>()}),
+            ),
+            ("GET", ["resources"]) => self.list(w, req, &format!("/subscriptions/{SUBSCRIPTION}/"), None),
+            ("GET", ["resourcegroups"]) => {
+                let mut out = Vec::new();
+                for v in w.res.values().filter(|v| v["type"] == "Microsoft.Resources/resourceGroups") {
+                    match filter_ok(v, req.query.get("$filter").map(String::as_str).unwrap_or("")) {
+                        Ok(true) => out.push(public(v)),
+                        Ok(false) => {}
+                        Err(e) if req.query.contains_key("$filter") => return e,
+                        Err(_) => out.push(public(v)),
+                    }
+                }
+                Resp::json(200, json!({"value": out}))
+            }
+            (_, ["resourcegroups", _]) => self.group(w, req, segs[3]),
+            ("GET", ["resourcegroups", _, "resources"]) => {
+                let Some(g) = w.res.get(&group_key(segs[3])) else { return group_missing(segs[3]) };
+                let prefix = format!("{}/", g["id"].as_str().unwrap_or_default().to_ascii_lowercase());
+                self.list(w, req, &prefix, None)
+            }
+            ("GET", ["providers", _, _]) => match known_type(&ty) {
+                Some(t) => self.list(w, req, &format!("/subscriptions/{SUBSCRIPTION}/"), Some(t)),
+                None => bad_type(&ty),
+            },
+            (_, ["resourcegroups", _, "providers", _, ..]) if l.len() >= 7 => self.resource(w, req, &segs),
+            _ => err(404, "NotFound", &format!("No HTTP resource was found that matches the request URI '{}'.", req.path)),
+        }
+    }
+
+    fn subscription(&self) -> Value {
+        json!({"id": format!("/subscriptions/{SUBSCRIPTION}"), "subscriptionId": SUBSCRIPTION, "tenantId": TENANT,
+            "displayName": "forge fake subscription", "state": "Enabled",
+            "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+            "authorizationSource": "RoleBased"})
+    }
+
+    fn list(&self, w: &World, req: &Req, prefix: &str, ty: Option<&str>) -> Resp {
+        let filter = req.query.get("$filter").map(String::as_str).unwrap_or("");
+        let mut out = Vec::new();
+        for (k, v) in &w.res {
+            if !k.starts_with(prefix) || v["type"] == "Microsoft.Resources/resourceGroups" || v["type"] == "Microsoft.Resources/deployments" {
+                continue;
+            }
+            if ty.is_some_and(|t| v["type"] != t) {
+                continue;
+            }
+            if !filter.is_empty() {
+                match filter_ok(v, filter) {
+                    Ok(false) => continue,
+                    Err(e) => return e,
+                    Ok(true) => {}
+                }
+            }
+            out.push(public(v));
+        }
+        Resp::json(200, json!({"value": out}))
+    }
+
+    fn group(&self, w: &mut World, req: &Req, name: &str) -> Resp {
+        let key = group_key(name);
+        match req.method.as_str() {
+            "HEAD" => Resp::empty(if w.res.contains_key(&key) { 204 } else { 404 }),
+            "GET" => w.res.get(&key).map(|g| Resp::json(200, public(g))).unwrap_or_else(|| group_missing(name)),
+            "PUT" | "PATCH" => {
+                let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+                let existing = w.res.get(&key).cloned();
+                if existing.as_ref().is_some_and(|g| state(g) == "Deleting") {
+                    return err(409, "ResourceGroupBeingDeleted", &format!("The resource group '{name}' is in deprovisioning state and cannot perform this operation."));
+                }
+                let location = body["location"].as_str().map(str::to_ascii_lowercase).or_else(|| existing.as_ref().and_then(|g| g["location"].as_str().map(str::to_string)));
+                let Some(location) = location else {
+                    return err(400, "LocationRequired", "The location property is required for this definition.");
+                };
+                if !LOCATIONS.contains(&location.as_str()) {
+                    return err(400, "LocationNotAvailableForResourceGroup", &format!("The provided location '{location}' is not available for resource group. List of available regions is '{}'.", LOCATIONS.join(",")));
+                }
+                let tags = if body["tags"].is_object() { body["tags"].clone() } else { existing.as_ref().map(|g| g["tags"].clone()).unwrap_or(json!({})) };
+                let id = existing.as_ref().and_then(|g| g["id"].as_str().map(str::to_string)).unwrap_or_else(|| format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}"));
+                let g = json!({"id": id, "name": id.rsplit('/').next().unwrap_or(name), "type": "Microsoft.Resources/resourceGroups",
+                    "location": location, "tags": tags, "properties": {"provisioningState": "Succeeded"}});
+                w.res.insert(key, g.clone());
+                Resp::json(if existing.is_some() { 200 } else { 201 }, g)
+            }
+            "DELETE" => {
+                let Some(g) = w.res.get_mut(&key) else { return group_missing(name) };
+                set_state(g, "Deleting");
+                let loc = g["location"].as_str().unwrap_or(LOCATIONS[0]).to_string();
+                let api = req.query.get("api-version").cloned().unwrap_or_default();
+                self.start_op(w, "Microsoft.Resources", &loc, &api, Effect::Remove(key), None, None)
+            }
+            _ => err(405, "MethodNotAllowed", &format!("The requested resource does not support http method '{}'.", req.method)),
+        }
+    }
+
+    /// Starts an operation and answers for it: 202 (or `initial` with its status) with the
+    /// monitor headers.
+    #[allow(clippy::too_many_arguments)]
+    fn start_op(&self, w: &mut World, ns: &str, location: &str, api: &str, effect: Effect, fail: Option<Value>, initial: Option<(u16, Value)>) -> Resp {
+        let id = w.id();
+        let op = Op { ns: ns.into(), location: location.into(), api: api.into(), polls_left: w.polls, status: "InProgress", effect, fail, result: None, start: now_rfc3339(), end: None };
+        w.ops.insert(id.clone(), op);
+        if w.polls == 0 {
+            self.finish(w, &id);
+        }
+        let base = format!("{}/subscriptions/{SUBSCRIPTION}/providers/{ns}/locations/{location}", self.endpoint());
+        let resp = match initial {
+            Some((code, body)) => Resp::json(code, body),
+            None => Resp::empty(202),
+        };
+        resp.header("Azure-AsyncOperation", format!("{base}/operations/{id}?api-version={api}"))
+            .header("Location", format!("{base}/operationResults/{id}?api-version={api}"))
+            .header("Retry-After", w.retry_after.to_string())
+    }
+
+    /// A poll of operation `id`'s status (or result): counts towards its end.
+    fn poll(&self, w: &mut World, id: &str, result: bool) -> Resp {
+        let Some(op) = w.ops.get_mut(id) else {
+            return err(404, "OperationNotFound", &format!("The operation '{id}' was not found."));
+        };
+        if op.status == "InProgress" {
+            op.polls_left = op.polls_left.saturating_sub(1);
+            if op.polls_left == 0 {
+                self.finish(w, id);
+            } else if let Effect::Deploy(k) = &op.effect {
+                let k = k.clone();
+                if let Some(d) = w.res.get_mut(&k) {
+                    set_state(d, "Running");
+                }
+            }
+        }
+        let Some(op) = w.ops.get(id) else { return err(404, "OperationNotFound", id) };
+        let retry = w.retry_after.to_string();
+        if result {
+            let base = format!("{}/subscriptions/{SUBSCRIPTION}/providers/{}/locations/{}", self.endpoint(), op.ns, op.location);
+            return match op.status {
+                "InProgress" => Resp::empty(202).header("Location", format!("{base}/operationResults/{id}?api-version={}", op.api)).header("Retry-After", retry),
+                "Succeeded" => match &op.result {
+                    Some(v) => Resp::json(200, v.clone()),
+                    None => Resp::empty(204),
+                },
+                _ => Resp::json(409, json!({"error": op.fail.clone().unwrap_or(json!({"code": "Canceled", "message": "The operation was canceled."}))})),
+            };
+        }
+        let mut body = json!({"id": format!("/subscriptions/{SUBSCRIPTION}/providers/{}/locations/{}/operations/{id}", op.ns, op.location),
+            "name": id, "status": op.status, "startTime": op.start});
+        if let Some(e) = &op.end {
+            body["endTime"] = json!(e);
+        }
+        if op.status == "Failed" {
+            body["error"] = op.fail.clone().unwrap_or(Value::Null);
+        }
+        if let Some(r) = &op.result {
+            body["properties"] = json!({"output": r});
+        }
+        let resp = Resp::json(200, body);
+        if op.status == "InProgress" {
+            resp.header("Retry-After", retry)
+        } else {
+            resp
+        }
+    }
+
+    /// Ends operation `id`: its effect lands, or the failure it was set to end in.
+    fn finish(&self, w: &mut World, id: &str) {
+        let Some(op) = w.ops.get(id).cloned() else { return };
+        if op.status != "InProgress" {
+            return;
+        }
+        let mut status = "Succeeded";
+        let mut fail = op.fail.clone();
+        let mut result = None;
+        match (&op.effect, &fail) {
+            (Effect::Ready(k), Some(_)) => {
+                if let Some(r) = w.res.get_mut(k) {
+                    set_state(r, "Failed");
+                }
+                status = "Failed";
+            }
+            (Effect::Ready(k), None) => {
+                self.ready(w, k);
+                result = w.res.get(k).map(public);
+            }
+            (Effect::Remove(k), None) => {
+                let k = k.clone();
+                remove_tree(w, &k);
+            }
+            (Effect::Power(k, p), None) => {
+                if let Some(vm) = w.res.get_mut(k) {
+                    vm["_fake"]["power"] = json!(p);
+                    if *p == "captured" {
+                        vm["_fake"]["power"] = json!("deallocated");
+                        result = vm["_fake"]["capture"].clone().as_object().map(|o| Value::Object(o.clone()));
+                    }
+                }
+            }
+            (Effect::Deploy(k), None) => {
+                let k = k.clone();
+                match self.deploy(w, &k) {
+                    Ok(()) => {
+                        if let Some(d) = w.res.get_mut(&k) {
+                            set_state(d, "Succeeded");
+                        }
+                        result = w.res.get(&k).map(public);
+                    }
+                    Err(e) => {
+                        if let Some(d) = w.res.get_mut(&k) {
+                            set_state(d, "Failed");
+                            d["properties"]["error"] = e.clone();
+                        }
+                        fail = Some(e);
+                        status = "Failed";
+                    }
+                }
+            }
+            (Effect::Deploy(k), Some(e)) => {
+                if let Some(d) = w.res.get_mut(k) {
+                    set_state(d, "Failed");
+                    d["properties"]["error"] = e.clone();
+                }
+                status = "Failed";
+            }
+            (_, Some(_)) => status = "Failed",
+        }
+        if let Some(op) = w.ops.get_mut(id) {
+            op.status = status;
+            op.fail = fail;
+            op.result = result;
+            op.end = Some(now_rfc3339());
+        }
+    }
+
+    /// Counts a GET of a resource as a poll of the operations running on it.
+    fn poll_resource(&self, w: &mut World, key: &str) {
+        let running: Vec<String> = w
+            .ops
+            .iter()
+            .filter(|(_, o)| o.status == "InProgress" && matches!(&o.effect, Effect::Ready(k) | Effect::Deploy(k) if k == key))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in running {
+            self.poll(w, &id, false);
+        }
+    }
+
+    /// A resource under a resource group: `segs` is the whole path.
+    fn resource(&self, w: &mut World, req: &Req, segs: &[&str]) -> Resp {
+        let group = segs[3];
+        let ns = segs[5];
+        let rest = &segs[6..];
+        let Some(g) = w.res.get(&group_key(group)).cloned() else { return group_missing(group) };
+        // rest: type/name pairs, then perhaps an action or a collection.
+        let pairs = rest.len() / 2;
+        let types: Vec<&str> = rest.iter().step_by(2).copied().collect();
+        let full_ty = format!("{ns}/{}", types.join("/"));
+        let pair_ty = format!("{ns}/{}", types[..pairs].join("/"));
+        let gid = g["id"].as_str().unwrap_or_default().to_string();
+        let id_of = |n: usize| format!("{gid}/providers/{ns}/{}", rest[..n].join("/"));
+        if rest.len() % 2 == 1 {
+            // A collection or an action on the resource before it.
+            if let Some(t) = known_type(&full_ty) {
+                if req.method != "GET" {
+                    return err(405, "MethodNotAllowed", "Collections only answer GET.");
+                }
+                let prefix = if pairs == 0 { format!("{}/", gid.to_ascii_lowercase()) } else { format!("{}/", id_of(pairs * 2).to_ascii_lowercase()) };
+                return self.list(w, req, &prefix, Some(t));
+            }
+            let Some(t) = known_type(&pair_ty) else { return bad_type(&full_ty) };
+            let key = id_of(pairs * 2).to_ascii_lowercase();
+            let action = rest[rest.len() - 1].to_ascii_lowercase();
+            if t == "Microsoft.Resources/deployments" && action == "validate" && req.method == "POST" {
+                return self.validate(w, &g, &id_of(pairs * 2), req);
+            }
+            if !w.res.contains_key(&key) {
+                return not_found(t, rest[rest.len() - 2], group);
+            }
+            return self.action(w, req, t, &key, &action);
+        }
+        let Some(t) = known_type(&full_ty) else { return bad_type(&full_ty) };
+        let id = id_of(rest.len());
+        let key = id.to_ascii_lowercase();
+        let name = rest[rest.len() - 1];
+        match req.method.as_str() {
+            "GET" | "HEAD" => {
+                self.poll_resource(w, &key);
+                match w.res.get(&key) {
+                    Some(v) => Resp::json(200, public(v)),
+                    None if t == "Microsoft.Resources/deployments" => err(404, "DeploymentNotFound", &format!("Deployment '{name}' could not be found.")),
+                    None => not_found(t, name, group),
+                }
+            }
+            "PUT" => {
+                let body: Value = match serde_json::from_slice(&req.body) {
+                    Ok(v @ Value::Object(_)) => v,
+                    _ => return err(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized."),
+                };
+                let api = req.query.get("api-version").cloned().unwrap_or_default();
+                if t == "Microsoft.Resources/deployments" {
+                    return self.put_deployment(w, &g, &id, name, body, &api);
+                }
+                if w.res.get(&key).is_some_and(|r| matches!(state(r), "Creating" | "Updating" | "Deleting")) {
+                    return err(409, "OperationNotAllowed", &format!("Another operation on this or a dependent resource is in progress: {name} is {}.", state(&w.res[&key])));
+                }
+                let existed = w.res.contains_key(&key);
+                let v = match self.prepare(w, &g, t, &id, body) {
+                    Ok(v) => v,
+                    Err(e) => return e,
+                };
+                let loc = v["location"].as_str().unwrap_or(LOCATIONS[0]).to_string();
+                let mut v = v;
+                set_state(&mut v, if existed { "Updating" } else { "Creating" });
+                let fail = take_fault(w, t, "put").or_else(|| alloc_failure(w, t, &v));
+                w.res.insert(key.clone(), v.clone());
+                self.start_op(w, ns, &loc, &api, Effect::Ready(key), fail, Some((if existed { 200 } else { 201 }, public(&v))))
+            }
+            "DELETE" => {
+                let Some(v) = w.res.get(&key).cloned() else { return Resp::empty(204) };
+                if let Some(e) = delete_conflict(w, t, &key, &v) {
+                    return e;
+                }
+                let api = req.query.get("api-version").cloned().unwrap_or_default();
+                let loc = v["location"].as_str().unwrap_or(LOCATIONS[0]).to_string();
+                if let Some(r) = w.res.get_mut(&key) {
+                    set_state(r, "Deleting");
+                }
+                let fail = take_fault(w, t, "delete");
+                self.start_op(w, ns, &loc, &api, Effect::Remove(key), fail, None)
+            }
+            _ => err(405, "MethodNotAllowed", &format!("The requested resource does not support http method '{}'.", req.method)),
+        }
+    }
+
+    /// Checks a resource's body and makes what ARM stores (not yet provisioned).
+    fn prepare(&self, w: &mut World, g: &Value, t: &str, id: &str, body: Value) -> Result<Value, Resp> {
+        let group = g["name"].as_str().unwrap_or_default();
+        let name = id.rsplit('/').next().unwrap_or_default().to_string();
+        let parent = id.rsplitn(3, '/').nth(2).unwrap_or_default().to_ascii_lowercase();
+        let child = t.matches('/').count() > 1;
+        if child && !w.res.contains_key(&parent) {
+            return Err(err(404, "ParentResourceNotFound", &format!("Can not perform requested operation on nested resource. Parent resource '{}' not found.", parent.rsplit('/').next().unwrap_or_default())));
+        }
+        let mut v = body;
+        let location = match v["location"].as_str() {
+            Some(l) => l.to_ascii_lowercase().replace(' ', ""),
+            None if child => w.res.get(&parent).and_then(|p| p["location"].as_str()).unwrap_or(LOCATIONS[0]).to_string(),
+            None => return Err(err(400, "LocationRequired", "The location property is required for this definition.")),
+        };
+        if !LOCATIONS.contains(&location.as_str()) {
+            return Err(err(400, "LocationNotAvailableForResourceType", &format!("The provided location '{location}' is not available for resource type '{t}'. List of available regions for the resource type is '{}'.", LOCATIONS.join(","))));
+        }
+        let existing = w.res.get(&id.to_ascii_lowercase()).cloned();
+        v["id"] = json!(id);
+        v["name"] = json!(name);
+        v["type"] = json!(t);
+        if !child || v.get("location").is_some() {
+            v["location"] = json!(location);
+        }
+        if !v["tags"].is_object() {
+            v["tags"] = json!({});
+        }
+        if !v["properties"].is_object() {
+            v["properties"] = json!({});
+        }
+        if let Some(f) = existing.as_ref().and_then(|e| e.get("_fake").cloned()) {
+            v["_fake"] = f;
+        }
+        let p = v["properties"].clone();
+        let refs = |w: &World, path: &str| -> Result<(), Resp> {
+            if let Some(r) = p.pointer(path).and_then(Value::as_str) {
+                if !w.res.contains_key(&r.to_ascii_lowercase()) {
+                    return Err(err(400, "InvalidResourceReference", &format!("Resource {r} referenced by resource {id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.")));
+                }
+            }
+            Ok(())
+        };
+        match t {
+            "Microsoft.Compute/virtualMachines" => {
+                let size = p["hardwareProfile"]["vmSize"].as_str().unwrap_or_default();
+                if !VM_SIZES.iter().any(|s| s.eq_ignore_ascii_case(size)) || w.no_sku.iter().any(|(l, s)| *l == location && s.eq_ignore_ascii_case(size)) {
+                    return Err(err(409, "SkuNotAvailable", &format!("The requested VM size '{size}' is currently not available in location '{location}'. Please try another size or deploy to a different location or different zone. See https://aka.ms/azureskunotavailable for details.")));
+                }
+                let nics = p["networkProfile"]["networkInterfaces"].as_array().cloned().unwrap_or_default();
+                if nics.is_empty() && existing.is_none() {
+                    return Err(err(400, "InvalidParameter", "Required parameter 'networkProfile' is missing (null).").target("networkProfile"));
+                }
+                for n in &nics {
+                    let nid = n["id"].as_str().unwrap_or_default();
+                    if !w.res.contains_key(&nid.to_ascii_lowercase()) {
+                        return Err(err(400, "NotFound", &format!("Resource {nid} not found.")));
+                    }
+                }
+                if existing.is_none() {
+                    if p["storageProfile"]["imageReference"].is_null() && p["storageProfile"]["osDisk"]["createOption"].as_str() != Some("Attach") {
+                        return Err(err(400, "InvalidParameter", "Required parameter 'imageReference' is missing (null).").target("imageReference"));
+                    }
+                    if let Some(img) = p["storageProfile"]["imageReference"]["id"].as_str() {
+                        if !w.res.contains_key(&img.to_ascii_lowercase()) {
+                            return Err(err(404, "NotFound", &format!("The Image '{img}' cannot be found in '{location}' region.")));
+                        }
+                    }
+                    let vm_id = w.id();
+                    v["properties"]["vmId"] = json!(vm_id);
+                    v["_fake"] = json!({"power": "creating", "generalized": false});
+                }
+            }
+            "Microsoft.Network/networkInterfaces" => {
+                let configs = p["ipConfigurations"].as_array().cloned().unwrap_or_default();
+                for (i, c) in configs.iter().enumerate() {
+                    for path in ["/subnet/id", "/publicIPAddress/id"] {
+                        if let Some(r) = c["properties"].pointer(path).and_then(Value::as_str) {
+                            if !w.res.contains_key(&r.to_ascii_lowercase()) {
+                                return Err(err(400, "InvalidResourceReference", &format!("Resource {r} referenced by resource {id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.")));
+                            }
+                        }
+                    }
+                    v["properties"]["ipConfigurations"][i]["id"] = json!(format!("{id}/ipConfigurations/{}", c["name"].as_str().unwrap_or("ipconfig")));
+                    v["properties"]["ipConfigurations"][i]["properties"]["privateIPAddress"] = json!("127.0.0.1");
+                }
+                refs(w, "/networkSecurityGroup/id")?;
+            }
+            "Microsoft.Network/virtualNetworks/subnets" => refs(w, "/networkSecurityGroup/id")?,
+            "Microsoft.Network/virtualNetworks" => {
+                for s in p["subnets"].as_array().cloned().unwrap_or_default() {
+                    if let Some(r) = s["properties"]["networkSecurityGroup"]["id"].as_str() {
+                        if !w.res.contains_key(&r.to_ascii_lowercase()) {
+                            return Err(err(400, "InvalidResourceReference", &format!("Resource {r} referenced by resource {id} was not found.")));
+                        }
+                    }
+                }
+            }
+            "Microsoft.Compute/disks" | "Microsoft.Compute/snapshots" => {
+                let cd = &p["creationData"];
+                let opt = cd["createOption"].as_str().unwrap_or_default();
+                if opt.is_empty() {
+                    return Err(err(400, "InvalidParameter", "Required parameter 'creationData.createOption' is missing (null).").target("creationData.createOption"));
+                }
+                for k in ["sourceResourceId", "imageReference/id"] {
+                    if let Some(r) = cd.pointer(&format!("/{k}")).and_then(Value::as_str) {
+                        if !w.res.contains_key(&r.to_ascii_lowercase()) {
+                            return Err(err(404, "NotFound", &format!("Resource {r} is not found.")));
+                        }
+                    }
+                }
+                let size = p["diskSizeGB"].as_u64().or_else(|| {
+                    cd["sourceResourceId"].as_str().and_then(|r| w.res.get(&r.to_ascii_lowercase())).and_then(|s| s["properties"]["diskSizeGB"].as_u64())
+                });
+                v["properties"]["diskSizeGB"] = json!(size.unwrap_or(30));
+                if t == "Microsoft.Compute/disks" {
+                    v["properties"]["diskState"] = json!("Unattached");
+                }
+                v["properties"]["timeCreated"] = json!(now_rfc3339());
+            }
+            "Microsoft.Compute/images" => {
+                if let Some(src) = p["sourceVirtualMachine"]["id"].as_str() {
+                    let Some(vm) = w.res.get(&src.to_ascii_lowercase()) else {
+                        return Err(err(404, "NotFound", &format!("The Resource '{src}' was not found.")));
+                    };
+                    if vm["_fake"]["generalized"] != true {
+                        return Err(err(409, "OperationNotAllowed", &format!("The source virtual machine '{src}' must be generalized before an image can be created from it (deprovision the guest, deallocate and generalize the VM).")));
+                    }
+                    let os = &vm["properties"]["storageProfile"]["osDisk"];
+                    v["properties"]["storageProfile"] = json!({"osDisk": {"osType": os["osType"].as_str().unwrap_or("Linux"), "osState": "Generalized",
+                        "managedDisk": os["managedDisk"], "caching": "ReadWrite", "diskSizeGB": os["diskSizeGB"].as_u64().unwrap_or(30),
+                        "storageAccountType": "Standard_LRS"}, "dataDisks": []});
+                } else {
+                    let os = &p["storageProfile"]["osDisk"];
+                    if os.is_null() {
+                        return Err(err(400, "InvalidParameter", "Either 'sourceVirtualMachine' or 'storageProfile.osDisk' must be given.").target("storageProfile"));
+                    }
+                    for k in ["/managedDisk/id", "/snapshot/id"] {
+                        if let Some(r) = os.pointer(k).and_then(Value::as_str) {
+                            if !w.res.contains_key(&r.to_ascii_lowercase()) {
+                                return Err(err(404, "NotFound", &format!("Resource {r} is not found.")));
+                            }
+                        }
+                    }
+                }
+                if v["properties"]["hyperVGeneration"].is_null() {
+                    v["properties"]["hyperVGeneration"] = json!("V1");
+                }
+            }
+            "Microsoft.Compute/galleries" => {
+                v["properties"]["identifier"] = json!({"uniqueName": format!("{SUBSCRIPTION}-{}", name.to_uppercase())});
+            }
+            "Microsoft.Compute/galleries/images" => {
+                for k in ["publisher", "offer", "sku"] {
+                    if p["identifier"][k].as_str().unwrap_or_default().is_empty() {
+                        return Err(err(400, "InvalidParameter", &format!("Required parameter 'identifier.{k}' is missing (null).")).target(&format!("galleryImage.properties.identifier.{k}")));
+                    }
+                }
+                for k in ["osType", "osState"] {
+                    if p[k].is_null() {
+                        return Err(err(400, "InvalidParameter", &format!("Required parameter '{k}' is missing (null).")).target(&format!("galleryImage.properties.{k}")));
+                    }
+                }
+            }
+            "Microsoft.Compute/galleries/images/versions" => {
+                let sp = &p["storageProfile"];
+                let src = sp["source"]["id"].as_str().or_else(|| sp["source"]["virtualMachineId"].as_str()).or_else(|| sp["osDiskImage"]["source"]["id"].as_str());
+                let Some(src) = src else {
+                    return Err(err(400, "InvalidParameter", "Required parameter 'storageProfile.source' is missing (null).").target("galleryImageVersion.properties.storageProfile.source"));
+                };
+                let Some(s) = w.res.get(&src.to_ascii_lowercase()) else {
+                    return Err(err(404, "NotFound", &format!("The source resource '{src}' was not found.")));
+                };
+                if s["type"] == "Microsoft.Compute/virtualMachines" && s["_fake"]["generalized"] != true {
+                    let image = w.res.get(&parent).map(|i| i["properties"]["osState"].clone()).unwrap_or(Value::Null);
+                    if image == "Generalized" {
+                        return Err(err(409, "OperationNotAllowed", &format!("The source virtual machine '{src}' must be generalized for a generalized gallery image.")));
+                    }
+                }
+                let mut regions = p["publishingProfile"]["targetRegions"].as_array().cloned().unwrap_or_default();
+                if regions.is_empty() {
+                    regions.push(json!({"name": location, "regionalReplicaCount": 1}));
+                }
+                let mut summary = Vec::new();
+                for r in &regions {
+                    let n = r["name"].as_str().unwrap_or_default().to_ascii_lowercase().replace(' ', "");
+                    if !LOCATIONS.contains(&n.as_str()) {
+                        return Err(err(400, "InvalidParameter", &format!("The region '{n}' is not available; regions: {}.", LOCATIONS.join(", "))).target("galleryImageVersion.properties.publishingProfile.targetRegions"));
+                    }
+                    summary.push(json!({"region": n, "state": "Completed", "progress": 100}));
+                }
+                v["properties"]["publishingProfile"]["targetRegions"] = json!(regions);
+                v["properties"]["publishingProfile"]["publishedDate"] = json!(now_rfc3339());
+                v["properties"]["replicationStatus"] = json!({"aggregatedState": "Completed", "summary": summary});
+            }
+            "Microsoft.KeyVault/vaults" => {
+                if p["tenantId"].as_str().is_none() || p["sku"]["name"].as_str().is_none() {
+                    return Err(err(400, "BadRequest", "The parameters 'properties.tenantId' and 'properties.sku' are required."));
+                }
+                v["properties"]["vaultUri"] = json!(format!("{}/_vault/{}/", self.endpoint(), name.to_ascii_lowercase()));
+            }
+            "Microsoft.KeyVault/vaults/secrets" => {
+                if p["value"].as_str().is_none() {
+                    return Err(err(400, "BadRequest", "The parameter 'properties.value' is required."));
+                }
+            }
+            _ => {}
+        }
+        let _ = group;
+        Ok(v)
+    }
+
+    /// The side effects of a resource becoming ready.
+    fn ready(&self, w: &mut World, key: &str) {
+        let Some(mut v) = w.res.get(key).cloned() else { return };
+        set_state(&mut v, "Succeeded");
+        let id = v["id"].as_str().unwrap_or_default().to_string();
+        let loc = v["location"].clone();
+        let gid = id.split("/providers/").next().unwrap_or_default().to_string();
+        match v["type"].as_str().unwrap_or_default() {
+            "Microsoft.Network/virtualNetworks" => {
+                let subnets = v["properties"]["subnets"].as_array().cloned().unwrap_or_default();
+                let mut out = Vec::new();
+                for s in subnets {
+                    let n = s["name"].as_str().unwrap_or("default");
+                    let sid = format!("{id}/subnets/{n}");
+                    let mut sub = json!({"id": sid, "name": n, "type": "Microsoft.Network/virtualNetworks/subnets", "properties": s["properties"]});
+                    set_state(&mut sub, "Succeeded");
+                    out.push(sub.clone());
+                    w.res.insert(sid.to_ascii_lowercase(), sub);
+                }
+                v["properties"]["subnets"] = json!(out);
+            }
+            "Microsoft.Network/publicIPAddresses" => {
+                v["properties"]["ipAddress"] = json!("127.0.0.1");
+                if let Some(label) = v["properties"]["dnsSettings"]["domainNameLabel"].as_str() {
+                    v["properties"]["dnsSettings"]["fqdn"] = json!(format!("{label}.{}.cloudapp.azure.com", loc.as_str().unwrap_or_default()));
+                }
+            }
+            "Microsoft.Compute/virtualMachines" if v["_fake"]["power"] == "creating" => {
+                v["_fake"]["power"] = json!("running");
+                let os = v["properties"]["storageProfile"]["osDisk"].clone();
+                if os["managedDisk"]["id"].is_null() {
+                    let vmname = v["name"].as_str().unwrap_or_default();
+                    let dname = os["name"].as_str().map(str::to_string).unwrap_or_else(|| format!("{vmname}_OsDisk_1_{:032x}", w.next));
+                    let did = format!("{gid}/providers/Microsoft.Compute/disks/{dname}");
+                    let os_type = if v["properties"]["osProfile"]["windowsConfiguration"].is_object() { "Windows" } else { "Linux" };
+                    let size = os["diskSizeGB"].as_u64().unwrap_or(30);
+                    let disk = json!({"id": did, "name": dname, "type": "Microsoft.Compute/disks", "location": loc, "tags": {},
+                        "managedBy": id, "sku": {"name": "Standard_LRS"},
+                        "properties": {"osType": os_type, "diskSizeGB": size, "diskState": "Attached", "provisioningState": "Succeeded",
+                            "creationData": {"createOption": "FromImage", "imageReference": v["properties"]["storageProfile"]["imageReference"]},
+                            "timeCreated": now_rfc3339()}});
+                    w.res.insert(did.to_ascii_lowercase(), disk);
+                    v["properties"]["storageProfile"]["osDisk"] = json!({"osType": os_type, "name": dname, "createOption": os["createOption"].as_str().unwrap_or("FromImage"),
+                        "caching": os["caching"].as_str().unwrap_or("ReadWrite"), "diskSizeGB": size,
+                        "deleteOption": os["deleteOption"].as_str().unwrap_or("Detach"),
+                        "managedDisk": {"id": did, "storageAccountType": os["managedDisk"]["storageAccountType"].as_str().unwrap_or("Standard_LRS")}});
+                }
+            }
+            "Microsoft.KeyVault/vaults/secrets" => {
+                let vault = v["id"].as_str().unwrap_or_default().split('/').rev().nth(2).unwrap_or_default().to_ascii_lowercase();
+                let name = v["name"].as_str().unwrap_or_default().to_ascii_lowercase();
+                let value = v["properties"]["value"].clone();
+                self.store_secret(w, &vault, &name, value);
+                let uri = format!("{}/_vault/{vault}/secrets/{name}", self.endpoint());
+                v["properties"]["secretUri"] = json!(uri);
+            }
+            _ => {}
+        }
+        w.res.insert(key.to_string(), v);
+    }
+
+    fn store_secret(&self, w: &mut World, vault: &str, name: &str, value: Value) -> Value {
+        let version = format!("{:032x}", w.next + 0xf0e6);
+        w.next += 1;
+        let now = now_secs();
+        let s = json!({"value": value, "id": format!("{}/_vault/{vault}/secrets/{name}/{version}", self.endpoint()),
+            "attributes": {"enabled": true, "created": now, "updated": now, "recoveryLevel": "Purgeable"}});
+        w.secrets.entry(format!("{vault}/{name}")).or_default().push(s.clone());
+        s
+    }
+
+    fn action(&self, w: &mut World, req: &Req, t: &str, key: &str, action: &str) -> Resp {
+        let api = req.query.get("api-version").cloned().unwrap_or_default();
+        let v = w.res.get(key).cloned().unwrap_or(Value::Null);
+        let name = v["name"].as_str().unwrap_or_default().to_string();
+        let loc = v["location"].as_str().unwrap_or(LOCATIONS[0]).to_string();
+        let ns = t.split('/').next().unwrap_or_default().to_string();
+        let power = v["_fake"]["power"].as_str().unwrap_or("running").to_string();
+        let busy = matches!(state(&v), "Creating" | "Updating" | "Deleting");
+        match (t, req.method.as_str(), action) {
+            ("Microsoft.Compute/virtualMachines", "GET", "instanceview") => {
+                let mut statuses = vec![json!({"code": format!("ProvisioningState/{}", state(&v).to_lowercase()), "level": "Info",
+                    "displayStatus": format!("Provisioning {}", state(&v).to_lowercase())})];
+                let ps = if power == "creating" { "starting" } else { power.as_str() };
+                statuses.push(json!({"code": format!("PowerState/{ps}"), "level": "Info", "displayStatus": format!("VM {ps}")}));
+                if v["_fake"]["generalized"] == true {
+                    statuses.push(json!({"code": "OSState/generalized", "level": "Info", "displayStatus": "VM generalized"}));
+                }
+                Resp::json(200, json!({"computerName": v["properties"]["osProfile"]["computerName"], "statuses": statuses,
+                    "vmAgent": {"vmAgentVersion": "Unknown", "statuses": []}, "disks": []}))
+            }
+            ("Microsoft.Compute/virtualMachines", "POST", "deallocate" | "poweroff" | "start" | "restart") if busy => {
+                err(409, "OperationNotAllowed", &format!("Operation '{action}' is not allowed on VM '{name}' since the VM is {}.", state(&v).to_lowercase()))
+            }
+            ("Microsoft.Compute/virtualMachines", "POST", "deallocate" | "poweroff" | "start" | "restart") => {
+                let to = match action {
+                    "deallocate" => "deallocated",
+                    "poweroff" => "stopped",
+                    _ => "running",
+                };
+                if action != "deallocate" && v["_fake"]["generalized"] == true {
+                    return err(409, "OperationNotAllowed", &format!("Operation '{action}' is not allowed on VM '{name}' since the VM is generalized."));
+                }
+                let fail = take_fault(w, t, action);
+                self.start_op(w, &ns, &loc, &api, Effect::Power(key.to_string(), to), fail, None)
+            }
+            ("Microsoft.Compute/virtualMachines", "POST", "generalize") => {
+                if power == "running" || power == "creating" {
+                    return err(409, "OperationNotAllowed", &format!("Operation 'generalize' is not allowed on VM '{name}' since the VM is running. Please stop or deallocate the VM and retry."));
+                }
+                if let Some(vm) = w.res.get_mut(key) {
+                    vm["_fake"]["generalized"] = json!(true);
+                }
+                Resp::empty(200)
+            }
+            ("Microsoft.Compute/virtualMachines", "POST", "capture") => {
+                if v["_fake"]["generalized"] != true {
+                    return err(409, "OperationNotAllowed", &format!("Capture operation cannot be completed because the VM '{name}' is not generalized."));
+                }
+                let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+                let (Some(prefix), Some(container)) = (body["vhdPrefix"].as_str(), body["destinationContainerName"].as_str()) else {
+                    return err(400, "InvalidParameter", "Required parameters 'vhdPrefix' and 'destinationContainerName' are missing.");
+                };
+                let uid = w.id();
+                let uri = format!("https://forgefake.blob.core.windows.net/system/Microsoft.Compute/Images/{container}/{prefix}-osDisk.{uid}.vhd");
+                let out = json!({"$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json",
+                    "contentVersion": "1.0.0.0", "parameters": {"vmName": {"type": "string"}},
+                    "resources": [{"name": "[parameters('vmName')]", "type": "Microsoft.Compute/virtualMachines", "location": loc,
+                        "properties": {"storageProfile": {"osDisk": {"osType": v["properties"]["storageProfile"]["osDisk"]["osType"], "name": format!("{prefix}-osDisk.{uid}.vhd"),
+                            "createOption": "FromImage", "image": {"uri": uri}, "caching": "ReadWrite"}}}}]});
+                if let Some(vm) = w.res.get_mut(key) {
+                    vm["_fake"]["capture"] = out;
+                }
+                let fail = take_fault(w, t, "capture");
+                self.start_op(w, &ns, &loc, &api, Effect::Power(key.to_string(), "captured"), fail, None)
+            }
+            ("Microsoft.Resources/deployments", "POST", "cancel") => {
+                if !matches!(state(&v), "Accepted" | "Running") {
+                    return err(409, "DeploymentCannotBeCancelled", &format!("The deployment '{name}' cannot be canceled: it is {}.", state(&v)));
+                }
+                let ids: Vec<String> = w.ops.iter().filter(|(_, o)| o.status == "InProgress" && matches!(&o.effect, Effect::Deploy(k) if k == key)).map(|(i, _)| i.clone()).collect();
+                for i in ids {
+                    if let Some(o) = w.ops.get_mut(&i) {
+                        o.status = "Canceled";
+                        o.fail = Some(json!({"code": "DeploymentCanceled", "message": "The deployment was canceled."}));
+                        o.end = Some(now_rfc3339());
+                    }
+                }
+                if let Some(d) = w.res.get_mut(key) {
+                    set_state(d, "Canceled");
+                }
+                Resp::empty(204)
+            }
+            ("Microsoft.Resources/deployments", "GET", "operations") => {
+                let ops = v["_fake"]["operations"].clone();
+                Resp::json(200, json!({"value": if ops.is_array() { ops } else { json!([]) }}))
+            }
+            _ => err(404, "NotFound", &format!("The operation '{action}' ({}) is not supported on '{t}'.", req.method)),
+        }
+    }
+}
+
+impl Resp {
+    /// Sets ARM's `target` on an error answer.
+    fn target(mut self, target: &str) -> Resp {
+        if let Some(e) = self.body.as_mut().and_then(|b| b.get_mut("error")) {
+            e["target"] = json!(target);
+        }
+        self
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        429 => "Too Many Requests",
+        _ => "Error",
+    }
+}
+
+fn group_key(name: &str) -> String {
+    format!("/subscriptions/{SUBSCRIPTION}/resourcegroups/{name}").to_ascii_lowercase()
+}
+
+fn group_missing(name: &str) -> Resp {
+    err(404, "ResourceGroupNotFound", &format!("Resource group '{name}' could not be found."))
+}
+
+fn bad_type(ty: &str) -> Resp {
+    let (ns, t) = ty.split_once('/').unwrap_or((ty, ""));
+    err(400, "InvalidResourceType", &format!("The resource type '{t}' could not be found in the namespace '{ns}' for api version in the fake."))
+}
+
+/// Removes `key` and everything under it.
+fn remove_tree(w: &mut World, key: &str) {
+    let prefix = format!("{key}/");
+    let gone: Vec<String> = w.res.keys().filter(|k| *k == key || k.starts_with(&prefix)).cloned().collect();
+    for k in gone {
+        if let Some(v) = w.res.remove(&k) {
+            // A deleted VM leaves its OS disk detached (unless its deleteOption is Delete).
+            if v["type"] == "Microsoft.Compute/virtualMachines" {
+                let os = &v["properties"]["storageProfile"]["osDisk"];
+                if let Some(d) = os["managedDisk"]["id"].as_str() {
+                    let dk = d.to_ascii_lowercase();
+                    if os["deleteOption"] == "Delete" {
+                        w.res.remove(&dk);
+                    } else if let Some(disk) = w.res.get_mut(&dk) {
+                        disk["properties"]["diskState"] = json!("Unattached");
+                        if let Some(o) = disk.as_object_mut() {
+                            o.remove("managedBy");
+                        }
+                    }
+                }
+            }
+            if v["type"] == "Microsoft.KeyVault/vaults" {
+                let vault = v["name"].as_str().unwrap_or_default().to_ascii_lowercase();
+                w.secrets.retain(|k, _| !k.starts_with(&format!("{vault}/")));
+            }
+        }
+    }
+}
+
+/// What ARM refuses to delete: a disk a VM holds, a NIC a VM uses, a gallery or gallery image
+/// with children.
+fn delete_conflict(w: &World, t: &str, key: &str, v: &Value) -> Option<Resp> {
+    let name = v["name"].as_str().unwrap_or_default();
+    match t {
+        "Microsoft.Compute/disks" if v["properties"]["diskState"] == "Attached" => Some(err(
+            409,
+            "OperationNotAllowed",
+            &format!("Disk {name} is attached to VM {}.", v["managedBy"].as_str().unwrap_or_default()),
+        )),
+        "Microsoft.Network/networkInterfaces" => {
+            let used = w.res.values().any(|vm| {
+                vm["properties"]["networkProfile"]["networkInterfaces"].as_array().is_some_and(|n| n.iter().any(|n| n["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(v["id"].as_str().unwrap_or_default()))))
+            });
+            used.then(|| err(400, "NicInUse", &format!("Network Interface {} is used by existing resource. In order to delete the network interface, it must be dissociated from the resource.", v["id"].as_str().unwrap_or_default())))
+        }
+        "Microsoft.Compute/galleries" | "Microsoft.Compute/galleries/images" => {
+            let prefix = format!("{key}/");
+            w.res.keys().any(|k| k.starts_with(&prefix)).then(|| err(409, "CannotDeleteResource", &format!("Can not delete resource before nested resources are deleted: '{name}' is not empty.")))
+        }
+        _ => None,
+    }
+}
+
+/// Takes an injected failure for `method` on type `t`: ARM's error with a nested detail.
+fn take_fault(w: &mut World, t: &str, method: &str) -> Option<Value> {
+    let f = w.faults.iter_mut().find(|f| f.times > 0 && f.ty.eq_ignore_ascii_case(t) && f.method == method)?;
+    f.times -= 1;
+    Some(json!({"code": f.code, "message": f.message, "details": [{"code": "InternalOperationError", "message": format!("{} (an injected failure of {method} on {t})", f.message)}]}))
+}
+
+fn alloc_failure(w: &World, t: &str, v: &Value) -> Option<Value> {
+    let loc = v["location"].as_str().unwrap_or_default();
+    (t == "Microsoft.Compute/virtualMachines" && w.no_alloc.iter().any(|l| l == loc)).then(|| {
+        json!({"code": "AllocationFailed", "message": format!("Allocation failed. We do not have sufficient capacity for the requested VM size in this region ({loc}). Read more about improving likelihood of allocation success at http://aka.ms/allocation-guidance")})
+    })
+}
+
+/// The order a deployment creates its resources in.
+fn rank(t: &str) -> usize {
+    TYPES.iter().position(|x| x.eq_ignore_ascii_case(t)).unwrap_or(TYPES.len())
+}
+
+impl Shared {
+    fn put_deployment(&self, w: &mut World, g: &Value, id: &str, name: &str, body: Value, api: &str) -> Resp {
+        let key = id.to_ascii_lowercase();
+        if w.res.get(&key).is_some_and(|d| matches!(state(d), "Accepted" | "Running")) {
+            return err(409, "DeploymentActive", &format!("The deployment '{name}' is already running."));
+        }
+        let resources = match self.evaluate(w, g, &body) {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        let props = &body["properties"];
+        let mut params = json!({});
+        if let Some(ps) = props["parameters"].as_object() {
+            for (k, v) in ps {
+                let ty = props["template"]["parameters"][k]["type"].as_str().unwrap_or("String");
+                params[k] = if ty.eq_ignore_ascii_case("securestring") {
+                    json!({"type": "SecureString"})
+                } else {
+                    json!({"type": ty, "value": v["value"]})
+                };
+            }
+        }
+        let loc = g["location"].as_str().unwrap_or(LOCATIONS[0]).to_string();
+        let d = json!({"id": id, "name": name, "type": "Microsoft.Resources/deployments", "tags": body["tags"].as_object().cloned().unwrap_or_default(),
+            "properties": {"provisioningState": "Accepted", "timestamp": now_rfc3339(), "duration": "PT0S",
+                "correlationId": w.id(), "mode": props["mode"].as_str().unwrap_or("Incremental"), "parameters": params,
+                "outputs": {}, "outputResources": [], "dependencies": [], "templateHash": format!("{}", resources.len())},
+            "_fake": {"resources": resources}});
+        let fail = take_fault(w, "Microsoft.Resources/deployments", "put");
+        w.res.insert(key.clone(), d.clone());
+        self.start_op(w, "Microsoft.Resources", &loc, api, Effect::Deploy(key), fail, Some((201, public(&d))))
+    }
+
+    /// A deployment body's template, evaluated: its resources (ids, bodies) in creation order,
+    /// or `InvalidTemplate`.
+    fn evaluate(&self, w: &World, g: &Value, body: &Value) -> Result<Vec<Value>, Resp> {
+        let invalid = |msg: String| err(400, "InvalidTemplate", &format!("Deployment template validation failed: '{msg}'."));
+        let props = &body["properties"];
+        if props["templateLink"].is_object() {
+            return Err(invalid("templateLink is not modelled by the fake: send the template inline".into()));
+        }
+        let tpl = &props["template"];
+        if !tpl.is_object() {
+            return Err(err(400, "InvalidDeployment", "The 'properties.template' of the deployment is missing."));
+        }
+        let mode = props["mode"].as_str().unwrap_or("");
+        if !mode.eq_ignore_ascii_case("Incremental") && !mode.eq_ignore_ascii_case("Complete") {
+            return Err(err(400, "InvalidDeploymentMode", "The deployment mode must be 'Incremental' or 'Complete'."));
+        }
+        let given = props["parameters"].as_object().cloned().unwrap_or_default();
+        let declared = tpl["parameters"].as_object().cloned().unwrap_or_default();
+        for k in given.keys() {
+            if !declared.contains_key(k) {
+                return Err(invalid(format!("The template parameters '{k}' in the parameters file are not valid; they are not present in the original template")));
+            }
+        }
+        let group = g["name"].as_str().unwrap_or_default();
+        let group_location = g["location"].as_str().unwrap_or_default();
+        let empty = Map::new();
+        let variables = tpl["variables"].as_object().unwrap_or(&empty);
+        let mut scope = template::Scope { subscription: SUBSCRIPTION, tenant: TENANT, group, group_location, parameters: Map::new(), variables };
+        for (k, decl) in &declared {
+            let v = match given.get(k) {
+                Some(p) if p.get("reference").is_some() => return Err(invalid(format!("The parameter '{k}' is a Key Vault reference, which the fake does not model"))),
+                Some(p) => p["value"].clone(),
+                None => match decl.get("defaultValue") {
+                    Some(d) => template::eval_value(d, &scope).map_err(&invalid)?,
+                    None => return Err(invalid(format!("The value for the template parameter '{k}' at line '1' and column '1' is not provided"))),
+                },
+            };
+            scope.parameters.insert(k.clone(), v);
+        }
+        let mut out = Vec::new();
+        for (i, r) in tpl["resources"].as_array().cloned().unwrap_or_default().iter().enumerate() {
+            if r.get("copy").is_some() {
+                return Err(invalid(format!("The template resource at index {i} uses 'copy', which the fake does not model")));
+            }
+            let r = template::eval_value(r, &scope).map_err(|e| invalid(format!("The template resource at index {i} is not valid: {e}")))?;
+            if r.get("condition").is_some_and(|c| c == &json!(false)) {
+                continue;
+            }
+            let ty = r["type"].as_str().unwrap_or_default();
+            let Some(t) = known_type(ty) else {
+                return Err(invalid(format!("The resource type '{ty}' at index {i} is not modelled by the fake")));
+            };
+            if let Some(r) = check_api_version(&Req { method: "PUT".into(), path: String::new(), query: [("api-version".to_string(), r["apiVersion"].as_str().unwrap_or_default().to_string())].into(), headers: HashMap::new(), body: Vec::new() }, t) {
+                return Err(r);
+            }
+            let names: Vec<&str> = r["name"].as_str().unwrap_or_default().split('/').collect();
+            let types: Vec<&str> = t.split('/').skip(1).collect();
+            if names.len() != types.len() || names.iter().any(|n| n.is_empty()) {
+                return Err(invalid(format!("The template resource '{}' at index {i} has an incorrect segment length: a nested resource type must have a name segment per type segment", r["name"])));
+            }
+            let path: Vec<String> = types.iter().zip(&names).map(|(t, n)| format!("{t}/{n}")).collect();
+            let rid = format!("{}/providers/{}/{}", g["id"].as_str().unwrap_or_default(), t.split('/').next().unwrap_or_default(), path.join("/"));
+            let mut body = json!({});
+            for k in ["location", "tags", "properties", "sku", "plan", "zones", "identity", "kind"] {
+                if let Some(v) = r.get(k) {
+                    body[k] = v.clone();
+                }
+            }
+            if body.get("location").is_none() && t.matches('/').count() == 1 {
+                body["location"] = json!(group_location);
+            }
+            out.push(json!({"id": rid, "type": t, "body": body}));
+        }
+        out.sort_by_key(|r| rank(r["type"].as_str().unwrap_or_default()));
+        let _ = w;
+        Ok(out)
+    }
+
+    /// `deployments/{name}/validate`: the template evaluates, and its resources' locations
+    /// and VM sizes are available (references between them are checked when it runs).
+    fn validate(&self, w: &mut World, g: &Value, id: &str, req: &Req) -> Resp {
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let resources = match self.evaluate(w, g, &body) {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        for r in &resources {
+            let b = &r["body"];
+            let loc = b["location"].as_str().unwrap_or(LOCATIONS[0]).to_ascii_lowercase();
+            let mut e = None;
+            if !LOCATIONS.contains(&loc.as_str()) {
+                e = Some(json!({"code": "LocationNotAvailableForResourceType", "message": format!("The provided location '{loc}' is not available.")}));
+            }
+            if r["type"] == "Microsoft.Compute/virtualMachines" {
+                let size = b["properties"]["hardwareProfile"]["vmSize"].as_str().unwrap_or_default();
+                if !VM_SIZES.iter().any(|s| s.eq_ignore_ascii_case(size)) || w.no_sku.iter().any(|(l, s)| *l == loc && s.eq_ignore_ascii_case(size)) {
+                    e = Some(json!({"code": "SkuNotAvailable", "message": format!("The requested VM size '{size}' is currently not available in location '{loc}'.")}));
+                }
+            }
+            if let Some(mut e) = e {
+                e["target"] = r["id"].clone();
+                return Resp::json(400, json!({"error": {"code": "InvalidTemplateDeployment", "message": format!("The template deployment '{}' is not valid according to the validation procedure.", id.rsplit('/').next().unwrap_or_default()), "details": [e]}}));
+            }
+        }
+        let name = id.rsplit('/').next().unwrap_or_default();
+        Resp::json(200, json!({"id": id, "name": name, "type": "Microsoft.Resources/deployments",
+            "properties": {"provisioningState": "Succeeded", "timestamp": now_rfc3339(), "mode": body["properties"]["mode"],
+                "validatedResources": resources.iter().map(|r| json!({"id": r["id"]})).collect::<Vec<_>>()}}))
+    }
+
+    /// Creates a deployment's resources; the first failure fails it with nested details.
+    fn deploy(&self, w: &mut World, key: &str) -> Result<(), Value> {
+        let Some(d) = w.res.get(key).cloned() else { return Ok(()) };
+        let gid = d["id"].as_str().unwrap_or_default().split("/providers/").next().unwrap_or_default().to_ascii_lowercase();
+        let g = w.res.get(&gid).cloned().unwrap_or(Value::Null);
+        let mut ops = Vec::new();
+        let mut outputs = Vec::new();
+        let mut failure = None;
+        for r in d["_fake"]["resources"].as_array().cloned().unwrap_or_default() {
+            let (rid, t) = (r["id"].as_str().unwrap_or_default(), r["type"].as_str().unwrap_or_default());
+            let t = known_type(t).unwrap_or("");
+            let res = self.prepare(w, &g, t, rid, r["body"].clone()).map_err(|e| e.body.map(|b| b["error"].clone()).unwrap_or(Value::Null)).and_then(|v| {
+                match take_fault(w, t, "put").or_else(|| alloc_failure(w, t, &v)) {
+                    Some(f) => Err(f),
+                    None => Ok(v),
+                }
+            });
+            let name = rid.rsplit('/').next().unwrap_or_default();
+            match res {
+                Ok(v) => {
+                    let k = rid.to_ascii_lowercase();
+                    w.res.insert(k.clone(), v);
+                    self.ready(w, &k);
+                    outputs.push(json!({"id": rid}));
+                    ops.push(json!({"operationId": w.id(), "properties": {"provisioningOperation": "Create", "provisioningState": "Succeeded",
+                        "statusCode": "OK", "targetResource": {"id": rid, "resourceType": t, "resourceName": name}}}));
+                }
+                Err(e) => {
+                    ops.push(json!({"operationId": w.id(), "properties": {"provisioningOperation": "Create", "provisioningState": "Failed",
+                        "statusCode": "Conflict", "statusMessage": {"status": "Failed", "error": e}, "targetResource": {"id": rid, "resourceType": t, "resourceName": name}}}));
+                    let mut detail = e.clone();
+                    detail["target"] = json!(rid);
+                    failure = Some(json!({"code": "DeploymentFailed", "target": d["id"],
+                        "message": "At least one resource deployment operation failed. Please list deployment operations for details. Please see https://aka.ms/arm-deployment-operations for usage details.",
+                        "details": [{"code": "ResourceDeploymentFailure", "target": rid,
+                            "message": format!("The resource write operation failed to complete successfully, because it reached terminal provisioning state 'Failed'."),
+                            "details": [detail]}]}));
+                    break;
+                }
+            }
+        }
+        if let Some(dd) = w.res.get_mut(key) {
+            dd["properties"]["outputResources"] = json!(outputs);
+            dd["_fake"]["operations"] = json!(ops);
+        }
+        match failure {
+            Some(f) => Err(f),
+            None => Ok(()),
+        }
+    }
+
+    /// The vault data plane: `/_vault/{vault}/secrets/{name}[/{version}]`.
+    fn vault(&self, req: &Req) -> Resp {
+        let segs: Vec<String> = req.path.split('/').filter(|s| !s.is_empty()).map(str::to_ascii_lowercase).collect();
+        let challenge = format!("Bearer authorization=\"{}/{TENANT}\", resource=\"https://vault.azure.net\"", self.endpoint());
+        if let Some(r) = self.auth(req, &["https://vault.azure.net/"]) {
+            return r.header("WWW-Authenticate", challenge);
+        }
+        let v = req.query.get("api-version").map(String::as_str).unwrap_or("");
+        if !VAULT_API_VERSIONS.contains(&v) {
+            return Resp::json(400, json!({"error": {"code": "BadParameter", "message": format!("The specified version ({v}) is not recognized. Consider using the latest supported version ({}).", VAULT_API_VERSIONS[5])}}));
+        }
+        let mut w = self.world();
+        let vault_exists = w.res.values().any(|r| r["type"] == "Microsoft.KeyVault/vaults" && r["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(&segs[1])) && state(r) == "Succeeded");
+        if !vault_exists {
+            return Resp::json(404, json!({"error": {"code": "VaultNotFound", "message": format!("The vault '{}' does not exist on this fake.", segs[1])}}));
+        }
+        let missing = |n: &str| Resp::json(404, json!({"error": {"code": "SecretNotFound", "message": format!("A secret with (name/id) {n} was not found in this key vault.")}}));
+        match (req.method.as_str(), segs.get(2).map(String::as_str), segs.len()) {
+            ("PUT", Some("secrets"), 4) => {
+                let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+                let Some(value) = body["value"].as_str() else {
+                    return Resp::json(400, json!({"error": {"code": "BadParameter", "message": "Property value is required."}}));
+                };
+                let s = self.store_secret(&mut w, &segs[1], &segs[3], json!(value));
+                Resp::json(200, s)
+            }
+            ("GET", Some("secrets"), 4 | 5) => {
+                let key = format!("{}/{}", segs[1], segs[3]);
+                let found = w.secrets.get(&key).and_then(|vs| match segs.get(4) {
+                    Some(ver) => vs.iter().find(|s| s["id"].as_str().is_some_and(|i| i.ends_with(&format!("/{ver}")))).cloned(),
+                    None => vs.last().cloned(),
+                });
+                found.map(|s| Resp::json(200, s)).unwrap_or_else(|| missing(&segs[3]))
+            }
+            ("DELETE", Some("secrets"), 4) => match w.secrets.remove(&format!("{}/{}", segs[1], segs[3])) {
+                Some(vs) => {
+                    let mut s = vs.last().cloned().unwrap_or(Value::Null);
+                    if let Some(o) = s.as_object_mut() {
+                        o.remove("value");
+                    }
+                    Resp::json(200, s)
+                }
+                None => missing(&segs[3]),
+            },
+            _ => Resp::json(400, json!({"error": {"code": "BadParameter", "message": format!("{} {} is not modelled by the fake's vault.", req.method, req.path)}})),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
