@@ -5,11 +5,17 @@
 
 use serde_json::{json, Value};
 
-use super::{now_secs, query, unb64url, Req, Resp, Shared, Token, CLIENT_ID, CLIENT_SECRET, TENANT};
+use super::{
+    now_secs, query, unb64url, Req, Resp, Shared, Token, CLIENT_ID, CLIENT_SECRET, TENANT,
+};
 
 /// The audiences the fake issues tokens for (a scope is one of these plus `.default`).
 fn audience(shared: &Shared, scope: &str) -> Option<String> {
-    let res = scope.strip_suffix(".default")?.trim_end_matches('/').to_string() + "/";
+    let res = scope
+        .strip_suffix(".default")?
+        .trim_end_matches('/')
+        .to_string()
+        + "/";
     let own = format!("{}/", shared.endpoint());
     [
         "https://management.azure.com/",
@@ -49,7 +55,12 @@ impl Shared {
             }
             [tenant, "v2.0", ".well-known", "openid-configuration"] => {
                 if !self.tenant_ok(tenant) {
-                    return Some(aad_err(400, "invalid_tenant", "AADSTS90002", &format!("Tenant '{tenant}' not found.")));
+                    return Some(aad_err(
+                        400,
+                        "invalid_tenant",
+                        "AADSTS90002",
+                        &format!("Tenant '{tenant}' not found."),
+                    ));
                 }
                 Some(Resp::json(
                     200,
@@ -74,7 +85,9 @@ impl Shared {
                     }),
                 ))
             }
-            [tenant, "oauth2", "v2.0", "token"] if req.method == "POST" => Some(self.token(tenant, req)),
+            [tenant, "oauth2", "v2.0", "token"] if req.method == "POST" => {
+                Some(self.token(tenant, req))
+            }
             _ => None,
         }
     }
@@ -85,7 +98,12 @@ impl Shared {
 
     fn token(&self, tenant: &str, req: &Req) -> Resp {
         if !self.tenant_ok(tenant) {
-            return aad_err(400, "invalid_tenant", "AADSTS90002", &format!("Tenant '{tenant}' not found."));
+            return aad_err(
+                400,
+                "invalid_tenant",
+                "AADSTS90002",
+                &format!("Tenant '{tenant}' not found."),
+            );
         }
         let form = query(&String::from_utf8_lossy(&req.body));
         let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
@@ -100,26 +118,57 @@ impl Shared {
             return aad_err(401, "invalid_client", "AADSTS7000216", "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
         }
         if form.contains_key("client_secret") && get("client_secret") != CLIENT_SECRET {
-            return aad_err(401, "invalid_client", "AADSTS7000215", "Invalid client secret provided.");
+            return aad_err(
+                401,
+                "invalid_client",
+                "AADSTS7000215",
+                "Invalid client secret provided.",
+            );
         }
         if form.contains_key("client_assertion") {
             let token_url = format!("{}/{tenant}/oauth2/v2.0/token", self.endpoint());
-            if get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
-                return aad_err(400, "invalid_request", "AADSTS50027", "client_assertion_type must be jwt-bearer.");
+            if get("client_assertion_type")
+                != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            {
+                return aad_err(
+                    400,
+                    "invalid_request",
+                    "AADSTS50027",
+                    "client_assertion_type must be jwt-bearer.",
+                );
             }
             if let Err(why) = self.check_assertion(get("client_assertion"), &token_url) {
-                return aad_err(401, "invalid_client", "AADSTS700027", &format!("Client assertion failed signature validation or its claims: {why}."));
+                return aad_err(
+                    401,
+                    "invalid_client",
+                    "AADSTS700027",
+                    &format!("Client assertion failed signature validation or its claims: {why}."),
+                );
             }
         }
         let scope = get("scope");
         let Some(aud) = audience(self, scope) else {
-            return aad_err(400, "invalid_resource", "AADSTS500011", &format!("The resource principal named '{scope}' was not found in the tenant."));
+            return aad_err(
+                400,
+                "invalid_resource",
+                "AADSTS500011",
+                &format!("The resource principal named '{scope}' was not found in the tenant."),
+            );
         };
         let mut w = self.world();
         w.next += 1;
         let access = format!("fake-arm-token-{}-{}", w.next, now_secs());
-        w.tokens.insert(access.clone(), Token { aud, expired: false });
-        Resp::json(200, json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access}))
+        w.tokens.insert(
+            access.clone(),
+            Token {
+                aud,
+                expired: false,
+            },
+        );
+        Resp::json(
+            200,
+            json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access}),
+        )
     }
 
     /// A client assertion: signed by the registered certificate's key, naming it, for this
@@ -129,11 +178,21 @@ impl Shared {
         let [h, c, s] = parts.as_slice() else {
             return Err("not a JWS".into());
         };
-        let header: Value = unb64url(h).and_then(|b| serde_json::from_slice(&b).ok()).ok_or("a bad header")?;
-        let claims: Value = unb64url(c).and_then(|b| serde_json::from_slice(&b).ok()).ok_or("bad claims")?;
+        let header: Value = unb64url(h)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or("a bad header")?;
+        let claims: Value = unb64url(c)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or("bad claims")?;
         let sig = unb64url(s).ok_or("a bad signature encoding")?;
-        let names_cert = header["x5t"].as_str().and_then(unb64url).is_some_and(|t| t == self.cert_sha1)
-            || header["x5t#S256"].as_str().and_then(unb64url).is_some_and(|t| t == self.cert_sha256);
+        let names_cert = header["x5t"]
+            .as_str()
+            .and_then(unb64url)
+            .is_some_and(|t| t == self.cert_sha1)
+            || header["x5t#S256"]
+                .as_str()
+                .and_then(unb64url)
+                .is_some_and(|t| t == self.cert_sha256);
         if !names_cert {
             return Err("x5t does not name the registered certificate".into());
         }
@@ -143,7 +202,8 @@ impl Shared {
             other => return Err(format!("alg {other:?} is not RS256 or PS256")),
         };
         let key = ring::signature::UnparsedPublicKey::new(alg, &self.cert_key);
-        key.verify(format!("{h}.{c}").as_bytes(), &sig).map_err(|_| "the signature does not verify")?;
+        key.verify(format!("{h}.{c}").as_bytes(), &sig)
+            .map_err(|_| "the signature does not verify")?;
         if claims["iss"] != CLIENT_ID || claims["sub"] != CLIENT_ID {
             return Err("iss and sub must be the client id".into());
         }
@@ -151,7 +211,9 @@ impl Shared {
             return Err(format!("aud must be {token_url}"));
         }
         let now = now_secs() as i64;
-        if claims["exp"].as_i64().unwrap_or(0) <= now || claims["nbf"].as_i64().unwrap_or(0) > now + 300 {
+        if claims["exp"].as_i64().unwrap_or(0) <= now
+            || claims["nbf"].as_i64().unwrap_or(0) > now + 300
+        {
             return Err("expired or not yet valid".into());
         }
         Ok(())

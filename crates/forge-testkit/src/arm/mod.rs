@@ -81,7 +81,12 @@ pub const CLIENT_SECRET: &str = "forge-fake-arm-client-secret";
 /// The locations of the subscription.
 pub const LOCATIONS: [&str; 3] = ["eastus", "westus2", "westeurope"];
 /// The VM sizes of every location.
-pub const VM_SIZES: [&str; 4] = ["Standard_B1s", "Standard_B2s", "Standard_D2s_v3", "Standard_DS1_v2"];
+pub const VM_SIZES: [&str; 4] = [
+    "Standard_B1s",
+    "Standard_B2s",
+    "Standard_D2s_v3",
+    "Standard_DS1_v2",
+];
 
 /// The API versions accepted, by resource type prefix (lower case): the Rust `azure_mgmt_*`
 /// 0.21 crates' defaults (resources 2021-04-01, subscriptions 2021-01-01, compute 2024-07-01 /
@@ -91,13 +96,31 @@ pub const VM_SIZES: [&str; 4] = ["Standard_B1s", "Standard_B2s", "Standard_D2s_v
 /// network 2026-03-01, key vault 2026-05-15) and those Packer's deployment templates name
 /// (compute 2023-03-01, network 2023-04-01, key vault 2022-07-01).
 pub const API_VERSIONS: [(&str, &[&str]); 8] = [
-    ("microsoft.resources", &["2021-01-01", "2021-04-01", "2022-12-01", "2025-04-01", "2026-06-01"]),
+    (
+        "microsoft.resources",
+        &[
+            "2021-01-01",
+            "2021-04-01",
+            "2022-12-01",
+            "2025-04-01",
+            "2026-06-01",
+        ],
+    ),
     ("microsoft.compute/disks", &["2024-03-02", "2026-03-02"]),
     ("microsoft.compute/snapshots", &["2024-03-02", "2026-03-02"]),
     ("microsoft.compute/galleries", &["2023-07-03", "2026-03-03"]),
-    ("microsoft.compute", &["2023-03-01", "2024-07-01", "2026-04-01"]),
-    ("microsoft.network", &["2023-04-01", "2024-03-01", "2026-03-01"]),
-    ("microsoft.keyvault", &["2019-09-01", "2022-07-01", "2026-05-15"]),
+    (
+        "microsoft.compute",
+        &["2023-03-01", "2024-07-01", "2026-04-01"],
+    ),
+    (
+        "microsoft.network",
+        &["2023-04-01", "2024-03-01", "2026-03-01"],
+    ),
+    (
+        "microsoft.keyvault",
+        &["2019-09-01", "2022-07-01", "2026-05-15"],
+    ),
     ("microsoft.storage", &["2023-05-01"]),
 ];
 
@@ -126,14 +149,22 @@ const TYPES: [&str; 17] = [
 ];
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 fn now_rfc3339() -> String {
     let secs = now_secs();
     let (y, m, d) = civil((secs / 86400) as i64);
     let r = secs % 86400;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", r / 3600, r % 3600 / 60, r % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        r / 3600,
+        r % 3600 / 60,
+        r % 60
+    )
 }
 
 /// Days since 1970-01-01 to a civil date.
@@ -146,11 +177,21 @@ fn civil(z: i64) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn unb64url(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .ok()
 }
 
 fn pct_decode(s: &str) -> String {
@@ -161,7 +202,8 @@ fn pct_decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 2;
@@ -196,10 +238,18 @@ pub(crate) struct Resp {
 
 impl Resp {
     fn json(code: u16, body: Value) -> Resp {
-        Resp { code, headers: Vec::new(), body: Some(body) }
+        Resp {
+            code,
+            headers: Vec::new(),
+            body: Some(body),
+        }
     }
     fn empty(code: u16) -> Resp {
-        Resp { code, headers: Vec::new(), body: None }
+        Resp {
+            code,
+            headers: Vec::new(),
+            body: None,
+        }
     }
     fn header(mut self, k: &str, v: impl Into<String>) -> Resp {
         self.headers.push((k.to_string(), v.into()));
@@ -247,10 +297,16 @@ fn read_req(r: &mut impl BufRead) -> Option<Req> {
         }
     }
     let mut body = Vec::new();
-    if let Some(n) = headers.get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    if let Some(n) = headers
+        .get("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         body.resize(n, 0);
         r.read_exact(&mut body).ok()?;
-    } else if headers.get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    } else if headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         loop {
             let mut sz = String::new();
             r.read_line(&mut sz).ok()?;
@@ -264,7 +320,13 @@ fn read_req(r: &mut impl BufRead) -> Option<Req> {
         }
     }
     let (path, q) = target.split_once('?').unwrap_or((&target, ""));
-    Some(Req { method, path: pct_decode(&path.replace('+', "%2B")), query: query(q), headers, body })
+    Some(Req {
+        method,
+        path: pct_decode(&path.replace('+', "%2B")),
+        query: query(q),
+        headers,
+        body,
+    })
 }
 
 /// An issued access token.
@@ -334,7 +396,11 @@ struct World {
 impl World {
     fn id(&mut self) -> String {
         self.next += 1;
-        format!("f0e6e{:03}-0000-4000-8000-{:012x}", self.next % 1000, self.next)
+        format!(
+            "f0e6e{:03}-0000-4000-8000-{:012x}",
+            self.next % 1000,
+            self.next
+        )
     }
 }
 
@@ -357,9 +423,15 @@ pub struct FakeArm {
 fn pem_der(pem: &str, label: &str) -> Vec<u8> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
-    let body = pem.split(&begin).nth(1).and_then(|r| r.split(&end).next()).unwrap_or_default();
+    let body = pem
+        .split(&begin)
+        .nth(1)
+        .and_then(|r| r.split(&end).next())
+        .unwrap_or_default();
     let body: String = body.split_whitespace().collect();
-    base64::engine::general_purpose::STANDARD.decode(body).expect("PEM base64")
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("PEM base64")
 }
 
 impl FakeArm {
@@ -369,17 +441,33 @@ impl FakeArm {
         let dir = crate::sshd::fresh_dir("forge-fake-arm");
         let (key, cert) = (dir.join("client-key.pem"), dir.join("client-cert.pem"));
         let out = std::process::Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=forge-fake-arm-client", "-keyout"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=forge-fake-arm-client",
+                "-keyout",
+            ])
             .arg(&key)
             .arg("-out")
             .arg(&cert)
             .output()
             .expect("running openssl req");
-        assert!(out.status.success(), "openssl req: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl req: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let key_pem = std::fs::read_to_string(&key).unwrap();
         let cert_pem = std::fs::read_to_string(&cert).unwrap();
         std::fs::write(dir.join("client.pem"), format!("{key_pem}{cert_pem}")).unwrap();
-        let pair = ring::signature::RsaKeyPair::from_pkcs8(&pem_der(&key_pem, "PRIVATE KEY")).expect("a PKCS#8 RSA key");
+        let pair = ring::signature::RsaKeyPair::from_pkcs8(&pem_der(&key_pem, "PRIVATE KEY"))
+            .expect("a PKCS#8 RSA key");
         use ring::signature::KeyPair;
         let cert_der = pem_der(&cert_pem, "CERTIFICATE");
         let (tls, ca_pem) = tls::server_config();
@@ -387,12 +475,22 @@ impl FakeArm {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared {
-            world: Mutex::new(World { polls: 2, retry_after: 1, reads: 12000, writes: 1200, ..World::default() }),
+            world: Mutex::new(World {
+                polls: 2,
+                retry_after: 1,
+                reads: 12000,
+                writes: 1200,
+                ..World::default()
+            }),
             port,
             stop: AtomicBool::new(false),
             cert_key: pair.public_key().as_ref().to_vec(),
-            cert_sha1: ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert_der).as_ref().to_vec(),
-            cert_sha256: ring::digest::digest(&ring::digest::SHA256, &cert_der).as_ref().to_vec(),
+            cert_sha1: ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert_der)
+                .as_ref()
+                .to_vec(),
+            cert_sha256: ring::digest::digest(&ring::digest::SHA256, &cert_der)
+                .as_ref()
+                .to_vec(),
         });
         let s = shared.clone();
         std::thread::spawn(move || {
@@ -462,12 +560,18 @@ impl FakeArm {
 
     /// VMs created in `location` end in `AllocationFailed`.
     pub fn fail_allocation(&self, location: &str) {
-        self.shared.world().no_alloc.push(location.to_ascii_lowercase());
+        self.shared
+            .world()
+            .no_alloc
+            .push(location.to_ascii_lowercase());
     }
 
     /// `size` cannot be had in `location`: creating such a VM is refused with `SkuNotAvailable`.
     pub fn make_sku_unavailable(&self, location: &str, size: &str) {
-        self.shared.world().no_sku.push((location.to_ascii_lowercase(), size.to_ascii_lowercase()));
+        self.shared
+            .world()
+            .no_sku
+            .push((location.to_ascii_lowercase(), size.to_ascii_lowercase()));
     }
 
     /// Every token issued so far is expired (401 `ExpiredAuthenticationToken`).
@@ -489,19 +593,34 @@ impl FakeArm {
 
     /// A resource (or resource group) by id, as ARM answers it.
     pub fn get(&self, id: &str) -> Option<Value> {
-        self.shared.world().res.get(&id.to_ascii_lowercase()).map(public)
+        self.shared
+            .world()
+            .res
+            .get(&id.to_ascii_lowercase())
+            .map(public)
     }
 
     /// The ids of every resource group and resource the fake holds.
     pub fn leftovers(&self) -> Vec<String> {
-        self.shared.world().res.values().filter_map(|v| v["id"].as_str().map(str::to_string)).collect()
+        self.shared
+            .world()
+            .res
+            .values()
+            .filter_map(|v| v["id"].as_str().map(str::to_string))
+            .collect()
     }
 
     /// The value of a vault secret's latest version.
     pub fn secret(&self, vault: &str, name: &str) -> Option<String> {
         let w = self.shared.world();
-        let v = w.secrets.get(&format!("{}/{}", vault.to_ascii_lowercase(), name.to_ascii_lowercase()))?;
-        v.last().and_then(|s| s["value"].as_str()).map(str::to_string)
+        let v = w.secrets.get(&format!(
+            "{}/{}",
+            vault.to_ascii_lowercase(),
+            name.to_ascii_lowercase()
+        ))?;
+        v.last()
+            .and_then(|s| s["value"].as_str())
+            .map(str::to_string)
     }
 
     /// The directory of the fake's files.
@@ -525,13 +644,20 @@ mod tls {
     pub(super) fn server_config() -> (Arc<rustls::ServerConfig>, String) {
         let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
         ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
-        ca.distinguished_name.push(rcgen::DnType::CommonName, "forge fake ARM test CA");
+        ca.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "forge fake ARM test CA");
         let ca_key = rcgen::KeyPair::generate().expect("CA key");
         let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
         let issuer = rcgen::Issuer::new(ca, ca_key);
-        let mut leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("params");
-        leaf.distinguished_name.push(rcgen::DnType::CommonName, "127.0.0.1");
+        let mut leaf =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .expect("params");
+        leaf.distinguished_name
+            .push(rcgen::DnType::CommonName, "127.0.0.1");
         leaf.use_authority_key_identifier_extension = true;
         leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
         let key = rcgen::KeyPair::generate().expect("server key");
@@ -556,7 +682,10 @@ fn public(v: &Value) -> Value {
     if let Some(o) = v.as_object_mut() {
         o.remove("_fake");
     }
-    if let Some(p) = v.pointer_mut("/properties/osProfile").and_then(Value::as_object_mut) {
+    if let Some(p) = v
+        .pointer_mut("/properties/osProfile")
+        .and_then(Value::as_object_mut)
+    {
         p.remove("adminPassword");
         p.remove("customData");
     }
@@ -569,7 +698,9 @@ fn public(v: &Value) -> Value {
 }
 
 fn state(v: &Value) -> &str {
-    v["properties"]["provisioningState"].as_str().unwrap_or("Succeeded")
+    v["properties"]["provisioningState"]
+        .as_str()
+        .unwrap_or("Succeeded")
 }
 
 fn set_state(v: &mut Value, s: &str) {
@@ -586,17 +717,39 @@ fn known_type(ty: &str) -> Option<&'static str> {
 
 fn versions_for(ty: &str) -> &'static [&'static str] {
     let ty = ty.to_ascii_lowercase();
-    API_VERSIONS.iter().find(|(p, _)| ty.starts_with(p)).map(|(_, v)| *v).unwrap_or(&[])
+    API_VERSIONS
+        .iter()
+        .find(|(p, _)| ty.starts_with(p))
+        .map(|(_, v)| *v)
+        .unwrap_or(&[])
 }
 
 /// The api-version check ARM makes before anything else.
 fn check_api_version(req: &Req, ty: &str) -> Option<Resp> {
     let Some(v) = req.query.get("api-version") else {
-        return Some(err(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."));
+        return Some(err(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        ));
     };
-    let shape = v.len() >= 10 && v.as_bytes()[..10].iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+    let shape = v.len() >= 10
+        && v.as_bytes()[..10].iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
     if !shape {
-        return Some(err(400, "InvalidApiVersionParameter", &format!("The api-version '{v}' is invalid. The supported versions are '{}'.", versions_for(ty).join(","))));
+        return Some(err(
+            400,
+            "InvalidApiVersionParameter",
+            &format!(
+                "The api-version '{v}' is invalid. The supported versions are '{}'.",
+                versions_for(ty).join(",")
+            ),
+        ));
     }
     let known = versions_for(ty);
     if known.contains(&v.as_str()) {
@@ -618,23 +771,52 @@ fn filter_ok(v: &Value, filter: &str) -> Result<bool, Resp> {
     for clause in filter.split(" and ") {
         let parts: Vec<&str> = clause.trim().splitn(3, ' ').collect();
         let [field, "eq", lit] = parts.as_slice() else {
-            return Err(err(400, "InvalidFilterInQueryString", &format!("Invalid $filter '{filter}': only 'eq' clauses joined by 'and' are supported.")));
+            return Err(err(
+                400,
+                "InvalidFilterInQueryString",
+                &format!(
+                    "Invalid $filter '{filter}': only 'eq' clauses joined by 'and' are supported."
+                ),
+            ));
         };
         let lit = lit.trim().trim_matches('\'').to_string();
         match field.to_ascii_lowercase().as_str() {
             "tagname" => {
-                ok &= v["tags"].as_object().is_some_and(|t| t.keys().any(|k| k.eq_ignore_ascii_case(&lit)));
+                ok &= v["tags"]
+                    .as_object()
+                    .is_some_and(|t| t.keys().any(|k| k.eq_ignore_ascii_case(&lit)));
                 tag_name = Some(lit);
             }
             "tagvalue" => {
                 let Some(n) = &tag_name else {
-                    return Err(err(400, "InvalidFilterInQueryString", "tagValue needs a tagName before it."));
+                    return Err(err(
+                        400,
+                        "InvalidFilterInQueryString",
+                        "tagValue needs a tagName before it.",
+                    ));
                 };
-                ok &= v["tags"].as_object().is_some_and(|t| t.iter().any(|(k, x)| k.eq_ignore_ascii_case(n) && x == &json!(lit)));
+                ok &= v["tags"].as_object().is_some_and(|t| {
+                    t.iter()
+                        .any(|(k, x)| k.eq_ignore_ascii_case(n) && x == &json!(lit))
+                });
             }
-            "resourcetype" => ok &= v["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(&lit)),
-            "name" => ok &= v["name"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(&lit)),
-            other => return Err(err(400, "InvalidFilterInQueryString", &format!("Invalid $filter: the field '{other}' is not supported."))),
+            "resourcetype" => {
+                ok &= v["type"]
+                    .as_str()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(&lit))
+            }
+            "name" => {
+                ok &= v["name"]
+                    .as_str()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(&lit))
+            }
+            other => {
+                return Err(err(
+                    400,
+                    "InvalidFilterInQueryString",
+                    &format!("Invalid $filter: the field '{other}' is not supported."),
+                ))
+            }
         }
     }
     Ok(ok)
@@ -651,7 +833,9 @@ impl Shared {
 
     fn serve(self: Arc<Self>, conn: TcpStream, tls: Arc<rustls::ServerConfig>) {
         let _ = conn.set_nodelay(true);
-        let Ok(server) = rustls::ServerConnection::new(tls) else { return };
+        let Ok(server) = rustls::ServerConnection::new(tls) else {
+            return;
+        };
         let mut r = BufReader::new(rustls::StreamOwned::new(server, conn));
         while let Some(req) = read_req(&mut r) {
             if self.stop.load(Ordering::SeqCst) {
@@ -672,21 +856,33 @@ impl Shared {
             }
             head.push_str("\r\n");
             let w = r.get_mut();
-            if w.write_all(head.as_bytes()).is_err() || w.write_all(text.as_bytes()).is_err() || w.flush().is_err() {
+            if w.write_all(head.as_bytes()).is_err()
+                || w.write_all(text.as_bytes()).is_err()
+                || w.flush().is_err()
+            {
                 return;
             }
         }
     }
 
     fn handle(&self, req: &Req) -> Resp {
-        self.world().calls.push(format!("{} {}", req.method, req.path));
+        self.world()
+            .calls
+            .push(format!("{} {}", req.method, req.path));
         if let Some(r) = self.aad(req) {
             return r;
         }
         if req.path.starts_with("/_vault/") {
             return self.vault(req);
         }
-        if let Some(r) = self.auth(req, &["https://management.azure.com/", "https://management.core.windows.net/", &format!("{}/", self.endpoint())]) {
+        if let Some(r) = self.auth(
+            req,
+            &[
+                "https://management.azure.com/",
+                "https://management.core.windows.net/",
+                &format!("{}/", self.endpoint()),
+            ],
+        ) {
             return r;
         }
         let mut w = self.world();
@@ -708,24 +904,51 @@ impl Shared {
         } else {
             self.route(&mut w, req)
         };
-        resp.header(&format!("x-ms-ratelimit-remaining-subscription-{kind}"), left.to_string())
-            .header("x-ms-request-id", rid.clone())
-            .header("x-ms-correlation-request-id", rid)
+        resp.header(
+            &format!("x-ms-ratelimit-remaining-subscription-{kind}"),
+            left.to_string(),
+        )
+        .header("x-ms-request-id", rid.clone())
+        .header("x-ms-correlation-request-id", rid)
     }
 
     /// The bearer token check: `None` when the call may go on.
     fn auth(&self, req: &Req, audiences: &[&str]) -> Option<Resp> {
-        let h = req.headers.get("authorization").map(String::as_str).unwrap_or("");
-        let Some(tok) = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) else {
-            return Some(err(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."));
+        let h = req
+            .headers
+            .get("authorization")
+            .map(String::as_str)
+            .unwrap_or("");
+        let Some(tok) = h
+            .strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+        else {
+            return Some(err(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+            ));
         };
         let w = self.world();
         match w.tokens.get(tok.trim()) {
-            None => Some(err(401, "InvalidAuthenticationToken", "The access token is invalid.")),
-            Some(t) if t.expired => Some(err(401, "ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time.")),
-            Some(t) if !audiences.iter().any(|a| a.eq_ignore_ascii_case(&t.aud)) => {
-                Some(err(401, "InvalidAuthenticationTokenAudience", &format!("The access token has been obtained for wrong audience or resource '{}'.", t.aud)))
-            }
+            None => Some(err(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+            )),
+            Some(t) if t.expired => Some(err(
+                401,
+                "ExpiredAuthenticationToken",
+                "The access token expiry UTC time is earlier than current UTC time.",
+            )),
+            Some(t) if !audiences.iter().any(|a| a.eq_ignore_ascii_case(&t.aud)) => Some(err(
+                401,
+                "InvalidAuthenticationTokenAudience",
+                &format!(
+                    "The access token has been obtained for wrong audience or resource '{}'.",
+                    t.aud
+                ),
+            )),
             Some(_) => None,
         }
     }
@@ -735,16 +958,32 @@ impl Shared {
         let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
         let l: Vec<&str> = lower.iter().map(String::as_str).collect();
         if l.first() != Some(&"subscriptions") {
-            return err(404, "NotFound", &format!("No HTTP resource was found that matches the request URI '{}'.", req.path));
+            return err(
+                404,
+                "NotFound",
+                &format!(
+                    "No HTTP resource was found that matches the request URI '{}'.",
+                    req.path
+                ),
+            );
         }
         if l.len() == 1 {
-            return check_api_version(req, "Microsoft.Resources").unwrap_or_else(|| Resp::json(200, json!({"value": [self.subscription()]})));
+            return check_api_version(req, "Microsoft.Resources")
+                .unwrap_or_else(|| Resp::json(200, json!({"value": [self.subscription()]})));
         }
         if l[1] != SUBSCRIPTION {
-            return err(404, "SubscriptionNotFound", &format!("The subscription '{}' could not be found.", segs[1]));
+            return err(
+                404,
+                "SubscriptionNotFound",
+                &format!("The subscription '{}' could not be found.", segs[1]),
+            );
         }
         // Operation monitors carry the api-version of the call that started them.
-        if l.len() == 8 && l[2] == "providers" && l[4] == "locations" && matches!(l[6], "operations" | "operationresults") {
+        if l.len() == 8
+            && l[2] == "providers"
+            && l[4] == "locations"
+            && matches!(l[6], "operations" | "operationresults")
+        {
             return self.poll(w, segs[7], l[6] == "operationresults");
         }
         let ty = if l.len() > 5 && l[4] == "providers" {
@@ -766,11 +1005,20 @@ impl Shared {
                     "name": n, "displayName": n, "regionalDisplayName": n, "type": "Region",
                     "metadata": {"regionType": "Physical"}})).collect::<Vec<_>>()}),
             ),
-            ("GET", ["resources"]) => self.list(w, req, &format!("/subscriptions/{SUBSCRIPTION}/"), None),
+            ("GET", ["resources"]) => {
+                self.list(w, req, &format!("/subscriptions/{SUBSCRIPTION}/"), None)
+            }
             ("GET", ["resourcegroups"]) => {
                 let mut out = Vec::new();
-                for v in w.res.values().filter(|v| v["type"] == "Microsoft.Resources/resourceGroups") {
-                    match filter_ok(v, req.query.get("$filter").map(String::as_str).unwrap_or("")) {
+                for v in w
+                    .res
+                    .values()
+                    .filter(|v| v["type"] == "Microsoft.Resources/resourceGroups")
+                {
+                    match filter_ok(
+                        v,
+                        req.query.get("$filter").map(String::as_str).unwrap_or(""),
+                    ) {
                         Ok(true) => out.push(public(v)),
                         Ok(false) => {}
                         Err(e) if req.query.contains_key("$filter") => return e,
@@ -781,16 +1029,30 @@ impl Shared {
             }
             (_, ["resourcegroups", _]) => self.group(w, req, segs[3]),
             ("GET", ["resourcegroups", _, "resources"]) => {
-                let Some(g) = w.res.get(&group_key(segs[3])) else { return group_missing(segs[3]) };
-                let prefix = format!("{}/", g["id"].as_str().unwrap_or_default().to_ascii_lowercase());
+                let Some(g) = w.res.get(&group_key(segs[3])) else {
+                    return group_missing(segs[3]);
+                };
+                let prefix = format!(
+                    "{}/",
+                    g["id"].as_str().unwrap_or_default().to_ascii_lowercase()
+                );
                 self.list(w, req, &prefix, None)
             }
             ("GET", ["providers", _, _]) => match known_type(&ty) {
                 Some(t) => self.list(w, req, &format!("/subscriptions/{SUBSCRIPTION}/"), Some(t)),
                 None => bad_type(&ty),
             },
-            (_, ["resourcegroups", _, "providers", _, ..]) if l.len() >= 7 => self.resource(w, req, &segs),
-            _ => err(404, "NotFound", &format!("No HTTP resource was found that matches the request URI '{}'.", req.path)),
+            (_, ["resourcegroups", _, "providers", _, ..]) if l.len() >= 7 => {
+                self.resource(w, req, &segs)
+            }
+            _ => err(
+                404,
+                "NotFound",
+                &format!(
+                    "No HTTP resource was found that matches the request URI '{}'.",
+                    req.path
+                ),
+            ),
         }
     }
 
@@ -805,7 +1067,10 @@ impl Shared {
         let filter = req.query.get("$filter").map(String::as_str).unwrap_or("");
         let mut out = Vec::new();
         for (k, v) in &w.res {
-            if !k.starts_with(prefix) || v["type"] == "Microsoft.Resources/resourceGroups" || v["type"] == "Microsoft.Resources/deployments" {
+            if !k.starts_with(prefix)
+                || v["type"] == "Microsoft.Resources/resourceGroups"
+                || v["type"] == "Microsoft.Resources/deployments"
+            {
                 continue;
             }
             if ty.is_some_and(|t| v["type"] != t) {
@@ -827,62 +1092,139 @@ impl Shared {
         let key = group_key(name);
         match req.method.as_str() {
             "HEAD" => Resp::empty(if w.res.contains_key(&key) { 204 } else { 404 }),
-            "GET" => w.res.get(&key).map(|g| Resp::json(200, public(g))).unwrap_or_else(|| group_missing(name)),
+            "GET" => w
+                .res
+                .get(&key)
+                .map(|g| Resp::json(200, public(g)))
+                .unwrap_or_else(|| group_missing(name)),
             "PUT" | "PATCH" => {
                 let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
                 let existing = w.res.get(&key).cloned();
                 if existing.as_ref().is_some_and(|g| state(g) == "Deleting") {
                     return err(409, "ResourceGroupBeingDeleted", &format!("The resource group '{name}' is in deprovisioning state and cannot perform this operation."));
                 }
-                let location = body["location"].as_str().map(str::to_ascii_lowercase).or_else(|| existing.as_ref().and_then(|g| g["location"].as_str().map(str::to_string)));
+                let location = body["location"]
+                    .as_str()
+                    .map(str::to_ascii_lowercase)
+                    .or_else(|| {
+                        existing
+                            .as_ref()
+                            .and_then(|g| g["location"].as_str().map(str::to_string))
+                    });
                 let Some(location) = location else {
-                    return err(400, "LocationRequired", "The location property is required for this definition.");
+                    return err(
+                        400,
+                        "LocationRequired",
+                        "The location property is required for this definition.",
+                    );
                 };
                 if !LOCATIONS.contains(&location.as_str()) {
                     return err(400, "LocationNotAvailableForResourceGroup", &format!("The provided location '{location}' is not available for resource group. List of available regions is '{}'.", LOCATIONS.join(",")));
                 }
-                let tags = if body["tags"].is_object() { body["tags"].clone() } else { existing.as_ref().map(|g| g["tags"].clone()).unwrap_or(json!({})) };
-                let id = existing.as_ref().and_then(|g| g["id"].as_str().map(str::to_string)).unwrap_or_else(|| format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}"));
+                let tags = if body["tags"].is_object() {
+                    body["tags"].clone()
+                } else {
+                    existing
+                        .as_ref()
+                        .map(|g| g["tags"].clone())
+                        .unwrap_or(json!({}))
+                };
+                let id = existing
+                    .as_ref()
+                    .and_then(|g| g["id"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| {
+                        format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}")
+                    });
                 let g = json!({"id": id, "name": id.rsplit('/').next().unwrap_or(name), "type": "Microsoft.Resources/resourceGroups",
                     "location": location, "tags": tags, "properties": {"provisioningState": "Succeeded"}});
                 w.res.insert(key, g.clone());
                 Resp::json(if existing.is_some() { 200 } else { 201 }, g)
             }
             "DELETE" => {
-                let Some(g) = w.res.get_mut(&key) else { return group_missing(name) };
+                let Some(g) = w.res.get_mut(&key) else {
+                    return group_missing(name);
+                };
                 set_state(g, "Deleting");
                 let loc = g["location"].as_str().unwrap_or(LOCATIONS[0]).to_string();
                 let api = req.query.get("api-version").cloned().unwrap_or_default();
-                self.start_op(w, "Microsoft.Resources", &loc, &api, Effect::Remove(key), None, None)
+                self.start_op(
+                    w,
+                    "Microsoft.Resources",
+                    &loc,
+                    &api,
+                    Effect::Remove(key),
+                    None,
+                    None,
+                )
             }
-            _ => err(405, "MethodNotAllowed", &format!("The requested resource does not support http method '{}'.", req.method)),
+            _ => err(
+                405,
+                "MethodNotAllowed",
+                &format!(
+                    "The requested resource does not support http method '{}'.",
+                    req.method
+                ),
+            ),
         }
     }
 
     /// Starts an operation and answers for it: 202 (or `initial` with its status) with the
     /// monitor headers.
     #[allow(clippy::too_many_arguments)]
-    fn start_op(&self, w: &mut World, ns: &str, location: &str, api: &str, effect: Effect, fail: Option<Value>, initial: Option<(u16, Value)>) -> Resp {
+    fn start_op(
+        &self,
+        w: &mut World,
+        ns: &str,
+        location: &str,
+        api: &str,
+        effect: Effect,
+        fail: Option<Value>,
+        initial: Option<(u16, Value)>,
+    ) -> Resp {
         let id = w.id();
-        let op = Op { ns: ns.into(), location: location.into(), api: api.into(), polls_left: w.polls, status: "InProgress", effect, fail, result: None, start: now_rfc3339(), end: None };
+        let op = Op {
+            ns: ns.into(),
+            location: location.into(),
+            api: api.into(),
+            polls_left: w.polls,
+            status: "InProgress",
+            effect,
+            fail,
+            result: None,
+            start: now_rfc3339(),
+            end: None,
+        };
         w.ops.insert(id.clone(), op);
         if w.polls == 0 {
             self.finish(w, &id);
         }
-        let base = format!("{}/subscriptions/{SUBSCRIPTION}/providers/{ns}/locations/{location}", self.endpoint());
+        let base = format!(
+            "{}/subscriptions/{SUBSCRIPTION}/providers/{ns}/locations/{location}",
+            self.endpoint()
+        );
         let resp = match initial {
             Some((code, body)) => Resp::json(code, body),
             None => Resp::empty(202),
         };
-        resp.header("Azure-AsyncOperation", format!("{base}/operations/{id}?api-version={api}"))
-            .header("Location", format!("{base}/operationResults/{id}?api-version={api}"))
-            .header("Retry-After", w.retry_after.to_string())
+        resp.header(
+            "Azure-AsyncOperation",
+            format!("{base}/operations/{id}?api-version={api}"),
+        )
+        .header(
+            "Location",
+            format!("{base}/operationResults/{id}?api-version={api}"),
+        )
+        .header("Retry-After", w.retry_after.to_string())
     }
 
     /// A poll of operation `id`'s status (or result): counts towards its end.
     fn poll(&self, w: &mut World, id: &str, result: bool) -> Resp {
         let Some(op) = w.ops.get_mut(id) else {
-            return err(404, "OperationNotFound", &format!("The operation '{id}' was not found."));
+            return err(
+                404,
+                "OperationNotFound",
+                &format!("The operation '{id}' was not found."),
+            );
         };
         if op.status == "InProgress" {
             op.polls_left = op.polls_left.saturating_sub(1);
@@ -895,17 +1237,32 @@ impl Shared {
                 }
             }
         }
-        let Some(op) = w.ops.get(id) else { return err(404, "OperationNotFound", id) };
+        let Some(op) = w.ops.get(id) else {
+            return err(404, "OperationNotFound", id);
+        };
         let retry = w.retry_after.to_string();
         if result {
-            let base = format!("{}/subscriptions/{SUBSCRIPTION}/providers/{}/locations/{}", self.endpoint(), op.ns, op.location);
+            let base = format!(
+                "{}/subscriptions/{SUBSCRIPTION}/providers/{}/locations/{}",
+                self.endpoint(),
+                op.ns,
+                op.location
+            );
             return match op.status {
-                "InProgress" => Resp::empty(202).header("Location", format!("{base}/operationResults/{id}?api-version={}", op.api)).header("Retry-After", retry),
+                "InProgress" => Resp::empty(202)
+                    .header(
+                        "Location",
+                        format!("{base}/operationResults/{id}?api-version={}", op.api),
+                    )
+                    .header("Retry-After", retry),
                 "Succeeded" => match &op.result {
                     Some(v) => Resp::json(200, v.clone()),
                     None => Resp::empty(204),
                 },
-                _ => Resp::json(409, json!({"error": op.fail.clone().unwrap_or(json!({"code": "Canceled", "message": "The operation was canceled."}))})),
+                _ => Resp::json(
+                    409,
+                    json!({"error": op.fail.clone().unwrap_or(json!({"code": "Canceled", "message": "The operation was canceled."}))}),
+                ),
             };
         }
         let mut body = json!({"id": format!("/subscriptions/{SUBSCRIPTION}/providers/{}/locations/{}/operations/{id}", op.ns, op.location),
@@ -929,7 +1286,9 @@ impl Shared {
 
     /// Ends operation `id`: its effect lands, or the failure it was set to end in.
     fn finish(&self, w: &mut World, id: &str) {
-        let Some(op) = w.ops.get(id).cloned() else { return };
+        let Some(op) = w.ops.get(id).cloned() else {
+            return;
+        };
         if op.status != "InProgress" {
             return;
         }
@@ -956,7 +1315,10 @@ impl Shared {
                     vm["_fake"]["power"] = json!(p);
                     if *p == "captured" {
                         vm["_fake"]["power"] = json!("deallocated");
-                        result = vm["_fake"]["capture"].clone().as_object().map(|o| Value::Object(o.clone()));
+                        result = vm["_fake"]["capture"]
+                            .clone()
+                            .as_object()
+                            .map(|o| Value::Object(o.clone()));
                     }
                 }
             }
@@ -1001,7 +1363,10 @@ impl Shared {
         let running: Vec<String> = w
             .ops
             .iter()
-            .filter(|(_, o)| o.status == "InProgress" && matches!(&o.effect, Effect::Ready(k) | Effect::Deploy(k) if k == key))
+            .filter(|(_, o)| {
+                o.status == "InProgress"
+                    && matches!(&o.effect, Effect::Ready(k) | Effect::Deploy(k) if k == key)
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for id in running {
@@ -1014,7 +1379,9 @@ impl Shared {
         let group = segs[3];
         let ns = segs[5];
         let rest = &segs[6..];
-        let Some(g) = w.res.get(&group_key(group)).cloned() else { return group_missing(group) };
+        let Some(g) = w.res.get(&group_key(group)).cloned() else {
+            return group_missing(group);
+        };
         // rest: type/name pairs, then perhaps an action or a collection.
         let pairs = rest.len() / 2;
         let types: Vec<&str> = rest.iter().step_by(2).copied().collect();
@@ -1028,13 +1395,22 @@ impl Shared {
                 if req.method != "GET" {
                     return err(405, "MethodNotAllowed", "Collections only answer GET.");
                 }
-                let prefix = if pairs == 0 { format!("{}/", gid.to_ascii_lowercase()) } else { format!("{}/", id_of(pairs * 2).to_ascii_lowercase()) };
+                let prefix = if pairs == 0 {
+                    format!("{}/", gid.to_ascii_lowercase())
+                } else {
+                    format!("{}/", id_of(pairs * 2).to_ascii_lowercase())
+                };
                 return self.list(w, req, &prefix, Some(t));
             }
-            let Some(t) = known_type(&pair_ty) else { return bad_type(&full_ty) };
+            let Some(t) = known_type(&pair_ty) else {
+                return bad_type(&full_ty);
+            };
             let key = id_of(pairs * 2).to_ascii_lowercase();
             let action = rest[rest.len() - 1].to_ascii_lowercase();
-            if t == "Microsoft.Resources/deployments" && action == "validate" && req.method == "POST" {
+            if t == "Microsoft.Resources/deployments"
+                && action == "validate"
+                && req.method == "POST"
+            {
                 return self.validate(w, &g, &id_of(pairs * 2), req);
             }
             if !w.res.contains_key(&key) {
@@ -1042,7 +1418,9 @@ impl Shared {
             }
             return self.action(w, req, t, &key, &action);
         }
-        let Some(t) = known_type(&full_ty) else { return bad_type(&full_ty) };
+        let Some(t) = known_type(&full_ty) else {
+            return bad_type(&full_ty);
+        };
         let id = id_of(rest.len());
         let key = id.to_ascii_lowercase();
         let name = rest[rest.len() - 1];
@@ -1051,24 +1429,37 @@ impl Shared {
                 self.poll_resource(w, &key);
                 match w.res.get(&key) {
                     Some(v) => Resp::json(200, public(v)),
-                    None if t == "Microsoft.Resources/deployments" => err(404, "DeploymentNotFound", &format!("Deployment '{name}' could not be found.")),
+                    None if t == "Microsoft.Resources/deployments" => err(
+                        404,
+                        "DeploymentNotFound",
+                        &format!("Deployment '{name}' could not be found."),
+                    ),
                     None => not_found(t, name, group),
                 }
             }
             "PUT" => {
                 let body: Value = match serde_json::from_slice(&req.body) {
                     Ok(v @ Value::Object(_)) => v,
-                    _ => return err(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized."),
+                    _ => {
+                        return err(
+                            400,
+                            "InvalidRequestContent",
+                            "The request content was invalid and could not be deserialized.",
+                        )
+                    }
                 };
                 let api = req.query.get("api-version").cloned().unwrap_or_default();
                 if t == "Microsoft.Resources/deployments" {
                     return self.put_deployment(w, &g, &id, name, body, &api);
                 }
-                if w.res.get(&key).is_some_and(|r| matches!(state(r), "Creating" | "Updating" | "Deleting")) {
+                if w.res
+                    .get(&key)
+                    .is_some_and(|r| matches!(state(r), "Creating" | "Updating" | "Deleting"))
+                {
                     return err(409, "OperationNotAllowed", &format!("Another operation on this or a dependent resource is in progress: {name} is {}.", state(&w.res[&key])));
                 }
                 let existed = w.res.contains_key(&key);
-                let v = match self.prepare(w, &g, t, &id, body) {
+                let v = match self.prepare(w, t, &id, body) {
                     Ok(v) => v,
                     Err(e) => return e,
                 };
@@ -1077,10 +1468,20 @@ impl Shared {
                 set_state(&mut v, if existed { "Updating" } else { "Creating" });
                 let fail = take_fault(w, t, "put").or_else(|| alloc_failure(w, t, &v));
                 w.res.insert(key.clone(), v.clone());
-                self.start_op(w, ns, &loc, &api, Effect::Ready(key), fail, Some((if existed { 200 } else { 201 }, public(&v))))
+                self.start_op(
+                    w,
+                    ns,
+                    &loc,
+                    &api,
+                    Effect::Ready(key),
+                    fail,
+                    Some((if existed { 200 } else { 201 }, public(&v))),
+                )
             }
             "DELETE" => {
-                let Some(v) = w.res.get(&key).cloned() else { return Resp::empty(204) };
+                let Some(v) = w.res.get(&key).cloned() else {
+                    return Resp::empty(204);
+                };
                 if let Some(e) = delete_conflict(w, t, &key, &v) {
                     return e;
                 }
@@ -1092,15 +1493,25 @@ impl Shared {
                 let fail = take_fault(w, t, "delete");
                 self.start_op(w, ns, &loc, &api, Effect::Remove(key), fail, None)
             }
-            _ => err(405, "MethodNotAllowed", &format!("The requested resource does not support http method '{}'.", req.method)),
+            _ => err(
+                405,
+                "MethodNotAllowed",
+                &format!(
+                    "The requested resource does not support http method '{}'.",
+                    req.method
+                ),
+            ),
         }
     }
 
     /// Checks a resource's body and makes what ARM stores (not yet provisioned).
-    fn prepare(&self, w: &mut World, g: &Value, t: &str, id: &str, body: Value) -> Result<Value, Resp> {
-        let group = g["name"].as_str().unwrap_or_default();
+    fn prepare(&self, w: &mut World, t: &str, id: &str, body: Value) -> Result<Value, Resp> {
         let name = id.rsplit('/').next().unwrap_or_default().to_string();
-        let parent = id.rsplitn(3, '/').nth(2).unwrap_or_default().to_ascii_lowercase();
+        let parent = id
+            .rsplitn(3, '/')
+            .nth(2)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let child = t.matches('/').count() > 1;
         if child && !w.res.contains_key(&parent) {
             return Err(err(404, "ParentResourceNotFound", &format!("Can not perform requested operation on nested resource. Parent resource '{}' not found.", parent.rsplit('/').next().unwrap_or_default())));
@@ -1108,8 +1519,19 @@ impl Shared {
         let mut v = body;
         let location = match v["location"].as_str() {
             Some(l) => l.to_ascii_lowercase().replace(' ', ""),
-            None if child => w.res.get(&parent).and_then(|p| p["location"].as_str()).unwrap_or(LOCATIONS[0]).to_string(),
-            None => return Err(err(400, "LocationRequired", "The location property is required for this definition.")),
+            None if child => w
+                .res
+                .get(&parent)
+                .and_then(|p| p["location"].as_str())
+                .unwrap_or(LOCATIONS[0])
+                .to_string(),
+            None => {
+                return Err(err(
+                    400,
+                    "LocationRequired",
+                    "The location property is required for this definition.",
+                ))
+            }
         };
         if !LOCATIONS.contains(&location.as_str()) {
             return Err(err(400, "LocationNotAvailableForResourceType", &format!("The provided location '{location}' is not available for resource type '{t}'. List of available regions for the resource type is '{}'.", LOCATIONS.join(","))));
@@ -1142,12 +1564,24 @@ impl Shared {
         match t {
             "Microsoft.Compute/virtualMachines" => {
                 let size = p["hardwareProfile"]["vmSize"].as_str().unwrap_or_default();
-                if !VM_SIZES.iter().any(|s| s.eq_ignore_ascii_case(size)) || w.no_sku.iter().any(|(l, s)| *l == location && s.eq_ignore_ascii_case(size)) {
+                if !VM_SIZES.iter().any(|s| s.eq_ignore_ascii_case(size))
+                    || w.no_sku
+                        .iter()
+                        .any(|(l, s)| *l == location && s.eq_ignore_ascii_case(size))
+                {
                     return Err(err(409, "SkuNotAvailable", &format!("The requested VM size '{size}' is currently not available in location '{location}'. Please try another size or deploy to a different location or different zone. See https://aka.ms/azureskunotavailable for details.")));
                 }
-                let nics = p["networkProfile"]["networkInterfaces"].as_array().cloned().unwrap_or_default();
+                let nics = p["networkProfile"]["networkInterfaces"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 if nics.is_empty() && existing.is_none() {
-                    return Err(err(400, "InvalidParameter", "Required parameter 'networkProfile' is missing (null).").target("networkProfile"));
+                    return Err(err(
+                        400,
+                        "InvalidParameter",
+                        "Required parameter 'networkProfile' is missing (null).",
+                    )
+                    .target("networkProfile"));
                 }
                 for n in &nics {
                     let nid = n["id"].as_str().unwrap_or_default();
@@ -1156,12 +1590,25 @@ impl Shared {
                     }
                 }
                 if existing.is_none() {
-                    if p["storageProfile"]["imageReference"].is_null() && p["storageProfile"]["osDisk"]["createOption"].as_str() != Some("Attach") {
-                        return Err(err(400, "InvalidParameter", "Required parameter 'imageReference' is missing (null).").target("imageReference"));
+                    if p["storageProfile"]["imageReference"].is_null()
+                        && p["storageProfile"]["osDisk"]["createOption"].as_str() != Some("Attach")
+                    {
+                        return Err(err(
+                            400,
+                            "InvalidParameter",
+                            "Required parameter 'imageReference' is missing (null).",
+                        )
+                        .target("imageReference"));
                     }
                     if let Some(img) = p["storageProfile"]["imageReference"]["id"].as_str() {
                         if !w.res.contains_key(&img.to_ascii_lowercase()) {
-                            return Err(err(404, "NotFound", &format!("The Image '{img}' cannot be found in '{location}' region.")));
+                            return Err(err(
+                                404,
+                                "NotFound",
+                                &format!(
+                                    "The Image '{img}' cannot be found in '{location}' region."
+                                ),
+                            ));
                         }
                     }
                     let vm_id = w.id();
@@ -1170,7 +1617,10 @@ impl Shared {
                 }
             }
             "Microsoft.Network/networkInterfaces" => {
-                let configs = p["ipConfigurations"].as_array().cloned().unwrap_or_default();
+                let configs = p["ipConfigurations"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 for (i, c) in configs.iter().enumerate() {
                     for path in ["/subnet/id", "/publicIPAddress/id"] {
                         if let Some(r) = c["properties"].pointer(path).and_then(Value::as_str) {
@@ -1179,8 +1629,12 @@ impl Shared {
                             }
                         }
                     }
-                    v["properties"]["ipConfigurations"][i]["id"] = json!(format!("{id}/ipConfigurations/{}", c["name"].as_str().unwrap_or("ipconfig")));
-                    v["properties"]["ipConfigurations"][i]["properties"]["privateIPAddress"] = json!("127.0.0.1");
+                    v["properties"]["ipConfigurations"][i]["id"] = json!(format!(
+                        "{id}/ipConfigurations/{}",
+                        c["name"].as_str().unwrap_or("ipconfig")
+                    ));
+                    v["properties"]["ipConfigurations"][i]["properties"]["privateIPAddress"] =
+                        json!("127.0.0.1");
                 }
                 refs(w, "/networkSecurityGroup/id")?;
             }
@@ -1189,7 +1643,11 @@ impl Shared {
                 for s in p["subnets"].as_array().cloned().unwrap_or_default() {
                     if let Some(r) = s["properties"]["networkSecurityGroup"]["id"].as_str() {
                         if !w.res.contains_key(&r.to_ascii_lowercase()) {
-                            return Err(err(400, "InvalidResourceReference", &format!("Resource {r} referenced by resource {id} was not found.")));
+                            return Err(err(
+                                400,
+                                "InvalidResourceReference",
+                                &format!("Resource {r} referenced by resource {id} was not found."),
+                            ));
                         }
                     }
                 }
@@ -1198,17 +1656,29 @@ impl Shared {
                 let cd = &p["creationData"];
                 let opt = cd["createOption"].as_str().unwrap_or_default();
                 if opt.is_empty() {
-                    return Err(err(400, "InvalidParameter", "Required parameter 'creationData.createOption' is missing (null).").target("creationData.createOption"));
+                    return Err(err(
+                        400,
+                        "InvalidParameter",
+                        "Required parameter 'creationData.createOption' is missing (null).",
+                    )
+                    .target("creationData.createOption"));
                 }
                 for k in ["sourceResourceId", "imageReference/id"] {
                     if let Some(r) = cd.pointer(&format!("/{k}")).and_then(Value::as_str) {
                         if !w.res.contains_key(&r.to_ascii_lowercase()) {
-                            return Err(err(404, "NotFound", &format!("Resource {r} is not found.")));
+                            return Err(err(
+                                404,
+                                "NotFound",
+                                &format!("Resource {r} is not found."),
+                            ));
                         }
                     }
                 }
                 let size = p["diskSizeGB"].as_u64().or_else(|| {
-                    cd["sourceResourceId"].as_str().and_then(|r| w.res.get(&r.to_ascii_lowercase())).and_then(|s| s["properties"]["diskSizeGB"].as_u64())
+                    cd["sourceResourceId"]
+                        .as_str()
+                        .and_then(|r| w.res.get(&r.to_ascii_lowercase()))
+                        .and_then(|s| s["properties"]["diskSizeGB"].as_u64())
                 });
                 v["properties"]["diskSizeGB"] = json!(size.unwrap_or(30));
                 if t == "Microsoft.Compute/disks" {
@@ -1219,7 +1689,11 @@ impl Shared {
             "Microsoft.Compute/images" => {
                 if let Some(src) = p["sourceVirtualMachine"]["id"].as_str() {
                     let Some(vm) = w.res.get(&src.to_ascii_lowercase()) else {
-                        return Err(err(404, "NotFound", &format!("The Resource '{src}' was not found.")));
+                        return Err(err(
+                            404,
+                            "NotFound",
+                            &format!("The Resource '{src}' was not found."),
+                        ));
                     };
                     if vm["_fake"]["generalized"] != true {
                         return Err(err(409, "OperationNotAllowed", &format!("The source virtual machine '{src}' must be generalized before an image can be created from it (deprovision the guest, deallocate and generalize the VM).")));
@@ -1236,7 +1710,11 @@ impl Shared {
                     for k in ["/managedDisk/id", "/snapshot/id"] {
                         if let Some(r) = os.pointer(k).and_then(Value::as_str) {
                             if !w.res.contains_key(&r.to_ascii_lowercase()) {
-                                return Err(err(404, "NotFound", &format!("Resource {r} is not found.")));
+                                return Err(err(
+                                    404,
+                                    "NotFound",
+                                    &format!("Resource {r} is not found."),
+                                ));
                             }
                         }
                     }
@@ -1246,78 +1724,141 @@ impl Shared {
                 }
             }
             "Microsoft.Compute/galleries" => {
-                v["properties"]["identifier"] = json!({"uniqueName": format!("{SUBSCRIPTION}-{}", name.to_uppercase())});
+                v["properties"]["identifier"] =
+                    json!({"uniqueName": format!("{SUBSCRIPTION}-{}", name.to_uppercase())});
             }
             "Microsoft.Compute/galleries/images" => {
                 for k in ["publisher", "offer", "sku"] {
                     if p["identifier"][k].as_str().unwrap_or_default().is_empty() {
-                        return Err(err(400, "InvalidParameter", &format!("Required parameter 'identifier.{k}' is missing (null).")).target(&format!("galleryImage.properties.identifier.{k}")));
+                        return Err(err(
+                            400,
+                            "InvalidParameter",
+                            &format!("Required parameter 'identifier.{k}' is missing (null)."),
+                        )
+                        .target(&format!("galleryImage.properties.identifier.{k}")));
                     }
                 }
                 for k in ["osType", "osState"] {
                     if p[k].is_null() {
-                        return Err(err(400, "InvalidParameter", &format!("Required parameter '{k}' is missing (null).")).target(&format!("galleryImage.properties.{k}")));
+                        return Err(err(
+                            400,
+                            "InvalidParameter",
+                            &format!("Required parameter '{k}' is missing (null)."),
+                        )
+                        .target(&format!("galleryImage.properties.{k}")));
                     }
                 }
             }
             "Microsoft.Compute/galleries/images/versions" => {
                 let sp = &p["storageProfile"];
-                let src = sp["source"]["id"].as_str().or_else(|| sp["source"]["virtualMachineId"].as_str()).or_else(|| sp["osDiskImage"]["source"]["id"].as_str());
+                let src = sp["source"]["id"]
+                    .as_str()
+                    .or_else(|| sp["source"]["virtualMachineId"].as_str())
+                    .or_else(|| sp["osDiskImage"]["source"]["id"].as_str());
                 let Some(src) = src else {
-                    return Err(err(400, "InvalidParameter", "Required parameter 'storageProfile.source' is missing (null).").target("galleryImageVersion.properties.storageProfile.source"));
+                    return Err(err(
+                        400,
+                        "InvalidParameter",
+                        "Required parameter 'storageProfile.source' is missing (null).",
+                    )
+                    .target("galleryImageVersion.properties.storageProfile.source"));
                 };
                 let Some(s) = w.res.get(&src.to_ascii_lowercase()) else {
-                    return Err(err(404, "NotFound", &format!("The source resource '{src}' was not found.")));
+                    return Err(err(
+                        404,
+                        "NotFound",
+                        &format!("The source resource '{src}' was not found."),
+                    ));
                 };
-                if s["type"] == "Microsoft.Compute/virtualMachines" && s["_fake"]["generalized"] != true {
-                    let image = w.res.get(&parent).map(|i| i["properties"]["osState"].clone()).unwrap_or(Value::Null);
+                if s["type"] == "Microsoft.Compute/virtualMachines"
+                    && s["_fake"]["generalized"] != true
+                {
+                    let image = w
+                        .res
+                        .get(&parent)
+                        .map(|i| i["properties"]["osState"].clone())
+                        .unwrap_or(Value::Null);
                     if image == "Generalized" {
                         return Err(err(409, "OperationNotAllowed", &format!("The source virtual machine '{src}' must be generalized for a generalized gallery image.")));
                     }
                 }
-                let mut regions = p["publishingProfile"]["targetRegions"].as_array().cloned().unwrap_or_default();
+                let mut regions = p["publishingProfile"]["targetRegions"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 if regions.is_empty() {
                     regions.push(json!({"name": location, "regionalReplicaCount": 1}));
                 }
                 let mut summary = Vec::new();
                 for r in &regions {
-                    let n = r["name"].as_str().unwrap_or_default().to_ascii_lowercase().replace(' ', "");
+                    let n = r["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase()
+                        .replace(' ', "");
                     if !LOCATIONS.contains(&n.as_str()) {
-                        return Err(err(400, "InvalidParameter", &format!("The region '{n}' is not available; regions: {}.", LOCATIONS.join(", "))).target("galleryImageVersion.properties.publishingProfile.targetRegions"));
+                        return Err(err(
+                            400,
+                            "InvalidParameter",
+                            &format!(
+                                "The region '{n}' is not available; regions: {}.",
+                                LOCATIONS.join(", ")
+                            ),
+                        )
+                        .target("galleryImageVersion.properties.publishingProfile.targetRegions"));
                     }
                     summary.push(json!({"region": n, "state": "Completed", "progress": 100}));
                 }
                 v["properties"]["publishingProfile"]["targetRegions"] = json!(regions);
                 v["properties"]["publishingProfile"]["publishedDate"] = json!(now_rfc3339());
-                v["properties"]["replicationStatus"] = json!({"aggregatedState": "Completed", "summary": summary});
+                v["properties"]["replicationStatus"] =
+                    json!({"aggregatedState": "Completed", "summary": summary});
             }
             "Microsoft.KeyVault/vaults" => {
                 if p["tenantId"].as_str().is_none() || p["sku"]["name"].as_str().is_none() {
-                    return Err(err(400, "BadRequest", "The parameters 'properties.tenantId' and 'properties.sku' are required."));
+                    return Err(err(
+                        400,
+                        "BadRequest",
+                        "The parameters 'properties.tenantId' and 'properties.sku' are required.",
+                    ));
                 }
-                v["properties"]["vaultUri"] = json!(format!("{}/_vault/{}/", self.endpoint(), name.to_ascii_lowercase()));
+                v["properties"]["vaultUri"] = json!(format!(
+                    "{}/_vault/{}/",
+                    self.endpoint(),
+                    name.to_ascii_lowercase()
+                ));
             }
-            "Microsoft.KeyVault/vaults/secrets" => {
-                if p["value"].as_str().is_none() {
-                    return Err(err(400, "BadRequest", "The parameter 'properties.value' is required."));
-                }
+            "Microsoft.KeyVault/vaults/secrets" if p["value"].as_str().is_none() => {
+                return Err(err(
+                    400,
+                    "BadRequest",
+                    "The parameter 'properties.value' is required.",
+                ));
             }
             _ => {}
         }
-        let _ = group;
         Ok(v)
     }
 
     /// The side effects of a resource becoming ready.
     fn ready(&self, w: &mut World, key: &str) {
-        let Some(mut v) = w.res.get(key).cloned() else { return };
+        let Some(mut v) = w.res.get(key).cloned() else {
+            return;
+        };
         set_state(&mut v, "Succeeded");
         let id = v["id"].as_str().unwrap_or_default().to_string();
         let loc = v["location"].clone();
-        let gid = id.split("/providers/").next().unwrap_or_default().to_string();
+        let gid = id
+            .split("/providers/")
+            .next()
+            .unwrap_or_default()
+            .to_string();
         match v["type"].as_str().unwrap_or_default() {
             "Microsoft.Network/virtualNetworks" => {
-                let subnets = v["properties"]["subnets"].as_array().cloned().unwrap_or_default();
+                let subnets = v["properties"]["subnets"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 let mut out = Vec::new();
                 for s in subnets {
                     let n = s["name"].as_str().unwrap_or("default");
@@ -1332,7 +1873,10 @@ impl Shared {
             "Microsoft.Network/publicIPAddresses" => {
                 v["properties"]["ipAddress"] = json!("127.0.0.1");
                 if let Some(label) = v["properties"]["dnsSettings"]["domainNameLabel"].as_str() {
-                    v["properties"]["dnsSettings"]["fqdn"] = json!(format!("{label}.{}.cloudapp.azure.com", loc.as_str().unwrap_or_default()));
+                    v["properties"]["dnsSettings"]["fqdn"] = json!(format!(
+                        "{label}.{}.cloudapp.azure.com",
+                        loc.as_str().unwrap_or_default()
+                    ));
                 }
             }
             "Microsoft.Compute/virtualMachines" if v["_fake"]["power"] == "creating" => {
@@ -1340,9 +1884,17 @@ impl Shared {
                 let os = v["properties"]["storageProfile"]["osDisk"].clone();
                 if os["managedDisk"]["id"].is_null() {
                     let vmname = v["name"].as_str().unwrap_or_default();
-                    let dname = os["name"].as_str().map(str::to_string).unwrap_or_else(|| format!("{vmname}_OsDisk_1_{:032x}", w.next));
+                    let dname = os["name"]
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("{vmname}_OsDisk_1_{:032x}", w.next));
                     let did = format!("{gid}/providers/Microsoft.Compute/disks/{dname}");
-                    let os_type = if v["properties"]["osProfile"]["windowsConfiguration"].is_object() { "Windows" } else { "Linux" };
+                    let os_type =
+                        if v["properties"]["osProfile"]["windowsConfiguration"].is_object() {
+                            "Windows"
+                        } else {
+                            "Linux"
+                        };
                     let size = os["diskSizeGB"].as_u64().unwrap_or(30);
                     let disk = json!({"id": did, "name": dname, "type": "Microsoft.Compute/disks", "location": loc, "tags": {},
                         "managedBy": id, "sku": {"name": "Standard_LRS"},
@@ -1357,7 +1909,14 @@ impl Shared {
                 }
             }
             "Microsoft.KeyVault/vaults/secrets" => {
-                let vault = v["id"].as_str().unwrap_or_default().split('/').rev().nth(2).unwrap_or_default().to_ascii_lowercase();
+                let vault = v["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split('/')
+                    .rev()
+                    .nth(2)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
                 let name = v["name"].as_str().unwrap_or_default().to_ascii_lowercase();
                 let value = v["properties"]["value"].clone();
                 self.store_secret(w, &vault, &name, value);
@@ -1375,7 +1934,10 @@ impl Shared {
         let now = now_secs();
         let s = json!({"value": value, "id": format!("{}/_vault/{vault}/secrets/{name}/{version}", self.endpoint()),
             "attributes": {"enabled": true, "created": now, "updated": now, "recoveryLevel": "Purgeable"}});
-        w.secrets.entry(format!("{vault}/{name}")).or_default().push(s.clone());
+        w.secrets
+            .entry(format!("{vault}/{name}"))
+            .or_default()
+            .push(s.clone());
         s
     }
 
@@ -1385,24 +1947,49 @@ impl Shared {
         let name = v["name"].as_str().unwrap_or_default().to_string();
         let loc = v["location"].as_str().unwrap_or(LOCATIONS[0]).to_string();
         let ns = t.split('/').next().unwrap_or_default().to_string();
-        let power = v["_fake"]["power"].as_str().unwrap_or("running").to_string();
+        let power = v["_fake"]["power"]
+            .as_str()
+            .unwrap_or("running")
+            .to_string();
         let busy = matches!(state(&v), "Creating" | "Updating" | "Deleting");
         match (t, req.method.as_str(), action) {
             ("Microsoft.Compute/virtualMachines", "GET", "instanceview") => {
-                let mut statuses = vec![json!({"code": format!("ProvisioningState/{}", state(&v).to_lowercase()), "level": "Info",
-                    "displayStatus": format!("Provisioning {}", state(&v).to_lowercase())})];
-                let ps = if power == "creating" { "starting" } else { power.as_str() };
+                let mut statuses = vec![
+                    json!({"code": format!("ProvisioningState/{}", state(&v).to_lowercase()), "level": "Info",
+                    "displayStatus": format!("Provisioning {}", state(&v).to_lowercase())}),
+                ];
+                let ps = if power == "creating" {
+                    "starting"
+                } else {
+                    power.as_str()
+                };
                 statuses.push(json!({"code": format!("PowerState/{ps}"), "level": "Info", "displayStatus": format!("VM {ps}")}));
                 if v["_fake"]["generalized"] == true {
                     statuses.push(json!({"code": "OSState/generalized", "level": "Info", "displayStatus": "VM generalized"}));
                 }
-                Resp::json(200, json!({"computerName": v["properties"]["osProfile"]["computerName"], "statuses": statuses,
-                    "vmAgent": {"vmAgentVersion": "Unknown", "statuses": []}, "disks": []}))
+                Resp::json(
+                    200,
+                    json!({"computerName": v["properties"]["osProfile"]["computerName"], "statuses": statuses,
+                    "vmAgent": {"vmAgentVersion": "Unknown", "statuses": []}, "disks": []}),
+                )
             }
-            ("Microsoft.Compute/virtualMachines", "POST", "deallocate" | "poweroff" | "start" | "restart") if busy => {
-                err(409, "OperationNotAllowed", &format!("Operation '{action}' is not allowed on VM '{name}' since the VM is {}.", state(&v).to_lowercase()))
-            }
-            ("Microsoft.Compute/virtualMachines", "POST", "deallocate" | "poweroff" | "start" | "restart") => {
+            (
+                "Microsoft.Compute/virtualMachines",
+                "POST",
+                "deallocate" | "poweroff" | "start" | "restart",
+            ) if busy => err(
+                409,
+                "OperationNotAllowed",
+                &format!(
+                    "Operation '{action}' is not allowed on VM '{name}' since the VM is {}.",
+                    state(&v).to_lowercase()
+                ),
+            ),
+            (
+                "Microsoft.Compute/virtualMachines",
+                "POST",
+                "deallocate" | "poweroff" | "start" | "restart",
+            ) => {
                 let to = match action {
                     "deallocate" => "deallocated",
                     "poweroff" => "stopped",
@@ -1412,7 +1999,15 @@ impl Shared {
                     return err(409, "OperationNotAllowed", &format!("Operation '{action}' is not allowed on VM '{name}' since the VM is generalized."));
                 }
                 let fail = take_fault(w, t, action);
-                self.start_op(w, &ns, &loc, &api, Effect::Power(key.to_string(), to), fail, None)
+                self.start_op(
+                    w,
+                    &ns,
+                    &loc,
+                    &api,
+                    Effect::Power(key.to_string(), to),
+                    fail,
+                    None,
+                )
             }
             ("Microsoft.Compute/virtualMachines", "POST", "generalize") => {
                 if power == "running" || power == "creating" {
@@ -1428,7 +2023,10 @@ impl Shared {
                     return err(409, "OperationNotAllowed", &format!("Capture operation cannot be completed because the VM '{name}' is not generalized."));
                 }
                 let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
-                let (Some(prefix), Some(container)) = (body["vhdPrefix"].as_str(), body["destinationContainerName"].as_str()) else {
+                let (Some(prefix), Some(container)) = (
+                    body["vhdPrefix"].as_str(),
+                    body["destinationContainerName"].as_str(),
+                ) else {
                     return err(400, "InvalidParameter", "Required parameters 'vhdPrefix' and 'destinationContainerName' are missing.");
                 };
                 let uid = w.id();
@@ -1442,17 +2040,42 @@ impl Shared {
                     vm["_fake"]["capture"] = out;
                 }
                 let fail = take_fault(w, t, "capture");
-                self.start_op(w, &ns, &loc, &api, Effect::Power(key.to_string(), "captured"), fail, None)
+                self.start_op(
+                    w,
+                    &ns,
+                    &loc,
+                    &api,
+                    Effect::Power(key.to_string(), "captured"),
+                    fail,
+                    None,
+                )
             }
             ("Microsoft.Resources/deployments", "POST", "cancel") => {
                 if !matches!(state(&v), "Accepted" | "Running") {
-                    return err(409, "DeploymentCannotBeCancelled", &format!("The deployment '{name}' cannot be canceled: it is {}.", state(&v)));
+                    return err(
+                        409,
+                        "DeploymentCannotBeCancelled",
+                        &format!(
+                            "The deployment '{name}' cannot be canceled: it is {}.",
+                            state(&v)
+                        ),
+                    );
                 }
-                let ids: Vec<String> = w.ops.iter().filter(|(_, o)| o.status == "InProgress" && matches!(&o.effect, Effect::Deploy(k) if k == key)).map(|(i, _)| i.clone()).collect();
+                let ids: Vec<String> = w
+                    .ops
+                    .iter()
+                    .filter(|(_, o)| {
+                        o.status == "InProgress"
+                            && matches!(&o.effect, Effect::Deploy(k) if k == key)
+                    })
+                    .map(|(i, _)| i.clone())
+                    .collect();
                 for i in ids {
                     if let Some(o) = w.ops.get_mut(&i) {
                         o.status = "Canceled";
-                        o.fail = Some(json!({"code": "DeploymentCanceled", "message": "The deployment was canceled."}));
+                        o.fail = Some(
+                            json!({"code": "DeploymentCanceled", "message": "The deployment was canceled."}),
+                        );
                         o.end = Some(now_rfc3339());
                     }
                 }
@@ -1463,9 +2086,19 @@ impl Shared {
             }
             ("Microsoft.Resources/deployments", "GET", "operations") => {
                 let ops = v["_fake"]["operations"].clone();
-                Resp::json(200, json!({"value": if ops.is_array() { ops } else { json!([]) }}))
+                Resp::json(
+                    200,
+                    json!({"value": if ops.is_array() { ops } else { json!([]) }}),
+                )
             }
-            _ => err(404, "NotFound", &format!("The operation '{action}' ({}) is not supported on '{t}'.", req.method)),
+            _ => err(
+                404,
+                "NotFound",
+                &format!(
+                    "The operation '{action}' ({}) is not supported on '{t}'.",
+                    req.method
+                ),
+            ),
         }
     }
 }
@@ -1501,7 +2134,11 @@ fn group_key(name: &str) -> String {
 }
 
 fn group_missing(name: &str) -> Resp {
-    err(404, "ResourceGroupNotFound", &format!("Resource group '{name}' could not be found."))
+    err(
+        404,
+        "ResourceGroupNotFound",
+        &format!("Resource group '{name}' could not be found."),
+    )
 }
 
 fn bad_type(ty: &str) -> Resp {
@@ -1512,7 +2149,12 @@ fn bad_type(ty: &str) -> Resp {
 /// Removes `key` and everything under it.
 fn remove_tree(w: &mut World, key: &str) {
     let prefix = format!("{key}/");
-    let gone: Vec<String> = w.res.keys().filter(|k| *k == key || k.starts_with(&prefix)).cloned().collect();
+    let gone: Vec<String> = w
+        .res
+        .keys()
+        .filter(|k| *k == key || k.starts_with(&prefix))
+        .cloned()
+        .collect();
     for k in gone {
         if let Some(v) = w.res.remove(&k) {
             // A deleted VM leaves its OS disk detached (unless its deleteOption is Delete).
@@ -1532,7 +2174,8 @@ fn remove_tree(w: &mut World, key: &str) {
             }
             if v["type"] == "Microsoft.KeyVault/vaults" {
                 let vault = v["name"].as_str().unwrap_or_default().to_ascii_lowercase();
-                w.secrets.retain(|k, _| !k.starts_with(&format!("{vault}/")));
+                w.secrets
+                    .retain(|k, _| !k.starts_with(&format!("{vault}/")));
             }
         }
     }
@@ -1546,11 +2189,22 @@ fn delete_conflict(w: &World, t: &str, key: &str, v: &Value) -> Option<Resp> {
         "Microsoft.Compute/disks" if v["properties"]["diskState"] == "Attached" => Some(err(
             409,
             "OperationNotAllowed",
-            &format!("Disk {name} is attached to VM {}.", v["managedBy"].as_str().unwrap_or_default()),
+            &format!(
+                "Disk {name} is attached to VM {}.",
+                v["managedBy"].as_str().unwrap_or_default()
+            ),
         )),
         "Microsoft.Network/networkInterfaces" => {
             let used = w.res.values().any(|vm| {
-                vm["properties"]["networkProfile"]["networkInterfaces"].as_array().is_some_and(|n| n.iter().any(|n| n["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(v["id"].as_str().unwrap_or_default()))))
+                vm["properties"]["networkProfile"]["networkInterfaces"]
+                    .as_array()
+                    .is_some_and(|n| {
+                        n.iter().any(|n| {
+                            n["id"].as_str().is_some_and(|i| {
+                                i.eq_ignore_ascii_case(v["id"].as_str().unwrap_or_default())
+                            })
+                        })
+                    })
             });
             used.then(|| err(400, "NicInUse", &format!("Network Interface {} is used by existing resource. In order to delete the network interface, it must be dissociated from the resource.", v["id"].as_str().unwrap_or_default())))
         }
@@ -1564,9 +2218,14 @@ fn delete_conflict(w: &World, t: &str, key: &str, v: &Value) -> Option<Resp> {
 
 /// Takes an injected failure for `method` on type `t`: ARM's error with a nested detail.
 fn take_fault(w: &mut World, t: &str, method: &str) -> Option<Value> {
-    let f = w.faults.iter_mut().find(|f| f.times > 0 && f.ty.eq_ignore_ascii_case(t) && f.method == method)?;
+    let f = w
+        .faults
+        .iter_mut()
+        .find(|f| f.times > 0 && f.ty.eq_ignore_ascii_case(t) && f.method == method)?;
     f.times -= 1;
-    Some(json!({"code": f.code, "message": f.message, "details": [{"code": "InternalOperationError", "message": format!("{} (an injected failure of {method} on {t})", f.message)}]}))
+    Some(
+        json!({"code": f.code, "message": f.message, "details": [{"code": "InternalOperationError", "message": format!("{} (an injected failure of {method} on {t})", f.message)}]}),
+    )
 }
 
 fn alloc_failure(w: &World, t: &str, v: &Value) -> Option<Value> {
@@ -1578,16 +2237,34 @@ fn alloc_failure(w: &World, t: &str, v: &Value) -> Option<Value> {
 
 /// The order a deployment creates its resources in.
 fn rank(t: &str) -> usize {
-    TYPES.iter().position(|x| x.eq_ignore_ascii_case(t)).unwrap_or(TYPES.len())
+    TYPES
+        .iter()
+        .position(|x| x.eq_ignore_ascii_case(t))
+        .unwrap_or(TYPES.len())
 }
 
 impl Shared {
-    fn put_deployment(&self, w: &mut World, g: &Value, id: &str, name: &str, body: Value, api: &str) -> Resp {
+    fn put_deployment(
+        &self,
+        w: &mut World,
+        g: &Value,
+        id: &str,
+        name: &str,
+        body: Value,
+        api: &str,
+    ) -> Resp {
         let key = id.to_ascii_lowercase();
-        if w.res.get(&key).is_some_and(|d| matches!(state(d), "Accepted" | "Running")) {
-            return err(409, "DeploymentActive", &format!("The deployment '{name}' is already running."));
+        if w.res
+            .get(&key)
+            .is_some_and(|d| matches!(state(d), "Accepted" | "Running"))
+        {
+            return err(
+                409,
+                "DeploymentActive",
+                &format!("The deployment '{name}' is already running."),
+            );
         }
-        let resources = match self.evaluate(w, g, &body) {
+        let resources = match self.evaluate(g, &body) {
             Ok(r) => r,
             Err(e) => return e,
         };
@@ -1595,7 +2272,9 @@ impl Shared {
         let mut params = json!({});
         if let Some(ps) = props["parameters"].as_object() {
             for (k, v) in ps {
-                let ty = props["template"]["parameters"][k]["type"].as_str().unwrap_or("String");
+                let ty = props["template"]["parameters"][k]["type"]
+                    .as_str()
+                    .unwrap_or("String");
                 params[k] = if ty.eq_ignore_ascii_case("securestring") {
                     json!({"type": "SecureString"})
                 } else {
@@ -1611,24 +2290,48 @@ impl Shared {
             "_fake": {"resources": resources}});
         let fail = take_fault(w, "Microsoft.Resources/deployments", "put");
         w.res.insert(key.clone(), d.clone());
-        self.start_op(w, "Microsoft.Resources", &loc, api, Effect::Deploy(key), fail, Some((201, public(&d))))
+        self.start_op(
+            w,
+            "Microsoft.Resources",
+            &loc,
+            api,
+            Effect::Deploy(key),
+            fail,
+            Some((201, public(&d))),
+        )
     }
 
     /// A deployment body's template, evaluated: its resources (ids, bodies) in creation order,
     /// or `InvalidTemplate`.
-    fn evaluate(&self, w: &World, g: &Value, body: &Value) -> Result<Vec<Value>, Resp> {
-        let invalid = |msg: String| err(400, "InvalidTemplate", &format!("Deployment template validation failed: '{msg}'."));
+    fn evaluate(&self, g: &Value, body: &Value) -> Result<Vec<Value>, Resp> {
+        let invalid = |msg: String| {
+            err(
+                400,
+                "InvalidTemplate",
+                &format!("Deployment template validation failed: '{msg}'."),
+            )
+        };
         let props = &body["properties"];
         if props["templateLink"].is_object() {
-            return Err(invalid("templateLink is not modelled by the fake: send the template inline".into()));
+            return Err(invalid(
+                "templateLink is not modelled by the fake: send the template inline".into(),
+            ));
         }
         let tpl = &props["template"];
         if !tpl.is_object() {
-            return Err(err(400, "InvalidDeployment", "The 'properties.template' of the deployment is missing."));
+            return Err(err(
+                400,
+                "InvalidDeployment",
+                "The 'properties.template' of the deployment is missing.",
+            ));
         }
         let mode = props["mode"].as_str().unwrap_or("");
         if !mode.eq_ignore_ascii_case("Incremental") && !mode.eq_ignore_ascii_case("Complete") {
-            return Err(err(400, "InvalidDeploymentMode", "The deployment mode must be 'Incremental' or 'Complete'."));
+            return Err(err(
+                400,
+                "InvalidDeploymentMode",
+                "The deployment mode must be 'Incremental' or 'Complete'.",
+            ));
         }
         let given = props["parameters"].as_object().cloned().unwrap_or_default();
         let declared = tpl["parameters"].as_object().cloned().unwrap_or_default();
@@ -1641,7 +2344,14 @@ impl Shared {
         let group_location = g["location"].as_str().unwrap_or_default();
         let empty = Map::new();
         let variables = tpl["variables"].as_object().unwrap_or(&empty);
-        let mut scope = template::Scope { subscription: SUBSCRIPTION, tenant: TENANT, group, group_location, parameters: Map::new(), variables };
+        let mut scope = template::Scope {
+            subscription: SUBSCRIPTION,
+            tenant: TENANT,
+            group,
+            group_location,
+            parameters: Map::new(),
+            variables,
+        };
         for (k, decl) in &declared {
             let v = match given.get(k) {
                 Some(p) if p.get("reference").is_some() => return Err(invalid(format!("The parameter '{k}' is a Key Vault reference, which the fake does not model"))),
@@ -1654,19 +2364,46 @@ impl Shared {
             scope.parameters.insert(k.clone(), v);
         }
         let mut out = Vec::new();
-        for (i, r) in tpl["resources"].as_array().cloned().unwrap_or_default().iter().enumerate() {
+        for (i, r) in tpl["resources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             if r.get("copy").is_some() {
-                return Err(invalid(format!("The template resource at index {i} uses 'copy', which the fake does not model")));
+                return Err(invalid(format!(
+                    "The template resource at index {i} uses 'copy', which the fake does not model"
+                )));
             }
-            let r = template::eval_value(r, &scope).map_err(|e| invalid(format!("The template resource at index {i} is not valid: {e}")))?;
+            let r = template::eval_value(r, &scope).map_err(|e| {
+                invalid(format!(
+                    "The template resource at index {i} is not valid: {e}"
+                ))
+            })?;
             if r.get("condition").is_some_and(|c| c == &json!(false)) {
                 continue;
             }
             let ty = r["type"].as_str().unwrap_or_default();
             let Some(t) = known_type(ty) else {
-                return Err(invalid(format!("The resource type '{ty}' at index {i} is not modelled by the fake")));
+                return Err(invalid(format!(
+                    "The resource type '{ty}' at index {i} is not modelled by the fake"
+                )));
             };
-            if let Some(r) = check_api_version(&Req { method: "PUT".into(), path: String::new(), query: [("api-version".to_string(), r["apiVersion"].as_str().unwrap_or_default().to_string())].into(), headers: HashMap::new(), body: Vec::new() }, t) {
+            if let Some(r) = check_api_version(
+                &Req {
+                    method: "PUT".into(),
+                    path: String::new(),
+                    query: [(
+                        "api-version".to_string(),
+                        r["apiVersion"].as_str().unwrap_or_default().to_string(),
+                    )]
+                    .into(),
+                    headers: HashMap::new(),
+                    body: Vec::new(),
+                },
+                t,
+            ) {
                 return Err(r);
             }
             let names: Vec<&str> = r["name"].as_str().unwrap_or_default().split('/').collect();
@@ -1674,10 +2411,28 @@ impl Shared {
             if names.len() != types.len() || names.iter().any(|n| n.is_empty()) {
                 return Err(invalid(format!("The template resource '{}' at index {i} has an incorrect segment length: a nested resource type must have a name segment per type segment", r["name"])));
             }
-            let path: Vec<String> = types.iter().zip(&names).map(|(t, n)| format!("{t}/{n}")).collect();
-            let rid = format!("{}/providers/{}/{}", g["id"].as_str().unwrap_or_default(), t.split('/').next().unwrap_or_default(), path.join("/"));
+            let path: Vec<String> = types
+                .iter()
+                .zip(&names)
+                .map(|(t, n)| format!("{t}/{n}"))
+                .collect();
+            let rid = format!(
+                "{}/providers/{}/{}",
+                g["id"].as_str().unwrap_or_default(),
+                t.split('/').next().unwrap_or_default(),
+                path.join("/")
+            );
             let mut body = json!({});
-            for k in ["location", "tags", "properties", "sku", "plan", "zones", "identity", "kind"] {
+            for k in [
+                "location",
+                "tags",
+                "properties",
+                "sku",
+                "plan",
+                "zones",
+                "identity",
+                "kind",
+            ] {
                 if let Some(v) = r.get(k) {
                     body[k] = v.clone();
                 }
@@ -1688,7 +2443,6 @@ impl Shared {
             out.push(json!({"id": rid, "type": t, "body": body}));
         }
         out.sort_by_key(|r| rank(r["type"].as_str().unwrap_or_default()));
-        let _ = w;
         Ok(out)
     }
 
@@ -1696,51 +2450,80 @@ impl Shared {
     /// and VM sizes are available (references between them are checked when it runs).
     fn validate(&self, w: &mut World, g: &Value, id: &str, req: &Req) -> Resp {
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-        let resources = match self.evaluate(w, g, &body) {
+        let resources = match self.evaluate(g, &body) {
             Ok(r) => r,
             Err(e) => return e,
         };
         for r in &resources {
             let b = &r["body"];
-            let loc = b["location"].as_str().unwrap_or(LOCATIONS[0]).to_ascii_lowercase();
+            let loc = b["location"]
+                .as_str()
+                .unwrap_or(LOCATIONS[0])
+                .to_ascii_lowercase();
             let mut e = None;
             if !LOCATIONS.contains(&loc.as_str()) {
-                e = Some(json!({"code": "LocationNotAvailableForResourceType", "message": format!("The provided location '{loc}' is not available.")}));
+                e = Some(
+                    json!({"code": "LocationNotAvailableForResourceType", "message": format!("The provided location '{loc}' is not available.")}),
+                );
             }
             if r["type"] == "Microsoft.Compute/virtualMachines" {
-                let size = b["properties"]["hardwareProfile"]["vmSize"].as_str().unwrap_or_default();
-                if !VM_SIZES.iter().any(|s| s.eq_ignore_ascii_case(size)) || w.no_sku.iter().any(|(l, s)| *l == loc && s.eq_ignore_ascii_case(size)) {
-                    e = Some(json!({"code": "SkuNotAvailable", "message": format!("The requested VM size '{size}' is currently not available in location '{loc}'.")}));
+                let size = b["properties"]["hardwareProfile"]["vmSize"]
+                    .as_str()
+                    .unwrap_or_default();
+                if !VM_SIZES.iter().any(|s| s.eq_ignore_ascii_case(size))
+                    || w.no_sku
+                        .iter()
+                        .any(|(l, s)| *l == loc && s.eq_ignore_ascii_case(size))
+                {
+                    e = Some(
+                        json!({"code": "SkuNotAvailable", "message": format!("The requested VM size '{size}' is currently not available in location '{loc}'.")}),
+                    );
                 }
             }
             if let Some(mut e) = e {
                 e["target"] = r["id"].clone();
-                return Resp::json(400, json!({"error": {"code": "InvalidTemplateDeployment", "message": format!("The template deployment '{}' is not valid according to the validation procedure.", id.rsplit('/').next().unwrap_or_default()), "details": [e]}}));
+                return Resp::json(
+                    400,
+                    json!({"error": {"code": "InvalidTemplateDeployment", "message": format!("The template deployment '{}' is not valid according to the validation procedure.", id.rsplit('/').next().unwrap_or_default()), "details": [e]}}),
+                );
             }
         }
         let name = id.rsplit('/').next().unwrap_or_default();
-        Resp::json(200, json!({"id": id, "name": name, "type": "Microsoft.Resources/deployments",
+        Resp::json(
+            200,
+            json!({"id": id, "name": name, "type": "Microsoft.Resources/deployments",
             "properties": {"provisioningState": "Succeeded", "timestamp": now_rfc3339(), "mode": body["properties"]["mode"],
-                "validatedResources": resources.iter().map(|r| json!({"id": r["id"]})).collect::<Vec<_>>()}}))
+                "validatedResources": resources.iter().map(|r| json!({"id": r["id"]})).collect::<Vec<_>>()}}),
+        )
     }
 
     /// Creates a deployment's resources; the first failure fails it with nested details.
     fn deploy(&self, w: &mut World, key: &str) -> Result<(), Value> {
-        let Some(d) = w.res.get(key).cloned() else { return Ok(()) };
-        let gid = d["id"].as_str().unwrap_or_default().split("/providers/").next().unwrap_or_default().to_ascii_lowercase();
-        let g = w.res.get(&gid).cloned().unwrap_or(Value::Null);
+        let Some(d) = w.res.get(key).cloned() else {
+            return Ok(());
+        };
         let mut ops = Vec::new();
         let mut outputs = Vec::new();
         let mut failure = None;
-        for r in d["_fake"]["resources"].as_array().cloned().unwrap_or_default() {
-            let (rid, t) = (r["id"].as_str().unwrap_or_default(), r["type"].as_str().unwrap_or_default());
+        for r in d["_fake"]["resources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let (rid, t) = (
+                r["id"].as_str().unwrap_or_default(),
+                r["type"].as_str().unwrap_or_default(),
+            );
             let t = known_type(t).unwrap_or("");
-            let res = self.prepare(w, &g, t, rid, r["body"].clone()).map_err(|e| e.body.map(|b| b["error"].clone()).unwrap_or(Value::Null)).and_then(|v| {
-                match take_fault(w, t, "put").or_else(|| alloc_failure(w, t, &v)) {
-                    Some(f) => Err(f),
-                    None => Ok(v),
-                }
-            });
+            let res = self
+                .prepare(w, t, rid, r["body"].clone())
+                .map_err(|e| e.body.map(|b| b["error"].clone()).unwrap_or(Value::Null))
+                .and_then(
+                    |v| match take_fault(w, t, "put").or_else(|| alloc_failure(w, t, &v)) {
+                        Some(f) => Err(f),
+                        None => Ok(v),
+                    },
+                );
             let name = rid.rsplit('/').next().unwrap_or_default();
             match res {
                 Ok(v) => {
@@ -1777,26 +2560,62 @@ impl Shared {
 
     /// The vault data plane: `/_vault/{vault}/secrets/{name}[/{version}]`.
     fn vault(&self, req: &Req) -> Resp {
-        let segs: Vec<String> = req.path.split('/').filter(|s| !s.is_empty()).map(str::to_ascii_lowercase).collect();
-        let challenge = format!("Bearer authorization=\"{}/{TENANT}\", resource=\"https://vault.azure.net\"", self.endpoint());
+        let segs: Vec<String> = req
+            .path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let challenge = format!(
+            "Bearer authorization=\"{}/{TENANT}\", resource=\"https://vault.azure.net\"",
+            self.endpoint()
+        );
         if let Some(r) = self.auth(req, &["https://vault.azure.net/"]) {
             return r.header("WWW-Authenticate", challenge);
         }
-        let v = req.query.get("api-version").map(String::as_str).unwrap_or("");
+        let v = req
+            .query
+            .get("api-version")
+            .map(String::as_str)
+            .unwrap_or("");
         if !VAULT_API_VERSIONS.contains(&v) {
-            return Resp::json(400, json!({"error": {"code": "BadParameter", "message": format!("The specified version ({v}) is not recognized. Consider using the latest supported version ({}).", VAULT_API_VERSIONS[5])}}));
+            return Resp::json(
+                400,
+                json!({"error": {"code": "BadParameter", "message": format!("The specified version ({v}) is not recognized. Consider using the latest supported version ({}).", VAULT_API_VERSIONS[5])}}),
+            );
         }
         let mut w = self.world();
-        let vault_exists = w.res.values().any(|r| r["type"] == "Microsoft.KeyVault/vaults" && r["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(&segs[1])) && state(r) == "Succeeded");
+        let vault_exists = w.res.values().any(|r| {
+            r["type"] == "Microsoft.KeyVault/vaults"
+                && r["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&segs[1]))
+                && state(r) == "Succeeded"
+        });
         if !vault_exists {
-            return Resp::json(404, json!({"error": {"code": "VaultNotFound", "message": format!("The vault '{}' does not exist on this fake.", segs[1])}}));
+            return Resp::json(
+                404,
+                json!({"error": {"code": "VaultNotFound", "message": format!("The vault '{}' does not exist on this fake.", segs[1])}}),
+            );
         }
-        let missing = |n: &str| Resp::json(404, json!({"error": {"code": "SecretNotFound", "message": format!("A secret with (name/id) {n} was not found in this key vault.")}}));
-        match (req.method.as_str(), segs.get(2).map(String::as_str), segs.len()) {
+        let missing = |n: &str| {
+            Resp::json(
+                404,
+                json!({"error": {"code": "SecretNotFound", "message": format!("A secret with (name/id) {n} was not found in this key vault.")}}),
+            )
+        };
+        match (
+            req.method.as_str(),
+            segs.get(2).map(String::as_str),
+            segs.len(),
+        ) {
             ("PUT", Some("secrets"), 4) => {
                 let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
                 let Some(value) = body["value"].as_str() else {
-                    return Resp::json(400, json!({"error": {"code": "BadParameter", "message": "Property value is required."}}));
+                    return Resp::json(
+                        400,
+                        json!({"error": {"code": "BadParameter", "message": "Property value is required."}}),
+                    );
                 };
                 let s = self.store_secret(&mut w, &segs[1], &segs[3], json!(value));
                 Resp::json(200, s)
@@ -1804,22 +2623,36 @@ impl Shared {
             ("GET", Some("secrets"), 4 | 5) => {
                 let key = format!("{}/{}", segs[1], segs[3]);
                 let found = w.secrets.get(&key).and_then(|vs| match segs.get(4) {
-                    Some(ver) => vs.iter().find(|s| s["id"].as_str().is_some_and(|i| i.ends_with(&format!("/{ver}")))).cloned(),
+                    Some(ver) => vs
+                        .iter()
+                        .find(|s| {
+                            s["id"]
+                                .as_str()
+                                .is_some_and(|i| i.ends_with(&format!("/{ver}")))
+                        })
+                        .cloned(),
                     None => vs.last().cloned(),
                 });
-                found.map(|s| Resp::json(200, s)).unwrap_or_else(|| missing(&segs[3]))
+                found
+                    .map(|s| Resp::json(200, s))
+                    .unwrap_or_else(|| missing(&segs[3]))
             }
-            ("DELETE", Some("secrets"), 4) => match w.secrets.remove(&format!("{}/{}", segs[1], segs[3])) {
-                Some(vs) => {
-                    let mut s = vs.last().cloned().unwrap_or(Value::Null);
-                    if let Some(o) = s.as_object_mut() {
-                        o.remove("value");
+            ("DELETE", Some("secrets"), 4) => {
+                match w.secrets.remove(&format!("{}/{}", segs[1], segs[3])) {
+                    Some(vs) => {
+                        let mut s = vs.last().cloned().unwrap_or(Value::Null);
+                        if let Some(o) = s.as_object_mut() {
+                            o.remove("value");
+                        }
+                        Resp::json(200, s)
                     }
-                    Resp::json(200, s)
+                    None => missing(&segs[3]),
                 }
-                None => missing(&segs[3]),
-            },
-            _ => Resp::json(400, json!({"error": {"code": "BadParameter", "message": format!("{} {} is not modelled by the fake's vault.", req.method, req.path)}})),
+            }
+            _ => Resp::json(
+                400,
+                json!({"error": {"code": "BadParameter", "message": format!("{} {} is not modelled by the fake's vault.", req.method, req.path)}}),
+            ),
         }
     }
 }

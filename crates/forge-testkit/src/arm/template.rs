@@ -21,7 +21,11 @@ pub(crate) struct Scope<'a> {
 pub(crate) fn eval_value(v: &Value, s: &Scope) -> Result<Value, String> {
     Ok(match v {
         Value::String(t) => eval_str(t, s)?,
-        Value::Array(a) => Value::Array(a.iter().map(|x| eval_value(x, s)).collect::<Result<_, _>>()?),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| eval_value(x, s))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(o) => {
             let mut m = Map::new();
             for (k, x) in o {
@@ -40,7 +44,11 @@ pub(crate) fn eval_str(t: &str, s: &Scope) -> Result<Value, String> {
     }
     match t.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
         Some(expr) => {
-            let mut p = Parser { src: expr.as_bytes(), pos: 0, scope: s };
+            let mut p = Parser {
+                src: expr.as_bytes(),
+                pos: 0,
+                scope: s,
+            };
             let v = p.expr()?;
             p.ws();
             if p.pos != p.src.len() {
@@ -84,7 +92,9 @@ fn unique_string(args: &[Value]) -> String {
         }
     }
     let alphabet = b"abcdefghijklmnopqrstuvwxyz234567";
-    (0..13).map(|i| alphabet[((h >> (i * 5 % 60)) & 31) as usize] as char).collect()
+    (0..13)
+        .map(|i| alphabet[((h >> (i * 5 % 60)) & 31) as usize] as char)
+        .collect()
 }
 
 impl Parser<'_, '_> {
@@ -127,7 +137,10 @@ impl Parser<'_, '_> {
         loop {
             if self.eat(b'.') {
                 let name = self.ident();
-                v = v.get(&name).cloned().ok_or_else(|| format!("the property '{name}' does not exist"))?;
+                v = v
+                    .get(&name)
+                    .cloned()
+                    .ok_or_else(|| format!("the property '{name}' does not exist"))?;
             } else if self.eat(b'[') {
                 let i = self.expr()?;
                 if !self.eat(b']') {
@@ -147,7 +160,11 @@ impl Parser<'_, '_> {
     fn ident(&mut self) -> String {
         self.ws();
         let start = self.pos;
-        while self.src.get(self.pos).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+        while self
+            .src
+            .get(self.pos)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        {
             self.pos += 1;
         }
         String::from_utf8_lossy(&self.src[start..self.pos]).into_owned()
@@ -202,20 +219,34 @@ impl Parser<'_, '_> {
 
     fn apply(&self, name: &str, args: Vec<Value>) -> Result<Value, String> {
         let s = self.scope;
-        let arg = |i: usize| args.get(i).cloned().ok_or_else(|| format!("{name}() needs {} arguments", i + 1));
+        let arg = |i: usize| {
+            args.get(i)
+                .cloned()
+                .ok_or_else(|| format!("{name}() needs {} arguments", i + 1))
+        };
         Ok(match name.to_ascii_lowercase().as_str() {
             "parameters" => {
                 let n = text(&arg(0)?);
-                s.parameters.get(&n).cloned().ok_or_else(|| format!("The template parameter '{n}' is not found"))?
+                s.parameters
+                    .get(&n)
+                    .cloned()
+                    .ok_or_else(|| format!("The template parameter '{n}' is not found"))?
             }
             "variables" => {
                 let n = text(&arg(0)?);
-                let raw = s.variables.get(&n).ok_or_else(|| format!("The template variable '{n}' is not found"))?;
+                let raw = s
+                    .variables
+                    .get(&n)
+                    .ok_or_else(|| format!("The template variable '{n}' is not found"))?;
                 eval_value(raw, s)?
             }
             "concat" => {
                 if args.iter().all(Value::is_array) && !args.is_empty() {
-                    Value::Array(args.iter().flat_map(|a| a.as_array().cloned().unwrap_or_default()).collect())
+                    Value::Array(
+                        args.iter()
+                            .flat_map(|a| a.as_array().cloned().unwrap_or_default())
+                            .collect(),
+                    )
                 } else {
                     Value::String(args.iter().map(text).collect())
                 }
@@ -230,7 +261,10 @@ impl Parser<'_, '_> {
             "resourceid" => {
                 // resourceId([subscriptionId], [resourceGroupName], type, name1, name2...)
                 let texts: Vec<String> = args.iter().map(text).collect();
-                let at = texts.iter().position(|t| t.contains('/')).ok_or("resourceId() needs a resource type")?;
+                let at = texts
+                    .iter()
+                    .position(|t| t.contains('/'))
+                    .ok_or("resourceId() needs a resource type")?;
                 let (sub, group) = match at {
                     0 => (s.subscription.to_string(), s.group.to_string()),
                     1 => (s.subscription.to_string(), texts[0].clone()),
@@ -242,7 +276,12 @@ impl Parser<'_, '_> {
                 let names = &texts[at + 1..];
                 let types: Vec<&str> = ty.collect();
                 if types.len() != names.len() {
-                    return Err(format!("resourceId('{}'): {} names for {} types", texts[at], names.len(), types.len()));
+                    return Err(format!(
+                        "resourceId('{}'): {} names for {} types",
+                        texts[at],
+                        names.len(),
+                        types.len()
+                    ));
                 }
                 for (t, n) in types.iter().zip(names) {
                     id.push_str(&format!("/{t}/{n}"));
@@ -266,7 +305,13 @@ impl Parser<'_, '_> {
                 _ => false,
             }),
             "equals" => json!(arg(0)? == arg(1)?),
-            "if" => if truthy(&arg(0)?) { arg(1)? } else { arg(2)? },
+            "if" => {
+                if truthy(&arg(0)?) {
+                    arg(1)?
+                } else {
+                    arg(2)?
+                }
+            }
             "tolower" => Value::String(text(&arg(0)?).to_lowercase()),
             "toupper" => Value::String(text(&arg(0)?).to_uppercase()),
             "string" => Value::String(text(&arg(0)?)),
@@ -274,10 +319,25 @@ impl Parser<'_, '_> {
             "guid" => {
                 let a = unique_string(&args);
                 let b = unique_string(&[json!(a.clone())]);
-                let hex: String = a.bytes().chain(b.bytes()).map(|c| format!("{:x}", c % 16)).collect();
-                Value::String(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..26].repeat(2)))
+                let hex: String = a
+                    .bytes()
+                    .chain(b.bytes())
+                    .map(|c| format!("{:x}", c % 16))
+                    .collect();
+                Value::String(format!(
+                    "{}-{}-{}-{}-{}",
+                    &hex[0..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..26].repeat(2)
+                ))
             }
-            other => return Err(format!("The template function '{other}' is not modelled by the fake")),
+            other => {
+                return Err(format!(
+                    "The template function '{other}' is not modelled by the fake"
+                ))
+            }
         })
     }
 }
@@ -307,22 +367,39 @@ mod tests {
             "subnetRef": "[concat(variables('vnetID'),'/subnets/','sn')]"});
         let vars = vars.as_object().unwrap().clone();
         let s = scope(&vars);
-        assert_eq!(eval_str("[variables('location')]", &s).unwrap(), json!("eastus"));
+        assert_eq!(
+            eval_str("[variables('location')]", &s).unwrap(),
+            json!("eastus")
+        );
         assert_eq!(
             eval_str("[variables('subnetRef')]", &s).unwrap(),
             json!("/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/pkrvn/subnets/sn")
         );
-        assert_eq!(eval_str("[not(empty(parameters('cmd')))]", &s).unwrap(), json!(false));
         assert_eq!(
-            eval_str("[concat(parameters('vmName'), '/extension-customscript')]", &s).unwrap(),
+            eval_str("[not(empty(parameters('cmd')))]", &s).unwrap(),
+            json!(false)
+        );
+        assert_eq!(
+            eval_str(
+                "[concat(parameters('vmName'), '/extension-customscript')]",
+                &s
+            )
+            .unwrap(),
             json!("pkrvm/extension-customscript")
         );
         assert_eq!(
-            eval_str("[concat('/home/',parameters('vmName'),'/.ssh/authorized_keys')]", &s).unwrap(),
+            eval_str(
+                "[concat('/home/',parameters('vmName'),'/.ssh/authorized_keys')]",
+                &s
+            )
+            .unwrap(),
             json!("/home/pkrvm/.ssh/authorized_keys")
         );
         assert_eq!(eval_str("[[literal]", &s).unwrap(), json!("[literal]"));
-        assert_eq!(eval_str("[format('{0}-{1}', 'a', 2)]", &s).unwrap(), json!("a-2"));
+        assert_eq!(
+            eval_str("[format('{0}-{1}', 'a', 2)]", &s).unwrap(),
+            json!("a-2")
+        );
         assert_eq!(eval_str("['it''s']", &s).unwrap(), json!("it's"));
     }
 
@@ -330,8 +407,12 @@ mod tests {
     fn unknown_functions_and_names_are_errors() {
         let vars = Map::new();
         let s = scope(&vars);
-        assert!(eval_str("[reference('x')]", &s).unwrap_err().contains("'reference'"));
-        assert!(eval_str("[parameters('nope')]", &s).unwrap_err().contains("'nope'"));
+        assert!(eval_str("[reference('x')]", &s)
+            .unwrap_err()
+            .contains("'reference'"));
+        assert!(eval_str("[parameters('nope')]", &s)
+            .unwrap_err()
+            .contains("'nope'"));
         assert!(eval_str("[concat('a']", &s).is_err());
     }
 }

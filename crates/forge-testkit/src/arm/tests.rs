@@ -24,7 +24,10 @@ struct Answer {
 
 impl Answer {
     fn header(&self, k: &str) -> &str {
-        self.headers.get(&k.to_ascii_lowercase()).map(String::as_str).unwrap_or("")
+        self.headers
+            .get(&k.to_ascii_lowercase())
+            .map(String::as_str)
+            .unwrap_or("")
     }
     fn error_code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
@@ -37,17 +40,30 @@ impl Client {
     fn new(arm: &FakeArm) -> Client {
         let pem = std::fs::read_to_string(arm.ca_file()).unwrap();
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(rustls::pki_types::CertificateDer::from(pem_der(&pem, "CERTIFICATE"))).unwrap();
-        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Client { cfg: Arc::new(cfg), port: arm.shared.port, token: None }
+        roots
+            .add(rustls::pki_types::CertificateDer::from(pem_der(
+                &pem,
+                "CERTIFICATE",
+            )))
+            .unwrap();
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Client {
+            cfg: Arc::new(cfg),
+            port: arm.shared.port,
+            token: None,
+        }
     }
 
     fn call(&self, method: &str, target: &str, body: Option<&str>, content_type: &str) -> Answer {
-        let target = target.strip_prefix(&format!("https://127.0.0.1:{}", self.port)).unwrap_or(target);
+        let target = target
+            .strip_prefix(&format!("https://127.0.0.1:{}", self.port))
+            .unwrap_or(target);
         let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
         let conn = rustls::ClientConnection::new(self.cfg.clone(), name).unwrap();
         let tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
@@ -79,18 +95,36 @@ impl Client {
         let n: usize = headers.get("content-length").unwrap().parse().unwrap();
         let mut buf = vec![0; n];
         r.read_exact(&mut buf).unwrap();
-        let body = if buf.is_empty() { Value::Null } else { serde_json::from_slice(&buf).unwrap() };
-        Answer { code, headers, body }
+        let body = if buf.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&buf).unwrap()
+        };
+        Answer {
+            code,
+            headers,
+            body,
+        }
     }
 
     fn arm(&self, method: &str, path: &str, api: &str, body: Option<Value>) -> Answer {
         let sep = if path.contains('?') { '&' } else { '?' };
-        self.call(method, &format!("{path}{sep}api-version={api}"), body.map(|b| b.to_string()).as_deref(), "application/json")
+        self.call(
+            method,
+            &format!("{path}{sep}api-version={api}"),
+            body.map(|b| b.to_string()).as_deref(),
+            "application/json",
+        )
     }
 
     fn login(&mut self, scope: &str) -> Answer {
         let form = format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&scope={}", scope.replace(':', "%3A").replace('/', "%2F"));
-        let a = self.call("POST", &format!("/{TENANT}/oauth2/v2.0/token"), Some(&form), "application/x-www-form-urlencoded");
+        let a = self.call(
+            "POST",
+            &format!("/{TENANT}/oauth2/v2.0/token"),
+            Some(&form),
+            "application/x-www-form-urlencoded",
+        );
         if a.code == 200 {
             self.token = a.body["access_token"].as_str().map(str::to_string);
         }
@@ -100,7 +134,11 @@ impl Client {
     /// Polls an operation's status until it ends; the statuses seen.
     fn wait(&self, a: &Answer) -> Vec<String> {
         let url = a.header("Azure-AsyncOperation").to_string();
-        assert!(!url.is_empty(), "no Azure-AsyncOperation in {:?}", a.headers);
+        assert!(
+            !url.is_empty(),
+            "no Azure-AsyncOperation in {:?}",
+            a.headers
+        );
         let mut seen = Vec::new();
         for _ in 0..10 {
             let s = self.call("GET", &url, None, "application/json");
@@ -119,7 +157,12 @@ fn logged_in() -> (FakeArm, Client) {
     let arm = FakeArm::start();
     let mut c = Client::new(&arm);
     assert_eq!(c.login("https://management.azure.com/.default").code, 200);
-    let g = c.arm("PUT", RG, "2021-04-01", Some(json!({"location": "eastus", "tags": {"forge-run": "r1"}})));
+    let g = c.arm(
+        "PUT",
+        RG,
+        "2021-04-01",
+        Some(json!({"location": "eastus", "tags": {"forge-run": "r1"}})),
+    );
     assert_eq!(g.code, 201, "{}", g.body);
     (arm, c)
 }
@@ -132,7 +175,11 @@ fn operations_take_polls_and_land_their_effect_when_done() {
     assert_eq!(a.code, 201, "{}", a.body);
     assert_eq!(a.body["properties"]["provisioningState"], "Creating");
     assert_eq!(a.header("Retry-After"), "1");
-    assert!(a.header("Location").contains("/operationResults/"), "{:?}", a.headers);
+    assert!(
+        a.header("Location").contains("/operationResults/"),
+        "{:?}",
+        a.headers
+    );
     assert_eq!(c.wait(&a), ["InProgress", "Succeeded"]);
     let g = c.arm("GET", &disk, "2026-03-02", None);
     assert_eq!(g.body["properties"]["provisioningState"], "Succeeded");
@@ -162,30 +209,80 @@ fn operations_take_polls_and_land_their_effect_when_done() {
 fn arm_errors_have_arms_shape() {
     let (arm, c) = logged_in();
     let a = c.call("GET", RG, None, "");
-    assert_eq!((a.code, a.error_code()), (400, "MissingApiVersionParameter"));
-    let a = c.arm("GET", &format!("{RG}/providers/Microsoft.Compute/virtualMachines/x"), "2099-01-01", None);
-    assert_eq!((a.code, a.error_code()), (400, "NoRegisteredProviderFound"), "{}", a.body);
-    assert!(a.body["error"]["message"].as_str().unwrap().contains("2024-07-01"));
-    let a = c.arm("GET", &format!("{RG}/providers/Microsoft.Compute/virtualMachines/x"), "latest", None);
+    assert_eq!(
+        (a.code, a.error_code()),
+        (400, "MissingApiVersionParameter")
+    );
+    let a = c.arm(
+        "GET",
+        &format!("{RG}/providers/Microsoft.Compute/virtualMachines/x"),
+        "2099-01-01",
+        None,
+    );
+    assert_eq!(
+        (a.code, a.error_code()),
+        (400, "NoRegisteredProviderFound"),
+        "{}",
+        a.body
+    );
+    assert!(a.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("2024-07-01"));
+    let a = c.arm(
+        "GET",
+        &format!("{RG}/providers/Microsoft.Compute/virtualMachines/x"),
+        "latest",
+        None,
+    );
     assert_eq!(a.error_code(), "InvalidApiVersionParameter");
-    let a = c.arm("GET", &format!("{RG}/providers/Microsoft.Compute/virtualMachines/x"), "2024-07-01", None);
+    let a = c.arm(
+        "GET",
+        &format!("{RG}/providers/Microsoft.Compute/virtualMachines/x"),
+        "2024-07-01",
+        None,
+    );
     assert_eq!((a.code, a.error_code()), (404, "ResourceNotFound"));
     let a = c.arm("PUT", "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6/resourceGroups/nope/providers/Microsoft.Compute/disks/d", "2024-03-02", Some(json!({"location": "eastus"})));
     assert_eq!((a.code, a.error_code()), (404, "ResourceGroupNotFound"));
-    let a = c.arm("PUT", &format!("{RG}/providers/Microsoft.Compute/disks/d"), "2024-03-02", Some(json!({"location": "mars", "properties": {"creationData": {"createOption": "Empty"}}})));
+    let a = c.arm(
+        "PUT",
+        &format!("{RG}/providers/Microsoft.Compute/disks/d"),
+        "2024-03-02",
+        Some(
+            json!({"location": "mars", "properties": {"creationData": {"createOption": "Empty"}}}),
+        ),
+    );
     assert_eq!(a.error_code(), "LocationNotAvailableForResourceType");
     // An injected failure ends the operation Failed with nested details.
-    arm.fail_operation("Microsoft.Compute/disks", "PUT", "InternalDiskManagementError", "disk backend broke", 1);
+    arm.fail_operation(
+        "Microsoft.Compute/disks",
+        "PUT",
+        "InternalDiskManagementError",
+        "disk backend broke",
+        1,
+    );
     let a = c.arm("PUT", &format!("{RG}/providers/Microsoft.Compute/disks/d"), "2024-03-02", Some(json!({"location": "eastus", "properties": {"creationData": {"createOption": "Empty"}}})));
     assert_eq!(a.code, 201);
     assert_eq!(c.wait(&a).last().unwrap(), "Failed");
     let s = c.call("GET", a.header("Azure-AsyncOperation"), None, "");
     assert_eq!(s.body["error"]["code"], "InternalDiskManagementError");
-    assert_eq!(s.body["error"]["details"][0]["code"], "InternalOperationError");
-    let g = c.arm("GET", &format!("{RG}/providers/Microsoft.Compute/disks/d"), "2024-03-02", None);
+    assert_eq!(
+        s.body["error"]["details"][0]["code"],
+        "InternalOperationError"
+    );
+    let g = c.arm(
+        "GET",
+        &format!("{RG}/providers/Microsoft.Compute/disks/d"),
+        "2024-03-02",
+        None,
+    );
     assert_eq!(g.body["properties"]["provisioningState"], "Failed");
     let r = c.call("GET", a.header("Location"), None, "");
-    assert_eq!((r.code, r.error_code()), (409, "InternalDiskManagementError"));
+    assert_eq!(
+        (r.code, r.error_code()),
+        (409, "InternalDiskManagementError")
+    );
 }
 
 #[test]
@@ -194,12 +291,18 @@ fn throttling_answers_429_with_retry_after_then_recovers() {
     arm.throttle(2);
     for _ in 0..2 {
         let a = c.arm("GET", RG, "2021-04-01", None);
-        assert_eq!((a.code, a.error_code()), (429, "SubscriptionRequestsThrottled"));
+        assert_eq!(
+            (a.code, a.error_code()),
+            (429, "SubscriptionRequestsThrottled")
+        );
         assert_eq!(a.header("Retry-After"), "1");
     }
     let a = c.arm("GET", RG, "2021-04-01", None);
     assert_eq!(a.code, 200);
-    let reads: u64 = a.header("x-ms-ratelimit-remaining-subscription-reads").parse().unwrap();
+    let reads: u64 = a
+        .header("x-ms-ratelimit-remaining-subscription-reads")
+        .parse()
+        .unwrap();
     assert!(reads < 12000, "{reads}");
     assert!(!a.header("x-ms-request-id").is_empty());
 }
@@ -210,45 +313,133 @@ fn tokens_are_checked_and_expire_on_demand() {
     let mut c = Client::new(&arm);
     let a = c.arm("GET", RG, "2021-04-01", None);
     assert_eq!((a.code, a.error_code()), (401, "AuthenticationFailed"));
-    let disc = c.call("GET", &format!("/{TENANT}/v2.0/.well-known/openid-configuration"), None, "");
-    assert_eq!(disc.body["token_endpoint"], format!("{}/{TENANT}/oauth2/v2.0/token", arm.endpoint()));
+    let disc = c.call(
+        "GET",
+        &format!("/{TENANT}/v2.0/.well-known/openid-configuration"),
+        None,
+        "",
+    );
+    assert_eq!(
+        disc.body["token_endpoint"],
+        format!("{}/{TENANT}/oauth2/v2.0/token", arm.endpoint())
+    );
     // A wrong secret, a wrong client, an unknown audience.
     let bad = c.call("POST", &format!("/{TENANT}/oauth2/v2.0/token"), Some(&format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_secret=nope&scope=https%3A%2F%2Fmanagement.azure.com%2F.default")), "application/x-www-form-urlencoded");
-    assert_eq!((bad.code, bad.body["error"].as_str()), (401, Some("invalid_client")));
-    assert_eq!(c.login("https://graph.example/.default").body["error"], "invalid_resource");
+    assert_eq!(
+        (bad.code, bad.body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert_eq!(
+        c.login("https://graph.example/.default").body["error"],
+        "invalid_resource"
+    );
     // A vault token is not an ARM token.
     assert_eq!(c.login("https://vault.azure.net/.default").code, 200);
-    assert_eq!(c.arm("GET", "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6", "2021-01-01", None).error_code(), "InvalidAuthenticationTokenAudience");
+    assert_eq!(
+        c.arm(
+            "GET",
+            "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6",
+            "2021-01-01",
+            None
+        )
+        .error_code(),
+        "InvalidAuthenticationTokenAudience"
+    );
     assert_eq!(c.login("https://management.azure.com//.default").code, 200);
-    let s = c.arm("GET", "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6", "2022-12-01", None);
+    let s = c.arm(
+        "GET",
+        "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6",
+        "2022-12-01",
+        None,
+    );
     assert_eq!(s.body["tenantId"], TENANT, "{}", s.body);
     arm.expire_tokens();
-    let a = c.arm("GET", "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6/locations", "2021-01-01", None);
-    assert_eq!((a.code, a.error_code()), (401, "ExpiredAuthenticationToken"));
+    let a = c.arm(
+        "GET",
+        "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6/locations",
+        "2021-01-01",
+        None,
+    );
+    assert_eq!(
+        (a.code, a.error_code()),
+        (401, "ExpiredAuthenticationToken")
+    );
     // Certificate credentials: a client assertion signed by the registered certificate's key.
     let pem = std::fs::read_to_string(arm.client_certificate()).unwrap();
     let key = ring::signature::RsaKeyPair::from_pkcs8(&pem_der(&pem, "PRIVATE KEY")).unwrap();
-    let thumb = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &pem_der(&pem, "CERTIFICATE"));
+    let thumb = ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        &pem_der(&pem, "CERTIFICATE"),
+    );
     let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
     let aud = format!("{}/{TENANT}/oauth2/v2.0/token", arm.endpoint());
     let now = now_secs();
     let assertion = |key: &ring::signature::RsaKeyPair| {
-        let h = b64(json!({"alg": "RS256", "typ": "JWT", "x5t": b64(thumb.as_ref())}).to_string().as_bytes());
+        let h = b64(
+            json!({"alg": "RS256", "typ": "JWT", "x5t": b64(thumb.as_ref())})
+                .to_string()
+                .as_bytes(),
+        );
         let c = b64(json!({"aud": aud, "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": "1", "nbf": now, "exp": now + 600}).to_string().as_bytes());
         let mut sig = vec![0; key.public().modulus_len()];
-        key.sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), format!("{h}.{c}").as_bytes(), &mut sig).unwrap();
+        key.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            format!("{h}.{c}").as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
         format!("{h}.{c}.{}", b64(&sig))
     };
-    let form = |a: String| format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={a}&scope=https%3A%2F%2Fmanagement.azure.com%2F.default");
-    let ok = c.call("POST", &format!("/{TENANT}/oauth2/v2.0/token"), Some(&form(assertion(&key))), "application/x-www-form-urlencoded");
+    let form = |a: String| {
+        format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={a}&scope=https%3A%2F%2Fmanagement.azure.com%2F.default")
+    };
+    let ok = c.call(
+        "POST",
+        &format!("/{TENANT}/oauth2/v2.0/token"),
+        Some(&form(assertion(&key))),
+        "application/x-www-form-urlencoded",
+    );
     assert_eq!(ok.code, 200, "{}", ok.body);
     // The same claims signed by another key are refused.
-    let out = std::process::Command::new("openssl").args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]).output().unwrap();
-    let other = ring::signature::RsaKeyPair::from_pkcs8(&pem_der(&String::from_utf8_lossy(&out.stdout), "PRIVATE KEY")).unwrap();
-    let no = c.call("POST", &format!("/{TENANT}/oauth2/v2.0/token"), Some(&form(assertion(&other))), "application/x-www-form-urlencoded");
-    assert_eq!((no.code, no.body["error"].as_str()), (401, Some("invalid_client")), "{}", no.body);
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .unwrap();
+    let other = ring::signature::RsaKeyPair::from_pkcs8(&pem_der(
+        &String::from_utf8_lossy(&out.stdout),
+        "PRIVATE KEY",
+    ))
+    .unwrap();
+    let no = c.call(
+        "POST",
+        &format!("/{TENANT}/oauth2/v2.0/token"),
+        Some(&form(assertion(&other))),
+        "application/x-www-form-urlencoded",
+    );
+    assert_eq!(
+        (no.code, no.body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{}",
+        no.body
+    );
     c.token = ok.body["access_token"].as_str().map(str::to_string);
-    assert_eq!(c.arm("GET", "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6/locations", "2021-01-01", None).code, 200);
+    assert_eq!(
+        c.arm(
+            "GET",
+            "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6/locations",
+            "2021-01-01",
+            None
+        )
+        .code,
+        200
+    );
 }
 
 fn packer_like_template() -> Value {
@@ -301,54 +492,150 @@ fn deployment(size: &str) -> Value {
 fn a_packer_like_deployment_makes_a_vm_on_loopback_and_failures_nest() {
     let (arm, c) = logged_in();
     let dep = format!("{RG}/providers/Microsoft.Resources/deployments/pkrdp");
-    let v = c.arm("POST", &format!("{dep}/validate"), "2021-04-01", Some(deployment("Standard_B1s")));
+    let v = c.arm(
+        "POST",
+        &format!("{dep}/validate"),
+        "2021-04-01",
+        Some(deployment("Standard_B1s")),
+    );
     assert_eq!(v.code, 200, "{}", v.body);
     let a = c.arm("PUT", &dep, "2026-06-01", Some(deployment("Standard_B1s")));
     assert_eq!(a.code, 201, "{}", a.body);
     assert_eq!(a.body["properties"]["provisioningState"], "Accepted");
-    assert_eq!(a.body["properties"]["parameters"]["adminPassword"], json!({"type": "SecureString"}));
-    assert!(arm.get(&format!("{RG}/providers/Microsoft.Compute/virtualMachines/pkrvm")).is_none(), "created before the deployment ended");
-    assert_eq!(c.arm("GET", &dep, "2026-06-01", None).body["properties"]["provisioningState"], "Running");
+    assert_eq!(
+        a.body["properties"]["parameters"]["adminPassword"],
+        json!({"type": "SecureString"})
+    );
+    assert!(
+        arm.get(&format!(
+            "{RG}/providers/Microsoft.Compute/virtualMachines/pkrvm"
+        ))
+        .is_none(),
+        "created before the deployment ended"
+    );
+    assert_eq!(
+        c.arm("GET", &dep, "2026-06-01", None).body["properties"]["provisioningState"],
+        "Running"
+    );
     assert_eq!(c.wait(&a), ["Succeeded"]);
-    let vm = c.arm("GET", &format!("{RG}/providers/Microsoft.Compute/virtualMachines/pkrvm"), "2024-07-01", None);
-    assert_eq!(vm.body["properties"]["provisioningState"], "Succeeded", "{}", vm.body);
-    assert!(vm.body["properties"]["osProfile"].get("adminPassword").is_none());
-    assert_eq!(vm.body["properties"]["storageProfile"]["osDisk"]["name"], "pkros");
-    let ip = c.arm("GET", &format!("{RG}/providers/Microsoft.Network/publicIPAddresses/pkrip"), "2024-03-01", None);
+    let vm = c.arm(
+        "GET",
+        &format!("{RG}/providers/Microsoft.Compute/virtualMachines/pkrvm"),
+        "2024-07-01",
+        None,
+    );
+    assert_eq!(
+        vm.body["properties"]["provisioningState"], "Succeeded",
+        "{}",
+        vm.body
+    );
+    assert!(vm.body["properties"]["osProfile"]
+        .get("adminPassword")
+        .is_none());
+    assert_eq!(
+        vm.body["properties"]["storageProfile"]["osDisk"]["name"],
+        "pkros"
+    );
+    let ip = c.arm(
+        "GET",
+        &format!("{RG}/providers/Microsoft.Network/publicIPAddresses/pkrip"),
+        "2024-03-01",
+        None,
+    );
     assert_eq!(ip.body["properties"]["ipAddress"], "127.0.0.1");
-    assert!(arm.get(&format!("{RG}/providers/Microsoft.Network/virtualNetworks/pkrvn/subnets/pkrsn")).is_some());
+    assert!(arm
+        .get(&format!(
+            "{RG}/providers/Microsoft.Network/virtualNetworks/pkrvn/subnets/pkrsn"
+        ))
+        .is_some());
     assert!(arm.get(&format!("{RG}/providers/Microsoft.Compute/virtualMachines/pkrvm/extensions/extension-customscript")).is_none(), "condition false");
     // VM lifecycle: generalize refused while running; deallocate; generalize; capture.
     let vmid = format!("{RG}/providers/Microsoft.Compute/virtualMachines/pkrvm");
-    assert_eq!(c.arm("POST", &format!("{vmid}/generalize"), "2024-07-01", None).error_code(), "OperationNotAllowed");
+    assert_eq!(
+        c.arm("POST", &format!("{vmid}/generalize"), "2024-07-01", None)
+            .error_code(),
+        "OperationNotAllowed"
+    );
     let d = c.arm("POST", &format!("{vmid}/deallocate"), "2024-07-01", None);
     assert_eq!(c.wait(&d).last().unwrap(), "Succeeded");
     let iv = c.arm("GET", &format!("{vmid}/instanceView"), "2024-07-01", None);
     assert_eq!(iv.body["statuses"][1]["code"], "PowerState/deallocated");
-    assert_eq!(c.arm("POST", &format!("{vmid}/generalize"), "2024-07-01", None).code, 200);
+    assert_eq!(
+        c.arm("POST", &format!("{vmid}/generalize"), "2024-07-01", None)
+            .code,
+        200
+    );
     let cap = c.arm("POST", &format!("{vmid}/capture"), "2024-07-01", Some(json!({"vhdPrefix": "pkr", "destinationContainerName": "images", "overwriteVhds": true})));
     c.wait(&cap);
     let out = c.call("GET", cap.header("Location"), None, "");
-    assert!(out.body["resources"][0]["properties"]["storageProfile"]["osDisk"]["image"]["uri"].as_str().unwrap().ends_with(".vhd"), "{}", out.body);
+    assert!(
+        out.body["resources"][0]["properties"]["storageProfile"]["osDisk"]["image"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(".vhd"),
+        "{}",
+        out.body
+    );
     // Deployment failures: SkuNotAvailable and AllocationFailed, with nested details.
     arm.make_sku_unavailable("eastus", "Standard_B2s");
-    let f = c.arm("PUT", &format!("{RG}/providers/Microsoft.Resources/deployments/d2"), "2021-04-01", Some(deployment("Standard_B2s")));
+    let f = c.arm(
+        "PUT",
+        &format!("{RG}/providers/Microsoft.Resources/deployments/d2"),
+        "2021-04-01",
+        Some(deployment("Standard_B2s")),
+    );
     assert_eq!(c.wait(&f).last().unwrap(), "Failed");
-    let g = c.arm("GET", &format!("{RG}/providers/Microsoft.Resources/deployments/d2"), "2021-04-01", None);
+    let g = c.arm(
+        "GET",
+        &format!("{RG}/providers/Microsoft.Resources/deployments/d2"),
+        "2021-04-01",
+        None,
+    );
     assert_eq!(g.body["properties"]["provisioningState"], "Failed");
     assert_eq!(g.body["properties"]["error"]["code"], "DeploymentFailed");
-    assert_eq!(g.body["properties"]["error"]["details"][0]["details"][0]["code"], "SkuNotAvailable", "{}", g.body);
+    assert_eq!(
+        g.body["properties"]["error"]["details"][0]["details"][0]["code"], "SkuNotAvailable",
+        "{}",
+        g.body
+    );
     arm.fail_allocation("eastus");
-    let f = c.arm("PUT", &format!("{RG}/providers/Microsoft.Resources/deployments/d3"), "2021-04-01", Some(deployment("Standard_B1s")));
+    let f = c.arm(
+        "PUT",
+        &format!("{RG}/providers/Microsoft.Resources/deployments/d3"),
+        "2021-04-01",
+        Some(deployment("Standard_B1s")),
+    );
     c.wait(&f);
-    let g = c.arm("GET", &format!("{RG}/providers/Microsoft.Resources/deployments/d3"), "2021-04-01", None);
-    assert_eq!(g.body["properties"]["error"]["details"][0]["details"][0]["code"], "AllocationFailed");
-    let ops = c.arm("GET", &format!("{RG}/providers/Microsoft.Resources/deployments/d3/operations"), "2021-04-01", None);
-    assert!(ops.body["value"].as_array().unwrap().iter().any(|o| o["properties"]["provisioningState"] == "Failed"));
+    let g = c.arm(
+        "GET",
+        &format!("{RG}/providers/Microsoft.Resources/deployments/d3"),
+        "2021-04-01",
+        None,
+    );
+    assert_eq!(
+        g.body["properties"]["error"]["details"][0]["details"][0]["code"],
+        "AllocationFailed"
+    );
+    let ops = c.arm(
+        "GET",
+        &format!("{RG}/providers/Microsoft.Resources/deployments/d3/operations"),
+        "2021-04-01",
+        None,
+    );
+    assert!(ops.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["properties"]["provisioningState"] == "Failed"));
     // A template error is refused at once.
     let mut bad = deployment("Standard_B1s");
     bad["properties"]["parameters"]["bogus"] = json!({"value": 1});
-    let b = c.arm("PUT", &format!("{RG}/providers/Microsoft.Resources/deployments/d4"), "2021-04-01", Some(bad));
+    let b = c.arm(
+        "PUT",
+        &format!("{RG}/providers/Microsoft.Resources/deployments/d4"),
+        "2021-04-01",
+        Some(bad),
+    );
     assert_eq!((b.code, b.error_code()), (400, "InvalidTemplate"));
 }
 
@@ -358,19 +645,53 @@ fn vault_secrets_through_arm_and_the_data_plane() {
     let vault = format!("{RG}/providers/Microsoft.KeyVault/vaults/pkrkv");
     let a = c.arm("PUT", &vault, "2019-09-01", Some(json!({"location": "eastus", "properties": {"tenantId": TENANT, "sku": {"family": "A", "name": "standard"}, "accessPolicies": []}})));
     c.wait(&a);
-    let s = c.arm("PUT", &format!("{vault}/secrets/winrm"), "2026-05-15", Some(json!({"properties": {"value": "hunter2"}})));
+    let s = c.arm(
+        "PUT",
+        &format!("{vault}/secrets/winrm"),
+        "2026-05-15",
+        Some(json!({"properties": {"value": "hunter2"}})),
+    );
     assert_eq!(s.code, 201, "{}", s.body);
     assert!(s.body["properties"].get("value").is_none());
     c.wait(&s);
     assert_eq!(arm.secret("pkrkv", "winrm").as_deref(), Some("hunter2"));
-    let uri = c.arm("GET", &vault, "2019-09-01", None).body["properties"]["vaultUri"].as_str().unwrap().to_string();
-    let plain = c.call("GET", &format!("{uri}secrets/winrm?api-version=7.4"), None, "");
+    let uri = c.arm("GET", &vault, "2019-09-01", None).body["properties"]["vaultUri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let plain = c.call(
+        "GET",
+        &format!("{uri}secrets/winrm?api-version=7.4"),
+        None,
+        "",
+    );
     assert_eq!(plain.code, 401, "an ARM token is not a vault token");
-    assert!(plain.header("WWW-Authenticate").contains("resource=\"https://vault.azure.net\""));
+    assert!(plain
+        .header("WWW-Authenticate")
+        .contains("resource=\"https://vault.azure.net\""));
     c.login("https://vault.azure.net/.default");
-    let put = c.call("PUT", &format!("{uri}secrets/other?api-version=7.4"), Some(r#"{"value":"v2"}"#), "application/json");
+    let put = c.call(
+        "PUT",
+        &format!("{uri}secrets/other?api-version=7.4"),
+        Some(r#"{"value":"v2"}"#),
+        "application/json",
+    );
     assert_eq!(put.code, 200, "{}", put.body);
-    let got = c.call("GET", &format!("{uri}secrets/winrm?api-version=7.4"), None, "");
+    let got = c.call(
+        "GET",
+        &format!("{uri}secrets/winrm?api-version=7.4"),
+        None,
+        "",
+    );
     assert_eq!(got.body["value"], "hunter2");
-    assert_eq!(c.call("GET", &format!("{uri}secrets/nope?api-version=7.4"), None, "").error_code(), "SecretNotFound");
+    assert_eq!(
+        c.call(
+            "GET",
+            &format!("{uri}secrets/nope?api-version=7.4"),
+            None,
+            ""
+        )
+        .error_code(),
+        "SecretNotFound"
+    );
 }

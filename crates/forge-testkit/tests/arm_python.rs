@@ -1,0 +1,78 @@
+//! The fake Azure Resource Manager (forge_testkit::arm) checked with independent clients:
+//! Microsoft's Python `azure-identity` (MSAL's client-credentials flow) and `azure-mgmt-*`
+//! management clients, from PyPI in /var/tmp/forge-test-azure-py (scripts/test.sh installs them;
+//! `FORGE_AZURE_PY` overrides), run a Packer-shaped deployment, deallocate and generalize the
+//! VM, make an image and a gallery image version from it, and delete it all through the fake,
+//! following each long-running operation with `begin_*().result()`.
+
+use std::process::Command;
+
+use forge_testkit::arm::{FakeArm, CLIENT_ID, CLIENT_SECRET, SUBSCRIPTION, TENANT};
+
+#[test]
+fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
+    let python = std::env::var("FORGE_AZURE_PY")
+        .unwrap_or_else(|_| "/var/tmp/forge-test-azure-py/bin/python3".into());
+    if !std::path::Path::new(&python).exists() {
+        panic!("{python} is missing: run scripts/test.sh --setup-only (it pip-installs azure-identity and the azure-mgmt-* clients into /var/tmp/forge-test-azure-py)");
+    }
+    let arm = FakeArm::start();
+    // The first calls are throttled: the clients must honour 429 and Retry-After.
+    arm.throttle(2);
+    let script = forge_testkit::repo_file("crates/forge-testkit/arm/python_client.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .args([
+            &arm.endpoint(),
+            TENANT,
+            CLIENT_ID,
+            CLIENT_SECRET,
+            SUBSCRIPTION,
+        ])
+        .env("REQUESTS_CA_BUNDLE", arm.ca_file())
+        .env("AZURE_AUTHORITY_HOST", arm.endpoint())
+        .output()
+        .expect("running python");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    eprintln!("{text}");
+    for want in [
+        "token: client secret through the fake's authority",
+        "done: resource group",
+        "done: deployment pydeploy",
+        "vm: pyvm public ip 127.0.0.1 os disk pyos",
+        "refused: generalize while running (OperationNotAllowed)",
+        "done: deallocate, generalize",
+        "done: image pyimage",
+        "replicated to eastus,westus2",
+        "refused: gallery not empty",
+        "done: key vault pykv",
+        "gone: vm (ResourceNotFound)",
+        "gone: resource group",
+        "python client: ok",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert_eq!(arm.leftovers(), Vec::<String>::new());
+    assert!(arm.tokens_issued() >= 1);
+    let calls = arm.calls();
+    for want in [
+        format!("GET /{TENANT}/v2.0/.well-known/openid-configuration"),
+        format!("POST /{TENANT}/oauth2/v2.0/token"),
+        format!("PUT /subscriptions/{SUBSCRIPTION}/resourcegroups/forge-py-rg/providers/Microsoft.Resources/deployments/pydeploy"),
+        format!("POST /subscriptions/{SUBSCRIPTION}/resourceGroups/forge-py-rg/providers/Microsoft.Compute/virtualMachines/pyvm/deallocate"),
+    ] {
+        assert!(
+            calls.iter().any(|c| c.eq_ignore_ascii_case(&want)),
+            "no {want:?} in {calls:#?}"
+        );
+    }
+    assert!(
+        calls.iter().any(|c| c.contains("/operations/")),
+        "no operation polled: {calls:#?}"
+    );
+}
