@@ -3,13 +3,13 @@ ClientSecretCredential (MSAL's client-credentials flow against the fake's Azure 
 and the azure-mgmt-* management clients, whose long-running operations are followed with
 begin_*().result(). Prints a line per step; any failure raises.
 
-Usage: python_client.py ENDPOINT TENANT CLIENT_ID CLIENT_SECRET SUBSCRIPTION
-(REQUESTS_CA_BUNDLE names the fake's CA.)"""
+Usage: python_client.py ENDPOINT TENANT CLIENT_ID CLIENT_SECRET SUBSCRIPTION CLIENT_CERT_PEM
+(REQUESTS_CA_BUNDLE names the fake's CA; the fake makes VM allocation fail in westus2.)"""
 
 import sys
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.identity import ClientSecretCredential
+from azure.identity import CertificateCredential, ClientSecretCredential
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.network import NetworkManagementClient
@@ -17,7 +17,7 @@ from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-endpoint, tenant, client_id, secret, sub = sys.argv[1:6]
+endpoint, tenant, client_id, secret, sub, cert = sys.argv[1:7]
 RG, LOC, RUN = "forge-py-rg", "eastus", {"forge-run": "py-1"}
 
 cred = ClientSecretCredential(tenant, client_id, secret, authority=endpoint, disable_instance_discovery=True)
@@ -34,6 +34,12 @@ assert s.subscription_id == sub and s.tenant_id == tenant, s
 locations = [l.name for l in subs.subscriptions.list_locations(sub)]
 assert LOC in locations, locations
 print("token: client secret through the fake's authority; subscription", s.display_name)
+
+# Certificate credentials: MSAL signs a client assertion with the certificate's key.
+certcred = CertificateCredential(tenant, client_id, certificate_path=cert, authority=endpoint, disable_instance_discovery=True)
+s2 = SubscriptionClient(certcred, **kw).subscriptions.get(sub)
+assert s2.subscription_id == sub
+print("token: certificate client assertion accepted")
 
 g = rm.resource_groups.create_or_update(RG, {"location": LOC, "tags": RUN})
 assert g.properties.provisioning_state == "Succeeded", g
@@ -110,6 +116,22 @@ ip = network.public_ip_addresses.get(RG, "pyip")
 assert ip.ip_address == "127.0.0.1", ip
 print("vm:", vm.name, "public ip", ip.ip_address, "os disk", vm.properties.storage_profile.os_disk.name)
 
+# A deployment whose VM cannot be allocated fails, with ARM's nested details.
+body2 = {"properties": {"mode": "Incremental", "template": template, "parameters": params | {
+    "vmName": {"value": "pyvm2"}, "nicName": {"value": "pyni2"}, "publicIPAddressName": {"value": "pyip2"},
+    "osDiskName": {"value": "pyos2"}}}}
+rm.resource_groups.create_or_update(RG + "-west", {"location": "westus2", "tags": RUN})
+try:
+    deps.deployments.begin_create_or_update(RG + "-west", "pyfail", body2).result()
+    raise AssertionError("the deployment with no capacity succeeded")
+except HttpResponseError as e:
+    inner = e.error.details[0].details[0].code
+    assert (e.error.code, inner) == ("DeploymentFailed", "AllocationFailed"), e
+    print("failed: deployment %s > %s > %s" % (e.error.code, e.error.details[0].code, inner))
+failed = deps.deployments.get(RG + "-west", "pyfail")
+assert failed.properties.provisioning_state == "Failed", failed
+rm.resource_groups.begin_delete(RG + "-west").result()
+
 try:
     compute.virtual_machines.generalize(RG, "pyvm")
     raise AssertionError("generalize of a running VM was taken")
@@ -162,6 +184,15 @@ try:
     raise AssertionError("the VM is still there")
 except ResourceNotFoundError as e:
     print("gone: vm (%s)" % e.error.code)
+
+disk = compute.disks.get(RG, "pyos")
+assert disk.properties.disk_state == "Unattached", disk.properties.disk_state
+snap = compute.snapshots.begin_create_or_update(RG, "pysnap", {"location": LOC, "tags": RUN, "properties": {
+    "creationData": {"createOption": "Copy", "sourceResourceId": disk.id}}}).result()
+assert snap.properties.disk_size_gb == disk.properties.disk_size_gb, snap
+compute.snapshots.begin_delete(RG, "pysnap").result()
+compute.disks.begin_delete(RG, "pyos").result()
+print("done: os disk left detached, snapshot, deleted both")
 
 rm.resource_groups.begin_delete(RG).result()
 assert not rm.resource_groups.check_existence(RG)

@@ -19,6 +19,7 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
     let arm = FakeArm::start();
     // The first calls are throttled: the clients must honour 429 and Retry-After.
     arm.throttle(2);
+    arm.fail_allocation("westus2");
     let script = forge_testkit::repo_file("crates/forge-testkit/arm/python_client.py");
     let out = Command::new(&python)
         .arg(&script)
@@ -29,6 +30,7 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
             CLIENT_SECRET,
             SUBSCRIPTION,
         ])
+        .arg(arm.client_certificate())
         .env("REQUESTS_CA_BUNDLE", arm.ca_file())
         .env("AZURE_AUTHORITY_HOST", arm.endpoint())
         .output()
@@ -42,7 +44,10 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
     eprintln!("{text}");
     for want in [
         "token: client secret through the fake's authority",
+        "token: certificate client assertion accepted",
         "done: resource group",
+        "failed: deployment DeploymentFailed > ResourceDeploymentFailure > AllocationFailed",
+        "done: os disk left detached, snapshot, deleted both",
         "done: deployment pydeploy",
         "vm: pyvm public ip 127.0.0.1 os disk pyos",
         "refused: generalize while running (OperationNotAllowed)",
@@ -71,6 +76,13 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
             "no {want:?} in {calls:#?}"
         );
     }
+    // The two throttled calls were retried: two gets of the subscription (one per credential)
+    // and the two refused ones.
+    let sub_gets = calls
+        .iter()
+        .filter(|c| **c == format!("GET /subscriptions/{SUBSCRIPTION}"))
+        .count();
+    assert!(sub_gets >= 4, "{sub_gets} subscription GETs: {calls:#?}");
     assert!(
         calls.iter().any(|c| c.contains("/operations/")),
         "no operation polled: {calls:#?}"

@@ -210,9 +210,10 @@ impl Shared {
         if claims["aud"] != token_url {
             return Err(format!("aud must be {token_url}"));
         }
-        let now = now_secs() as i64;
-        if claims["exp"].as_i64().unwrap_or(0) <= now
-            || claims["nbf"].as_i64().unwrap_or(0) > now + 300
+        // NumericDate may have a fraction (MSAL's has).
+        let now = now_secs() as f64;
+        if claims["exp"].as_f64().unwrap_or(0.0) <= now
+            || claims["nbf"].as_f64().unwrap_or(0.0) > now + 300.0
         {
             return Err("expired or not yet valid".into());
         }

@@ -1157,14 +1157,7 @@ impl Shared {
                     None,
                 )
             }
-            _ => err(
-                405,
-                "MethodNotAllowed",
-                &format!(
-                    "The requested resource does not support http method '{}'.",
-                    req.method
-                ),
-            ),
+            _ => method_not_allowed(req),
         }
     }
 
@@ -1468,6 +1461,17 @@ impl Shared {
                 set_state(&mut v, if existed { "Updating" } else { "Creating" });
                 let fail = take_fault(w, t, "put").or_else(|| alloc_failure(w, t, &v));
                 w.res.insert(key.clone(), v.clone());
+                // Vault secrets are written at once (not a long-running operation).
+                if t == "Microsoft.KeyVault/vaults/secrets" {
+                    self.ready(w, &key);
+                    let v = w.res.get(&key).map(public).unwrap_or_default();
+                    return Resp::json(if existed { 200 } else { 201 }, v);
+                }
+                // The disk resource provider answers a new disk or snapshot with 202.
+                let created = match t {
+                    "Microsoft.Compute/disks" | "Microsoft.Compute/snapshots" => 202,
+                    _ => 201,
+                };
                 self.start_op(
                     w,
                     ns,
@@ -1475,7 +1479,7 @@ impl Shared {
                     &api,
                     Effect::Ready(key),
                     fail,
-                    Some((if existed { 200 } else { 201 }, public(&v))),
+                    Some((if existed { 200 } else { created }, public(&v))),
                 )
             }
             "DELETE" => {
@@ -1485,6 +1489,14 @@ impl Shared {
                 if let Some(e) = delete_conflict(w, t, &key, &v) {
                     return e;
                 }
+                // Vaults and their secrets are deleted at once.
+                if matches!(
+                    t,
+                    "Microsoft.KeyVault/vaults" | "Microsoft.KeyVault/vaults/secrets"
+                ) {
+                    remove_tree(w, &key);
+                    return Resp::empty(200);
+                }
                 let api = req.query.get("api-version").cloned().unwrap_or_default();
                 let loc = v["location"].as_str().unwrap_or(LOCATIONS[0]).to_string();
                 if let Some(r) = w.res.get_mut(&key) {
@@ -1493,14 +1505,7 @@ impl Shared {
                 let fail = take_fault(w, t, "delete");
                 self.start_op(w, ns, &loc, &api, Effect::Remove(key), fail, None)
             }
-            _ => err(
-                405,
-                "MethodNotAllowed",
-                &format!(
-                    "The requested resource does not support http method '{}'.",
-                    req.method
-                ),
-            ),
+            _ => method_not_allowed(req),
         }
     }
 
@@ -1553,14 +1558,6 @@ impl Shared {
             v["_fake"] = f;
         }
         let p = v["properties"].clone();
-        let refs = |w: &World, path: &str| -> Result<(), Resp> {
-            if let Some(r) = p.pointer(path).and_then(Value::as_str) {
-                if !w.res.contains_key(&r.to_ascii_lowercase()) {
-                    return Err(err(400, "InvalidResourceReference", &format!("Resource {r} referenced by resource {id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.")));
-                }
-            }
-            Ok(())
-        };
         match t {
             "Microsoft.Compute/virtualMachines" => {
                 let size = p["hardwareProfile"]["vmSize"].as_str().unwrap_or_default();
@@ -1623,11 +1620,7 @@ impl Shared {
                     .unwrap_or_default();
                 for (i, c) in configs.iter().enumerate() {
                     for path in ["/subnet/id", "/publicIPAddress/id"] {
-                        if let Some(r) = c["properties"].pointer(path).and_then(Value::as_str) {
-                            if !w.res.contains_key(&r.to_ascii_lowercase()) {
-                                return Err(err(400, "InvalidResourceReference", &format!("Resource {r} referenced by resource {id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.")));
-                            }
-                        }
+                        check_ref(w, &c["properties"], path, id)?;
                     }
                     v["properties"]["ipConfigurations"][i]["id"] = json!(format!(
                         "{id}/ipConfigurations/{}",
@@ -1636,20 +1629,14 @@ impl Shared {
                     v["properties"]["ipConfigurations"][i]["properties"]["privateIPAddress"] =
                         json!("127.0.0.1");
                 }
-                refs(w, "/networkSecurityGroup/id")?;
+                check_ref(w, &p, "/networkSecurityGroup/id", id)?;
             }
-            "Microsoft.Network/virtualNetworks/subnets" => refs(w, "/networkSecurityGroup/id")?,
+            "Microsoft.Network/virtualNetworks/subnets" => {
+                check_ref(w, &p, "/networkSecurityGroup/id", id)?
+            }
             "Microsoft.Network/virtualNetworks" => {
                 for s in p["subnets"].as_array().cloned().unwrap_or_default() {
-                    if let Some(r) = s["properties"]["networkSecurityGroup"]["id"].as_str() {
-                        if !w.res.contains_key(&r.to_ascii_lowercase()) {
-                            return Err(err(
-                                400,
-                                "InvalidResourceReference",
-                                &format!("Resource {r} referenced by resource {id} was not found."),
-                            ));
-                        }
-                    }
+                    check_ref(w, &s["properties"], "/networkSecurityGroup/id", id)?;
                 }
             }
             "Microsoft.Compute/disks" | "Microsoft.Compute/snapshots" => {
@@ -2127,6 +2114,25 @@ fn reason(code: u16) -> &'static str {
         429 => "Too Many Requests",
         _ => "Error",
     }
+}
+
+/// The resource id at `path` in `v`, if any, must exist (what network resources check).
+fn check_ref(w: &World, v: &Value, path: &str, id: &str) -> Result<(), Resp> {
+    match v.pointer(path).and_then(Value::as_str) {
+        Some(r) if !w.res.contains_key(&r.to_ascii_lowercase()) => Err(err(400, "InvalidResourceReference", &format!("Resource {r} referenced by resource {id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region."))),
+        _ => Ok(()),
+    }
+}
+
+fn method_not_allowed(req: &Req) -> Resp {
+    err(
+        405,
+        "MethodNotAllowed",
+        &format!(
+            "The requested resource does not support http method '{}'.",
+            req.method
+        ),
+    )
 }
 
 fn group_key(name: &str) -> String {
