@@ -1241,20 +1241,23 @@ impl Shared {
                 op.ns,
                 op.location
             );
+            // Each answer carries `status` too: the Rust `azure_mgmt_*` 0.21 clients read it
+            // from the Location monitor.
             return match op.status {
-                "InProgress" => Resp::empty(202)
+                "InProgress" => Resp::json(202, json!({"status": "InProgress"}))
                     .header(
                         "Location",
                         format!("{base}/operationResults/{id}?api-version={}", op.api),
                     )
                     .header("Retry-After", retry),
-                "Succeeded" => match &op.result {
-                    Some(v) => Resp::json(200, v.clone()),
-                    None => Resp::empty(204),
-                },
-                _ => Resp::json(
+                "Succeeded" => {
+                    let mut v = op.result.clone().unwrap_or(json!({}));
+                    v["status"] = json!("Succeeded");
+                    Resp::json(200, v)
+                }
+                status => Resp::json(
                     409,
-                    json!({"error": op.fail.clone().unwrap_or(json!({"code": "Canceled", "message": "The operation was canceled."}))}),
+                    json!({"status": status, "error": op.fail.clone().unwrap_or(json!({"code": "Canceled", "message": "The operation was canceled."}))}),
                 ),
             };
         }
@@ -1338,6 +1341,12 @@ impl Shared {
                 if let Some(d) = w.res.get_mut(k) {
                     set_state(d, "Failed");
                     d["properties"]["error"] = e.clone();
+                }
+                status = "Failed";
+            }
+            (Effect::Remove(k), Some(_)) => {
+                if let Some(r) = w.res.get_mut(k) {
+                    set_state(r, "Failed");
                 }
                 status = "Failed";
             }
@@ -1442,14 +1451,11 @@ impl Shared {
                     }
                 };
                 let api = req.query.get("api-version").cloned().unwrap_or_default();
+                if let Some(r) = self.put_again(w, &key) {
+                    return r;
+                }
                 if t == "Microsoft.Resources/deployments" {
                     return self.put_deployment(w, &g, &id, name, body, &api);
-                }
-                if w.res
-                    .get(&key)
-                    .is_some_and(|r| matches!(state(r), "Creating" | "Updating" | "Deleting"))
-                {
-                    return err(409, "OperationNotAllowed", &format!("Another operation on this or a dependent resource is in progress: {name} is {}.", state(&w.res[&key])));
                 }
                 let existed = w.res.contains_key(&key);
                 let v = match self.prepare(w, t, &id, body) {
@@ -1507,6 +1513,30 @@ impl Shared {
             }
             _ => method_not_allowed(req),
         }
+    }
+
+    /// A PUT of a resource whose PUT still runs: a poll of it, answered with its state (201
+    /// while it runs, 200 once done). The Rust `azure_mgmt_*` 0.21 clients follow a PUT by
+    /// sending it again until it answers 200. A resource being deleted refuses it.
+    fn put_again(&self, w: &mut World, key: &str) -> Option<Resp> {
+        let busy = |w: &World| {
+            w.ops.values().any(|o| {
+                o.status == "InProgress"
+                    && matches!(&o.effect, Effect::Ready(k) | Effect::Deploy(k) if k == key)
+            })
+        };
+        let v = w.res.get(key)?;
+        if state(v) == "Deleting" {
+            let name = v["name"].as_str().unwrap_or_default();
+            return Some(err(409, "OperationNotAllowed", &format!("Another operation on this or a dependent resource is in progress: {name} is being deleted.")));
+        }
+        if !busy(w) {
+            return None;
+        }
+        self.poll_resource(w, key);
+        let code = if busy(w) { 201 } else { 200 };
+        let v = w.res.get(key).map(public)?;
+        Some(Resp::json(code, v).header("Retry-After", w.retry_after.to_string()))
     }
 
     /// Checks a resource's body and makes what ARM stores (not yet provisioned).
@@ -2260,16 +2290,6 @@ impl Shared {
         api: &str,
     ) -> Resp {
         let key = id.to_ascii_lowercase();
-        if w.res
-            .get(&key)
-            .is_some_and(|d| matches!(state(d), "Accepted" | "Running"))
-        {
-            return err(
-                409,
-                "DeploymentActive",
-                &format!("The deployment '{name}' is already running."),
-            );
-        }
         let resources = match self.evaluate(g, &body) {
             Ok(r) => r,
             Err(e) => return e,

@@ -195,7 +195,11 @@ fn operations_take_polls_and_land_their_effect_when_done() {
     let loc = d.header("Location").to_string();
     assert_eq!(c.call("GET", &loc, None, "").code, 202);
     assert!(arm.get(&disk).is_some());
-    assert_eq!(c.call("GET", &loc, None, "").code, 204);
+    let done = c.call("GET", &loc, None, "");
+    assert_eq!(
+        (done.code, &done.body["status"]),
+        (200, &json!("Succeeded"))
+    );
     assert!(arm.get(&disk).is_none());
     assert_eq!(c.arm("DELETE", &disk, "2024-03-02", None).code, 204);
     // The resource group goes with what it holds.
@@ -698,4 +702,58 @@ fn vault_secrets_through_arm_and_the_data_plane() {
     assert_eq!(c.arm("DELETE", &vault, "2019-09-01", None).code, 200);
     assert_eq!(arm.secret("pkrkv", "winrm"), None);
     assert!(arm.get(&vault).is_none());
+}
+
+#[test]
+fn a_put_sent_again_polls_it_as_the_rust_clients_do() {
+    let (arm, c) = logged_in();
+    let ip = format!("{RG}/providers/Microsoft.Network/publicIPAddresses/ip1");
+    let body = json!({"location": "eastus", "properties": {"publicIPAllocationMethod": "Static"}});
+    let a = c.arm("PUT", &ip, "2024-03-01", Some(body.clone()));
+    assert_eq!(a.code, 201);
+    let again = c.arm("PUT", &ip, "2024-03-01", Some(body.clone()));
+    assert_eq!(again.code, 201, "{}", again.body);
+    assert_eq!(again.body["properties"]["provisioningState"], "Creating");
+    let done = c.arm("PUT", &ip, "2024-03-01", Some(body));
+    assert_eq!(done.code, 200);
+    assert_eq!(done.body["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(done.body["properties"]["ipAddress"], "127.0.0.1");
+    // Latency is added to every answer.
+    arm.set_latency(Duration::from_millis(300));
+    let t = std::time::Instant::now();
+    c.arm("GET", &ip, "2024-03-01", None);
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    arm.set_latency(Duration::ZERO);
+    // A running deployment can be canceled.
+    arm.set_polls(5);
+    let dep = format!("{RG}/providers/Microsoft.Resources/deployments/slow");
+    let d = c.arm("PUT", &dep, "2021-04-01", Some(deployment("Standard_B1s")));
+    assert_eq!(
+        c.arm("POST", &format!("{dep}/cancel"), "2021-04-01", None)
+            .code,
+        204
+    );
+    assert_eq!(c.wait(&d), ["Canceled"]);
+    let g = c.arm("GET", &dep, "2021-04-01", None);
+    assert_eq!(g.body["properties"]["provisioningState"], "Canceled");
+    assert!(arm
+        .get(&format!(
+            "{RG}/providers/Microsoft.Compute/virtualMachines/pkrvm"
+        ))
+        .is_none());
+    // An injected failure of an action.
+    arm.set_polls(0);
+    arm.fail_operation(
+        "Microsoft.Network/publicIPAddresses",
+        "DELETE",
+        "InUseByAnotherResource",
+        "held",
+        1,
+    );
+    let del = c.arm("DELETE", &ip, "2024-03-01", None);
+    assert_eq!(c.wait(&del), ["Failed"]);
 }
