@@ -103,6 +103,9 @@ params = {k: {"value": v} for k, v in {
     "subnetName": "pysn", "virtualNetworkName": "pyvn", "osDiskName": "pyos", "adminUsername": "packer",
     "adminPassword": "Pyth0n-secret!"}.items()}
 body = {"properties": {"mode": "Incremental", "template": template, "parameters": params}, "tags": RUN}
+versions = [i.name for i in compute.virtual_machine_images.list(LOC, "Debian", "debian-12", "12")]
+assert versions, versions
+print("marketplace: Debian debian-12 12 versions", ",".join(versions))
 v = deps.deployments.begin_validate(RG, "pydeploy", body).result()
 assert v.properties.provisioning_state == "Succeeded", v
 d = deps.deployments.begin_create_or_update(RG, "pydeploy", body).result()

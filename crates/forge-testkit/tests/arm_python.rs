@@ -48,6 +48,7 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
         "done: resource group",
         "failed: deployment DeploymentFailed > ResourceDeploymentFailure > AllocationFailed",
         "done: os disk left detached, snapshot, deleted both",
+        "marketplace: Debian debian-12 12 versions 0.20241004.1889",
         "done: deployment pydeploy",
         "vm: pyvm public ip 127.0.0.1 os disk pyos",
         "refused: generalize while running (OperationNotAllowed)",

@@ -88,6 +88,25 @@ pub const VM_SIZES: [&str; 4] = [
     "Standard_DS1_v2",
 ];
 
+/// The marketplace images every location offers (publisher, offer, sku, version); more with
+/// [`FakeArm::add_platform_image`].
+pub const PLATFORM_IMAGES: [[&str; 4]; 4] = [
+    [
+        "Canonical",
+        "0001-com-ubuntu-server-jammy",
+        "22_04-lts-gen2",
+        "22.04.202410020",
+    ],
+    ["Canonical", "ubuntu-24_04-lts", "server", "24.04.202411030"],
+    ["Debian", "debian-12", "12", "0.20241004.1889"],
+    [
+        "MicrosoftWindowsServer",
+        "WindowsServer",
+        "2022-datacenter-azure-edition",
+        "20348.2762.241006",
+    ],
+];
+
 /// The API versions accepted, by resource type prefix (lower case): the Rust `azure_mgmt_*`
 /// 0.21 crates' defaults (resources 2021-04-01, subscriptions 2021-01-01, compute 2024-07-01 /
 /// disks 2024-03-02 / galleries 2023-07-03, network 2024-03-01, storage 2023-05-01, key vault
@@ -387,6 +406,8 @@ struct World {
     faults: Vec<Fault>,
     no_alloc: Vec<String>,
     no_sku: Vec<(String, String)>,
+    /// Marketplace images: publisher, offer, sku, version.
+    platform_images: Vec<[String; 4]>,
     calls: Vec<String>,
     next: u64,
     reads: u64,
@@ -480,6 +501,10 @@ impl FakeArm {
                 retry_after: 1,
                 reads: 12000,
                 writes: 1200,
+                platform_images: PLATFORM_IMAGES
+                    .iter()
+                    .map(|i| i.map(str::to_string))
+                    .collect(),
                 ..World::default()
             }),
             port,
@@ -572,6 +597,14 @@ impl FakeArm {
             .world()
             .no_sku
             .push((location.to_ascii_lowercase(), size.to_ascii_lowercase()));
+    }
+
+    /// Adds a marketplace image version to every location.
+    pub fn add_platform_image(&self, publisher: &str, offer: &str, sku: &str, version: &str) {
+        self.shared
+            .world()
+            .platform_images
+            .push([publisher, offer, sku, version].map(str::to_string));
     }
 
     /// Every token issued so far is expired (401 `ExpiredAuthenticationToken`).
@@ -991,6 +1024,8 @@ impl Shared {
             format!("{}/{}", segs[5], types.join("/"))
         } else if l.len() == 5 && l[2] == "providers" {
             format!("{}/{}", segs[3], segs[4])
+        } else if l.len() > 5 && l[2] == "providers" {
+            segs[3].to_string()
         } else {
             "Microsoft.Resources".to_string()
         };
@@ -1038,6 +1073,17 @@ impl Shared {
                 );
                 self.list(w, req, &prefix, None)
             }
+            (
+                "GET",
+                ["providers", "microsoft.compute", "locations", loc, "publishers", _, "artifacttypes", "vmimage", "offers", _, "skus", _, "versions", rest @ ..],
+            ) if rest.len() <= 1 => self.platform_image(
+                w,
+                loc,
+                segs[7],
+                segs[11],
+                segs[13],
+                rest.first().map(|_| segs[15]),
+            ),
             ("GET", ["providers", _, _]) => match known_type(&ty) {
                 Some(t) => self.list(w, req, &format!("/subscriptions/{SUBSCRIPTION}/"), Some(t)),
                 None => bad_type(&ty),
@@ -1053,6 +1099,52 @@ impl Shared {
                     req.path
                 ),
             ),
+        }
+    }
+
+    /// `.../publishers/{p}/artifacttypes/vmimage/offers/{o}/skus/{s}/versions[/{v}]`.
+    fn platform_image(
+        &self,
+        w: &World,
+        loc: &str,
+        publisher: &str,
+        offer: &str,
+        sku: &str,
+        version: Option<&str>,
+    ) -> Resp {
+        let versions = platform_versions(w, publisher, offer, sku);
+        let id = |v: &str| {
+            format!("/Subscriptions/{SUBSCRIPTION}/Providers/Microsoft.Compute/Locations/{loc}/Publishers/{publisher}/ArtifactTypes/VMImage/Offers/{offer}/Skus/{sku}/Versions/{v}")
+        };
+        let os = if publisher.eq_ignore_ascii_case("MicrosoftWindowsServer") {
+            "Windows"
+        } else {
+            "Linux"
+        };
+        if !LOCATIONS.contains(&loc.to_ascii_lowercase().as_str()) {
+            return err(
+                404,
+                "NoRegisteredProviderFound",
+                &format!("The location '{loc}' is not available."),
+            );
+        }
+        match version {
+            None => Resp::json(
+                200,
+                json!(versions
+                    .iter()
+                    .map(|v| json!({"location": loc, "name": v, "id": id(v)}))
+                    .collect::<Vec<_>>()),
+            ),
+            Some(v) => match versions.iter().find(|x| x.eq_ignore_ascii_case(v)) {
+                Some(v) => Resp::json(
+                    200,
+                    json!({"location": loc, "name": v, "id": id(v),
+                    "properties": {"osDiskImage": {"operatingSystem": os, "sizeInGb": 30}, "hyperVGeneration": if sku.contains("gen2") { "V2" } else { "V1" },
+                        "architecture": "x64", "dataDiskImages": []}}),
+                ),
+                None => err(404, "NotFound", "Artifact: VMImage was not found."),
+            },
         }
     }
 
@@ -1627,6 +1719,20 @@ impl Shared {
                         )
                         .target("imageReference"));
                     }
+                    let r = &p["storageProfile"]["imageReference"];
+                    if let (Some(pb), Some(of), Some(sk)) = (
+                        r["publisher"].as_str(),
+                        r["offer"].as_str(),
+                        r["sku"].as_str(),
+                    ) {
+                        let ver = r["version"].as_str().unwrap_or("latest");
+                        if platform_versions(w, pb, of, sk)
+                            .iter()
+                            .all(|v| ver != "latest" && !v.eq_ignore_ascii_case(ver))
+                        {
+                            return Err(err(404, "PlatformImageNotFound", &format!("The platform image '{pb}:{of}:{sk}:{ver}' is not available. Verify that all fields in the storage profile are correct. For more details about storage profile information, please refer to https://aka.ms/storageprofile")));
+                        }
+                    }
                     if let Some(img) = p["storageProfile"]["imageReference"]["id"].as_str() {
                         if !w.res.contains_key(&img.to_ascii_lowercase()) {
                             return Err(err(
@@ -2144,6 +2250,19 @@ fn reason(code: u16) -> &'static str {
         429 => "Too Many Requests",
         _ => "Error",
     }
+}
+
+/// The versions of a marketplace image (none when it is not offered).
+fn platform_versions(w: &World, publisher: &str, offer: &str, sku: &str) -> Vec<String> {
+    w.platform_images
+        .iter()
+        .filter(|[p, o, s, _]| {
+            p.eq_ignore_ascii_case(publisher)
+                && o.eq_ignore_ascii_case(offer)
+                && s.eq_ignore_ascii_case(sku)
+        })
+        .map(|i| i[3].clone())
+        .collect()
 }
 
 /// The resource id at `path` in `v`, if any, must exist (what network resources check).

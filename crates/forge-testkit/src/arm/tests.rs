@@ -462,7 +462,7 @@ fn packer_like_template() -> Value {
              "location": "[variables('location')]", "dependsOn": ["[concat('Microsoft.Network/networkInterfaces/', parameters('nicName'))]"],
              "properties": {"hardwareProfile": {"vmSize": "[parameters('vmSize')]"},
                 "osProfile": {"computerName": "[parameters('vmName')]", "adminUsername": "packer", "adminPassword": "[parameters('adminPassword')]"},
-                "storageProfile": {"imageReference": {"publisher": "Canonical", "offer": "ubuntu", "sku": "22_04-lts", "version": "latest"},
+                "storageProfile": {"imageReference": {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts-gen2", "version": "latest"},
                     "osDisk": {"name": "[parameters('osDiskName')]", "createOption": "FromImage", "caching": "ReadWrite"}},
                 "networkProfile": {"networkInterfaces": [{"id": "[resourceId('Microsoft.Network/networkInterfaces', parameters('nicName'))]"}]}}},
             {"apiVersion": "[variables('computeApiVersion')]", "condition": "[not(empty(parameters('commandToExecute')))]",
@@ -756,4 +756,53 @@ fn a_put_sent_again_polls_it_as_the_rust_clients_do() {
     );
     let del = c.arm("DELETE", &ip, "2024-03-01", None);
     assert_eq!(c.wait(&del), ["Failed"]);
+}
+
+#[test]
+fn marketplace_images_are_listed_and_unknown_ones_refused() {
+    let (arm, c) = logged_in();
+    let base = "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6/providers/Microsoft.Compute/locations/eastus/publishers/Debian/artifacttypes/vmimage/offers/debian-12/skus/12/versions";
+    let l = c.arm("GET", base, "2024-07-01", None);
+    assert_eq!(l.body[0]["name"], "0.20241004.1889", "{}", l.body);
+    let one = c.arm(
+        "GET",
+        &format!("{base}/0.20241004.1889"),
+        "2024-07-01",
+        None,
+    );
+    assert_eq!(
+        one.body["properties"]["osDiskImage"]["operatingSystem"],
+        "Linux"
+    );
+    assert_eq!(
+        c.arm("GET", &format!("{base}/9.9.9"), "2024-07-01", None)
+            .code,
+        404
+    );
+    arm.add_platform_image("Debian", "debian-12", "12", "9.9.9");
+    assert_eq!(
+        c.arm("GET", &format!("{base}/9.9.9"), "2024-07-01", None)
+            .code,
+        200
+    );
+    // A deployment of a VM from an image nobody offers fails, naming it.
+    let mut d = deployment("Standard_B1s");
+    d["properties"]["template"]["resources"][0]["properties"]["storageProfile"]["imageReference"]
+        ["sku"] = json!("no-such-sku");
+    let a = c.arm(
+        "PUT",
+        &format!("{RG}/providers/Microsoft.Resources/deployments/noimg"),
+        "2021-04-01",
+        Some(d),
+    );
+    assert_eq!(c.wait(&a), ["InProgress", "Failed"]);
+    let g = c.arm(
+        "GET",
+        &format!("{RG}/providers/Microsoft.Resources/deployments/noimg"),
+        "2021-04-01",
+        None,
+    );
+    let inner = &g.body["properties"]["error"]["details"][0]["details"][0];
+    assert_eq!(inner["code"], "PlatformImageNotFound", "{}", g.body);
+    assert!(inner["message"].as_str().unwrap().contains("no-such-sku"));
 }
