@@ -3,13 +3,15 @@ ClientSecretCredential (MSAL's client-credentials flow against the fake's Azure 
 and the azure-mgmt-* management clients, whose long-running operations are followed with
 begin_*().result(). Prints a line per step; any failure raises.
 
-Usage: python_client.py ENDPOINT TENANT CLIENT_ID CLIENT_SECRET SUBSCRIPTION CLIENT_CERT_PEM
-(REQUESTS_CA_BUNDLE names the fake's CA; the fake makes VM allocation fail in westus2.)"""
+Usage: python_client.py ENDPOINT TENANT CLIENT_ID CLIENT_SECRET SUBSCRIPTION CLIENT_CERT_PEM FEDERATED_TOKEN
+(REQUESTS_CA_BUNDLE names the fake's CA, AZURE_POD_IDENTITY_AUTHORITY_HOST the fake as IMDS;
+the fake makes VM allocation fail in westus2.)"""
 
 import sys
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.identity import CertificateCredential, ClientSecretCredential
+from azure.identity import (CertificateCredential, ClientAssertionCredential, ClientSecretCredential,
+                            ManagedIdentityCredential)
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.network import NetworkManagementClient
@@ -17,7 +19,7 @@ from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-endpoint, tenant, client_id, secret, sub, cert = sys.argv[1:7]
+endpoint, tenant, client_id, secret, sub, cert, federated = sys.argv[1:8]
 RG, LOC, RUN = "forge-py-rg", "eastus", {"forge-run": "py-1"}
 
 cred = ClientSecretCredential(tenant, client_id, secret, authority=endpoint, disable_instance_discovery=True)
@@ -40,6 +42,16 @@ certcred = CertificateCredential(tenant, client_id, certificate_path=cert, autho
 s2 = SubscriptionClient(certcred, **kw).subscriptions.get(sub)
 assert s2.subscription_id == sub
 print("token: certificate client assertion accepted")
+
+# Federated (OIDC) credentials: a token of the fake's issuer as the client assertion.
+fedcred = ClientAssertionCredential(tenant, client_id, lambda: federated, authority=endpoint)
+assert SubscriptionClient(fedcred, **kw).subscriptions.get(sub).subscription_id == sub
+print("token: federated client assertion accepted")
+
+# Managed identity through IMDS (the fake stands in for it).
+mi = ManagedIdentityCredential()
+assert SubscriptionClient(mi, **kw).subscriptions.get(sub).subscription_id == sub
+print("token: managed identity from IMDS")
 
 g = rm.resource_groups.create_or_update(RG, {"location": LOC, "tags": RUN})
 assert g.properties.provisioning_state == "Succeeded", g

@@ -31,6 +31,8 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
             SUBSCRIPTION,
         ])
         .arg(arm.client_certificate())
+        .arg(arm.federated_token())
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", arm.endpoint())
         .env("REQUESTS_CA_BUNDLE", arm.ca_file())
         .env("AZURE_AUTHORITY_HOST", arm.endpoint())
         .output()
@@ -45,6 +47,8 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
     for want in [
         "token: client secret through the fake's authority",
         "token: certificate client assertion accepted",
+        "token: federated client assertion accepted",
+        "token: managed identity from IMDS",
         "done: resource group",
         "failed: deployment DeploymentFailed > ResourceDeploymentFailure > AllocationFailed",
         "done: os disk left detached, snapshot, deleted both",
@@ -77,13 +81,13 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
             "no {want:?} in {calls:#?}"
         );
     }
-    // The two throttled calls were retried: two gets of the subscription (one per credential)
+    // The two throttled calls were retried: four gets of the subscription (one per credential)
     // and the two refused ones.
     let sub_gets = calls
         .iter()
         .filter(|c| **c == format!("GET /subscriptions/{SUBSCRIPTION}"))
         .count();
-    assert!(sub_gets >= 4, "{sub_gets} subscription GETs: {calls:#?}");
+    assert!(sub_gets >= 6, "{sub_gets} subscription GETs: {calls:#?}");
     assert!(
         calls.iter().any(|c| c.contains("/operations/")),
         "no operation polled: {calls:#?}"

@@ -6,7 +6,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    now_secs, query, unb64url, Req, Resp, Shared, Token, CLIENT_ID, CLIENT_SECRET, TENANT,
+    now_secs, query, unb64url, Req, Resp, Shared, Token, CLIENT_ID, CLIENT_SECRET,
+    FEDERATED_SUBJECT, TENANT,
 };
 
 /// The audiences the fake issues tokens for (a scope is one of these plus `.default`).
@@ -88,8 +89,74 @@ impl Shared {
             [tenant, "oauth2", "v2.0", "token"] if req.method == "POST" => {
                 Some(self.token(tenant, req))
             }
+            ["metadata", "endpoints"] => Some(self.cloud_endpoints(req)),
+            ["metadata", "identity", "oauth2", "token"] => Some(self.imds_token(req)),
             _ => None,
         }
+    }
+
+    /// ARM's `/metadata/endpoints` (what a `metadata_host` is asked): this fake as a cloud.
+    /// api-version 2022-09-01 answers a list of clouds, older ones one cloud.
+    fn cloud_endpoints(&self, req: &Req) -> Resp {
+        let base = self.endpoint();
+        let cloud = json!({
+            "name": "ForgeFakeCloud",
+            "portal": base,
+            "resourceManager": format!("{base}/"),
+            "authentication": {"loginEndpoint": format!("{base}/"), "audiences": [format!("{base}/"), "https://management.azure.com/"],
+                "tenant": "common", "identityProvider": "AAD"},
+            "graph": format!("{base}/"), "graphAudience": format!("{base}/"), "microsoftGraphResourceId": format!("{base}/"),
+            "media": format!("{base}/"), "batch": format!("{base}/"), "sqlManagement": format!("{base}/"),
+            "activeDirectoryDataLake": format!("{base}/"),
+            "suffixes": {"keyVaultDns": "vault.azure.net", "storage": "core.windows.net", "acrLoginServer": "azurecr.io",
+                "sqlServerHostname": "database.windows.net"},
+        });
+        if req.query.get("api-version").map(String::as_str) == Some("2022-09-01") {
+            Resp::json(200, json!([cloud]))
+        } else {
+            Resp::json(200, cloud)
+        }
+    }
+
+    /// A managed identity's token, as IMDS gives it: `resource` is the audience; the
+    /// `Metadata: true` header is required.
+    fn imds_token(&self, req: &Req) -> Resp {
+        if req.headers.get("metadata").map(String::as_str) != Some("true") {
+            return Resp::json(
+                400,
+                json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
+            );
+        }
+        let resource = req.query.get("resource").cloned().unwrap_or_default();
+        let Some(aud) = audience(self, &format!("{resource}/.default")) else {
+            return Resp::json(
+                400,
+                json!({"error": "invalid_resource", "error_description": format!("AADSTS500011: The resource principal named {resource} was not found in the tenant.")}),
+            );
+        };
+        let access = self.issue(aud);
+        let now = now_secs();
+        Resp::json(
+            200,
+            json!({"access_token": access, "client_id": CLIENT_ID, "expires_in": "86399",
+            "expires_on": (now + 86399).to_string(), "ext_expires_in": "86399", "not_before": now.to_string(),
+            "resource": resource, "token_type": "Bearer"}),
+        )
+    }
+
+    /// Issues an access token for `aud`.
+    fn issue(&self, aud: String) -> String {
+        let mut w = self.world();
+        w.next += 1;
+        let access = format!("fake-arm-token-{}-{}", w.next, now_secs());
+        w.tokens.insert(
+            access.clone(),
+            Token {
+                aud,
+                expired: false,
+            },
+        );
+        access
     }
 
     fn tenant_ok(&self, tenant: &str) -> bool {
@@ -155,16 +222,7 @@ impl Shared {
                 &format!("The resource principal named '{scope}' was not found in the tenant."),
             );
         };
-        let mut w = self.world();
-        w.next += 1;
-        let access = format!("fake-arm-token-{}-{}", w.next, now_secs());
-        w.tokens.insert(
-            access.clone(),
-            Token {
-                aud,
-                expired: false,
-            },
-        );
+        let access = self.issue(aud);
         Resp::json(
             200,
             json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access}),
@@ -185,6 +243,32 @@ impl Shared {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or("bad claims")?;
         let sig = unb64url(s).ok_or("a bad signature encoding")?;
+        let now = now_secs() as f64;
+        // NumericDate may have a fraction (MSAL's has).
+        let live = |claims: &Value| {
+            claims["exp"].as_f64().unwrap_or(0.0) > now
+                && claims["nbf"].as_f64().unwrap_or(0.0) <= now + 300.0
+        };
+        if claims["iss"] == self.oidc_issuer().as_str() {
+            // A federated credential: the fake's OIDC issuer vouches for the workload.
+            let key = ring::signature::UnparsedPublicKey::new(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                &self.oidc_key,
+            );
+            key.verify(format!("{h}.{c}").as_bytes(), &sig)
+                .map_err(|_| "the federated token's signature does not verify")?;
+            if claims["aud"] != "api://AzureADTokenExchange" || claims["sub"] != FEDERATED_SUBJECT {
+                return Err(format!(
+                    "no federated credential matches aud {} and sub {}",
+                    claims["aud"], claims["sub"]
+                ));
+            }
+            return if live(&claims) {
+                Ok(())
+            } else {
+                Err("the federated token expired".into())
+            };
+        }
         let names_cert = header["x5t"]
             .as_str()
             .and_then(unb64url)
@@ -210,11 +294,7 @@ impl Shared {
         if claims["aud"] != token_url {
             return Err(format!("aud must be {token_url}"));
         }
-        // NumericDate may have a fraction (MSAL's has).
-        let now = now_secs() as f64;
-        if claims["exp"].as_f64().unwrap_or(0.0) <= now
-            || claims["nbf"].as_f64().unwrap_or(0.0) > now + 300.0
-        {
+        if !live(&claims) {
             return Err("expired or not yet valid".into());
         }
         Ok(())

@@ -22,21 +22,27 @@
 //! - Microsoft.Compute virtual machines (put makes the OS disk; get, instanceView, deallocate,
 //!   powerOff, start, generalize, capture to a VHD URI, delete leaving the OS disk detached),
 //!   extensions, disks, snapshots, images (from a generalized VM, a disk, a snapshot or a blob),
-//!   galleries, gallery images and gallery image versions (target regions, replication status);
+//!   galleries, gallery images and gallery image versions (target regions, replication status),
+//!   marketplace images ([`PLATFORM_IMAGES`]: list and get versions; a VM from an image nobody
+//!   offers is `PlatformImageNotFound`);
 //! - Microsoft.KeyVault vaults (their `vaultUri` is on this fake, `/_vault/{name}/`) and their
 //!   secrets, both through ARM and the data plane (set, get, delete, with the data plane's
 //!   bearer challenge); Microsoft.Storage storage accounts as plain resources;
 //! - long-running operations: 201/202 with `Azure-AsyncOperation`, `Location` and
 //!   `Retry-After` ([`FakeArm::set_retry_after`]); they end after [`FakeArm::set_polls`] polls
-//!   (of their status, their result or the resource), the resource's `provisioningState` going
-//!   Creating/Accepted/Running/Deleting → Succeeded/Failed/Canceled, and their effect lands
-//!   only then;
+//!   (of their status, their result, the resource, or the same PUT sent again), the resource's
+//!   `provisioningState` going Creating/Accepted/Running/Deleting → Succeeded/Failed/Canceled,
+//!   and their effect lands only then (vault and vault-secret writes and deletes are
+//!   synchronous, as in ARM; a new disk or snapshot answers 202);
 //! - ARM's errors (`{"error":{"code","message","target","details"}}`), api-version checks
 //!   (`MissingApiVersionParameter`, `InvalidApiVersionParameter`, `NoRegisteredProviderFound`),
 //!   `x-ms-ratelimit-remaining-subscription-reads/writes` and request ids on every answer;
 //! - Azure AD v2.0: OpenID discovery, instance discovery and the client-credentials grant
-//!   (secret, or a client assertion whose signature is checked against the registered
-//!   certificate); every ARM call needs a bearer token it issued for ARM's audience
+//!   (secret; a client assertion whose signature is checked against the registered
+//!   certificate; or a federated token of the fake's own OIDC issuer,
+//!   [`FakeArm::federated_token`]), a managed identity's IMDS token endpoint
+//!   ([`FakeArm::imds_token_endpoint`]) and ARM's cloud metadata (`/metadata/endpoints`, for a
+//!   `metadata_host`); every ARM call needs a bearer token it issued for ARM's audience
 //!   (`https://management.azure.com/`, `https://management.core.windows.net/` or this fake's
 //!   own URL as a metadata host), the vault data plane one for `https://vault.azure.net/`.
 //!
@@ -51,10 +57,14 @@
 //! agent, extensions' scripts never run, no boot diagnostics), pagination (lists answer in one
 //! page, no `nextLink`), PATCH, `$expand`, ETags and `If-Match`, soft delete and purge of
 //! vaults, key vault keys and certificates, managed identities, availability zones and sets,
-//! marketplace images and plans (any `imageReference` is taken), template `copy` loops,
+//! marketplace plans and image terms, template `copy` loops,
 //! `reference()`, nested and linked templates, `dependsOn` ordering beyond the type order,
 //! the "what-if" API, regional replication taking time (versions replicate at once), and
-//! the real Azure hosts (`vaultUri`s and VHD URIs are not served beyond the fake itself).
+//! the real Azure hosts (`vaultUri`s and VHD URIs are not served beyond the fake itself),
+//! Azure AD's other grants (device code, authorization code, refresh tokens, on-behalf-of)
+//! and its v1 endpoint, the Azure CLI, and token claims (access tokens are opaque strings).
+//! It is validated with Microsoft's Python clients (`tests/arm_python.rs`), not yet with the
+//! Rust `azure_mgmt_*` 0.21 clients it also accepts.
 
 mod aad;
 mod template;
@@ -78,6 +88,9 @@ pub const TENANT: &str = "f0e6e000-0000-4000-8000-0000000e7a27";
 pub const CLIENT_ID: &str = "f0e6e000-0000-4000-8000-0000000c1e27";
 /// The service principal's client secret.
 pub const CLIENT_SECRET: &str = "forge-fake-arm-client-secret";
+/// The subject the service principal's federated credential trusts (what
+/// [`FakeArm::federated_token`] says).
+pub const FEDERATED_SUBJECT: &str = "repo:forge/forge:ref:refs/heads/main";
 /// The locations of the subscription.
 pub const LOCATIONS: [&str; 3] = ["eastus", "westus2", "westeurope"];
 /// The VM sizes of every location.
@@ -433,12 +446,15 @@ struct Shared {
     cert_key: Vec<u8>,
     cert_sha1: Vec<u8>,
     cert_sha256: Vec<u8>,
+    /// The public key of the fake's OIDC issuer (federated credentials).
+    oidc_key: Vec<u8>,
 }
 
 /// The fake ARM; stopped when dropped.
 pub struct FakeArm {
     shared: Arc<Shared>,
     dir: PathBuf,
+    oidc: ring::signature::RsaKeyPair,
 }
 
 fn pem_der(pem: &str, label: &str) -> Vec<u8> {
@@ -491,6 +507,26 @@ impl FakeArm {
             .expect("a PKCS#8 RSA key");
         use ring::signature::KeyPair;
         let cert_der = pem_der(&cert_pem, "CERTIFICATE");
+        let oidc_out = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ])
+            .output()
+            .expect("running openssl genpkey");
+        assert!(
+            oidc_out.status.success(),
+            "openssl genpkey: {}",
+            String::from_utf8_lossy(&oidc_out.stderr)
+        );
+        let oidc = ring::signature::RsaKeyPair::from_pkcs8(&pem_der(
+            &String::from_utf8_lossy(&oidc_out.stdout),
+            "PRIVATE KEY",
+        ))
+        .expect("a PKCS#8 RSA key");
         let (tls, ca_pem) = tls::server_config();
         std::fs::write(dir.join("ca.pem"), ca_pem).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -516,6 +552,7 @@ impl FakeArm {
             cert_sha256: ring::digest::digest(&ring::digest::SHA256, &cert_der)
                 .as_ref()
                 .to_vec(),
+            oidc_key: oidc.public_key().as_ref().to_vec(),
         });
         let s = shared.clone();
         std::thread::spawn(move || {
@@ -528,7 +565,7 @@ impl FakeArm {
                 std::thread::spawn(move || s.serve(conn, tls));
             }
         });
-        FakeArm { shared, dir }
+        FakeArm { shared, dir, oidc }
     }
 
     /// The base URL (`https://127.0.0.1:port`): ARM's endpoint, the Azure AD authority host
@@ -547,6 +584,42 @@ impl FakeArm {
     /// certificate credentials read).
     pub fn client_certificate(&self) -> PathBuf {
         self.dir.join("client.pem")
+    }
+
+    /// A token of the fake's OIDC issuer for [`FEDERATED_SUBJECT`] (audience
+    /// `api://AzureADTokenExchange`, ten minutes): what a CI system hands a workload for a
+    /// federated (OIDC) client assertion.
+    pub fn federated_token(&self) -> String {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let now = now_secs();
+        let h = b64(
+            json!({"alg": "RS256", "typ": "JWT", "kid": "forge-fake-oidc"})
+                .to_string()
+                .as_bytes(),
+        );
+        let c = b64(json!({"iss": self.oidc_issuer(), "sub": FEDERATED_SUBJECT, "aud": "api://AzureADTokenExchange",
+            "iat": now, "nbf": now, "exp": now + 600}).to_string().as_bytes());
+        let mut sig = vec![0; self.oidc.public().modulus_len()];
+        self.oidc
+            .sign(
+                &ring::signature::RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                format!("{h}.{c}").as_bytes(),
+                &mut sig,
+            )
+            .expect("signing the federated token");
+        format!("{h}.{c}.{}", b64(&sig))
+    }
+
+    /// The issuer of [`FakeArm::federated_token`].
+    pub fn oidc_issuer(&self) -> String {
+        self.shared.oidc_issuer()
+    }
+
+    /// The managed identity token endpoint (IMDS's `/metadata/identity/oauth2/token`, on
+    /// this fake over HTTPS; it wants the `Metadata: true` header).
+    pub fn imds_token_endpoint(&self) -> String {
+        format!("{}/metadata/identity/oauth2/token", self.endpoint())
     }
 
     /// Adds `d` before every answer.
@@ -862,6 +935,10 @@ impl Shared {
 
     fn endpoint(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
+    }
+
+    fn oidc_issuer(&self) -> String {
+        format!("{}/oidc", self.endpoint())
     }
 
     fn serve(self: Arc<Self>, conn: TcpStream, tls: Arc<rustls::ServerConfig>) {

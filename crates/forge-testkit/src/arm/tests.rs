@@ -14,6 +14,7 @@ struct Client {
     cfg: Arc<rustls::ClientConfig>,
     port: u16,
     token: Option<String>,
+    extra: Vec<(String, String)>,
 }
 
 struct Answer {
@@ -57,6 +58,7 @@ impl Client {
             cfg: Arc::new(cfg),
             port: arm.shared.port,
             token: None,
+            extra: Vec::new(),
         }
     }
 
@@ -70,6 +72,9 @@ impl Client {
         let mut s = rustls::StreamOwned::new(conn, tcp);
         let body = body.unwrap_or("");
         let mut head = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n", body.len());
+        for (k, v) in &self.extra {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
         if let Some(t) = &self.token {
             head.push_str(&format!("Authorization: Bearer {t}\r\n"));
         }
@@ -104,6 +109,17 @@ impl Client {
             code,
             headers,
             body,
+        }
+    }
+
+    fn clone_with_header(&self, k: &str, v: &str) -> Client {
+        let mut extra = self.extra.clone();
+        extra.push((k.into(), v.into()));
+        Client {
+            cfg: self.cfg.clone(),
+            port: self.port,
+            token: self.token.clone(),
+            extra,
         }
     }
 
@@ -805,4 +821,59 @@ fn marketplace_images_are_listed_and_unknown_ones_refused() {
     let inner = &g.body["properties"]["error"]["details"][0]["details"][0];
     assert_eq!(inner["code"], "PlatformImageNotFound", "{}", g.body);
     assert!(inner["message"].as_str().unwrap().contains("no-such-sku"));
+}
+
+#[test]
+fn federated_tokens_managed_identity_and_cloud_metadata() {
+    let arm = FakeArm::start();
+    let c = Client::new(&arm);
+    let form = |a: &str| {
+        format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={a}&scope=https%3A%2F%2Fmanagement.azure.com%2F.default")
+    };
+    let token_url = format!("/{TENANT}/oauth2/v2.0/token");
+    let ok = c.call(
+        "POST",
+        &token_url,
+        Some(&form(&arm.federated_token())),
+        "application/x-www-form-urlencoded",
+    );
+    assert_eq!(ok.code, 200, "{}", ok.body);
+    // A federated token with its signature broken is refused.
+    let t = arm.federated_token();
+    let forged = format!("{}AAAA", &t[..t.len() - 4]);
+    let no = c.call(
+        "POST",
+        &token_url,
+        Some(&form(&forged)),
+        "application/x-www-form-urlencoded",
+    );
+    assert_eq!(no.code, 401, "{}", no.body);
+    // IMDS wants its header.
+    let imds = "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F";
+    assert_eq!(
+        c.call("GET", imds, None, "").body["error"],
+        "invalid_request"
+    );
+    let mut t = c.clone_with_header("Metadata", "true");
+    let got = t.call("GET", imds, None, "");
+    assert_eq!(got.code, 200, "{}", got.body);
+    t.token = got.body["access_token"].as_str().map(str::to_string);
+    assert_eq!(
+        t.arm(
+            "GET",
+            "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6/locations",
+            "2021-01-01",
+            None
+        )
+        .code,
+        200
+    );
+    // The cloud metadata a metadata_host answers.
+    let m = c.call(
+        "GET",
+        "/metadata/endpoints?api-version=2022-09-01",
+        None,
+        "",
+    );
+    assert_eq!(m.body[0]["resourceManager"], format!("{}/", arm.endpoint()));
 }
