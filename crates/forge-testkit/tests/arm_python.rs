@@ -19,7 +19,7 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
     let arm = FakeArm::start();
     // The first calls are throttled: the clients must honour 429 and Retry-After.
     arm.throttle(2);
-    arm.fail_allocation("westus2");
+    arm.fail_allocation("westus2", None);
     let script = forge_testkit::repo_file("crates/forge-testkit/arm/python_client.py");
     let out = Command::new(&python)
         .arg(&script)

@@ -10,7 +10,7 @@
 //! - subscriptions (get, list locations), resource groups (create, get, head, delete as an
 //!   operation that deletes what is in them, list with tag filters), `resources` lists with
 //!   tag filters (subscription-wide and per group);
-//! - deployments: put (evaluated by [`template`]: parameters, variables and the functions
+//! - deployments: put (evaluated by the `template` module: parameters, variables and the functions
 //!   Packer's templates use), validate, get, cancel, list operations; the template's
 //!   resources are created when the deployment's operation ends, in type order (network
 //!   security groups, public IPs, virtual networks, NICs, VMs, extensions, vaults, secrets),
@@ -417,7 +417,8 @@ struct World {
     retry_after: u64,
     throttle: usize,
     faults: Vec<Fault>,
-    no_alloc: Vec<String>,
+    /// Locations (and sizes, `None` for all) where VMs cannot be allocated.
+    no_alloc: Vec<(String, Option<String>)>,
     no_sku: Vec<(String, String)>,
     /// Marketplace images: publisher, offer, sku, version.
     platform_images: Vec<[String; 4]>,
@@ -656,12 +657,12 @@ impl FakeArm {
         });
     }
 
-    /// VMs created in `location` end in `AllocationFailed`.
-    pub fn fail_allocation(&self, location: &str) {
-        self.shared
-            .world()
-            .no_alloc
-            .push(location.to_ascii_lowercase());
+    /// VMs created in `location` (of `size`, or any size) end in `AllocationFailed`.
+    pub fn fail_allocation(&self, location: &str, size: Option<&str>) {
+        self.shared.world().no_alloc.push((
+            location.to_ascii_lowercase(),
+            size.map(str::to_ascii_lowercase),
+        ));
     }
 
     /// `size` cannot be had in `location`: creating such a VM is refused with `SkuNotAvailable`.
@@ -2462,7 +2463,15 @@ fn take_fault(w: &mut World, t: &str, method: &str) -> Option<Value> {
 
 fn alloc_failure(w: &World, t: &str, v: &Value) -> Option<Value> {
     let loc = v["location"].as_str().unwrap_or_default();
-    (t == "Microsoft.Compute/virtualMachines" && w.no_alloc.iter().any(|l| l == loc)).then(|| {
+    let size = v["properties"]["hardwareProfile"]["vmSize"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let no_room = w
+        .no_alloc
+        .iter()
+        .any(|(l, s)| l == loc && s.as_ref().is_none_or(|s| *s == size));
+    (t == "Microsoft.Compute/virtualMachines" && no_room).then(|| {
         json!({"code": "AllocationFailed", "message": format!("Allocation failed. We do not have sufficient capacity for the requested VM size in this region ({loc}). Read more about improving likelihood of allocation success at http://aka.ms/allocation-guidance")})
     })
 }

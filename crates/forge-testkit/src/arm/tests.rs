@@ -618,7 +618,7 @@ fn a_packer_like_deployment_makes_a_vm_on_loopback_and_failures_nest() {
         "{}",
         g.body
     );
-    arm.fail_allocation("eastus");
+    arm.fail_allocation("eastus", Some("Standard_B1s"));
     let f = c.arm(
         "PUT",
         &format!("{RG}/providers/Microsoft.Resources/deployments/d3"),
