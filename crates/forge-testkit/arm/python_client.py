@@ -161,6 +161,11 @@ assert "PowerState/deallocated" in codes, codes
 compute.virtual_machines.generalize(RG, "pyvm")
 print("done: deallocate, generalize")
 
+cap = compute.virtual_machines.begin_capture(RG, "pyvm", {"vhdPrefix": "pkr", "destinationContainerName": "images", "overwriteVhds": True}).result()
+uri = cap.resources[0]["properties"]["storageProfile"]["osDisk"]["image"]["uri"]
+assert uri.endswith(".vhd") and "/images/pkr-osDisk." in uri, uri
+print("done: capture to", uri.rsplit("/", 1)[-1].split(".")[0] + ".vhd")
+
 image = compute.images.begin_create_or_update(
     RG, "pyimage", {"location": LOC, "tags": RUN, "properties": {"sourceVirtualMachine": {"id": vm.id}}}).result()
 assert image.properties.storage_profile.os_disk.os_state == "Generalized", image

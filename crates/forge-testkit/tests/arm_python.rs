@@ -1,9 +1,12 @@
 //! The fake Azure Resource Manager (forge_testkit::arm) checked with independent clients:
-//! Microsoft's Python `azure-identity` (MSAL's client-credentials flow) and `azure-mgmt-*`
+//! Microsoft's Python `azure-identity` (MSAL's client-credentials flow with a secret, a
+//! certificate and a federated token; a managed identity through IMDS) and `azure-mgmt-*`
 //! management clients, from PyPI in /var/tmp/forge-test-azure-py (scripts/test.sh installs them;
-//! `FORGE_AZURE_PY` overrides), run a Packer-shaped deployment, deallocate and generalize the
-//! VM, make an image and a gallery image version from it, and delete it all through the fake,
-//! following each long-running operation with `begin_*().result()`.
+//! `FORGE_AZURE_PY` overrides). Through the fake they run a Packer-shaped deployment (and one
+//! that fails with nested details), deallocate, generalize and capture the VM, make an image
+//! and a gallery image version from it, snapshot the detached OS disk, make a key vault, list
+//! by tag and delete it all, following each long-running operation with `begin_*().result()`,
+//! after being throttled (429 + Retry-After) on their first calls.
 
 use std::process::Command;
 
@@ -57,6 +60,7 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
         "vm: pyvm public ip 127.0.0.1 os disk pyos",
         "refused: generalize while running (OperationNotAllowed)",
         "done: deallocate, generalize",
+        "done: capture to pkr-osDisk.vhd",
         "done: image pyimage",
         "replicated to eastus,westus2",
         "refused: gallery not empty",
@@ -70,6 +74,7 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
     assert_eq!(arm.leftovers(), Vec::<String>::new());
     assert!(arm.tokens_issued() >= 1);
     let calls = arm.calls();
+    eprintln!("{} calls to the fake", calls.len());
     for want in [
         format!("GET /{TENANT}/v2.0/.well-known/openid-configuration"),
         format!("POST /{TENANT}/oauth2/v2.0/token"),
