@@ -472,6 +472,30 @@ fn pem_der(pem: &str, label: &str) -> Vec<u8> {
         .expect("PEM base64")
 }
 
+/// A new 2048-bit RSA key (from `openssl genpkey`).
+fn rsa_key() -> ring::signature::RsaKeyPair {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .expect("running openssl genpkey");
+    assert!(
+        out.status.success(),
+        "openssl genpkey: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ring::signature::RsaKeyPair::from_pkcs8(&pem_der(
+        &String::from_utf8_lossy(&out.stdout),
+        "PRIVATE KEY",
+    ))
+    .expect("a PKCS#8 RSA key")
+}
+
 impl FakeArm {
     /// Starts the fake on a free loopback port. Needs `openssl` (the client certificate).
     pub fn start() -> FakeArm {
@@ -508,26 +532,7 @@ impl FakeArm {
             .expect("a PKCS#8 RSA key");
         use ring::signature::KeyPair;
         let cert_der = pem_der(&cert_pem, "CERTIFICATE");
-        let oidc_out = std::process::Command::new("openssl")
-            .args([
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-            ])
-            .output()
-            .expect("running openssl genpkey");
-        assert!(
-            oidc_out.status.success(),
-            "openssl genpkey: {}",
-            String::from_utf8_lossy(&oidc_out.stderr)
-        );
-        let oidc = ring::signature::RsaKeyPair::from_pkcs8(&pem_der(
-            &String::from_utf8_lossy(&oidc_out.stdout),
-            "PRIVATE KEY",
-        ))
-        .expect("a PKCS#8 RSA key");
+        let oidc = rsa_key();
         let (tls, ca_pem) = tls::server_config();
         std::fs::write(dir.join("ca.pem"), ca_pem).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

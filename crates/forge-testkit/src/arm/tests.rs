@@ -422,21 +422,7 @@ fn tokens_are_checked_and_expire_on_demand() {
     );
     assert_eq!(ok.code, 200, "{}", ok.body);
     // The same claims signed by another key are refused.
-    let out = std::process::Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-        ])
-        .output()
-        .unwrap();
-    let other = ring::signature::RsaKeyPair::from_pkcs8(&pem_der(
-        &String::from_utf8_lossy(&out.stdout),
-        "PRIVATE KEY",
-    ))
-    .unwrap();
+    let other = rsa_key();
     let no = c.call(
         "POST",
         &format!("/{TENANT}/oauth2/v2.0/token"),
