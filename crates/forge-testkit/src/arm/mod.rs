@@ -999,7 +999,16 @@ impl Shared {
                 &format!("{}/", self.endpoint()),
             ],
         ) {
-            return r;
+            let why = r
+                .body
+                .as_ref()
+                .and_then(|b| b["error"]["message"].as_str())
+                .unwrap_or_default()
+                .replace('"', "'");
+            return r.header(
+                "WWW-Authenticate",
+                format!("Bearer authorization_uri=\"{}/{TENANT}\", error=\"invalid_token\", error_description=\"{why}\"", self.endpoint()),
+            );
         }
         let mut w = self.world();
         let read = matches!(req.method.as_str(), "GET" | "HEAD");

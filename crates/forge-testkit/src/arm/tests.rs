@@ -384,6 +384,9 @@ fn tokens_are_checked_and_expire_on_demand() {
         (a.code, a.error_code()),
         (401, "ExpiredAuthenticationToken")
     );
+    assert!(a
+        .header("WWW-Authenticate")
+        .contains("error=\"invalid_token\""));
     // Certificate credentials: a client assertion signed by the registered certificate's key.
     let pem = std::fs::read_to_string(arm.client_certificate()).unwrap();
     let key = ring::signature::RsaKeyPair::from_pkcs8(&pem_der(&pem, "PRIVATE KEY")).unwrap();
