@@ -205,6 +205,18 @@ try:
 except ResourceNotFoundError as e:
     print("gone: vm (%s)" % e.error.code)
 
+# The network goes in reverse order; a public IP a NIC holds is refused first.
+try:
+    network.public_ip_addresses.begin_delete(RG, "pyip").result()
+    raise AssertionError("a public IP in use was deleted")
+except HttpResponseError as e:
+    print("refused: public ip in use (%s)" % e.error.code)
+network.network_interfaces.begin_delete(RG, "pyni").result()
+network.public_ip_addresses.begin_delete(RG, "pyip").result()
+network.virtual_networks.begin_delete(RG, "pyvn").result()
+network.network_security_groups.begin_delete(RG, "pysg").result()
+print("gone: nic, public ip, vnet, nsg")
+
 disk = compute.disks.get(RG, "pyos")
 assert disk.properties.disk_state == "Unattached", disk.properties.disk_state
 snap = compute.snapshots.begin_create_or_update(RG, "pysnap", {"location": LOC, "tags": RUN, "properties": {

@@ -54,6 +54,8 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
         "token: managed identity from IMDS",
         "done: resource group",
         "failed: deployment DeploymentFailed > ResourceDeploymentFailure > AllocationFailed",
+        "refused: public ip in use (PublicIPAddressCannotBeDeleted)",
+        "gone: nic, public ip, vnet, nsg",
         "done: os disk left detached, snapshot, deleted both",
         "marketplace: Debian debian-12 12 versions 0.20241004.1889",
         "done: deployment pydeploy",

@@ -2428,8 +2428,8 @@ fn remove_tree(w: &mut World, key: &str) {
     }
 }
 
-/// What ARM refuses to delete: a disk a VM holds, a NIC a VM uses, a gallery or gallery image
-/// with children.
+/// What ARM refuses to delete: a disk a VM holds; a NIC, VNet, subnet, NSG or public IP
+/// another resource uses; a gallery or gallery image with children.
 fn delete_conflict(w: &World, t: &str, key: &str, v: &Value) -> Option<Resp> {
     let name = v["name"].as_str().unwrap_or_default();
     match t {
@@ -2441,19 +2441,20 @@ fn delete_conflict(w: &World, t: &str, key: &str, v: &Value) -> Option<Resp> {
                 v["managedBy"].as_str().unwrap_or_default()
             ),
         )),
-        "Microsoft.Network/networkInterfaces" => {
-            let used = w.res.values().any(|vm| {
-                vm["properties"]["networkProfile"]["networkInterfaces"]
-                    .as_array()
-                    .is_some_and(|n| {
-                        n.iter().any(|n| {
-                            n["id"].as_str().is_some_and(|i| {
-                                i.eq_ignore_ascii_case(v["id"].as_str().unwrap_or_default())
-                            })
-                        })
-                    })
-            });
-            used.then(|| err(400, "NicInUse", &format!("Network Interface {} is used by existing resource. In order to delete the network interface, it must be dissociated from the resource.", v["id"].as_str().unwrap_or_default())))
+        "Microsoft.Network/networkInterfaces"
+        | "Microsoft.Network/virtualNetworks"
+        | "Microsoft.Network/virtualNetworks/subnets"
+        | "Microsoft.Network/networkSecurityGroups"
+        | "Microsoft.Network/publicIPAddresses" => {
+            let user = referenced_by(w, key)?;
+            let id = v["id"].as_str().unwrap_or_default();
+            let (code, msg) = match t {
+                "Microsoft.Network/networkInterfaces" => ("NicInUse", format!("Network Interface {id} is used by existing resource {user}. In order to delete the network interface, it must be dissociated from the resource.")),
+                "Microsoft.Network/networkSecurityGroups" => ("InUseNetworkSecurityGroupCannotBeDeleted", format!("Network security group {id} cannot be deleted because it is in use by the following resources: {user}.")),
+                "Microsoft.Network/publicIPAddresses" => ("PublicIPAddressCannotBeDeleted", format!("Public IP address {id} can not be deleted since it is still allocated to resource {user}.")),
+                _ => ("InUseSubnetCannotBeDeleted", format!("Subnet of {id} is in use by {user} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet.")),
+            };
+            Some(err(400, code, &msg))
         }
         "Microsoft.Compute/galleries" | "Microsoft.Compute/galleries/images" => {
             let prefix = format!("{key}/");
@@ -2461,6 +2462,22 @@ fn delete_conflict(w: &World, t: &str, key: &str, v: &Value) -> Option<Resp> {
         }
         _ => None,
     }
+}
+
+/// The id of a resource outside `key`'s tree whose properties refer to `key` or to something
+/// under it (what ARM's network provider refuses deletes for).
+fn referenced_by(w: &World, key: &str) -> Option<String> {
+    let (exact, under) = (format!("\"{key}\""), format!("\"{key}/"));
+    let inside = format!("{key}/");
+    w.res.iter().find_map(|(k, r)| {
+        // A deployment's record of what it made does not hold anything.
+        if k == key || k.starts_with(&inside) || r["type"] == "Microsoft.Resources/deployments" {
+            return None;
+        }
+        let text = r["properties"].to_string().to_ascii_lowercase();
+        (text.contains(&exact) || text.contains(&under))
+            .then(|| r["id"].as_str().unwrap_or(k).to_string())
+    })
 }
 
 /// Takes an injected failure for `method` on type `t`: ARM's error with a nested detail.

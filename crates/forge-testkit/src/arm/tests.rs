@@ -558,6 +558,30 @@ fn a_packer_like_deployment_makes_a_vm_on_loopback_and_failures_nest() {
         ))
         .is_some());
     assert!(arm.get(&format!("{RG}/providers/Microsoft.Compute/virtualMachines/pkrvm/extensions/extension-customscript")).is_none(), "condition false");
+    // Network resources in use cannot be deleted.
+    for (path, code) in [
+        ("Microsoft.Network/networkInterfaces/pkrni", "NicInUse"),
+        (
+            "Microsoft.Network/publicIPAddresses/pkrip",
+            "PublicIPAddressCannotBeDeleted",
+        ),
+        (
+            "Microsoft.Network/virtualNetworks/pkrvn",
+            "InUseSubnetCannotBeDeleted",
+        ),
+        (
+            "Microsoft.Network/networkSecurityGroups/pkrsg",
+            "InUseNetworkSecurityGroupCannotBeDeleted",
+        ),
+    ] {
+        let d = c.arm(
+            "DELETE",
+            &format!("{RG}/providers/{path}"),
+            "2024-03-01",
+            None,
+        );
+        assert_eq!((d.code, d.error_code()), (400, code), "{}", d.body);
+    }
     // VM lifecycle: generalize refused while running; deallocate; generalize; capture.
     let vmid = format!("{RG}/providers/Microsoft.Compute/virtualMachines/pkrvm");
     assert_eq!(
