@@ -28,8 +28,8 @@
 #     clients that crates/forge-wsman/tests/python_clients.rs validates the WinRM test server
 #     with. google-cloud-compute (PyPI, pinned) goes into /var/tmp/forge-test-gce-py, found
 #     through FORGE_GCE_PY: Google's Python client that crates/forge-testkit/tests/gce_python.rs
-#     validates the fake Compute Engine with. azure-identity and the azure-mgmt-* clients (PyPI,
-#     pinned) go into /var/tmp/forge-test-azure-py, found through FORGE_AZURE_PY: Microsoft's
+#     validates the fake Compute Engine with. azure-identity, the azure-mgmt-* clients and
+#     azure-keyvault-secrets (PyPI, pinned) go into /var/tmp/forge-test-azure-py, found through FORGE_AZURE_PY: Microsoft's
 #     Python clients that crates/forge-testkit/tests/arm_python.rs validates the fake Azure
 #     Resource Manager with. curl: the EC2 and Compute Engine tests' checks
 #     and the test instance's AuthorizedKeysCommand; openssl: the fake Compute Engine's
@@ -116,7 +116,7 @@ GCE_PY_VENV=/var/tmp/forge-test-gce-py
 GCE_PY_VERSION=1.57.0   # pinned: Google's Python Compute client the fake Compute Engine is validated with
 AZURE_PY_VENV=/var/tmp/forge-test-azure-py
 # pinned: Microsoft's Python clients the fake Azure Resource Manager is validated with
-AZURE_PY_SPECS="azure-identity==1.27.0 azure-mgmt-resource==26.0.0 azure-mgmt-resource-deployments==2.0.0 azure-mgmt-resource-subscriptions==1.0.0 azure-mgmt-compute==39.0.0 azure-mgmt-network==33.1.0 azure-mgmt-keyvault==14.1.0"
+AZURE_PY_SPECS="azure-identity==1.27.0 azure-mgmt-resource==26.0.0 azure-mgmt-resource-deployments==2.0.0 azure-mgmt-resource-subscriptions==1.0.0 azure-mgmt-compute==39.0.0 azure-mgmt-network==33.1.0 azure-mgmt-keyvault==14.1.0 azure-keyvault-secrets==4.12.0"
 VCSIM_DIR=/var/tmp/forge-test-vcsim   # the vCenter simulator, built from crates/forge-testkit/vcsim
 GO_LOG=$LOGDIR/go.log
 mkdir -p "$STATE" "$LOGDIR"
@@ -184,7 +184,7 @@ assert v('google-cloud-compute') == '$GCE_PY_VERSION'" >/dev/null 2>&1
 }
 # azure-identity and azure-mgmt-*: their own virtualenv from Debian's python3, made once per machine.
 azure_py_ok() {
-  "$AZURE_PY_VENV/bin/python3" -c "from importlib.metadata import version as v; import azure.identity, azure.mgmt.compute, azure.mgmt.network, azure.mgmt.keyvault, azure.mgmt.resource.deployments
+  "$AZURE_PY_VENV/bin/python3" -c "from importlib.metadata import version as v; import azure.identity, azure.mgmt.compute, azure.mgmt.network, azure.mgmt.keyvault, azure.mgmt.resource.deployments, azure.keyvault.secrets
 assert all(v(n) == want for n, want in (s.split('==') for s in '$AZURE_PY_SPECS'.split()))" >/dev/null 2>&1
 }
 if ! { [ -f "$WINRM_PY_VENV/.complete" ] && winrm_py_ok; } &&

@@ -67,6 +67,7 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
         "replicated to eastus,westus2",
         "refused: gallery not empty",
         "done: key vault pykv",
+        "done: vault secret set and read through the data plane",
         "gone: vm (ResourceNotFound)",
         "gone: resource group",
         "python client: ok",

@@ -25,7 +25,8 @@
 //!   galleries, gallery images and gallery image versions (target regions, replication status),
 //!   marketplace images ([`PLATFORM_IMAGES`]: list and get versions; a VM from an image nobody
 //!   offers is `PlatformImageNotFound`);
-//! - Microsoft.KeyVault vaults (their `vaultUri` is on this fake, `/_vault/{name}/`) and their
+//! - Microsoft.KeyVault vaults (their `vaultUri` is on this fake, a port of each vault's own on
+//!   127.0.0.1) and their
 //!   secrets, both through ARM and the data plane (set, get, delete, with the data plane's
 //!   bearer challenge); Microsoft.Storage storage accounts as plain resources;
 //! - long-running operations: 201/202 with `Azure-AsyncOperation`, `Location` and
@@ -156,8 +157,19 @@ pub const API_VERSIONS: [(&str, &[&str]); 8] = [
     ("microsoft.storage", &["2023-05-01"]),
 ];
 
-/// The vault data plane's API versions (what Key Vault clients send).
-const VAULT_API_VERSIONS: [&str; 6] = ["2016-10-01", "7.2", "7.3", "7.4", "7.5", "7.6"];
+/// The vault data plane's API versions (what Key Vault clients send; azure-keyvault-secrets
+/// 4.12 sends 2026-04-01).
+const VAULT_API_VERSIONS: [&str; 9] = [
+    "2016-10-01",
+    "7.0",
+    "7.1",
+    "7.2",
+    "7.3",
+    "7.4",
+    "7.5",
+    "7.6",
+    "2026-04-01",
+];
 
 /// The resource types the fake knows, as ARM spells them.
 const TYPES: [&str; 17] = [
@@ -420,6 +432,10 @@ struct World {
     /// Locations (and sizes, `None` for all) where VMs cannot be allocated.
     no_alloc: Vec<(String, Option<String>)>,
     no_sku: Vec<(String, String)>,
+    /// Each vault's data-plane port (its `vaultUri` is `https://127.0.0.1:port/`).
+    vault_ports: BTreeMap<String, u16>,
+    /// Vault listeners bound but not yet served.
+    new_listeners: Vec<(String, TcpListener)>,
     /// Marketplace images: publisher, offer, sku, version.
     platform_images: Vec<[String; 4]>,
     calls: Vec<String>,
@@ -561,21 +577,12 @@ impl FakeArm {
             oidc_key: oidc.public_key().as_ref().to_vec(),
         });
         let s = shared.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if s.stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let (s, tls) = (s.clone(), tls.clone());
-                std::thread::spawn(move || s.serve(conn, tls));
-            }
-        });
+        std::thread::spawn(move || s.accept(listener, tls, None));
         FakeArm { shared, dir, oidc }
     }
 
-    /// The base URL (`https://127.0.0.1:port`): ARM's endpoint, the Azure AD authority host
-    /// and the vaults' host.
+    /// The base URL (`https://127.0.0.1:port`): ARM's endpoint, the Azure AD authority host,
+    /// the metadata host and IMDS (each vault's data plane has a port of its own).
     pub fn endpoint(&self) -> String {
         self.shared.endpoint()
     }
@@ -744,7 +751,10 @@ impl FakeArm {
 impl Drop for FakeArm {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.shared.port));
+        let ports: Vec<u16> = self.shared.world().vault_ports.values().copied().collect();
+        for p in ports.into_iter().chain([self.shared.port]) {
+            let _ = TcpStream::connect(("127.0.0.1", p));
+        }
     }
 }
 
@@ -947,13 +957,35 @@ impl Shared {
         format!("{}/oidc", self.endpoint())
     }
 
-    fn serve(self: Arc<Self>, conn: TcpStream, tls: Arc<rustls::ServerConfig>) {
+    /// Accepts connections on `listener`: ARM's, or the data plane of `vault`.
+    fn accept(
+        self: Arc<Self>,
+        listener: TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        vault: Option<String>,
+    ) {
+        for conn in listener.incoming() {
+            if self.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(conn) = conn else { continue };
+            let (s, tls, vault) = (self.clone(), tls.clone(), vault.clone());
+            std::thread::spawn(move || s.serve(conn, tls, vault));
+        }
+    }
+
+    fn serve(
+        self: Arc<Self>,
+        conn: TcpStream,
+        tls: Arc<rustls::ServerConfig>,
+        vault: Option<String>,
+    ) {
         let _ = conn.set_nodelay(true);
-        let Ok(server) = rustls::ServerConnection::new(tls) else {
+        let Ok(server) = rustls::ServerConnection::new(tls.clone()) else {
             return;
         };
         let mut r = BufReader::new(rustls::StreamOwned::new(server, conn));
-        while let Some(req) = read_req(&mut r) {
+        while let Some(mut req) = read_req(&mut r) {
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
@@ -961,7 +993,15 @@ impl Shared {
             if !latency.is_zero() {
                 std::thread::sleep(latency);
             }
+            if let Some(v) = &vault {
+                req.path = format!("/_vault/{v}{}", req.path);
+            }
             let resp = self.handle(&req);
+            let fresh = std::mem::take(&mut self.world().new_listeners);
+            for (name, l) in fresh {
+                let (s, tls) = (self.clone(), tls.clone());
+                std::thread::spawn(move || s.accept(l, tls, Some(name)));
+            }
             let text = match (&resp.body, req.method.as_str()) {
                 (_, "HEAD") | (None, _) => String::new(),
                 (Some(b), _) => b.to_string(),
@@ -2037,11 +2077,8 @@ impl Shared {
                         "The parameters 'properties.tenantId' and 'properties.sku' are required.",
                     ));
                 }
-                v["properties"]["vaultUri"] = json!(format!(
-                    "{}/_vault/{}/",
-                    self.endpoint(),
-                    name.to_ascii_lowercase()
-                ));
+                let base = vault_base(w, &name.to_ascii_lowercase());
+                v["properties"]["vaultUri"] = json!(format!("{base}/"));
             }
             "Microsoft.KeyVault/vaults/secrets" if p["value"].as_str().is_none() => {
                 return Err(err(
@@ -2135,7 +2172,7 @@ impl Shared {
                 let name = v["name"].as_str().unwrap_or_default().to_ascii_lowercase();
                 let value = v["properties"]["value"].clone();
                 self.store_secret(w, &vault, &name, value);
-                let uri = format!("{}/_vault/{vault}/secrets/{name}", self.endpoint());
+                let uri = format!("{}/secrets/{name}", vault_base(w, &vault));
                 v["properties"]["secretUri"] = json!(uri);
             }
             _ => {}
@@ -2147,7 +2184,7 @@ impl Shared {
         let version = format!("{:032x}", w.next + 0xf0e6);
         w.next += 1;
         let now = now_secs();
-        let s = json!({"value": value, "id": format!("{}/_vault/{vault}/secrets/{name}/{version}", self.endpoint()),
+        let s = json!({"value": value, "id": format!("{}/secrets/{name}/{version}", vault_base(w, vault)),
             "attributes": {"enabled": true, "created": now, "updated": now, "recoveryLevel": "Purgeable"}});
         w.secrets
             .entry(format!("{vault}/{name}"))
@@ -2342,6 +2379,19 @@ fn reason(code: u16) -> &'static str {
         429 => "Too Many Requests",
         _ => "Error",
     }
+}
+
+/// A vault's data-plane base URL: a port of its own on 127.0.0.1 (Key Vault clients want the
+/// vault at the root of its host), bound on first use.
+fn vault_base(w: &mut World, vault: &str) -> String {
+    if let Some(p) = w.vault_ports.get(vault) {
+        return format!("https://127.0.0.1:{p}");
+    }
+    let l = TcpListener::bind("127.0.0.1:0").expect("a loopback port for a vault");
+    let port = l.local_addr().expect("the vault's port").port();
+    w.vault_ports.insert(vault.to_string(), port);
+    w.new_listeners.push((vault.to_string(), l));
+    format!("https://127.0.0.1:{port}")
 }
 
 /// The versions of a marketplace image (none when it is not offered).
@@ -2820,7 +2870,8 @@ impl Shared {
         }
     }
 
-    /// The vault data plane: `/_vault/{vault}/secrets/{name}[/{version}]`.
+    /// The vault data plane: `/secrets/{name}[/{version}]` on the vault's own port, seen here as
+    /// `/_vault/{vault}/secrets/...`.
     fn vault(&self, req: &Req) -> Resp {
         let segs: Vec<String> = req
             .path
@@ -2843,7 +2894,7 @@ impl Shared {
         if !VAULT_API_VERSIONS.contains(&v) {
             return Resp::json(
                 400,
-                json!({"error": {"code": "BadParameter", "message": format!("The specified version ({v}) is not recognized. Consider using the latest supported version ({}).", VAULT_API_VERSIONS[5])}}),
+                json!({"error": {"code": "BadParameter", "message": format!("The specified version ({v}) is not recognized. Consider using the latest supported version ({}).", VAULT_API_VERSIONS[8])}}),
             );
         }
         let mut w = self.world();

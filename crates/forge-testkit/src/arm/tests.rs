@@ -63,12 +63,17 @@ impl Client {
     }
 
     fn call(&self, method: &str, target: &str, body: Option<&str>, content_type: &str) -> Answer {
-        let target = target
-            .strip_prefix(&format!("https://127.0.0.1:{}", self.port))
-            .unwrap_or(target);
+        // A full URL may name another port (a vault's).
+        let (port, target) = match target.strip_prefix("https://127.0.0.1:") {
+            Some(rest) => {
+                let (p, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                (p.parse().unwrap(), path)
+            }
+            None => (self.port, target),
+        };
         let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
         let conn = rustls::ClientConnection::new(self.cfg.clone(), name).unwrap();
-        let tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let mut s = rustls::StreamOwned::new(conn, tcp);
         let body = body.unwrap_or("");
         let mut head = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n", body.len());
