@@ -18,17 +18,17 @@
 //! - Microsoft.Network virtual networks (their subnets become child resources), subnets,
 //!   security groups, public IPs (address 127.0.0.1: the "VM" is whatever listens on loopback,
 //!   the tests' sshd) and NICs (private address 127.0.0.1 too), each checking the references
-//!   they hold;
+//!   they hold, and refusing deletion while another resource uses them (`NicInUse`,
+//!   `InUseSubnetCannotBeDeleted`, ...);
 //! - Microsoft.Compute virtual machines (put makes the OS disk; get, instanceView, deallocate,
 //!   powerOff, start, generalize, capture to a VHD URI, delete leaving the OS disk detached),
 //!   extensions, disks, snapshots, images (from a generalized VM, a disk, a snapshot or a blob),
 //!   galleries, gallery images and gallery image versions (target regions, replication status),
 //!   marketplace images ([`PLATFORM_IMAGES`]: list and get versions; a VM from an image nobody
 //!   offers is `PlatformImageNotFound`);
-//! - Microsoft.KeyVault vaults (their `vaultUri` is on this fake, a port of each vault's own on
-//!   127.0.0.1) and their
-//!   secrets, both through ARM and the data plane (set, get, delete, with the data plane's
-//!   bearer challenge); Microsoft.Storage storage accounts as plain resources;
+//! - Microsoft.KeyVault vaults (their `vaultUri` is a port of each vault's own on 127.0.0.1)
+//!   and their secrets, both through ARM and the data plane (set, get, delete, with the data
+//!   plane's bearer challenge); Microsoft.Storage storage accounts as plain resources;
 //! - long-running operations: 201/202 with `Azure-AsyncOperation`, `Location` and
 //!   `Retry-After` ([`FakeArm::set_retry_after`]); they end after [`FakeArm::set_polls`] polls
 //!   (of their status, their result, the resource, or the same PUT sent again), the resource's
@@ -48,16 +48,17 @@
 //!   own URL as a metadata host), the vault data plane one for `https://vault.azure.net/`.
 //!
 //! Injections: per-call latency ([`FakeArm::set_latency`]), operations that fail with nested
-//! details ([`FakeArm::fail_operation`]), `AllocationFailed` for VMs in a location
-//! ([`FakeArm::fail_allocation`]), `SkuNotAvailable` for a size in a location
+//! details ([`FakeArm::fail_operation`]), `AllocationFailed` for VMs in a location, of one
+//! size or all ([`FakeArm::fail_allocation`]), `SkuNotAvailable` for a size in a location
 //! ([`FakeArm::make_sku_unavailable`]), `429` throttling of the next N calls
 //! ([`FakeArm::throttle`]) and expired tokens ([`FakeArm::expire_tokens`]).
 //!
 //! Not modelled: RBAC and Azure Policy (any valid token may do anything), quotas beyond the
 //! injections, real disks and blobs (sizes are numbers, VHD URIs are names), the guest (no VM
 //! agent, extensions' scripts never run, no boot diagnostics), pagination (lists answer in one
-//! page, no `nextLink`), PATCH, `$expand`, ETags and `If-Match`, soft delete and purge of
-//! vaults, key vault keys and certificates, managed identities, availability zones and sets,
+//! page, no `nextLink`), PATCH of resources, `$expand`, ETags and `If-Match`, soft delete and
+//! purge of vaults, key vault keys and certificates, resources' managed identities (the
+//! `identity` block is stored, not acted on), availability zones and sets,
 //! marketplace plans and image terms, template `copy` loops,
 //! `reference()`, nested and linked templates, `dependsOn` ordering beyond the type order,
 //! the "what-if" API, regional replication taking time (versions replicate at once), and
