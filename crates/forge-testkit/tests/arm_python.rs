@@ -36,8 +36,7 @@ fn microsofts_python_clients_deploy_capture_and_delete_through_the_fake() {
         .arg(arm.client_certificate())
         .arg(arm.federated_token())
         .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", arm.endpoint())
-        .env("REQUESTS_CA_BUNDLE", arm.ca_file())
-        .env("AZURE_AUTHORITY_HOST", arm.endpoint())
+        .envs(arm.client_env())
         .output()
         .expect("running python");
     let text = format!(

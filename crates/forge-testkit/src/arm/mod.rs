@@ -588,6 +588,23 @@ impl FakeArm {
         self.shared.endpoint()
     }
 
+    /// The environment that points Azure's clients at the fake with the service principal's
+    /// secret: `AZURE_AUTHORITY_HOST`, `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
+    /// `AZURE_CLIENT_SECRET`, `AZURE_SUBSCRIPTION_ID`, and the CA through `SSL_CERT_FILE` and
+    /// `REQUESTS_CA_BUNDLE`.
+    pub fn client_env(&self) -> Vec<(&'static str, String)> {
+        let ca = self.ca_file().display().to_string();
+        vec![
+            ("AZURE_AUTHORITY_HOST", self.endpoint()),
+            ("AZURE_TENANT_ID", TENANT.into()),
+            ("AZURE_CLIENT_ID", CLIENT_ID.into()),
+            ("AZURE_CLIENT_SECRET", CLIENT_SECRET.into()),
+            ("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION.into()),
+            ("SSL_CERT_FILE", ca.clone()),
+            ("REQUESTS_CA_BUNDLE", ca),
+        ]
+    }
+
     /// The PEM file of the CA that signed the fake's certificate (for `REQUESTS_CA_BUNDLE`,
     /// `SSL_CERT_FILE` or a client's root store).
     pub fn ca_file(&self) -> PathBuf {
