@@ -2897,6 +2897,9 @@ impl Shared {
             .filter(|s| !s.is_empty())
             .map(str::to_ascii_lowercase)
             .collect();
+        if segs.len() < 2 {
+            return err(404, "NotFound", "No vault is named.");
+        }
         let challenge = format!(
             "Bearer authorization=\"{}/{TENANT}\", resource=\"https://vault.azure.net\"",
             self.endpoint()
