@@ -29,11 +29,11 @@
 #     with. google-cloud-compute (PyPI, pinned) goes into /var/tmp/forge-test-gce-py, found
 #     through FORGE_GCE_PY: Google's Python client that crates/forge-testkit/tests/gce_python.rs
 #     validates the fake Compute Engine with. azure-identity, the azure-mgmt-* clients and
-#     azure-keyvault-secrets (PyPI, pinned) go into /var/tmp/forge-test-azure-py, found through FORGE_AZURE_PY: Microsoft's
-#     Python clients that crates/forge-testkit/tests/arm_python.rs validates the fake Azure
-#     Resource Manager with. curl: the EC2 and Compute Engine tests' checks
-#     and the test instance's AuthorizedKeysCommand; openssl: the fake Compute Engine's
-#     service-account key.
+#     azure-keyvault-secrets (PyPI, pinned) go into /var/tmp/forge-test-azure-py, found through
+#     FORGE_AZURE_PY: Microsoft's Python clients that crates/forge-testkit/tests/arm_python.rs
+#     validates the fake Azure Resource Manager with. curl: the EC2 and Compute Engine tests'
+#     checks and the test instance's AuthorizedKeysCommand; openssl: the fake Compute Engine's
+#     service-account key and the fake Azure Resource Manager's client certificate.
 #   - the SSH test bed (crates/forge-testkit/src/sshd.rs, proxy.rs): openssh-server and openssh-client (sshd
 #     per test, ssh/scp/sftp clients), sudo (the test user's passwordless sudo), tinyproxy (HTTP
 #     CONNECT proxy), dante-server (SOCKS5 proxy with username/password), netcat-openbsd and ncat
