@@ -128,6 +128,21 @@ impl Client {
         }
     }
 
+    /// The subscription's locations: a call any ARM token may make.
+    fn locations(&self) -> Answer {
+        self.arm(
+            "GET",
+            "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6/locations",
+            "2021-01-01",
+            None,
+        )
+    }
+
+    /// GET of `{RG}/providers/{path}`.
+    fn get_in_rg(&self, path: &str, api: &str) -> Answer {
+        self.arm("GET", &format!("{RG}/providers/{path}"), api, None)
+    }
+
     fn arm(&self, method: &str, path: &str, api: &str, body: Option<Value>) -> Answer {
         let sep = if path.contains('?') { '&' } else { '?' };
         self.call(
@@ -238,12 +253,7 @@ fn arm_errors_have_arms_shape() {
         (a.code, a.error_code()),
         (400, "MissingApiVersionParameter")
     );
-    let a = c.arm(
-        "GET",
-        &format!("{RG}/providers/Microsoft.Compute/virtualMachines/x"),
-        "2099-01-01",
-        None,
-    );
+    let a = c.get_in_rg("Microsoft.Compute/virtualMachines/x", "2099-01-01");
     assert_eq!(
         (a.code, a.error_code()),
         (400, "NoRegisteredProviderFound"),
@@ -254,19 +264,9 @@ fn arm_errors_have_arms_shape() {
         .as_str()
         .unwrap()
         .contains("2024-07-01"));
-    let a = c.arm(
-        "GET",
-        &format!("{RG}/providers/Microsoft.Compute/virtualMachines/x"),
-        "latest",
-        None,
-    );
+    let a = c.get_in_rg("Microsoft.Compute/virtualMachines/x", "latest");
     assert_eq!(a.error_code(), "InvalidApiVersionParameter");
-    let a = c.arm(
-        "GET",
-        &format!("{RG}/providers/Microsoft.Compute/virtualMachines/x"),
-        "2024-07-01",
-        None,
-    );
+    let a = c.get_in_rg("Microsoft.Compute/virtualMachines/x", "2024-07-01");
     assert_eq!((a.code, a.error_code()), (404, "ResourceNotFound"));
     let a = c.arm("PUT", "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6/resourceGroups/nope/providers/Microsoft.Compute/disks/d", "2024-03-02", Some(json!({"location": "eastus"})));
     assert_eq!((a.code, a.error_code()), (404, "ResourceGroupNotFound"));
@@ -296,12 +296,7 @@ fn arm_errors_have_arms_shape() {
         s.body["error"]["details"][0]["code"],
         "InternalOperationError"
     );
-    let g = c.arm(
-        "GET",
-        &format!("{RG}/providers/Microsoft.Compute/disks/d"),
-        "2024-03-02",
-        None,
-    );
+    let g = c.get_in_rg("Microsoft.Compute/disks/d", "2024-03-02");
     assert_eq!(g.body["properties"]["provisioningState"], "Failed");
     let r = c.call("GET", a.header("Location"), None, "");
     assert_eq!(
@@ -379,12 +374,7 @@ fn tokens_are_checked_and_expire_on_demand() {
     );
     assert_eq!(s.body["tenantId"], TENANT, "{}", s.body);
     arm.expire_tokens();
-    let a = c.arm(
-        "GET",
-        "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6/locations",
-        "2021-01-01",
-        None,
-    );
+    let a = c.locations();
     assert_eq!(
         (a.code, a.error_code()),
         (401, "ExpiredAuthenticationToken")
@@ -444,16 +434,7 @@ fn tokens_are_checked_and_expire_on_demand() {
         no.body
     );
     c.token = ok.body["access_token"].as_str().map(str::to_string);
-    assert_eq!(
-        c.arm(
-            "GET",
-            "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6/locations",
-            "2021-01-01",
-            None
-        )
-        .code,
-        200
-    );
+    assert_eq!(c.locations().code, 200);
 }
 
 fn packer_like_template() -> Value {
@@ -532,12 +513,7 @@ fn a_packer_like_deployment_makes_a_vm_on_loopback_and_failures_nest() {
         "Running"
     );
     assert_eq!(c.wait(&a), ["Succeeded"]);
-    let vm = c.arm(
-        "GET",
-        &format!("{RG}/providers/Microsoft.Compute/virtualMachines/pkrvm"),
-        "2024-07-01",
-        None,
-    );
+    let vm = c.get_in_rg("Microsoft.Compute/virtualMachines/pkrvm", "2024-07-01");
     assert_eq!(
         vm.body["properties"]["provisioningState"], "Succeeded",
         "{}",
@@ -550,12 +526,7 @@ fn a_packer_like_deployment_makes_a_vm_on_loopback_and_failures_nest() {
         vm.body["properties"]["storageProfile"]["osDisk"]["name"],
         "pkros"
     );
-    let ip = c.arm(
-        "GET",
-        &format!("{RG}/providers/Microsoft.Network/publicIPAddresses/pkrip"),
-        "2024-03-01",
-        None,
-    );
+    let ip = c.get_in_rg("Microsoft.Network/publicIPAddresses/pkrip", "2024-03-01");
     assert_eq!(ip.body["properties"]["ipAddress"], "127.0.0.1");
     assert!(arm
         .get(&format!(
@@ -623,12 +594,7 @@ fn a_packer_like_deployment_makes_a_vm_on_loopback_and_failures_nest() {
         Some(deployment("Standard_B2s")),
     );
     assert_eq!(c.wait(&f).last().unwrap(), "Failed");
-    let g = c.arm(
-        "GET",
-        &format!("{RG}/providers/Microsoft.Resources/deployments/d2"),
-        "2021-04-01",
-        None,
-    );
+    let g = c.get_in_rg("Microsoft.Resources/deployments/d2", "2021-04-01");
     assert_eq!(g.body["properties"]["provisioningState"], "Failed");
     assert_eq!(g.body["properties"]["error"]["code"], "DeploymentFailed");
     assert_eq!(
@@ -644,21 +610,14 @@ fn a_packer_like_deployment_makes_a_vm_on_loopback_and_failures_nest() {
         Some(deployment("Standard_B1s")),
     );
     c.wait(&f);
-    let g = c.arm(
-        "GET",
-        &format!("{RG}/providers/Microsoft.Resources/deployments/d3"),
-        "2021-04-01",
-        None,
-    );
+    let g = c.get_in_rg("Microsoft.Resources/deployments/d3", "2021-04-01");
     assert_eq!(
         g.body["properties"]["error"]["details"][0]["details"][0]["code"],
         "AllocationFailed"
     );
-    let ops = c.arm(
-        "GET",
-        &format!("{RG}/providers/Microsoft.Resources/deployments/d3/operations"),
+    let ops = c.get_in_rg(
+        "Microsoft.Resources/deployments/d3/operations",
         "2021-04-01",
-        None,
     );
     assert!(ops.body["value"]
         .as_array()
@@ -830,12 +789,7 @@ fn marketplace_images_are_listed_and_unknown_ones_refused() {
         Some(d),
     );
     assert_eq!(c.wait(&a), ["InProgress", "Failed"]);
-    let g = c.arm(
-        "GET",
-        &format!("{RG}/providers/Microsoft.Resources/deployments/noimg"),
-        "2021-04-01",
-        None,
-    );
+    let g = c.get_in_rg("Microsoft.Resources/deployments/noimg", "2021-04-01");
     let inner = &g.body["properties"]["error"]["details"][0]["details"][0];
     assert_eq!(inner["code"], "PlatformImageNotFound", "{}", g.body);
     assert!(inner["message"].as_str().unwrap().contains("no-such-sku"));
@@ -876,16 +830,7 @@ fn federated_tokens_managed_identity_and_cloud_metadata() {
     let got = t.call("GET", imds, None, "");
     assert_eq!(got.code, 200, "{}", got.body);
     t.token = got.body["access_token"].as_str().map(str::to_string);
-    assert_eq!(
-        t.arm(
-            "GET",
-            "/subscriptions/f0e6e000-0000-4000-8000-00000000f0e6/locations",
-            "2021-01-01",
-            None
-        )
-        .code,
-        200
-    );
+    assert_eq!(t.locations().code, 200);
     // The cloud metadata a metadata_host answers.
     let m = c.call(
         "GET",
