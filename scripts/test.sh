@@ -28,9 +28,12 @@
 #     clients that crates/forge-wsman/tests/python_clients.rs validates the WinRM test server
 #     with. google-cloud-compute (PyPI, pinned) goes into /var/tmp/forge-test-gce-py, found
 #     through FORGE_GCE_PY: Google's Python client that crates/forge-testkit/tests/gce_python.rs
-#     validates the fake Compute Engine with. curl: the EC2 and Compute Engine tests' checks
-#     and the test instance's AuthorizedKeysCommand; openssl: the fake Compute Engine's
-#     service-account key.
+#     validates the fake Compute Engine with. azure-identity, the azure-mgmt-* clients and
+#     azure-keyvault-secrets (PyPI, pinned) go into /var/tmp/forge-test-azure-py, found through
+#     FORGE_AZURE_PY: Microsoft's Python clients that crates/forge-testkit/tests/arm_python.rs
+#     validates the fake Azure Resource Manager with. curl: the EC2 and Compute Engine tests'
+#     checks and the test instance's AuthorizedKeysCommand; openssl: the fake Compute Engine's
+#     service-account key and the fake Azure Resource Manager's client certificate.
 #   - the SSH test bed (crates/forge-testkit/src/sshd.rs, proxy.rs): openssh-server and openssh-client (sshd
 #     per test, ssh/scp/sftp clients), sudo (the test user's passwordless sudo), tinyproxy (HTTP
 #     CONNECT proxy), dante-server (SOCKS5 proxy with username/password), netcat-openbsd and ncat
@@ -111,6 +114,9 @@ PYWINRM_VERSION=0.5.0   # pinned: the real WinRM clients forge-wsman is validate
 PYPSRP_VERSION=0.9.1
 GCE_PY_VENV=/var/tmp/forge-test-gce-py
 GCE_PY_VERSION=1.57.0   # pinned: Google's Python Compute client the fake Compute Engine is validated with
+AZURE_PY_VENV=/var/tmp/forge-test-azure-py
+# pinned: Microsoft's Python clients the fake Azure Resource Manager is validated with
+AZURE_PY_SPECS="azure-identity==1.27.0 azure-mgmt-resource==26.0.0 azure-mgmt-resource-deployments==2.0.0 azure-mgmt-resource-subscriptions==1.0.0 azure-mgmt-compute==39.0.0 azure-mgmt-network==33.1.0 azure-mgmt-keyvault==14.1.0 azure-keyvault-secrets==4.12.0"
 VCSIM_DIR=/var/tmp/forge-test-vcsim   # the vCenter simulator, built from crates/forge-testkit/vcsim
 GO_LOG=$LOGDIR/go.log
 mkdir -p "$STATE" "$LOGDIR"
@@ -175,6 +181,11 @@ assert (v('pywinrm'), v('pypsrp')) == ('$PYWINRM_VERSION', '$PYPSRP_VERSION')" >
 gce_py_ok() {
   "$GCE_PY_VENV/bin/python3" -c "from importlib.metadata import version as v; from google.cloud import compute_v1
 assert v('google-cloud-compute') == '$GCE_PY_VERSION'" >/dev/null 2>&1
+}
+# azure-identity and azure-mgmt-*: their own virtualenv from Debian's python3, made once per machine.
+azure_py_ok() {
+  "$AZURE_PY_VENV/bin/python3" -c "from importlib.metadata import version as v; import azure.identity, azure.mgmt.compute, azure.mgmt.network, azure.mgmt.keyvault, azure.mgmt.resource.deployments, azure.keyvault.secrets
+assert all(v(n) == want for n, want in (s.split('==') for s in '$AZURE_PY_SPECS'.split()))" >/dev/null 2>&1
 }
 if ! { [ -f "$WINRM_PY_VENV/.complete" ] && winrm_py_ok; } &&
   ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }; then
@@ -390,6 +401,11 @@ export FORGE_WINRM_PY=$WINRM_PY_VENV/bin/python3
 venv_install "$GCE_PY_VENV" "google-cloud-compute==$GCE_PY_VERSION" gce_py_ok
 export FORGE_GCE_PY=$GCE_PY_VENV/bin/python3
 
+# azure-identity and the azure-mgmt-* clients: their own virtualenv, found by forge-testkit's
+# arm_python test through FORGE_AZURE_PY.
+venv_install "$AZURE_PY_VENV" "$AZURE_PY_SPECS" azure_py_ok
+export FORGE_AZURE_PY=$AZURE_PY_VENV/bin/python3
+
 # vcsim: crates/forge-testkit/vcsim/main.go built offline against Debian's govmomi (GOPATH mode:
 # Debian ships it under /usr/share/gocode). Rebuilt only when the source, Go or govmomi changed
 # (the stamp); flock, as concurrent runs share it. The tests find it through FORGE_VCSIM.
@@ -438,6 +454,7 @@ check "moto $MOTO_VERSION" "moto[server] from PyPI, $PIP_LOG" moto_ok "$python"
 check "ansible-core $ANSIBLE_VERSION" "ansible-core from PyPI, $PIP_LOG" ansible_ok
 check "pywinrm $PYWINRM_VERSION and pypsrp $PYPSRP_VERSION" "pywinrm and pypsrp from PyPI, $PIP_LOG" winrm_py_ok
 check "google-cloud-compute $GCE_PY_VERSION" "google-cloud-compute from PyPI, $PIP_LOG" gce_py_ok
+check "the Azure Python clients ($AZURE_PY_SPECS)" "azure-identity and azure-mgmt-* from PyPI, $PIP_LOG" azure_py_ok
 check "vcsim ($FORGE_VCSIM -once)" "golang-github-vmware-govmomi-dev; $GO_LOG" timeout 60 "$FORGE_VCSIM" -once
 echo "test beds ready in $SECONDS s: every tool the tests need is installed (moto: $python)"
 [ -z "$setup_only" ] || exit 0

@@ -1,6 +1,6 @@
 //! forge's shared test support, a dev-dependency of the workspace's test crates: one module per
 //! test bed ([`ansible`], [`sshd`], [`proxy`], [`docker`], [`registry`], [`moto`], [`vcsim`]
-//! for vSphere, [`gce`] (a fake Compute Engine), [`qemu`] for the builder's guest, [`qemu_boot`] for the boot-command test), the
+//! for vSphere, [`gce`] (a fake Compute Engine), [`arm`] (a fake Azure Resource Manager), [`qemu`] for the builder's guest, [`qemu_boot`] for the boot-command test), the
 //! CLI runner ([`cli`], [`build`]) and small helpers ([`tempdir`], [`cases`], [`corpus`]).
 //!
 //! A missing tool fails the test with the Debian (or PyPI) package to install ([`require`]);
@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod ansible;
+pub mod arm;
 pub mod build;
 pub mod cases;
 pub mod cli;
