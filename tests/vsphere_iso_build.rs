@@ -42,7 +42,10 @@ async fn connect(sim: &Vcsim) -> Client {
 
 /// One line per VM the build made (not the simulator's `DC0_*`): name, power, template, CPUs,
 /// RAM, guest id, snapshots, boot order and its devices (type, and a disk's size, a NIC's
-/// network, a CD-ROM's ISO), sorted.
+/// network, a CD-ROM's ISO, a video card's memory and displays), then cores per socket, CPU
+/// and memory reservation/limit, hot add, nested HV, firmware and boot flags; sorted. A value
+/// left unset reads as vSphere's default (no limit, `false`): packer 1.6.6 sends every hardware
+/// setting, forge only those given.
 fn made(sim: &Vcsim) -> Vec<String> {
     rt().block_on(async {
         let c = connect(sim).await;
@@ -135,8 +138,10 @@ fn made(sim: &Vcsim) -> Vec<String> {
                 let alloc = |p: &str| {
                     let a = o.get(p);
                     let t = |k| a.and_then(|a| a.text_of(k)).unwrap_or("-").to_string();
-                    format!("{}/{}", t("reservation"), t("limit"))
+                    let limit = t("limit").replace("-1", "-");
+                    format!("{}/{limit}", t("reservation"))
                 };
+                let flag = |p: &str| o.text(p).unwrap_or("false").to_string();
                 let bo = |k| {
                     o.get("config.bootOptions")
                         .and_then(|b| b.text_of(k))
@@ -155,9 +160,9 @@ fn made(sim: &Vcsim) -> Vec<String> {
                     o.text("config.hardware.numCoresPerSocket").unwrap_or("-"),
                     alloc("config.cpuAllocation"),
                     alloc("config.memoryAllocation"),
-                    o.text("config.cpuHotAddEnabled").unwrap_or("-"),
-                    o.text("config.memoryHotAddEnabled").unwrap_or("-"),
-                    o.text("config.nestedHVEnabled").unwrap_or("-"),
+                    flag("config.cpuHotAddEnabled"),
+                    flag("config.memoryHotAddEnabled"),
+                    flag("config.nestedHVEnabled"),
                     o.text("config.firmware").unwrap_or("-"),
                     bo("enterBIOSSetup"),
                     bo("efiSecureBootEnabled"),
@@ -480,10 +485,14 @@ fn bad_input_gets_a_clear_error_and_leaves_nothing() {
         let text = all(&out);
         assert_ne!(out.code, 0, "{what}: {text}");
         assert!(text.contains(want), "{what}: want {want:?} in:\n{text}");
-        assert!(
-            text.contains("Build 'vsphere-iso' errored"),
-            "{what}: {text}"
-        );
+        // Bad options are found before the build starts, as Packer finds them.
+        let at_prepare = what.starts_with("a boot command") || what.starts_with("a missing");
+        let stage = if at_prepare {
+            "Failed to prepare build: \"vsphere-iso\""
+        } else {
+            "Build 'vsphere-iso' errored"
+        };
+        assert!(text.contains(stage), "{what}: {text}");
         assert!(
             !text.contains(sim.password()),
             "{what}: the password shows:\n{text}"
