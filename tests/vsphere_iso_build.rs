@@ -177,11 +177,16 @@ fn made(sim: &Vcsim) -> Vec<String> {
 
 /// Whether `packer_cache/<file>` is on the simulator's datastore.
 fn uploaded(sim: &Vcsim, file: &str) -> bool {
+    on_datastore(sim, &format!("packer_cache/{file}"))
+}
+
+/// Whether `path` is on the simulator's datastore.
+fn on_datastore(sim: &Vcsim, path: &str) -> bool {
     rt().block_on(async {
         let c = connect(sim).await;
         let dc = c.datacenter(None).await.unwrap();
         let there = c
-            .datastore_file_exists(&dc, "LocalDS_0", &format!("packer_cache/{file}"))
+            .datastore_file_exists(&dc, "LocalDS_0", path)
             .await
             .unwrap();
         let _ = c.logout().await;
@@ -312,13 +317,20 @@ fn settled_calls(sim: &Vcsim) -> BTreeMap<String, u64> {
     }
 }
 
-/// No VM, no uploaded ISO, no journal.
+/// Where vsphere-iso uploads the floppy image of the VM `golden`.
+const FLOPPY_IMAGE: &str = "golden/packer-tmp-created-floppy.flp";
+
+/// No VM, no uploaded ISO or floppy image, no journal.
 fn assert_clean(sim: &Vcsim, sb: &Sandbox, what: &str, output: &str) {
     let left = made(sim);
     assert!(left.is_empty(), "{what}: left in vcsim: {left:?}\n{output}");
     assert!(
         !uploaded(sim, "install.iso"),
         "{what}: the uploaded ISO is left on the datastore\n{output}"
+    );
+    assert!(
+        !on_datastore(sim, FLOPPY_IMAGE),
+        "{what}: the uploaded floppy image is left on the datastore\n{output}"
     );
     let j = sb.journals();
     assert!(j.is_empty(), "{what}: journals left: {j:?}\n{output}");
@@ -510,14 +522,24 @@ fn interrupts_at_several_points_leave_no_vm_and_no_uploaded_file() {
         "Uploading install.iso",
         "Creating VM...",
         "Mounting ISO images...",
+        "Uploading created floppy image",
+        "Adding generated Floppy...",
         "Power on VM...",
+        "Typing boot command...",
         "Waiting for IP...",
     ];
-    for (round, mark) in marks.iter().cycle().take(2 * marks.len()).enumerate() {
-        let sb = Sandbox::new(FORGE, &[]);
+    // A floppy, the HTTP server and a boot command that types for a while.
+    let extra = r#",
+    "floppy_files": ["floppy/answer.txt"],
+    "http_content": {"/ks.cfg": "x"},
+    "boot_wait": "1ms",
+    "boot_keygroup_interval": "5ms",
+    "boot_command": ["<wait100ms>linux ks=http://{{ .HTTPIP }}:{{ .HTTPPort }}/ks.cfg<wait100ms><enter>"]"#;
+    for (round, mark) in marks.iter().cycle().take(3 * marks.len()).enumerate() {
+        let sb = Sandbox::new(FORGE, &[("floppy/answer.txt", "42\n")]);
         // Big enough for an interrupt to land during the upload.
         let sum = iso(&sb.dir, 64);
-        let t = template(&sim, &s, &sb.dir, &sum, "").replace(
+        let t = template(&sim, &s, &sb.dir, &sum, extra).replace(
             "\"type\": \"shell\",",
             "\"type\": \"shell\", \"pause_before\": \"1s\",",
         );
@@ -549,13 +571,19 @@ fn sigkill_then_forge_cleanup_removes_the_vm_and_the_uploaded_iso() {
     let s = guest();
     let sim = Vcsim::start(VcsimOptions::default());
     let mut rng = Rng::new();
-    for (round, mark) in ["Uploading install.iso", "Creating VM...", "Power on VM..."]
-        .iter()
-        .enumerate()
+    let extra = r#", "floppy_files": ["floppy/answer.txt"]"#;
+    for (round, mark) in [
+        "Uploading install.iso",
+        "Creating VM...",
+        "Uploading created floppy image",
+        "Power on VM...",
+    ]
+    .iter()
+    .enumerate()
     {
-        let sb = Sandbox::new(FORGE, &[]);
+        let sb = Sandbox::new(FORGE, &[("floppy/answer.txt", "42\n")]);
         let sum = iso(&sb.dir, 64);
-        let t = template(&sim, &s, &sb.dir, &sum, "").replace(
+        let t = template(&sim, &s, &sb.dir, &sum, extra).replace(
             "\"type\": \"shell\",",
             "\"type\": \"shell\", \"pause_before\": \"2s\",",
         );
@@ -607,7 +635,9 @@ fn http_get(addr: &str, path: &str) -> String {
     write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).unwrap();
-    body.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or(body)
+    body.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or(body)
 }
 
 fn probe(sim: &Vcsim, text: &str) -> Probe {
@@ -632,7 +662,7 @@ fn probe(sim: &Vcsim, text: &str) -> Probe {
             .collect();
         floppies.sort();
         let floppy_uploaded = c
-            .datastore_file_exists(&dc, "LocalDS_0", "golden/packer-tmp-created-floppy.flp")
+            .datastore_file_exists(&dc, "LocalDS_0", FLOPPY_IMAGE)
             .await
             .unwrap();
         let _ = c.logout().await;
@@ -666,7 +696,11 @@ fn run_probing(
             seen = probe.take().map(|p| p(&text));
         }
         if let Some(status) = child.try_wait().unwrap() {
-            return (status.success(), std::fs::read_to_string(out).unwrap(), seen);
+            return (
+                status.success(),
+                std::fs::read_to_string(out).unwrap(),
+                seen,
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -762,13 +796,21 @@ fn boot_command_http_server_and_floppy_match_packer_1_6_6_side_by_side() {
     )
     .unwrap();
     let cmd = sb.command(&["build", "-color=false", "t.json"], &[]);
-    let (ok, ftext, fprobe) = run_probing(cmd, &sb.tmp.join("forge.out"), MARK, |t| probe(&fsim, t));
+    let (ok, ftext, fprobe) =
+        run_probing(cmd, &sb.tmp.join("forge.out"), MARK, |t| probe(&fsim, t));
     let ftext = ftext
         .replace(&sb.tmp.display().to_string(), "<TMP>")
         .replace(&sb.dir.display().to_string(), "<DIR>");
     assert!(ok, "forge failed:\n{ftext}");
 
-    let port = |t: &str| http_address(t).unwrap().rsplit(':').next().unwrap().to_string();
+    let port = |t: &str| {
+        http_address(t)
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .to_string()
+    };
     let (pport, fport) = (port(&ptext), port(&ftext));
     let norm = |t: &str, port: &str| -> Vec<String> {
         normalise(
@@ -822,14 +864,7 @@ fn boot_command_http_server_and_floppy_match_packer_1_6_6_side_by_side() {
     let pmade = made(&psim);
     assert_eq!(made(&fsim), pmade, "forge's inventory against packer's");
     assert!(!pmade[0].contains("VirtualFloppy"), "{pmade:?}");
-    rt().block_on(async {
-        let c = connect(&fsim).await;
-        let dc = c.datacenter(None).await.unwrap();
-        assert!(!c
-            .datastore_file_exists(&dc, "LocalDS_0", "golden/packer-tmp-created-floppy.flp")
-            .await
-            .unwrap());
-    });
+    assert!(!on_datastore(&fsim, FLOPPY_IMAGE));
     assert!(sb.journals().is_empty());
 }
 

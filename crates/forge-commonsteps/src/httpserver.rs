@@ -139,9 +139,14 @@ pub fn host_ip(
         return http_ip
             .parse::<std::net::IpAddr>()
             .map(|_| http_ip.to_string())
-            .map_err(|_| HttpError(format!("error using IP address {http_ip}: invalid IP address")));
+            .map_err(|_| {
+                HttpError(format!(
+                    "error using IP address {http_ip}: invalid IP address"
+                ))
+            });
     }
-    let addrs = interface_addrs().map_err(|e| HttpError(format!("error listing the host's addresses: {e}")))?;
+    let addrs = interface_addrs()
+        .map_err(|e| HttpError(format!("error listing the host's addresses: {e}")))?;
     let v4 = |ip: &std::net::IpAddr| ip.is_ipv4() && !ip.is_loopback();
     if !interface.is_empty() {
         let mine: Vec<_> = addrs.iter().filter(|(n, _)| n == interface).collect();

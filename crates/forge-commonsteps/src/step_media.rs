@@ -82,7 +82,11 @@ impl Image for FloppyConfig {
             "Resulting paths from floppy_dirs : [{}]",
             self.dirs.join(" ")
         ));
-        v.extend(self.dirs.iter().map(|d| format!("Recursively copying : {d}")));
+        v.extend(
+            self.dirs
+                .iter()
+                .map(|d| format!("Recursively copying : {d}")),
+        );
         v.push("Done copying paths from floppy_dirs".into());
         if !self.content.is_empty() {
             v.push("Copying files from floppy_content".into());

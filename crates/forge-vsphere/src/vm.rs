@@ -409,7 +409,11 @@ impl Client {
 
     /// Types keys on `vm`'s console (`PutUsbScanCodes`): each `(usbHidCode, ctrl, alt, shift)`
     /// is one key event with the left modifiers given. Returns how many events vSphere took.
-    pub async fn put_usb_scan_codes(&self, vm: &Moref, keys: &[(i32, bool, bool, bool)]) -> Result<i64> {
+    pub async fn put_usb_scan_codes(
+        &self,
+        vm: &Moref,
+        keys: &[(i32, bool, bool, bool)],
+    ) -> Result<i64> {
         let mut r = Request::new("PutUsbScanCodes", vm).open("spec", None);
         for &(code, ctrl, alt, shift) in keys {
             r = r
@@ -423,7 +427,9 @@ impl Client {
                 .close("keyEvents");
         }
         let n = self.call(r.close("spec")).await?;
-        Ok(n.text_of("returnval").and_then(|t| t.trim().parse().ok()).unwrap_or(0))
+        Ok(n.text_of("returnval")
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0))
     }
 
     /// Marks `vm` as a template.

@@ -294,10 +294,7 @@ mod tests {
         let t = |c: &'static str| async move { typed(c).await.unwrap().join(" ") };
         assert_eq!(t("aA?1").await, "04 04S 38S 1e");
         assert_eq!(t("<enter><f12>").await, "28 45");
-        assert_eq!(
-            t("<leftCtrlOn>c<leftCtrlOff>").await,
-            "e0CS 06C e0"
-        );
+        assert_eq!(t("<leftCtrlOn>c<leftCtrlOff>").await, "e0CS 06C e0");
         assert_eq!(
             t("<leftShiftOn>aB<leftShiftOff>b").await,
             "e1S 04S 05S e1 05"

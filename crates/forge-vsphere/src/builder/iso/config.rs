@@ -193,7 +193,8 @@ impl IsoConfig {
         if boot_wait.is_zero() {
             boot_wait = Duration::from_secs(10);
         }
-        let boot_key_interval = duration("boot_keygroup_interval", &bc.boot_keygroup_interval, errs);
+        let boot_key_interval =
+            duration("boot_keygroup_interval", &bc.boot_keygroup_interval, errs);
         let commands = bc.boot_command.clone().unwrap_or_default();
         errs.extend(forge_commonsteps::bootcommand::validate(&commands));
         let http = HttpConfig::prepare(&a.http_config, errs);
@@ -296,7 +297,10 @@ mod tests {
         o.insert("boot_order".into(), json!("disk, cdrom"));
         o.insert("cdrom_type".into(), json!("sata"));
         o.insert("reattach_cdroms".into(), json!(1));
-        o.insert("boot_command".into(), json!(["<esc><wait>", "linux ks=http://{{ .HTTPIP }}/<enter>"]));
+        o.insert(
+            "boot_command".into(),
+            json!(["<esc><wait>", "linux ks=http://{{ .HTTPIP }}/<enter>"]),
+        );
         o.insert("boot_wait".into(), json!("0s"));
         o.insert("http_content".into(), json!({"/ks.cfg": "x"}));
         let c = Config::prepare_iso(&value(v.clone()), &info("vsphere-iso")).unwrap();

@@ -23,8 +23,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use forge_commonsteps::media::CdConfig;
 use forge_commonsteps::{
-    DownloadState, Media, MediaState, StepCreateCd, StepCreateFloppy, StepDownload,
-    StepHttpServer, StepTypeBootCommand,
+    DownloadState, Media, MediaState, StepCreateCd, StepCreateFloppy, StepDownload, StepHttpServer,
+    StepTypeBootCommand,
 };
 use forge_core::artifact::Artifact;
 use forge_core::builtin::common::{StepConnect, StepProvision};
@@ -37,9 +37,9 @@ use forge_template::value::Value;
 pub use config::{IsoConfig, NicConfig, SUPPORTED};
 
 use super::{
-    step_cdrom, step_config_params, step_connect, step_content_library, step_export,
-    step_floppy, step_hardware, step_run, step_shutdown, step_snapshot, step_template,
-    step_wait_ip, Config, State,
+    step_cdrom, step_config_params, step_connect, step_content_library, step_export, step_floppy,
+    step_hardware, step_run, step_shutdown, step_snapshot, step_template, step_wait_ip, Config,
+    State,
 };
 
 /// What the vsphere-iso steps add to the shared state.

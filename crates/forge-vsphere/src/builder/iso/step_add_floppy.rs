@@ -45,8 +45,15 @@ impl Step<State> for StepAddFloppy {
                 format!("{dir}/{IMAGE}")
             };
             let mut record = None;
-            let r = upload_journaled(ctx, st, ds, &remote, std::path::Path::new(&local), &mut record)
-                .await;
+            let r = upload_journaled(
+                ctx,
+                st,
+                ds,
+                &remote,
+                std::path::Path::new(&local),
+                &mut record,
+            )
+            .await;
             let full = crate::datastore::ds_path(ds, &remote);
             st.iso.remote_floppy = Some((full.clone(), record));
             r?;

@@ -18,10 +18,9 @@ impl Step<State> for StepEjectCdrom {
     }
     async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
         ctx.ui.say("Eject CD-ROM drives...");
-        st.client()?
-            .eject_cdroms(&st.vm()?)
-            .await
-            .map_err(|e| Error::msg(format!("Error ejecting the CD-ROMs of {}: {e}", st.vm_path)))?;
+        st.client()?.eject_cdroms(&st.vm()?).await.map_err(|e| {
+            Error::msg(format!("Error ejecting the CD-ROMs of {}: {e}", st.vm_path))
+        })?;
         if st.config.remove_cdrom {
             ctx.ui.say("Deleting CD-ROM drives...");
             super::super::step_cdrom::remove_devices(st, &["VirtualCdrom"], "the CD-ROM drives")

@@ -192,7 +192,15 @@ impl StepRemoteUpload {
             name: full.clone(),
             scratch,
         };
-        let r = upload_journaled(ctx, st, &ds, &remote, std::path::Path::new(local), &mut u.record).await;
+        let r = upload_journaled(
+            ctx,
+            st,
+            &ds,
+            &remote,
+            std::path::Path::new(local),
+            &mut u.record,
+        )
+        .await;
         self.uploaded.push(u);
         r?;
         Ok(full)
