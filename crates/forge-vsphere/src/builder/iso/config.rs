@@ -127,6 +127,9 @@ impl IsoConfig {
             controllers.push(String::new());
         }
         let mut disks = Vec::new();
+        if a.storage.is_empty() {
+            errs.push("no storage devices have been defined".into());
+        }
         for (i, d) in a.storage.iter().enumerate() {
             let size = d.disk_size.unwrap_or(0);
             if size == 0 {
@@ -266,6 +269,7 @@ mod tests {
         json!({
             "vcenter_server": "vc", "username": "u", "password": "p",
             "vm_name": "v", "host": "h", "communicator": "none",
+            "storage": [{"disk_size": 1}],
         })
     }
 
@@ -331,7 +335,7 @@ mod tests {
         o.insert("http_directory".into(), json!("."));
         o.insert("http_port_min".into(), json!(9100));
         o.insert("http_port_max".into(), json!(9000));
-        let e = Config::prepare_iso(&value(v), &info("vsphere-iso")).unwrap_err();
+        let e = Config::prepare_iso(&value(v.clone()), &info("vsphere-iso")).unwrap_err();
         for want in [
             "boot_command[0]: column 1: expecting a positive wait value, got 0s in <wait0s>",
             "http_port_min must be less than http_port_max",
@@ -343,6 +347,13 @@ mod tests {
         ] {
             assert!(e.iter().any(|x| x == want), "{want} not in {e:?}");
         }
+        v.as_object_mut().unwrap().remove("storage");
+        let e = Config::prepare_iso(&value(v), &info("vsphere-iso")).unwrap_err();
+        assert!(
+            e.iter()
+                .any(|x| x == "no storage devices have been defined"),
+            "{e:?}"
+        );
     }
 
     #[test]
