@@ -259,6 +259,18 @@ fn template(sim: &Vcsim, s: &Sshd, dir: &Path, sum: &str, extra: &str) -> String
     )
 }
 
+/// packer 1.6.6 building `t.json` in `dir`, its config, cache and temporary files there.
+fn packer_command(dir: &Sandbox) -> std::process::Command {
+    let mut cmd = std::process::Command::new(PACKER);
+    cmd.args(["build", "-color=false", "t.json"])
+        .current_dir(&dir.dir)
+        .env("PACKER_CONFIG_DIR", &dir.tmp)
+        .env("PACKER_CACHE_DIR", dir.tmp.join("cache"))
+        .env("TMPDIR", &dir.tmp)
+        .env("CHECKPOINT_DISABLE", "1");
+    cmd
+}
+
 fn guest() -> Sshd {
     sshd::require_root();
     Sshd::start(SshdOptions::default())
@@ -358,15 +370,7 @@ fn an_iso_build_matches_packer_1_6_6_side_by_side() {
     )
     .unwrap();
     let start = Instant::now();
-    let p = std::process::Command::new(PACKER)
-        .args(["build", "-color=false", "t.json"])
-        .current_dir(&pdir.dir)
-        .env("PACKER_CONFIG_DIR", &pdir.tmp)
-        .env("PACKER_CACHE_DIR", pdir.tmp.join("cache"))
-        .env("TMPDIR", &pdir.tmp)
-        .env("CHECKPOINT_DISABLE", "1")
-        .output()
-        .unwrap();
+    let p = packer_command(&pdir).output().unwrap();
     let packer_time = start.elapsed();
     let packer_calls = settled_calls(&psim);
     let ptext = String::from_utf8_lossy(&p.stdout)
@@ -772,13 +776,7 @@ fn boot_command_http_server_and_floppy_match_packer_1_6_6_side_by_side() {
         with_pause(template(&psim, &s, &pdir.dir, &sum, extra)),
     )
     .unwrap();
-    let mut cmd = std::process::Command::new(PACKER);
-    cmd.args(["build", "-color=false", "t.json"])
-        .current_dir(&pdir.dir)
-        .env("PACKER_CONFIG_DIR", &pdir.tmp)
-        .env("PACKER_CACHE_DIR", pdir.tmp.join("cache"))
-        .env("TMPDIR", &pdir.tmp)
-        .env("CHECKPOINT_DISABLE", "1");
+    let cmd = packer_command(&pdir);
     let (ok, ptext, pprobe) =
         run_probing(cmd, &pdir.tmp.join("packer.out"), MARK, |t| probe(&psim, t));
     let ptext = ptext
@@ -894,15 +892,7 @@ fn hardware_and_remove_cdrom_match_packer_1_6_6_side_by_side() {
         template(&psim, &s, &pdir.dir, &sum, extra),
     )
     .unwrap();
-    let p = std::process::Command::new(PACKER)
-        .args(["build", "-color=false", "t.json"])
-        .current_dir(&pdir.dir)
-        .env("PACKER_CONFIG_DIR", &pdir.tmp)
-        .env("PACKER_CACHE_DIR", pdir.tmp.join("cache"))
-        .env("TMPDIR", &pdir.tmp)
-        .env("CHECKPOINT_DISABLE", "1")
-        .output()
-        .unwrap();
+    let p = packer_command(&pdir).output().unwrap();
     let ptext = String::from_utf8_lossy(&p.stdout)
         .replace(&pdir.tmp.display().to_string(), "<TMP>")
         .replace(&pdir.dir.display().to_string(), "<DIR>");

@@ -361,6 +361,7 @@ mod tests {
         let e = Config::prepare(&value(base()), &info("vsphere-clone")).unwrap_err();
         assert!(e.iter().any(|x| x == "'template' is required"), "{e:?}");
         let mut v = base();
+        v.as_object_mut().unwrap().remove("storage");
         v.as_object_mut()
             .unwrap()
             .insert("boot_command".into(), json!(["<enter>"]));
