@@ -574,3 +574,101 @@ fn sigkill_during_the_import_then_forge_cleanup_leaves_nothing() {
     }
     assert!(killed > 0, "every build finished before the kill");
 }
+
+/// The same build with vsphere-iso: a VM made from nothing (no ISO, `communicator: none`).
+fn iso_template(sim: &Vcsim, extra: &str) -> String {
+    template(sim, extra)
+        .replace(
+            r#""type": "vsphere-clone",
+    "vcenter_server""#,
+            r#""type": "vsphere-iso",
+    "vcenter_server""#,
+        )
+        .replace(
+            r#""template": "DC0_H0_VM0","#,
+            r#""storage": [{"disk_size": 16, "disk_thin_provisioned": true}],
+    "network_adapters": [{"network": "VM Network", "network_card": "vmxnet3"}],"#,
+        )
+}
+
+/// Runs `cmd` to the end with its output in `out`, powering the VM `golden` off when the
+/// build asks for it (`communicator: none`: "Please shutdown virtual machine"), as its user
+/// would. Whether it succeeded, and its output.
+fn run_shutting_down(
+    sim: &Vcsim,
+    mut cmd: std::process::Command,
+    out: &std::path::Path,
+) -> (bool, String) {
+    let f = std::fs::File::create(out).unwrap();
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .spawn()
+        .unwrap();
+    let mut done = false;
+    loop {
+        if !done
+            && std::fs::read_to_string(out)
+                .unwrap_or_default()
+                .contains("Please shutdown virtual machine")
+        {
+            done = true;
+            rt().block_on(async {
+                let c = Client::connect(&Config::new(
+                    sim.server().as_str(),
+                    sim.username(),
+                    sim.password(),
+                    true,
+                ))
+                .await
+                .unwrap();
+                let dc = c.datacenter(None).await.unwrap();
+                let vm = c.vm(&dc, "golden").await.unwrap();
+                c.power_off(&vm.moref).await.unwrap();
+            });
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.success(), std::fs::read_to_string(out).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn vsphere_iso_imports_a_vm_template_item_as_packer_1_6_6_does() {
+    let extra = format!("{LIBRARY},\n    \"remove_network_adapter\": true");
+    let packer_extra = LIBRARY;
+    let psim = Vcsim::start(VcsimOptions::default());
+    setup(&psim, "lib");
+    let pdir = Sandbox::new(FORGE, &[("t.json", &iso_template(&psim, packer_extra))]);
+    let mut cmd = std::process::Command::new(PACKER);
+    cmd.args(["build", "-color=false", "t.json"])
+        .current_dir(&pdir.dir)
+        .env("PACKER_CONFIG_DIR", &pdir.tmp)
+        .env("TMPDIR", &pdir.tmp)
+        .env("CHECKPOINT_DISABLE", "1");
+    let (ok, ptext) = run_shutting_down(&psim, cmd, &pdir.tmp.join("packer.out"));
+    assert!(ok, "packer failed:\n{ptext}");
+
+    let fsim = Vcsim::start(VcsimOptions::default());
+    setup(&fsim, "lib");
+    let sb = Sandbox::new(FORGE, &[("t.json", &iso_template(&fsim, &extra))]);
+    let cmd = sb.command(&["build", "-color=false", "t.json"], &[]);
+    let (ok, ftext) = run_shutting_down(&fsim, cmd, &sb.tmp.join("forge.out"));
+    assert!(ok, "forge failed:\n{ftext}");
+    // remove_network_adapter is newer than packer 1.6.6: its one line aside, the same run.
+    let ours: Vec<String> = normalise(&ftext)
+        .into_iter()
+        .filter(|l| l != "==> vsphere-iso: Removing network adapters...")
+        .collect();
+    assert_eq!(ours, normalise(&ptext), "forge:\n{ftext}\npacker:\n{ptext}");
+    assert!(ftext.contains("Removing network adapters..."), "{ftext}");
+    let want_items = ["golden-tpl vm-template"];
+    assert_eq!(library_items(&psim), want_items, "packer's library");
+    assert_eq!(library_items(&fsim), want_items, "forge's library");
+    let want_vms = ["golden template=false", "golden-tpl template=true"];
+    assert_eq!(made(&psim), want_vms, "packer's inventory");
+    assert_eq!(made(&fsim), want_vms, "forge's inventory");
+    assert!(sb.journals().is_empty());
+}

@@ -49,6 +49,131 @@ impl Default for HttpConfig {
     }
 }
 
+impl HttpConfig {
+    /// Reads and checks a template's `HTTPConfig` as Packer's `HTTPConfig.Prepare` does (ports
+    /// default to 8000..9000; a directory and content together are refused); problems go to
+    /// `errs`. `http_interface` and `http_network_protocol` are the builder's to read.
+    pub fn prepare(
+        h: &forge_template::schema::plugins::HTTPConfig,
+        errs: &mut Vec<String>,
+    ) -> HttpConfig {
+        let min = h.http_port_min.filter(|p| *p != 0).unwrap_or(8000);
+        let max = h.http_port_max.filter(|p| *p != 0).unwrap_or(9000);
+        if min > max {
+            errs.push("http_port_min must be less than http_port_max".into());
+        }
+        let directory = h.http_directory.clone().unwrap_or_default();
+        let content = h.http_content.clone().unwrap_or_default();
+        if !directory.is_empty() && !content.is_empty() {
+            errs.push("http_directory and http_content cannot both be set".into());
+        }
+        let port = |n: i64| u16::try_from(n.clamp(0, 65535)).unwrap_or(u16::MAX);
+        HttpConfig {
+            directory,
+            content,
+            port_min: port(min),
+            port_max: port(max),
+            bind_address: h
+                .http_bind_address
+                .clone()
+                .filter(|b| !b.is_empty())
+                .unwrap_or_else(|| "0.0.0.0".into()),
+        }
+    }
+
+    /// Whether there is anything to serve (else no server is started).
+    pub fn serves(&self) -> bool {
+        !self.directory.is_empty() || !self.content.is_empty()
+    }
+}
+
+/// The host's IP addresses by interface name (`getifaddrs`), in the system's order.
+pub fn interface_addrs() -> std::io::Result<Vec<(String, std::net::IpAddr)>> {
+    let mut out = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we only read, then free once.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, not freed yet.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: a non-null name is a NUL-terminated string owned by the list.
+        let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) }
+            .to_string_lossy()
+            .into_owned();
+        // SAFETY: the family says which sockaddr type the address is.
+        let ip = match i32::from(unsafe { (*ifa.ifa_addr).sa_family }) {
+            libc::AF_INET => {
+                let a = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                std::net::IpAddr::from(u32::from_be(a.sin_addr.s_addr).to_be_bytes())
+            }
+            libc::AF_INET6 => {
+                let a = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+                std::net::IpAddr::from(a.sin6_addr.s6_addr)
+            }
+            _ => continue,
+        };
+        out.push((name, ip));
+    }
+    // SAFETY: the list getifaddrs allocated, freed once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}
+
+/// The address a guest reaches the build's HTTP server at, as packer-plugin-vsphere finds it:
+/// `http_ip` when set (it must be an IP address); else the first non-loopback IPv4 address of
+/// `http_interface`; else the host's first non-loopback IPv4 address that `accept` takes (the
+/// network the builder waits for the guest's IP in).
+pub fn host_ip(
+    http_ip: &str,
+    interface: &str,
+    accept: impl Fn(&std::net::IpAddr) -> bool,
+) -> Result<String, HttpError> {
+    if !http_ip.is_empty() {
+        return http_ip
+            .parse::<std::net::IpAddr>()
+            .map(|_| http_ip.to_string())
+            .map_err(|_| {
+                HttpError(format!(
+                    "error using IP address {http_ip}: invalid IP address"
+                ))
+            });
+    }
+    let addrs = interface_addrs()
+        .map_err(|e| HttpError(format!("error listing the host's addresses: {e}")))?;
+    let v4 = |ip: &std::net::IpAddr| ip.is_ipv4() && !ip.is_loopback();
+    if !interface.is_empty() {
+        let mine: Vec<_> = addrs.iter().filter(|(n, _)| n == interface).collect();
+        if mine.is_empty() {
+            return Err(HttpError(format!(
+                "error using interface {interface}: no such network interface"
+            )));
+        }
+        return mine
+            .iter()
+            .map(|(_, ip)| ip)
+            .find(|ip| v4(ip))
+            .map(|ip| ip.to_string())
+            .ok_or_else(|| {
+                HttpError(format!(
+                    "error using interface {interface}: it has no IPv4 address"
+                ))
+            });
+    }
+    addrs
+        .iter()
+        .map(|(_, ip)| ip)
+        .find(|ip| v4(ip) && accept(ip))
+        .map(|ip| ip.to_string())
+        .ok_or_else(|| HttpError("IP not found".into()))
+}
+
 /// A server error, in Packer's words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -49,6 +49,10 @@ pub trait Image: Clone + Send + Sync + 'static {
     fn make(&self, path: &std::path::Path) -> std::result::Result<(), String>;
     /// Where the state keeps the image's path.
     fn slot(media: &mut Media) -> &mut Option<String>;
+    /// The lines Packer says while it fills the image (none by default).
+    fn progress(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl Image for FloppyConfig {
@@ -66,6 +70,29 @@ impl Image for FloppyConfig {
     }
     fn slot(media: &mut Media) -> &mut Option<String> {
         &mut media.floppy_path
+    }
+    /// Packer's StepCreateFloppy messages (the `floppy_content` ones only when it is set:
+    /// packer 1.6.6 has no `floppy_content`, newer versions always say them).
+    fn progress(&self) -> Vec<String> {
+        let mut v = vec!["Copying files flatly from floppy_files".to_string()];
+        v.extend(self.files.iter().map(|f| format!("Copying file: {f}")));
+        v.push("Done copying files from floppy_files".into());
+        v.push("Collecting paths from floppy_dirs".into());
+        v.push(format!(
+            "Resulting paths from floppy_dirs : [{}]",
+            self.dirs.join(" ")
+        ));
+        v.extend(
+            self.dirs
+                .iter()
+                .map(|d| format!("Recursively copying : {d}")),
+        );
+        v.push("Done copying paths from floppy_dirs".into());
+        if !self.content.is_empty() {
+            v.push("Copying files from floppy_content".into());
+            v.push("Done copying files from floppy_content".into());
+        }
+        v
     }
 }
 
@@ -123,6 +150,9 @@ impl<S: MediaState, C: Image> Step<S> for StepCreateImage<C> {
             return Err(fail(ctx, e));
         }
         ctx.ui.say(&format!("Creating {} disk...", C::WHAT));
+        for line in cfg.progress() {
+            ctx.ui.message(&line);
+        }
         let p = std::env::temp_dir().join(format!(
             "packer{}.{}",
             uuid::Uuid::new_v4().simple(),

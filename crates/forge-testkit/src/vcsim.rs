@@ -8,6 +8,8 @@
 //! `DC0_C0_H0..2`, standalone host `DC0_H0`, datastore `LocalDS_0`, network `VM Network`, and
 //! the VMs `DC0_H0_VM0`, `DC0_H0_VM1`, `DC0_C0_RP0_VM0`, `DC0_C0_RP0_VM1` (powered on, usable
 //! as clone sources). Every powered-on VM reports [`VcsimOptions::guest_ip`] as its guest IP.
+//! The keys typed on VMs' consoles (`PutUsbScanCodes`, which govmomi 0.24 does not implement:
+//! main.go answers it) are recorded for [`Vcsim::keys`].
 //!
 //! ```text
 //! let sim = forge_testkit::vcsim::Vcsim::start(Default::default());
@@ -89,6 +91,7 @@ pub struct Vcsim {
     url: String,
     log: PathBuf,
     calls: PathBuf,
+    keys: PathBuf,
 }
 
 impl Drop for Vcsim {
@@ -100,6 +103,7 @@ impl Drop for Vcsim {
             if let Ok(Some(_)) = self.child.try_wait() {
                 let _ = std::fs::remove_file(&self.log);
                 let _ = std::fs::remove_file(&self.calls);
+                let _ = std::fs::remove_file(&self.keys);
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -108,6 +112,7 @@ impl Drop for Vcsim {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
         let _ = std::fs::remove_file(&self.calls);
+        let _ = std::fs::remove_file(&self.keys);
     }
 }
 
@@ -123,6 +128,7 @@ impl Vcsim {
         ));
         let err = std::fs::File::create(&log).expect("the vcsim log");
         let calls = log.with_extension("calls.json");
+        let keys = log.with_extension("keys.jsonl");
         let mut cmd = Command::new(&bin);
         cmd.args(["-listen", "127.0.0.1:0", "-stdin-eof"])
             .args(["-username", USERNAME, "-password", PASSWORD])
@@ -135,6 +141,8 @@ impl Vcsim {
             .args(["-guest-ip", opts.guest_ip.as_deref().unwrap_or("")])
             .arg("-calls")
             .arg(&calls)
+            .arg("-keys")
+            .arg(&keys)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(err);
@@ -158,6 +166,7 @@ impl Vcsim {
             url: String::new(),
             log,
             calls,
+            keys,
         };
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(line) if line.trim().contains("://") => sim.url = line.trim().to_string(),
@@ -214,6 +223,18 @@ impl Vcsim {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
+    }
+
+    /// The key events `PutUsbScanCodes` calls typed, in order: one JSON object each, with
+    /// `vm` (its name), `power` (its power state then), `usbHidCode` and the modifiers sent
+    /// (`leftShift`, `leftControl`, ...). govmomi 0.24 does not implement the call; this test
+    /// bed's main.go answers it and records them.
+    pub fn keys(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.keys)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// Its process id.

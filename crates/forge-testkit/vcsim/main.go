@@ -14,6 +14,13 @@
 // content_library_destination).
 // With -calls FILE it counts the SOAP requests it answers by method, rewriting FILE (a JSON
 // object, method -> count) after each one, so tests can compare clients' round trips.
+//
+// govmomi 0.24's simulator does not implement VirtualMachine.PutUsbScanCodes (the console
+// keyboard a boot command types on). With -keys FILE this command answers it itself: each key
+// event of each call is appended to FILE as one JSON line (the VM's name and power state, the
+// event's usbHidCode and its modifiers), and the answer is the number of events, as vSphere
+// answers. What it does not model: the session is not checked (a call needs only a known VM),
+// and a powered-off VM's keys are recorded rather than refused.
 package main
 
 import (
@@ -21,13 +28,16 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"encoding/xml"
 	"flag"
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -49,6 +59,7 @@ type options struct {
 	stdinEOF  bool
 	once      bool
 	calls     string
+	keys      string
 }
 
 func parseFlags() *options {
@@ -69,6 +80,7 @@ func parseFlags() *options {
 	flag.BoolVar(&o.stdinEOF, "stdin-eof", false, "exit when standard input reaches end of file")
 	flag.BoolVar(&o.once, "once", false, "start, print the URL, then stop (a self-check)")
 	flag.StringVar(&o.calls, "calls", "", "count the SOAP requests by method into this JSON file")
+	flag.StringVar(&o.keys, "keys", "", "answer PutUsbScanCodes, recording its key events into this file (JSON lines)")
 	flag.Parse()
 	return o
 }
@@ -115,6 +127,10 @@ func main() {
 	// Serves the endpoints that register themselves, the vAPI one among them.
 	m.Service.RegisterEndpoints = true
 	server := m.Service.NewServer()
+	if o.keys != "" {
+		// Before the URL is printed: no client can have connected yet.
+		server.Config.Handler = usbScanCodes(server.Config.Handler, o.keys)
+	}
 	sdk := *server.URL
 	sdk.User = nil
 	fmt.Println(sdk.String())
@@ -235,4 +251,116 @@ func soapMethod(req []byte) (string, bool) {
 		name = name[c+1:]
 	}
 	return string(name), true
+}
+
+// putUsbScanCodes is the part of a PutUsbScanCodes request this command reads.
+type putUsbScanCodes struct {
+	Body struct {
+		Put *struct {
+			This types.ManagedObjectReference `xml:"_this"`
+			Spec struct {
+				KeyEvents []struct {
+					UsbHidCode int32 `xml:"usbHidCode"`
+					Modifiers  *struct {
+						LeftControl  *bool `xml:"leftControl"`
+						LeftShift    *bool `xml:"leftShift"`
+						LeftAlt      *bool `xml:"leftAlt"`
+						LeftGui      *bool `xml:"leftGui"`
+						RightControl *bool `xml:"rightControl"`
+						RightShift   *bool `xml:"rightShift"`
+						RightAlt     *bool `xml:"rightAlt"`
+						RightGui     *bool `xml:"rightGui"`
+					} `xml:"modifiers"`
+				} `xml:"keyEvents"`
+			} `xml:"spec"`
+		} `xml:"PutUsbScanCodes"`
+	} `xml:"Body"`
+}
+
+// usbScanCodes answers PutUsbScanCodes requests to /sdk, appending their key events to path,
+// and hands every other request to next.
+func usbScanCodes(next http.Handler, path string) http.Handler {
+	var mu sync.Mutex
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/sdk" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		_ = r.Body.Close()
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if !bytes.Contains(body, []byte("PutUsbScanCodes")) {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			next.ServeHTTP(w, r)
+			return
+		}
+		if simulator.Trace {
+			fmt.Fprintf(simulator.TraceFile, "Request: %s\n", string(body))
+		}
+		var req putUsbScanCodes
+		if err := xml.Unmarshal(body, &req); err != nil || req.Body.Put == nil {
+			soapFault(w, fmt.Sprintf("PutUsbScanCodes: unreadable request: %v", err), "InvalidRequest", "")
+			return
+		}
+		put := req.Body.Put
+		vm, ok := simulator.Map.Get(put.This).(*simulator.VirtualMachine)
+		if !ok {
+			soapFault(w, fmt.Sprintf("managed object not found: %s", put.This),
+				"ManagedObjectNotFound", fmt.Sprintf(`<obj type="%s">%s</obj>`, put.This.Type, put.This.Value))
+			return
+		}
+		var name, power string
+		simulator.Map.WithLock(vm, func() {
+			name = vm.Name
+			power = string(vm.Runtime.PowerState)
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			soapFault(w, err.Error(), "SystemError", "")
+			return
+		}
+		defer f.Close()
+		enc := json.NewEncoder(f)
+		for _, e := range put.Spec.KeyEvents {
+			rec := map[string]interface{}{"vm": name, "power": power, "usbHidCode": e.UsbHidCode}
+			if m := e.Modifiers; m != nil {
+				for k, v := range map[string]*bool{
+					"leftControl": m.LeftControl, "leftShift": m.LeftShift, "leftAlt": m.LeftAlt,
+					"leftGui": m.LeftGui, "rightControl": m.RightControl,
+					"rightShift": m.RightShift, "rightAlt": m.RightAlt, "rightGui": m.RightGui,
+				} {
+					if v != nil {
+						rec[k] = *v
+					}
+				}
+			}
+			_ = enc.Encode(rec)
+		}
+		out := fmt.Sprintf(`%s<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">`+
+			`<soapenv:Body><PutUsbScanCodesResponse xmlns="urn:vim25"><returnval>%d</returnval>`+
+			`</PutUsbScanCodesResponse></soapenv:Body></soapenv:Envelope>`, xml.Header, len(put.Spec.KeyEvents))
+		if simulator.Trace {
+			fmt.Fprintf(simulator.TraceFile, "Response: %s\n", out)
+		}
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		_, _ = io.WriteString(w, out)
+	})
+}
+
+// soapFault answers a SOAP fault whose detail is the vim25 fault type with inner XML.
+func soapFault(w http.ResponseWriter, msg, fault, inner string) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(http.StatusInternalServerError)
+	var esc bytes.Buffer
+	_ = xml.EscapeText(&esc, []byte(msg))
+	fmt.Fprintf(w, `%s<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" `+
+		`xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault>`+
+		`<faultcode>ServerFaultCode</faultcode><faultstring>%s</faultstring><detail>`+
+		`<%sFault xmlns="urn:vim25" xsi:type="%s">%s</%sFault></detail></soapenv:Fault>`+
+		`</soapenv:Body></soapenv:Envelope>`, xml.Header, esc.String(), fault, fault, inner, fault)
 }

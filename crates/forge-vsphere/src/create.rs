@@ -330,8 +330,8 @@ pub fn place_cdroms(ctrls: &[Controller], kind: &str, isos: &[String]) -> Result
 
 /// The boot order `order` as `bootOptions`, as govmomi's `BootOrder` writes it: for each name,
 /// one entry per device of that kind, in device order (`disk`: each disk, by key; `cdrom`: each
-/// CD-ROM drive; `floppy`: each floppy drive; `ethernet`: each network adapter, by key). An
-/// empty order clears it.
+/// CD-ROM drive; `floppy`: each floppy drive; `ethernet`: each network adapter, by key; `-`:
+/// no boot order).
 pub fn boot_order_xml(mut r: Request, order: &[String], devices: &Node) -> Result<Request> {
     let of = |pred: &dyn Fn(&str) -> bool| -> Vec<String> {
         devices
@@ -343,6 +343,14 @@ pub fn boot_order_xml(mut r: Request, order: &[String], devices: &Node) -> Resul
     };
     r = r.open("bootOptions", None);
     for o in order {
+        if o == "-" {
+            // govmomi's "-": one plain bootable device, which vSphere reads as "no boot order"
+            // (an empty list would leave the order as it is).
+            r = r
+                .open("bootOrder", Some("VirtualMachineBootOptionsBootableDevice"))
+                .close("bootOrder");
+            continue;
+        }
         let (keys, t, keyed) = match o.as_str() {
             "disk" => (
                 of(&|t| t == "VirtualDisk"),
@@ -436,6 +444,34 @@ impl Client {
         }
         let task = self.call_task(r.close("spec")).await?;
         self.wait_for_task(&task, TASK_TIMEOUT).await.map(|_| ())
+    }
+
+    /// Adds a floppy drive holding the image `[ds] path` on the VM's SIO controller.
+    pub async fn add_floppy(&self, vm: &Moref, image: &str) -> Result<()> {
+        let devices = self.devices(vm).await?;
+        let sio = devices
+            .iter()
+            .find(|d| d.xsi_type.as_deref() == Some("VirtualSIOController"))
+            .and_then(|d| d.text_of("key"))
+            .ok_or_else(|| Error::msg("no available SIO controller"))?
+            .to_string();
+        let mut r = Request::new("ReconfigVM_Task", vm).open("spec", None);
+        r = add(r, "VirtualFloppy", false)
+            .text("key", "-1")
+            .open("backing", Some("VirtualFloppyImageBackingInfo"))
+            .text("fileName", image)
+            .close("backing");
+        r = connectable(r).text("controllerKey", &sio);
+        r = end(r);
+        let task = self.call_task(r.close("spec")).await?;
+        self.wait_for_task(&task, TASK_TIMEOUT).await.map(|_| ())
+    }
+
+    /// The datastore directory of `vm`'s files, `[ds] dir` (from `config.files.vmPathName`).
+    pub async fn vm_dir(&self, vm: &Moref) -> Result<String> {
+        let o = self.retrieve_one(vm, &["config.files.vmPathName"]).await?;
+        let vmx = o.text("config.files.vmPathName").unwrap_or_default();
+        Ok(vmx.rsplit_once('/').map_or(vmx, |(d, _)| d).to_string())
     }
 
     /// Ejects the media of every CD-ROM drive of `vm` (the drives stay, empty), in one
@@ -698,14 +734,19 @@ mod tests {
             r#"<bootOptions><bootOrder xsi:type="VirtualMachineBootOptionsBootableEthernetDevice"><deviceKey>{nic}</deviceKey></bootOrder><bootOrder xsi:type="VirtualMachineBootOptionsBootableDiskDevice"><deviceKey>{disk}</deviceKey></bootOrder><bootOrder xsi:type="VirtualMachineBootOptionsBootableCdromDevice"></bootOrder></bootOptions>"#
         );
         assert!(xml.contains(&want), "{xml}");
-        // No floppy drive on the recorded VM: no floppy entry. Clearing: an empty list.
+        // No floppy drive on the recorded VM: no floppy entry. Clearing: govmomi's "-".
         let clear = boot_order_xml(
             Request::new("ReconfigVM_Task", &Moref::new("VirtualMachine", "vm-57")),
-            &[],
+            &["-".into()],
             &Node::default(),
         )
         .unwrap()
         .envelope();
-        assert!(clear.contains("<bootOptions></bootOptions>"), "{clear}");
+        assert!(
+            clear.contains(
+                r#"<bootOptions><bootOrder xsi:type="VirtualMachineBootOptionsBootableDevice"></bootOrder></bootOptions>"#
+            ),
+            "{clear}"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! What the builders do to a virtual machine: clone it, reconfigure it, power it on and off,
-//! shut its guest down, read its guest IPs, snapshot it, mark it as a template, destroy it.
+//! shut its guest down, read its guest IPs, type on its console, snapshot it, mark it as a
+//! template, destroy it.
 //! Each call is one vim25 method (tasks are waited for with [`Client::wait_for_task`]).
 
 use std::collections::BTreeMap;
@@ -404,6 +405,31 @@ impl Client {
             .boolean("quiesce", false);
         let task = self.call_task(r).await?;
         self.wait_for_task(&task, TASK_TIMEOUT).await.map(|_| ())
+    }
+
+    /// Types keys on `vm`'s console (`PutUsbScanCodes`): each `(usbHidCode, ctrl, alt, shift)`
+    /// is one key event with the left modifiers given. Returns how many events vSphere took.
+    pub async fn put_usb_scan_codes(
+        &self,
+        vm: &Moref,
+        keys: &[(i32, bool, bool, bool)],
+    ) -> Result<i64> {
+        let mut r = Request::new("PutUsbScanCodes", vm).open("spec", None);
+        for &(code, ctrl, alt, shift) in keys {
+            r = r
+                .open("keyEvents", None)
+                .text("usbHidCode", &code.to_string())
+                .open("modifiers", None)
+                .boolean("leftControl", ctrl)
+                .boolean("leftShift", shift)
+                .boolean("leftAlt", alt)
+                .close("modifiers")
+                .close("keyEvents");
+        }
+        let n = self.call(r.close("spec")).await?;
+        Ok(n.text_of("returnval")
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0))
     }
 
     /// Marks `vm` as a template.

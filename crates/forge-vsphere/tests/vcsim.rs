@@ -483,3 +483,42 @@ async fn powered_on_vms_report_the_guest_ip() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn keys_typed_on_a_console_reach_the_simulator() {
+    // govmomi 0.24 does not implement PutUsbScanCodes: the test bed's main.go answers it and
+    // records each key event.
+    let sim = Vcsim::start(VcsimOptions::default());
+    let c = connect(&sim).await;
+    let dc = c.datacenter(None).await.unwrap();
+    let vm = c.vm(&dc, "DC0_H0_VM0").await.unwrap();
+    let n = c
+        .put_usb_scan_codes(
+            &vm.moref,
+            &[
+                (0x04 << 16 | 7, false, false, true),
+                (0x28 << 16 | 7, true, true, false),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let keys = sim.keys();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys[0]["vm"], "DC0_H0_VM0");
+    assert_eq!(keys[0]["usbHidCode"], 0x04 << 16 | 7);
+    assert_eq!(keys[0]["leftShift"], true);
+    assert_eq!(keys[0]["leftControl"], false);
+    assert_eq!(keys[1]["leftControl"], true);
+    assert_eq!(keys[1]["leftAlt"], true);
+    assert_eq!(keys[1]["leftShift"], false);
+    let gone = err_text(
+        c.put_usb_scan_codes(
+            &Moref::new("VirtualMachine", "vm-404"),
+            &[(7, false, false, false)],
+        )
+        .await,
+    );
+    assert!(gone.contains("ManagedObjectNotFound"), "{gone}");
+    assert_eq!(sim.keys().len(), 2);
+}

@@ -72,42 +72,151 @@ fn char_usage(c: char) -> Option<u8> {
     })
 }
 
-/// Where a [`UsbSender`] delivers key events.
-#[async_trait]
-pub trait UsbSink: Send {
-    /// Presses (`down`) or releases the key of a HID usage.
-    async fn send(&mut self, usage: u8, down: bool) -> Result<(), String>;
+/// One key typed through a USB keyboard interface such as vSphere's `PutUsbScanCodes`: the
+/// key's HID usage with the left modifiers sent along (Packer's USB driver sends only these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keystroke {
+    /// The HID usage (keyboard page).
+    pub usage: u8,
+    /// Left control.
+    pub ctrl: bool,
+    /// Left alt.
+    pub alt: bool,
+    /// Left shift.
+    pub shift: bool,
 }
 
-/// Types keys as USB HID usages, one event at a time, pausing `interval` after each.
+impl Keystroke {
+    /// vSphere's `usbHidCode`: the usage in the upper 16 bits, then the keyboard page (7).
+    pub fn hid_code(&self) -> i32 {
+        (i32::from(self.usage) << 16) | 7
+    }
+}
+
+/// Where a [`UsbSender`] delivers keystrokes.
+#[async_trait]
+pub trait UsbSink: Send {
+    /// Types one keystroke.
+    async fn send(&mut self, k: Keystroke) -> Result<(), String>;
+}
+
+/// Types keys as Packer's USB driver does, one keystroke per key event, pausing `interval`
+/// after each: a character is one keystroke (with shift for upper-case letters and shifted
+/// characters), a special key one keystroke per press, `On` and `Off`; the left control, alt
+/// and shift keys stay held from their `On` to their `Off` and go along with every keystroke
+/// in between (and an `On` keystroke carries shift, as in Packer).
+///
+/// The parser types a shifted character as left shift down, the character, left shift up;
+/// Packer's driver sends the character alone, with shift. So a left shift press is held back
+/// until the next event shows whether it is the parser's own.
 pub struct UsbSender<S> {
-    /// Where the events go.
-    pub sink: S,
-    /// The pause after each event.
-    pub interval: Duration,
+    sink: S,
+    interval: Duration,
+    ctrl: bool,
+    alt: bool,
+    shift: bool,
+    /// A left shift press held back.
+    pending_shift: bool,
+    /// Shifted characters that took a held-back shift: their shift releases are not sent.
+    auto_shift: u32,
 }
 
 impl<S: UsbSink> UsbSender<S> {
-    async fn event(&mut self, key: Key, down: bool) -> Result<(), String> {
-        let u = usage(key).ok_or_else(|| match key {
-            Key::Char(c) => format!("{c:?} cannot be typed as a USB key (US layout)"),
-            k => format!("{k:?} has no USB HID usage"),
-        })?;
-        self.sink.send(u, down).await?;
+    /// A sender typing into `sink`, pausing `interval` after each keystroke.
+    pub fn new(sink: S, interval: Duration) -> Self {
+        UsbSender {
+            sink,
+            interval,
+            ctrl: false,
+            alt: false,
+            shift: false,
+            pending_shift: false,
+            auto_shift: 0,
+        }
+    }
+
+    /// The sink.
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// Packer's `(code, down)` event: tracks the left modifiers, then types the keystroke.
+    async fn event(&mut self, usage: u8, down: bool) -> Result<(), String> {
+        match usage {
+            0xe0 => self.ctrl = down,
+            0xe1 => self.shift = down,
+            0xe2 => self.alt = down,
+            _ => {}
+        }
+        let k = Keystroke {
+            usage,
+            ctrl: self.ctrl,
+            alt: self.alt,
+            shift: down || self.shift,
+        };
+        self.sink.send(k).await?;
         if !self.interval.is_zero() {
             tokio::time::sleep(self.interval).await;
         }
         Ok(())
+    }
+
+    /// Sends a held-back shift press.
+    async fn release_pending(&mut self) -> Result<(), String> {
+        if std::mem::take(&mut self.pending_shift) {
+            self.event(0xe1, true).await?;
+        }
+        Ok(())
+    }
+
+    /// A key event: `down` is `Some` for a key's `On`/`Off`, `None` for a press.
+    async fn key(&mut self, key: Key, down: Option<bool>) -> Result<(), String> {
+        let u = usage(key).ok_or_else(|| match key {
+            Key::Char(c) => format!("{c:?} cannot be typed as a USB key (US layout)"),
+            k => format!("{k:?} has no USB HID usage"),
+        })?;
+        if let Key::Char(c) = key {
+            let shifted = super::needs_shift(c);
+            if shifted && self.pending_shift && down != Some(false) {
+                self.pending_shift = false;
+                self.auto_shift += 1;
+            } else {
+                self.release_pending().await?;
+            }
+            return self.event(u, shifted).await;
+        }
+        if key == Key::LeftShift {
+            match down {
+                Some(true) => {
+                    self.release_pending().await?;
+                    self.pending_shift = true;
+                    return Ok(());
+                }
+                Some(false) if !self.pending_shift && self.auto_shift > 0 => {
+                    self.auto_shift -= 1;
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        self.release_pending().await?;
+        self.event(u, down == Some(true)).await
     }
 }
 
 #[async_trait]
 impl<S: UsbSink> KeySender for UsbSender<S> {
     async fn key_down(&mut self, key: Key) -> Result<(), String> {
-        self.event(key, true).await
+        self.key(key, Some(true)).await
     }
     async fn key_up(&mut self, key: Key) -> Result<(), String> {
-        self.event(key, false).await
+        self.key(key, Some(false)).await
+    }
+    async fn press(&mut self, key: Key) -> Result<(), String> {
+        self.key(key, None).await
+    }
+    async fn flush(&mut self) -> Result<(), String> {
+        self.release_pending().await
     }
 }
 
@@ -155,40 +264,59 @@ mod tests {
         assert_eq!(usage(Key::F(13)), None);
     }
 
-    struct Sink(Vec<(u8, bool)>);
+    #[derive(Default)]
+    struct Sink(Vec<String>);
 
     #[async_trait]
     impl UsbSink for Sink {
-        async fn send(&mut self, usage: u8, down: bool) -> Result<(), String> {
-            self.0.push((usage, down));
+        async fn send(&mut self, k: Keystroke) -> Result<(), String> {
+            let m: String = [(k.ctrl, 'C'), (k.alt, 'A'), (k.shift, 'S')]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, c)| *c)
+                .collect();
+            self.0.push(format!("{:02x}{m}", k.usage));
             Ok(())
         }
     }
 
+    async fn typed(command: &str) -> Result<Vec<String>, String> {
+        let mut s = UsbSender::new(Sink::default(), Duration::ZERO);
+        let actions = parse(command).unwrap();
+        type_actions(&mut s, &actions, &CancellationToken::new()).await?;
+        Ok(s.sink.0)
+    }
+
+    /// One keystroke per character or special key event, modifiers as Packer's USB driver
+    /// sends them (each expectation is what packer 1.6.6 sends for the same command).
     #[tokio::test]
-    async fn typing_sends_usages() {
-        let mut s = UsbSender {
-            sink: Sink(Vec::new()),
-            interval: Duration::ZERO,
-        };
-        let actions = parse("a?<leftCtrlOn>c<leftCtrlOff>").unwrap();
-        type_actions(&mut s, &actions, &CancellationToken::new())
-            .await
-            .unwrap();
+    async fn typing_sends_packers_keystrokes() {
+        let t = |c: &'static str| async move { typed(c).await.unwrap().join(" ") };
+        assert_eq!(t("aA?1").await, "04 04S 38S 1e");
+        assert_eq!(t("<enter><f12>").await, "28 45");
+        assert_eq!(t("<leftCtrlOn>c<leftCtrlOff>").await, "e0CS 06C e0");
         assert_eq!(
-            s.sink.0,
-            vec![
-                (0x04, true),
-                (0x04, false),
-                (0xe1, true),
-                (0x38, true),
-                (0x38, false),
-                (0xe1, false),
-                (0xe0, true),
-                (0x06, true),
-                (0x06, false),
-                (0xe0, false),
-            ]
+            t("<leftShiftOn>aB<leftShiftOff>b").await,
+            "e1S 04S 05S e1 05"
         );
+        assert_eq!(t("<leftAltOn><f2><leftAltOff>").await, "e2AS 3bA e2");
+        assert_eq!(t("<leftShiftOn><leftShiftOff>").await, "e1S e1");
+        // A held-back shift is sent before a wait and at the end.
+        assert_eq!(t("<leftShiftOn><wait1ms>").await, "e1S");
+        assert_eq!(t("<AOn><AOff>").await, "04S 04S");
+        assert_eq!(t("<rightShiftOn>a<rightShiftOff>").await, "e5S 04 e5");
+        let e = typed("aé").await.unwrap_err();
+        assert_eq!(e, "'é' cannot be typed as a USB key (US layout)");
+    }
+
+    #[test]
+    fn hid_codes_carry_the_keyboard_page() {
+        let k = Keystroke {
+            usage: 0x28,
+            ctrl: false,
+            alt: false,
+            shift: false,
+        };
+        assert_eq!(k.hid_code(), 0x0028_0007);
     }
 }

@@ -308,8 +308,54 @@ pub struct Hardware {
     pub precision_clock: String,
 }
 
+/// The hardware options of a decoded `VsphereCloneBuilder` or `VsphereIsoBuilder` (one
+/// [`Hardware::prepare`] reads both).
+macro_rules! hardware {
+    ($a:expr) => {
+        HardwareArgs {
+            CPUs: $a.CPUs,
+            cpu_cores: $a.cpu_cores,
+            CPU_reservation: $a.CPU_reservation,
+            CPU_limit: $a.CPU_limit,
+            CPU_hot_plug: $a.CPU_hot_plug,
+            RAM: $a.RAM,
+            RAM_reservation: $a.RAM_reservation,
+            RAM_reserve_all: $a.RAM_reserve_all,
+            RAM_hot_plug: $a.RAM_hot_plug,
+            video_ram: $a.video_ram,
+            displays: $a.displays,
+            NestedHV: $a.NestedHV,
+            firmware: &$a.firmware,
+            force_bios_setup: $a.force_bios_setup,
+            vTPM: $a.vTPM,
+            precision_clock: &$a.precision_clock,
+        }
+    };
+}
+
+/// The hardware options as written (the schema's names).
+#[allow(non_snake_case)]
+struct HardwareArgs<'a> {
+    CPUs: Option<i64>,
+    cpu_cores: Option<i64>,
+    CPU_reservation: Option<i64>,
+    CPU_limit: Option<i64>,
+    CPU_hot_plug: Option<bool>,
+    RAM: Option<i64>,
+    RAM_reservation: Option<i64>,
+    RAM_reserve_all: Option<bool>,
+    RAM_hot_plug: Option<bool>,
+    video_ram: Option<i64>,
+    displays: Option<i64>,
+    NestedHV: Option<bool>,
+    firmware: &'a Option<String>,
+    force_bios_setup: Option<bool>,
+    vTPM: Option<bool>,
+    precision_clock: &'a Option<String>,
+}
+
 impl Hardware {
-    fn prepare(a: &VsphereCloneBuilder, errs: &mut Vec<String>) -> Hardware {
+    fn prepare(a: HardwareArgs<'_>, errs: &mut Vec<String>) -> Hardware {
         let n = |v: Option<i64>| v.unwrap_or(0);
         let b = |v: Option<bool>| v.unwrap_or(false);
         let hw = Hardware {
@@ -364,7 +410,7 @@ impl Config {
         }
         let mut c = Config::shared(shared!(a), info, &mut errs);
         let s = |o: &Option<String>| o.clone().unwrap_or_default();
-        c.hw = Hardware::prepare(&a, &mut errs);
+        c.hw = Hardware::prepare(hardware!(a), &mut errs);
         c.network = s(&a.network);
         c.mac_address = s(&a.mac_address);
         c.disk_size = a.disk_size.filter(|n| *n != 0);
@@ -393,8 +439,13 @@ impl Config {
         c.remove_cdrom = a.remove_cdrom.unwrap_or(false);
         c.remove_network_adapter = a.remove_network_adapter.unwrap_or(false);
         let mut unsupported = unsupported(v);
-        (c.export, c.library) =
-            super::config_export::prepare(&a, &c.vm_name, info, &mut errs, &mut unsupported);
+        (c.export, c.library) = super::config_export::prepare(
+            super::config_export::blocks!(a, "vsphere-clone"),
+            &c.vm_name,
+            info,
+            &mut errs,
+            &mut unsupported,
+        );
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -410,17 +461,29 @@ impl Config {
         let mut errs = Vec::new();
         let mut c = Config::shared(shared!(a), info, &mut errs);
         let iso = super::iso::IsoConfig::prepare(&a, &mut errs);
+        c.hw = Hardware::prepare(hardware!(a), &mut errs);
+        c.remove_cdrom = a.remove_cdrom.unwrap_or(false);
+        c.remove_network_adapter = a.remove_network_adapter.unwrap_or(false);
+        c.destroy = a.destroy.unwrap_or(false);
+        let mut unsupported = unsupported_by(v, "vsphere-iso", super::iso::SUPPORTED);
+        (c.export, c.library) = super::config_export::prepare(
+            super::config_export::blocks!(a, "vsphere-iso"),
+            &c.vm_name,
+            info,
+            &mut errs,
+            &mut unsupported,
+        );
         if !errs.is_empty() {
             return Err(errs);
         }
-        c.unsupported = unsupported_by(v, "vsphere-iso", super::iso::SUPPORTED);
         if a.location_config.set_host_for_datastore_uploads == Some(true) {
             // Uploads go through vCenter; straight to the host is not done yet.
-            c.unsupported.push(
+            unsupported.push(
                 "set_host_for_datastore_uploads: not supported yet by forge's vsphere-iso builder"
                     .into(),
             );
         }
+        c.unsupported = unsupported;
         c.iso = Some(iso);
         Ok(c)
     }

@@ -5,27 +5,52 @@ use std::path::PathBuf;
 
 use forge_core::plugin::PrepareInfo;
 use forge_template::schema::plugins::{
-    ContentLibraryDestinationConfig, ExportConfig, VsphereCloneBuilder,
+    ContentLibraryDestinationConfig, ExportConfig, LocationConfig,
 };
 
-/// Reads both blocks of `a`; nested arguments not carried out yet go to `unsupported`.
+/// The blocks as either builder's schema type holds them.
+pub struct Blocks<'a> {
+    /// The builder's type, for messages.
+    pub builder: &'a str,
+    /// `export`.
+    pub export: Option<&'a ExportConfig>,
+    /// `content_library_destination`.
+    pub library: Option<&'a ContentLibraryDestinationConfig>,
+    /// Where the VM is built (the library item's default place).
+    pub location: &'a LocationConfig,
+}
+
+/// The blocks of a decoded `VsphereCloneBuilder` or `VsphereIsoBuilder`.
+macro_rules! blocks {
+    ($a:expr, $builder:expr) => {
+        super::config_export::Blocks {
+            builder: $builder,
+            export: $a.export.as_ref(),
+            library: $a.content_library_destination.as_ref(),
+            location: &$a.location_config,
+        }
+    };
+}
+pub(super) use blocks;
+
+/// Reads both blocks; nested arguments not carried out yet go to `unsupported`.
 pub fn prepare(
-    a: &VsphereCloneBuilder,
+    a: Blocks<'_>,
     vm_name: &str,
     info: &PrepareInfo,
     errs: &mut Vec<String>,
     unsupported: &mut Vec<String>,
 ) -> (Option<Export>, Option<Library>) {
-    let export = a.export.as_ref().map(|e| {
+    let builder = a.builder;
+    let export = a.export.map(|e| {
         if e.directory_permission.is_some() {
-            unsupported.push(
-                "export.directory_permission: not supported yet by forge's vsphere-clone builder"
-                    .into(),
-            );
+            unsupported.push(format!(
+                "export.directory_permission: not supported yet by forge's {builder} builder"
+            ));
         }
         export(e, vm_name, info, errs)
     });
-    let lc = &a.location_config;
+    let lc = a.location;
     let s = |o: &Option<String>| o.clone().unwrap_or_default();
     let (cluster, host, pool) = (s(&lc.cluster), s(&lc.host), s(&lc.resource_pool));
     let at = Location {
@@ -38,13 +63,12 @@ pub fn prepare(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let library = a.content_library_destination.as_ref().map(|c| {
+    let library = a.library.map(|c| {
         if c.ovf_flags.is_some() {
-            unsupported.push(
+            unsupported.push(format!(
                 "content_library_destination.ovf_flags: not supported yet by forge's \
-                 vsphere-clone builder"
-                    .into(),
-            );
+                 {builder} builder"
+            ));
         }
         library(c, &at, now, errs)
     });

@@ -197,16 +197,21 @@ impl Builder for CloneBuilder {
             let _ = client.logout().await;
         }
         r?;
-        // With `destroy` the VM is gone by now; Packer still hands on the artifact.
-        if state.vm.is_none() && !state.destroy_vm && !c.destroy && state.export_files.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(Arc::new(VmArtifact {
-            name: c.vm_name.clone(),
-            path: state.vm_path.clone(),
-            config: c.clone(),
-            generated: state.generated.clone(),
-            files: state.export_files.clone(),
-        })))
+        Ok(artifact(&c, &state))
     }
+}
+
+/// The build's artifact: none when no VM was made (Packer's nil), but with `destroy` the VM
+/// is gone by now and Packer still hands the artifact on, as with exported files.
+fn artifact(c: &Arc<Config>, st: &State) -> Option<Arc<dyn Artifact>> {
+    if st.vm.is_none() && !st.destroy_vm && !c.destroy && st.export_files.is_empty() {
+        return None;
+    }
+    Some(Arc::new(VmArtifact {
+        name: c.vm_name.clone(),
+        path: st.vm_path.clone(),
+        config: c.clone(),
+        generated: st.generated.clone(),
+        files: st.export_files.clone(),
+    }))
 }

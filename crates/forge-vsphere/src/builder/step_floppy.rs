@@ -1,6 +1,6 @@
 //! StepRemoveFloppy: as Packer 1.6.6, every floppy drive of the VM is removed after
-//! provisioning (one reconfiguration, none when there is no drive). The floppy options are
-//! refused at prepare time for now, so forge uploaded no image to delete.
+//! provisioning (one reconfiguration, none when there is no drive), then the floppy image
+//! vsphere-iso uploaded, if any, is deleted from the datastore.
 
 use async_trait::async_trait;
 use forge_core::plugin::BuildCtx;
@@ -19,6 +19,8 @@ impl Step<State> for StepRemoveFloppy {
     }
     async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
         ctx.ui.say("Deleting Floppy drives...");
-        remove_devices(st, &["VirtualFloppy"], "the floppy drives").await
+        remove_devices(st, &["VirtualFloppy"], "the floppy drives").await?;
+        super::iso::remove_uploaded_floppy(ctx, st).await;
+        Ok(())
     }
 }

@@ -1,6 +1,10 @@
 //! vsphere-iso's own options (iso/config.go, step_create.go, the common CD-ROM, remote upload
 //! and boot configs, and the SDK's ISO config), with Packer's defaults and checks.
 
+use std::time::Duration;
+
+use forge_commonsteps::httpserver::HttpConfig;
+use forge_commonsteps::media::FloppyConfig;
 use forge_template::plan::parse_duration;
 use forge_template::schema::plugins::VsphereIsoBuilder;
 
@@ -29,8 +33,21 @@ pub const SUPPORTED: &[&str] = &[
     "cd_content",
     "cd_label",
     "boot_order",
-    // Only the boot command waits for it, and that is refused.
     "boot_wait",
+    "boot_command",
+    "boot_keygroup_interval",
+    "http_directory",
+    "http_content",
+    "http_port_min",
+    "http_port_max",
+    "http_bind_address",
+    "http_interface",
+    "http_ip",
+    "floppy_files",
+    "floppy_dirs",
+    "floppy_content",
+    "floppy_label",
+    "floppy_img_path",
 ];
 
 /// A `network_adapters` entry as written.
@@ -83,6 +100,22 @@ pub struct IsoConfig {
     pub remote_cache_overwrite: bool,
     /// `boot_order` (split at commas; empty: Packer's temporary `disk,cdrom`).
     pub boot_order: Vec<String>,
+    /// `boot_command`, joined (`None`: nothing is typed, and there is no `boot_wait`).
+    pub boot_command: Option<String>,
+    /// `boot_wait` (10s, packer-plugin-vsphere's default).
+    pub boot_wait: Duration,
+    /// `boot_keygroup_interval` (zero: `PACKER_KEY_INTERVAL`, else 100ms).
+    pub boot_key_interval: Duration,
+    /// The HTTP server.
+    pub http: HttpConfig,
+    /// `http_ip`.
+    pub http_ip: String,
+    /// `http_interface`.
+    pub http_interface: String,
+    /// `floppy_files`, `floppy_dirs`, `floppy_content`, `floppy_label`.
+    pub floppy: FloppyConfig,
+    /// `floppy_img_path`: an image already on a datastore, mounted as it is.
+    pub floppy_img_path: String,
 }
 
 impl IsoConfig {
@@ -94,6 +127,9 @@ impl IsoConfig {
             controllers.push(String::new());
         }
         let mut disks = Vec::new();
+        if a.storage.is_empty() {
+            errs.push("no storage devices have been defined".into());
+        }
         for (i, d) in a.storage.iter().enumerate() {
             let size = d.disk_size.unwrap_or(0);
             if size == 0 {
@@ -143,12 +179,36 @@ impl IsoConfig {
         if cdrom_type != "ide" && cdrom_type != "sata" {
             errs.push("'cdrom_type' must be 'ide' or 'sata'".into());
         }
-        let bw = &a.boot_config.boot_wait;
-        if let Some(w) = bw.as_deref().filter(|w| !w.is_empty()) {
-            if parse_duration(w).is_none() {
-                errs.push(format!("boot_wait: invalid duration {w:?}"));
-            }
+        let bc = &a.boot_config;
+        let duration = |name: &str, v: &Option<String>, errs: &mut Vec<String>| {
+            v.as_deref()
+                .filter(|w| !w.is_empty())
+                .and_then(|w| {
+                    let d = parse_duration(w);
+                    if d.is_none() {
+                        errs.push(format!("{name}: invalid duration {w:?}"));
+                    }
+                    d
+                })
+                .unwrap_or_default()
+        };
+        let mut boot_wait = duration("boot_wait", &bc.boot_wait, errs);
+        if boot_wait.is_zero() {
+            boot_wait = Duration::from_secs(10);
         }
+        let boot_key_interval =
+            duration("boot_keygroup_interval", &bc.boot_keygroup_interval, errs);
+        let commands = bc.boot_command.clone().unwrap_or_default();
+        errs.extend(forge_commonsteps::bootcommand::validate(&commands));
+        let http = HttpConfig::prepare(&a.http_config, errs);
+        let fc = &a.floppy_config;
+        let floppy = FloppyConfig {
+            files: fc.floppy_files.clone().unwrap_or_default(),
+            dirs: fc.floppy_dirs.clone().unwrap_or_default(),
+            content: fc.floppy_content.clone().unwrap_or_default(),
+            label: fc.floppy_label.clone().unwrap_or_default(),
+        };
+        errs.extend(floppy.prepare().into_iter().map(|e| e.0));
         let boot_order = s(&a.boot_order);
         IsoConfig {
             vm_version: a.vm_version.unwrap_or(0),
@@ -187,6 +247,14 @@ impl IsoConfig {
                     .map(|p| p.trim().to_string())
                     .collect()
             },
+            boot_command: (!commands.is_empty()).then(|| commands.concat()),
+            boot_wait,
+            boot_key_interval,
+            http,
+            http_ip: s(&a.http_ip),
+            http_interface: s(&a.http_config.http_interface),
+            floppy,
+            floppy_img_path: s(&a.floppy_img_path),
         }
     }
 }
@@ -201,6 +269,7 @@ mod tests {
         json!({
             "vcenter_server": "vc", "username": "u", "password": "p",
             "vm_name": "v", "host": "h", "communicator": "none",
+            "storage": [{"disk_size": 1}],
         })
     }
 
@@ -231,7 +300,13 @@ mod tests {
         o.insert("disk_controller_type".into(), json!(["pvscsi", "nvme"]));
         o.insert("boot_order".into(), json!("disk, cdrom"));
         o.insert("cdrom_type".into(), json!("sata"));
-        o.insert("floppy_files".into(), json!(["a"]));
+        o.insert("reattach_cdroms".into(), json!(1));
+        o.insert(
+            "boot_command".into(),
+            json!(["<esc><wait>", "linux ks=http://{{ .HTTPIP }}/<enter>"]),
+        );
+        o.insert("boot_wait".into(), json!("0s"));
+        o.insert("http_content".into(), json!({"/ks.cfg": "x"}));
         let c = Config::prepare_iso(&value(v.clone()), &info("vsphere-iso")).unwrap();
         let i = c.iso.clone().unwrap();
         assert_eq!(i.iso_urls, ["http://x/a.iso"]);
@@ -240,22 +315,45 @@ mod tests {
         assert_eq!(i.boot_order, ["disk", "cdrom"]);
         assert_eq!(
             c.unsupported,
-            ["floppy_files: not supported yet by forge's vsphere-iso builder"]
+            ["reattach_cdroms: not supported yet by forge's vsphere-iso builder"]
         );
+        assert_eq!(
+            i.boot_command.as_deref(),
+            Some("<esc><wait>linux ks=http://{{ .HTTPIP }}/<enter>")
+        );
+        // Packer's vSphere default.
+        assert_eq!(i.boot_wait, std::time::Duration::from_secs(10));
+        assert!(i.http.serves() && (i.http.port_min, i.http.port_max) == (8000, 9000));
 
         let o = v.as_object_mut().unwrap();
         o.insert("storage".into(), json!([{"disk_thin_provisioned": true}]));
         o.insert("cdrom_type".into(), json!("scsi"));
         o.insert("iso_urls".into(), json!(["http://y/b.iso"]));
         o.remove("iso_checksum");
-        let e = Config::prepare_iso(&value(v), &info("vsphere-iso")).unwrap_err();
+        o.insert("boot_command".into(), json!(["<wait0s>"]));
+        o.insert("floppy_files".into(), json!(["/nonexistent/ks.cfg"]));
+        o.insert("http_directory".into(), json!("."));
+        o.insert("http_port_min".into(), json!(9100));
+        o.insert("http_port_max".into(), json!(9000));
+        let e = Config::prepare_iso(&value(v.clone()), &info("vsphere-iso")).unwrap_err();
         for want in [
+            "boot_command[0]: column 1: expecting a positive wait value, got 0s in <wait0s>",
+            "http_port_min must be less than http_port_max",
+            "http_directory and http_content cannot both be set",
+            "Bad Floppy disk file '/nonexistent/ks.cfg': stat /nonexistent/ks.cfg: no such file or directory",
             "storage[0].'disk_size' is required",
             "'cdrom_type' must be 'ide' or 'sata'",
             "Only one of iso_url or iso_urls must be specified",
         ] {
             assert!(e.iter().any(|x| x == want), "{want} not in {e:?}");
         }
+        v.as_object_mut().unwrap().remove("storage");
+        let e = Config::prepare_iso(&value(v), &info("vsphere-iso")).unwrap_err();
+        assert!(
+            e.iter()
+                .any(|x| x == "no storage devices have been defined"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -263,6 +361,7 @@ mod tests {
         let e = Config::prepare(&value(base()), &info("vsphere-clone")).unwrap_err();
         assert!(e.iter().any(|x| x == "'template' is required"), "{e:?}");
         let mut v = base();
+        v.as_object_mut().unwrap().remove("storage");
         v.as_object_mut()
             .unwrap()
             .insert("boot_command".into(), json!(["<enter>"]));

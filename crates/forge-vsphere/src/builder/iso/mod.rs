@@ -8,16 +8,24 @@
 
 mod config;
 mod step_add_cdrom;
+mod step_add_floppy;
+mod step_boot_command;
 mod step_boot_order;
 mod step_create_vm;
 mod step_eject_cdrom;
+mod step_http_ip;
 mod step_remote_upload;
+
+pub(super) use step_add_floppy::remove_uploaded_floppy;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use forge_commonsteps::media::CdConfig;
-use forge_commonsteps::{DownloadState, Media, MediaState, StepCreateCd, StepDownload};
+use forge_commonsteps::{
+    DownloadState, Media, MediaState, StepCreateCd, StepCreateFloppy, StepDownload, StepHttpServer,
+    StepTypeBootCommand,
+};
 use forge_core::artifact::Artifact;
 use forge_core::builtin::common::{StepConnect, StepProvision};
 use forge_core::plugin::{BuildCtx, Builder, Hook, PrepareInfo};
@@ -29,8 +37,9 @@ use forge_template::value::Value;
 pub use config::{IsoConfig, NicConfig, SUPPORTED};
 
 use super::{
-    step_config_params, step_connect, step_floppy, step_hardware, step_run, step_shutdown,
-    step_snapshot, step_template, step_wait_ip, Config, State, VmArtifact,
+    step_cdrom, step_config_params, step_connect, step_content_library, step_export, step_floppy,
+    step_hardware, step_run, step_shutdown, step_snapshot, step_template, step_wait_ip, Config,
+    State,
 };
 
 /// What the vsphere-iso steps add to the shared state.
@@ -46,6 +55,10 @@ pub struct IsoState {
     pub remote_iso: Option<String>,
     /// The uploaded `cd_files` image, `[ds] path`.
     pub remote_cd: Option<String>,
+    /// The uploaded floppy image, `[ds] path`, and its journal record.
+    pub remote_floppy: Option<(String, Option<forge_core::journal::Resource>)>,
+    /// The address the guest reaches the HTTP server at (`{{ .HTTPIP }}`).
+    pub http_ip: String,
 }
 
 impl DownloadState for State {
@@ -116,9 +129,21 @@ impl Builder for IsoBuilder {
         steps.push(Box::new(step_hardware::StepConfigureHardware));
         steps.push(Box::new(step_add_cdrom::StepAddCdrom));
         steps.push(Box::new(step_config_params::StepConfigParams));
+        steps.push(Box::new(StepCreateFloppy::new(iso.floppy.clone())));
+        steps.push(Box::new(step_add_floppy::StepAddFloppy));
+        steps.push(Box::new(step_http_ip::StepHttpIpDiscover));
+        steps.push(Box::new(StepHttpServer::new(iso.http.clone())));
         steps.push(Box::new(step_boot_order::StepBootOrder::default()));
+        steps.push(Box::new(step_run::StepRun { powered_on: false }));
+        steps.push(Box::new(StepTypeBootCommand {
+            name: "StepBootCommand",
+            command: iso.boot_command.clone(),
+            wait: iso.boot_wait,
+            keyboard: step_boot_command::Console {
+                interval: iso.boot_key_interval,
+            },
+        }));
         if !c.comm.is_none() {
-            steps.push(Box::new(step_run::StepRun { powered_on: false }));
             steps.push(Box::new(step_wait_ip::StepWaitForIp));
             steps.push(Box::new(StepConnect::new(
                 c.comm.clone(),
@@ -137,30 +162,30 @@ impl Builder for IsoBuilder {
             steps.push(Box::new(step_shutdown::StepShutdown));
             steps.push(Box::new(step_floppy::StepRemoveFloppy));
         } else {
-            steps.push(Box::new(step_run::StepRun { powered_on: false }));
             steps.push(Box::new(step_shutdown::StepShutdown));
+            steps.push(Box::new(step_floppy::StepRemoveFloppy));
         }
         steps.push(Box::new(step_eject_cdrom::StepEjectCdrom));
         if c.create_snapshot {
             steps.push(Box::new(step_snapshot::StepCreateSnapshot));
         }
+        steps.push(Box::new(step_cdrom::StepRemoveNetworkAdapter));
         if c.convert_to_template {
             steps.push(Box::new(step_template::StepConvertToTemplate));
+        }
+        if let Some(l) = &c.library {
+            steps.push(Box::new(
+                step_content_library::StepImportToContentLibrary::new(l.clone()),
+            ));
+        }
+        if let Some(x) = &c.export {
+            steps.push(Box::new(step_export::StepExport::new(x.clone())));
         }
         let r = run_steps(ctx, &mut state, &mut steps).await;
         if let Some(client) = &state.client {
             let _ = client.logout().await;
         }
         r?;
-        if state.vm.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(Arc::new(VmArtifact {
-            name: c.vm_name.clone(),
-            path: state.vm_path.clone(),
-            config: c.clone(),
-            generated: state.generated.clone(),
-            files: state.export_files.clone(),
-        })))
+        Ok(super::artifact(&c, &state))
     }
 }

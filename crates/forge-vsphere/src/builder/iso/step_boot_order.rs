@@ -58,7 +58,7 @@ impl Step<State> for StepBootOrder {
         };
         ctx.ui.say("Clear boot order...");
         if let Err(e) = client
-            .set_boot_order(&vm, &[], &crate::soap::Node::default())
+            .set_boot_order(&vm, &["-".into()], &crate::soap::Node::default())
             .await
         {
             ctx.ui.error(&format!(

@@ -2,7 +2,8 @@
 //! networks, refuses a VM of the same name unless `-force` (which destroys it first), then
 //! creates the VM with its disk controllers, disks, network adapters and USB controllers. The
 //! VM is journaled before `CreateVM_Task` starts; cleanup after an error or an interrupt
-//! powers it off and destroys it (only it); a good build keeps it as the artifact.
+//! powers it off and destroys it (only it); a good build keeps it as the artifact, unless
+//! `destroy` (or `content_library_destination.destroy`) is set.
 
 use async_trait::async_trait;
 use forge_core::journal::Resource;
@@ -101,7 +102,9 @@ impl Step<State> for StepCreateVm {
     }
 
     async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, o: Outcome) -> Result<()> {
-        super::super::step_clone::undo_vm(ctx, st, &mut self.record, o.halted || o.cancelled).await
+        // `destroy`, or content_library_destination.destroy (the library item is the product).
+        let destroy = o.halted || o.cancelled || st.destroy_vm || st.config.destroy;
+        super::super::step_clone::undo_vm(ctx, st, &mut self.record, destroy).await
     }
 }
 

@@ -84,6 +84,72 @@ pub(super) async fn resolve_datastore(st: &mut State) -> Result<crate::Found> {
     Ok(ds)
 }
 
+/// The connection settings the journal keeps for a datastore file.
+fn place(st: &State) -> VmPlace {
+    let c = &st.config;
+    VmPlace {
+        server: c.server.clone(),
+        username: c.username.clone(),
+        insecure: c.insecure,
+        path: String::new(),
+    }
+}
+
+/// Uploads `local` to `[ds] remote` (making its directory), journaled into `record` before
+/// the upload starts and marked created once it is there; an interrupt stops it.
+pub(super) async fn upload_journaled(
+    ctx: &BuildCtx,
+    st: &State,
+    ds: &str,
+    remote: &str,
+    local: &std::path::Path,
+    record: &mut Option<Resource>,
+) -> Result<String> {
+    let client = st.client()?;
+    let dc = st
+        .dc
+        .clone()
+        .ok_or_else(|| Error::msg("no datacenter was found"))?;
+    let full = ds_path(ds, remote);
+    *record = Some(journal::intend_file(ctx, &place(st), &dc.path, &full)?);
+    if let Some((dir, _)) = remote.rsplit_once('/') {
+        client.make_datastore_dir(&dc, ds, dir).await?;
+    }
+    let up = client.upload_datastore_file(&dc, ds, remote, local);
+    tokio::select! {
+        r = up => { r?; }
+        _ = ctx.cancel.cancelled() => return Err(Error::Cancelled),
+    }
+    if let Some(r) = record.as_mut() {
+        journal::created(ctx, r, &full);
+    }
+    Ok(full)
+}
+
+/// Deletes the uploaded `[ds] path` file `name` whose journal record is `record` (nothing when
+/// the record is already closed), saying `what` on the UI; a failure is reported, not fatal.
+pub(super) async fn delete_journaled(
+    ctx: &BuildCtx,
+    st: &State,
+    name: &str,
+    record: &mut Option<Resource>,
+    what: &str,
+) {
+    let Some(rec) = journal::to_clean_up(ctx, record) else {
+        return;
+    };
+    let (Ok(client), Some(dc)) = (st.client(), st.dc.clone()) else {
+        return;
+    };
+    ctx.ui.say(what);
+    match client.delete_datastore_file(&dc.moref, name).await {
+        Ok(()) => journal::gone(ctx, &rec),
+        Err(e) => ctx
+            .ui
+            .error(&format!("{e}; it may still be on the datastore")),
+    }
+}
+
 impl StepRemoteUpload {
     async fn upload(
         &mut self,
@@ -121,29 +187,22 @@ impl StepRemoteUpload {
             return Ok(full);
         }
         ctx.ui.say(&format!("Uploading {file} to {remote}"));
-        let place = VmPlace {
-            server: c.server.clone(),
-            username: c.username.clone(),
-            insecure: c.insecure,
-            path: String::new(),
-        };
-        let record = journal::intend_file(ctx, &place, &dc.path, &full)?;
-        self.uploaded.push(Uploaded {
-            record: Some(record),
+        let mut u = Uploaded {
+            record: None,
             name: full.clone(),
             scratch,
-        });
-        client.make_datastore_dir(&dc, &ds, &dir).await?;
-        let up = client.upload_datastore_file(&dc, &ds, &remote, std::path::Path::new(local));
-        tokio::select! {
-            r = up => { r?; }
-            _ = ctx.cancel.cancelled() => return Err(Error::Cancelled),
-        }
-        if let Some(u) = self.uploaded.last_mut() {
-            if let Some(r) = u.record.as_mut() {
-                journal::created(ctx, r, &full);
-            }
-        }
+        };
+        let r = upload_journaled(
+            ctx,
+            st,
+            &ds,
+            &remote,
+            std::path::Path::new(local),
+            &mut u.record,
+        )
+        .await;
+        self.uploaded.push(u);
+        r?;
         Ok(full)
     }
 }
@@ -178,25 +237,12 @@ impl Step<State> for StepRemoteUpload {
                 }
                 continue;
             }
-            let Some(rec) = journal::to_clean_up(ctx, &mut u.record) else {
-                continue;
-            };
-            let (Ok(client), Some(dc)) = (st.client(), st.dc.clone()) else {
-                continue;
-            };
-            if u.scratch {
-                ctx.ui
-                    .say("Deleting cd_files image from remote datastore ...");
+            let what = if u.scratch {
+                "Deleting cd_files image from remote datastore ...".to_string()
             } else {
-                ctx.ui
-                    .say(&format!("Deleting {} from remote datastore ...", u.name));
-            }
-            match client.delete_datastore_file(&dc.moref, &u.name).await {
-                Ok(()) => journal::gone(ctx, &rec),
-                Err(e) => ctx
-                    .ui
-                    .error(&format!("{e}; it may still be on the datastore")),
-            }
+                format!("Deleting {} from remote datastore ...", u.name)
+            };
+            delete_journaled(ctx, st, &u.name, &mut u.record, &what).await;
         }
         Ok(())
     }
