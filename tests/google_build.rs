@@ -421,3 +421,281 @@ fn sigkill_then_forge_cleanup_leaves_nothing_of_the_run() {
         );
     }
 }
+
+/// The password the fake's Windows guest agent sets: quotes, a dollar and markup, so that
+/// every layer must carry it, and it must never be shown.
+const AGENT_PASSWORD: &str = "Gc3'\"agent$pw<&>";
+
+#[test]
+fn a_windows_build_gets_its_winrm_password_from_the_guest_agent_and_never_shows_it() {
+    let g = FakeGce::start();
+    g.add_windows_image(
+        "windows-cloud",
+        "windows-server-2022-dc-v20240101",
+        "windows-2022",
+    );
+    g.set_windows_password(AGENT_PASSWORD);
+    // The "instance": forge-wsman (a WS-Management server emulating Windows) on loopback,
+    // whose user has the password the agent sets.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let c = tempfile::tempdir().unwrap();
+    let server = rt
+        .block_on(forge_wsman::Server::start(forge_wsman::Config {
+            users: vec![("packer_user".into(), AGENT_PASSWORD.into())],
+            sandbox_root: c.path().to_path_buf(),
+            ..forge_wsman::Config::default()
+        }))
+        .unwrap();
+    let t = format!(
+        r#"
+source "googlecompute" "win" {{
+  project_id              = "{PROJECT}"
+  zone                    = "us-central1-a"
+  source_image_family     = "windows-2022"
+  source_image_project_id = ["windows-cloud"]
+  account_file            = "{account}"
+  custom_endpoints        = {{ compute = "{endpoint}" }}
+  image_name              = "forge-windows-1"
+  communicator            = "winrm"
+  winrm_username          = "packer_user"
+  winrm_port              = {port}
+  winrm_timeout           = "30s"
+  state_timeout           = "1m"
+}}
+
+build {{
+  sources = ["source.googlecompute.win"]
+  provisioner "powershell" {{
+    inline = ["Write-Output \"provisioned over winrm\""]
+  }}
+}}
+"#,
+        account = g.account_file().display(),
+        endpoint = g.endpoint(),
+        port = server.port(),
+    );
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = build(&sb, false);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}");
+    for want in [
+        "==> googlecompute.win: Creating windows user for instance...",
+        "googlecompute.win: Waiting for windows password to complete...",
+        "googlecompute.win: Created password.",
+        "googlecompute.win: provisioned over winrm",
+        "A disk image was created in the 'forge-test' project: forge-windows-1",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(
+        !text.contains(AGENT_PASSWORD) && !text.contains("agent$pw"),
+        "the password reached the output:\n{text}"
+    );
+    // The exchange went through the API: the key into metadata, the answer from port 4.
+    let calls = g.calls();
+    for want in ["/setMetadata", "/serialPort"] {
+        assert!(calls.iter().any(|c| c.ends_with(want)), "no {want}: {calls:#?}");
+    }
+    assert!(server
+        .commands()
+        .iter()
+        .any(|c| format!("{c:?}").contains("provisioned over winrm")));
+    assert_clean(&g, &sb, &["forge-windows-1"], "windows build", &text);
+    rt.block_on(server.stop());
+}
+
+/// A 256-bit customer-supplied key, base64.
+const RAW_KEY: &str = "Zm9yZ2UtdGVzdC1rZXktMzItYnl0ZXMtbG9uZy4uLi4=";
+
+#[test]
+fn disk_keys_shielded_vm_accelerators_and_cpu_platform_reach_the_instance_and_image() {
+    let g = FakeGce::start();
+    let s = instance(&g);
+    let t = template(
+        &g,
+        &s,
+        &format!(
+            r#"image_name = "forge-disks-1"
+  disk_type = "pd-ssd"
+  disk_encryption_key = {{ rawKey = "{RAW_KEY}" }}
+  image_encryption_key = {{ kmsKeyName = "projects/{PROJECT}/locations/global/keyRings/r/cryptoKeys/k" }}
+  enable_secure_boot = true
+  accelerator_type = "nvidia-tesla-t4"
+  accelerator_count = 1
+  on_host_maintenance = "TERMINATE"
+  min_cpu_platform = "Intel Ice Lake"
+  node_affinity {{
+    key = "workload"
+    operator = "IN"
+    values = ["build"]
+  }}"#
+        ),
+        "\"true\"",
+    );
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = build(&sb, false);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}");
+    assert!(!text.contains(RAW_KEY), "the raw key reached the output:\n{text}");
+    let inst = g.instances_made().pop().unwrap();
+    assert!(inst["disks"][0]["diskEncryptionKey"]["sha256"].is_string(), "{inst}");
+    assert_eq!(
+        inst["shieldedInstanceConfig"],
+        serde_json::json!({"enableSecureBoot": true, "enableVtpm": true, "enableIntegrityMonitoring": true})
+    );
+    assert_eq!(inst["guestAccelerators"][0]["acceleratorCount"], 1, "{inst}");
+    assert_eq!(inst["minCpuPlatform"], "Intel Ice Lake");
+    assert_eq!(inst["scheduling"]["nodeAffinities"][0]["key"], "workload");
+    let img = g.get("images", PROJECT, "global", "forge-disks-1").unwrap();
+    assert_eq!(
+        img["imageEncryptionKey"]["kmsKeyName"],
+        format!("projects/{PROJECT}/locations/global/keyRings/r/cryptoKeys/k")
+    );
+    assert_clean(&g, &sb, &["forge-disks-1"], "disk options", &text);
+
+    // What the zone or image cannot do is the API's error, and nothing is left.
+    g.add_image(PROJECT, "bios-only", "bios");
+    for (what, extra, want) in [
+        (
+            "disk type",
+            "disk_type = \"pd-floppy\"".to_string(),
+            "Error creating instance: googleapi: Error 400: Invalid value for field 'resource.disks[0].initializeParams.diskType'",
+        ),
+        (
+            "shielded on a BIOS image",
+            "enable_vtpm = true\n  source_image = \"bios-only\"".into(),
+            "Shielded VM options need a boot image with the UEFI_COMPATIBLE guest OS feature; bios-only does not have it.",
+        ),
+        (
+            "unknown accelerator",
+            "accelerator_type = \"nvidia-h9000\"\n  accelerator_count = 1\n  on_host_maintenance = \"TERMINATE\"".into(),
+            "Accelerator type 'nvidia-h9000' does not exist in zone 'us-central1-a'.",
+        ),
+        (
+            "accelerator without TERMINATE",
+            "accelerator_type = \"nvidia-tesla-t4\"\n  accelerator_count = 1".into(),
+            "'on_host_maintenance' must be set to 'TERMINATE' when 'accelerator_count' is more than 0",
+        ),
+        (
+            "unknown CPU platform",
+            "min_cpu_platform = \"Intel 8086\"".into(),
+            "Invalid value for field 'resource.minCpuPlatform': 'Intel 8086'. Unknown CPU platform.",
+        ),
+        (
+            "short raw key",
+            "disk_encryption_key = { rawKey = \"c2hvcnQ=\" }".into(),
+            "disk_encryption_key: rawKey must be a 256-bit key in base64 (RFC 4648)",
+        ),
+    ] {
+        let mut t = template(&g, &s, &extra, "\"true\"");
+        if extra.contains("source_image =") {
+            t = t.replace("source_image_family     = \"debian-12\"", "");
+        }
+        let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+        let out = build(&sb, false);
+        let text = all(&out);
+        assert_ne!(out.code, 0, "{what}: {text}");
+        assert!(text.contains(want), "{what}: missing {want:?} in:\n{text}");
+        assert!(!text.contains("panicked"), "{what}: {text}");
+        assert_clean(&g, &sb, &["forge-disks-1"], what, &text);
+    }
+}
+
+#[test]
+fn gclouds_adc_file_and_impersonation_authenticate_and_their_failures_are_named() {
+    use forge_testkit::gce::{IMPERSONATION_TARGET, USER_EMAIL};
+    let g = FakeGce::start();
+    let s = instance(&g);
+    let account_line = format!(
+        "account_file            = \"{}\"",
+        g.account_file().display()
+    );
+    // gcloud's application default credentials (an authorized_user refresh token) in
+    // CLOUDSDK_CONFIG, no credentials in the template.
+    let gcloud = tempfile::tempdir().unwrap();
+    let adc = g.authorized_user_json();
+    std::fs::write(
+        gcloud.path().join("application_default_credentials.json"),
+        adc.to_string(),
+    )
+    .unwrap();
+    let cfg = gcloud.path().display().to_string();
+    let env = [
+        ("CLOUDSDK_CONFIG", cfg.as_str()),
+        ("GOOGLE_APPLICATION_CREDENTIALS", ""),
+    ];
+    let t = template(&g, &s, "image_name = \"forge-adc\"", "\"true\"").replace(&account_line, "");
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &env);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}");
+    let callers = g.callers();
+    assert!(
+        !callers.is_empty() && callers.iter().all(|c| c == USER_EMAIL),
+        "{callers:?}"
+    );
+    for secret in ["refresh_token", "client_secret"] {
+        let v = adc[secret].as_str().unwrap();
+        assert!(!text.contains(v), "the {secret} reached the output:\n{text}");
+    }
+    assert_clean(&g, &sb, &["forge-adc"], "adc", &text);
+
+    // A refresh token the endpoint refuses is named.
+    let mut bad = adc.clone();
+    bad["refresh_token"] = "1//revoked".into();
+    std::fs::write(
+        gcloud.path().join("application_default_credentials.json"),
+        bad.to_string(),
+    )
+    .unwrap();
+    let t = template(&g, &s, "image_name = \"forge-adc-2\"", "\"true\"").replace(&account_line, "");
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &env);
+    let text = all(&out);
+    assert_ne!(out.code, 0, "{text}");
+    assert!(text.contains("invalid_grant: Bad Request"), "{text}");
+    assert!(!text.contains("1//revoked"), "{text}");
+    assert_clean(&g, &sb, &["forge-adc"], "revoked adc", &text);
+
+    // The service account's token only buys the impersonated account's, which makes every
+    // Compute Engine call.
+    let imp = |who: &str| {
+        format!(
+            "impersonate_service_account = \"{who}\"\n  custom_endpoints = {{ compute = \"{e}\", iamcredentials = \"{e}\" }}",
+            e = g.endpoint()
+        )
+    };
+    let endpoint_line = format!("custom_endpoints        = {{ compute = \"{}\" }}", g.endpoint());
+    let t = template(&g, &s, &format!("image_name = \"forge-imp\"\n  {}", imp(IMPERSONATION_TARGET)), "\"true\"")
+        .replace(&endpoint_line, "");
+    let before = g.callers().len();
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = build(&sb, false);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}");
+    let callers = g.callers()[before..].to_vec();
+    // The one IAM call is the service account's; every Compute Engine call the target's.
+    assert_eq!(callers[0], g.client_email(), "{callers:?}");
+    assert!(
+        callers[1..].iter().all(|c| c == IMPERSONATION_TARGET),
+        "{callers:?}"
+    );
+    assert_clean(&g, &sb, &["forge-adc", "forge-imp"], "impersonation", &text);
+
+    // An account the caller may not impersonate: IAM's refusal, named.
+    let t = template(&g, &s, &format!("image_name = \"forge-imp-2\"\n  {}", imp("other@forge-test.iam.gserviceaccount.com")), "\"true\"")
+        .replace(&endpoint_line, "");
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = build(&sb, false);
+    let text = all(&out);
+    assert_ne!(out.code, 0, "{text}");
+    assert!(
+        text.contains("impersonating other@forge-test.iam.gserviceaccount.com (impersonate_service_account): 403 Forbidden: Permission 'iam.serviceAccounts.getAccessToken' denied"),
+        "{text}"
+    );
+    assert_clean(&g, &sb, &["forge-adc", "forge-imp"], "impersonation refused", &text);
+}

@@ -156,6 +156,24 @@ pub trait Compute: Send + Sync {
         zone: &str,
         name: &str,
     ) -> Result<Option<Value>, ApiError>;
+    /// Starts replacing an instance's metadata (`metadata`: the API's `Metadata`, with the
+    /// fingerprint of the metadata it replaces).
+    async fn set_metadata(
+        &self,
+        project: &str,
+        zone: &str,
+        name: &str,
+        metadata: Value,
+    ) -> Result<Operation, ApiError>;
+    /// The contents of serial port `port` from byte `start` on, and where the next read starts.
+    async fn serial_port_output(
+        &self,
+        project: &str,
+        zone: &str,
+        name: &str,
+        port: i32,
+        start: i64,
+    ) -> Result<(String, i64), ApiError>;
     /// Starts deleting an instance.
     async fn delete_instance(
         &self,
@@ -369,6 +387,50 @@ impl Compute for SdkCompute {
                     .send()
                     .await,
             )
+        )
+    }
+    async fn set_metadata(
+        &self,
+        project: &str,
+        zone: &str,
+        name: &str,
+        metadata: Value,
+    ) -> Result<Operation, ApiError> {
+        let b: model::Metadata = model(metadata, "metadata")?;
+        call!(
+            self,
+            op(self
+                .instances
+                .set_metadata()
+                .set_project(project)
+                .set_zone(zone)
+                .set_instance(name)
+                .set_body(b.clone())
+                .send()
+                .await)
+        )
+    }
+    async fn serial_port_output(
+        &self,
+        project: &str,
+        zone: &str,
+        name: &str,
+        port: i32,
+        start: i64,
+    ) -> Result<(String, i64), ApiError> {
+        call!(
+            self,
+            self.instances
+                .get_serial_port_output()
+                .set_project(project)
+                .set_zone(zone)
+                .set_instance(name)
+                .set_port(port)
+                .set_start(start)
+                .send()
+                .await
+                .map(|o| (o.contents.unwrap_or_default(), o.next.unwrap_or(start)))
+                .map_err(ApiError::from_gax)
         )
     }
     async fn delete_instance(

@@ -16,7 +16,7 @@ use forge_template::schema::plugins::GooglecomputeBuilder;
 use forge_template::value::Value;
 use serde_json::json;
 
-use crate::auth::{Source, TokenSource, DEFAULT_SCOPES};
+use crate::builder::Auth;
 use crate::compute::{wait_op, Compute, SdkCompute};
 
 /// An instance.
@@ -80,17 +80,10 @@ pub async fn delete(
     }
 }
 
-/// The credentials of a googlecompute build's configuration.
-pub fn source_of(config: &Value) -> std::result::Result<Option<Source>, String> {
+/// How a googlecompute build's configuration authenticates.
+pub fn auth_of(config: &Value) -> std::result::Result<Auth, String> {
     let a: GooglecomputeBuilder = decode(config).map_err(|e| e.join("; "))?;
-    let au = &a.authentication;
-    let s = |x: &Option<String>| x.clone().unwrap_or_default();
-    crate::builder::credentials(
-        &s(&au.account_file),
-        &s(&au.credentials_file),
-        &s(&au.credentials_json),
-        &s(&au.access_token),
-    )
+    Auth::of(&a).map(|(auth, _)| auth)
 }
 
 /// Removes Compute Engine resources dead runs left.
@@ -103,11 +96,7 @@ impl Reclaimer for GceReclaimer {
     }
 
     fn secrets(&self, config: &Value) -> Vec<String> {
-        match source_of(config) {
-            Ok(Some(Source::Token(t))) => vec![t],
-            Ok(Some(Source::Key(k))) => vec![k.private_key],
-            _ => Vec::new(),
-        }
+        auth_of(config).map(|a| a.secrets()).unwrap_or_default()
     }
 
     async fn reclaim(
@@ -120,23 +109,28 @@ impl Reclaimer for GceReclaimer {
             .config
             .as_ref()
             .filter(|_| origin.builder_type == "googlecompute");
-        let source = match config.map(source_of) {
-            Some(Ok(Some(s))) => s,
+        // The build's own settings; else the application default credentials.
+        let auth = match config.map(auth_of) {
+            Some(Ok(a)) if a.source.is_some() => a,
             Some(Err(e)) => {
                 return Err(ReclaimError::Failed(format!(
                     "the configuration of build {}: {e}",
                     origin.build
                 )))
             }
-            _ => match crate::builder::credentials("", "", "", "") {
-                Ok(Some(s)) => s,
-                _ => {
-                    return Err(ReclaimError::NoCredentials {
-                        reason: "no Google credentials are known for this run".into(),
-                        hint: hint.into(),
-                    })
-                }
+            _ => Auth {
+                source: crate::builder::credentials("", "", "", "").ok().flatten(),
+                ..Auth::default()
             },
+        };
+        let tokens = match auth.tokens() {
+            Ok(t) => Arc::new(t),
+            Err(_) => {
+                return Err(ReclaimError::NoCredentials {
+                    reason: "no Google credentials are known for this run".into(),
+                    hint: hint.into(),
+                })
+            }
         };
         let d = &r.data;
         let get = |k: &str| d[k].as_str().unwrap_or_default().to_string();
@@ -146,10 +140,6 @@ impl Reclaimer for GceReclaimer {
         } else {
             r.id.clone()
         };
-        let tokens = Arc::new(TokenSource::new(
-            source,
-            DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
-        ));
         let compute = SdkCompute::connect(&endpoint, tokens, crate::limiter::for_project(&project))
             .await
             .map_err(ReclaimError::Failed)?;

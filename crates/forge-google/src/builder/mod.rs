@@ -8,6 +8,7 @@ mod config;
 mod step_check_existing_image;
 mod step_create_image;
 mod step_create_instance;
+mod step_create_windows_password;
 mod step_instance_info;
 mod step_teardown_instance;
 mod step_wait_startup_script;
@@ -29,11 +30,12 @@ use forge_core::{Error, Result};
 use forge_template::value::Value;
 use serde_json::Value as Json;
 
-use crate::auth::TokenSource;
 use crate::compute::{Compute, SdkCompute, RUN_LABEL};
 
 pub use artifact::ImageArtifact;
-pub use config::{credentials, unsupported, valid_image_name, Config};
+pub use config::{
+    credentials, unsupported, valid_image_name, well_known_adc_file, Auth, Config, Endpoints,
+};
 pub use step_create_instance::{instance_body, metadata_items, STARTUP_WRAPPER};
 
 /// Packer's builder id for googlecompute.
@@ -76,6 +78,8 @@ pub struct State {
     pub comm: Option<Arc<dyn Communicator>>,
     /// The image made.
     pub image: Option<Json>,
+    /// The password the Windows guest agent set (over WinRM without `winrm_password`).
+    pub winrm_password: Option<String>,
     /// Generated data (`SourceImageName`).
     pub generated: BuildData,
 }
@@ -93,6 +97,7 @@ impl State {
             ip: String::new(),
             comm: None,
             image: None,
+            winrm_password: None,
             generated: BuildData::new(),
         }
     }
@@ -139,7 +144,8 @@ fn connect_step(c: &Config, info: &PrepareInfo) -> Box<dyn Step<State>> {
         },
         |s: &mut State, comm| s.comm = Some(comm),
         |s: &State| s.temp_key.clone(),
-    ))
+    )
+    .with_password(|s: &State| s.winrm_password.clone()))
 }
 
 /// The steps of a build, in Packer's order.
@@ -154,6 +160,11 @@ pub fn steps(
         steps.push(Box::new(k));
     }
     steps.push(Box::new(step_create_instance::StepCreateInstance));
+    steps.push(Box::new(
+        step_create_windows_password::StepCreateWindowsPassword {
+            poll: step_create_windows_password::POLL,
+        },
+    ));
     steps.push(Box::new(step_instance_info::StepInstanceInfo));
     if !c.comm.is_none() {
         steps.push(connect_step(c, info));
@@ -184,16 +195,7 @@ impl Builder for GceBuilder {
         if !c.unsupported.is_empty() {
             return Err(Error::msg(c.unsupported.join("; ")));
         }
-        let Some(source) = c.credentials.clone() else {
-            return Err(Error::msg("no Google credentials"));
-        };
-        let mut tokens = TokenSource::new(
-            source,
-            crate::auth::DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        );
+        let mut tokens = c.auth.tokens().map_err(Error::msg)?;
         let redactor = ctx.ui.output().redactor().clone();
         tokens.on_token = Some(Arc::new(move |t: &str| redactor.add(t)));
         let compute = SdkCompute::connect(
@@ -288,16 +290,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn accelerators_keys_and_affinities_are_checked() {
+        let e = errors(json!({"project_id": "p", "zone": "z-a", "source_image": "i",
+            "access_token": "t", "ssh_username": "u", "accelerator_count": 1,
+            "disk_encryption_key": {"rawKey": "c2hvcnQ="},
+            "image_encryption_key": {"kmsKeyName": "k", "rawKey": "x"},
+            "node_affinity": [{"key": "", "operator": "MAYBE", "values": ["a"]}]}));
+        assert_eq!(
+            e,
+            [
+                "'accelerator_type' must be set when 'accelerator_count' is more than 0",
+                "'on_host_maintenance' must be set to 'TERMINATE' when 'accelerator_count' is more than 0",
+                "disk_encryption_key: rawKey must be a 256-bit key in base64 (RFC 4648)",
+                "image_encryption_key: kmsKeyName and rawKey are mutually exclusive: set one",
+                "node_affinity[0]: operator must be IN or NOT_IN, not \"MAYBE\"",
+                "node_affinity[0]: a key must be specified",
+            ]
+        );
+        let raw = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+        let c = config(json!({"disk_encryption_key": {"rawKey": raw}}));
+        assert!(c.secrets().iter().any(|s| s == raw));
+    }
+
+    #[test]
     fn settings_not_carried_out_are_refused_by_name() {
         let c = config(json!({"use_iap": true, "accelerator_count": 1,
             "accelerator_type": "nvidia-tesla-t4", "on_host_maintenance": "TERMINATE"}));
         assert_eq!(
             c.unsupported,
-            [
-                "accelerator_count: not supported yet by forge's googlecompute builder",
-                "accelerator_type: not supported yet by forge's googlecompute builder",
-                "use_iap: not supported yet by forge's googlecompute builder",
-            ]
+            ["use_iap: not supported yet by forge's googlecompute builder"]
         );
     }
 }

@@ -33,6 +33,13 @@ pub fn image_body(c: &Config, labels: &std::collections::BTreeMap<String, String
     if !c.image_storage_locations.is_empty() {
         b["storageLocations"] = c.image_storage_locations.clone().into();
     }
+    if let Some(k) = &c.image_encryption_key {
+        b["imageEncryptionKey"] = k.clone();
+    }
+    // A disk under a customer-supplied key is read with that key.
+    if let Some(k) = c.disk_encryption_key.as_ref().filter(|k| k.get("rawKey").is_some()) {
+        b["sourceDiskEncryptionKey"] = k.clone();
+    }
     b
 }
 
