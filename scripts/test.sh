@@ -111,6 +111,7 @@ PYWINRM_VERSION=0.5.0   # pinned: the real WinRM clients forge-wsman is validate
 PYPSRP_VERSION=0.9.1
 GCE_PY_VENV=/var/tmp/forge-test-gce-py
 GCE_PY_VERSION=1.57.0   # pinned: Google's Python Compute client the fake Compute Engine is validated with
+GCE_PY_OSLOGIN_VERSION=2.23.0   # pinned: Google's Python OS Login client, for the fake's OS Login API
 VCSIM_DIR=/var/tmp/forge-test-vcsim   # the vCenter simulator, built from crates/forge-testkit/vcsim
 GO_LOG=$LOGDIR/go.log
 mkdir -p "$STATE" "$LOGDIR"
@@ -173,8 +174,8 @@ assert (v('pywinrm'), v('pypsrp')) == ('$PYWINRM_VERSION', '$PYPSRP_VERSION')" >
 }
 # google-cloud-compute: its own virtualenv from Debian's python3, made once per machine.
 gce_py_ok() {
-  "$GCE_PY_VENV/bin/python3" -c "from importlib.metadata import version as v; from google.cloud import compute_v1
-assert v('google-cloud-compute') == '$GCE_PY_VERSION'" >/dev/null 2>&1
+  "$GCE_PY_VENV/bin/python3" -c "from importlib.metadata import version as v; from google.cloud import compute_v1, oslogin_v1
+assert (v('google-cloud-compute'), v('google-cloud-os-login')) == ('$GCE_PY_VERSION', '$GCE_PY_OSLOGIN_VERSION')" >/dev/null 2>&1
 }
 if ! { [ -f "$WINRM_PY_VENV/.complete" ] && winrm_py_ok; } &&
   ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }; then
@@ -387,7 +388,7 @@ export FORGE_WINRM_PY=$WINRM_PY_VENV/bin/python3
 
 # google-cloud-compute: its own virtualenv, found by forge-testkit's gce_python test through
 # FORGE_GCE_PY.
-venv_install "$GCE_PY_VENV" "google-cloud-compute==$GCE_PY_VERSION" gce_py_ok
+venv_install "$GCE_PY_VENV" "google-cloud-compute==$GCE_PY_VERSION google-cloud-os-login==$GCE_PY_OSLOGIN_VERSION" gce_py_ok
 export FORGE_GCE_PY=$GCE_PY_VENV/bin/python3
 
 # vcsim: crates/forge-testkit/vcsim/main.go built offline against Debian's govmomi (GOPATH mode:

@@ -699,3 +699,145 @@ fn gclouds_adc_file_and_impersonation_authenticate_and_their_failures_are_named(
     );
     assert_clean(&g, &sb, &["forge-adc", "forge-imp"], "impersonation refused", &text);
 }
+
+#[test]
+fn a_full_zone_falls_back_to_the_next_and_the_build_ends_there() {
+    let g = FakeGce::start();
+    let s = instance(&g);
+    g.exhaust_zone("us-central1-a");
+    g.exhaust_zone("us-central1-b");
+    let t = template(
+        &g,
+        &s,
+        r#"image_name = "forge-fallback"
+  fallback_zones = ["us-central1-b", "us-central1-c"]"#,
+        "\"true\"",
+    );
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = build(&sb, false);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}");
+    for want in [
+        "Compute Engine has no capacity in us-central1-a (ZONE_RESOURCE_POOL_EXHAUSTED); trying us-central1-b",
+        "Compute Engine has no capacity in us-central1-b (ZONE_RESOURCE_POOL_EXHAUSTED); trying us-central1-c",
+        "A disk image was created in the 'forge-test' project: forge-fallback",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let img = g.get("images", PROJECT, "global", "forge-fallback").unwrap();
+    assert!(
+        img["sourceDisk"]
+            .as_str()
+            .unwrap()
+            .contains("/zones/us-central1-c/disks/"),
+        "{img}"
+    );
+    assert_clean(&g, &sb, &["forge-fallback"], "fallback", &text);
+
+    // Every zone full: each is named, nothing is left.
+    let t = template(
+        &g,
+        &s,
+        r#"image_name = "forge-fallback-2"
+  fallback_zones = ["us-central1-b"]"#,
+        "\"true\"",
+    );
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = build(&sb, false);
+    let text = all(&out);
+    assert_ne!(out.code, 0, "{text}");
+    assert!(
+        text.contains("Error creating instance: no capacity in any of us-central1-a, us-central1-b: Error creating instance: ZONE_RESOURCE_POOL_EXHAUSTED"),
+        "{text}"
+    );
+    assert_clean(&g, &sb, &["forge-fallback"], "no zone", &text);
+
+    // A fallback zone that repeats the zone is a configuration error.
+    let t = template(&g, &s, r#"fallback_zones = ["us-central1-a"]"#, "\"true\"");
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = sb.run(&["validate", "t.pkr.hcl"], None, &[]);
+    assert_ne!(out.code, 0);
+    assert!(
+        all(&out).contains("fallback_zones: \"us-central1-a\" must be a zone other than zone"),
+        "{}",
+        all(&out)
+    );
+}
+
+#[test]
+fn os_login_imports_the_key_connects_as_the_posix_user_and_deletes_the_key() {
+    let g = FakeGce::start();
+    let s = instance(&g);
+    g.set_posix_username(&s.user());
+    let account = g.client_email().to_string();
+    // ssh_username is not the profile's user: OS Login's user is the one that logs in.
+    let t = template(
+        &g,
+        &s,
+        r#"image_name = "forge-oslogin"
+  use_os_login = true
+  oslogin_ssh_key_expire_after = "10m""#,
+        &provision_file(&s),
+    )
+    .replace(&format!("ssh_username            = \"{}\"", s.user()), "ssh_username = \"not-the-user\"");
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let out = build(&sb, false);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}\nsshd:\n{}", s.log());
+    for want in [
+        "==> googlecompute.fake: Importing SSH public key for OSLogin...",
+        &format!("googlecompute.fake: SSH username for OSLogin: {}", s.user()),
+        "==> googlecompute.fake: Deleting SSH public key for OSLogin...",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(g.oslogin_keys(&account).is_empty(), "the key stayed");
+    let inst = g.instances_made().pop().unwrap();
+    let items = inst["metadata"]["items"].as_array().unwrap();
+    assert!(items.iter().any(|i| i["key"] == "enable-oslogin" && i["value"] == "TRUE"));
+    assert!(!items.iter().any(|i| i["key"] == "ssh-keys"), "{inst}");
+    assert_clean(&g, &sb, &["forge-oslogin"], "os login", &text);
+
+    // A killed build's key is found by `forge cleanup`.
+    let t2 = t.replace("forge-oslogin", "forge-oslogin-2").replace(&provision_file(&s), "\"sleep 30\"");
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t2)]);
+    let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &[]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !sb.spawned_output().contains("Creating instance...") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(g.oslogin_keys(&account).len(), 1, "{}", sb.spawned_output());
+    build::signal(child.id(), "KILL");
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    let out = sb.run(&["cleanup"], None, &[]);
+    assert_eq!(out.code, 0, "{}", all(&out));
+    assert!(g.oslogin_keys(&account).is_empty(), "cleanup left the key: {}", all(&out));
+    assert_clean(&g, &sb, &["forge-oslogin"], "os login killed", &all(&out));
+
+    // User credentials (gcloud's) have no email forge can use: said at the step.
+    let gcloud = tempfile::tempdir().unwrap();
+    std::fs::write(
+        gcloud.path().join("application_default_credentials.json"),
+        g.authorized_user_json().to_string(),
+    )
+    .unwrap();
+    let cfg = gcloud.path().display().to_string();
+    let t3 = template(&g, &s, "use_os_login = true", "\"true\"").replace(
+        &format!("account_file            = \"{}\"", g.account_file().display()),
+        "",
+    );
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t3)]);
+    let out = sb.run(
+        &["build", "-color=false", "t.pkr.hcl"],
+        None,
+        &[("CLOUDSDK_CONFIG", cfg.as_str()), ("GOOGLE_APPLICATION_CREDENTIALS", "")],
+    );
+    assert_ne!(out.code, 0);
+    assert!(
+        all(&out).contains("use_os_login: forge needs the account's email"),
+        "{}",
+        all(&out)
+    );
+    assert_clean(&g, &sb, &["forge-oslogin"], "os login without email", &all(&out));
+}

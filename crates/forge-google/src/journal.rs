@@ -25,6 +25,31 @@ pub const INSTANCE: &str = "gce-instance";
 pub const DISK: &str = "gce-disk";
 /// An image.
 pub const IMAGE: &str = "gce-image";
+/// A public key in an OS Login profile (its id: the fingerprint).
+pub const OSLOGIN_KEY: &str = "gce-oslogin-key";
+
+/// OS Login's fingerprint of an authorized_keys line: the SHA-256 of the line, in hex.
+pub fn key_fingerprint(key: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, key.trim().as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Records that the key `fingerprint` is about to be imported into `account`'s OS Login
+/// profile at `endpoint`.
+pub fn intend_oslogin_key(
+    ctx: &BuildCtx,
+    endpoint: &str,
+    account: &str,
+    fingerprint: &str,
+) -> Result<Resource> {
+    let data = json!({"run": ctx.run_id, "account": account, "endpoint": endpoint});
+    let mut r = ctx.journal.intend(&ctx.name, OSLOGIN_KEY, "", data)?;
+    forge_core::journal::created(ctx, &mut r, fingerprint);
+    Ok(r)
+}
 
 /// How long cleanup waits for each deletion.
 pub const DELETE_WAIT: Duration = Duration::from_secs(600);
@@ -92,7 +117,7 @@ pub struct GceReclaimer;
 #[async_trait]
 impl Reclaimer for GceReclaimer {
     fn kinds(&self) -> &'static [&'static str] {
-        &[INSTANCE, DISK, IMAGE]
+        &[INSTANCE, DISK, IMAGE, OSLOGIN_KEY]
     }
 
     fn secrets(&self, config: &Value) -> Vec<String> {
@@ -140,6 +165,17 @@ impl Reclaimer for GceReclaimer {
         } else {
             r.id.clone()
         };
+        if r.kind == OSLOGIN_KEY {
+            let oslogin = crate::oslogin::OsLogin::new(
+                &endpoint,
+                tokens,
+                crate::limiter::for_project(&get("account")),
+            );
+            return oslogin
+                .delete(&get("account"), &name)
+                .await
+                .map_err(ReclaimError::Failed);
+        }
         let compute = SdkCompute::connect(&endpoint, tokens, crate::limiter::for_project(&project))
             .await
             .map_err(ReclaimError::Failed)?;

@@ -5,7 +5,8 @@ for and deleted, a stale metadata fingerprint is refused, and a Windows instance
 answers a `windows-keys` request on serial port 4 with the password encrypted to the request's
 key (RSA-OAEP SHA-1, decrypted here with `cryptography`).
 
-Credentials: a gcloud application-default `authorized_user` file refreshes at the fake's
+OS Login: google-cloud-os-login imports, lists and deletes a key of the service account's own
+login profile. Credentials: a gcloud application-default `authorized_user` file refreshes at the fake's
 token endpoint, and google-auth's impersonated credentials get a token from the fake's IAM
 Credentials `generateAccessToken`.
 
@@ -203,4 +204,25 @@ try:
     raise SystemExit("impersonating another account was allowed")
 except google.auth.exceptions.RefreshError:
     print("refused: impersonating another account")
+
+# OS Login: the service account imports a key, reads its profile, deletes the key.
+from google.cloud import oslogin_v1
+oslogin = oslogin_v1.OsLoginServiceClient(credentials=creds, transport="rest", client_options=opts)
+me = f"users/{creds.service_account_email}"
+pub = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl py")
+r = oslogin.import_ssh_public_key(parent=me, ssh_public_key={"key": pub}, project_id=project)
+posix = [a for a in r.login_profile.posix_accounts if a.primary]
+assert posix and posix[0].username, r.login_profile
+fps = [fp for fp, k in r.login_profile.ssh_public_keys.items() if k.key == pub]
+assert len(fps) == 1, r.login_profile
+assert oslogin.get_login_profile(name=me).ssh_public_keys[fps[0]].key == pub
+oslogin.delete_ssh_public_key(name=f"{me}/sshPublicKeys/{fps[0]}")
+assert not oslogin.get_login_profile(name=me).ssh_public_keys
+try:
+    oslogin.import_ssh_public_key(parent="users/someone@example.com",
+                                  ssh_public_key={"key": pub}, project_id=project)
+    raise SystemExit("another account's profile was changed")
+except exceptions.Forbidden:
+    print("refused: another account's login profile (403)")
+print(f"oslogin: imported, listed and deleted a key for {posix[0].username}")
 print("python client: ok")

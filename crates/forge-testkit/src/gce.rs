@@ -28,7 +28,7 @@
 //!
 //! Not modelled: IAM and permissions (any valid token may do anything), quotas other than the
 //! injected capacity errors, regions' own resources other than subnetworks, snapshots, machine
-//! images, OS Login, serial port contents beyond a boot banner on port 1 and the Windows
+//! images, OS Login's two-factor and organization policies, serial port contents beyond a boot banner on port 1 and the Windows
 //! agent's answers on port 4, real disks (sizes are numbers),
 //! image deprecation, encryption keys (accepted, not checked), pagination (lists answer in one
 //! page), and the `fields` parameter.
@@ -36,7 +36,10 @@
 //! IAM Credentials' `generateAccessToken` (`/v1/projects/-/serviceAccounts/...`) lets any
 //! caller impersonate [`IMPERSONATION_TARGET`] and refuses every other account; the token
 //! endpoint also takes the refresh-token grant of [`FakeGce::authorized_user_json`]; the
-//! principal behind each call is kept ([`FakeGce::callers`]).
+//! principal behind each call is kept ([`FakeGce::callers`]). The OS Login API (v1:
+//! `importSshPublicKey`, `loginProfile`, deleting a key) keeps each caller's own keys, gives
+//! one primary POSIX account ([`FakeGce::set_posix_username`]), and an instance with
+//! `enable-oslogin` = TRUE takes those keys instead of its `ssh-keys` metadata.
 //!
 //! Injections: per-call latency ([`FakeGce::set_latency`]), capacity exhausted in a zone
 //! ([`FakeGce::exhaust_zone`]), an operation ending in error ([`FakeGce::fail_operation`]),
@@ -150,6 +153,10 @@ struct World {
     principals: HashMap<String, String>,
     /// Whom each API call came from (the token's principal; `self-signed` for a JWT).
     callers: Vec<String>,
+    /// OS Login: each account's imported keys, fingerprint → (key, expirationTimeUsec).
+    oslogin_keys: BTreeMap<String, BTreeMap<String, (String, i64)>>,
+    /// OS Login: the POSIX user name of every account ([`FakeGce::set_posix_username`]).
+    posix_username: String,
 }
 
 struct Shared {
@@ -495,6 +502,21 @@ impl FakeGce {
         json!({"type": "authorized_user", "client_id": USER_CLIENT_ID,
             "client_secret": USER_CLIENT_SECRET, "refresh_token": USER_REFRESH_TOKEN,
             "token_uri": self.token_uri(), "universe_domain": "googleapis.com", "account": ""})
+    }
+
+    /// Makes every account's OS Login POSIX user name `name` (the tests' sshd user).
+    pub fn set_posix_username(&self, name: &str) {
+        self.shared.world().posix_username = name.to_string();
+    }
+
+    /// The OS Login keys imported for `account`, by fingerprint.
+    pub fn oslogin_keys(&self, account: &str) -> Vec<String> {
+        self.shared
+            .world()
+            .oslogin_keys
+            .get(account)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Whom each API call so far came from: the service account, [`USER_EMAIL`],
@@ -1135,6 +1157,13 @@ impl Shared {
         }
         if let Some(rest) = iam {
             return self.generate_access_token(req, rest);
+        }
+        if let Some(rest) = req.path.strip_prefix("/v1/users/") {
+            let me = auth
+                .as_ref()
+                .and_then(|t| self.world().principals.get(t).cloned())
+                .unwrap_or_else(|| self.client_email.clone());
+            return self.os_login(req, &pct_decode(rest), &me);
         }
         let path = req
             .path
@@ -2020,14 +2049,29 @@ impl Shared {
     fn ssh_keys(&self) -> String {
         let w = self.world();
         let mut out = String::new();
+        let now_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as i64;
         for (k, v) in &w.res {
             if !k.starts_with("instances/") {
                 continue;
             }
-            for i in v["metadata"]["items"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
+            let items = v["metadata"]["items"].as_array().cloned().unwrap_or_default();
+            let oslogin = items
+                .iter()
+                .any(|i| i["key"] == "enable-oslogin" && i["value"].as_str().is_some_and(|v| v.eq_ignore_ascii_case("true")));
+            if oslogin {
+                // The guest takes OS Login's keys (unexpired) instead of the metadata's.
+                for (key, exp) in w.oslogin_keys.values().flat_map(|m| m.values()) {
+                    if *exp == 0 || *exp > now_us {
+                        out.push_str(key);
+                        out.push('\n');
+                    }
+                }
+                continue;
+            }
+            for i in items
             {
                 if i["key"] != "ssh-keys" {
                     continue;
@@ -2078,6 +2122,103 @@ impl Shared {
         w.tokens.insert(token.clone(), true);
         w.principals.insert(token.clone(), principal.to_string());
         token
+    }
+
+    /// The OS Login API (v1) for `me`'s own login profile: `importSshPublicKey`,
+    /// `loginProfile`, and deleting a key by fingerprint (the SHA-256 of the key, hex).
+    fn os_login(&self, req: &Req, rest: &str, me: &str) -> (u16, Value) {
+        let err = |code: u16, status: &str, msg: &str| {
+            (code, json!({"error": {"code": code, "message": msg, "status": status}}))
+        };
+        let (user, tail) = match rest.split_once(':') {
+            Some((u, m)) if !u.contains('/') => (u.to_string(), format!(":{m}")),
+            _ => match rest.split_once('/') {
+                Some((u, t)) => (u.to_string(), t.to_string()),
+                None => (rest.to_string(), String::new()),
+            },
+        };
+        if user != me {
+            return err(403, "PERMISSION_DENIED", &format!(
+                "The caller does not have permission to manage the login profile of {user}"
+            ));
+        }
+        let mut w = self.world();
+        let now_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as i64;
+        match (req.method.as_str(), tail.as_str()) {
+            ("POST", ":importSshPublicKey") => {
+                let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+                let key = body["key"].as_str().unwrap_or_default().trim().to_string();
+                let parts: Vec<&str> = key.split_whitespace().collect();
+                let blob_ok = parts.len() >= 2
+                    && base64::engine::general_purpose::STANDARD
+                        .decode(parts[1])
+                        .is_ok();
+                if !blob_ok || !parts[0].starts_with("ssh-") && !parts[0].starts_with("ecdsa-") {
+                    return err(400, "INVALID_ARGUMENT", "Invalid SSH key.");
+                }
+                if req.query.get("projectId").is_none_or(|p| p.is_empty()) {
+                    return err(400, "INVALID_ARGUMENT", "projectId is required to get a POSIX account.");
+                }
+                let exp = body["expirationTimeUsec"]
+                    .as_str()
+                    .and_then(|e| e.parse::<i64>().ok())
+                    .or_else(|| body["expirationTimeUsec"].as_i64())
+                    .unwrap_or(0);
+                if exp != 0 && exp <= now_us {
+                    return err(400, "INVALID_ARGUMENT", "expirationTimeUsec is in the past.");
+                }
+                let fp = ring::digest::digest(&ring::digest::SHA256, key.as_bytes())
+                    .as_ref()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>();
+                w.oslogin_keys
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(fp, (key, exp));
+                let profile = Self::login_profile(&w, &user, req.query.get("projectId"));
+                (200, json!({"loginProfile": profile}))
+            }
+            ("GET", "loginProfile") => (200, Self::login_profile(&w, &user, req.query.get("projectId"))),
+            ("DELETE", t) if t.starts_with("sshPublicKeys/") => {
+                let fp = &t["sshPublicKeys/".len()..];
+                match w.oslogin_keys.get_mut(&user).and_then(|k| k.remove(fp)) {
+                    Some(_) => (200, json!({})),
+                    None => err(404, "NOT_FOUND", &format!("users/{user}/sshPublicKeys/{fp} not found")),
+                }
+            }
+            _ => err(404, "NOT_FOUND", &format!("The fake has no method {} {}", req.method, req.path)),
+        }
+    }
+
+    fn login_profile(w: &World, user: &str, project: Option<&String>) -> Value {
+        let keys: serde_json::Map<String, Value> = w
+            .oslogin_keys
+            .get(user)
+            .into_iter()
+            .flatten()
+            .map(|(fp, (k, exp))| {
+                let mut v = json!({"key": k, "fingerprint": fp,
+                    "name": format!("users/{user}/sshPublicKeys/{fp}")});
+                if *exp != 0 {
+                    v["expirationTimeUsec"] = exp.to_string().into();
+                }
+                (fp.clone(), v)
+            })
+            .collect();
+        let posix = if w.posix_username.is_empty() {
+            user.split('@').next().unwrap_or(user).replace(['.', '-'], "_")
+        } else {
+            w.posix_username.clone()
+        };
+        json!({"name": user, "sshPublicKeys": keys, "posixAccounts": [{
+            "primary": true, "username": posix, "uid": "1001", "gid": "1001",
+            "homeDirectory": format!("/home/{posix}"), "operatingSystemType": "LINUX",
+            "accountId": project.cloned().unwrap_or_default(),
+            "name": format!("users/{user}/projects/{}", project.cloned().unwrap_or_default())}]})
     }
 
     /// IAM Credentials' `generateAccessToken`: a token for [`IMPERSONATION_TARGET`] (the

@@ -1,8 +1,9 @@
 //! The fake Compute Engine (forge_testkit::gce) checked with an independent client: Google's
 //! Python `google-cloud-compute` (REST) and `google-auth`'s service-account flow, from PyPI in
 //! /var/tmp/forge-test-gce-py (scripts/test.sh installs it; `FORGE_GCE_PY` overrides), create,
-//! wait for and delete an instance, a disk and an image through it, and read a Windows
-//! instance's password through the `windows-keys` exchange.
+//! wait for and delete an instance, a disk and an image through it, read a Windows
+//! instance's password through the `windows-keys` exchange, refresh an authorized user's
+//! token, impersonate a service account, and (with `google-cloud-os-login`) manage OS Login keys.
 
 use std::process::Command;
 
@@ -50,6 +51,8 @@ fn googles_python_client_creates_waits_for_and_deletes_through_the_fake() {
         "adc: authorized_user refreshed at the fake's token endpoint",
         "impersonated: forge-target@forge-test.iam.gserviceaccount.com",
         "refused: impersonating another account",
+        "refused: another account's login profile (403)",
+        "oslogin: imported, listed and deleted a key for forge_builder",
         "python client: ok",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");

@@ -74,6 +74,8 @@ const SUPPORTED: &[&str] = &[
     "min_cpu_platform",
     "node_affinity",
     "fallback_zones",
+    "oslogin_ssh_username",
+    "oslogin_ssh_key_expire_after",
 ];
 
 /// The arguments given in `v` that this builder does not carry out yet.
@@ -199,8 +201,12 @@ pub struct Config {
     pub endpoint: String,
     /// The communicator (default `ssh`).
     pub comm: CommConfig,
-    /// `use_os_login` (only `false` is carried out).
+    /// `use_os_login`.
     pub use_os_login: Option<bool>,
+    /// `oslogin_ssh_username` (the profile's primary POSIX user by default).
+    pub oslogin_ssh_username: Option<String>,
+    /// `oslogin_ssh_key_expire_after` (unset: the key does not expire).
+    pub oslogin_ssh_key_expire_after: Option<Duration>,
     /// Arguments this builder does not carry out yet, refused at build start.
     pub unsupported: Vec<String>,
 }
@@ -616,6 +622,20 @@ impl Config {
                 },
             };
 
+        let oslogin_ssh_key_expire_after =
+            match a.oslogin_ssh_key_expire_after.as_deref().filter(|t| !t.is_empty()) {
+                None => None,
+                Some(t) => match parse_duration(t) {
+                    Some(d) if !d.is_zero() => Some(d),
+                    _ => {
+                        errs.push(format!(
+                            "oslogin_ssh_key_expire_after: time: invalid duration {t:?}"
+                        ));
+                        None
+                    }
+                },
+            };
+
         let comm = CommConfig::prepare_into(&a.communicator, CommType::Ssh, info, &mut errs);
 
         let (auth, refused_endpoints) = match Auth::of(&a) {
@@ -641,10 +661,6 @@ impl Config {
         }
         let mut unsupported = unsupported(v);
         unsupported.extend(refused_endpoints);
-        if a.use_os_login == Some(true) {
-            unsupported
-                .push("use_os_login: not supported yet by forge's googlecompute builder".into());
-        }
         Ok(Config {
             network_project_id: match s(&a.network_project_id) {
                 n if !n.is_empty() => n,
@@ -723,6 +739,8 @@ impl Config {
             auth,
             comm,
             use_os_login: a.use_os_login,
+            oslogin_ssh_username: a.oslogin_ssh_username.clone().filter(|u| !u.is_empty()),
+            oslogin_ssh_key_expire_after,
             unsupported,
         })
     }

@@ -9,6 +9,7 @@ mod step_check_existing_image;
 mod step_create_image;
 mod step_create_instance;
 mod step_create_windows_password;
+mod step_import_oslogin_key;
 mod step_instance_info;
 mod step_teardown_instance;
 mod step_wait_startup_script;
@@ -25,7 +26,7 @@ use forge_core::builtin::common::{
 use forge_core::journal::Resource;
 use forge_core::plugin::{BuildCtx, BuildData, Builder, Communicator, Hook, PrepareInfo, TempKey};
 use forge_core::registry::PrepareErrors;
-use forge_core::runner::{run_steps, Step};
+use forge_core::runner::{run_steps, Outcome, Step};
 use forge_core::{Error, Result};
 use forge_template::value::Value;
 use serde_json::Value as Json;
@@ -80,6 +81,8 @@ pub struct State {
     pub image: Option<Json>,
     /// The password the Windows guest agent set (over WinRM without `winrm_password`).
     pub winrm_password: Option<String>,
+    /// The OS Login API (with `use_os_login`).
+    pub oslogin: Option<Arc<crate::oslogin::OsLogin>>,
     /// Generated data (`SourceImageName`).
     pub generated: BuildData,
 }
@@ -98,6 +101,7 @@ impl State {
             comm: None,
             image: None,
             winrm_password: None,
+            oslogin: None,
             generated: BuildData::new(),
         }
     }
@@ -125,8 +129,26 @@ impl TempKeyState for State {
     }
 }
 
+/// StepConnect with the communicator settings of the build's configuration as they are when
+/// it runs (OS Login names the SSH user only then).
+struct StepConnectAsConfigured(StepConnect<State>);
+
+#[async_trait]
+impl Step<State> for StepConnectAsConfigured {
+    fn name(&self) -> &'static str {
+        "StepConnect"
+    }
+    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
+        self.0.comm = st.config.comm.clone();
+        self.0.run(ctx, st).await
+    }
+    async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, o: Outcome) -> Result<()> {
+        self.0.cleanup(ctx, st, o).await
+    }
+}
+
 fn connect_step(c: &Config, info: &PrepareInfo) -> Box<dyn Step<State>> {
-    Box::new(StepConnect::new(
+    Box::new(StepConnectAsConfigured(StepConnect::new(
         c.comm.clone(),
         info.clone(),
         |st: &State| {
@@ -145,7 +167,7 @@ fn connect_step(c: &Config, info: &PrepareInfo) -> Box<dyn Step<State>> {
         |s: &mut State, comm| s.comm = Some(comm),
         |s: &State| s.temp_key.clone(),
     )
-    .with_password(|s: &State| s.winrm_password.clone()))
+    .with_password(|s: &State| s.winrm_password.clone())))
 }
 
 /// The steps of a build, in Packer's order.
@@ -159,6 +181,9 @@ pub fn steps(
     if let Some(k) = StepTempKey::wanted(&c.comm, info) {
         steps.push(Box::new(k));
     }
+    steps.push(Box::new(step_import_oslogin_key::StepImportOsLoginKey {
+        record: None,
+    }));
     steps.push(Box::new(step_create_instance::StepCreateInstance));
     steps.push(Box::new(
         step_create_windows_password::StepCreateWindowsPassword {
@@ -198,15 +223,23 @@ impl Builder for GceBuilder {
         let mut tokens = c.auth.tokens().map_err(Error::msg)?;
         let redactor = ctx.ui.output().redactor().clone();
         tokens.on_token = Some(Arc::new(move |t: &str| redactor.add(t)));
+        let tokens = Arc::new(tokens);
         let compute = SdkCompute::connect(
             &c.endpoint,
-            Arc::new(tokens),
+            tokens.clone(),
             crate::limiter::for_project(&c.project_id),
         )
         .await
         .map_err(Error::msg)?;
         let compute: Arc<dyn Compute> = Arc::new(compute);
         let mut state = State::new(c.clone(), compute.clone());
+        if c.use_os_login == Some(true) {
+            state.oslogin = Some(Arc::new(crate::oslogin::OsLogin::new(
+                &c.auth.endpoints.oslogin,
+                tokens.clone(),
+                crate::limiter::for_project(&c.project_id),
+            )));
+        }
         let mut steps = steps(&c, &self.info, hook);
         run_steps(ctx, &mut state, &mut steps).await?;
         let Some(image) = state.image.clone() else {

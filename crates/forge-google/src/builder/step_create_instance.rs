@@ -69,7 +69,8 @@ pub fn metadata_items(
     windows: bool,
 ) -> std::result::Result<BTreeMap<String, String>, String> {
     let mut md = c.metadata.clone();
-    if let Some(pk) = public_key {
+    // With OS Login the key goes into the account's login profile instead.
+    if let Some(pk) = public_key.filter(|_| c.use_os_login != Some(true)) {
         let user = c.ssh_user();
         let mut keys = format!("{user}:{} {user}", pk.trim_end());
         if let Some(existing) = md.get("ssh-keys") {
