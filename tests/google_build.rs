@@ -847,3 +847,115 @@ fn os_login_imports_the_key_connects_as_the_posix_user_and_deletes_the_key() {
     );
     assert_clean(&g, &sb, &["forge-oslogin"], "os login without email", &all(&out));
 }
+
+/// A stand-in for `gcloud`: logs its arguments, checks that the token file holds a token, and
+/// forwards its `--local-host-port` to the port in `FORGE_TEST_IAP_TARGET` (the tests' sshd),
+/// as `gcloud compute start-iap-tunnel` forwards to the instance.
+const GCLOUD_STAND_IN: &str = r#"#!/usr/bin/python3
+import os, socket, sys, threading
+log = open(os.environ["FORGE_TEST_IAP_LOG"], "a")
+log.write(" ".join(sys.argv[1:]) + "\n")
+arg = lambda k: [a.split("=", 1)[1] for a in sys.argv if a.startswith(k + "=")][0]
+log.write("token-file: %s\n" % open(arg("--access-token-file")).read().startswith("ya29."))
+log.close()
+port = int(arg("--local-host-port").rsplit(":", 1)[1])
+target = int(os.environ["FORGE_TEST_IAP_TARGET"])
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", port))
+srv.listen()
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+while True:
+    c, _ = srv.accept()
+    u = socket.create_connection(("127.0.0.1", target))
+    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+"#;
+
+#[test]
+fn use_iap_tunnels_through_gcloud_and_says_so_when_gcloud_is_missing() {
+    let g = FakeGce::start();
+    let s = instance(&g);
+    let bin = tempfile::tempdir().unwrap();
+    let gcloud = bin.path().join("gcloud");
+    std::fs::write(&gcloud, GCLOUD_STAND_IN).unwrap();
+    std::process::Command::new("chmod")
+        .args(["0755"])
+        .arg(&gcloud)
+        .status()
+        .unwrap();
+    let log = bin.path().join("argv.log");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // The instance's own address is not reachable: only the tunnel is.
+    let t = template(
+        &g,
+        &s,
+        "image_name = \"forge-iap\"\n  use_iap = true\n  iap_localhost_port = 8822\n  instance_name = \"forge-iap-vm\"",
+        &provision_file(&s),
+    )
+    .replace(&format!("ssh_port                = {}", s.port()), "ssh_port = 22");
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let target = s.port().to_string();
+    let log_s = log.display().to_string();
+    let env = [
+        ("PATH", path.as_str()),
+        ("FORGE_TEST_IAP_TARGET", target.as_str()),
+        ("FORGE_TEST_IAP_LOG", log_s.as_str()),
+    ];
+    let out = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &env);
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}\nsshd:\n{}", s.log());
+    for want in [
+        "==> googlecompute.fake: Step Launch IAP Tunnel...",
+        "googlecompute.fake: IAP tunnel open on localhost:8822",
+        "==> googlecompute.fake: Using ssh communicator to connect: localhost",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let argv = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        argv.starts_with(&format!(
+            "compute start-iap-tunnel forge-iap-vm 22 --local-host-port=localhost:8822 --zone=us-central1-a --project={PROJECT} --access-token-file="
+        )),
+        "{argv}"
+    );
+    assert!(argv.contains("token-file: True"), "{argv}");
+    assert!(!text.contains("ya29.fake-"), "{text}");
+    // The tunnel is stopped, its script and token file gone.
+    assert!(
+        forge_testkit::build::settle_processes(&gcloud.display().to_string()).is_empty(),
+        "the tunnel still runs"
+    );
+    assert_clean(&g, &sb, &["forge-iap"], "iap", &text);
+
+    // No gcloud on PATH: a clear error before anything is made.
+    let empty = tempfile::tempdir().unwrap();
+    let t = t.replace("forge-iap", "forge-iap-2");
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let p = empty.path().display().to_string();
+    let out = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &[("PATH", p.as_str())]);
+    let text = all(&out);
+    assert_ne!(out.code, 0, "{text}");
+    assert!(
+        text.contains("use_iap: gcloud is not installed (no gcloud on PATH): install the Google Cloud CLI"),
+        "{text}"
+    );
+    assert_clean(&g, &sb, &["forge-iap"], "iap without gcloud", &text);
+}

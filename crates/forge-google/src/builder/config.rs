@@ -76,6 +76,10 @@ const SUPPORTED: &[&str] = &[
     "fallback_zones",
     "oslogin_ssh_username",
     "oslogin_ssh_key_expire_after",
+    "use_iap",
+    "iap_localhost_port",
+    "iap_hashbang",
+    "iap_tunnel_launch_wait",
 ];
 
 /// The arguments given in `v` that this builder does not carry out yet.
@@ -98,6 +102,19 @@ pub fn unsupported(v: &Value) -> Vec<String> {
         })
         .map(|(k, _)| format!("{k}: not supported yet by forge's googlecompute builder"))
         .collect()
+}
+
+/// The IAP tunnel settings.
+#[derive(Debug, Clone, Default)]
+pub struct Iap {
+    /// `use_iap`.
+    pub use_iap: bool,
+    /// `iap_localhost_port` (0: a free port between 8000 and 9000).
+    pub localhost_port: u16,
+    /// `iap_hashbang` (`/bin/sh`).
+    pub hashbang: String,
+    /// `iap_tunnel_launch_wait` (30 s; 40 s over WinRM).
+    pub launch_wait: Duration,
 }
 
 /// The builder's configuration.
@@ -203,6 +220,8 @@ pub struct Config {
     pub comm: CommConfig,
     /// `use_os_login`.
     pub use_os_login: Option<bool>,
+    /// The IAP tunnel.
+    pub iap: Iap,
     /// `oslogin_ssh_username` (the profile's primary POSIX user by default).
     pub oslogin_ssh_username: Option<String>,
     /// `oslogin_ssh_key_expire_after` (unset: the key does not expire).
@@ -636,7 +655,14 @@ impl Config {
                 },
             };
 
+        let ic = &a.iap_config;
+        let localhost_port = ic.iap_localhost_port.unwrap_or(0);
+        if !(0..=65535).contains(&localhost_port) {
+            errs.push(format!("iap_localhost_port: {localhost_port} is not a port"));
+        }
+
         let comm = CommConfig::prepare_into(&a.communicator, CommType::Ssh, info, &mut errs);
+        let winrm = matches!(comm, CommConfig::Winrm(_));
 
         let (auth, refused_endpoints) = match Auth::of(&a) {
             Ok(x) => x,
@@ -738,6 +764,20 @@ impl Config {
             endpoint: auth.endpoints.compute.clone(),
             auth,
             comm,
+            iap: Iap {
+                use_iap: ic.use_iap.unwrap_or(false),
+                localhost_port: localhost_port.clamp(0, 65535) as u16,
+                hashbang: ic
+                    .iap_hashbang
+                    .clone()
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "/bin/sh".into()),
+                launch_wait: Duration::from_secs(match ic.iap_tunnel_launch_wait {
+                    Some(w) if w > 0 => w as u64,
+                    _ if winrm => 40,
+                    _ => 30,
+                }),
+            },
             use_os_login: a.use_os_login,
             oslogin_ssh_username: a.oslogin_ssh_username.clone().filter(|u| !u.is_empty()),
             oslogin_ssh_key_expire_after,

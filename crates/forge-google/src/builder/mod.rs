@@ -10,6 +10,7 @@ mod step_create_image;
 mod step_create_instance;
 mod step_create_windows_password;
 mod step_import_oslogin_key;
+mod step_start_tunnel;
 mod step_instance_info;
 mod step_teardown_instance;
 mod step_wait_startup_script;
@@ -83,6 +84,10 @@ pub struct State {
     pub winrm_password: Option<String>,
     /// The OS Login API (with `use_os_login`).
     pub oslogin: Option<Arc<crate::oslogin::OsLogin>>,
+    /// The build's tokens (gcloud's, for the IAP tunnel).
+    pub tokens: Option<Arc<crate::auth::TokenSource>>,
+    /// The local port of the IAP tunnel, while it runs.
+    pub tunnel_port: Option<u16>,
     /// Generated data (`SourceImageName`).
     pub generated: BuildData,
 }
@@ -102,6 +107,8 @@ impl State {
             image: None,
             winrm_password: None,
             oslogin: None,
+            tokens: None,
+            tunnel_port: None,
             generated: BuildData::new(),
         }
     }
@@ -152,6 +159,9 @@ fn connect_step(c: &Config, info: &PrepareInfo) -> Box<dyn Step<State>> {
         c.comm.clone(),
         info.clone(),
         |st: &State| {
+            if let Some(p) = st.tunnel_port {
+                return Ok(("localhost".to_string(), p));
+            }
             let host = match st.config.comm.host() {
                 Some(h) => h.to_string(),
                 None if st.ip.is_empty() => {
@@ -191,6 +201,10 @@ pub fn steps(
         },
     ));
     steps.push(Box::new(step_instance_info::StepInstanceInfo));
+    steps.push(Box::new(step_start_tunnel::StepStartTunnel {
+        tunnel: None,
+        files: Vec::new(),
+    }));
     if !c.comm.is_none() {
         steps.push(connect_step(c, info));
     }
@@ -233,6 +247,7 @@ impl Builder for GceBuilder {
         .map_err(Error::msg)?;
         let compute: Arc<dyn Compute> = Arc::new(compute);
         let mut state = State::new(c.clone(), compute.clone());
+        state.tokens = Some(tokens.clone());
         if c.use_os_login == Some(true) {
             state.oslogin = Some(Arc::new(crate::oslogin::OsLogin::new(
                 &c.auth.endpoints.oslogin,
@@ -349,9 +364,14 @@ pub(crate) mod tests {
     fn settings_not_carried_out_are_refused_by_name() {
         let c = config(json!({"use_iap": true, "accelerator_count": 1,
             "accelerator_type": "nvidia-tesla-t4", "on_host_maintenance": "TERMINATE"}));
+        assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+        let c = config(json!({"iap_ext": ".cmd", "address": "a"}));
         assert_eq!(
             c.unsupported,
-            ["use_iap: not supported yet by forge's googlecompute builder"]
+            [
+                "address: not supported yet by forge's googlecompute builder",
+                "iap_ext: not supported yet by forge's googlecompute builder",
+            ]
         );
     }
 }
