@@ -959,3 +959,21 @@ fn use_iap_tunnels_through_gcloud_and_says_so_when_gcloud_is_missing() {
     );
     assert_clean(&g, &sb, &["forge-iap"], "iap without gcloud", &text);
 }
+
+#[test]
+fn calls_over_the_rate_quota_wait_for_retry_after_and_go_on() {
+    let g = FakeGce::start();
+    let s = instance(&g);
+    // The first four Compute Engine calls are refused (429, Retry-After: 1).
+    g.throttle(4, 1);
+    let t = template(&g, &s, "image_name = \"forge-throttled\"", "\"true\"");
+    let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
+    let start = std::time::Instant::now();
+    let out = build(&sb, false);
+    let took = start.elapsed();
+    let text = all(&out);
+    assert_eq!(out.code, 0, "{text}");
+    assert!(took >= Duration::from_secs(4), "the holds were not honoured: {took:?}");
+    assert!(!text.contains("Rate Limit Exceeded"), "{text}");
+    assert_clean(&g, &sb, &["forge-throttled"], "throttled", &text);
+}

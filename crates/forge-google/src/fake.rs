@@ -46,6 +46,7 @@ fn not_found(what: &str) -> ApiError {
         status: 404,
         reason: "notFound".into(),
         message: format!("The resource '{what}' was not found"),
+        ..ApiError::default()
     }
 }
 

@@ -41,7 +41,8 @@
 //! one primary POSIX account ([`FakeGce::set_posix_username`]), and an instance with
 //! `enable-oslogin` = TRUE takes those keys instead of its `ssh-keys` metadata.
 //!
-//! Injections: per-call latency ([`FakeGce::set_latency`]), capacity exhausted in a zone
+//! Injections: per-call latency ([`FakeGce::set_latency`]), the rate quota
+//! ([`FakeGce::throttle`]: 429 `rateLimitExceeded` with `Retry-After`), capacity exhausted in a zone
 //! ([`FakeGce::exhaust_zone`]), an operation ending in error ([`FakeGce::fail_operation`]),
 //! and expired tokens ([`FakeGce::expire_tokens`]).
 
@@ -157,6 +158,8 @@ struct World {
     oslogin_keys: BTreeMap<String, BTreeMap<String, (String, i64)>>,
     /// OS Login: the POSIX user name of every account ([`FakeGce::set_posix_username`]).
     posix_username: String,
+    /// Compute Engine calls still to refuse as over the rate quota, and the Retry-After.
+    throttle: (usize, u64),
 }
 
 struct Shared {
@@ -502,6 +505,12 @@ impl FakeGce {
         json!({"type": "authorized_user", "client_id": USER_CLIENT_ID,
             "client_secret": USER_CLIENT_SECRET, "refresh_token": USER_REFRESH_TOKEN,
             "token_uri": self.token_uri(), "universe_domain": "googleapis.com", "account": ""})
+    }
+
+    /// Refuses the next `calls` Compute Engine calls with 429 `rateLimitExceeded` and
+    /// `Retry-After: retry_after_secs`.
+    pub fn throttle(&self, calls: usize, retry_after_secs: u64) {
+        self.shared.world().throttle = (calls, retry_after_secs);
     }
 
     /// Makes every account's OS Login POSIX user name `name` (the tests' sshd user).
@@ -1097,6 +1106,7 @@ impl Shared {
                 404 => "Not Found",
                 409 => "Conflict",
                 412 => "Precondition Failed",
+                429 => "Too Many Requests",
                 _ => "Error",
             };
             let ctype = if req.path == "/_fake/ssh-keys" {
@@ -1109,8 +1119,13 @@ impl Shared {
             } else {
                 text
             };
+            let retry = if code == 429 {
+                format!("Retry-After: {}\r\n", self.world().throttle.1)
+            } else {
+                String::new()
+            };
             let head = format!(
-                "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+                "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\n{retry}Content-Length: {}\r\n\r\n",
                 text.len()
             );
             if w.write_all(head.as_bytes()).is_err() || w.write_all(text.as_bytes()).is_err() {
@@ -1157,6 +1172,19 @@ impl Shared {
         }
         if let Some(rest) = iam {
             return self.generate_access_token(req, rest);
+        }
+        {
+            let mut w = self.world();
+            if w.throttle.0 > 0 && req.path.starts_with("/compute/") {
+                w.throttle.0 -= 1;
+                return (
+                    429,
+                    json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED",
+                        "message": "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service 'compute.googleapis.com'.",
+                        "errors": [{"domain": "usageLimits", "reason": "rateLimitExceeded",
+                            "message": "Rate Limit Exceeded"}]}}),
+                );
+            }
         }
         if let Some(rest) = req.path.strip_prefix("/v1/users/") {
             let me = auth

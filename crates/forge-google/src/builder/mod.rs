@@ -32,7 +32,7 @@ use forge_core::{Error, Result};
 use forge_template::value::Value;
 use serde_json::Value as Json;
 
-use crate::compute::{Compute, SdkCompute, RUN_LABEL};
+use crate::compute::{wait_op, Compute, Operation, SdkCompute, RUN_LABEL};
 
 pub use artifact::ImageArtifact;
 pub use config::{
@@ -118,6 +118,33 @@ impl State {
         let mut l = user.clone();
         l.insert(RUN_LABEL.into(), ctx.run_id.to_ascii_lowercase());
         l
+    }
+}
+
+impl State {
+    /// Waits (within `state_timeout`) until `op` in `project` is done, `what` naming what it
+    /// waits for; an error is `failed: <error>`, an interrupt stays one.
+    pub async fn wait(
+        &self,
+        ctx: &BuildCtx,
+        project: &str,
+        op: Operation,
+        what: &str,
+        failed: &str,
+    ) -> Result<()> {
+        wait_op(
+            self.compute.as_ref(),
+            project,
+            op,
+            self.config.state_timeout,
+            what,
+            Some(&ctx.cancel),
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Cancelled => e,
+            e => Error::msg(format!("{failed}: {e}")),
+        })
     }
 }
 

@@ -9,7 +9,6 @@ use forge_core::{Error, Result};
 use serde_json::{json, Value};
 
 use super::{Config, State};
-use crate::compute::wait_op;
 use crate::journal;
 
 pub(super) struct StepCreateImage {
@@ -63,19 +62,8 @@ impl Step<State> for StepCreateImage {
                 return Err(Error::msg(format!("Error creating image: {e}")));
             }
         };
-        wait_op(
-            st.compute.as_ref(),
-            project,
-            op,
-            c.state_timeout,
-            &format!("image {} to be created", c.image_name),
-            Some(&ctx.cancel),
-        )
-        .await
-        .map_err(|e| match e {
-            Error::Cancelled => e,
-            e => Error::msg(format!("Error waiting for image: {e}")),
-        })?;
+        st.wait(ctx, project, op, &format!("image {} to be created", c.image_name), "Error waiting for image")
+        .await?;
         let image = st
             .compute
             .get_image(project, &c.image_name)

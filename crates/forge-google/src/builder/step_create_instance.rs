@@ -13,7 +13,7 @@ use forge_core::{Error, Result};
 use serde_json::{json, Value};
 
 use super::{Config, State};
-use crate::compute::{wait_op, Compute};
+use crate::compute::Compute;
 use crate::journal;
 
 /// The metadata key of the startup script.
@@ -356,19 +356,8 @@ async fn create_in(
     };
     ctx.ui
         .message("Waiting for creation operation to complete...");
-    wait_op(
-        st.compute.as_ref(),
-        p,
-        op,
-        c.state_timeout,
-        &format!("instance {} to be created in {z}", c.instance_name),
-        Some(&ctx.cancel),
-    )
-    .await
-    .map_err(|e| match e {
-        Error::Cancelled => e,
-        e => Error::msg(format!("Error creating instance: {e}")),
-    })
+    st.wait(ctx, p, op, &format!("instance {} to be created in {z}", c.instance_name), "Error creating instance")
+        .await
 }
 
 /// Deletes the instance, then its disk, in the build's zone (saying so when `say`); what

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use super::step_create_instance::is_windows;
 use super::State;
 use crate::auth::Source;
-use crate::compute::{human, wait_op};
+use crate::compute::human;
 
 /// The metadata key the guest agent watches.
 pub const WINDOWS_KEYS: &str = "windows-keys";
@@ -147,19 +147,8 @@ impl Step<State> for StepCreateWindowsPassword {
             .set_metadata(p, z, name, with_entry(&inst, &key.entry))
             .await
             .map_err(|e| fail(&e))?;
-        wait_op(
-            st.compute.as_ref(),
-            p,
-            op,
-            c.state_timeout,
-            &format!("the windows-keys metadata of instance {name} to be set"),
-            Some(&ctx.cancel),
-        )
-        .await
-        .map_err(|e| match e {
-            Error::Cancelled => e,
-            e => fail(&e),
-        })?;
+        st.wait(ctx, p, op, &format!("the windows-keys metadata of instance {name} to be set"), "Error creating windows password")
+        .await?;
         ctx.ui.message("Waiting for windows password to complete...");
         let start = tokio::time::Instant::now();
         let mut port4 = String::new();

@@ -7,7 +7,6 @@ use forge_core::runner::{Outcome, Step};
 use forge_core::{Error, Result};
 
 use super::State;
-use crate::compute::wait_op;
 use crate::journal;
 
 pub(super) struct StepTeardownInstance;
@@ -28,19 +27,8 @@ impl Step<State> for StepTeardownInstance {
             .delete_instance(&c.project_id, &c.zone, &rec.id)
             .await
             .map_err(|e| Error::msg(format!("Error deleting instance: {e}")))?;
-        wait_op(
-            st.compute.as_ref(),
-            &c.project_id,
-            op,
-            c.state_timeout,
-            &format!("instance {} to be deleted", rec.id),
-            Some(&ctx.cancel),
-        )
-        .await
-        .map_err(|e| match e {
-            Error::Cancelled => e,
-            e => Error::msg(format!("Error deleting instance: {e}")),
-        })?;
+        st.wait(ctx, &c.project_id, op, &format!("instance {} to be deleted", rec.id), "Error deleting instance")
+        .await?;
         journal::gone(ctx, &rec);
         st.instance = None;
         st.comm = None;
