@@ -498,7 +498,10 @@ build {{
     // The exchange went through the API: the key into metadata, the answer from port 4.
     let calls = g.calls();
     for want in ["/setMetadata", "/serialPort"] {
-        assert!(calls.iter().any(|c| c.ends_with(want)), "no {want}: {calls:#?}");
+        assert!(
+            calls.iter().any(|c| c.ends_with(want)),
+            "no {want}: {calls:#?}"
+        );
     }
     // The provisioner ran on the machine, logged in with the agent's password.
     assert!(!server.commands().is_empty());
@@ -542,14 +545,23 @@ fn disk_keys_shielded_vm_accelerators_and_cpu_platform_reach_the_instance_and_im
     let out = build(&sb, false);
     let text = all(&out);
     assert_eq!(out.code, 0, "{text}");
-    assert!(!text.contains(RAW_KEY), "the raw key reached the output:\n{text}");
+    assert!(
+        !text.contains(RAW_KEY),
+        "the raw key reached the output:\n{text}"
+    );
     let inst = g.instances_made().pop().unwrap();
-    assert!(inst["disks"][0]["diskEncryptionKey"]["sha256"].is_string(), "{inst}");
+    assert!(
+        inst["disks"][0]["diskEncryptionKey"]["sha256"].is_string(),
+        "{inst}"
+    );
     assert_eq!(
         inst["shieldedInstanceConfig"],
         serde_json::json!({"enableSecureBoot": true, "enableVtpm": true, "enableIntegrityMonitoring": true})
     );
-    assert_eq!(inst["guestAccelerators"][0]["acceleratorCount"], 1, "{inst}");
+    assert_eq!(
+        inst["guestAccelerators"][0]["acceleratorCount"], 1,
+        "{inst}"
+    );
     assert_eq!(inst["minCpuPlatform"], "Intel Ice Lake");
     assert_eq!(inst["scheduling"]["nodeAffinities"][0]["key"], "workload");
     let img = g.get("images", PROJECT, "global", "forge-disks-1").unwrap();
@@ -642,7 +654,10 @@ fn gclouds_adc_file_and_impersonation_authenticate_and_their_failures_are_named(
     );
     for secret in ["refresh_token", "client_secret"] {
         let v = adc[secret].as_str().unwrap();
-        assert!(!text.contains(v), "the {secret} reached the output:\n{text}");
+        assert!(
+            !text.contains(v),
+            "the {secret} reached the output:\n{text}"
+        );
     }
     assert_clean(&g, &sb, &["forge-adc"], "adc", &text);
 
@@ -671,9 +686,20 @@ fn gclouds_adc_file_and_impersonation_authenticate_and_their_failures_are_named(
             e = g.endpoint()
         )
     };
-    let endpoint_line = format!("custom_endpoints        = {{ compute = \"{}\" }}", g.endpoint());
-    let t = template(&g, &s, &format!("image_name = \"forge-imp\"\n  {}", imp(IMPERSONATION_TARGET)), "\"true\"")
-        .replace(&endpoint_line, "");
+    let endpoint_line = format!(
+        "custom_endpoints        = {{ compute = \"{}\" }}",
+        g.endpoint()
+    );
+    let t = template(
+        &g,
+        &s,
+        &format!(
+            "image_name = \"forge-imp\"\n  {}",
+            imp(IMPERSONATION_TARGET)
+        ),
+        "\"true\"",
+    )
+    .replace(&endpoint_line, "");
     let before = g.callers().len();
     let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
     let out = build(&sb, false);
@@ -689,8 +715,16 @@ fn gclouds_adc_file_and_impersonation_authenticate_and_their_failures_are_named(
     assert_clean(&g, &sb, &["forge-adc", "forge-imp"], "impersonation", &text);
 
     // An account the caller may not impersonate: IAM's refusal, named.
-    let t = template(&g, &s, &format!("image_name = \"forge-imp-2\"\n  {}", imp("other@forge-test.iam.gserviceaccount.com")), "\"true\"")
-        .replace(&endpoint_line, "");
+    let t = template(
+        &g,
+        &s,
+        &format!(
+            "image_name = \"forge-imp-2\"\n  {}",
+            imp("other@forge-test.iam.gserviceaccount.com")
+        ),
+        "\"true\"",
+    )
+    .replace(&endpoint_line, "");
     let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
     let out = build(&sb, false);
     let text = all(&out);
@@ -699,7 +733,13 @@ fn gclouds_adc_file_and_impersonation_authenticate_and_their_failures_are_named(
         text.contains("impersonating other@forge-test.iam.gserviceaccount.com (impersonate_service_account): 403 Forbidden: Permission 'iam.serviceAccounts.getAccessToken' denied"),
         "{text}"
     );
-    assert_clean(&g, &sb, &["forge-adc", "forge-imp"], "impersonation refused", &text);
+    assert_clean(
+        &g,
+        &sb,
+        &["forge-adc", "forge-imp"],
+        "impersonation refused",
+        &text,
+    );
 }
 
 #[test]
@@ -726,7 +766,9 @@ fn a_full_zone_falls_back_to_the_next_and_the_build_ends_there() {
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
-    let img = g.get("images", PROJECT, "global", "forge-fallback").unwrap();
+    let img = g
+        .get("images", PROJECT, "global", "forge-fallback")
+        .unwrap();
     assert!(
         img["sourceDisk"]
             .as_str()
@@ -770,7 +812,7 @@ fn a_full_zone_falls_back_to_the_next_and_the_build_ends_there() {
 fn os_login_imports_the_key_connects_as_the_posix_user_and_deletes_the_key() {
     let g = FakeGce::start();
     let s = instance(&g);
-    g.set_posix_username(&s.user());
+    g.set_posix_username(s.user());
     let account = g.client_email().to_string();
     // ssh_username is not the profile's user: OS Login's user is the one that logs in.
     let t = template(
@@ -781,10 +823,19 @@ fn os_login_imports_the_key_connects_as_the_posix_user_and_deletes_the_key() {
   oslogin_ssh_key_expire_after = "10m""#,
         &provision_file(&s),
     )
-    .replace(&format!("ssh_username            = \"{}\"", s.user()), "ssh_username = \"not-the-user\"")
     .replace(
-        &format!("custom_endpoints        = {{ compute = \"{}\" }}", g.endpoint()),
-        &format!("custom_endpoints = {{ compute = \"{e}\", oslogin = \"{e}\" }}", e = g.endpoint()),
+        &format!("ssh_username            = \"{}\"", s.user()),
+        "ssh_username = \"not-the-user\"",
+    )
+    .replace(
+        &format!(
+            "custom_endpoints        = {{ compute = \"{}\" }}",
+            g.endpoint()
+        ),
+        &format!(
+            "custom_endpoints = {{ compute = \"{e}\", oslogin = \"{e}\" }}",
+            e = g.endpoint()
+        ),
     );
     let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
     let out = build(&sb, false);
@@ -800,16 +851,22 @@ fn os_login_imports_the_key_connects_as_the_posix_user_and_deletes_the_key() {
     assert!(g.oslogin_keys(&account).is_empty(), "the key stayed");
     let inst = g.instances_made().pop().unwrap();
     let items = inst["metadata"]["items"].as_array().unwrap();
-    assert!(items.iter().any(|i| i["key"] == "enable-oslogin" && i["value"] == "TRUE"));
+    assert!(items
+        .iter()
+        .any(|i| i["key"] == "enable-oslogin" && i["value"] == "TRUE"));
     assert!(!items.iter().any(|i| i["key"] == "ssh-keys"), "{inst}");
     assert_clean(&g, &sb, &["forge-oslogin"], "os login", &text);
 
     // A killed build's key is found by `forge cleanup`.
-    let t2 = t.replace("forge-oslogin", "forge-oslogin-2").replace(&provision_file(&s), "\"sleep 30\"");
+    let t2 = t
+        .replace("forge-oslogin", "forge-oslogin-2")
+        .replace(&provision_file(&s), "\"sleep 30\"");
     let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t2)]);
     let mut child = sb.spawn(&["build", "-color=false", "t.pkr.hcl"], &[]);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !sb.spawned_output().contains("Creating instance...") && std::time::Instant::now() < deadline {
+    while !sb.spawned_output().contains("Creating instance...")
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(g.oslogin_keys(&account).len(), 1, "{}", sb.spawned_output());
@@ -818,7 +875,11 @@ fn os_login_imports_the_key_connects_as_the_posix_user_and_deletes_the_key() {
     std::thread::sleep(Duration::from_millis(500));
     let out = sb.run(&["cleanup"], None, &[]);
     assert_eq!(out.code, 0, "{}", all(&out));
-    assert!(g.oslogin_keys(&account).is_empty(), "cleanup left the key: {}", all(&out));
+    assert!(
+        g.oslogin_keys(&account).is_empty(),
+        "cleanup left the key: {}",
+        all(&out)
+    );
     assert_clean(&g, &sb, &["forge-oslogin"], "os login killed", &all(&out));
 
     // User credentials (gcloud's) have no email forge can use: said at the step.
@@ -830,14 +891,20 @@ fn os_login_imports_the_key_connects_as_the_posix_user_and_deletes_the_key() {
     .unwrap();
     let cfg = gcloud.path().display().to_string();
     let t3 = template(&g, &s, "use_os_login = true", "\"true\"").replace(
-        &format!("account_file            = \"{}\"", g.account_file().display()),
+        &format!(
+            "account_file            = \"{}\"",
+            g.account_file().display()
+        ),
         "",
     );
     let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t3)]);
     let out = sb.run(
         &["build", "-color=false", "t.pkr.hcl"],
         None,
-        &[("CLOUDSDK_CONFIG", cfg.as_str()), ("GOOGLE_APPLICATION_CREDENTIALS", "")],
+        &[
+            ("CLOUDSDK_CONFIG", cfg.as_str()),
+            ("GOOGLE_APPLICATION_CREDENTIALS", ""),
+        ],
     );
     assert_ne!(out.code, 0);
     assert!(
@@ -845,7 +912,13 @@ fn os_login_imports_the_key_connects_as_the_posix_user_and_deletes_the_key() {
         "{}",
         all(&out)
     );
-    assert_clean(&g, &sb, &["forge-oslogin"], "os login without email", &all(&out));
+    assert_clean(
+        &g,
+        &sb,
+        &["forge-oslogin"],
+        "os login without email",
+        &all(&out),
+    );
 }
 
 /// A stand-in for `gcloud`: logs its arguments, checks that the token file holds a token, and
@@ -950,11 +1023,17 @@ fn use_iap_tunnels_through_gcloud_and_says_so_when_gcloud_is_missing() {
     let t = t.replace("forge-iap", "forge-iap-2");
     let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
     let p = empty.path().display().to_string();
-    let out = sb.run(&["build", "-color=false", "t.pkr.hcl"], None, &[("PATH", p.as_str())]);
+    let out = sb.run(
+        &["build", "-color=false", "t.pkr.hcl"],
+        None,
+        &[("PATH", p.as_str())],
+    );
     let text = all(&out);
     assert_ne!(out.code, 0, "{text}");
     assert!(
-        text.contains("use_iap: gcloud is not installed (no gcloud on PATH): install the Google Cloud CLI"),
+        text.contains(
+            "use_iap: gcloud is not installed (no gcloud on PATH): install the Google Cloud CLI"
+        ),
         "{text}"
     );
     assert_clean(&g, &sb, &["forge-iap"], "iap without gcloud", &text);
@@ -973,7 +1052,10 @@ fn calls_over_the_rate_quota_wait_for_retry_after_and_go_on() {
     let took = start.elapsed();
     let text = all(&out);
     assert_eq!(out.code, 0, "{text}");
-    assert!(took >= Duration::from_secs(4), "the holds were not honoured: {took:?}");
+    assert!(
+        took >= Duration::from_secs(4),
+        "the holds were not honoured: {took:?}"
+    );
     assert!(!text.contains("Rate Limit Exceeded"), "{text}");
     assert_clean(&g, &sb, &["forge-throttled"], "throttled", &text);
 }

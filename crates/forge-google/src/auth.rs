@@ -261,7 +261,10 @@ impl TokenSource {
                 (
                     &key.token_uri,
                     vec![
-                        ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer".to_string()),
+                        (
+                            "grant_type",
+                            "urn:ietf:params:oauth:grant-type:jwt-bearer".to_string(),
+                        ),
                         ("assertion", jwt),
                     ],
                 )
@@ -287,7 +290,10 @@ impl TokenSource {
             .map_err(|e| format!("{what}: {e}"))?;
         let v = answer(resp, &what).await?;
         let token = self.seen(&v, "access_token", &what)?;
-        Ok((token, Duration::from_secs(v["expires_in"].as_u64().unwrap_or(3600))))
+        Ok((
+            token,
+            Duration::from_secs(v["expires_in"].as_u64().unwrap_or(3600)),
+        ))
     }
 
     /// IAM Credentials' `generateAccessToken` for `email`, authorized by `base`.
@@ -397,8 +403,8 @@ mod tests {
 
     #[test]
     fn a_credentials_file_of_another_type_is_refused_by_name() {
-        let e = Source::parse(r#"{"type": "external_account"}"#, "account_file a.json")
-            .unwrap_err();
+        let e =
+            Source::parse(r#"{"type": "external_account"}"#, "account_file a.json").unwrap_err();
         assert!(
             e.contains("\"external_account\" are not supported yet"),
             "{e}"
@@ -414,8 +420,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.starts_with("k: the private_key is"), "{e}");
-        let e = Source::parse(r#"{"type": "authorized_user", "client_id": "c"}"#, "adc")
-            .unwrap_err();
+        let e =
+            Source::parse(r#"{"type": "authorized_user", "client_id": "c"}"#, "adc").unwrap_err();
         assert_eq!(e, "adc: the credentials file has no client_secret");
         let u = Source::parse(
             r#"{"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"}"#,

@@ -46,7 +46,9 @@ impl ApiError {
             .http_payload()
             .and_then(|b| serde_json::from_slice(b).ok())
             .unwrap_or(Value::Null);
-        let why = payload["error"]["errors"][0]["reason"].as_str().unwrap_or_default();
+        let why = payload["error"]["errors"][0]["reason"]
+            .as_str()
+            .unwrap_or_default();
         let rate_limited = status == 429
             || status == 403 && matches!(why, "rateLimitExceeded" | "userRateLimitExceeded");
         let retry_after = e

@@ -254,7 +254,8 @@ impl Compute for FakeCompute {
         start: i64,
     ) -> Result<(String, i64), ApiError> {
         let mut c = self.cloud();
-        c.calls.push(format!("get_serial_port_output {name} {port}"));
+        c.calls
+            .push(format!("get_serial_port_output {name} {port}"));
         if !c.instances.contains_key(name) {
             return Err(not_found(name));
         }

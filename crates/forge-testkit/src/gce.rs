@@ -876,7 +876,9 @@ pub fn windows_agent_answer(entry: &str, password: &str) -> Option<String> {
     let req: Value = match serde_json::from_str(entry) {
         Ok(v) => v,
         Err(e) => {
-            return Some(json!({"errorMessage": format!("invalid windows-keys entry: {e}")}).to_string())
+            return Some(
+                json!({"errorMessage": format!("invalid windows-keys entry: {e}")}).to_string(),
+            )
         }
     };
     // Both UTC RFC 3339: the first 19 characters compare as times.
@@ -947,9 +949,13 @@ fn customer_key(k: &Value, field: &str) -> Result<Value, (u16, Value)> {
 fn check_instance_options(body: &mut Value, z: &str, boot_image: &Value) -> Option<(u16, Value)> {
     let sh = &mut body["shieldedInstanceConfig"];
     if sh.is_object() {
-        let on = ["enableSecureBoot", "enableVtpm", "enableIntegrityMonitoring"]
-            .iter()
-            .any(|k| sh[k] == true);
+        let on = [
+            "enableSecureBoot",
+            "enableVtpm",
+            "enableIntegrityMonitoring",
+        ]
+        .iter()
+        .any(|k| sh[k] == true);
         let uefi = boot_image["guestOsFeatures"]
             .as_array()
             .is_some_and(|f| f.iter().any(|x| x["type"] == "UEFI_COMPATIBLE"));
@@ -970,10 +976,19 @@ fn check_instance_options(body: &mut Value, z: &str, boot_image: &Value) -> Opti
             }
         }
         if sh["enableIntegrityMonitoring"] == true && sh["enableVtpm"] == false {
-            return Some(gerr(400, "invalid", "Invalid resource usage: 'Integrity monitoring requires vTPM to be enabled.'"));
+            return Some(gerr(
+                400,
+                "invalid",
+                "Invalid resource usage: 'Integrity monitoring requires vTPM to be enabled.'",
+            ));
         }
     }
-    for (j, a) in body["guestAccelerators"].as_array().into_iter().flatten().enumerate() {
+    for (j, a) in body["guestAccelerators"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let t = a["acceleratorType"].as_str().unwrap_or("");
         let parts: Vec<&str> = t.split('/').collect();
         let tz = parts
@@ -994,9 +1009,13 @@ fn check_instance_options(body: &mut Value, z: &str, boot_image: &Value) -> Opti
     }
     if let Some(p) = body["minCpuPlatform"].as_str() {
         if !CPU_PLATFORMS.contains(&p) {
-            return Some(gerr(400, "invalid", &format!(
+            return Some(gerr(
+                400,
+                "invalid",
+                &format!(
                 "Invalid value for field 'resource.minCpuPlatform': '{p}'. Unknown CPU platform."
-            )));
+            ),
+            ));
         }
     }
     None
@@ -1624,7 +1643,8 @@ impl Shared {
                 ),
             );
         }
-        let given = match customer_key(&body["sourceDiskEncryptionKey"], "sourceDiskEncryptionKey") {
+        let given = match customer_key(&body["sourceDiskEncryptionKey"], "sourceDiskEncryptionKey")
+        {
             Ok(k) => k,
             Err(e) => return e,
         };
@@ -2085,10 +2105,16 @@ impl Shared {
             if !k.starts_with("instances/") {
                 continue;
             }
-            let items = v["metadata"]["items"].as_array().cloned().unwrap_or_default();
-            let oslogin = items
-                .iter()
-                .any(|i| i["key"] == "enable-oslogin" && i["value"].as_str().is_some_and(|v| v.eq_ignore_ascii_case("true")));
+            let items = v["metadata"]["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let oslogin = items.iter().any(|i| {
+                i["key"] == "enable-oslogin"
+                    && i["value"]
+                        .as_str()
+                        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            });
             if oslogin {
                 // The guest takes OS Login's keys (unexpired) instead of the metadata's.
                 for (key, exp) in w.oslogin_keys.values().flat_map(|m| m.values()) {
@@ -2099,8 +2125,7 @@ impl Shared {
                 }
                 continue;
             }
-            for i in items
-            {
+            for i in items {
                 if i["key"] != "ssh-keys" {
                     continue;
                 }
@@ -2156,7 +2181,10 @@ impl Shared {
     /// `loginProfile`, and deleting a key by fingerprint (the SHA-256 of the key, hex).
     fn os_login(&self, req: &Req, rest: &str, me: &str) -> (u16, Value) {
         let err = |code: u16, status: &str, msg: &str| {
-            (code, json!({"error": {"code": code, "message": msg, "status": status}}))
+            (
+                code,
+                json!({"error": {"code": code, "message": msg, "status": status}}),
+            )
         };
         let (user, tail) = match rest.split_once(':') {
             Some((u, m)) if !u.contains('/') => (u.to_string(), format!(":{m}")),
@@ -2166,9 +2194,13 @@ impl Shared {
             },
         };
         if user != me {
-            return err(403, "PERMISSION_DENIED", &format!(
-                "The caller does not have permission to manage the login profile of {user}"
-            ));
+            return err(
+                403,
+                "PERMISSION_DENIED",
+                &format!(
+                    "The caller does not have permission to manage the login profile of {user}"
+                ),
+            );
         }
         let mut w = self.world();
         let now_us = SystemTime::now()
@@ -2188,7 +2220,11 @@ impl Shared {
                     return err(400, "INVALID_ARGUMENT", "Invalid SSH key.");
                 }
                 if req.query.get("projectId").is_none_or(|p| p.is_empty()) {
-                    return err(400, "INVALID_ARGUMENT", "projectId is required to get a POSIX account.");
+                    return err(
+                        400,
+                        "INVALID_ARGUMENT",
+                        "projectId is required to get a POSIX account.",
+                    );
                 }
                 let exp = body["expirationTimeUsec"]
                     .as_str()
@@ -2196,7 +2232,11 @@ impl Shared {
                     .or_else(|| body["expirationTimeUsec"].as_i64())
                     .unwrap_or(0);
                 if exp != 0 && exp <= now_us {
-                    return err(400, "INVALID_ARGUMENT", "expirationTimeUsec is in the past.");
+                    return err(
+                        400,
+                        "INVALID_ARGUMENT",
+                        "expirationTimeUsec is in the past.",
+                    );
                 }
                 let fp = ring::digest::digest(&ring::digest::SHA256, key.as_bytes())
                     .as_ref()
@@ -2210,15 +2250,26 @@ impl Shared {
                 let profile = Self::login_profile(&w, &user, req.query.get("projectId"));
                 (200, json!({"loginProfile": profile}))
             }
-            ("GET", "loginProfile") => (200, Self::login_profile(&w, &user, req.query.get("projectId"))),
+            ("GET", "loginProfile") => (
+                200,
+                Self::login_profile(&w, &user, req.query.get("projectId")),
+            ),
             ("DELETE", t) if t.starts_with("sshPublicKeys/") => {
                 let fp = &t["sshPublicKeys/".len()..];
                 match w.oslogin_keys.get_mut(&user).and_then(|k| k.remove(fp)) {
                     Some(_) => (200, json!({})),
-                    None => err(404, "NOT_FOUND", &format!("users/{user}/sshPublicKeys/{fp} not found")),
+                    None => err(
+                        404,
+                        "NOT_FOUND",
+                        &format!("users/{user}/sshPublicKeys/{fp} not found"),
+                    ),
                 }
             }
-            _ => err(404, "NOT_FOUND", &format!("The fake has no method {} {}", req.method, req.path)),
+            _ => err(
+                404,
+                "NOT_FOUND",
+                &format!("The fake has no method {} {}", req.method, req.path),
+            ),
         }
     }
 
@@ -2238,7 +2289,10 @@ impl Shared {
             })
             .collect();
         let posix = if w.posix_username.is_empty() {
-            user.split('@').next().unwrap_or(user).replace(['.', '-'], "_")
+            user.split('@')
+                .next()
+                .unwrap_or(user)
+                .replace(['.', '-'], "_")
         } else {
             w.posix_username.clone()
         };
@@ -2253,11 +2307,18 @@ impl Shared {
     /// only service account any caller may impersonate here).
     fn generate_access_token(&self, req: &Req, rest: &str) -> (u16, Value) {
         let Some(email) = rest.strip_suffix(":generateAccessToken") else {
-            return gerr(404, "notFound", &format!("The fake has no method {}", req.path));
+            return gerr(
+                404,
+                "notFound",
+                &format!("The fake has no method {}", req.path),
+            );
         };
         let email = pct_decode(email);
         let err = |code: u16, status: &str, msg: &str| {
-            (code, json!({"error": {"code": code, "message": msg, "status": status}}))
+            (
+                code,
+                json!({"error": {"code": code, "message": msg, "status": status}}),
+            )
         };
         if req.method != "POST" {
             return err(405, "METHOD_NOT_ALLOWED", "generateAccessToken is a POST");

@@ -9,9 +9,7 @@ use forge_core::comm::{CommConfig, CommType};
 use forge_core::plugin::PrepareInfo;
 use forge_core::registry::{decode, PrepareErrors};
 use forge_template::plan::parse_duration;
-use forge_template::schema::plugins::{
-    Communicator, CustomerEncryptionKey, GooglecomputeBuilder,
-};
+use forge_template::schema::plugins::{Communicator, CustomerEncryptionKey, GooglecomputeBuilder};
 use forge_template::schema::ConfigStruct;
 use forge_template::value::Value;
 
@@ -377,10 +375,7 @@ const ENDPOINT_KEYS: [&str; 3] = ["compute", "iamcredentials", "oslogin"];
 impl Endpoints {
     /// `custom_endpoints`, else the services of `universe_domain` (`googleapis.com`); the
     /// keys forge does not call are refused, by name.
-    pub fn of(
-        custom: &BTreeMap<String, String>,
-        universe: &str,
-    ) -> (Endpoints, Vec<String>) {
+    pub fn of(custom: &BTreeMap<String, String>, universe: &str) -> (Endpoints, Vec<String>) {
         let ud = if universe.is_empty() {
             "googleapis.com"
         } else {
@@ -462,9 +457,15 @@ impl Auth {
         let source = self.source.clone().ok_or_else(|| {
             "no Google credentials: set account_file, credentials_file, credentials_json or access_token, point GOOGLE_APPLICATION_CREDENTIALS at a credentials file, or run `gcloud auth application-default login` (the metadata server's credentials of a Compute Engine host are not supported yet by forge's googlecompute builder)".to_string()
         })?;
-        let mut t = TokenSource::new(source, DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect());
+        let mut t = TokenSource::new(
+            source,
+            DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+        );
         if !self.impersonate.is_empty() {
-            t.impersonate = Some((self.impersonate.clone(), self.endpoints.iamcredentials.clone()));
+            t.impersonate = Some((
+                self.impersonate.clone(),
+                self.endpoints.iamcredentials.clone(),
+            ));
         }
         t.universe = self.universe.clone();
         Ok(t)
@@ -472,7 +473,10 @@ impl Auth {
 
     /// The secrets of the credentials, for the redactor.
     pub fn secrets(&self) -> Vec<String> {
-        self.source.as_ref().map(Source::secrets).unwrap_or_default()
+        self.source
+            .as_ref()
+            .map(Source::secrets)
+            .unwrap_or_default()
     }
 }
 
@@ -579,8 +583,10 @@ impl Config {
         if accelerator_count > 0 && on_host_maintenance != "TERMINATE" {
             errs.push("'on_host_maintenance' must be set to 'TERMINATE' when 'accelerator_count' is more than 0".into());
         }
-        let disk_encryption_key = encryption_key("disk_encryption_key", &a.disk_encryption_key, &mut errs);
-        let image_encryption_key = encryption_key("image_encryption_key", &a.image_encryption_key, &mut errs);
+        let disk_encryption_key =
+            encryption_key("disk_encryption_key", &a.disk_encryption_key, &mut errs);
+        let image_encryption_key =
+            encryption_key("image_encryption_key", &a.image_encryption_key, &mut errs);
         let mut node_affinity = Vec::new();
         for (i, n) in a.node_affinity.iter().enumerate() {
             let op = s(&n.operator);
@@ -628,37 +634,47 @@ impl Config {
             },
         };
 
-        let windows_password_timeout =
-            match a.windows_password_timeout.as_deref().filter(|t| !t.is_empty()) {
-                None => Duration::from_secs(180),
-                Some(t) => match parse_duration(t) {
-                    Some(d) if !d.is_zero() => d,
-                    Some(_) => Duration::from_secs(180),
-                    None => {
-                        errs.push(format!("windows_password_timeout: time: invalid duration {t:?}"));
-                        Duration::from_secs(180)
-                    }
-                },
-            };
+        let windows_password_timeout = match a
+            .windows_password_timeout
+            .as_deref()
+            .filter(|t| !t.is_empty())
+        {
+            None => Duration::from_secs(180),
+            Some(t) => match parse_duration(t) {
+                Some(d) if !d.is_zero() => d,
+                Some(_) => Duration::from_secs(180),
+                None => {
+                    errs.push(format!(
+                        "windows_password_timeout: time: invalid duration {t:?}"
+                    ));
+                    Duration::from_secs(180)
+                }
+            },
+        };
 
-        let oslogin_ssh_key_expire_after =
-            match a.oslogin_ssh_key_expire_after.as_deref().filter(|t| !t.is_empty()) {
-                None => None,
-                Some(t) => match parse_duration(t) {
-                    Some(d) if !d.is_zero() => Some(d),
-                    _ => {
-                        errs.push(format!(
-                            "oslogin_ssh_key_expire_after: time: invalid duration {t:?}"
-                        ));
-                        None
-                    }
-                },
-            };
+        let oslogin_ssh_key_expire_after = match a
+            .oslogin_ssh_key_expire_after
+            .as_deref()
+            .filter(|t| !t.is_empty())
+        {
+            None => None,
+            Some(t) => match parse_duration(t) {
+                Some(d) if !d.is_zero() => Some(d),
+                _ => {
+                    errs.push(format!(
+                        "oslogin_ssh_key_expire_after: time: invalid duration {t:?}"
+                    ));
+                    None
+                }
+            },
+        };
 
         let ic = &a.iap_config;
         let localhost_port = ic.iap_localhost_port.unwrap_or(0);
         if !(0..=65535).contains(&localhost_port) {
-            errs.push(format!("iap_localhost_port: {localhost_port} is not a port"));
+            errs.push(format!(
+                "iap_localhost_port: {localhost_port} is not a port"
+            ));
         }
 
         let comm = CommConfig::prepare_into(&a.communicator, CommType::Ssh, info, &mut errs);
@@ -845,7 +861,10 @@ mod tests {
         assert_eq!(e.compute, "https://compute.example-cloud.net");
         assert_eq!(e.oslogin, "https://oslogin.example-cloud.net");
         let custom = BTreeMap::from([
-            ("compute".to_string(), "http://127.0.0.1:9/compute/v1/".to_string()),
+            (
+                "compute".to_string(),
+                "http://127.0.0.1:9/compute/v1/".to_string(),
+            ),
             ("storage".to_string(), "http://x".to_string()),
         ]);
         let (e, r) = Endpoints::of(&custom, "example-cloud.net");

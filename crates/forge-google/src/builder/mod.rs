@@ -10,8 +10,8 @@ mod step_create_image;
 mod step_create_instance;
 mod step_create_windows_password;
 mod step_import_oslogin_key;
-mod step_start_tunnel;
 mod step_instance_info;
+mod step_start_tunnel;
 mod step_teardown_instance;
 mod step_wait_startup_script;
 
@@ -182,29 +182,31 @@ impl Step<State> for StepConnectAsConfigured {
 }
 
 fn connect_step(c: &Config, info: &PrepareInfo) -> Box<dyn Step<State>> {
-    Box::new(StepConnectAsConfigured(StepConnect::new(
-        c.comm.clone(),
-        info.clone(),
-        |st: &State| {
-            if let Some(p) = st.tunnel_port {
-                return Ok(("localhost".to_string(), p));
-            }
-            let host = match st.config.comm.host() {
-                Some(h) => h.to_string(),
-                None if st.ip.is_empty() => {
-                    return Err(Error::msg(format!(
-                        "instance {} has no address to connect to",
-                        st.config.instance_name
-                    )))
+    Box::new(StepConnectAsConfigured(
+        StepConnect::new(
+            c.comm.clone(),
+            info.clone(),
+            |st: &State| {
+                if let Some(p) = st.tunnel_port {
+                    return Ok(("localhost".to_string(), p));
                 }
-                None => st.ip.clone(),
-            };
-            Ok((host, st.config.comm.port().unwrap_or(22)))
-        },
-        |s: &mut State, comm| s.comm = Some(comm),
-        |s: &State| s.temp_key.clone(),
-    )
-    .with_password(|s: &State| s.winrm_password.clone())))
+                let host = match st.config.comm.host() {
+                    Some(h) => h.to_string(),
+                    None if st.ip.is_empty() => {
+                        return Err(Error::msg(format!(
+                            "instance {} has no address to connect to",
+                            st.config.instance_name
+                        )))
+                    }
+                    None => st.ip.clone(),
+                };
+                Ok((host, st.config.comm.port().unwrap_or(22)))
+            },
+            |s: &mut State, comm| s.comm = Some(comm),
+            |s: &State| s.temp_key.clone(),
+        )
+        .with_password(|s: &State| s.winrm_password.clone()),
+    ))
 }
 
 /// The steps of a build, in Packer's order.
@@ -366,11 +368,13 @@ pub(crate) mod tests {
 
     #[test]
     fn accelerators_keys_and_affinities_are_checked() {
-        let e = errors(json!({"project_id": "p", "zone": "z-a", "source_image": "i",
+        let e = errors(
+            json!({"project_id": "p", "zone": "z-a", "source_image": "i",
             "access_token": "t", "ssh_username": "u", "accelerator_count": 1,
             "disk_encryption_key": {"rawKey": "c2hvcnQ="},
             "image_encryption_key": {"kmsKeyName": "k", "rawKey": "x"},
-            "node_affinity": [{"key": "", "operator": "MAYBE", "values": ["a"]}]}));
+            "node_affinity": [{"key": "", "operator": "MAYBE", "values": ["a"]}]}),
+        );
         assert_eq!(
             e,
             [

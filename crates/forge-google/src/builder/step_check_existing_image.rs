@@ -40,7 +40,13 @@ impl Step<State> for StepCheckExistingImage {
             st.compute.delete_image(project, name).await.map_err(|e| {
                 Error::msg(format!("Error deleting the existing image {name}: {e}"))
             })?;
-        st.wait(ctx, project, op, &format!("the existing image {name} to be deleted"), &format!("Error deleting the existing image {name}"))
+        st.wait(
+            ctx,
+            project,
+            op,
+            &format!("the existing image {name} to be deleted"),
+            &format!("Error deleting the existing image {name}"),
+        )
         .await
     }
     async fn cleanup(&mut self, _ctx: &BuildCtx, _st: &mut State, _o: Outcome) -> Result<()> {

@@ -36,7 +36,11 @@ pub fn image_body(c: &Config, labels: &std::collections::BTreeMap<String, String
         b["imageEncryptionKey"] = k.clone();
     }
     // A disk under a customer-supplied key is read with that key.
-    if let Some(k) = c.disk_encryption_key.as_ref().filter(|k| k.get("rawKey").is_some()) {
+    if let Some(k) = c
+        .disk_encryption_key
+        .as_ref()
+        .filter(|k| k.get("rawKey").is_some())
+    {
         b["sourceDiskEncryptionKey"] = k.clone();
     }
     b
@@ -62,7 +66,13 @@ impl Step<State> for StepCreateImage {
                 return Err(Error::msg(format!("Error creating image: {e}")));
             }
         };
-        st.wait(ctx, project, op, &format!("image {} to be created", c.image_name), "Error waiting for image")
+        st.wait(
+            ctx,
+            project,
+            op,
+            &format!("image {} to be created", c.image_name),
+            "Error waiting for image",
+        )
         .await?;
         let image = st
             .compute

@@ -183,13 +183,16 @@ pub fn instance_body(
         body["disks"][0]["diskEncryptionKey"] = k.clone();
     }
     // As Packer sends it: the options set, the API's defaults for the others.
-    let shielded: serde_json::Map<String, Value> =
-        ["enableSecureBoot", "enableVtpm", "enableIntegrityMonitoring"]
-            .iter()
-            .zip(c.shielded)
-            .filter(|(_, on)| *on)
-            .map(|(k, _)| (k.to_string(), true.into()))
-            .collect();
+    let shielded: serde_json::Map<String, Value> = [
+        "enableSecureBoot",
+        "enableVtpm",
+        "enableIntegrityMonitoring",
+    ]
+    .iter()
+    .zip(c.shielded)
+    .filter(|(_, on)| *on)
+    .map(|(k, _)| (k.to_string(), true.into()))
+    .collect();
     if !shielded.is_empty() {
         body["shieldedInstanceConfig"] = shielded.into();
     }
@@ -300,10 +303,8 @@ impl Step<State> for StepCreateInstance {
                 Ok(()) => {
                     ctx.ui.message("Instance has been created!");
                     if ctx.opts.debug {
-                        ctx.ui.message(&format!(
-                            "Instance: {} started in {zone}",
-                            c.instance_name
-                        ));
+                        ctx.ui
+                            .message(&format!("Instance: {} started in {zone}", c.instance_name));
                     }
                     return Ok(());
                 }
@@ -312,7 +313,11 @@ impl Step<State> for StepCreateInstance {
         st.config = c.clone();
         Err(Error::msg(format!(
             "Error creating instance: no capacity in any of {}: {}",
-            zones.iter().map(|z| z.as_str()).collect::<Vec<_>>().join(", "),
+            zones
+                .iter()
+                .map(|z| z.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             last.map(|e| e.to_string()).unwrap_or_default()
         )))
     }
@@ -356,8 +361,14 @@ async fn create_in(
     };
     ctx.ui
         .message("Waiting for creation operation to complete...");
-    st.wait(ctx, p, op, &format!("instance {} to be created in {z}", c.instance_name), "Error creating instance")
-        .await
+    st.wait(
+        ctx,
+        p,
+        op,
+        &format!("instance {} to be created in {z}", c.instance_name),
+        "Error creating instance",
+    )
+    .await
 }
 
 /// Deletes the instance, then its disk, in the build's zone (saying so when `say`); what
@@ -463,11 +474,13 @@ mod tests {
 
     #[test]
     fn disk_keys_shielded_vm_accelerators_and_affinity_reach_the_body() {
-        let c = config(json!({"disk_encryption_key": {"kmsKeyName": "projects/p/locations/l/keyRings/r/cryptoKeys/k"},
+        let c = config(
+            json!({"disk_encryption_key": {"kmsKeyName": "projects/p/locations/l/keyRings/r/cryptoKeys/k"},
             "enable_secure_boot": true, "enable_vtpm": true,
             "accelerator_type": "nvidia-tesla-t4", "accelerator_count": 2,
             "on_host_maintenance": "TERMINATE", "min_cpu_platform": "Intel Cascade Lake",
-            "node_affinity": [{"key": "workload", "operator": "IN", "values": ["build"]}]}));
+            "node_affinity": [{"key": "workload", "operator": "IN", "values": ["build"]}]}),
+        );
         let b = instance_body(&c, "i", &BTreeMap::new(), &BTreeMap::new());
         assert_eq!(
             b["disks"][0]["diskEncryptionKey"]["kmsKeyName"],
@@ -487,7 +500,11 @@ mod tests {
         let m: google_cloud_compute_v1::model::Instance = serde_json::from_value(b).unwrap();
         assert_eq!(m.guest_accelerators.len(), 1);
         let plain = instance_body(&config(json!({})), "i", &BTreeMap::new(), &BTreeMap::new());
-        for k in ["shieldedInstanceConfig", "guestAccelerators", "minCpuPlatform"] {
+        for k in [
+            "shieldedInstanceConfig",
+            "guestAccelerators",
+            "minCpuPlatform",
+        ] {
             assert!(plain.get(k).is_none(), "{k}");
         }
     }
@@ -560,15 +577,15 @@ mod tests {
         StepCreateInstance.run(&fx.ctx, &mut st).await.unwrap();
         assert_eq!(st.config.zone, "us-central1-b");
         let i = fx.cloud.instance("inst-1").unwrap();
-        assert_eq!(i["machineType"], "zones/us-central1-b/machineTypes/e2-standard-2");
+        assert_eq!(
+            i["machineType"],
+            "zones/us-central1-b/machineTypes/e2-standard-2"
+        );
         assert!(fx.said().contains(
             "Compute Engine has no capacity in us-central1-a (ZONE_RESOURCE_POOL_EXHAUSTED); trying us-central1-b"
         ), "{}", fx.said());
         assert_eq!(fx.journaled(), ["gce-instance inst-1", "gce-disk inst-1"]);
-        assert_eq!(
-            fx.ctx.journal.live(None)[0].data["zone"],
-            "us-central1-b"
-        );
+        assert_eq!(fx.ctx.journal.live(None)[0].data["zone"], "us-central1-b");
     }
 
     #[tokio::test]

@@ -100,7 +100,11 @@ fn with_entry(instance: &Value, entry: &str) -> Value {
     let mut items: Vec<Value> = md["items"].as_array().cloned().unwrap_or_default();
     match items.iter_mut().find(|i| i["key"] == WINDOWS_KEYS) {
         Some(i) => {
-            let old = i["value"].as_str().unwrap_or_default().trim_end().to_string();
+            let old = i["value"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_end()
+                .to_string();
             i["value"] = if old.is_empty() {
                 entry.into()
             } else {
@@ -133,9 +137,8 @@ impl Step<State> for StepCreateWindowsPassword {
         };
         let key = WindowsKey::new(&w.user, &email)?;
         let (p, z, name) = (&c.project_id, &c.zone, &c.instance_name);
-        let fail = |e: &dyn std::fmt::Display| {
-            Error::msg(format!("Error creating windows password: {e}"))
-        };
+        let fail =
+            |e: &dyn std::fmt::Display| Error::msg(format!("Error creating windows password: {e}"));
         let inst = st
             .compute
             .get_instance(p, z, name)
@@ -147,9 +150,16 @@ impl Step<State> for StepCreateWindowsPassword {
             .set_metadata(p, z, name, with_entry(&inst, &key.entry))
             .await
             .map_err(|e| fail(&e))?;
-        st.wait(ctx, p, op, &format!("the windows-keys metadata of instance {name} to be set"), "Error creating windows password")
+        st.wait(
+            ctx,
+            p,
+            op,
+            &format!("the windows-keys metadata of instance {name} to be set"),
+            "Error creating windows password",
+        )
         .await?;
-        ctx.ui.message("Waiting for windows password to complete...");
+        ctx.ui
+            .message("Waiting for windows password to complete...");
         let start = tokio::time::Instant::now();
         let mut port4 = String::new();
         let mut next = 0;
@@ -198,7 +208,8 @@ mod tests {
 
     fn fx() -> Fx {
         let fx = Fx::new();
-        fx.cloud.add_windows_image("windows-cloud", "windows-2022-v1", "windows-2022");
+        fx.cloud
+            .add_windows_image("windows-cloud", "windows-2022-v1", "windows-2022");
         fx
     }
 
@@ -226,7 +237,10 @@ mod tests {
         assert!(entry["expireOn"].as_str().unwrap().ends_with('Z'));
         fx.ctx.ui.say("the password is Gc3-Pa55/word");
         let said = fx.said();
-        assert!(said.contains("Creating windows user for instance..."), "{said}");
+        assert!(
+            said.contains("Creating windows user for instance..."),
+            "{said}"
+        );
         assert!(said.contains("Created password."), "{said}");
         assert!(!said.contains("Gc3-Pa55/word"), "{said}");
     }
@@ -244,7 +258,11 @@ mod tests {
         StepCreateInstance.run(&fx.ctx, &mut st2).await.unwrap();
         step.run(&fx.ctx, &mut st2).await.unwrap();
         assert!(st.winrm_password.is_none() && st2.winrm_password.is_none());
-        assert!(!fx.cloud.changes().iter().any(|c| c.starts_with("set_metadata")));
+        assert!(!fx
+            .cloud
+            .changes()
+            .iter()
+            .any(|c| c.starts_with("set_metadata")));
     }
 
     #[tokio::test]

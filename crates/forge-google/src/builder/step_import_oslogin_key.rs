@@ -76,10 +76,7 @@ impl Step<State> for StepImportOsLoginKey {
                 )))
             }
         };
-        let user = c
-            .oslogin_ssh_username
-            .clone()
-            .unwrap_or(imported.username);
+        let user = c.oslogin_ssh_username.clone().unwrap_or(imported.username);
         ctx.ui.message(&format!("SSH username for OSLogin: {user}"));
         // Later steps connect as the profile's user.
         let mut cu = (*c).clone();
@@ -91,7 +88,10 @@ impl Step<State> for StepImportOsLoginKey {
     }
 
     async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, _o: Outcome) -> Result<()> {
-        let (Some(rec), Some(oslogin)) = (journal::to_clean_up(ctx, &mut self.record), st.oslogin.clone()) else {
+        let (Some(rec), Some(oslogin)) = (
+            journal::to_clean_up(ctx, &mut self.record),
+            st.oslogin.clone(),
+        ) else {
             return Ok(());
         };
         ctx.ui.say("Deleting SSH public key for OSLogin...");

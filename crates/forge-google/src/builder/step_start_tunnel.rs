@@ -88,7 +88,10 @@ impl Step<State> for StepStartTunnel {
                     tunnel.tail()
                 )));
             }
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 break;
             }
             if start.elapsed() >= c.iap.launch_wait {

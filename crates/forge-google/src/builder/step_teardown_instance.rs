@@ -27,7 +27,13 @@ impl Step<State> for StepTeardownInstance {
             .delete_instance(&c.project_id, &c.zone, &rec.id)
             .await
             .map_err(|e| Error::msg(format!("Error deleting instance: {e}")))?;
-        st.wait(ctx, &c.project_id, op, &format!("instance {} to be deleted", rec.id), "Error deleting instance")
+        st.wait(
+            ctx,
+            &c.project_id,
+            op,
+            &format!("instance {} to be deleted", rec.id),
+            "Error deleting instance",
+        )
         .await?;
         journal::gone(ctx, &rec);
         st.instance = None;
