@@ -81,6 +81,15 @@ fn all(out: &Out) -> String {
     format!("{}{}", out.stdout, out.stderr)
 }
 
+/// Builds, expecting a failure that says `want`; the output.
+fn build_fails(sb: &Sandbox, want: &str) -> String {
+    let out = build(sb, false);
+    let text = all(&out);
+    assert_ne!(out.code, 0, "{text}");
+    assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    text
+}
+
 /// Nothing of the run in the fake but the images `keep` names, no journal, nothing in TMPDIR.
 fn assert_clean(g: &FakeGce, sb: &Sandbox, keep: &[&str], what: &str, output: &str) {
     let left: Vec<String> = g
@@ -168,12 +177,9 @@ fn an_image_is_built_with_its_manifest_and_nothing_else_is_left() {
     );
 
     // Again: the image exists; -force replaces it.
-    let out = build(&sb, false);
-    let text = all(&out);
-    assert_ne!(out.code, 0, "{text}");
-    assert!(
-        text.contains("Image forge-image-1 already exists in project forge-test."),
-        "{text}"
+    build_fails(
+        &sb,
+        "Image forge-image-1 already exists in project forge-test.",
     );
     let out = build(&sb, true);
     let text = all(&out);
@@ -320,13 +326,7 @@ fn an_expired_service_account_token_is_replaced_and_an_expired_access_token_name
         "access_token            = \"ya29.expired-token\"",
     );
     let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
-    let out = build(&sb, false);
-    let text = all(&out);
-    assert_ne!(out.code, 0, "{text}");
-    assert!(
-        text.contains("Error checking for an existing image forge-expired-2: googleapi: Error 401: Request had invalid authentication credentials"),
-        "{text}"
-    );
+    let text = build_fails(&sb, "Error checking for an existing image forge-expired-2: googleapi: Error 401: Request had invalid authentication credentials");
     assert!(
         !text.contains("ya29.expired-token"),
         "the token reached the output:\n{text}"
@@ -726,13 +726,7 @@ fn gclouds_adc_file_and_impersonation_authenticate_and_their_failures_are_named(
     )
     .replace(&endpoint_line, "");
     let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
-    let out = build(&sb, false);
-    let text = all(&out);
-    assert_ne!(out.code, 0, "{text}");
-    assert!(
-        text.contains("impersonating other@forge-test.iam.gserviceaccount.com (impersonate_service_account): 403 Forbidden: Permission 'iam.serviceAccounts.getAccessToken' denied"),
-        "{text}"
-    );
+    let text = build_fails(&sb, "impersonating other@forge-test.iam.gserviceaccount.com (impersonate_service_account): 403 Forbidden: Permission 'iam.serviceAccounts.getAccessToken' denied");
     assert_clean(
         &g,
         &sb,
@@ -787,13 +781,7 @@ fn a_full_zone_falls_back_to_the_next_and_the_build_ends_there() {
         "\"true\"",
     );
     let sb = Sandbox::new(FORGE, &[("t.pkr.hcl", &t)]);
-    let out = build(&sb, false);
-    let text = all(&out);
-    assert_ne!(out.code, 0, "{text}");
-    assert!(
-        text.contains("Error creating instance: no capacity in any of us-central1-a, us-central1-b: Error creating instance: ZONE_RESOURCE_POOL_EXHAUSTED"),
-        "{text}"
-    );
+    let text = build_fails(&sb, "Error creating instance: no capacity in any of us-central1-a, us-central1-b: Error creating instance: ZONE_RESOURCE_POOL_EXHAUSTED");
     assert_clean(&g, &sb, &["forge-fallback"], "no zone", &text);
 
     // A fallback zone that repeats the zone is a configuration error.

@@ -222,14 +222,7 @@ impl Compute for FakeCompute {
             return Err(not_found(name));
         };
         i["metadata"] = metadata;
-        let entries: Vec<String> = i["metadata"]["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|x| x["key"] == "windows-keys")
-            .filter_map(|x| x["value"].as_str())
-            .flat_map(|v| v.lines().map(str::to_string).collect::<Vec<_>>())
-            .collect();
+        let entries = forge_testkit::gce::windows_keys_entries(&i["metadata"]);
         if let Some(pw) = pw {
             for e in entries {
                 if c.answered.contains(&e) {

@@ -791,15 +791,7 @@ impl World {
         if inst["windows"] != true {
             return;
         }
-        let entries: Vec<String> = inst["metadata"]["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|i| i["key"] == "windows-keys")
-            .filter_map(|i| i["value"].as_str())
-            .flat_map(|v| v.lines().map(str::to_string).collect::<Vec<_>>())
-            .filter(|l| !l.trim().is_empty())
-            .collect();
+        let entries = windows_keys_entries(&inst["metadata"]);
         for e in entries {
             let done = inst["answered"]
                 .as_array()
@@ -864,6 +856,20 @@ impl World {
             inst["guestAttributes"]["packer/startup-script-status"] = result.into();
         }
     }
+}
+
+/// The entries (one JSON object a line) of the `windows-keys` item of an instance's
+/// `metadata`.
+pub fn windows_keys_entries(metadata: &Value) -> Vec<String> {
+    metadata["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["key"] == "windows-keys")
+        .filter_map(|i| i["value"].as_str())
+        .flat_map(|v| v.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| !l.trim().is_empty())
+        .collect()
 }
 
 /// The Windows guest agent's answer to one `windows-keys` entry (a JSON object with
