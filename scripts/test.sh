@@ -114,6 +114,7 @@ PYWINRM_VERSION=0.5.0   # pinned: the real WinRM clients forge-wsman is validate
 PYPSRP_VERSION=0.9.1
 GCE_PY_VENV=/var/tmp/forge-test-gce-py
 GCE_PY_VERSION=1.57.0   # pinned: Google's Python Compute client the fake Compute Engine is validated with
+GCE_PY_OSLOGIN_VERSION=2.23.0   # pinned: Google's Python OS Login client, for the fake's OS Login API
 AZURE_PY_VENV=/var/tmp/forge-test-azure-py
 # pinned: Microsoft's Python clients the fake Azure Resource Manager is validated with
 AZURE_PY_SPECS="azure-identity==1.27.0 azure-mgmt-resource==26.0.0 azure-mgmt-resource-deployments==2.0.0 azure-mgmt-resource-subscriptions==1.0.0 azure-mgmt-compute==39.0.0 azure-mgmt-network==33.1.0 azure-mgmt-keyvault==14.1.0 azure-keyvault-secrets==4.12.0"
@@ -179,8 +180,8 @@ assert (v('pywinrm'), v('pypsrp')) == ('$PYWINRM_VERSION', '$PYPSRP_VERSION')" >
 }
 # google-cloud-compute: its own virtualenv from Debian's python3, made once per machine.
 gce_py_ok() {
-  "$GCE_PY_VENV/bin/python3" -c "from importlib.metadata import version as v; from google.cloud import compute_v1
-assert v('google-cloud-compute') == '$GCE_PY_VERSION'" >/dev/null 2>&1
+  "$GCE_PY_VENV/bin/python3" -c "from importlib.metadata import version as v; from google.cloud import compute_v1, oslogin_v1
+assert (v('google-cloud-compute'), v('google-cloud-os-login')) == ('$GCE_PY_VERSION', '$GCE_PY_OSLOGIN_VERSION')" >/dev/null 2>&1
 }
 # azure-identity and azure-mgmt-*: their own virtualenv from Debian's python3, made once per machine.
 azure_py_ok() {
@@ -398,7 +399,7 @@ export FORGE_WINRM_PY=$WINRM_PY_VENV/bin/python3
 
 # google-cloud-compute: its own virtualenv, found by forge-testkit's gce_python test through
 # FORGE_GCE_PY.
-venv_install "$GCE_PY_VENV" "google-cloud-compute==$GCE_PY_VERSION" gce_py_ok
+venv_install "$GCE_PY_VENV" "google-cloud-compute==$GCE_PY_VERSION google-cloud-os-login==$GCE_PY_OSLOGIN_VERSION" gce_py_ok
 export FORGE_GCE_PY=$GCE_PY_VENV/bin/python3
 
 # azure-identity and the azure-mgmt-* clients: their own virtualenv, found by forge-testkit's

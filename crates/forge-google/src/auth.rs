@@ -1,7 +1,10 @@
 //! Credentials: a service-account key (`account_file`, `credentials_file`,
-//! `credentials_json`, or the file `GOOGLE_APPLICATION_CREDENTIALS` names) exchanged for an
+//! `credentials_json`, or the application default credentials' file) exchanged for an
 //! access token at the key's own `token_uri` with the OAuth2 JWT bearer grant (RFC 7523,
-//! signed RS256), as Packer's Go client does; or a fixed `access_token`.
+//! signed RS256), as Packer's Go client does; an `authorized_user` file (what `gcloud auth
+//! application-default login` writes) exchanged with the refresh-token grant; or a fixed
+//! `access_token`. With `impersonate_service_account`, that token only buys one for the
+//! service account from IAM Credentials' `generateAccessToken`.
 //!
 //! google-cloud-auth's service-account credentials sign their own JWTs and never call the
 //! `token_uri`, so forge hands the Compute client its own [`CredentialsProvider`] instead.
@@ -47,11 +50,26 @@ impl std::fmt::Debug for ServiceKey {
     }
 }
 
+/// An `authorized_user` credentials file's fields (a user's OAuth2 refresh token).
+#[derive(Clone)]
+pub struct UserCredentials {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: String,
+    /// `refresh_token`.
+    pub refresh_token: String,
+    /// `token_uri` (Google's when absent).
+    pub token_uri: String,
+}
+
 /// Where the build's credentials come from.
 #[derive(Clone)]
 pub enum Source {
     /// A service-account key.
     Key(ServiceKey),
+    /// A user's refresh token.
+    User(UserCredentials),
     /// A fixed OAuth2 access token.
     Token(String),
 }
@@ -60,41 +78,62 @@ impl std::fmt::Debug for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::Key(k) => k.fmt(f),
+            Source::User(u) => write!(f, "User({}, {})", u.client_id, u.token_uri),
             Source::Token(_) => f.write_str("Token(..)"),
         }
     }
 }
 
-impl ServiceKey {
-    /// Parses a key file's JSON; `what` names it in errors.
-    pub fn parse(text: &str, what: &str) -> Result<ServiceKey, String> {
-        let v: Value =
-            serde_json::from_str(text).map_err(|e| format!("{what}: not a JSON key file: {e}"))?;
-        let ty = v["type"].as_str().unwrap_or_default();
-        if ty != "service_account" {
-            return Err(format!(
-                "{what}: credentials of type {ty:?} are not supported yet by forge's googlecompute builder (a service_account key is)"
-            ));
-        }
+/// Google's token endpoint.
+const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+
+impl Source {
+    /// Parses a credentials file's JSON (`service_account` or `authorized_user`); `what`
+    /// names it in errors.
+    pub fn parse(text: &str, what: &str) -> Result<Source, String> {
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| format!("{what}: not a JSON credentials file: {e}"))?;
         let get = |k: &str| -> Result<String, String> {
             v[k].as_str()
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
-                .ok_or_else(|| format!("{what}: the key file has no {k}"))
+                .ok_or_else(|| format!("{what}: the credentials file has no {k}"))
         };
         let token_uri = v["token_uri"]
             .as_str()
             .filter(|s| !s.is_empty())
-            .unwrap_or("https://oauth2.googleapis.com/token")
+            .unwrap_or(GOOGLE_TOKEN_URI)
             .to_string();
-        let key = ServiceKey {
-            client_email: get("client_email")?,
-            private_key: get("private_key")?,
-            private_key_id: v["private_key_id"].as_str().unwrap_or_default().to_string(),
-            token_uri,
-        };
-        key_pair(&key.private_key).map_err(|e| format!("{what}: {e}"))?;
-        Ok(key)
+        match v["type"].as_str().unwrap_or_default() {
+            "service_account" => {
+                let key = ServiceKey {
+                    client_email: get("client_email")?,
+                    private_key: get("private_key")?,
+                    private_key_id: v["private_key_id"].as_str().unwrap_or_default().to_string(),
+                    token_uri,
+                };
+                key_pair(&key.private_key).map_err(|e| format!("{what}: {e}"))?;
+                Ok(Source::Key(key))
+            }
+            "authorized_user" => Ok(Source::User(UserCredentials {
+                client_id: get("client_id")?,
+                client_secret: get("client_secret")?,
+                refresh_token: get("refresh_token")?,
+                token_uri,
+            })),
+            ty => Err(format!(
+                "{what}: credentials of type {ty:?} are not supported yet by forge's googlecompute builder (service_account and authorized_user are)"
+            )),
+        }
+    }
+
+    /// The secrets in the credentials, for the redactor.
+    pub fn secrets(&self) -> Vec<String> {
+        match self {
+            Source::Token(t) => vec![t.clone()],
+            Source::Key(k) => vec![k.private_key.clone()],
+            Source::User(u) => vec![u.client_secret.clone(), u.refresh_token.clone()],
+        }
     }
 }
 
@@ -141,6 +180,9 @@ pub fn assertion(key: &ServiceKey, scopes: &[String], now: u64) -> Result<String
 /// Called with each token fetched (the build adds it to the redactor).
 pub type OnToken = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// The scope the token behind an impersonation needs.
+const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
+
 /// Gives access tokens, fetched once and again shortly before they expire.
 pub struct TokenSource {
     source: Source,
@@ -149,6 +191,10 @@ pub struct TokenSource {
     http: reqwest::Client,
     /// Tokens seen, for the redactor.
     pub on_token: Option<OnToken>,
+    /// `impersonate_service_account` and the IAM Credentials endpoint to ask.
+    pub impersonate: Option<(String, String)>,
+    /// The universe the credentials belong to (`googleapis.com`).
+    pub universe: String,
 }
 
 impl std::fmt::Debug for TokenSource {
@@ -168,68 +214,151 @@ impl TokenSource {
             cached: Mutex::new(None),
             http: reqwest::Client::new(),
             on_token: None,
+            impersonate: None,
+            universe: "googleapis.com".into(),
         }
     }
 
     /// Forgets the cached token after the API refused it; whether a new one can be fetched
-    /// (not for a fixed `access_token`).
+    /// (not for a fixed `access_token` used as it is).
     pub async fn invalidate(&self) -> bool {
         *self.cached.lock().await = None;
-        matches!(self.source, Source::Key(_))
+        !matches!(self.source, Source::Token(_)) || self.impersonate.is_some()
     }
 
     /// A token, from the cache while it has over a minute left.
     pub async fn token(&self) -> Result<String, String> {
-        let key = match &self.source {
-            Source::Token(t) => return Ok(t.clone()),
-            Source::Key(k) => k,
-        };
+        if let (Source::Token(t), None) = (&self.source, &self.impersonate) {
+            return Ok(t.clone());
+        }
         let mut c = self.cached.lock().await;
         if let Some((t, until)) = c.as_ref() {
             if Instant::now() + Duration::from_secs(60) < *until {
                 return Ok(t.clone());
             }
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let jwt = assertion(key, &self.scopes, now)?;
-        let body = format!(
-            "grant_type={}&assertion={jwt}",
-            "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
-        );
-        let what = format!("fetching an OAuth2 token from {}", key.token_uri);
+        let (token, life) = match &self.impersonate {
+            None => self.fetch(&self.scopes).await?,
+            Some((email, endpoint)) => {
+                let (base, _) = self.fetch(&[CLOUD_PLATFORM.to_string()]).await?;
+                self.impersonated(&base, email, endpoint).await?
+            }
+        };
+        *c = Some((token.clone(), Instant::now() + life));
+        Ok(token)
+    }
+
+    /// A token of the source itself for `scopes`, and how long it lasts.
+    async fn fetch(&self, scopes: &[String]) -> Result<(String, Duration), String> {
+        let (uri, form) = match &self.source {
+            Source::Token(t) => return Ok((t.clone(), Duration::from_secs(3600))),
+            Source::Key(key) => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs();
+                let jwt = assertion(key, scopes, now)?;
+                (
+                    &key.token_uri,
+                    vec![
+                        (
+                            "grant_type",
+                            "urn:ietf:params:oauth:grant-type:jwt-bearer".to_string(),
+                        ),
+                        ("assertion", jwt),
+                    ],
+                )
+            }
+            Source::User(u) => (
+                &u.token_uri,
+                vec![
+                    ("grant_type", "refresh_token".to_string()),
+                    ("client_id", u.client_id.clone()),
+                    ("client_secret", u.client_secret.clone()),
+                    ("refresh_token", u.refresh_token.clone()),
+                    ("scope", scopes.join(" ")),
+                ],
+            ),
+        };
+        let what = format!("fetching an OAuth2 token from {uri}");
         let resp = self
             .http
-            .post(&key.token_uri)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
+            .post(uri.as_str())
+            .form(&form)
             .send()
             .await
             .map_err(|e| format!("{what}: {e}"))?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| format!("{what}: {e}"))?;
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !status.is_success() {
-            let reason = match (v["error"].as_str(), v["error_description"].as_str()) {
-                (Some(e), Some(d)) => format!("{e}: {d}"),
-                _ => text.chars().take(300).collect(),
-            };
-            return Err(format!("{what}: {status}: {reason}"));
-        }
-        let token = v["access_token"]
+        let v = answer(resp, &what).await?;
+        let token = self.seen(&v, "access_token", &what)?;
+        Ok((
+            token,
+            Duration::from_secs(v["expires_in"].as_u64().unwrap_or(3600)),
+        ))
+    }
+
+    /// IAM Credentials' `generateAccessToken` for `email`, authorized by `base`.
+    async fn impersonated(
+        &self,
+        base: &str,
+        email: &str,
+        endpoint: &str,
+    ) -> Result<(String, Duration), String> {
+        let url = format!(
+            "{}/v1/projects/-/serviceAccounts/{email}:generateAccessToken",
+            endpoint.trim_end_matches('/')
+        );
+        let what = format!("impersonating {email} (impersonate_service_account)");
+        let resp = self
+            .http
+            .post(&url)
+            .bearer_auth(base)
+            .json(&json!({"scope": self.scopes, "lifetime": "3600s"}))
+            .send()
+            .await
+            .map_err(|e| format!("{what}: {e}"))?;
+        let v = answer(resp, &what).await?;
+        let token = self.seen(&v, "accessToken", &what)?;
+        let left = v["expireTime"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| (t.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64)
+            .unwrap_or(3600);
+        Ok((token, Duration::from_secs(left)))
+    }
+
+    /// The token in field `k` of an answer, handed to the redactor first.
+    fn seen(&self, v: &Value, k: &str, what: &str) -> Result<String, String> {
+        let token = v[k]
             .as_str()
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| format!("{what}: the answer has no access_token"))?
+            .ok_or_else(|| format!("{what}: the answer has no {k}"))?
             .to_string();
         if let Some(f) = &self.on_token {
             f(&token);
         }
-        let life = v["expires_in"].as_u64().unwrap_or(3600);
-        *c = Some((token.clone(), Instant::now() + Duration::from_secs(life)));
         Ok(token)
     }
+}
+
+/// A token endpoint's or Google API's JSON answer; its error (OAuth2's or Google's shape)
+/// when it is not a success.
+async fn answer(resp: reqwest::Response, what: &str) -> Result<Value, String> {
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| format!("{what}: {e}"))?;
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(v);
+    }
+    let reason = match (
+        v["error"].as_str(),
+        v["error_description"].as_str(),
+        v["error"]["message"].as_str(),
+    ) {
+        (Some(e), Some(d), _) => format!("{e}: {d}"),
+        (_, _, Some(m)) => m.to_string(),
+        _ => text.chars().take(300).collect(),
+    };
+    Err(format!("{what}: {status}: {reason}"))
 }
 
 /// The Compute client's credentials: bearer tokens from a [`TokenSource`].
@@ -259,7 +388,7 @@ impl CredentialsProvider for Provider {
     }
 
     async fn universe_domain(&self) -> Option<String> {
-        Some("googleapis.com".into())
+        Some(self.0.universe.clone())
     }
 }
 
@@ -273,24 +402,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_key_file_of_another_type_is_refused_by_name() {
+    fn a_credentials_file_of_another_type_is_refused_by_name() {
         let e =
-            ServiceKey::parse(r#"{"type": "authorized_user"}"#, "account_file a.json").unwrap_err();
+            Source::parse(r#"{"type": "external_account"}"#, "account_file a.json").unwrap_err();
         assert!(
-            e.contains("\"authorized_user\" are not supported yet"),
+            e.contains("\"external_account\" are not supported yet"),
             "{e}"
         );
-        let e = ServiceKey::parse("nope", "credentials_json").unwrap_err();
+        let e = Source::parse("nope", "credentials_json").unwrap_err();
         assert!(
-            e.starts_with("credentials_json: not a JSON key file"),
+            e.starts_with("credentials_json: not a JSON credentials file"),
             "{e}"
         );
-        let e = ServiceKey::parse(
+        let e = Source::parse(
             r#"{"type": "service_account", "client_email": "a@b", "private_key": "xx"}"#,
             "k",
         )
         .unwrap_err();
         assert!(e.starts_with("k: the private_key is"), "{e}");
+        let e =
+            Source::parse(r#"{"type": "authorized_user", "client_id": "c"}"#, "adc").unwrap_err();
+        assert_eq!(e, "adc: the credentials file has no client_secret");
+        let u = Source::parse(
+            r#"{"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"}"#,
+            "adc",
+        )
+        .unwrap();
+        assert!(matches!(&u, Source::User(u) if u.token_uri == GOOGLE_TOKEN_URI));
+        assert_eq!(u.secrets(), ["s", "r"]);
     }
 
     #[tokio::test]

@@ -20,7 +20,7 @@ use crate::limiter::Limiter;
 pub const RUN_LABEL: &str = "forge-run";
 
 /// A failed call: the HTTP status, Google's reason (`notFound`, ...) and message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ApiError {
     /// HTTP status (0: no answer).
     pub status: u16,
@@ -28,6 +28,10 @@ pub struct ApiError {
     pub reason: String,
     /// The message.
     pub message: String,
+    /// Whether the project's rate quota refused the call (429, or 403 `rateLimitExceeded`).
+    pub rate_limited: bool,
+    /// The answer's `Retry-After`, in seconds.
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -38,6 +42,21 @@ impl ApiError {
 
     fn from_gax(e: google_cloud_gax::error::Error) -> ApiError {
         let status = e.http_status_code().unwrap_or(0);
+        let payload: Value = e
+            .http_payload()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(Value::Null);
+        let why = payload["error"]["errors"][0]["reason"]
+            .as_str()
+            .unwrap_or_default();
+        let rate_limited = status == 429
+            || status == 403 && matches!(why, "rateLimitExceeded" | "userRateLimitExceeded");
+        let retry_after = e
+            .http_headers()
+            .and_then(|h| h.get(http::header::RETRY_AFTER))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let (reason, message) = match e.status() {
             Some(s) => (s.code.name().to_string(), s.message.clone()),
             None => {
@@ -62,6 +81,8 @@ impl ApiError {
             status,
             reason,
             message,
+            rate_limited,
+            retry_after,
         }
     }
 }
@@ -156,6 +177,24 @@ pub trait Compute: Send + Sync {
         zone: &str,
         name: &str,
     ) -> Result<Option<Value>, ApiError>;
+    /// Starts replacing an instance's metadata (`metadata`: the API's `Metadata`, with the
+    /// fingerprint of the metadata it replaces).
+    async fn set_metadata(
+        &self,
+        project: &str,
+        zone: &str,
+        name: &str,
+        metadata: Value,
+    ) -> Result<Operation, ApiError>;
+    /// The contents of serial port `port` from byte `start` on, and where the next read starts.
+    async fn serial_port_output(
+        &self,
+        project: &str,
+        zone: &str,
+        name: &str,
+        port: i32,
+        start: i64,
+    ) -> Result<(String, i64), ApiError>;
     /// Starts deleting an instance.
     async fn delete_instance(
         &self,
@@ -201,9 +240,8 @@ fn json<T: serde::Serialize>(t: &T) -> Value {
 
 fn model<T: serde::de::DeserializeOwned>(v: Value, what: &str) -> Result<T, ApiError> {
     serde_json::from_value(v).map_err(|e| ApiError {
-        status: 0,
-        reason: String::new(),
         message: format!("the {what} request does not fit the API: {e}"),
+        ..ApiError::default()
     })
 }
 
@@ -260,18 +298,34 @@ impl SdkCompute {
     }
 }
 
-/// Makes a call through the limiter; a call refused with 401 is made once more with a new
-/// token when one can be fetched (a service account's token expired).
+/// How long calls refused by the rate quota are tried again.
+pub const THROTTLE_BUDGET: Duration = Duration::from_secs(300);
+
+/// Makes a call through the limiter. A call refused with 401 is made once more with a new
+/// token when one can be fetched (a service account's token expired); one refused by the
+/// project's rate quota holds every call of the project (for its `Retry-After`, else a
+/// doubling backoff) and is made again, for up to [`THROTTLE_BUDGET`].
 macro_rules! call {
     ($self:ident, $e:expr) => {{
-        $self.limiter.wait().await;
-        let r = $e;
-        match &r {
-            Err(e) if e.status == 401 && $self.tokens.invalidate().await => {
-                $self.limiter.wait().await;
-                $e
+        let until = tokio::time::Instant::now() + THROTTLE_BUDGET;
+        let mut renewed = false;
+        loop {
+            $self.limiter.wait().await;
+            let r = $e;
+            match &r {
+                Err(e) if e.status == 401 && !renewed && $self.tokens.invalidate().await => {
+                    renewed = true;
+                }
+                Err(e) if e.rate_limited && tokio::time::Instant::now() < until => {
+                    $self.limiter.throttled(e.retry_after);
+                }
+                _ => {
+                    if r.is_ok() {
+                        $self.limiter.succeeded();
+                    }
+                    break r;
+                }
             }
-            _ => r,
         }
     }};
 }
@@ -371,6 +425,50 @@ impl Compute for SdkCompute {
             )
         )
     }
+    async fn set_metadata(
+        &self,
+        project: &str,
+        zone: &str,
+        name: &str,
+        metadata: Value,
+    ) -> Result<Operation, ApiError> {
+        let b: model::Metadata = model(metadata, "metadata")?;
+        call!(
+            self,
+            op(self
+                .instances
+                .set_metadata()
+                .set_project(project)
+                .set_zone(zone)
+                .set_instance(name)
+                .set_body(b.clone())
+                .send()
+                .await)
+        )
+    }
+    async fn serial_port_output(
+        &self,
+        project: &str,
+        zone: &str,
+        name: &str,
+        port: i32,
+        start: i64,
+    ) -> Result<(String, i64), ApiError> {
+        call!(
+            self,
+            self.instances
+                .get_serial_port_output()
+                .set_project(project)
+                .set_zone(zone)
+                .set_instance(name)
+                .set_port(port)
+                .set_start(start)
+                .send()
+                .await
+                .map(|o| (o.contents.unwrap_or_default(), o.next.unwrap_or(start)))
+                .map_err(ApiError::from_gax)
+        )
+    }
     async fn delete_instance(
         &self,
         project: &str,
@@ -414,8 +512,34 @@ impl Compute for SdkCompute {
         zone: &str,
         filter: &str,
     ) -> Result<Vec<String>, ApiError> {
-        self.limiter.wait().await;
-        let v = match kind {
+        let v = call!(self, self.list_json(kind, project, zone, filter).await)?;
+        Ok(v["items"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+    async fn get_operation(&self, project: &str, o: &Operation) -> Result<Operation, ApiError> {
+        self.operation_call(project, o, false).await
+    }
+    async fn wait_operation(&self, project: &str, o: &Operation) -> Result<Operation, ApiError> {
+        self.operation_call(project, o, true).await
+    }
+}
+
+impl SdkCompute {
+    /// A list call's answer, as JSON.
+    async fn list_json(
+        &self,
+        kind: &str,
+        project: &str,
+        zone: &str,
+        filter: &str,
+    ) -> Result<Value, ApiError> {
+        Ok(match kind {
             "instances" => json(
                 &self
                     .instances
@@ -448,21 +572,20 @@ impl Compute for SdkCompute {
                     .await
                     .map_err(ApiError::from_gax)?,
             ),
-        };
-        Ok(v["items"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|i| i["name"].as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default())
+        })
     }
-    async fn get_operation(&self, project: &str, o: &Operation) -> Result<Operation, ApiError> {
+
+    /// An operation as it is now (`wait`: after the API's own wait).
+    async fn operation_call(
+        &self,
+        project: &str,
+        o: &Operation,
+        wait: bool,
+    ) -> Result<Operation, ApiError> {
         call!(
             self,
-            match &o.zone {
-                Some(z) => op(self
+            match (&o.zone, wait) {
+                (Some(z), false) => op(self
                     .zone_ops
                     .get()
                     .set_project(project)
@@ -470,21 +593,7 @@ impl Compute for SdkCompute {
                     .set_operation(&o.name)
                     .send()
                     .await),
-                None => op(self
-                    .global_ops
-                    .get()
-                    .set_project(project)
-                    .set_operation(&o.name)
-                    .send()
-                    .await),
-            }
-        )
-    }
-    async fn wait_operation(&self, project: &str, o: &Operation) -> Result<Operation, ApiError> {
-        call!(
-            self,
-            match &o.zone {
-                Some(z) => op(self
+                (Some(z), true) => op(self
                     .zone_ops
                     .wait()
                     .set_project(project)
@@ -492,7 +601,14 @@ impl Compute for SdkCompute {
                     .set_operation(&o.name)
                     .send()
                     .await),
-                None => op(self
+                (None, false) => op(self
+                    .global_ops
+                    .get()
+                    .set_project(project)
+                    .set_operation(&o.name)
+                    .send()
+                    .await),
+                (None, true) => op(self
                     .global_ops
                     .wait()
                     .set_project(project)

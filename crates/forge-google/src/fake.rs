@@ -19,7 +19,13 @@ struct Cloud {
     instances: BTreeMap<String, Value>,
     disks: BTreeMap<String, Value>,
     calls: Vec<String>,
-    op_errors: BTreeMap<String, String>,
+    op_errors: BTreeMap<String, (String, usize)>,
+    /// When set, the Windows guest agent answers `windows-keys` with this password.
+    windows_password: Option<String>,
+    /// Serial port 4 of each instance.
+    serial4: BTreeMap<String, String>,
+    /// The `windows-keys` entries answered.
+    answered: Vec<String>,
 }
 
 /// The fake.
@@ -40,6 +46,7 @@ fn not_found(what: &str) -> ApiError {
         status: 404,
         reason: "notFound".into(),
         message: format!("The resource '{what}' was not found"),
+        ..ApiError::default()
     }
 }
 
@@ -55,9 +62,22 @@ impl FakeCompute {
                 "selfLink": format!("projects/{project}/global/images/{name}")}),
         );
     }
+    /// Adds a Windows image (licensed from `windows-cloud`) `project/name` in `family`.
+    pub fn add_windows_image(&self, project: &str, name: &str, family: &str) {
+        self.add_image(project, name, family);
+        if let Some(i) = self.cloud().images.get_mut(&format!("{project}/{name}")) {
+            i["licenses"] = json!(["https://www.googleapis.com/compute/v1/projects/windows-cloud/global/licenses/windows-server-2022-dc"]);
+        }
+    }
     /// The next operation of `call` (`insert_instance`, ...) ends in error `code`.
     pub fn fail_op(&self, call: &str, code: &str) {
-        self.cloud().op_errors.insert(call.into(), code.into());
+        self.fail_op_times(call, code, 1);
+    }
+    /// The next `times` operations of `call` end in error `code`.
+    pub fn fail_op_times(&self, call: &str, code: &str, times: usize) {
+        self.cloud()
+            .op_errors
+            .insert(call.into(), (code.into(), times));
     }
     /// The calls that change something, `call name`.
     pub fn changes(&self) -> Vec<String> {
@@ -99,10 +119,20 @@ impl FakeCompute {
             items.push(json!({"key": key, "value": value}));
         }
     }
+    /// Makes the instances' Windows guest agent answer `windows-keys` entries with `pw`.
+    pub fn windows_agent(&self, pw: &str) {
+        self.cloud().windows_password = Some(pw.into());
+    }
     fn op(&self, call: &str, name: &str, zone: Option<&str>) -> (Operation, bool) {
         let mut c = self.cloud();
         c.calls.push(format!("{call} {name}"));
-        let err = c.op_errors.remove(call);
+        let err = match c.op_errors.get_mut(call) {
+            Some((code, n)) if *n > 0 => {
+                *n -= 1;
+                Some(code.clone())
+            }
+            _ => None,
+        };
         let failed = err.is_some();
         (done(name, zone, err), failed)
     }
@@ -177,6 +207,57 @@ impl Compute for FakeCompute {
         let mut c = self.cloud();
         c.calls.push(format!("get_instance {name}"));
         Ok(c.instances.get(name).cloned())
+    }
+    async fn set_metadata(
+        &self,
+        _p: &str,
+        zone: &str,
+        name: &str,
+        metadata: Value,
+    ) -> Result<Operation, ApiError> {
+        let (op, _) = self.op("set_metadata", name, Some(zone));
+        let mut c = self.cloud();
+        let pw = c.windows_password.clone();
+        let Some(i) = c.instances.get_mut(name) else {
+            return Err(not_found(name));
+        };
+        i["metadata"] = metadata;
+        let entries = forge_testkit::gce::windows_keys_entries(&i["metadata"]);
+        if let Some(pw) = pw {
+            for e in entries {
+                if c.answered.contains(&e) {
+                    continue;
+                }
+                if let Some(line) = forge_testkit::gce::windows_agent_answer(&e, &pw) {
+                    let port = c.serial4.entry(name.to_string()).or_default();
+                    port.push_str(&line);
+                    port.push('\n');
+                }
+                c.answered.push(e);
+            }
+        }
+        Ok(op)
+    }
+    async fn serial_port_output(
+        &self,
+        _p: &str,
+        _z: &str,
+        name: &str,
+        port: i32,
+        start: i64,
+    ) -> Result<(String, i64), ApiError> {
+        let mut c = self.cloud();
+        c.calls
+            .push(format!("get_serial_port_output {name} {port}"));
+        if !c.instances.contains_key(name) {
+            return Err(not_found(name));
+        }
+        let all = match port {
+            4 => c.serial4.get(name).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let from = (start.max(0) as usize).min(all.len());
+        Ok((all[from..].to_string(), all.len() as i64))
     }
     async fn delete_instance(
         &self,

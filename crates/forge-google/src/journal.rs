@@ -16,7 +16,7 @@ use forge_template::schema::plugins::GooglecomputeBuilder;
 use forge_template::value::Value;
 use serde_json::json;
 
-use crate::auth::{Source, TokenSource, DEFAULT_SCOPES};
+use crate::builder::Auth;
 use crate::compute::{wait_op, Compute, SdkCompute};
 
 /// An instance.
@@ -25,6 +25,31 @@ pub const INSTANCE: &str = "gce-instance";
 pub const DISK: &str = "gce-disk";
 /// An image.
 pub const IMAGE: &str = "gce-image";
+/// A public key in an OS Login profile (its id: the fingerprint).
+pub const OSLOGIN_KEY: &str = "gce-oslogin-key";
+
+/// OS Login's fingerprint of an authorized_keys line: the SHA-256 of the line, in hex.
+pub fn key_fingerprint(key: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, key.trim().as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Records that the key `fingerprint` is about to be imported into `account`'s OS Login
+/// profile at `endpoint`.
+pub fn intend_oslogin_key(
+    ctx: &BuildCtx,
+    endpoint: &str,
+    account: &str,
+    fingerprint: &str,
+) -> Result<Resource> {
+    let data = json!({"run": ctx.run_id, "account": account, "endpoint": endpoint});
+    let mut r = ctx.journal.intend(&ctx.name, OSLOGIN_KEY, "", data)?;
+    forge_core::journal::created(ctx, &mut r, fingerprint);
+    Ok(r)
+}
 
 /// How long cleanup waits for each deletion.
 pub const DELETE_WAIT: Duration = Duration::from_secs(600);
@@ -80,17 +105,10 @@ pub async fn delete(
     }
 }
 
-/// The credentials of a googlecompute build's configuration.
-pub fn source_of(config: &Value) -> std::result::Result<Option<Source>, String> {
+/// How a googlecompute build's configuration authenticates.
+pub fn auth_of(config: &Value) -> std::result::Result<Auth, String> {
     let a: GooglecomputeBuilder = decode(config).map_err(|e| e.join("; "))?;
-    let au = &a.authentication;
-    let s = |x: &Option<String>| x.clone().unwrap_or_default();
-    crate::builder::credentials(
-        &s(&au.account_file),
-        &s(&au.credentials_file),
-        &s(&au.credentials_json),
-        &s(&au.access_token),
-    )
+    Auth::of(&a).map(|(auth, _)| auth)
 }
 
 /// Removes Compute Engine resources dead runs left.
@@ -99,15 +117,11 @@ pub struct GceReclaimer;
 #[async_trait]
 impl Reclaimer for GceReclaimer {
     fn kinds(&self) -> &'static [&'static str] {
-        &[INSTANCE, DISK, IMAGE]
+        &[INSTANCE, DISK, IMAGE, OSLOGIN_KEY]
     }
 
     fn secrets(&self, config: &Value) -> Vec<String> {
-        match source_of(config) {
-            Ok(Some(Source::Token(t))) => vec![t],
-            Ok(Some(Source::Key(k))) => vec![k.private_key],
-            _ => Vec::new(),
-        }
+        auth_of(config).map(|a| a.secrets()).unwrap_or_default()
     }
 
     async fn reclaim(
@@ -120,23 +134,28 @@ impl Reclaimer for GceReclaimer {
             .config
             .as_ref()
             .filter(|_| origin.builder_type == "googlecompute");
-        let source = match config.map(source_of) {
-            Some(Ok(Some(s))) => s,
+        // The build's own settings; else the application default credentials.
+        let auth = match config.map(auth_of) {
+            Some(Ok(a)) if a.source.is_some() => a,
             Some(Err(e)) => {
                 return Err(ReclaimError::Failed(format!(
                     "the configuration of build {}: {e}",
                     origin.build
                 )))
             }
-            _ => match crate::builder::credentials("", "", "", "") {
-                Ok(Some(s)) => s,
-                _ => {
-                    return Err(ReclaimError::NoCredentials {
-                        reason: "no Google credentials are known for this run".into(),
-                        hint: hint.into(),
-                    })
-                }
+            _ => Auth {
+                source: crate::builder::credentials("", "", "", "").ok().flatten(),
+                ..Auth::default()
             },
+        };
+        let tokens = match auth.tokens() {
+            Ok(t) => Arc::new(t),
+            Err(_) => {
+                return Err(ReclaimError::NoCredentials {
+                    reason: "no Google credentials are known for this run".into(),
+                    hint: hint.into(),
+                })
+            }
         };
         let d = &r.data;
         let get = |k: &str| d[k].as_str().unwrap_or_default().to_string();
@@ -146,10 +165,17 @@ impl Reclaimer for GceReclaimer {
         } else {
             r.id.clone()
         };
-        let tokens = Arc::new(TokenSource::new(
-            source,
-            DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
-        ));
+        if r.kind == OSLOGIN_KEY {
+            let oslogin = crate::oslogin::OsLogin::new(
+                &endpoint,
+                tokens,
+                crate::limiter::for_project(&get("account")),
+            );
+            return oslogin
+                .delete(&get("account"), &name)
+                .await
+                .map_err(ReclaimError::Failed);
+        }
         let compute = SdkCompute::connect(&endpoint, tokens, crate::limiter::for_project(&project))
             .await
             .map_err(ReclaimError::Failed)?;

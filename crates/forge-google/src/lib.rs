@@ -9,6 +9,7 @@ pub mod compute;
 pub(crate) mod fake;
 pub mod journal;
 pub mod limiter;
+pub mod oslogin;
 
 use std::sync::Arc;
 

@@ -20,15 +20,29 @@
 //! [`FakeGce::authorized_keys_command`], and a startup script wrapped by Packer's protocol
 //! (`packer-wrapped-startup-script`, `startup-script-status` = `notdone`) is run **on the host**
 //! with `/bin/sh` once the instance runs; its exit status sets `startup-script-status` to
-//! `done` or `error` (and the guest attribute `packer/startup-script-status`).
+//! `done` or `error` (and the guest attribute `packer/startup-script-status`). On an instance
+//! booted from a `windows-cloud` image ([`FakeGce::add_windows_image`]), each new `windows-keys`
+//! metadata entry is answered as the Windows guest agent does once the setMetadata is done: a
+//! JSON line on serial port 4 with the password ([`FakeGce::windows_password`]) encrypted to
+//! the entry's key with RSA-OAEP SHA-1 ([`windows_agent_answer`]); no Windows user is made.
 //!
 //! Not modelled: IAM and permissions (any valid token may do anything), quotas other than the
 //! injected capacity errors, regions' own resources other than subnetworks, snapshots, machine
-//! images, OS Login, serial port contents beyond a boot banner, real disks (sizes are numbers),
+//! images, OS Login's two-factor and organization policies, serial port contents beyond a boot banner on port 1 and the Windows
+//! agent's answers on port 4, real disks (sizes are numbers),
 //! image deprecation, encryption keys (accepted, not checked), pagination (lists answer in one
 //! page), and the `fields` parameter.
 //!
-//! Injections: per-call latency ([`FakeGce::set_latency`]), capacity exhausted in a zone
+//! IAM Credentials' `generateAccessToken` (`/v1/projects/-/serviceAccounts/...`) lets any
+//! caller impersonate [`IMPERSONATION_TARGET`] and refuses every other account; the token
+//! endpoint also takes the refresh-token grant of [`FakeGce::authorized_user_json`]; the
+//! principal behind each call is kept ([`FakeGce::callers`]). The OS Login API (v1:
+//! `importSshPublicKey`, `loginProfile`, deleting a key) keeps each caller's own keys, gives
+//! one primary POSIX account ([`FakeGce::set_posix_username`]), and an instance with
+//! `enable-oslogin` = TRUE takes those keys instead of its `ssh-keys` metadata.
+//!
+//! Injections: per-call latency ([`FakeGce::set_latency`]), the rate quota
+//! ([`FakeGce::throttle`]: 429 `rateLimitExceeded` with `Retry-After`), capacity exhausted in a zone
 //! ([`FakeGce::exhaust_zone`]), an operation ending in error ([`FakeGce::fail_operation`]),
 //! and expired tokens ([`FakeGce::expire_tokens`]).
 
@@ -56,6 +70,33 @@ pub const ZONES: [&str; 4] = [
 ];
 /// The machine types of every zone.
 pub const MACHINE_TYPES: [&str; 4] = ["e2-micro", "e2-small", "e2-standard-2", "n1-standard-1"];
+
+/// The service account any caller may impersonate (IAM Credentials' generateAccessToken).
+pub const IMPERSONATION_TARGET: &str = "forge-target@forge-test.iam.gserviceaccount.com";
+/// The authorized user of [`FakeGce::authorized_user_json`] (gcloud's application default
+/// credentials).
+pub const USER_EMAIL: &str = "forge-user@example.com";
+const USER_CLIENT_ID: &str = "764086051850-fake.apps.googleusercontent.com";
+const USER_CLIENT_SECRET: &str = "d-FL95Q19q7MQmFpd7hHD0Ty";
+const USER_REFRESH_TOKEN: &str = "1//fake-refresh-token";
+
+/// The disk types of every zone.
+pub const DISK_TYPES: [&str; 5] = [
+    "pd-standard",
+    "pd-balanced",
+    "pd-ssd",
+    "pd-extreme",
+    "hyperdisk-balanced",
+];
+/// The accelerator (GPU) types of every zone.
+pub const ACCELERATOR_TYPES: [&str; 3] = ["nvidia-tesla-t4", "nvidia-l4", "nvidia-tesla-v100"];
+/// The CPU platforms `minCpuPlatform` may name.
+pub const CPU_PLATFORMS: [&str; 4] = [
+    "Automatic",
+    "Intel Cascade Lake",
+    "Intel Ice Lake",
+    "AMD Milan",
+];
 
 /// An operation to fail: its `operationType` (`insert`, `delete`, ...) on a resource kind
 /// (`instances`, `disks`, `images`, `firewalls`), `times` times.
@@ -86,6 +127,8 @@ enum Effect {
     Remove(String),
     /// An instance stops.
     Stop(String),
+    /// The guest agent reads an instance's new metadata.
+    Agent(String),
 }
 
 #[derive(Default)]
@@ -103,6 +146,20 @@ struct World {
     calls: Vec<String>,
     next: u64,
     startup_runs: Vec<String>,
+    /// The password the Windows guest agent sets (and encrypts) for `windows-keys`.
+    windows_password: String,
+    /// Every instance inserted, as first stored.
+    instances_made: Vec<Value>,
+    /// Whom each token stands for.
+    principals: HashMap<String, String>,
+    /// Whom each API call came from (the token's principal; `self-signed` for a JWT).
+    callers: Vec<String>,
+    /// OS Login: each account's imported keys, fingerprint → (key, expirationTimeUsec).
+    oslogin_keys: BTreeMap<String, BTreeMap<String, (String, i64)>>,
+    /// OS Login: the POSIX user name of every account ([`FakeGce::set_posix_username`]).
+    posix_username: String,
+    /// Compute Engine calls still to refuse as over the rate quota, and the Retry-After.
+    throttle: (usize, u64),
 }
 
 struct Shared {
@@ -300,6 +357,13 @@ impl FakeGce {
         let shared = Arc::new(Shared {
             world: Mutex::new(World {
                 op_time: Duration::from_millis(300),
+                windows_password: format!(
+                    "Fk-{:x}!",
+                    SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .subsec_nanos()
+                ),
                 ..World::default()
             }),
             public_key,
@@ -418,6 +482,71 @@ impl FakeGce {
                 "selfLink": format!("http://127.0.0.1:{port}/compute/v1/projects/{project}/global/images/{name}"),
                 "labels": {}, "archiveSizeBytes": "1000000"}),
         );
+    }
+
+    /// Adds a Windows image (READY, licensed from `windows-cloud`): instances booted from it
+    /// run the fake's Windows guest agent.
+    pub fn add_windows_image(&self, project: &str, name: &str, family: &str) {
+        self.add_image(project, name, family);
+        let port = self.shared.port;
+        if let Some(i) = self
+            .shared
+            .world()
+            .res
+            .get_mut(&format!("images/{project}/global/{name}"))
+        {
+            i["licenses"] = json!([format!("http://127.0.0.1:{port}/compute/v1/projects/windows-cloud/global/licenses/windows-server-2022-dc")]);
+        }
+    }
+
+    /// An `authorized_user` credentials file as `gcloud auth application-default login`
+    /// writes it, its `token_uri` pointing at the fake.
+    pub fn authorized_user_json(&self) -> Value {
+        json!({"type": "authorized_user", "client_id": USER_CLIENT_ID,
+            "client_secret": USER_CLIENT_SECRET, "refresh_token": USER_REFRESH_TOKEN,
+            "token_uri": self.token_uri(), "universe_domain": "googleapis.com", "account": ""})
+    }
+
+    /// Refuses the next `calls` Compute Engine calls with 429 `rateLimitExceeded` and
+    /// `Retry-After: retry_after_secs`.
+    pub fn throttle(&self, calls: usize, retry_after_secs: u64) {
+        self.shared.world().throttle = (calls, retry_after_secs);
+    }
+
+    /// Makes every account's OS Login POSIX user name `name` (the tests' sshd user).
+    pub fn set_posix_username(&self, name: &str) {
+        self.shared.world().posix_username = name.to_string();
+    }
+
+    /// The OS Login keys imported for `account`, by fingerprint.
+    pub fn oslogin_keys(&self, account: &str) -> Vec<String> {
+        self.shared
+            .world()
+            .oslogin_keys
+            .get(account)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whom each API call so far came from: the service account, [`USER_EMAIL`],
+    /// [`IMPERSONATION_TARGET`], or `self-signed` (a JWT the service account signed).
+    pub fn callers(&self) -> Vec<String> {
+        self.shared.world().callers.clone()
+    }
+
+    /// Every instance inserted (the API's view when it was made), the deleted ones too.
+    pub fn instances_made(&self) -> Vec<Value> {
+        self.shared.world().instances_made.clone()
+    }
+
+    /// The password the Windows guest agent sets for `windows-keys` requests.
+    pub fn windows_password(&self) -> String {
+        self.shared.world().windows_password.clone()
+    }
+
+    /// Makes the Windows guest agent set `pw` (a test's WinRM server knows it).
+    pub fn set_windows_password(&self, pw: &str) {
+        self.shared.world().windows_password = pw.to_string();
     }
 
     /// The API calls so far, as `METHOD path` (no query).
@@ -627,6 +756,7 @@ impl World {
                         r["status"] = "TERMINATED".into();
                     }
                 }
+                Effect::Agent(k) => self.windows_agent(&k),
             }
         }
     }
@@ -648,6 +778,39 @@ impl World {
         }
         for k in gone {
             self.res.remove(&k);
+        }
+    }
+
+    /// The Windows guest agent: answers each `windows-keys` entry it has not answered yet on
+    /// serial port 4 (instances booted from a `windows-cloud` image only).
+    fn windows_agent(&mut self, key: &str) {
+        let pw = self.windows_password.clone();
+        let Some(inst) = self.res.get_mut(key) else {
+            return;
+        };
+        if inst["windows"] != true {
+            return;
+        }
+        let entries = windows_keys_entries(&inst["metadata"]);
+        for e in entries {
+            let done = inst["answered"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == e.as_str()));
+            if done {
+                continue;
+            }
+            if let Some(line) = windows_agent_answer(&e, &pw) {
+                let mut port4 = inst["serial4"].as_str().unwrap_or_default().to_string();
+                port4.push_str(&line);
+                port4.push('\n');
+                inst["serial4"] = port4.into();
+            }
+            if !inst["answered"].is_array() {
+                inst["answered"] = json!([]);
+            }
+            if let Some(a) = inst["answered"].as_array_mut() {
+                a.push(e.into());
+            }
         }
     }
 
@@ -693,6 +856,175 @@ impl World {
             inst["guestAttributes"]["packer/startup-script-status"] = result.into();
         }
     }
+}
+
+/// The entries (one JSON object a line) of the `windows-keys` item of an instance's
+/// `metadata`.
+pub fn windows_keys_entries(metadata: &Value) -> Vec<String> {
+    metadata["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["key"] == "windows-keys")
+        .filter_map(|i| i["value"].as_str())
+        .flat_map(|v| v.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
+
+/// The Windows guest agent's answer to one `windows-keys` entry (a JSON object with
+/// `userName`, `modulus`, `exponent`, `email`, `expireOn`): the JSON line it writes to serial
+/// port 4, with `password` encrypted to the entry's key (RSA-OAEP, SHA-1 for the hash and
+/// MGF1, base64), or with an `errorMessage` when the entry cannot be used. `None` for an entry
+/// that has expired (the agent ignores those).
+pub fn windows_agent_answer(entry: &str, password: &str) -> Option<String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let req: Value = match serde_json::from_str(entry) {
+        Ok(v) => v,
+        Err(e) => {
+            return Some(
+                json!({"errorMessage": format!("invalid windows-keys entry: {e}")}).to_string(),
+            )
+        }
+    };
+    // Both UTC RFC 3339: the first 19 characters compare as times.
+    let now = now_rfc3339();
+    if let Some(exp) = req["expireOn"].as_str().filter(|e| e.len() >= 19) {
+        if exp[..19] < now[..19] {
+            return None;
+        }
+    }
+    let field = |k: &str| req[k].as_str().unwrap_or_default().to_string();
+    let (user, modulus, exponent) = (field("userName"), field("modulus"), field("exponent"));
+    let mut answer = json!({"userName": user, "modulus": modulus, "exponent": exponent,
+        "hashFunction": "sha1"});
+    let key = match (b64.decode(&modulus), b64.decode(&exponent)) {
+        _ if user.is_empty() => Err("userName is empty".to_string()),
+        (Ok(n), Ok(e)) if !n.is_empty() && !e.is_empty() => {
+            let n = rsa::BoxedUint::from_be_slice_vartime(&n);
+            let e = rsa::BoxedUint::from_be_slice_vartime(&e);
+            rsa::RsaPublicKey::new(n, e).map_err(|e| format!("invalid key: {e}"))
+        }
+        _ => Err("modulus and exponent must be base64".to_string()),
+    };
+    let sealed = key.and_then(|k| {
+        k.encrypt(
+            &mut rand::rng(),
+            rsa::Oaep::<sha1::Sha1>::new(),
+            password.as_bytes(),
+        )
+        .map_err(|e| format!("encrypting the password: {e}"))
+    });
+    match sealed {
+        Ok(c) => {
+            answer["passwordFound"] = true.into();
+            answer["encryptedPassword"] = b64.encode(c).into();
+        }
+        Err(e) => answer["errorMessage"] = e.into(),
+    }
+    Some(answer.to_string())
+}
+
+/// A `CustomerEncryptionKey` as the API keeps it (its `kmsKeyName`, or the `sha256` of its
+/// `rawKey`), `Null` when none is given, or the API's error for a malformed one.
+fn customer_key(k: &Value, field: &str) -> Result<Value, (u16, Value)> {
+    if k.is_null() {
+        return Ok(Value::Null);
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    match (k["kmsKeyName"].as_str(), k["rawKey"].as_str()) {
+        (Some(kms), None) => Ok(json!({"kmsKeyName": kms})),
+        (None, Some(raw)) => {
+            let bytes = b64.decode(raw).ok().filter(|b| b.len() == 32).ok_or_else(|| {
+                gerr(400, "customerEncryptionKeyIsIncorrectlyFormatted",
+                    &format!("Key for field '{field}.rawKey' is incorrectly formatted: it must be a 256-bit key in RFC 4648 base64"))
+            })?;
+            let sha = ring::digest::digest(&ring::digest::SHA256, &bytes);
+            Ok(json!({"sha256": b64.encode(sha.as_ref())}))
+        }
+        _ => Err(gerr(
+            400,
+            "invalid",
+            &format!("Invalid value for field '{field}': exactly one of kmsKeyName and rawKey must be set"),
+        )),
+    }
+}
+
+/// The API's error for an instance's Shielded VM, accelerator and CPU platform settings that
+/// its zone or boot image cannot meet; `body` with Shielded VM's defaults otherwise.
+fn check_instance_options(body: &mut Value, z: &str, boot_image: &Value) -> Option<(u16, Value)> {
+    let sh = &mut body["shieldedInstanceConfig"];
+    if sh.is_object() {
+        let on = [
+            "enableSecureBoot",
+            "enableVtpm",
+            "enableIntegrityMonitoring",
+        ]
+        .iter()
+        .any(|k| sh[k] == true);
+        let uefi = boot_image["guestOsFeatures"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x["type"] == "UEFI_COMPATIBLE"));
+        if on && !uefi {
+            return Some(gerr(400, "invalid", &format!(
+                "Invalid resource usage: 'Shielded VM options need a boot image with the UEFI_COMPATIBLE guest OS feature; {} does not have it.'",
+                boot_image["name"].as_str().unwrap_or("the image")
+            )));
+        }
+        // Unset, secure boot is off and vTPM and integrity monitoring are on.
+        for (k, d) in [
+            ("enableSecureBoot", false),
+            ("enableVtpm", true),
+            ("enableIntegrityMonitoring", true),
+        ] {
+            if sh[k].is_null() {
+                sh[k] = d.into();
+            }
+        }
+        if sh["enableIntegrityMonitoring"] == true && sh["enableVtpm"] == false {
+            return Some(gerr(
+                400,
+                "invalid",
+                "Invalid resource usage: 'Integrity monitoring requires vTPM to be enabled.'",
+            ));
+        }
+    }
+    for (j, a) in body["guestAccelerators"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let t = a["acceleratorType"].as_str().unwrap_or("");
+        let parts: Vec<&str> = t.split('/').collect();
+        let tz = parts
+            .iter()
+            .position(|p| *p == "zones")
+            .and_then(|i| parts.get(i + 1))
+            .copied()
+            .unwrap_or(z);
+        if !ACCELERATOR_TYPES.contains(&last(t)) || tz != z {
+            return Some(gerr(400, "invalid", &format!(
+                "Invalid value for field 'resource.guestAccelerators[{j}].acceleratorType': '{t}'. Accelerator type '{}' does not exist in zone '{z}'.",
+                last(t)
+            )));
+        }
+        if body["scheduling"]["onHostMaintenance"] != "TERMINATE" {
+            return Some(gerr(400, "invalid", "Invalid resource usage: 'Instances with guest accelerators do not support live migration.'"));
+        }
+    }
+    if let Some(p) = body["minCpuPlatform"].as_str() {
+        if !CPU_PLATFORMS.contains(&p) {
+            return Some(gerr(
+                400,
+                "invalid",
+                &format!(
+                "Invalid value for field 'resource.minCpuPlatform': '{p}'. Unknown CPU platform."
+            ),
+            ));
+        }
+    }
+    None
 }
 
 fn set_item(md: &mut Value, key: &str, value: &str) {
@@ -799,6 +1131,7 @@ impl Shared {
                 404 => "Not Found",
                 409 => "Conflict",
                 412 => "Precondition Failed",
+                429 => "Too Many Requests",
                 _ => "Error",
             };
             let ctype = if req.path == "/_fake/ssh-keys" {
@@ -811,8 +1144,13 @@ impl Shared {
             } else {
                 text
             };
+            let retry = if code == 429 {
+                format!("Retry-After: {}\r\n", self.world().throttle.1)
+            } else {
+                String::new()
+            };
             let head = format!(
-                "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+                "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\n{retry}Content-Length: {}\r\n\r\n",
                 text.len()
             );
             if w.write_all(head.as_bytes()).is_err() || w.write_all(text.as_bytes()).is_err() {
@@ -829,6 +1167,7 @@ impl Shared {
         if req.path == "/_fake/ssh-keys" {
             return (200, Value::String(self.ssh_keys()));
         }
+        let iam = req.path.strip_prefix("/v1/projects/-/serviceAccounts/");
         {
             let mut w = self.world();
             w.calls.push(format!("{} {}", req.method, req.path));
@@ -847,6 +1186,37 @@ impl Shared {
                 "authError",
                 "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
             );
+        }
+        {
+            let mut w = self.world();
+            let who = auth
+                .as_ref()
+                .and_then(|t| w.principals.get(t).cloned())
+                .unwrap_or_else(|| "self-signed".into());
+            w.callers.push(who);
+        }
+        if let Some(rest) = iam {
+            return self.generate_access_token(req, rest);
+        }
+        {
+            let mut w = self.world();
+            if w.throttle.0 > 0 && req.path.starts_with("/compute/") {
+                w.throttle.0 -= 1;
+                return (
+                    429,
+                    json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED",
+                        "message": "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service 'compute.googleapis.com'.",
+                        "errors": [{"domain": "usageLimits", "reason": "rateLimitExceeded",
+                            "message": "Rate Limit Exceeded"}]}}),
+                );
+            }
+        }
+        if let Some(rest) = req.path.strip_prefix("/v1/users/") {
+            let me = auth
+                .as_ref()
+                .and_then(|t| self.world().principals.get(t).cloned())
+                .unwrap_or_else(|| self.client_email.clone());
+            return self.os_login(req, &pct_decode(rest), &me);
         }
         let path = req
             .path
@@ -1028,7 +1398,7 @@ impl Shared {
                     pr,
                     Some(*z),
                     &link,
-                    None,
+                    Some(Effect::Agent(key)),
                 )
             }
             ("GET", ["projects", pr, "zones", z, "instances", i, "getGuestAttributes"]) => {
@@ -1065,7 +1435,28 @@ impl Shared {
                 if !w.res.contains_key(&key) {
                     return not_found(&format!("projects/{pr}/zones/{z}/instances/{i}"));
                 }
-                let contents = format!("fake boot of {i}\nforge-fake-gce login: ");
+                let port = match req.query.get("port").map(|p| p.parse::<u8>()) {
+                    None => 1,
+                    Some(Ok(p)) if (1..=4).contains(&p) => p,
+                    Some(_) => {
+                        return gerr(
+                            400,
+                            "invalid",
+                            &format!(
+                                "Invalid value for field 'port': '{}'. Must be between 1 and 4.",
+                                req.query["port"]
+                            ),
+                        )
+                    }
+                };
+                let contents = match port {
+                    1 => format!("fake boot of {i}\nforge-fake-gce login: "),
+                    4 => w.res[&key]["serial4"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    _ => String::new(),
+                };
                 let start = req
                     .query
                     .get("start")
@@ -1258,8 +1649,31 @@ impl Shared {
                 ),
             );
         }
+        let given = match customer_key(&body["sourceDiskEncryptionKey"], "sourceDiskEncryptionKey")
+        {
+            Ok(k) => k,
+            Err(e) => return e,
+        };
+        if let Some(sha) = disk["diskEncryptionKey"]["sha256"].as_str() {
+            if given["sha256"].as_str() != Some(sha) {
+                return gerr(400, "resourceIsEncryptedWithCustomerEncryptionKey", &format!(
+                    "The resource '{src}' is encrypted with a customer-supplied encryption key: give that key in sourceDiskEncryptionKey"
+                ));
+            }
+        }
+        let image_key = match customer_key(&body["imageEncryptionKey"], "imageEncryptionKey") {
+            Ok(k) => k,
+            Err(e) => return e,
+        };
         let size = disk["sizeGb"].clone();
         let mut b = body;
+        b["imageEncryptionKey"] = image_key;
+        if let Some(o) = b.as_object_mut() {
+            o.remove("sourceDiskEncryptionKey");
+            if o["imageEncryptionKey"].is_null() {
+                o.remove("imageEncryptionKey");
+            }
+        }
         b["status"] = "PENDING".into();
         b["diskSizeGb"] = size;
         b["sourceDisk"] = disk["selfLink"].clone();
@@ -1293,6 +1707,8 @@ impl Shared {
         let inst_link = self.link(&what);
         let mut disks = Vec::new();
         let mut new_disks = Vec::new();
+        let mut windows = false;
+        let mut boot_image = Value::Null;
         for (i, d) in body["disks"]
             .as_array()
             .cloned()
@@ -1315,6 +1731,20 @@ impl Shared {
                 continue;
             }
             let ip = d["initializeParams"].clone();
+            if let Some(t) = ip["diskType"].as_str() {
+                if !DISK_TYPES.contains(&last(t)) {
+                    return gerr(400, "invalid", &format!(
+                        "Invalid value for field 'resource.disks[{i}].initializeParams.diskType': '{t}'. The referenced diskType resource cannot be found."
+                    ));
+                }
+            }
+            let dkey_enc = match customer_key(
+                &d["diskEncryptionKey"],
+                &format!("resource.disks[{i}].diskEncryptionKey"),
+            ) {
+                Ok(k) => k,
+                Err(e) => return e,
+            };
             let dname = ip["diskName"]
                 .as_str()
                 .map(str::to_string)
@@ -1354,6 +1784,15 @@ impl Shared {
                 if size.is_none() {
                     size = found["diskSizeGb"].as_str().map(str::to_string);
                 }
+                if i == 0 {
+                    boot_image = found.clone();
+                    windows = found["licenses"].as_array().is_some_and(|l| {
+                        l.iter().any(|u| {
+                            u.as_str()
+                                .is_some_and(|u| u.contains("/projects/windows-cloud/"))
+                        })
+                    });
+                }
             }
             let dkey = format!("disks/{pr}/{z}/{dname}");
             if w.res.contains_key(&dkey) {
@@ -1365,21 +1804,25 @@ impl Shared {
             }
             let dlink = self.link(&format!("projects/{pr}/zones/{z}/disks/{dname}"));
             let id = w.id();
-            new_disks.push((
-                dkey,
-                json!({"kind": "compute#disk", "id": id, "name": dname,
+            let mut disk = json!({"kind": "compute#disk", "id": id, "name": dname,
                 "sizeGb": size.unwrap_or_else(|| "10".into()),
                 "type": ip["diskType"].clone(), "sourceImage": ip["sourceImage"].clone(),
                 "labels": ip["labels"].clone(), "status": "CREATING",
                 "creationTimestamp": now_rfc3339(),
                 "zone": self.link(&format!("projects/{pr}/zones/{z}")),
-                "users": [inst_link.clone()], "selfLink": dlink.clone()}),
-            ));
+                "users": [inst_link.clone()], "selfLink": dlink.clone()});
+            if !dkey_enc.is_null() {
+                disk["diskEncryptionKey"] = dkey_enc.clone();
+            }
+            new_disks.push((dkey, disk));
             let mut att = json!({"kind": "compute#attachedDisk", "index": i, "boot": d["boot"].clone(),
                 "autoDelete": d["autoDelete"].as_bool().unwrap_or(false), "source": dlink,
                 "deviceName": d["deviceName"].as_str().unwrap_or(&dname), "type": "PERSISTENT"});
             if let Some(m) = d["mode"].as_str() {
                 att["mode"] = m.into();
+            }
+            if !dkey_enc.is_null() {
+                att["diskEncryptionKey"] = dkey_enc;
             }
             disks.push(att);
         }
@@ -1432,6 +1875,9 @@ impl Shared {
             nics.push(nic);
         }
         let mut inst = body.clone();
+        if let Some(e) = check_instance_options(&mut inst, z, &boot_image) {
+            return e;
+        }
         let id = w.id();
         let fp = w.id();
         inst["kind"] = "compute#instance".into();
@@ -1451,12 +1897,14 @@ impl Shared {
             inst["metadata"]["items"] = json!([]);
         }
         inst["guestAttributes"] = json!({});
+        inst["windows"] = windows.into();
         let key = format!("instances/{pr}/{z}/{name}");
         let exhausted = w.exhausted.iter().any(|e| e == z);
         // The resources exist from the call on; a failed operation takes them away again.
         for (k, v) in &new_disks {
             w.res.insert(k.clone(), v.clone());
         }
+        w.instances_made.push(public(&inst));
         w.res.insert(key.clone(), inst);
         if exhausted {
             for (k, _) in &new_disks {
@@ -1655,15 +2103,35 @@ impl Shared {
     fn ssh_keys(&self) -> String {
         let w = self.world();
         let mut out = String::new();
+        let now_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as i64;
         for (k, v) in &w.res {
             if !k.starts_with("instances/") {
                 continue;
             }
-            for i in v["metadata"]["items"]
+            let items = v["metadata"]["items"]
                 .as_array()
                 .cloned()
-                .unwrap_or_default()
-            {
+                .unwrap_or_default();
+            let oslogin = items.iter().any(|i| {
+                i["key"] == "enable-oslogin"
+                    && i["value"]
+                        .as_str()
+                        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            });
+            if oslogin {
+                // The guest takes OS Login's keys (unexpired) instead of the metadata's.
+                for (key, exp) in w.oslogin_keys.values().flat_map(|m| m.values()) {
+                    if *exp == 0 || *exp > now_us {
+                        out.push_str(key);
+                        out.push('\n');
+                    }
+                }
+                continue;
+            }
+            for i in items {
                 if i["key"] != "ssh-keys" {
                     continue;
                 }
@@ -1705,6 +2173,209 @@ impl Shared {
     }
 
     /// The OAuth2 JWT bearer grant (RFC 7523) of a service account.
+    /// A new token for `principal`, valid for an hour.
+    fn issue(&self, principal: &str) -> String {
+        let mut w = self.world();
+        let id = w.id();
+        let token = format!("ya29.fake-{id}");
+        w.tokens.insert(token.clone(), true);
+        w.principals.insert(token.clone(), principal.to_string());
+        token
+    }
+
+    /// The OS Login API (v1) for `me`'s own login profile: `importSshPublicKey`,
+    /// `loginProfile`, and deleting a key by fingerprint (the SHA-256 of the key, hex).
+    fn os_login(&self, req: &Req, rest: &str, me: &str) -> (u16, Value) {
+        let err = |code: u16, status: &str, msg: &str| {
+            (
+                code,
+                json!({"error": {"code": code, "message": msg, "status": status}}),
+            )
+        };
+        let (user, tail) = match rest.split_once(':') {
+            Some((u, m)) if !u.contains('/') => (u.to_string(), format!(":{m}")),
+            _ => match rest.split_once('/') {
+                Some((u, t)) => (u.to_string(), t.to_string()),
+                None => (rest.to_string(), String::new()),
+            },
+        };
+        if user != me {
+            return err(
+                403,
+                "PERMISSION_DENIED",
+                &format!(
+                    "The caller does not have permission to manage the login profile of {user}"
+                ),
+            );
+        }
+        let mut w = self.world();
+        let now_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as i64;
+        match (req.method.as_str(), tail.as_str()) {
+            ("POST", ":importSshPublicKey") => {
+                let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+                let key = body["key"].as_str().unwrap_or_default().trim().to_string();
+                let parts: Vec<&str> = key.split_whitespace().collect();
+                let blob_ok = parts.len() >= 2
+                    && base64::engine::general_purpose::STANDARD
+                        .decode(parts[1])
+                        .is_ok();
+                if !blob_ok || !parts[0].starts_with("ssh-") && !parts[0].starts_with("ecdsa-") {
+                    return err(400, "INVALID_ARGUMENT", "Invalid SSH key.");
+                }
+                if req.query.get("projectId").is_none_or(|p| p.is_empty()) {
+                    return err(
+                        400,
+                        "INVALID_ARGUMENT",
+                        "projectId is required to get a POSIX account.",
+                    );
+                }
+                let exp = body["expirationTimeUsec"]
+                    .as_str()
+                    .and_then(|e| e.parse::<i64>().ok())
+                    .or_else(|| body["expirationTimeUsec"].as_i64())
+                    .unwrap_or(0);
+                if exp != 0 && exp <= now_us {
+                    return err(
+                        400,
+                        "INVALID_ARGUMENT",
+                        "expirationTimeUsec is in the past.",
+                    );
+                }
+                let fp = ring::digest::digest(&ring::digest::SHA256, key.as_bytes())
+                    .as_ref()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>();
+                w.oslogin_keys
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(fp, (key, exp));
+                let profile = Self::login_profile(&w, &user, req.query.get("projectId"));
+                (200, json!({"loginProfile": profile}))
+            }
+            ("GET", "loginProfile") => (
+                200,
+                Self::login_profile(&w, &user, req.query.get("projectId")),
+            ),
+            ("DELETE", t) if t.starts_with("sshPublicKeys/") => {
+                let fp = &t["sshPublicKeys/".len()..];
+                match w.oslogin_keys.get_mut(&user).and_then(|k| k.remove(fp)) {
+                    Some(_) => (200, json!({})),
+                    None => err(
+                        404,
+                        "NOT_FOUND",
+                        &format!("users/{user}/sshPublicKeys/{fp} not found"),
+                    ),
+                }
+            }
+            _ => err(
+                404,
+                "NOT_FOUND",
+                &format!("The fake has no method {} {}", req.method, req.path),
+            ),
+        }
+    }
+
+    fn login_profile(w: &World, user: &str, project: Option<&String>) -> Value {
+        let keys: serde_json::Map<String, Value> = w
+            .oslogin_keys
+            .get(user)
+            .into_iter()
+            .flatten()
+            .map(|(fp, (k, exp))| {
+                let mut v = json!({"key": k, "fingerprint": fp,
+                    "name": format!("users/{user}/sshPublicKeys/{fp}")});
+                if *exp != 0 {
+                    v["expirationTimeUsec"] = exp.to_string().into();
+                }
+                (fp.clone(), v)
+            })
+            .collect();
+        let posix = if w.posix_username.is_empty() {
+            user.split('@')
+                .next()
+                .unwrap_or(user)
+                .replace(['.', '-'], "_")
+        } else {
+            w.posix_username.clone()
+        };
+        json!({"name": user, "sshPublicKeys": keys, "posixAccounts": [{
+            "primary": true, "username": posix, "uid": "1001", "gid": "1001",
+            "homeDirectory": format!("/home/{posix}"), "operatingSystemType": "LINUX",
+            "accountId": project.cloned().unwrap_or_default(),
+            "name": format!("users/{user}/projects/{}", project.cloned().unwrap_or_default())}]})
+    }
+
+    /// IAM Credentials' `generateAccessToken`: a token for [`IMPERSONATION_TARGET`] (the
+    /// only service account any caller may impersonate here).
+    fn generate_access_token(&self, req: &Req, rest: &str) -> (u16, Value) {
+        let Some(email) = rest.strip_suffix(":generateAccessToken") else {
+            return gerr(
+                404,
+                "notFound",
+                &format!("The fake has no method {}", req.path),
+            );
+        };
+        let email = pct_decode(email);
+        let err = |code: u16, status: &str, msg: &str| {
+            (
+                code,
+                json!({"error": {"code": code, "message": msg, "status": status}}),
+            )
+        };
+        if req.method != "POST" {
+            return err(405, "METHOD_NOT_ALLOWED", "generateAccessToken is a POST");
+        }
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        if body["scope"].as_array().is_none_or(|s| s.is_empty()) {
+            return err(400, "INVALID_ARGUMENT", "Scope required.");
+        }
+        if email != IMPERSONATION_TARGET {
+            return err(403, "PERMISSION_DENIED", &format!(
+                "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist). ({email})"
+            ));
+        }
+        let token = self.issue(&email);
+        let expire = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64
+            + 3600;
+        let (y, m, d) = civil(expire.div_euclid(86400));
+        let t = expire.rem_euclid(86400);
+        (
+            200,
+            json!({"accessToken": token, "expireTime": format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", t / 3600, t % 3600 / 60, t % 60)}),
+        )
+    }
+
+    /// The refresh-token grant of the fake's authorized user ([`FakeGce::authorized_user_json`]).
+    fn refresh_grant(&self, form: &BTreeMap<String, String>) -> (u16, Value) {
+        let f = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+        if f("client_id") != USER_CLIENT_ID || f("client_secret") != USER_CLIENT_SECRET {
+            return (
+                401,
+                json!({"error": "invalid_client", "error_description": "The OAuth client was not found."}),
+            );
+        }
+        if f("refresh_token") != USER_REFRESH_TOKEN {
+            return (
+                400,
+                json!({"error": "invalid_grant", "error_description": "Bad Request"}),
+            );
+        }
+        let token = self.issue(USER_EMAIL);
+        (
+            200,
+            json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer",
+                "scope": f("scope")}),
+        )
+    }
+
     fn token(&self, req: &Req) -> (u16, Value) {
         let bad = |d: &str| {
             (
@@ -1713,6 +2384,9 @@ impl Shared {
             )
         };
         let form = query(&String::from_utf8_lossy(&req.body));
+        if form.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            return self.refresh_grant(&form);
+        }
         if form.get("grant_type").map(String::as_str)
             != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
         {
@@ -1777,10 +2451,7 @@ impl Shared {
         if claims["scope"].as_str().unwrap_or("").is_empty() {
             return bad("Invalid OAuth scope or ID token audience provided.");
         }
-        let mut w = self.world();
-        let id = w.id();
-        let token = format!("ya29.fake-{id}");
-        w.tokens.insert(token.clone(), true);
+        let token = self.issue(&self.client_email);
         (
             200,
             json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}),
@@ -1793,6 +2464,9 @@ fn public(v: &Value) -> Value {
     if let Some(o) = v.as_object_mut() {
         o.remove("seeded");
         o.remove("guestAttributes");
+        o.remove("windows");
+        o.remove("serial4");
+        o.remove("answered");
     }
     v
 }

@@ -9,11 +9,11 @@ use forge_core::comm::{CommConfig, CommType};
 use forge_core::plugin::PrepareInfo;
 use forge_core::registry::{decode, PrepareErrors};
 use forge_template::plan::parse_duration;
-use forge_template::schema::plugins::{Communicator, GooglecomputeBuilder};
+use forge_template::schema::plugins::{Communicator, CustomerEncryptionKey, GooglecomputeBuilder};
 use forge_template::schema::ConfigStruct;
 use forge_template::value::Value;
 
-use crate::auth::{ServiceKey, Source, DEFAULT_SCOPES};
+use crate::auth::{Source, TokenSource, DEFAULT_SCOPES};
 
 /// What the builder carries out; every other setting given is refused at build start.
 const SUPPORTED: &[&str] = &[
@@ -58,7 +58,26 @@ const SUPPORTED: &[&str] = &[
     "credentials_json",
     "access_token",
     "custom_endpoints",
+    "impersonate_service_account",
+    "universe_domain",
     "use_os_login",
+    "windows_password_timeout",
+    "disk_encryption_key",
+    "image_encryption_key",
+    "enable_secure_boot",
+    "enable_vtpm",
+    "enable_integrity_monitoring",
+    "accelerator_type",
+    "accelerator_count",
+    "min_cpu_platform",
+    "node_affinity",
+    "fallback_zones",
+    "oslogin_ssh_username",
+    "oslogin_ssh_key_expire_after",
+    "use_iap",
+    "iap_localhost_port",
+    "iap_hashbang",
+    "iap_tunnel_launch_wait",
 ];
 
 /// The arguments given in `v` that this builder does not carry out yet.
@@ -83,6 +102,19 @@ pub fn unsupported(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The IAP tunnel settings.
+#[derive(Debug, Clone, Default)]
+pub struct Iap {
+    /// `use_iap`.
+    pub use_iap: bool,
+    /// `iap_localhost_port` (0: a free port between 8000 and 9000).
+    pub localhost_port: u16,
+    /// `iap_hashbang` (`/bin/sh`).
+    pub hashbang: String,
+    /// `iap_tunnel_launch_wait` (30 s; 40 s over WinRM).
+    pub launch_wait: Duration,
+}
+
 /// The builder's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -92,6 +124,10 @@ pub struct Config {
     pub zone: String,
     /// `region` (the zone's, by default).
     pub region: String,
+    /// Whether `region` was given (else it follows the zone).
+    pub region_given: bool,
+    /// forge's `fallback_zones`: tried in order after `zone` when it has no capacity.
+    pub fallback_zones: Vec<String>,
     /// `source_image`.
     pub source_image: String,
     /// `source_image_family`.
@@ -106,6 +142,20 @@ pub struct Config {
     pub disk_size: i64,
     /// `disk_type` (`pd-standard`).
     pub disk_type: String,
+    /// `disk_encryption_key`: the boot disk's key, as the API's `CustomerEncryptionKey`.
+    pub disk_encryption_key: Option<serde_json::Value>,
+    /// `image_encryption_key`: the image's key, as the API's `CustomerEncryptionKey`.
+    pub image_encryption_key: Option<serde_json::Value>,
+    /// `enable_secure_boot`, `enable_vtpm`, `enable_integrity_monitoring` (Shielded VM).
+    pub shielded: [bool; 3],
+    /// `accelerator_type` (a URL, or a name in the zone).
+    pub accelerator_type: String,
+    /// `accelerator_count`.
+    pub accelerator_count: i64,
+    /// `min_cpu_platform`.
+    pub min_cpu_platform: String,
+    /// `node_affinity`, as the API's `SchedulingNodeAffinity` list.
+    pub node_affinity: Vec<serde_json::Value>,
     /// `instance_name` (`packer-<uuid>`).
     pub instance_name: String,
     /// `image_name` (`packer-<timestamp>`).
@@ -158,14 +208,22 @@ pub struct Config {
     pub disable_default_service_account: bool,
     /// `state_timeout` (5m): how long each operation may take.
     pub state_timeout: Duration,
-    /// The credentials (`None`: none given; the build refuses to start).
-    pub credentials: Option<Source>,
-    /// `custom_endpoints.compute` (empty: Google's).
+    /// `windows_password_timeout` (3m): how long the guest agent may take to answer.
+    pub windows_password_timeout: Duration,
+    /// The credentials, impersonation, universe and endpoints.
+    pub auth: Auth,
+    /// The Compute Engine endpoint (empty: Google's).
     pub endpoint: String,
     /// The communicator (default `ssh`).
     pub comm: CommConfig,
-    /// `use_os_login` (only `false` is carried out).
+    /// `use_os_login`.
     pub use_os_login: Option<bool>,
+    /// The IAP tunnel.
+    pub iap: Iap,
+    /// `oslogin_ssh_username` (the profile's primary POSIX user by default).
+    pub oslogin_ssh_username: Option<String>,
+    /// `oslogin_ssh_key_expire_after` (unset: the key does not expire).
+    pub oslogin_ssh_key_expire_after: Option<Duration>,
     /// Arguments this builder does not carry out yet, refused at build start.
     pub unsupported: Vec<String>,
 }
@@ -197,8 +255,56 @@ fn label_value_ok(v: &str) -> bool {
             .all(|x| x.is_lowercase() || x.is_ascii_digit() || x == '_' || x == '-')
 }
 
-/// The credentials the settings name, read and checked; `None` when none are given and the
-/// environment names no key file either.
+/// A `CustomerEncryptionKey` setting as the API's JSON: one of `kmsKeyName` and `rawKey` (a
+/// base64 AES-256 key), checked.
+fn encryption_key(
+    what: &str,
+    k: &Option<CustomerEncryptionKey>,
+    errs: &mut Vec<String>,
+) -> Option<serde_json::Value> {
+    let k = k.as_ref()?;
+    let kms = k.kmsKeyName.clone().unwrap_or_default();
+    let raw = k.rawKey.clone().unwrap_or_default();
+    match (kms.is_empty(), raw.is_empty()) {
+        (false, true) => Some(serde_json::json!({"kmsKeyName": kms})),
+        (true, false) => {
+            use base64::Engine as _;
+            let len = base64::engine::general_purpose::STANDARD
+                .decode(raw.trim())
+                .map(|b| b.len());
+            if len != Ok(32) {
+                errs.push(format!(
+                    "{what}: rawKey must be a 256-bit key in base64 (RFC 4648)"
+                ));
+            }
+            Some(serde_json::json!({"rawKey": raw}))
+        }
+        (true, true) => {
+            errs.push(format!("{what}: set kmsKeyName or rawKey"));
+            None
+        }
+        (false, false) => {
+            errs.push(format!(
+                "{what}: kmsKeyName and rawKey are mutually exclusive: set one"
+            ));
+            None
+        }
+    }
+}
+
+/// gcloud's application default credentials file (`gcloud auth application-default
+/// login`): in `$CLOUDSDK_CONFIG`, else `~/.config/gcloud`.
+pub fn well_known_adc_file() -> Option<std::path::PathBuf> {
+    let dir = match std::env::var_os("CLOUDSDK_CONFIG").filter(|d| !d.is_empty()) {
+        Some(d) => std::path::PathBuf::from(d),
+        None => std::path::PathBuf::from(std::env::var_os("HOME")?).join(".config/gcloud"),
+    };
+    Some(dir.join("application_default_credentials.json"))
+}
+
+/// The credentials the settings name, read and checked; else the application default
+/// credentials (the file `GOOGLE_APPLICATION_CREDENTIALS` names, then gcloud's
+/// [`well_known_adc_file`]); `None` when there are none.
 pub fn credentials(
     account_file: &str,
     credentials_file: &str,
@@ -224,7 +330,7 @@ pub fn credentials(
         } else {
             std::fs::read_to_string(path).map_err(|e| format!("{what}: reading {path}: {e}"))?
         };
-        ServiceKey::parse(&text, what).map(|k| Some(Source::Key(k)))
+        Source::parse(&text, what).map(Some)
     };
     if !access_token.is_empty() {
         return Ok(Some(Source::Token(access_token.to_string())));
@@ -236,12 +342,141 @@ pub fn credentials(
         return read(credentials_file, "credentials_file");
     }
     if !credentials_json.is_empty() {
-        return ServiceKey::parse(credentials_json, "credentials_json")
-            .map(|k| Some(Source::Key(k)));
+        return Source::parse(credentials_json, "credentials_json").map(Some);
     }
-    match std::env::var("GOOGLE_APPLICATION_CREDENTIALS") {
-        Ok(p) if !p.is_empty() => read(&p, "GOOGLE_APPLICATION_CREDENTIALS"),
-        _ => Ok(None),
+    if let Ok(p) = std::env::var("GOOGLE_APPLICATION_CREDENTIALS") {
+        if !p.is_empty() {
+            return read(&p, "GOOGLE_APPLICATION_CREDENTIALS");
+        }
+    }
+    match well_known_adc_file().filter(|f| f.is_file()) {
+        Some(f) => {
+            let path = f.display().to_string();
+            read(&path, &format!("application default credentials {path}"))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The service endpoints a build calls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Endpoints {
+    /// Compute Engine (empty: the client's own, Google's).
+    pub compute: String,
+    /// IAM Credentials (`generateAccessToken`).
+    pub iamcredentials: String,
+    /// OS Login.
+    pub oslogin: String,
+}
+
+/// The `custom_endpoints` forge calls.
+const ENDPOINT_KEYS: [&str; 3] = ["compute", "iamcredentials", "oslogin"];
+
+impl Endpoints {
+    /// `custom_endpoints`, else the services of `universe_domain` (`googleapis.com`); the
+    /// keys forge does not call are refused, by name.
+    pub fn of(custom: &BTreeMap<String, String>, universe: &str) -> (Endpoints, Vec<String>) {
+        let ud = if universe.is_empty() {
+            "googleapis.com"
+        } else {
+            universe
+        };
+        let pick = |k: &str, default: String| {
+            custom
+                .get(k)
+                .map(|u| u.trim_end_matches('/').to_string())
+                .unwrap_or(default)
+        };
+        let compute = pick(
+            "compute",
+            if ud == "googleapis.com" {
+                String::new()
+            } else {
+                format!("https://compute.{ud}")
+            },
+        );
+        let e = Endpoints {
+            compute: compute.trim_end_matches("/compute/v1").to_string(),
+            iamcredentials: pick("iamcredentials", format!("https://iamcredentials.{ud}")),
+            oslogin: pick("oslogin", format!("https://oslogin.{ud}")),
+        };
+        let refused = custom
+            .keys()
+            .filter(|k| !ENDPOINT_KEYS.contains(&k.as_str()))
+            .map(|k| format!("custom_endpoints.{k}: not supported yet by forge's googlecompute builder ({} are)", ENDPOINT_KEYS.join(", ")))
+            .collect();
+        (e, refused)
+    }
+}
+
+/// How a build authenticates: its credentials, the service account it impersonates, the
+/// universe and the endpoints.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    /// The credentials (`None`: none given and no application default credentials).
+    pub source: Option<Source>,
+    /// `impersonate_service_account`.
+    pub impersonate: String,
+    /// `universe_domain` (`googleapis.com`).
+    pub universe: String,
+    /// The endpoints.
+    pub endpoints: Endpoints,
+}
+
+impl Auth {
+    /// The authentication settings of a googlecompute configuration, and the
+    /// `custom_endpoints` forge refuses.
+    pub fn of(a: &GooglecomputeBuilder) -> Result<(Auth, Vec<String>), String> {
+        let au = &a.authentication;
+        let s = |x: &Option<String>| x.clone().unwrap_or_default();
+        let source = credentials(
+            &s(&au.account_file),
+            &s(&au.credentials_file),
+            &s(&au.credentials_json),
+            &s(&au.access_token),
+        )?;
+        let universe = match s(&a.universe_domain) {
+            u if u.is_empty() => "googleapis.com".to_string(),
+            u => u,
+        };
+        let (endpoints, refused) =
+            Endpoints::of(&a.custom_endpoints.clone().unwrap_or_default(), &universe);
+        Ok((
+            Auth {
+                source,
+                impersonate: s(&au.impersonate_service_account),
+                universe,
+                endpoints,
+            },
+            refused,
+        ))
+    }
+
+    /// A token source for Packer's scopes, or why there is none.
+    pub fn tokens(&self) -> Result<TokenSource, String> {
+        let source = self.source.clone().ok_or_else(|| {
+            "no Google credentials: set account_file, credentials_file, credentials_json or access_token, point GOOGLE_APPLICATION_CREDENTIALS at a credentials file, or run `gcloud auth application-default login` (the metadata server's credentials of a Compute Engine host are not supported yet by forge's googlecompute builder)".to_string()
+        })?;
+        let mut t = TokenSource::new(
+            source,
+            DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+        );
+        if !self.impersonate.is_empty() {
+            t.impersonate = Some((
+                self.impersonate.clone(),
+                self.endpoints.iamcredentials.clone(),
+            ));
+        }
+        t.universe = self.universe.clone();
+        Ok(t)
+    }
+
+    /// The secrets of the credentials, for the redactor.
+    pub fn secrets(&self) -> Vec<String> {
+        self.source
+            .as_ref()
+            .map(Source::secrets)
+            .unwrap_or_default()
     }
 }
 
@@ -265,6 +500,15 @@ impl Config {
         let zone = s(&a.zone);
         if zone.is_empty() {
             errs.push("a zone must be specified".into());
+        }
+        let region_given = !s(&a.region).is_empty();
+        let fallback_zones = a.fallback_zones.clone().unwrap_or_default();
+        for (i, f) in fallback_zones.iter().enumerate() {
+            if f.is_empty() || *f == zone || fallback_zones[..i].contains(f) {
+                errs.push(format!(
+                    "fallback_zones: {f:?} must be a zone other than zone and the zones before it"
+                ));
+            }
         }
         let region = match s(&a.region) {
             r if !r.is_empty() => r,
@@ -329,6 +573,35 @@ impl Config {
             errs.push("on_host_maintenance must be one of MIGRATE or TERMINATE.".into());
         }
 
+        let accelerator_count = a.accelerator_count.unwrap_or(0);
+        let accelerator_type = s(&a.accelerator_type);
+        if accelerator_count > 0 && accelerator_type.is_empty() {
+            errs.push(
+                "'accelerator_type' must be set when 'accelerator_count' is more than 0".into(),
+            );
+        }
+        if accelerator_count > 0 && on_host_maintenance != "TERMINATE" {
+            errs.push("'on_host_maintenance' must be set to 'TERMINATE' when 'accelerator_count' is more than 0".into());
+        }
+        let disk_encryption_key =
+            encryption_key("disk_encryption_key", &a.disk_encryption_key, &mut errs);
+        let image_encryption_key =
+            encryption_key("image_encryption_key", &a.image_encryption_key, &mut errs);
+        let mut node_affinity = Vec::new();
+        for (i, n) in a.node_affinity.iter().enumerate() {
+            let op = s(&n.operator);
+            if op != "IN" && op != "NOT_IN" {
+                errs.push(format!(
+                    "node_affinity[{i}]: operator must be IN or NOT_IN, not {op:?}"
+                ));
+            }
+            if s(&n.key).is_empty() {
+                errs.push(format!("node_affinity[{i}]: a key must be specified"));
+            }
+            node_affinity.push(serde_json::json!({"key": s(&n.key), "operator": op,
+                "values": n.values.clone().unwrap_or_default()}));
+        }
+
         let omit_external_ip = a.omit_external_ip.unwrap_or(false);
         let use_internal_ip = a.use_internal_ip.unwrap_or(false);
         if omit_external_ip && !use_internal_ip {
@@ -361,19 +634,57 @@ impl Config {
             },
         };
 
-        let comm = CommConfig::prepare_into(&a.communicator, CommType::Ssh, info, &mut errs);
+        let windows_password_timeout = match a
+            .windows_password_timeout
+            .as_deref()
+            .filter(|t| !t.is_empty())
+        {
+            None => Duration::from_secs(180),
+            Some(t) => match parse_duration(t) {
+                Some(d) if !d.is_zero() => d,
+                Some(_) => Duration::from_secs(180),
+                None => {
+                    errs.push(format!(
+                        "windows_password_timeout: time: invalid duration {t:?}"
+                    ));
+                    Duration::from_secs(180)
+                }
+            },
+        };
 
-        let au = &a.authentication;
-        let credentials = match credentials(
-            &s(&au.account_file),
-            &s(&au.credentials_file),
-            &s(&au.credentials_json),
-            &s(&au.access_token),
-        ) {
-            Ok(c) => c,
+        let oslogin_ssh_key_expire_after = match a
+            .oslogin_ssh_key_expire_after
+            .as_deref()
+            .filter(|t| !t.is_empty())
+        {
+            None => None,
+            Some(t) => match parse_duration(t) {
+                Some(d) if !d.is_zero() => Some(d),
+                _ => {
+                    errs.push(format!(
+                        "oslogin_ssh_key_expire_after: time: invalid duration {t:?}"
+                    ));
+                    None
+                }
+            },
+        };
+
+        let ic = &a.iap_config;
+        let localhost_port = ic.iap_localhost_port.unwrap_or(0);
+        if !(0..=65535).contains(&localhost_port) {
+            errs.push(format!(
+                "iap_localhost_port: {localhost_port} is not a port"
+            ));
+        }
+
+        let comm = CommConfig::prepare_into(&a.communicator, CommType::Ssh, info, &mut errs);
+        let winrm = matches!(comm, CommConfig::Winrm(_));
+
+        let (auth, refused_endpoints) = match Auth::of(&a) {
+            Ok(x) => x,
             Err(e) => {
                 errs.push(e);
-                None
+                (Auth::default(), Vec::new())
             }
         };
 
@@ -387,37 +698,11 @@ impl Config {
             n if !n.is_empty() => n,
             _ => instance_name.clone(),
         };
-        let endpoint = a
-            .custom_endpoints
-            .as_ref()
-            .and_then(|m| m.get("compute").cloned())
-            .unwrap_or_default();
-        let endpoint = endpoint
-            .trim_end_matches('/')
-            .trim_end_matches("/compute/v1")
-            .to_string();
-
         if !errs.is_empty() {
             return Err(errs);
         }
         let mut unsupported = unsupported(v);
-        for k in a.custom_endpoints.iter().flatten().map(|(k, _)| k) {
-            if k != "compute" {
-                unsupported.push(format!(
-                    "custom_endpoints.{k}: not supported yet by forge's googlecompute builder (compute is)"
-                ));
-            }
-        }
-        if a.use_os_login == Some(true) {
-            unsupported
-                .push("use_os_login: not supported yet by forge's googlecompute builder".into());
-        }
-        if matches!(comm, CommConfig::Winrm(_)) {
-            unsupported.push("communicator \"winrm\": the windows-password exchange is not supported yet by forge's googlecompute builder".into());
-        }
-        if credentials.is_none() {
-            unsupported.push("application default credentials (no account_file, credentials_file, credentials_json or access_token, and no GOOGLE_APPLICATION_CREDENTIALS): not supported yet by forge's googlecompute builder".into());
-        }
+        unsupported.extend(refused_endpoints);
         Ok(Config {
             network_project_id: match s(&a.network_project_id) {
                 n if !n.is_empty() => n,
@@ -430,6 +715,8 @@ impl Config {
             project_id,
             zone,
             region,
+            region_given,
+            fallback_zones,
             source_image,
             source_image_family,
             source_image_project_id: a.source_image_project_id.clone().unwrap_or_default(),
@@ -443,6 +730,17 @@ impl Config {
                 t if !t.is_empty() => t,
                 _ => "pd-standard".into(),
             },
+            disk_encryption_key,
+            image_encryption_key,
+            shielded: [
+                a.enable_secure_boot.unwrap_or(false),
+                a.enable_vtpm.unwrap_or(false),
+                a.enable_integrity_monitoring.unwrap_or(false),
+            ],
+            accelerator_type,
+            accelerator_count,
+            min_cpu_platform: s(&a.min_cpu_platform),
+            node_affinity,
             instance_name,
             image_name,
             image_description: match s(&a.image_description) {
@@ -478,21 +776,53 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
             disable_default_service_account,
             state_timeout,
-            credentials,
-            endpoint,
+            windows_password_timeout,
+            endpoint: auth.endpoints.compute.clone(),
+            auth,
             comm,
+            iap: Iap {
+                use_iap: ic.use_iap.unwrap_or(false),
+                localhost_port: localhost_port.clamp(0, 65535) as u16,
+                hashbang: ic
+                    .iap_hashbang
+                    .clone()
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "/bin/sh".into()),
+                launch_wait: Duration::from_secs(match ic.iap_tunnel_launch_wait {
+                    Some(w) if w > 0 => w as u64,
+                    _ if winrm => 40,
+                    _ => 30,
+                }),
+            },
             use_os_login: a.use_os_login,
+            oslogin_ssh_username: a.oslogin_ssh_username.clone().filter(|u| !u.is_empty()),
+            oslogin_ssh_key_expire_after,
             unsupported,
         })
     }
 
     /// The secrets of the configuration, for the redactor.
     pub fn secrets(&self) -> Vec<String> {
-        match &self.credentials {
-            Some(Source::Token(t)) => vec![t.clone()],
-            Some(Source::Key(k)) => vec![k.private_key.clone()],
-            None => Vec::new(),
+        let mut out = self.auth.secrets();
+        for k in [&self.disk_encryption_key, &self.image_encryption_key]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(raw) = k["rawKey"].as_str() {
+                out.push(raw.to_string());
+            }
         }
+        out
+    }
+
+    /// This configuration in `zone` (its region too, unless `region` was given).
+    pub fn in_zone(&self, zone: &str) -> Config {
+        let mut c = self.clone();
+        c.zone = zone.to_string();
+        if !self.region_given && zone.len() > 2 {
+            c.region = zone[..zone.len() - 2].to_string();
+        }
+        c
     }
 
     /// The login user of the `ssh-keys` metadata.
@@ -518,6 +848,28 @@ mod tests {
     fn labels_follow_googles_pattern() {
         assert!(label_key_ok("env") && label_value_ok("prod-1") && label_value_ok(""));
         assert!(!label_key_ok("Env") && !label_key_ok("1x") && !label_value_ok("A"));
+    }
+
+    #[test]
+    fn endpoints_follow_custom_endpoints_then_the_universe() {
+        let none = BTreeMap::new();
+        let (e, r) = Endpoints::of(&none, "");
+        assert_eq!(e.compute, "");
+        assert_eq!(e.iamcredentials, "https://iamcredentials.googleapis.com");
+        assert!(r.is_empty());
+        let (e, _) = Endpoints::of(&none, "example-cloud.net");
+        assert_eq!(e.compute, "https://compute.example-cloud.net");
+        assert_eq!(e.oslogin, "https://oslogin.example-cloud.net");
+        let custom = BTreeMap::from([
+            (
+                "compute".to_string(),
+                "http://127.0.0.1:9/compute/v1/".to_string(),
+            ),
+            ("storage".to_string(), "http://x".to_string()),
+        ]);
+        let (e, r) = Endpoints::of(&custom, "example-cloud.net");
+        assert_eq!(e.compute, "http://127.0.0.1:9");
+        assert_eq!(r, ["custom_endpoints.storage: not supported yet by forge's googlecompute builder (compute, iamcredentials, oslogin are)"]);
     }
 
     #[test]

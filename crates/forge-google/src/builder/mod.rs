@@ -8,7 +8,10 @@ mod config;
 mod step_check_existing_image;
 mod step_create_image;
 mod step_create_instance;
+mod step_create_windows_password;
+mod step_import_oslogin_key;
 mod step_instance_info;
+mod step_start_tunnel;
 mod step_teardown_instance;
 mod step_wait_startup_script;
 
@@ -24,16 +27,17 @@ use forge_core::builtin::common::{
 use forge_core::journal::Resource;
 use forge_core::plugin::{BuildCtx, BuildData, Builder, Communicator, Hook, PrepareInfo, TempKey};
 use forge_core::registry::PrepareErrors;
-use forge_core::runner::{run_steps, Step};
+use forge_core::runner::{run_steps, Outcome, Step};
 use forge_core::{Error, Result};
 use forge_template::value::Value;
 use serde_json::Value as Json;
 
-use crate::auth::TokenSource;
-use crate::compute::{Compute, SdkCompute, RUN_LABEL};
+use crate::compute::{wait_op, Compute, Operation, SdkCompute, RUN_LABEL};
 
 pub use artifact::ImageArtifact;
-pub use config::{credentials, unsupported, valid_image_name, Config};
+pub use config::{
+    credentials, unsupported, valid_image_name, well_known_adc_file, Auth, Config, Endpoints,
+};
 pub use step_create_instance::{instance_body, metadata_items, STARTUP_WRAPPER};
 
 /// Packer's builder id for googlecompute.
@@ -76,6 +80,14 @@ pub struct State {
     pub comm: Option<Arc<dyn Communicator>>,
     /// The image made.
     pub image: Option<Json>,
+    /// The password the Windows guest agent set (over WinRM without `winrm_password`).
+    pub winrm_password: Option<String>,
+    /// The OS Login API (with `use_os_login`).
+    pub oslogin: Option<Arc<crate::oslogin::OsLogin>>,
+    /// The build's tokens (gcloud's, for the IAP tunnel).
+    pub tokens: Option<Arc<crate::auth::TokenSource>>,
+    /// The local port of the IAP tunnel, while it runs.
+    pub tunnel_port: Option<u16>,
     /// Generated data (`SourceImageName`).
     pub generated: BuildData,
 }
@@ -93,6 +105,10 @@ impl State {
             ip: String::new(),
             comm: None,
             image: None,
+            winrm_password: None,
+            oslogin: None,
+            tokens: None,
+            tunnel_port: None,
             generated: BuildData::new(),
         }
     }
@@ -102,6 +118,33 @@ impl State {
         let mut l = user.clone();
         l.insert(RUN_LABEL.into(), ctx.run_id.to_ascii_lowercase());
         l
+    }
+}
+
+impl State {
+    /// Waits (within `state_timeout`) until `op` in `project` is done, `what` naming what it
+    /// waits for; an error is `failed: <error>`, an interrupt stays one.
+    pub async fn wait(
+        &self,
+        ctx: &BuildCtx,
+        project: &str,
+        op: Operation,
+        what: &str,
+        failed: &str,
+    ) -> Result<()> {
+        wait_op(
+            self.compute.as_ref(),
+            project,
+            op,
+            self.config.state_timeout,
+            what,
+            Some(&ctx.cancel),
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Cancelled => e,
+            e => Error::msg(format!("{failed}: {e}")),
+        })
     }
 }
 
@@ -120,25 +163,49 @@ impl TempKeyState for State {
     }
 }
 
+/// StepConnect with the communicator settings of the build's configuration as they are when
+/// it runs (OS Login names the SSH user only then).
+struct StepConnectAsConfigured(StepConnect<State>);
+
+#[async_trait]
+impl Step<State> for StepConnectAsConfigured {
+    fn name(&self) -> &'static str {
+        "StepConnect"
+    }
+    async fn run(&mut self, ctx: &BuildCtx, st: &mut State) -> Result<()> {
+        self.0.comm = st.config.comm.clone();
+        self.0.run(ctx, st).await
+    }
+    async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, o: Outcome) -> Result<()> {
+        self.0.cleanup(ctx, st, o).await
+    }
+}
+
 fn connect_step(c: &Config, info: &PrepareInfo) -> Box<dyn Step<State>> {
-    Box::new(StepConnect::new(
-        c.comm.clone(),
-        info.clone(),
-        |st: &State| {
-            let host = match st.config.comm.host() {
-                Some(h) => h.to_string(),
-                None if st.ip.is_empty() => {
-                    return Err(Error::msg(format!(
-                        "instance {} has no address to connect to",
-                        st.config.instance_name
-                    )))
+    Box::new(StepConnectAsConfigured(
+        StepConnect::new(
+            c.comm.clone(),
+            info.clone(),
+            |st: &State| {
+                if let Some(p) = st.tunnel_port {
+                    return Ok(("localhost".to_string(), p));
                 }
-                None => st.ip.clone(),
-            };
-            Ok((host, st.config.comm.port().unwrap_or(22)))
-        },
-        |s: &mut State, comm| s.comm = Some(comm),
-        |s: &State| s.temp_key.clone(),
+                let host = match st.config.comm.host() {
+                    Some(h) => h.to_string(),
+                    None if st.ip.is_empty() => {
+                        return Err(Error::msg(format!(
+                            "instance {} has no address to connect to",
+                            st.config.instance_name
+                        )))
+                    }
+                    None => st.ip.clone(),
+                };
+                Ok((host, st.config.comm.port().unwrap_or(22)))
+            },
+            |s: &mut State, comm| s.comm = Some(comm),
+            |s: &State| s.temp_key.clone(),
+        )
+        .with_password(|s: &State| s.winrm_password.clone()),
     ))
 }
 
@@ -153,8 +220,20 @@ pub fn steps(
     if let Some(k) = StepTempKey::wanted(&c.comm, info) {
         steps.push(Box::new(k));
     }
+    steps.push(Box::new(step_import_oslogin_key::StepImportOsLoginKey {
+        record: None,
+    }));
     steps.push(Box::new(step_create_instance::StepCreateInstance));
+    steps.push(Box::new(
+        step_create_windows_password::StepCreateWindowsPassword {
+            poll: step_create_windows_password::POLL,
+        },
+    ));
     steps.push(Box::new(step_instance_info::StepInstanceInfo));
+    steps.push(Box::new(step_start_tunnel::StepStartTunnel {
+        tunnel: None,
+        files: Vec::new(),
+    }));
     if !c.comm.is_none() {
         steps.push(connect_step(c, info));
     }
@@ -184,27 +263,27 @@ impl Builder for GceBuilder {
         if !c.unsupported.is_empty() {
             return Err(Error::msg(c.unsupported.join("; ")));
         }
-        let Some(source) = c.credentials.clone() else {
-            return Err(Error::msg("no Google credentials"));
-        };
-        let mut tokens = TokenSource::new(
-            source,
-            crate::auth::DEFAULT_SCOPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        );
+        let mut tokens = c.auth.tokens().map_err(Error::msg)?;
         let redactor = ctx.ui.output().redactor().clone();
         tokens.on_token = Some(Arc::new(move |t: &str| redactor.add(t)));
+        let tokens = Arc::new(tokens);
         let compute = SdkCompute::connect(
             &c.endpoint,
-            Arc::new(tokens),
+            tokens.clone(),
             crate::limiter::for_project(&c.project_id),
         )
         .await
         .map_err(Error::msg)?;
         let compute: Arc<dyn Compute> = Arc::new(compute);
         let mut state = State::new(c.clone(), compute.clone());
+        state.tokens = Some(tokens.clone());
+        if c.use_os_login == Some(true) {
+            state.oslogin = Some(Arc::new(crate::oslogin::OsLogin::new(
+                &c.auth.endpoints.oslogin,
+                tokens.clone(),
+                crate::limiter::for_project(&c.project_id),
+            )));
+        }
         let mut steps = steps(&c, &self.info, hook);
         run_steps(ctx, &mut state, &mut steps).await?;
         let Some(image) = state.image.clone() else {
@@ -288,15 +367,41 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn accelerators_keys_and_affinities_are_checked() {
+        let e = errors(
+            json!({"project_id": "p", "zone": "z-a", "source_image": "i",
+            "access_token": "t", "ssh_username": "u", "accelerator_count": 1,
+            "disk_encryption_key": {"rawKey": "c2hvcnQ="},
+            "image_encryption_key": {"kmsKeyName": "k", "rawKey": "x"},
+            "node_affinity": [{"key": "", "operator": "MAYBE", "values": ["a"]}]}),
+        );
+        assert_eq!(
+            e,
+            [
+                "'accelerator_type' must be set when 'accelerator_count' is more than 0",
+                "'on_host_maintenance' must be set to 'TERMINATE' when 'accelerator_count' is more than 0",
+                "disk_encryption_key: rawKey must be a 256-bit key in base64 (RFC 4648)",
+                "image_encryption_key: kmsKeyName and rawKey are mutually exclusive: set one",
+                "node_affinity[0]: operator must be IN or NOT_IN, not \"MAYBE\"",
+                "node_affinity[0]: a key must be specified",
+            ]
+        );
+        let raw = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+        let c = config(json!({"disk_encryption_key": {"rawKey": raw}}));
+        assert!(c.secrets().iter().any(|s| s == raw));
+    }
+
+    #[test]
     fn settings_not_carried_out_are_refused_by_name() {
         let c = config(json!({"use_iap": true, "accelerator_count": 1,
             "accelerator_type": "nvidia-tesla-t4", "on_host_maintenance": "TERMINATE"}));
+        assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+        let c = config(json!({"iap_ext": ".cmd", "address": "a"}));
         assert_eq!(
             c.unsupported,
             [
-                "accelerator_count: not supported yet by forge's googlecompute builder",
-                "accelerator_type: not supported yet by forge's googlecompute builder",
-                "use_iap: not supported yet by forge's googlecompute builder",
+                "address: not supported yet by forge's googlecompute builder",
+                "iap_ext: not supported yet by forge's googlecompute builder",
             ]
         );
     }

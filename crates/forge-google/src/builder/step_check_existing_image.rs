@@ -7,7 +7,6 @@ use forge_core::runner::{Outcome, Step};
 use forge_core::{Error, Result};
 
 use super::State;
-use crate::compute::wait_op;
 
 pub(super) struct StepCheckExistingImage;
 
@@ -41,19 +40,14 @@ impl Step<State> for StepCheckExistingImage {
             st.compute.delete_image(project, name).await.map_err(|e| {
                 Error::msg(format!("Error deleting the existing image {name}: {e}"))
             })?;
-        wait_op(
-            st.compute.as_ref(),
+        st.wait(
+            ctx,
             project,
             op,
-            c.state_timeout,
             &format!("the existing image {name} to be deleted"),
-            Some(&ctx.cancel),
+            &format!("Error deleting the existing image {name}"),
         )
         .await
-        .map_err(|e| match e {
-            Error::Cancelled => e,
-            e => Error::msg(format!("Error deleting the existing image {name}: {e}")),
-        })
     }
     async fn cleanup(&mut self, _ctx: &BuildCtx, _st: &mut State, _o: Outcome) -> Result<()> {
         Ok(())

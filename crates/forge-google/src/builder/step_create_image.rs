@@ -9,7 +9,6 @@ use forge_core::{Error, Result};
 use serde_json::{json, Value};
 
 use super::{Config, State};
-use crate::compute::wait_op;
 use crate::journal;
 
 pub(super) struct StepCreateImage {
@@ -32,6 +31,17 @@ pub fn image_body(c: &Config, labels: &std::collections::BTreeMap<String, String
     }
     if !c.image_storage_locations.is_empty() {
         b["storageLocations"] = c.image_storage_locations.clone().into();
+    }
+    if let Some(k) = &c.image_encryption_key {
+        b["imageEncryptionKey"] = k.clone();
+    }
+    // A disk under a customer-supplied key is read with that key.
+    if let Some(k) = c
+        .disk_encryption_key
+        .as_ref()
+        .filter(|k| k.get("rawKey").is_some())
+    {
+        b["sourceDiskEncryptionKey"] = k.clone();
     }
     b
 }
@@ -56,19 +66,14 @@ impl Step<State> for StepCreateImage {
                 return Err(Error::msg(format!("Error creating image: {e}")));
             }
         };
-        wait_op(
-            st.compute.as_ref(),
+        st.wait(
+            ctx,
             project,
             op,
-            c.state_timeout,
             &format!("image {} to be created", c.image_name),
-            Some(&ctx.cancel),
+            "Error waiting for image",
         )
-        .await
-        .map_err(|e| match e {
-            Error::Cancelled => e,
-            e => Error::msg(format!("Error waiting for image: {e}")),
-        })?;
+        .await?;
         let image = st
             .compute
             .get_image(project, &c.image_name)

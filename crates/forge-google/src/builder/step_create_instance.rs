@@ -4,6 +4,7 @@
 //! instance, then its disk (Packer's order).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use forge_core::plugin::BuildCtx;
@@ -12,7 +13,7 @@ use forge_core::{Error, Result};
 use serde_json::{json, Value};
 
 use super::{Config, State};
-use crate::compute::{wait_op, Compute};
+use crate::compute::Compute;
 use crate::journal;
 
 /// The metadata key of the startup script.
@@ -68,7 +69,8 @@ pub fn metadata_items(
     windows: bool,
 ) -> std::result::Result<BTreeMap<String, String>, String> {
     let mut md = c.metadata.clone();
-    if let Some(pk) = public_key {
+    // With OS Login the key goes into the account's login profile instead.
+    if let Some(pk) = public_key.filter(|_| c.use_os_login != Some(true)) {
         let user = c.ssh_user();
         let mut keys = format!("{user}:{} {user}", pk.trim_end());
         if let Some(existing) = md.get("ssh-keys") {
@@ -177,6 +179,36 @@ pub fn instance_body(
             "automaticRestart": !c.preemptible,
         },
     });
+    if let Some(k) = &c.disk_encryption_key {
+        body["disks"][0]["diskEncryptionKey"] = k.clone();
+    }
+    // As Packer sends it: the options set, the API's defaults for the others.
+    let shielded: serde_json::Map<String, Value> = [
+        "enableSecureBoot",
+        "enableVtpm",
+        "enableIntegrityMonitoring",
+    ]
+    .iter()
+    .zip(c.shielded)
+    .filter(|(_, on)| *on)
+    .map(|(k, _)| (k.to_string(), true.into()))
+    .collect();
+    if !shielded.is_empty() {
+        body["shieldedInstanceConfig"] = shielded.into();
+    }
+    if c.accelerator_count > 0 {
+        body["guestAccelerators"] = json!([{
+            "acceleratorType": path_or(&c.accelerator_type, format!(
+                "projects/{}/zones/{}/acceleratorTypes/{}", c.project_id, c.zone, c.accelerator_type)),
+            "acceleratorCount": c.accelerator_count,
+        }]);
+    }
+    if !c.min_cpu_platform.is_empty() {
+        body["minCpuPlatform"] = c.min_cpu_platform.clone().into();
+    }
+    if !c.node_affinity.is_empty() {
+        body["scheduling"]["nodeAffinities"] = c.node_affinity.clone().into();
+    }
     if !c.tags.is_empty() {
         body["tags"] = json!({"items": c.tags});
     }
@@ -249,95 +281,128 @@ impl Step<State> for StepCreateInstance {
         let public = st.temp_key.as_ref().map(|k| k.public.clone());
         let md = metadata_items(&c, public.as_deref(), windows).map_err(Error::msg)?;
         let labels = State::labelled(ctx, &c.labels);
-        let body = instance_body(&c, &link, &md, &labels);
-        let (p, z) = (&c.project_id, &c.zone);
-        // The call makes both: both are journaled first, the disk first, so that
-        // `forge cleanup` (latest first) removes the instance holding it before it.
-        let disk = journal::intend(ctx, &c.endpoint, journal::DISK, p, z, &c.disk_name)?;
-        let inst = journal::intend(ctx, &c.endpoint, journal::INSTANCE, p, z, &c.instance_name)?;
-        // Held before the call: an interrupt that drops this step mid-call still cleans up.
-        st.instance = Some(inst.clone());
-        st.disk = Some(disk.clone());
-        let op = match st.compute.insert_instance(p, z, body).await {
-            Ok(op) => op,
-            Err(e) => {
-                st.instance = None;
-                st.disk = None;
-                journal::gone(ctx, &inst);
-                journal::gone(ctx, &disk);
-                return Err(Error::msg(format!("Error creating instance: {e}")));
+        let zones: Vec<&String> = std::iter::once(&c.zone).chain(&c.fallback_zones).collect();
+        let mut last: Option<Error> = None;
+        for (i, zone) in zones.iter().enumerate() {
+            if last.is_some() {
+                ctx.ui.message(&format!(
+                    "Compute Engine has no capacity in {} ({CAPACITY}); trying {zone}",
+                    zones[i - 1]
+                ));
             }
-        };
-        ctx.ui
-            .message("Waiting for creation operation to complete...");
-        wait_op(
-            st.compute.as_ref(),
-            p,
-            op,
-            c.state_timeout,
-            &format!("instance {} to be created", c.instance_name),
-            Some(&ctx.cancel),
-        )
-        .await
-        .map_err(|e| match e {
-            Error::Cancelled => e,
-            e => Error::msg(format!("Error creating instance: {e}")),
-        })?;
-        ctx.ui.message("Instance has been created!");
-        if ctx.opts.debug {
-            ctx.ui.message(&format!(
-                "Instance: {} started in {}",
-                c.instance_name, c.zone
-            ));
+            // The build goes on in the zone that has room.
+            let cz = Arc::new(c.in_zone(zone));
+            st.config = cz.clone();
+            match create_in(ctx, st, &cz, &link, &md, &labels).await {
+                Err(e) if zones.len() > 1 && e.to_string().contains(CAPACITY) => {
+                    // What the failed insert left goes, and its journal records with it.
+                    remove(ctx, st, false).await;
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+                Ok(()) => {
+                    ctx.ui.message("Instance has been created!");
+                    if ctx.opts.debug {
+                        ctx.ui
+                            .message(&format!("Instance: {} started in {zone}", c.instance_name));
+                    }
+                    return Ok(());
+                }
+            }
         }
-        Ok(())
+        st.config = c.clone();
+        Err(Error::msg(format!(
+            "Error creating instance: no capacity in any of {}: {}",
+            zones
+                .iter()
+                .map(|z| z.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )))
     }
 
     async fn cleanup(&mut self, ctx: &BuildCtx, st: &mut State, _o: Outcome) -> Result<()> {
-        let c = st.config.clone();
-        if let Some(rec) = journal::to_clean_up(ctx, &mut st.instance) {
-            ctx.ui.say("Deleting instance...");
-            match journal::delete(
-                st.compute.as_ref(),
-                journal::INSTANCE,
-                &c.project_id,
-                &c.zone,
-                &rec.id,
-            )
-            .await
-            {
-                Ok(()) => {
-                    journal::gone(ctx, &rec);
-                    ctx.ui.message("Instance has been deleted!");
-                }
-                Err(e) => ctx.ui.error(&format!(
-                    "Error deleting instance. Please delete it manually.\n\nName: {}\nError: {e}",
-                    rec.id
-                )),
-            }
-        }
-        if let Some(rec) = journal::to_clean_up(ctx, &mut st.disk) {
-            ctx.ui.say("Deleting disk...");
-            match journal::delete(
-                st.compute.as_ref(),
-                journal::DISK,
-                &c.project_id,
-                &c.zone,
-                &rec.id,
-            )
-            .await
-            {
-                Ok(()) => {
-                    journal::gone(ctx, &rec);
-                    ctx.ui.message("Disk has been deleted!");
-                }
-                Err(e) => ctx.ui.error(&format!(
-                    "Error deleting disk. Please delete it manually.\n\nName: {}\nError: {e}",
-                    rec.id
-                )),
-            }
-        }
+        remove(ctx, st, true).await;
         Ok(())
+    }
+}
+
+/// Compute Engine's answer when a zone has no room for the instance.
+const CAPACITY: &str = "ZONE_RESOURCE_POOL_EXHAUSTED";
+
+/// Creates the instance with its boot disk in `c.zone` and waits until that is done.
+async fn create_in(
+    ctx: &BuildCtx,
+    st: &mut State,
+    c: &Config,
+    image: &str,
+    md: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> Result<()> {
+    let body = instance_body(c, image, md, labels);
+    let (p, z) = (&c.project_id, &c.zone);
+    // The call makes both: both are journaled first, the disk first, so that
+    // `forge cleanup` (latest first) removes the instance holding it before it.
+    let disk = journal::intend(ctx, &c.endpoint, journal::DISK, p, z, &c.disk_name)?;
+    let inst = journal::intend(ctx, &c.endpoint, journal::INSTANCE, p, z, &c.instance_name)?;
+    // Held before the call: an interrupt that drops this step mid-call still cleans up.
+    st.instance = Some(inst.clone());
+    st.disk = Some(disk.clone());
+    let op = match st.compute.insert_instance(p, z, body).await {
+        Ok(op) => op,
+        Err(e) => {
+            st.instance = None;
+            st.disk = None;
+            journal::gone(ctx, &inst);
+            journal::gone(ctx, &disk);
+            return Err(Error::msg(format!("Error creating instance: {e}")));
+        }
+    };
+    ctx.ui
+        .message("Waiting for creation operation to complete...");
+    st.wait(
+        ctx,
+        p,
+        op,
+        &format!("instance {} to be created in {z}", c.instance_name),
+        "Error creating instance",
+    )
+    .await
+}
+
+/// Deletes the instance, then its disk, in the build's zone (saying so when `say`); what
+/// is already gone is no error.
+async fn remove(ctx: &BuildCtx, st: &mut State, say: bool) {
+    let c = st.config.clone();
+    for (slot, kind, what) in [
+        (&mut st.instance, journal::INSTANCE, "instance"),
+        (&mut st.disk, journal::DISK, "disk"),
+    ] {
+        let Some(rec) = journal::to_clean_up(ctx, slot) else {
+            continue;
+        };
+        if say {
+            ctx.ui.say(&format!("Deleting {what}..."));
+        }
+        match journal::delete(st.compute.as_ref(), kind, &c.project_id, &c.zone, &rec.id).await {
+            Ok(()) => {
+                journal::gone(ctx, &rec);
+                if say {
+                    let mut w = what.to_string();
+                    w[..1].make_ascii_uppercase();
+                    ctx.ui.message(&format!("{w} has been deleted!"));
+                }
+            }
+            Err(e) => {
+                let mut w = what.to_string();
+                w[..1].make_ascii_uppercase();
+                ctx.ui.error(&format!(
+                    "Error deleting {what}. Please delete it manually.\n\nName: {}\nError: {e}",
+                    rec.id
+                ));
+            }
+        }
     }
 }
 
@@ -345,6 +410,7 @@ impl Step<State> for StepCreateInstance {
 mod tests {
     use super::*;
     use crate::fake::{Fail, Fx};
+    use forge_core::runner::run_steps;
 
     fn config(extra: serde_json::Value) -> Config {
         super::super::tests::config(extra)
@@ -406,6 +472,43 @@ mod tests {
         assert_eq!(m.name.as_deref(), Some(c.instance_name.as_str()));
     }
 
+    #[test]
+    fn disk_keys_shielded_vm_accelerators_and_affinity_reach_the_body() {
+        let c = config(
+            json!({"disk_encryption_key": {"kmsKeyName": "projects/p/locations/l/keyRings/r/cryptoKeys/k"},
+            "enable_secure_boot": true, "enable_vtpm": true,
+            "accelerator_type": "nvidia-tesla-t4", "accelerator_count": 2,
+            "on_host_maintenance": "TERMINATE", "min_cpu_platform": "Intel Cascade Lake",
+            "node_affinity": [{"key": "workload", "operator": "IN", "values": ["build"]}]}),
+        );
+        let b = instance_body(&c, "i", &BTreeMap::new(), &BTreeMap::new());
+        assert_eq!(
+            b["disks"][0]["diskEncryptionKey"]["kmsKeyName"],
+            "projects/p/locations/l/keyRings/r/cryptoKeys/k"
+        );
+        assert_eq!(
+            b["shieldedInstanceConfig"],
+            json!({"enableSecureBoot": true, "enableVtpm": true})
+        );
+        assert_eq!(
+            b["guestAccelerators"][0],
+            json!({"acceleratorType": "projects/p/zones/us-central1-a/acceleratorTypes/nvidia-tesla-t4",
+                "acceleratorCount": 2})
+        );
+        assert_eq!(b["minCpuPlatform"], "Intel Cascade Lake");
+        assert_eq!(b["scheduling"]["nodeAffinities"][0]["values"][0], "build");
+        let m: google_cloud_compute_v1::model::Instance = serde_json::from_value(b).unwrap();
+        assert_eq!(m.guest_accelerators.len(), 1);
+        let plain = instance_body(&config(json!({})), "i", &BTreeMap::new(), &BTreeMap::new());
+        for k in [
+            "shieldedInstanceConfig",
+            "guestAccelerators",
+            "minCpuPlatform",
+        ] {
+            assert!(plain.get(k).is_none(), "{k}");
+        }
+    }
+
     #[tokio::test]
     async fn the_instance_and_its_disk_are_labelled_and_journaled_first() {
         let fx = Fx::new();
@@ -460,6 +563,46 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "Error creating instance: ZONE_RESOURCE_POOL_EXHAUSTED: ZONE_RESOURCE_POOL_EXHAUSTED: injected by the test"
+        );
+        assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
+        assert_eq!(fx.journaled(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn no_capacity_falls_back_to_the_next_zone_and_the_build_moves_there() {
+        let fx = Fx::new();
+        fx.cloud
+            .fail_op("insert_instance", "ZONE_RESOURCE_POOL_EXHAUSTED");
+        let mut st = fx.state(json!({"fallback_zones": ["us-central1-b"], "subnetwork": "s"}));
+        StepCreateInstance.run(&fx.ctx, &mut st).await.unwrap();
+        assert_eq!(st.config.zone, "us-central1-b");
+        let i = fx.cloud.instance("inst-1").unwrap();
+        assert_eq!(
+            i["machineType"],
+            "zones/us-central1-b/machineTypes/e2-standard-2"
+        );
+        assert!(fx.said().contains(
+            "Compute Engine has no capacity in us-central1-a (ZONE_RESOURCE_POOL_EXHAUSTED); trying us-central1-b"
+        ), "{}", fx.said());
+        assert_eq!(fx.journaled(), ["gce-instance inst-1", "gce-disk inst-1"]);
+        assert_eq!(fx.ctx.journal.live(None)[0].data["zone"], "us-central1-b");
+    }
+
+    #[tokio::test]
+    async fn every_zone_without_capacity_is_named_and_nothing_is_left() {
+        let fx = Fx::new();
+        let mut st = fx.state(json!({"fallback_zones": ["us-central1-b"]}));
+        let mut steps: Vec<Box<dyn Step<State>>> = vec![Box::new(StepCreateInstance)];
+        // Both zones are full.
+        let cloud = fx.cloud.clone();
+        let r = {
+            cloud.fail_op_times("insert_instance", "ZONE_RESOURCE_POOL_EXHAUSTED", 2);
+            run_steps(&fx.ctx, &mut st, &mut steps).await
+        };
+        let e = r.unwrap_err().to_string();
+        assert!(
+            e.starts_with("Error creating instance: no capacity in any of us-central1-a, us-central1-b: Error creating instance: ZONE_RESOURCE_POOL_EXHAUSTED"),
+            "{e}"
         );
         assert_eq!(fx.cloud.leftovers(), Vec::<String>::new());
         assert_eq!(fx.journaled(), Vec::<String>::new());

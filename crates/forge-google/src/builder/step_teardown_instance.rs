@@ -7,7 +7,6 @@ use forge_core::runner::{Outcome, Step};
 use forge_core::{Error, Result};
 
 use super::State;
-use crate::compute::wait_op;
 use crate::journal;
 
 pub(super) struct StepTeardownInstance;
@@ -28,19 +27,14 @@ impl Step<State> for StepTeardownInstance {
             .delete_instance(&c.project_id, &c.zone, &rec.id)
             .await
             .map_err(|e| Error::msg(format!("Error deleting instance: {e}")))?;
-        wait_op(
-            st.compute.as_ref(),
+        st.wait(
+            ctx,
             &c.project_id,
             op,
-            c.state_timeout,
             &format!("instance {} to be deleted", rec.id),
-            Some(&ctx.cancel),
+            "Error deleting instance",
         )
-        .await
-        .map_err(|e| match e {
-            Error::Cancelled => e,
-            e => Error::msg(format!("Error deleting instance: {e}")),
-        })?;
+        .await?;
         journal::gone(ctx, &rec);
         st.instance = None;
         st.comm = None;

@@ -1279,6 +1279,9 @@ crate::plugin_config! {
         delete_at: Option<String>,
         universe_domain: Option<String>,
         custom_endpoints: Option<BTreeMap<String, String>>,
+        /// forge only: zones to try, in order, after `zone` when Compute Engine has no
+        /// capacity there (ZONE_RESOURCE_POOL_EXHAUSTED).
+        fallback_zones: Option<Vec<String>>,
     }
 
     /// The `imageFilter` block (hetznercloud/packer-plugin-hcloud, builder/hcloud).
