@@ -82,6 +82,8 @@ pub struct ServiceContent {
     pub file_manager: Option<Moref>,
     /// The OVF manager (export descriptors), when the server has one.
     pub ovf_manager: Option<Moref>,
+    /// The storage resource manager (Storage DRS), on a vCenter.
+    pub storage_resource_manager: Option<Moref>,
     /// `about.fullName`, such as `VMware vCenter Server 7.0.0 build-...`.
     pub full_name: String,
     /// `about.apiVersion`, such as `7.0`.
@@ -114,6 +116,7 @@ impl ServiceContent {
             session_manager: need("sessionManager")?,
             file_manager: n.moref_of("fileManager"),
             ovf_manager: n.moref_of("ovfManager"),
+            storage_resource_manager: n.moref_of("storageResourceManager"),
             full_name: about_text("fullName"),
             api_version: about_text("apiVersion"),
             api_type: about_text("apiType"),
@@ -172,6 +175,7 @@ impl Client {
                 session_manager: Moref::new("SessionManager", ""),
                 file_manager: None,
                 ovf_manager: None,
+                storage_resource_manager: None,
                 full_name: String::new(),
                 api_version: String::new(),
                 api_type: String::new(),
