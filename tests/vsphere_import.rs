@@ -4,8 +4,9 @@
 //! as an `.ova`. Packer's post-processor needs ovftool (not installed, not free to install), so
 //! there is no side-by-side run; `govc import.ovf` is the independent client that shows vcsim
 //! takes such a package, and forge goes the same way (CreateImportSpec, ImportVApp, the lease's
-//! upload URLs, HttpNfcLeaseComplete). The uploaded disk is compared byte for byte with the
-//! file vcsim keeps on its datastore.
+//! upload URLs, HttpNfcLeaseComplete). vcsim 0.24 reads each upload to its end and discards
+//! it, logging the bytes it took, so the test checks that count against the disk's size (it
+//! cannot compare contents); its lease abort leaves the VM, which forge removes itself.
 #![allow(clippy::unwrap_used)] // a test may unwrap; its helpers too
 
 use std::path::Path;
@@ -101,14 +102,13 @@ fn descriptor(disk: &str, size: u64, capacity: u64) -> String {
     )
 }
 
-/// Writes `tiny.ovf`, `tiny-disk1.vmdk` (a streamOptimized VMDK of `mib` MiB of
-/// pseudo-random data, from qemu-img) and `tiny.ova` (descriptor first) into `dir`.
+/// Writes `tiny.ovf`, `tiny-disk1.vmdk` (a streamOptimized VMDK of `mib` MiB of random
+/// data, from qemu-img) and `tiny.ova` (descriptor first) into `dir`.
 fn package(dir: &Path, mib: usize) {
     let raw = dir.join("tiny.raw");
-    let mut rng = Rng::new();
-    let data: Vec<u8> = (0..mib << 20)
-        .map(|i| if i % 4096 < 2048 { rng.below(256) as u8 } else { 0 })
-        .collect();
+    let mut data = vec![0u8; mib << 20];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut data)
+        .unwrap();
     std::fs::write(&raw, &data).unwrap();
     let vmdk = dir.join("tiny-disk1.vmdk");
     let out = std::process::Command::new("qemu-img")
@@ -150,8 +150,8 @@ fn template(sim: &Vcsim, files: &[&str], extra: &str) -> String {
     )
 }
 
-/// The imported VM's disk: its datastore path and the file vcsim keeps for it.
-fn imported_disk(sim: &Vcsim, name: &str) -> Option<(String, Vec<u8>)> {
+/// The datastore path of the imported VM's disk, if the VM exists.
+fn imported_disk(sim: &Vcsim, name: &str) -> Option<String> {
     rt().block_on(async {
         let c = Client::connect(&Config::new(
             sim.server().as_str(),
@@ -168,18 +168,8 @@ fn imported_disk(sim: &Vcsim, name: &str) -> Option<(String, Vec<u8>)> {
             .iter()
             .find(|d| d.xsi_type.as_deref() == Some("VirtualDisk"))?;
         let file = disk.child("backing")?.text_of("fileName")?.to_string();
-        let ds = c.datastore(&dc, "LocalDS_0").await.unwrap();
-        let url = c
-            .retrieve_one(&ds.moref, &["summary.url"])
-            .await
-            .unwrap()
-            .text("summary.url")
-            .unwrap()
-            .to_string();
-        let rel = file.split_once("] ").map(|x| x.1).unwrap_or_default();
-        let bytes = std::fs::read(Path::new(&url).join(rel)).unwrap_or_default();
         let _ = c.logout().await;
-        Some((file, bytes))
+        Some(file)
     })
 }
 
@@ -210,11 +200,18 @@ fn an_ovf_and_an_ova_are_imported_through_the_api() {
         ] {
             assert!(text.contains(want), "round {round}: want {want:?} in:\n{text}");
         }
-        let (file, bytes) = imported_disk(&sim, "imported").expect("no imported VM");
+        let file = imported_disk(&sim, "imported").expect("no imported VM");
         assert!(file.starts_with("[LocalDS_0] imported/"), "{file}");
-        let sent = std::fs::read(sb.dir.join("tiny-disk1.vmdk")).unwrap();
-        assert_eq!(bytes.len(), sent.len(), "round {round}: {file}");
-        assert!(bytes == sent, "round {round}: the disk on the datastore differs");
+        // vcsim 0.24 reads an upload to its end and discards it (its NFC handler logs the
+        // bytes it took): every byte of the disk reached it.
+        let sent = std::fs::metadata(sb.dir.join("tiny-disk1.vmdk")).unwrap().len();
+        let log = sim.log_text();
+        let want = format!("transferred {sent} bytes");
+        assert_eq!(
+            log.lines().filter(|l| l.contains("nfc P") && l.contains(&want)).count(),
+            round + 1,
+            "round {round}: want {want:?} in the vcsim log:\n{log}"
+        );
         assert!(sb.journals().is_empty(), "round {round}");
     }
     // Without `overwrite`, an existing VM is refused, and left alone.
@@ -249,9 +246,12 @@ fn an_ovf_and_an_ova_are_imported_through_the_api() {
 fn a_kill_during_the_import_leaves_nothing_after_forge_cleanup() {
     let sim = Vcsim::start(VcsimOptions::default());
     let mut rng = Rng::new();
+    // 256 MiB that do not compress: the upload takes long enough to be killed in.
+    let made = tempfile::tempdir().unwrap();
+    package(made.path(), 256);
     for round in 0..3 {
         let sb = Sandbox::new(FORGE, &[("t.json", &template(&sim, &["tiny.ova"], ""))]);
-        package(&sb.dir, 48);
+        std::fs::hard_link(made.path().join("tiny.ova"), sb.dir.join("tiny.ova")).unwrap();
         let mut child = sb.spawn(&["build", "-color=false", "t.json"], &[]);
         let deadline = Instant::now() + Duration::from_secs(60);
         while !sb.spawned_output().contains("Uploading virtual machine...")
@@ -259,10 +259,11 @@ fn a_kill_during_the_import_leaves_nothing_after_forge_cleanup() {
         {
             std::thread::sleep(Duration::from_millis(5));
         }
-        std::thread::sleep(Duration::from_millis(rng.below(150)));
+        std::thread::sleep(Duration::from_millis(rng.below(50)));
         build::signal(child.id(), "KILL");
         let _ = child.wait();
         let text = sb.spawned_output();
+        assert!(!text.contains("finished after"), "round {round}: not killed in time:\n{text}");
         let out = sb.run(&["cleanup"], None, &[]);
         assert_eq!(out.code, 0, "round {round}: {}\nbuild:\n{text}", all(&out));
         assert!(
