@@ -4,7 +4,7 @@
 //! `snapshot_enable`, snapshot the VM; then either re-register the VM's files as a template in
 //! that folder (`reregister_vm`, the default: unregister it, unregister a VM already there under
 //! the template's name, `RegisterVM_Task` as a template on the VM's host), or mark it a template
-//! and move it into the folder.
+//! where it is (as Packer does, the folder is made but the VM stays).
 //!
 //! Input: a `jetbrains.vsphere` artifact (vsphere-clone, vsphere-iso), found by the inventory
 //! path the artifact carries. Packer 1.6.6 looks for such a VM by name in the folder
@@ -250,18 +250,12 @@ async fn run(client: &Client, ui: &Ui, c: &TemplateConfig, src: &Source) -> Resu
     if !c.reregister_vm {
         ui.message("Marking as a template...");
         existing_template(client, ui, &target, &vm, c.override_existing).await?;
-        client
+        // In place, as Packer does (both 1.6.6 and the newest plugin): neither moved into
+        // `folder` nor renamed to `template_name`.
+        return client
             .mark_as_template(&vm)
             .await
-            .map_err(|e| Error::msg(format!("vm.MarkAsTemplate: {e}")))?;
-        let parent = client.retrieve_one(&vm, &["parent"]).await?.moref("parent");
-        if parent.as_ref() != Some(&folder) {
-            client.move_into_folder(&folder, &vm).await?;
-        }
-        if name != vm_name {
-            client.rename(&vm, &name).await?;
-        }
-        return Ok(());
+            .map_err(|e| Error::msg(format!("vm.MarkAsTemplate: {e}")));
     }
     ui.message("Re-register VM as a template...");
     let o = client
@@ -388,14 +382,6 @@ impl Client {
     pub async fn move_into_folder(&self, folder: &Moref, obj: &Moref) -> Result<()> {
         let task = self
             .call_task(Request::new("MoveIntoFolder_Task", folder).moref("list", obj))
-            .await?;
-        self.wait_for_task(&task, TASK_TIMEOUT).await.map(|_| ())
-    }
-
-    /// Renames `obj`.
-    pub async fn rename(&self, obj: &Moref, name: &str) -> Result<()> {
-        let task = self
-            .call_task(Request::new("Rename_Task", obj).text("newName", name))
             .await?;
         self.wait_for_task(&task, TASK_TIMEOUT).await.map(|_| ())
     }
