@@ -923,7 +923,10 @@ fn vsphere_template_marks_snapshots_and_files_the_vm() {
     {
         let (rt, c) = session(&sim);
         for (path, what) in [
-            ("/DC0/vm/golden", "the template is not where the build put it"),
+            (
+                "/DC0/vm/golden",
+                "the template is not where the build put it",
+            ),
             ("/DC0/vm/templates/linux", "the folder was not made"),
         ] {
             let at = rt.block_on(c.find_by_inventory_path(path)).unwrap();
@@ -1126,7 +1129,11 @@ fn storage_and_disk_controllers_side_by_side_with_packer_1_6_6() {
         "datastore LocalDS_0",
         "disk on ParaVirtualSCSIController bus0 unit=0 capacityInKB=1024",
     ];
-    assert_eq!(storage_layout(&psim, "golden"), template_only, "packer's clone");
+    assert_eq!(
+        storage_layout(&psim, "golden"),
+        template_only,
+        "packer's clone"
+    );
     let ours = storage_layout(&fsim, "golden");
     for want in template_only {
         assert!(ours.iter().any(|l| l == want), "want {want:?} in {ours:#?}");
@@ -1170,7 +1177,7 @@ fn datastore_cluster(sim: &Vcsim) {
 }
 
 #[test]
-fn datastore_cluster_places_the_clone_where_storage_drs_says() {
+fn datastore_cluster_places_the_vm_where_storage_drs_says() {
     // Packer 1.6.6 has no `datastore_cluster`: no side-by-side run. The template is on
     // LocalDS_0; the cluster holds only LocalDS_1.
     let s = guest();
@@ -1196,6 +1203,31 @@ fn datastore_cluster_places_the_clone_where_storage_drs_says() {
     assert!(
         !layout.iter().any(|l| l == "datastore LocalDS_0"),
         "{layout:#?}"
+    );
+    assert!(sb.journals().is_empty());
+    // vsphere-iso: the new VM goes where Storage DRS says too (no ISO, no communicator).
+    let iso = format!(
+        r#"{{"builders": [{{"type": "vsphere-iso", "vcenter_server": "{}", "username": "{}",
+          "password": "{}", "insecure_connection": true, "vm_name": "made", "host": "DC0_H0",
+          "datastore_cluster": "POD0", "communicator": "none",
+          "disk_controller_type": ["pvscsi"], "storage": [{{"disk_size": 2}}]}}]}}"#,
+        sim.server(),
+        sim.username(),
+        sim.password()
+    );
+    let sb = Sandbox::new(FORGE, &[("t.json", &iso)]);
+    let out = forge_build(&sb, &[]);
+    assert_eq!(out.code, 0, "{}", all(&out));
+    let calls = settled_calls(&sim);
+    assert_eq!(calls.get("RecommendDatastores"), Some(&2), "{calls:?}");
+    let layout = storage_layout(&sim, "made");
+    assert_eq!(
+        layout,
+        [
+            "ParaVirtualSCSIController bus=0",
+            "datastore LocalDS_1",
+            "disk on ParaVirtualSCSIController bus0 unit=0 capacityInKB=2048",
+        ]
     );
     assert!(sb.journals().is_empty());
     // An unknown cluster is an error naming it, before anything is cloned.
@@ -1244,7 +1276,10 @@ fn vsphere_template_matches_packer_1_6_6_side_by_side() {
     discovered_folder(&psim);
     let pdir = Sandbox::new(
         FORGE,
-        &[("t.json", &with_template_pp(&template(&psim, &s, extra), &psim, pp))],
+        &[(
+            "t.json",
+            &with_template_pp(&template(&psim, &s, extra), &psim, pp),
+        )],
     );
     let (ok, ptext) = packer_build(&pdir);
     assert!(ok, "packer failed:\n{ptext}");
@@ -1252,7 +1287,10 @@ fn vsphere_template_matches_packer_1_6_6_side_by_side() {
     discovered_folder(&fsim);
     let sb = Sandbox::new(
         FORGE,
-        &[("t.json", &with_template_pp(&template(&fsim, &s, extra), &fsim, pp))],
+        &[(
+            "t.json",
+            &with_template_pp(&template(&fsim, &s, extra), &fsim, pp),
+        )],
     );
     let f = forge_build(&sb, &[]);
     assert_eq!(f.code, 0, "{}", all(&f));
@@ -1268,7 +1306,11 @@ fn vsphere_template_matches_packer_1_6_6_side_by_side() {
         normalise(&ptext),
         "forge:\n{ftext}\npacker:\n{ptext}"
     );
-    assert_eq!(made(&fsim), made(&psim), "forge's inventory against packer's");
+    assert_eq!(
+        made(&fsim),
+        made(&psim),
+        "forge's inventory against packer's"
+    );
     assert_eq!(
         made(&fsim),
         ["golden poweredOff template=true cpus=1 ram=32 snapshots=[\"base\"] extra=[]"]

@@ -112,22 +112,44 @@ fn package(dir: &Path, mib: usize) {
     std::fs::write(&raw, &data).unwrap();
     let vmdk = dir.join("tiny-disk1.vmdk");
     let out = std::process::Command::new("qemu-img")
-        .args(["convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized"])
+        .args([
+            "convert",
+            "-f",
+            "raw",
+            "-O",
+            "vmdk",
+            "-o",
+            "subformat=streamOptimized",
+        ])
         .arg(&raw)
         .arg(&vmdk)
         .output()
         .expect("qemu-img is needed: apt-get install qemu-utils");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::remove_file(&raw).unwrap();
     let size = std::fs::metadata(&vmdk).unwrap().len();
     let ovf = descriptor("tiny-disk1.vmdk", size, (mib as u64) << 20);
     std::fs::write(dir.join("tiny.ovf"), &ovf).unwrap();
     let out = std::process::Command::new("tar")
-        .args(["--format=ustar", "-cf", "tiny.ova", "tiny.ovf", "tiny-disk1.vmdk"])
+        .args([
+            "--format=ustar",
+            "-cf",
+            "tiny.ova",
+            "tiny.ovf",
+            "tiny-disk1.vmdk",
+        ])
         .current_dir(dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A template: a null build whose artifact artifice replaces with `files`, then the vsphere
@@ -180,14 +202,15 @@ fn all(out: &build::Out) -> String {
 #[test]
 fn an_ovf_and_an_ova_are_imported_through_the_api() {
     let sim = Vcsim::start(VcsimOptions::default());
-    for (round, files) in [
-        vec!["tiny.ovf", "tiny-disk1.vmdk"],
-        vec!["tiny.ova"],
-    ]
-    .into_iter()
-    .enumerate()
+    for (round, files) in [vec!["tiny.ovf", "tiny-disk1.vmdk"], vec!["tiny.ova"]]
+        .into_iter()
+        .enumerate()
     {
-        let extra = if round == 0 { "" } else { r#", "overwrite": true, "disk_mode": "thin""# };
+        let extra = if round == 0 {
+            ""
+        } else {
+            r#", "overwrite": true, "disk_mode": "thin""#
+        };
         let sb = Sandbox::new(FORGE, &[("t.json", &template(&sim, &files, extra))]);
         package(&sb.dir, 2);
         let out = sb.run(&["build", "-color=false", "t.json"], None, &[]);
@@ -198,17 +221,24 @@ fn an_ovf_and_an_ova_are_imported_through_the_api() {
             "Uploading virtual machine...",
             "VM: imported Folder:  Datastore: LocalDS_0",
         ] {
-            assert!(text.contains(want), "round {round}: want {want:?} in:\n{text}");
+            assert!(
+                text.contains(want),
+                "round {round}: want {want:?} in:\n{text}"
+            );
         }
         let file = imported_disk(&sim, "imported").expect("no imported VM");
         assert!(file.starts_with("[LocalDS_0] imported/"), "{file}");
         // vcsim 0.24 reads an upload to its end and discards it (its NFC handler logs the
         // bytes it took): every byte of the disk reached it.
-        let sent = std::fs::metadata(sb.dir.join("tiny-disk1.vmdk")).unwrap().len();
+        let sent = std::fs::metadata(sb.dir.join("tiny-disk1.vmdk"))
+            .unwrap()
+            .len();
         let log = sim.log_text();
         let want = format!("transferred {sent} bytes");
         assert_eq!(
-            log.lines().filter(|l| l.contains("nfc P") && l.contains(&want)).count(),
+            log.lines()
+                .filter(|l| l.contains("nfc P") && l.contains(&want))
+                .count(),
             round + 1,
             "round {round}: want {want:?} in the vcsim log:\n{log}"
         );
@@ -228,18 +258,36 @@ fn an_ovf_and_an_ova_are_imported_through_the_api() {
     // ovftool's options and a .vmx are refused by name.
     let sb = Sandbox::new(
         FORGE,
-        &[("t.json", &template(&sim, &["tiny.ova"], r#", "options": ["--X:logLevel=verbose"]"#))],
+        &[(
+            "t.json",
+            &template(
+                &sim,
+                &["tiny.ova"],
+                r#", "options": ["--X:logLevel=verbose"]"#,
+            ),
+        )],
     );
     let out = sb.run(&["validate", "t.json"], None, &[]);
     assert_ne!(out.code, 0);
-    assert!(all(&out).contains("options: not supported by forge's vsphere post-processor"), "{}", all(&out));
+    assert!(
+        all(&out).contains("options: not supported by forge's vsphere post-processor"),
+        "{}",
+        all(&out)
+    );
     let sb = Sandbox::new(
         FORGE,
-        &[("t.json", &template(&sim, &["x.vmx"], "")), ("x.vmx", "config.version = \"8\"\n")],
+        &[
+            ("t.json", &template(&sim, &["x.vmx"], "")),
+            ("x.vmx", "config.version = \"8\"\n"),
+        ],
     );
     let out = sb.run(&["build", "-color=false", "t.json"], None, &[]);
     assert_ne!(out.code, 0);
-    assert!(all(&out).contains("turning a .vmx into one is ovftool's work"), "{}", all(&out));
+    assert!(
+        all(&out).contains("turning a .vmx into one is ovftool's work"),
+        "{}",
+        all(&out)
+    );
 }
 
 #[test]
@@ -263,7 +311,10 @@ fn a_kill_during_the_import_leaves_nothing_after_forge_cleanup() {
         build::signal(child.id(), "KILL");
         let _ = child.wait();
         let text = sb.spawned_output();
-        assert!(!text.contains("finished after"), "round {round}: not killed in time:\n{text}");
+        assert!(
+            !text.contains("finished after"),
+            "round {round}: not killed in time:\n{text}"
+        );
         let out = sb.run(&["cleanup"], None, &[]);
         assert_eq!(out.code, 0, "round {round}: {}\nbuild:\n{text}", all(&out));
         assert!(

@@ -140,7 +140,7 @@ impl Keys {
         Keys(existing.iter().filter_map(device_key).fold(-100, i64::min))
     }
     /// The next key.
-    pub fn next(&mut self) -> i64 {
+    pub fn take(&mut self) -> i64 {
         self.0 -= 1;
         self.0
     }
@@ -192,7 +192,7 @@ pub fn storage_changes(
                 ))
             })?;
         buses.push((fam, bus));
-        let key = keys.next();
+        let key = keys.take();
         let mut c = vec![leaf("key", key), leaf("busNumber", bus)];
         if fam == "scsi" {
             c.extend([
@@ -224,7 +224,7 @@ pub fn storage_changes(
             "device",
             Some("VirtualDisk"),
             vec![
-                leaf("key", keys.next()),
+                leaf("key", keys.take()),
                 node("backing", Some("VirtualDiskFlatVer2BackingInfo"), backing),
                 leaf("controllerKey", *ck),
                 leaf("unitNumber", unit),
@@ -244,7 +244,7 @@ pub fn nic_add(n: &Nic, keys: &mut Keys) -> Result<DeviceChange> {
     let t = card_type(&n.card)
         .ok_or_else(|| Error::msg(format!("unknown network card type {:?}", n.card)))?;
     let mut c = vec![
-        leaf("key", keys.next()),
+        leaf("key", keys.take()),
         n.backing.clone(),
         node(
             "connectable",
@@ -283,8 +283,7 @@ impl CreateSpec {
             .text("vmPathName", &format!("[{}]", self.datastore))
             .close("files");
         let mut keys = Keys::below(&[]);
-        let mut changes =
-            storage_changes(&self.controllers, &self.disks, &[], &mut keys)?;
+        let mut changes = storage_changes(&self.controllers, &self.disks, &[], &mut keys)?;
         for n in &self.nics {
             changes.push(nic_add(n, &mut keys)?);
         }
@@ -294,7 +293,7 @@ impl CreateSpec {
                 "xhci" => ("VirtualUSBXHCIController", false),
                 _ => continue,
             };
-            let mut c = vec![leaf("key", keys.next())];
+            let mut c = vec![leaf("key", keys.take())];
             if ehci {
                 c.push(leaf("ehciEnabled", true));
             }

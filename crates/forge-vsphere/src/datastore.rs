@@ -151,10 +151,18 @@ impl Client {
     ) -> Result<u64> {
         let what = format!("uploading {} to {}", local.display(), ds_path(ds, path));
         let url = self.datastore_url(dc, ds, path)?;
-        let part = FilePart::whole(local).await.map_err(|e| Error::msg(format!("{what}: {e}")))?;
+        let part = FilePart::whole(local)
+            .await
+            .map_err(|e| Error::msg(format!("{what}: {e}")))?;
         let len = part.len;
-        self.send_file(reqwest::Method::PUT, url, &part, "application/octet-stream", &what)
-            .await?;
+        self.send_file(
+            reqwest::Method::PUT,
+            url,
+            &part,
+            "application/octet-stream",
+            &what,
+        )
+        .await?;
         Ok(len)
     }
 
@@ -199,7 +207,10 @@ impl Client {
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
             let snippet: String = text.chars().take(200).collect();
-            return Err(Error::msg(format!("{what}: HTTP {status} {}", snippet.trim())));
+            return Err(Error::msg(format!(
+                "{what}: HTTP {status} {}",
+                snippet.trim()
+            )));
         }
         Ok(())
     }

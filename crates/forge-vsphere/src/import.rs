@@ -239,8 +239,7 @@ pub fn read_package(path: &Path) -> Result<Package> {
                 },
             ));
         }
-        let descriptor =
-            descriptor.ok_or_else(|| what(&"the archive holds no .ovf descriptor"))?;
+        let descriptor = descriptor.ok_or_else(|| what(&"the archive holds no .ovf descriptor"))?;
         return Ok(Package { descriptor, files });
     }
     let descriptor = std::fs::read_to_string(path).map_err(|e| what(&e))?;
@@ -249,7 +248,13 @@ pub fn read_package(path: &Path) -> Result<Package> {
     for href in references(&descriptor)? {
         let p: PathBuf = dir.join(&href);
         let len = std::fs::metadata(&p)
-            .map_err(|e| Error::msg(format!("{} (referenced by {}): {e}", p.display(), path.display())))?
+            .map_err(|e| {
+                Error::msg(format!(
+                    "{} (referenced by {}): {e}",
+                    p.display(),
+                    path.display()
+                ))
+            })?
             .len();
         files.push((
             href,
@@ -265,9 +270,7 @@ pub fn read_package(path: &Path) -> Result<Package> {
 
 /// Attribute `name` of `n` in the OVF namespace (or without one).
 fn ovf_attr<'a>(n: &roxmltree::Node<'a, '_>, name: &str) -> Option<&'a str> {
-    n.attributes()
-        .find(|a| a.name() == name)
-        .map(|a| a.value())
+    n.attributes().find(|a| a.name() == name).map(|a| a.value())
 }
 
 fn parse(descriptor: &str) -> Result<roxmltree::Document<'_>> {
@@ -441,7 +444,11 @@ impl PostProcessor for ImportPostProcessor {
 }
 
 /// Finds where the VM goes, refusing (or with `overwrite` destroying) one already there.
-async fn target(client: &Client, c: &ImportConfig, pkg: &Package) -> Result<(Datacenter, Target, String)> {
+async fn target(
+    client: &Client,
+    c: &ImportConfig,
+    pkg: &Package,
+) -> Result<(Datacenter, Target, String)> {
     let dc = client.datacenter(Some(&c.datacenter)).await?;
     let owner = match client.cluster(&dc, &c.cluster).await {
         Ok(f) => f,
@@ -625,9 +632,13 @@ async fn undo(ctx: &BuildCtx, ui: &Ui, client: &Client, path: &str, record: &mut
         Ok(None) => journal::gone(ctx, &rec),
         Ok(Some(vm)) => match client.remove_vm(&vm).await {
             Ok(()) => journal::gone(ctx, &rec),
-            Err(e) => ui.error(&format!("Error destroying VM {path}, it may still be around: {e}")),
+            Err(e) => ui.error(&format!(
+                "Error destroying VM {path}, it may still be around: {e}"
+            )),
         },
-        Err(e) => ui.error(&format!("Error looking for VM {path}, it may still be around: {e}")),
+        Err(e) => ui.error(&format!(
+            "Error looking for VM {path}, it may still be around: {e}"
+        )),
     }
 }
 
@@ -676,9 +687,19 @@ mod tests {
         v["max_retries"] = json!(3);
         v["hardware_version"] = json!("vmx-xx");
         let errs = ImportConfig::prepare(&value(v)).unwrap_err();
-        assert!(errs.iter().any(|e| e.starts_with("options: not supported")), "{errs:?}");
-        assert!(errs.iter().any(|e| e.starts_with("max_retries: not supported")), "{errs:?}");
-        assert!(errs.iter().any(|e| e.starts_with("hardware_version:")), "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e.starts_with("options: not supported")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("max_retries: not supported")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter().any(|e| e.starts_with("hardware_version:")),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -696,17 +717,24 @@ mod tests {
             host: None,
             network: Some((Moref::new("Network", "network-7"), vec!["nat".into()])),
         };
-        let x = import_spec_request(&Moref::new("OvfManager", "OvfManager"), OVF, &c, &t).envelope();
+        let x =
+            import_spec_request(&Moref::new("OvfManager", "OvfManager"), OVF, &c, &t).envelope();
         assert!(x.contains(r#"<cisp><locale></locale><deploymentOption></deploymentOption><entityName>imported</entityName><networkMapping><name>nat</name><network type="Network">network-7</network></networkMapping><diskProvisioning>thin</diskProvisioning></cisp>"#), "{x}");
         let answer = r#"<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><CreateImportSpecResponse xmlns="urn:vim25"><returnval><importSpec xsi:type="VirtualMachineImportSpec"><configSpec><name>imported</name><version>vmx-19</version></configSpec></importSpec><fileItem><deviceId>/imported/VirtualLsiLogicController0:0</deviceId><path>tiny-disk1.vmdk</path><size>512</size><create>true</create></fileItem></returnval></CreateImportSpecResponse></soapenv:Body></soapenv:Envelope>"#;
         let Ok(crate::soap::Answer::Response(n)) = crate::soap::parse_answer(answer) else {
             panic!("not an answer");
         };
         let (spec, items) = read_import_spec(&n, Some(13)).unwrap();
-        assert_eq!(spec.child("configSpec").unwrap().text_of("version"), Some("vmx-13"));
+        assert_eq!(
+            spec.child("configSpec").unwrap().text_of("version"),
+            Some("vmx-13")
+        );
         assert_eq!(items[0].path, "tiny-disk1.vmdk");
         assert!(items[0].create);
         let (spec, _) = read_import_spec(&n, Some(20)).unwrap();
-        assert_eq!(spec.child("configSpec").unwrap().text_of("version"), Some("vmx-19"));
+        assert_eq!(
+            spec.child("configSpec").unwrap().text_of("version"),
+            Some("vmx-19")
+        );
     }
 }

@@ -147,7 +147,9 @@ fn password_for(r: &Resource, origin: &Origin) -> String {
         origin
             .post_processors
             .iter()
-            .find(|(t, c)| t == "vsphere" && text(c, "host") == server && text(c, "username") == user)
+            .find(|(t, c)| {
+                t == "vsphere" && text(c, "host") == server && text(c, "username") == user
+            })
             .map(|(_, c)| text(c, "password"))
     };
     builder

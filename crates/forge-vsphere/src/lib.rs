@@ -57,8 +57,7 @@ pub use task::TaskResult;
 pub fn plugins() -> forge_core::plugin::PluginSet {
     use forge_core::plugin::{PluginDecl, PluginSet};
     use forge_template::schema::plugins::{
-        VsphereCloneBuilder, VsphereIsoBuilder, VspherePostProcessor,
-        VsphereTemplatePostProcessor,
+        VsphereCloneBuilder, VsphereIsoBuilder, VspherePostProcessor, VsphereTemplatePostProcessor,
     };
     PluginSet::of([
         PluginDecl::builder::<VsphereCloneBuilder>("vsphere-clone", builder::factory)

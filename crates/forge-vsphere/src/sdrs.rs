@@ -44,12 +44,7 @@ pub fn recommend_request(
     } else {
         vec!["pvscsi".to_string()]
     };
-    let changes = storage_changes(
-        &controllers,
-        &one_controller,
-        &[],
-        &mut Keys::below(&[]),
-    )?;
+    let changes = storage_changes(&controllers, &one_controller, &[], &mut Keys::below(&[]))?;
     let mut r = Request::new("RecommendDatastores", srm)
         .open("storageSpec", None)
         .text("type", "create")
@@ -107,10 +102,7 @@ impl Client {
                 match self.call(r).await {
                     Ok(answer) => recommended(&answer),
                     Err(e) => {
-                        tracing::warn!(
-                            "Storage DRS gave no recommendation for {}: {e}",
-                            pod.path
-                        );
+                        tracing::warn!("Storage DRS gave no recommendation for {}: {e}", pod.path);
                         None
                     }
                 }

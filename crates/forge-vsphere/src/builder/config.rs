@@ -386,13 +386,21 @@ impl Hardware {
         };
         if hw.vbs {
             if !hw.vvtd {
-                errs.push("`vvtd_enabled` must be set to `true` when `vbs_enabled` is set to `true`".into());
+                errs.push(
+                    "`vvtd_enabled` must be set to `true` when `vbs_enabled` is set to `true`"
+                        .into(),
+                );
             }
             if !hw.nested_hv {
-                errs.push("`nestedhv` must be set to `true` when `vbs_enabled` is set to `true`".into());
+                errs.push(
+                    "`nestedhv` must be set to `true` when `vbs_enabled` is set to `true`".into(),
+                );
             }
             if hw.firmware != "efi-secure" {
-                errs.push("`firmware` must be set to `efi-secure` when `vbs_enabled` is set to `true`".into());
+                errs.push(
+                    "`firmware` must be set to `efi-secure` when `vbs_enabled` is set to `true`"
+                        .into(),
+                );
             }
         }
         if hw.ram_reservation > 0 && hw.ram_reserve_all {

@@ -1,12 +1,12 @@
 //! StepCloneVM: finds the template and the location (folder, cluster or host, resource pool,
-//! datastore, network), refuses a VM of the same name unless `-force` (which destroys it
-//! first), then clones, with the notes, the first network adapter's `network` and
-//! `mac_address`, the `disk_controller_type` controllers and `storage` disks (added as
-//! vsphere-iso's are, on the template's free buses), and `vapp` properties in the clone's spec;
-//! `disk_size` then grows the clone's
-//! first disk (a smaller size is refused before anything is cloned). The clone is journaled
-//! before `CloneVM_Task` starts; cleanup after an error or an interrupt powers off and destroys
-//! it (only it), as does the end of a good build with `destroy`; otherwise a good build keeps it
+//! datastore, or Storage DRS's choice in `datastore_cluster`, network), refuses a VM of the same
+//! name unless `-force` (which destroys it first), then clones, with the notes, the first
+//! network adapter's `network` and `mac_address`, the `disk_controller_type` controllers and
+//! `storage` disks (written as vsphere-iso's are, on the buses the template leaves free), and
+//! `vapp` properties in the clone's spec; `disk_size` then grows the clone's first disk (a
+//! smaller size is refused before anything is cloned). The clone is journaled before
+//! `CloneVM_Task` starts; cleanup after an error or an interrupt powers off and destroys it
+//! (only it), as does the end of a good build with `destroy`; otherwise a good build keeps it
 //! as the artifact.
 
 use async_trait::async_trait;

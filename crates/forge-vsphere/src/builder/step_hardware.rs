@@ -133,7 +133,11 @@ pub(super) fn hardware_spec(hw: &Hardware, devices: &[Node]) -> Result<ConfigSpe
         spec.device_change.push(DeviceChange::add(pci_device(
             -4,
             "New PCI device",
-            node("backing", "VirtualPCIPassthroughDynamicBackingInfo", children),
+            node(
+                "backing",
+                "VirtualPCIPassthroughDynamicBackingInfo",
+                children,
+            ),
         )));
     }
     if hw.vbs || hw.vvtd {
@@ -328,7 +332,11 @@ mod tests {
             xsi_type: Some("VirtualPCIPassthrough".into()),
             children: vec![
                 Node::leaf("key", "13000"),
-                node("backing", "VirtualPCIPassthroughVmiopBackingInfo", vec![Node::leaf("vgpu", "old")]),
+                node(
+                    "backing",
+                    "VirtualPCIPassthroughVmiopBackingInfo",
+                    vec![Node::leaf("vgpu", "old")],
+                ),
             ],
             ..Node::default()
         };
@@ -336,7 +344,7 @@ mod tests {
             vgpu_profile: "grid_t4-2q".into(),
             ..Hardware::default()
         };
-        let x = xml(&hardware_spec(&only_vgpu, &[vgpu.clone()]).unwrap());
+        let x = xml(&hardware_spec(&only_vgpu, std::slice::from_ref(&vgpu)).unwrap());
         assert!(
             x.contains(r#"<operation>edit</operation><device xsi:type="VirtualPCIPassthrough"><key>13000</key><backing xsi:type="VirtualPCIPassthroughVmiopBackingInfo"><vgpu>grid_t4-2q</vgpu></backing>"#),
             "{x}"
