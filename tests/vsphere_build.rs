@@ -1205,15 +1205,21 @@ fn datastore_cluster_places_the_vm_where_storage_drs_says() {
         "{layout:#?}"
     );
     assert!(sb.journals().is_empty());
-    // vsphere-iso: the new VM goes where Storage DRS says too (no ISO, no communicator).
+    // vsphere-iso: the new VM goes where Storage DRS says too (no ISO; the tests' sshd is the
+    // guest, reached through the NIC vcsim reports an IP for).
     let iso = format!(
         r#"{{"builders": [{{"type": "vsphere-iso", "vcenter_server": "{}", "username": "{}",
           "password": "{}", "insecure_connection": true, "vm_name": "made", "host": "DC0_H0",
-          "datastore_cluster": "POD0", "communicator": "none",
+          "datastore_cluster": "POD0", "ssh_username": "{}", "ssh_password": "{}",
+          "ssh_port": {}, "ssh_timeout": "30s", "ip_settle_timeout": "1s",
+          "network_adapters": [{{"network": "VM Network", "network_card": "vmxnet3"}}],
           "disk_controller_type": ["pvscsi"], "storage": [{{"disk_size": 2}}]}}]}}"#,
         sim.server(),
         sim.username(),
-        sim.password()
+        sim.password(),
+        s.user(),
+        s.password(),
+        s.port()
     );
     let sb = Sandbox::new(FORGE, &[("t.json", &iso)]);
     let out = forge_build(&sb, &[]);
