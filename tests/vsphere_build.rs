@@ -1017,6 +1017,36 @@ fn packer_1_6_6_vsphere_template_cannot_take_a_vsphere_clone_artifact() {
     );
 }
 
+/// Builds the template `t` makes for a simulator with packer 1.6.6 and with forge, each against
+/// a simulator of its own (with `setup` done first), and checks that both succeed and say the
+/// same (packer's lines in `skip` left out); the simulators and forge's sandbox.
+fn side_by_side(
+    setup: fn(&Vcsim),
+    t: &dyn Fn(&Vcsim) -> String,
+    skip: &[&str],
+) -> (Vcsim, Vcsim, Sandbox) {
+    let psim = Vcsim::start(VcsimOptions::default());
+    setup(&psim);
+    let pdir = Sandbox::new(FORGE, &[("t.json", &t(&psim))]);
+    let (ok, mut ptext) = packer_build(&pdir);
+    assert!(ok, "packer failed:\n{ptext}");
+    for line in skip {
+        ptext = ptext.replace(&format!("{line}\n"), "");
+    }
+    let fsim = Vcsim::start(VcsimOptions::default());
+    setup(&fsim);
+    let sb = Sandbox::new(FORGE, &[("t.json", &t(&fsim))]);
+    let f = forge_build(&sb, &[]);
+    assert_eq!(f.code, 0, "{}", all(&f));
+    let ftext = f.stdout.replace(&sb.tmp.display().to_string(), "<TMP>");
+    assert_eq!(
+        normalise(&ftext),
+        normalise(&ptext),
+        "forge:\n{ftext}\npacker:\n{ptext}"
+    );
+    (psim, fsim, sb)
+}
+
 /// Runs packer 1.6.6's `build` in `dir`; whether it succeeded, and its output with the
 /// sandbox's temporary directory replaced.
 fn packer_build(dir: &Sandbox) -> (bool, String) {
@@ -1108,20 +1138,7 @@ fn storage_and_disk_controllers_side_by_side_with_packer_1_6_6() {
       {"disk_size": 3, "disk_controller_index": 0},
       {"disk_size": 4, "disk_controller_index": 1, "disk_eagerly_scrub": true}
     ]"#;
-    let psim = Vcsim::start(VcsimOptions::default());
-    let pdir = Sandbox::new(FORGE, &[("t.json", &template(&psim, &s, extra))]);
-    let (ok, ptext) = packer_build(&pdir);
-    assert!(ok, "packer failed:\n{ptext}");
-    let fsim = Vcsim::start(VcsimOptions::default());
-    let sb = Sandbox::new(FORGE, &[("t.json", &template(&fsim, &s, extra))]);
-    let f = forge_build(&sb, &[]);
-    assert_eq!(f.code, 0, "{}", all(&f));
-    let ftext = f.stdout.replace(&sb.tmp.display().to_string(), "<TMP>");
-    assert_eq!(
-        normalise(&ftext),
-        normalise(&ptext),
-        "forge:\n{ftext}\npacker:\n{ptext}"
-    );
+    let (psim, fsim, sb) = side_by_side(|_| {}, &|sim| template(sim, &s, extra), &[]);
     // Packer 1.6.6 takes the options and ignores them: its clone has the template's devices
     // only. forge adds them, as the newest plugin does (its clone spec's device changes).
     let template_only = [
@@ -1274,43 +1291,16 @@ fn vsphere_template_matches_packer_1_6_6_side_by_side() {
     // Packer 1.6.6 finds a vsphere builder's VM by name in the folder `Discovered virtual
     // machine` (see the test below), so the build puts it there; vcsim 0.24 cannot
     // re-register a clone's files, so the template is marked in place (`reregister_vm`
-    // false), where both leave it, after making the folder.
+    // false), where both leave it, after making the folder. Packer sleeps 10 s before it
+    // connects ("the VM may still be powered on"); forge's shutdown step has waited for the
+    // power-off already, so it does not, and says nothing of it.
     let s = guest();
     let pp = r#", "folder": "/templates/linux", "reregister_vm": false, "snapshot_enable": true, "snapshot_name": "base", "snapshot_description": "side by side""#;
     let extra = r#", "folder": "Discovered virtual machine""#;
-    let psim = Vcsim::start(VcsimOptions::default());
-    discovered_folder(&psim);
-    let pdir = Sandbox::new(
-        FORGE,
-        &[(
-            "t.json",
-            &with_template_pp(&template(&psim, &s, extra), &psim, pp),
-        )],
-    );
-    let (ok, ptext) = packer_build(&pdir);
-    assert!(ok, "packer failed:\n{ptext}");
-    let fsim = Vcsim::start(VcsimOptions::default());
-    discovered_folder(&fsim);
-    let sb = Sandbox::new(
-        FORGE,
-        &[(
-            "t.json",
-            &with_template_pp(&template(&fsim, &s, extra), &fsim, pp),
-        )],
-    );
-    let f = forge_build(&sb, &[]);
-    assert_eq!(f.code, 0, "{}", all(&f));
-    let ftext = f.stdout.replace(&sb.tmp.display().to_string(), "<TMP>");
-    // Packer sleeps 10 s before it connects ("the VM may still be powered on"); forge's
-    // shutdown step has waited for the power-off already, so it does not.
-    let ptext = ptext.replace(
-        "    vsphere-clone (vsphere-template): Waiting 10s for VMware vSphere to start\n",
-        "",
-    );
-    assert_eq!(
-        normalise(&ftext),
-        normalise(&ptext),
-        "forge:\n{ftext}\npacker:\n{ptext}"
+    let (psim, fsim, sb) = side_by_side(
+        discovered_folder,
+        &|sim| with_template_pp(&template(sim, &s, extra), sim, pp),
+        &["    vsphere-clone (vsphere-template): Waiting 10s for VMware vSphere to start"],
     );
     assert_eq!(
         made(&fsim),

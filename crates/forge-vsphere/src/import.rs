@@ -110,18 +110,18 @@ impl ImportConfig {
             vm_network: s(&a.vm_network),
             hardware_version,
         };
-        for (k, v) in [
-            ("cluster", &c.cluster),
-            ("datacenter", &c.datacenter),
-            ("host", &c.host),
-            ("password", &c.password),
-            ("username", &c.username),
-            ("vm_name", &c.vm_name),
-        ] {
-            if v.is_empty() {
-                errs.push(format!("{k} must be set"));
-            }
-        }
+        crate::template::must_be_set(
+            &[
+                ("cluster", &c.cluster),
+                ("datacenter", &c.datacenter),
+                ("host", &c.host),
+                ("password", &c.password),
+                ("username", &c.username),
+                ("vm_name", &c.vm_name),
+            ],
+            "",
+            &mut errs,
+        );
         match (c.datastore.is_empty(), c.datastore_cluster.is_empty()) {
             (false, false) => errs.push(
                 "'datastore' and 'datastore_cluster' are mutually exclusive; specify only one"
@@ -360,19 +360,7 @@ pub struct FileItem {
 /// The import spec (with the virtual hardware version capped at `max_version`) and its file
 /// items, from a `CreateImportSpecResponse`; the result's errors are an error.
 pub fn read_import_spec(answer: &Node, max_version: Option<u32>) -> Result<(Node, Vec<FileItem>)> {
-    let rv = answer
-        .child("returnval")
-        .ok_or_else(|| Error::msg("CreateImportSpec returned nothing"))?;
-    let errors: Vec<String> = rv
-        .children_named("error")
-        .map(crate::soap::localized_fault)
-        .collect();
-    if !errors.is_empty() {
-        return Err(Error::msg(format!(
-            "the OVF cannot be imported: {}",
-            errors.join("; ")
-        )));
-    }
+    let rv = crate::nfc::ovf_result(answer, "CreateImportSpec", "the OVF cannot be imported")?;
     let mut spec = rv
         .child("importSpec")
         .cloned()

@@ -284,21 +284,26 @@ pub struct Progress {
     pub total_kb: u64,
 }
 
-/// The descriptor in a `CreateDescriptorResponse`; its errors, if any, are an error.
-pub fn descriptor_of(answer: &Node) -> Result<String> {
+/// The `returnval` of an `OvfManager` answer (`method`'s); the `error` entries it lists, if
+/// any, are an error starting with `what`.
+pub fn ovf_result<'a>(answer: &'a Node, method: &str, what: &str) -> Result<&'a Node> {
     let rv = answer
         .child("returnval")
-        .ok_or_else(|| Error::msg("CreateDescriptor returned nothing"))?;
+        .ok_or_else(|| Error::msg(format!("{method} returned nothing")))?;
     let errors: Vec<String> = rv
         .children_named("error")
         .map(crate::soap::localized_fault)
         .collect();
-    if !errors.is_empty() {
-        return Err(Error::msg(format!(
-            "CreateDescriptor: {}",
-            errors.join("; ")
-        )));
+    if errors.is_empty() {
+        Ok(rv)
+    } else {
+        Err(Error::msg(format!("{what}: {}", errors.join("; "))))
     }
+}
+
+/// The descriptor in a `CreateDescriptorResponse`; its errors, if any, are an error.
+pub fn descriptor_of(answer: &Node) -> Result<String> {
+    let rv = ovf_result(answer, "CreateDescriptor", "CreateDescriptor")?;
     rv.text_of("ovfDescriptor")
         .map(str::to_string)
         .ok_or_else(|| Error::msg("CreateDescriptor returned no ovfDescriptor"))

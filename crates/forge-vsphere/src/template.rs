@@ -90,19 +90,28 @@ impl TemplateConfig {
             override_existing: a.r#override.unwrap_or(false),
         };
         let mut errs = Vec::new();
-        for (k, v) in [
-            ("host", &c.host),
-            ("username", &c.username),
-            ("password", &c.password),
-        ] {
-            if v.is_empty() {
-                errs.push(format!("error: {k} must be set"));
-            }
-        }
+        must_be_set(
+            &[
+                ("host", &c.host),
+                ("username", &c.username),
+                ("password", &c.password),
+            ],
+            "error: ",
+            &mut errs,
+        );
         if errs.is_empty() {
             Ok(c)
         } else {
             Err(errs)
+        }
+    }
+}
+
+/// Packer's `<prefix><name> must be set` for each empty required setting.
+pub(crate) fn must_be_set(settings: &[(&str, &String)], prefix: &str, errs: &mut Vec<String>) {
+    for (k, v) in settings {
+        if v.is_empty() {
+            errs.push(format!("{prefix}{k} must be set"));
         }
     }
 }
