@@ -630,31 +630,8 @@ const SHARED_OPTIONS: &str = r#",
 #[test]
 fn hardware_and_clone_options_match_packer_1_6_6_side_by_side() {
     let s = guest();
-    // packer
-    let psim = Vcsim::start(VcsimOptions::default());
-    let pdir = Sandbox::new(FORGE, &[("t.json", &template(&psim, &s, SHARED_OPTIONS))]);
-    let p = std::process::Command::new(PACKER)
-        .args(["build", "-color=false", "t.json"])
-        .current_dir(&pdir.dir)
-        .env("PACKER_CONFIG_DIR", &pdir.tmp)
-        .env("TMPDIR", &pdir.tmp)
-        .env("CHECKPOINT_DISABLE", "1")
-        .output()
-        .unwrap();
-    let ptext =
-        String::from_utf8_lossy(&p.stdout).replace(&pdir.tmp.display().to_string(), "<TMP>");
-    assert!(p.status.success(), "packer failed:\n{ptext}");
-    // forge
-    let fsim = Vcsim::start(VcsimOptions::default());
-    let sb = Sandbox::new(FORGE, &[("t.json", &template(&fsim, &s, SHARED_OPTIONS))]);
-    let f = forge_build(&sb, &[]);
-    assert_eq!(f.code, 0, "{}", all(&f));
-    let ftext = f.stdout.replace(&sb.tmp.display().to_string(), "<TMP>");
-    assert_eq!(
-        normalise(&ftext),
-        normalise(&ptext),
-        "forge:\n{ftext}\npacker:\n{ptext}"
-    );
+    let (psim, fsim, pdir, sb) =
+        side_by_side(|_| {}, &|sim| template(sim, &s, SHARED_OPTIONS), &[]);
     assert_eq!(manifest(&sb.dir), manifest(&pdir.dir));
     let theirs = details(&psim, "golden");
     let ours = details(&fsim, "golden");
@@ -1019,12 +996,13 @@ fn packer_1_6_6_vsphere_template_cannot_take_a_vsphere_clone_artifact() {
 
 /// Builds the template `t` makes for a simulator with packer 1.6.6 and with forge, each against
 /// a simulator of its own (with `setup` done first), and checks that both succeed and say the
-/// same (packer's lines in `skip` left out); the simulators and forge's sandbox.
+/// same (packer's lines in `skip` left out); the simulators and the sandboxes (packer's, then
+/// forge's).
 fn side_by_side(
     setup: fn(&Vcsim),
     t: &dyn Fn(&Vcsim) -> String,
     skip: &[&str],
-) -> (Vcsim, Vcsim, Sandbox) {
+) -> (Vcsim, Vcsim, Sandbox, Sandbox) {
     let psim = Vcsim::start(VcsimOptions::default());
     setup(&psim);
     let pdir = Sandbox::new(FORGE, &[("t.json", &t(&psim))]);
@@ -1044,7 +1022,7 @@ fn side_by_side(
         normalise(&ptext),
         "forge:\n{ftext}\npacker:\n{ptext}"
     );
-    (psim, fsim, sb)
+    (psim, fsim, pdir, sb)
 }
 
 /// Runs packer 1.6.6's `build` in `dir`; whether it succeeded, and its output with the
@@ -1138,7 +1116,7 @@ fn storage_and_disk_controllers_side_by_side_with_packer_1_6_6() {
       {"disk_size": 3, "disk_controller_index": 0},
       {"disk_size": 4, "disk_controller_index": 1, "disk_eagerly_scrub": true}
     ]"#;
-    let (psim, fsim, sb) = side_by_side(|_| {}, &|sim| template(sim, &s, extra), &[]);
+    let (psim, fsim, _, sb) = side_by_side(|_| {}, &|sim| template(sim, &s, extra), &[]);
     // Packer 1.6.6 takes the options and ignores them: its clone has the template's devices
     // only. forge adds them, as the newest plugin does (its clone spec's device changes).
     let template_only = [
@@ -1297,7 +1275,7 @@ fn vsphere_template_matches_packer_1_6_6_side_by_side() {
     let s = guest();
     let pp = r#", "folder": "/templates/linux", "reregister_vm": false, "snapshot_enable": true, "snapshot_name": "base", "snapshot_description": "side by side""#;
     let extra = r#", "folder": "Discovered virtual machine""#;
-    let (psim, fsim, sb) = side_by_side(
+    let (psim, fsim, _, sb) = side_by_side(
         discovered_folder,
         &|sim| with_template_pp(&template(sim, &s, extra), sim, pp),
         &["    vsphere-clone (vsphere-template): Waiting 10s for VMware vSphere to start"],

@@ -24,7 +24,7 @@ use forge_core::{Error, Result};
 use forge_template::schema::plugins::VspherePostProcessor;
 use forge_template::value::Value;
 
-use crate::client::{Client, Config as ClientConfig};
+use crate::client::Client;
 use crate::datastore::FilePart;
 use crate::find::{Datacenter, Found};
 use crate::journal::{self, VmPlace};
@@ -406,14 +406,8 @@ impl PostProcessor for ImportPostProcessor {
         }
         let package = read_package(Path::new(&source))?;
         ui.message(&format!("Uploading {source} to {}", c.host));
-        let client = Client::connect(&ClientConfig::new(
-            &c.host,
-            &c.username,
-            &c.password,
-            c.insecure,
-        ))
-        .await
-        .map_err(|e| Error::msg(format!("error connecting to vsphere endpoint: {e}")))?;
+        let client =
+            crate::template::connect(&c.host, &c.username, &c.password, c.insecure).await?;
         let r = import(ctx, ui, &client, c, &package).await;
         let _ = client.logout().await;
         let (datastore, path) = r?;

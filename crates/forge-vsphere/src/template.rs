@@ -107,6 +107,18 @@ impl TemplateConfig {
     }
 }
 
+/// A post-processor's session, with Packer's error.
+pub(crate) async fn connect(
+    host: &str,
+    user: &str,
+    password: &str,
+    insecure: bool,
+) -> Result<Client> {
+    Client::connect(&ClientConfig::new(host, user, password, insecure))
+        .await
+        .map_err(|e| Error::msg(format!("error connecting to vsphere endpoint: {e}")))
+}
+
 /// Packer's `<prefix><name> must be set` for each empty required setting.
 pub(crate) fn must_be_set(settings: &[(&str, &String)], prefix: &str, errs: &mut Vec<String>) {
     for (k, v) in settings {
@@ -202,14 +214,7 @@ impl PostProcessor for TemplatePostProcessor {
         let c = &self.cfg;
         ui.output().redactor().add(&c.password);
         let src = source(input.as_ref(), c)?;
-        let client = Client::connect(&ClientConfig::new(
-            &c.host,
-            &c.username,
-            &c.password,
-            c.insecure,
-        ))
-        .await
-        .map_err(|e| Error::msg(format!("error connecting to vsphere endpoint: {e}")))?;
+        let client = connect(&c.host, &c.username, &c.password, c.insecure).await?;
         let r = run(&client, ui, c, &src).await;
         let _ = client.logout().await;
         r?;
