@@ -120,6 +120,12 @@ impl Evaluated {
                 build: build.to_string(),
                 builder_type: b.builder_type.clone(),
                 config: Some(b.builder.config.clone()),
+                post_processors: b
+                    .post_processors
+                    .iter()
+                    .flatten()
+                    .map(|pp| (pp.config.plugin_type.clone(), pp.config.config.clone()))
+                    .collect(),
             })
             .unwrap_or_else(|| Origin {
                 build: build.to_string(),

@@ -34,6 +34,9 @@ pub struct Origin {
     /// The builder's evaluated configuration; `None` when the template could not be evaluated,
     /// and the reclaimer falls back on what the journal and the environment say.
     pub config: Option<Value>,
+    /// The build's post-processors (type, evaluated configuration), for resources a
+    /// post-processor made (an imported VM) and the credentials in its configuration.
+    pub post_processors: Vec<(String, Value)>,
 }
 
 /// Why a resource could not be removed.

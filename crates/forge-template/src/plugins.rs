@@ -115,6 +115,7 @@ pub const BUILTIN_PLUGINS: &[BuiltinPlugin] = &[
         "github.com/hashicorp/vsphere",
         "1.4.2",
         &[
+            "vsphere",
             "vsphere-clone",
             "vsphere-iso",
             "vsphere-supervisor",
@@ -154,6 +155,7 @@ pub const BUILTIN_PLUGINS: &[BuiltinPlugin] = &[
         "github.com/vmware/vsphere",
         "1.4.2",
         &[
+            "vsphere",
             "vsphere-clone",
             "vsphere-iso",
             "vsphere-supervisor",

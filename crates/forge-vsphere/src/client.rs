@@ -84,6 +84,8 @@ pub struct ServiceContent {
     pub ovf_manager: Option<Moref>,
     /// The task manager (recent tasks), when the server has one.
     pub task_manager: Option<Moref>,
+    /// The storage resource manager (Storage DRS), on a vCenter.
+    pub storage_resource_manager: Option<Moref>,
     /// `about.fullName`, such as `VMware vCenter Server 7.0.0 build-...`.
     pub full_name: String,
     /// `about.apiVersion`, such as `7.0`.
@@ -117,6 +119,7 @@ impl ServiceContent {
             file_manager: n.moref_of("fileManager"),
             ovf_manager: n.moref_of("ovfManager"),
             task_manager: n.moref_of("taskManager"),
+            storage_resource_manager: n.moref_of("storageResourceManager"),
             full_name: about_text("fullName"),
             api_version: about_text("apiVersion"),
             api_type: about_text("apiType"),
@@ -176,6 +179,7 @@ impl Client {
                 file_manager: None,
                 ovf_manager: None,
                 task_manager: None,
+                storage_resource_manager: None,
                 full_name: String::new(),
                 api_version: String::new(),
                 api_type: String::new(),

@@ -7,7 +7,7 @@ use forge_core::{Error, Result};
 
 use crate::client::Client;
 use crate::soap::{Moref, Node, Request};
-use crate::vm::TASK_TIMEOUT;
+use crate::vm::{write_device_changes, DeviceChange, TASK_TIMEOUT};
 
 /// A disk (`storage` entry).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,32 +22,13 @@ pub struct Disk {
     pub controller: usize,
 }
 
-/// A network adapter's backing, resolved from `network`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NicBacking {
-    /// A standard port group.
-    Network {
-        /// Its name.
-        name: String,
-        /// Its reference.
-        network: Moref,
-    },
-    /// A distributed port group.
-    Distributed {
-        /// Its switch's UUID.
-        switch_uuid: String,
-        /// Its key.
-        portgroup_key: String,
-    },
-}
-
 /// A network adapter (`network_adapters` entry).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Nic {
     /// `network_card`: `vmxnet3`, `e1000e`, ...
     pub card: String,
-    /// The network.
-    pub backing: NicBacking,
+    /// The network: its backing, from [`Client::nic_backing`].
+    pub backing: Node,
     /// `mac_address` (empty: generated).
     pub mac: String,
     /// `passthrough` (`None`: not set).
@@ -132,6 +113,160 @@ fn connectable(r: Request) -> Request {
         .close("connectable")
 }
 
+/// An element with children.
+fn node(name: &str, xsi_type: Option<&str>, children: Vec<Node>) -> Node {
+    Node {
+        name: name.into(),
+        xsi_type: xsi_type.map(str::to_string),
+        children,
+        ..Node::default()
+    }
+}
+
+fn leaf(name: &str, text: impl ToString) -> Node {
+    Node::leaf(name, &text.to_string())
+}
+
+fn device_key(d: &Node) -> Option<i64> {
+    d.text_of("key").and_then(|k| k.parse().ok())
+}
+
+/// New device keys: negative, below every key in `existing` (the server replaces them).
+pub struct Keys(i64);
+
+impl Keys {
+    /// Keys for devices added to a VM that holds `existing`.
+    pub fn below(existing: &[Node]) -> Keys {
+        Keys(existing.iter().filter_map(device_key).fold(-100, i64::min))
+    }
+    /// The next key.
+    pub fn take(&mut self) -> i64 {
+        self.0 -= 1;
+        self.0
+    }
+}
+
+/// The bus-number family of a controller type: SCSI controllers share buses 0-3, NVMe ones
+/// theirs.
+fn bus_family(xsi_type: &str) -> Option<&'static str> {
+    match xsi_type {
+        "VirtualNVMEController" => Some("nvme"),
+        "VirtualLsiLogicController"
+        | "VirtualLsiLogicSASController"
+        | "VirtualBusLogicController"
+        | "ParaVirtualSCSIController" => Some("scsi"),
+        _ => None,
+    }
+}
+
+/// The `add` changes for `disk_controller_type` (each a new controller on the first free bus
+/// of its family, 0 to 3) and `storage` (each disk on the first free unit of the new controller
+/// it names; SCSI unit 7 is the controller's own), for a VM that holds `existing` devices (none
+/// for a new VM; a template's for a clone), as govmomi's device list assigns them. The disks
+/// go in the VM's folder on its datastore.
+pub fn storage_changes(
+    controllers: &[String],
+    disks: &[Disk],
+    existing: &[Node],
+    keys: &mut Keys,
+) -> Result<Vec<DeviceChange>> {
+    let mut buses: Vec<(&'static str, i64)> = existing
+        .iter()
+        .filter_map(|d| {
+            let fam = bus_family(d.xsi_type.as_deref()?)?;
+            Some((fam, d.text_of("busNumber")?.parse().ok()?))
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut ctrls = Vec::new();
+    for name in controllers {
+        let t = controller_type(name)
+            .ok_or_else(|| Error::msg(format!("unknown disk controller type {name:?}")))?;
+        let fam = bus_family(t).unwrap_or("scsi");
+        let bus = (0..4)
+            .find(|b| !buses.contains(&(fam, *b)))
+            .ok_or_else(|| {
+                Error::msg(format!(
+                    "disk_controller_type {name:?}: no free {} bus (4 at most)",
+                    if fam == "nvme" { "NVMe" } else { "SCSI" }
+                ))
+            })?;
+        buses.push((fam, bus));
+        let key = keys.take();
+        let mut c = vec![leaf("key", key), leaf("busNumber", bus)];
+        if fam == "scsi" {
+            c.extend([
+                leaf("hotAddRemove", true),
+                leaf("sharedBus", "noSharing"),
+                leaf("scsiCtlrUnitNumber", 7),
+            ]);
+        }
+        out.push(DeviceChange::add(node("device", Some(t), c)));
+        ctrls.push((key, fam == "nvme", Vec::<i64>::new()));
+    }
+    for (i, d) in disks.iter().enumerate() {
+        let (ck, nvme, used) = ctrls.get_mut(d.controller).ok_or_else(|| {
+            Error::msg(format!(
+                "storage[{i}].'disk_controller_index' references an unknown disk controller"
+            ))
+        })?;
+        let unit = (0..)
+            .find(|u| !used.contains(u) && (*nvme || *u != 7))
+            .unwrap_or(0);
+        used.push(unit);
+        let backing = vec![
+            leaf("fileName", ""),
+            leaf("diskMode", "persistent"),
+            leaf("thinProvisioned", d.thin),
+            leaf("eagerlyScrub", d.eagerly_scrub),
+        ];
+        let disk = node(
+            "device",
+            Some("VirtualDisk"),
+            vec![
+                leaf("key", keys.take()),
+                node("backing", Some("VirtualDiskFlatVer2BackingInfo"), backing),
+                leaf("controllerKey", *ck),
+                leaf("unitNumber", unit),
+                leaf("capacityInKB", d.size_mb * 1024),
+            ],
+        );
+        out.push(DeviceChange {
+            file_operation: Some("create"),
+            ..DeviceChange::add(disk)
+        });
+    }
+    Ok(out)
+}
+
+/// The `add` change of network adapter `n`.
+pub fn nic_add(n: &Nic, keys: &mut Keys) -> Result<DeviceChange> {
+    let t = card_type(&n.card)
+        .ok_or_else(|| Error::msg(format!("unknown network card type {:?}", n.card)))?;
+    let mut c = vec![
+        leaf("key", keys.take()),
+        n.backing.clone(),
+        node(
+            "connectable",
+            None,
+            vec![
+                leaf("startConnected", true),
+                leaf("allowGuestControl", true),
+                leaf("connected", true),
+            ],
+        ),
+    ];
+    if n.mac.is_empty() {
+        c.push(leaf("addressType", "generated"));
+    } else {
+        c.extend([leaf("addressType", "manual"), leaf("macAddress", &n.mac)]);
+    }
+    if let Some(p) = n.passthrough {
+        c.push(leaf("uptCompatibilityEnabled", p));
+    }
+    Ok(DeviceChange::add(node("device", Some(t), c)))
+}
+
 impl CreateSpec {
     /// The `VirtualMachineConfigSpec` elements, on `r`.
     pub fn write(&self, mut r: Request) -> Result<Request> {
@@ -147,90 +282,10 @@ impl CreateSpec {
             .open("files", None)
             .text("vmPathName", &format!("[{}]", self.datastore))
             .close("files");
-        let mut key = -100;
-        let mut ctrl_keys = Vec::new();
-        let mut scsi_bus = 0;
-        let mut nvme_bus = 0;
-        for name in &self.controllers {
-            let t = controller_type(name)
-                .ok_or_else(|| Error::msg(format!("unknown disk controller type {name:?}")))?;
-            key -= 1;
-            ctrl_keys.push((key, t == "VirtualNVMEController"));
-            r = add(r, t, false).text("key", &key.to_string());
-            if t == "VirtualNVMEController" {
-                r = r.text("busNumber", &nvme_bus.to_string());
-                nvme_bus += 1;
-            } else {
-                r = r
-                    .text("busNumber", &scsi_bus.to_string())
-                    .boolean("hotAddRemove", true)
-                    .text("sharedBus", "noSharing")
-                    .text("scsiCtlrUnitNumber", "7");
-                scsi_bus += 1;
-            }
-            r = end(r);
-        }
-        let mut units = vec![0_i64; ctrl_keys.len()];
-        for (i, d) in self.disks.iter().enumerate() {
-            let (ck, nvme) = *ctrl_keys.get(d.controller).ok_or_else(|| {
-                Error::msg(format!(
-                    "storage[{i}].'disk_controller_index' references an unknown disk controller"
-                ))
-            })?;
-            let unit = &mut units[d.controller];
-            if !nvme && *unit == 7 {
-                *unit += 1; // the SCSI controller's own unit
-            }
-            key -= 1;
-            r = add(r, "VirtualDisk", true)
-                .text("key", &key.to_string())
-                .open("backing", Some("VirtualDiskFlatVer2BackingInfo"))
-                .text("fileName", "")
-                .text("diskMode", "persistent")
-                .boolean("thinProvisioned", d.thin)
-                .boolean("eagerlyScrub", d.eagerly_scrub)
-                .close("backing")
-                .text("controllerKey", &ck.to_string())
-                .text("unitNumber", &unit.to_string())
-                .text("capacityInKB", &(d.size_mb * 1024).to_string());
-            *unit += 1;
-            r = end(r);
-        }
+        let mut keys = Keys::below(&[]);
+        let mut changes = storage_changes(&self.controllers, &self.disks, &[], &mut keys)?;
         for n in &self.nics {
-            let t = card_type(&n.card)
-                .ok_or_else(|| Error::msg(format!("unknown network card type {:?}", n.card)))?;
-            key -= 1;
-            r = add(r, t, false).text("key", &key.to_string());
-            r = match &n.backing {
-                NicBacking::Network { name, network } => r
-                    .open("backing", Some("VirtualEthernetCardNetworkBackingInfo"))
-                    .text("deviceName", name)
-                    .moref("network", network)
-                    .close("backing"),
-                NicBacking::Distributed {
-                    switch_uuid,
-                    portgroup_key,
-                } => r
-                    .open(
-                        "backing",
-                        Some("VirtualEthernetCardDistributedVirtualPortBackingInfo"),
-                    )
-                    .open("port", None)
-                    .text("switchUuid", switch_uuid)
-                    .text("portgroupKey", portgroup_key)
-                    .close("port")
-                    .close("backing"),
-            };
-            r = connectable(r);
-            r = if n.mac.is_empty() {
-                r.text("addressType", "generated")
-            } else {
-                r.text("addressType", "manual").text("macAddress", &n.mac)
-            };
-            if let Some(p) = n.passthrough {
-                r = r.boolean("uptCompatibilityEnabled", p);
-            }
-            r = end(r);
+            changes.push(nic_add(n, &mut keys)?);
         }
         for u in &self.usb {
             let (t, ehci) = match u.as_str() {
@@ -238,14 +293,13 @@ impl CreateSpec {
                 "xhci" => ("VirtualUSBXHCIController", false),
                 _ => continue,
             };
-            key -= 1;
-            r = add(r, t, false).text("key", &key.to_string());
+            let mut c = vec![leaf("key", keys.take())];
             if ehci {
-                r = r.boolean("ehciEnabled", true);
+                c.push(leaf("ehciEnabled", true));
             }
-            r = end(r);
+            changes.push(DeviceChange::add(node("device", Some(t), c)));
         }
-        Ok(r)
+        Ok(write_device_changes(r, &changes))
     }
 }
 
@@ -531,36 +585,50 @@ impl Client {
         self.wait_for_task(&task, TASK_TIMEOUT).await.map(|_| ())
     }
 
-    /// The backing of a network adapter on `network` (found by [`Client::network`]).
-    pub async fn create_nic_backing(&self, network: &crate::Found) -> Result<NicBacking> {
-        match network.moref.kind.as_str() {
-            "Network" => Ok(NicBacking::Network {
-                name: network.name.clone(),
-                network: network.moref.clone(),
-            }),
+    /// The backing of a network adapter on `net` (a standard port group, a distributed port
+    /// group or an opaque network), for vsphere-iso's new adapters and vsphere-clone's edited
+    /// one alike.
+    pub async fn nic_backing(&self, net: &crate::Found) -> Result<Node> {
+        let backing = |kind: &str, children| Ok(node("backing", Some(kind), children));
+        match net.moref.kind.as_str() {
             "DistributedVirtualPortgroup" => {
-                let o = self
-                    .retrieve_one(&network.moref, &["key", "config.distributedVirtualSwitch"])
+                let pg = self
+                    .retrieve_one(&net.moref, &["key", "config.distributedVirtualSwitch"])
                     .await?;
-                let key = o.text("key").unwrap_or_default().to_string();
-                let dvs = o.moref("config.distributedVirtualSwitch").ok_or_else(|| {
-                    Error::msg(format!("port group {} has no switch", network.path))
-                })?;
-                let uuid = self
-                    .retrieve_one(&dvs, &["uuid"])
-                    .await?
-                    .text("uuid")
-                    .unwrap_or_default()
-                    .to_string();
-                Ok(NicBacking::Distributed {
-                    switch_uuid: uuid,
-                    portgroup_key: key,
-                })
+                let dvs = pg
+                    .moref("config.distributedVirtualSwitch")
+                    .ok_or_else(|| Error::msg(format!("port group {} has no switch", net.path)))?;
+                let uuid = self.retrieve_one(&dvs, &["uuid"]).await?;
+                let port = node(
+                    "port",
+                    None,
+                    vec![
+                        leaf("switchUuid", uuid.text("uuid").unwrap_or_default()),
+                        leaf("portgroupKey", pg.text("key").unwrap_or_default()),
+                    ],
+                );
+                backing(
+                    "VirtualEthernetCardDistributedVirtualPortBackingInfo",
+                    vec![port],
+                )
             }
-            k => Err(Error::msg(format!(
-                "network {}: a {k} cannot back a network adapter in forge yet",
-                network.path
-            ))),
+            "OpaqueNetwork" => {
+                let o = self.retrieve_one(&net.moref, &["summary"]).await?;
+                let s = o.get("summary");
+                let t = |k: &str| leaf(k, s.and_then(|s| s.text_of(k)).unwrap_or_default());
+                backing(
+                    "VirtualEthernetCardOpaqueNetworkBackingInfo",
+                    vec![t("opaqueNetworkId"), t("opaqueNetworkType")],
+                )
+            }
+            _ => {
+                let mut network = leaf("network", &net.moref.value);
+                network.ref_type = Some(net.moref.kind.clone());
+                backing(
+                    "VirtualEthernetCardNetworkBackingInfo",
+                    vec![leaf("deviceName", &net.name), network],
+                )
+            }
         }
     }
 }
@@ -607,9 +675,15 @@ mod tests {
             ],
             nics: vec![Nic {
                 card: "vmxnet3".into(),
-                backing: NicBacking::Network {
-                    name: "VM Network".into(),
-                    network: Moref::new("Network", "network-7"),
+                backing: Node {
+                    name: "backing".into(),
+                    xsi_type: Some("VirtualEthernetCardNetworkBackingInfo".into()),
+                    children: vec![Node::leaf("deviceName", "VM Network"), {
+                        let mut n = Node::leaf("network", "network-7");
+                        n.ref_type = Some("Network".into());
+                        n
+                    }],
+                    ..Node::default()
                 },
                 mac: "00:50:56:00:00:01".into(),
                 passthrough: None,

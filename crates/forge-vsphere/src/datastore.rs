@@ -76,6 +76,29 @@ impl http_body::Body for FileBody {
     }
 }
 
+/// A byte range of a local file: a whole file, or a member of an OVA (tar) archive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilePart {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// Where the range starts.
+    pub offset: u64,
+    /// Its length.
+    pub len: u64,
+}
+
+impl FilePart {
+    /// All of `path`.
+    pub async fn whole(path: &Path) -> std::io::Result<FilePart> {
+        let len = tokio::fs::metadata(path).await?.len();
+        Ok(FilePart {
+            path: path.to_path_buf(),
+            offset: 0,
+            len,
+        })
+    }
+}
+
 impl Client {
     /// The HTTPS URL of `path` on datastore `ds` of `dc`.
     pub fn datastore_url(&self, dc: &Datacenter, ds: &str, path: &str) -> Result<reqwest::Url> {
@@ -126,27 +149,52 @@ impl Client {
         path: &str,
         local: &Path,
     ) -> Result<u64> {
-        let what = || format!("uploading {} to {}", local.display(), ds_path(ds, path));
-        let file = tokio::fs::File::open(local)
+        let what = format!("uploading {} to {}", local.display(), ds_path(ds, path));
+        let url = self.datastore_url(dc, ds, path)?;
+        let part = FilePart::whole(local)
             .await
-            .map_err(|e| Error::msg(format!("{}: {e}", what())))?;
-        let len = file
-            .metadata()
+            .map_err(|e| Error::msg(format!("{what}: {e}")))?;
+        let len = part.len;
+        self.send_file(
+            reqwest::Method::PUT,
+            url,
+            &part,
+            "application/octet-stream",
+            &what,
+        )
+        .await?;
+        Ok(len)
+    }
+
+    /// Sends `part` of a local file as the body of a `method` request to `url` with the
+    /// session cookie, streamed from disk with its exact `Content-Length`; `what` names the
+    /// transfer in errors.
+    pub async fn send_file(
+        &self,
+        method: reqwest::Method,
+        url: reqwest::Url,
+        part: &FilePart,
+        content_type: &str,
+        what: &str,
+    ) -> Result<()> {
+        use tokio::io::AsyncSeekExt;
+        let mut file = tokio::fs::File::open(&part.path)
             .await
-            .map_err(|e| Error::msg(format!("{}: {e}", what())))?
-            .len();
+            .map_err(|e| Error::msg(format!("{what}: {e}")))?;
+        file.seek(std::io::SeekFrom::Start(part.offset))
+            .await
+            .map_err(|e| Error::msg(format!("{what}: {e}")))?;
         let body = FileBody {
             file,
             buf: vec![0; 1 << 20],
-            left: len,
+            left: part.len,
         };
-        let url = self.datastore_url(dc, ds, path)?;
         let (http, cookie) = self.http_session();
         let mut rq = http
-            .put(url)
+            .request(method, url)
             .timeout(UPLOAD_TIMEOUT)
-            .header("Content-Type", "application/octet-stream")
-            .header("Content-Length", len)
+            .header("Content-Type", content_type)
+            .header("Content-Length", part.len)
             .body(reqwest::Body::wrap(body));
         if let Some(c) = cookie {
             rq = rq.header("Cookie", c);
@@ -154,18 +202,17 @@ impl Client {
         let resp = rq
             .send()
             .await
-            .map_err(|e| Error::msg(format!("{}: {e}", what())))?;
+            .map_err(|e| Error::msg(format!("{what}: {e}")))?;
         let status = resp.status();
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
             let snippet: String = text.chars().take(200).collect();
             return Err(Error::msg(format!(
-                "{}: HTTP {status} {}",
-                what(),
+                "{what}: HTTP {status} {}",
                 snippet.trim()
             )));
         }
-        Ok(len)
+        Ok(())
     }
 
     /// Makes the directory `[ds] dir` and its parents; one that exists is not an error.

@@ -89,6 +89,11 @@ const DATASTORE: Kind = Kind {
     top: Top::Datastore,
     types: &["Datastore"],
 };
+const DATASTORE_CLUSTER: Kind = Kind {
+    what: "datastore cluster",
+    top: Top::Datastore,
+    types: &["StoragePod"],
+};
 const NETWORK: Kind = Kind {
     what: "network",
     top: Top::Network,
@@ -288,6 +293,11 @@ impl Client {
     /// The datastore `name`.
     pub async fn datastore(&self, dc: &Datacenter, name: &str) -> Result<Found> {
         self.find_kind(dc, &DATASTORE, name).await
+    }
+
+    /// The datastore cluster (storage pod) `name`.
+    pub async fn datastore_cluster(&self, dc: &Datacenter, name: &str) -> Result<Found> {
+        self.find_kind(dc, &DATASTORE_CLUSTER, name).await
     }
 
     /// The network `name` (a standard port group, distributed port group or opaque network).

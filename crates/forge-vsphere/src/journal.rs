@@ -130,6 +130,34 @@ pub async fn reclaim_vm(r: &Resource, password: &str) -> std::result::Result<(),
     result
 }
 
+/// The password for the server and user `r` records: the vsphere builder's, or that of a
+/// `vsphere` post-processor of the build naming the same server and user (an imported VM).
+fn password_for(r: &Resource, origin: &Origin) -> String {
+    let server = r.data["server"].as_str().unwrap_or_default();
+    let user = r.data["username"].as_str().unwrap_or_default();
+    let builder = origin
+        .config
+        .as_ref()
+        .filter(|c| {
+            origin.builder_type.starts_with("vsphere-")
+                && (server.is_empty() || text(c, "vcenter_server") == server)
+        })
+        .map(|c| text(c, "password"));
+    let pp = || {
+        origin
+            .post_processors
+            .iter()
+            .find(|(t, c)| {
+                t == "vsphere" && text(c, "host") == server && text(c, "username") == user
+            })
+            .map(|(_, c)| text(c, "password"))
+    };
+    builder
+        .filter(|p| !p.is_empty())
+        .or_else(pp)
+        .unwrap_or_default()
+}
+
 #[async_trait]
 impl Reclaimer for VmReclaimer {
     fn kinds(&self) -> &'static [&'static str] {
@@ -137,6 +165,8 @@ impl Reclaimer for VmReclaimer {
     }
 
     fn secrets(&self, config: &Value) -> Vec<String> {
+        // A post-processor's password is redacted by the post-processor itself (its UI) and
+        // never reaches the journal.
         let p = text(config, "password");
         if p.is_empty() {
             Vec::new()
@@ -150,12 +180,7 @@ impl Reclaimer for VmReclaimer {
         r: &Resource,
         origin: &Origin,
     ) -> std::result::Result<(), ReclaimError> {
-        let password = origin
-            .config
-            .as_ref()
-            .filter(|_| origin.builder_type.starts_with("vsphere-"))
-            .map(|c| text(c, "password"))
-            .unwrap_or_default();
+        let password = password_for(r, origin);
         if password.is_empty() {
             return Err(ReclaimError::NoCredentials {
                 reason: format!(

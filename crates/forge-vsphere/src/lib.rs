@@ -35,10 +35,12 @@ pub mod create;
 pub mod customize;
 pub mod datastore;
 pub mod find;
+pub mod import;
 pub mod journal;
 pub mod library;
 pub mod nfc;
 pub mod property;
+pub mod sdrs;
 pub mod soap;
 pub mod task;
 pub mod template;
@@ -50,12 +52,12 @@ pub use property::ObjectContent;
 pub use soap::{Fault, Moref, Node, Request};
 pub use task::TaskResult;
 
-/// The `vsphere-clone` and `vsphere-iso` builders and the `vsphere-template` post-processor
-/// (packer-plugin-vsphere), and the reclaimer of their VMs, uploaded files and library items.
+/// The `vsphere-clone` and `vsphere-iso` builders, the `vsphere-template` and `vsphere`
+/// post-processors (packer-plugin-vsphere), and the reclaimer of their VMs, uploaded files and library items.
 pub fn plugins() -> forge_core::plugin::PluginSet {
     use forge_core::plugin::{PluginDecl, PluginSet};
     use forge_template::schema::plugins::{
-        VsphereCloneBuilder, VsphereIsoBuilder, VsphereTemplatePostProcessor,
+        VsphereCloneBuilder, VsphereIsoBuilder, VspherePostProcessor, VsphereTemplatePostProcessor,
     };
     PluginSet::of([
         PluginDecl::builder::<VsphereCloneBuilder>("vsphere-clone", builder::factory)
@@ -67,6 +69,8 @@ pub fn plugins() -> forge_core::plugin::PluginSet {
             template::factory,
         )
         .from_plugin("github.com/hashicorp/vsphere"),
+        PluginDecl::post_processor::<VspherePostProcessor>("vsphere", import::factory)
+            .from_plugin("github.com/hashicorp/vsphere"),
     ])
     .reclaimer(std::sync::Arc::new(journal::VmReclaimer))
 }

@@ -29,6 +29,8 @@ pub struct DeviceUrl {
     pub disk: bool,
     /// `fileSize`, when the server knows it.
     pub size: Option<u64>,
+    /// `importKey`: on an import lease, the `OvfFileItem.deviceId` this URL takes.
+    pub import_key: String,
 }
 
 /// A ready lease: its reference and the files it offers.
@@ -40,6 +42,8 @@ pub struct Lease {
     pub devices: Vec<DeviceUrl>,
     /// `info.totalDiskCapacityInKB`, for the progress percentage.
     pub total_kb: u64,
+    /// `info.entity`: the VM exported, or the one an import makes.
+    pub entity: Option<Moref>,
 }
 
 /// A file fetched, as the descriptor names it (`OvfFile`).
@@ -86,6 +90,7 @@ pub fn parse_lease_info(lease: &Moref, info: &Node, sdk_url: &str) -> Lease {
             url: device_url(d.text_of("url").unwrap_or_default(), sdk_url),
             disk: d.text_of("disk") == Some("true"),
             size: d.text_of("fileSize").and_then(|s| s.parse().ok()),
+            import_key: d.text_of("importKey").unwrap_or_default().to_string(),
         })
         .collect();
     Lease {
@@ -95,6 +100,7 @@ pub fn parse_lease_info(lease: &Moref, info: &Node, sdk_url: &str) -> Lease {
             .text_of("totalDiskCapacityInKB")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0),
+        entity: info.moref_of("entity"),
     }
 }
 
@@ -260,7 +266,7 @@ impl Client {
         descriptor_of(&answer)
     }
 
-    fn ovf_manager(&self) -> Result<Moref> {
+    pub(crate) fn ovf_manager(&self) -> Result<Moref> {
         self.content().ovf_manager.clone().ok_or_else(|| {
             Error::msg("the server has no OvfManager: OVF export needs a vCenter or ESXi host")
         })
@@ -278,21 +284,26 @@ pub struct Progress {
     pub total_kb: u64,
 }
 
-/// The descriptor in a `CreateDescriptorResponse`; its errors, if any, are an error.
-pub fn descriptor_of(answer: &Node) -> Result<String> {
+/// The `returnval` of an `OvfManager` answer (`method`'s); the `error` entries it lists, if
+/// any, are an error starting with `what`.
+pub fn ovf_result<'a>(answer: &'a Node, method: &str, what: &str) -> Result<&'a Node> {
     let rv = answer
         .child("returnval")
-        .ok_or_else(|| Error::msg("CreateDescriptor returned nothing"))?;
+        .ok_or_else(|| Error::msg(format!("{method} returned nothing")))?;
     let errors: Vec<String> = rv
         .children_named("error")
         .map(crate::soap::localized_fault)
         .collect();
-    if !errors.is_empty() {
-        return Err(Error::msg(format!(
-            "CreateDescriptor: {}",
-            errors.join("; ")
-        )));
+    if errors.is_empty() {
+        Ok(rv)
+    } else {
+        Err(Error::msg(format!("{what}: {}", errors.join("; "))))
     }
+}
+
+/// The descriptor in a `CreateDescriptorResponse`; its errors, if any, are an error.
+pub fn descriptor_of(answer: &Node) -> Result<String> {
+    let rv = ovf_result(answer, "CreateDescriptor", "CreateDescriptor")?;
     rv.text_of("ovfDescriptor")
         .map(str::to_string)
         .ok_or_else(|| Error::msg("CreateDescriptor returned no ovfDescriptor"))

@@ -4,7 +4,7 @@
 //! `snapshot_enable`, snapshot the VM; then either re-register the VM's files as a template in
 //! that folder (`reregister_vm`, the default: unregister it, unregister a VM already there under
 //! the template's name, `RegisterVM_Task` as a template on the VM's host), or mark it a template
-//! and move it into the folder.
+//! where it is (as Packer does, the folder is made but the VM stays).
 //!
 //! Input: a `jetbrains.vsphere` artifact (vsphere-clone, vsphere-iso), found by the inventory
 //! path the artifact carries. Packer 1.6.6 looks for such a VM by name in the folder
@@ -90,19 +90,40 @@ impl TemplateConfig {
             override_existing: a.r#override.unwrap_or(false),
         };
         let mut errs = Vec::new();
-        for (k, v) in [
-            ("host", &c.host),
-            ("username", &c.username),
-            ("password", &c.password),
-        ] {
-            if v.is_empty() {
-                errs.push(format!("error: {k} must be set"));
-            }
-        }
+        must_be_set(
+            &[
+                ("host", &c.host),
+                ("username", &c.username),
+                ("password", &c.password),
+            ],
+            "error: ",
+            &mut errs,
+        );
         if errs.is_empty() {
             Ok(c)
         } else {
             Err(errs)
+        }
+    }
+}
+
+/// A post-processor's session, with Packer's error.
+pub(crate) async fn connect(
+    host: &str,
+    user: &str,
+    password: &str,
+    insecure: bool,
+) -> Result<Client> {
+    Client::connect(&ClientConfig::new(host, user, password, insecure))
+        .await
+        .map_err(|e| Error::msg(format!("error connecting to vsphere endpoint: {e}")))
+}
+
+/// Packer's `<prefix><name> must be set` for each empty required setting.
+pub(crate) fn must_be_set(settings: &[(&str, &String)], prefix: &str, errs: &mut Vec<String>) {
+    for (k, v) in settings {
+        if v.is_empty() {
+            errs.push(format!("{prefix}{k} must be set"));
         }
     }
 }
@@ -193,14 +214,7 @@ impl PostProcessor for TemplatePostProcessor {
         let c = &self.cfg;
         ui.output().redactor().add(&c.password);
         let src = source(input.as_ref(), c)?;
-        let client = Client::connect(&ClientConfig::new(
-            &c.host,
-            &c.username,
-            &c.password,
-            c.insecure,
-        ))
-        .await
-        .map_err(|e| Error::msg(format!("error connecting to vsphere endpoint: {e}")))?;
+        let client = connect(&c.host, &c.username, &c.password, c.insecure).await?;
         let r = run(&client, ui, c, &src).await;
         let _ = client.logout().await;
         r?;
@@ -250,18 +264,12 @@ async fn run(client: &Client, ui: &Ui, c: &TemplateConfig, src: &Source) -> Resu
     if !c.reregister_vm {
         ui.message("Marking as a template...");
         existing_template(client, ui, &target, &vm, c.override_existing).await?;
-        client
+        // In place, as Packer does (both 1.6.6 and the newest plugin): neither moved into
+        // `folder` nor renamed to `template_name`.
+        return client
             .mark_as_template(&vm)
             .await
-            .map_err(|e| Error::msg(format!("vm.MarkAsTemplate: {e}")))?;
-        let parent = client.retrieve_one(&vm, &["parent"]).await?.moref("parent");
-        if parent.as_ref() != Some(&folder) {
-            client.move_into_folder(&folder, &vm).await?;
-        }
-        if name != vm_name {
-            client.rename(&vm, &name).await?;
-        }
-        return Ok(());
+            .map_err(|e| Error::msg(format!("vm.MarkAsTemplate: {e}")));
     }
     ui.message("Re-register VM as a template...");
     let o = client
@@ -388,14 +396,6 @@ impl Client {
     pub async fn move_into_folder(&self, folder: &Moref, obj: &Moref) -> Result<()> {
         let task = self
             .call_task(Request::new("MoveIntoFolder_Task", folder).moref("list", obj))
-            .await?;
-        self.wait_for_task(&task, TASK_TIMEOUT).await.map(|_| ())
-    }
-
-    /// Renames `obj`.
-    pub async fn rename(&self, obj: &Moref, name: &str) -> Result<()> {
-        let task = self
-            .call_task(Request::new("Rename_Task", obj).text("newName", name))
             .await?;
         self.wait_for_task(&task, TASK_TIMEOUT).await.map(|_| ())
     }

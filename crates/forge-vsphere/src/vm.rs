@@ -134,6 +134,8 @@ pub struct ConfigSpec {
     pub memory_reservation_locked_to_max: Option<bool>,
     /// `nestedHVEnabled`.
     pub nested_hv: Option<bool>,
+    /// `flags`: (`vvtdEnabled`, `vbsEnabled`), each sent when set.
+    pub flags: Option<(Option<bool>, Option<bool>)>,
 }
 
 fn allocation(r: Request, tag: &str, a: &Allocation) -> Request {
@@ -158,6 +160,16 @@ impl ConfigSpec {
         if let Some(a) = &self.annotation {
             r = r.text("annotation", a);
         }
+        if let Some((vvtd, vbs)) = self.flags {
+            r = r.open("flags", None);
+            if let Some(b) = vvtd {
+                r = r.boolean("vvtdEnabled", b);
+            }
+            if let Some(b) = vbs {
+                r = r.boolean("vbsEnabled", b);
+            }
+            r = r.close("flags");
+        }
         if let Some(n) = self.num_cpus {
             r = r.text("numCPUs", &n.to_string());
         }
@@ -173,13 +185,7 @@ impl ConfigSpec {
         if let Some(b) = self.cpu_hot_add {
             r = r.boolean("cpuHotAddEnabled", b);
         }
-        for d in &self.device_change {
-            r = r.open("deviceChange", None).text("operation", d.operation);
-            if let Some(f) = d.file_operation {
-                r = r.text("fileOperation", f);
-            }
-            r = r.node("device", &d.device).close("deviceChange");
-        }
+        r = write_device_changes(r, &self.device_change);
         if let Some(a) = &self.cpu_allocation {
             r = allocation(r, "cpuAllocation", a);
         }
@@ -227,6 +233,18 @@ impl ConfigSpec {
         }
         r
     }
+}
+
+/// `deviceChange` elements, one per change.
+pub fn write_device_changes(mut r: Request, changes: &[DeviceChange]) -> Request {
+    for d in changes {
+        r = r.open("deviceChange", None).text("operation", d.operation);
+        if let Some(f) = d.file_operation {
+            r = r.text("fileOperation", f);
+        }
+        r = r.node("device", &d.device).close("deviceChange");
+    }
+    r
 }
 
 /// The xsi:types of network adapters.

@@ -460,6 +460,13 @@ async fn run_one(
         build: ctx.name.clone(),
         builder_type: p.planned.builder_type.clone(),
         config: Some(p.planned.builder.config.clone()),
+        post_processors: p
+            .planned
+            .post_processors
+            .iter()
+            .flatten()
+            .map(|pp| (pp.config.plugin_type.clone(), pp.config.config.clone()))
+            .collect(),
     };
     sweep_leftovers(&ctx, &registry, &origin).await;
     let duration = start.elapsed();

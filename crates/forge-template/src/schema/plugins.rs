@@ -3324,6 +3324,29 @@ crate::plugin_config! {
         r#override: Option<bool>,
     }
 
+    /// `vsphere` postprocessor configuration (arguments as in hashicorp/packer-plugin-vsphere).
+    pub struct VspherePostProcessor {
+        @flatten packer_common: PackerCommon,
+        cluster: Option<String>,
+        datacenter: Option<String>,
+        datastore: Option<String>,
+        datastore_cluster: Option<String>,
+        disk_mode: Option<String>,
+        host: Option<String>,
+        esxi_host: Option<String>,
+        insecure: Option<bool>,
+        options: Option<Vec<String>>,
+        overwrite: Option<bool>,
+        password: Option<String>,
+        resource_pool: Option<String>,
+        username: Option<String>,
+        vm_folder: Option<String>,
+        vm_name: Option<String>,
+        vm_network: Option<String>,
+        hardware_version: Option<String>,
+        max_retries: Option<i64>,
+    }
+
     /// `null` datasource configuration (arguments as in hashicorp/packer).
     pub struct NullDataSource {
         @flatten packer_common: PackerCommon,
@@ -3412,6 +3435,7 @@ pub fn register_all(r: &mut Registry) {
     r.register::<DockerSavePostProcessor>(PluginKind::PostProcessor, "docker-save");
     r.register::<DockerTagPostProcessor>(PluginKind::PostProcessor, "docker-tag");
     r.register::<VsphereTemplatePostProcessor>(PluginKind::PostProcessor, "vsphere-template");
+    r.register::<VspherePostProcessor>(PluginKind::PostProcessor, "vsphere");
     r.register::<VagrantPostProcessor>(PluginKind::PostProcessor, "utm-vagrant");
     r.register::<NullDataSource>(PluginKind::DataSource, "null");
     r.register::<HttpDataSource>(PluginKind::DataSource, "http");

@@ -29,6 +29,7 @@ const SUPPORTED: &[&str] = &[
     "host",
     "resource_pool",
     "datastore",
+    "datastore_cluster",
     "template",
     "linked_clone",
     "notes",
@@ -49,9 +50,15 @@ const SUPPORTED: &[&str] = &[
     "force_bios_setup",
     "vTPM",
     "precision_clock",
+    "vgpu_profile",
+    "pci_passthrough_allowed_device",
+    "vbs_enabled",
+    "vvtd_enabled",
     "network",
     "mac_address",
     "disk_size",
+    "disk_controller_type",
+    "storage",
     "vapp",
     "destroy",
     "customize",
@@ -133,6 +140,8 @@ pub struct Config {
     pub resource_pool: String,
     /// `datastore` (empty: the template's).
     pub datastore: String,
+    /// `datastore_cluster`: the datastore is the one Storage DRS recommends in it (sdrs.rs).
+    pub datastore_cluster: String,
     /// `template`.
     pub template: String,
     /// `linked_clone`.
@@ -147,6 +156,10 @@ pub struct Config {
     pub mac_address: String,
     /// `disk_size` (MB): the first disk grows to it.
     pub disk_size: Option<i64>,
+    /// vsphere-clone's `disk_controller_type`: controllers added to the clone.
+    pub disk_controllers: Vec<String>,
+    /// vsphere-clone's `storage`: disks added to the clone, on those controllers.
+    pub disks: Vec<crate::create::Disk>,
     /// `vapp.properties`.
     pub vapp_properties: BTreeMap<String, String>,
     /// `destroy`: the VM is destroyed after the build.
@@ -306,6 +319,43 @@ pub struct Hardware {
     pub vtpm: bool,
     /// `precision_clock`: `ptp`, `ntp` or `none`.
     pub precision_clock: String,
+    /// `vgpu_profile`.
+    pub vgpu_profile: String,
+    /// `pci_passthrough_allowed_device`: (vendor, device, sub-vendor, sub-device) IDs, read
+    /// from hexadecimal.
+    pub pci_allowed: Vec<[i64; 4]>,
+    /// `vbs_enabled`.
+    pub vbs: bool,
+    /// `vvtd_enabled`.
+    pub vvtd: bool,
+}
+
+/// `pci_passthrough_allowed_device` entries: each ID hexadecimal, as the newest plugin reads
+/// them (`10de`, without `0x`), checked here rather than when the VM is reconfigured.
+fn pci_allowed(
+    devices: &[forge_template::schema::plugins::PCIPassthroughAllowedDevice],
+    errs: &mut Vec<String>,
+) -> Vec<[i64; 4]> {
+    let mut out = Vec::new();
+    for (i, d) in devices.iter().enumerate() {
+        let mut ids = [0; 4];
+        for (slot, (name, v)) in ids.iter_mut().zip([
+            ("vendor_id", &d.vendor_id),
+            ("device_id", &d.device_id),
+            ("sub_vendor_id", &d.sub_vendor_id),
+            ("sub_device_id", &d.sub_device_id),
+        ]) {
+            let text = v.clone().unwrap_or_default();
+            match i32::from_str_radix(&text, 16) {
+                Ok(n) => *slot = i64::from(n),
+                Err(e) => errs.push(format!(
+                    "pci_passthrough_allowed_device[{i}].{name}: error parsing {text:?} as hexadecimal: {e}"
+                )),
+            }
+        }
+        out.push(ids);
+    }
+    out
 }
 
 /// The hardware options of a decoded `VsphereCloneBuilder` or `VsphereIsoBuilder` (one
@@ -375,7 +425,30 @@ impl Hardware {
             force_bios_setup: b(a.force_bios_setup),
             vtpm: b(a.vTPM),
             precision_clock: a.precision_clock.clone().unwrap_or_default(),
+            vgpu_profile: a.vgpu_profile.clone().unwrap_or_default(),
+            pci_allowed: pci_allowed(&a.pci_passthrough_allowed_device, errs),
+            vbs: b(a.vbs_enabled),
+            vvtd: b(a.vvtd_enabled),
         };
+        if hw.vbs {
+            if !hw.vvtd {
+                errs.push(
+                    "`vvtd_enabled` must be set to `true` when `vbs_enabled` is set to `true`"
+                        .into(),
+                );
+            }
+            if !hw.nested_hv {
+                errs.push(
+                    "`nestedhv` must be set to `true` when `vbs_enabled` is set to `true`".into(),
+                );
+            }
+            if hw.firmware != "efi-secure" {
+                errs.push(
+                    "`firmware` must be set to `efi-secure` when `vbs_enabled` is set to `true`"
+                        .into(),
+                );
+            }
+        }
         if hw.ram_reservation > 0 && hw.ram_reserve_all {
             errs.push("'RAM_reservation' and 'RAM_reserve_all' cannot be used together".into());
         }
@@ -399,6 +472,35 @@ impl Hardware {
     }
 }
 
+/// vsphere-clone's `storage` entries, checked as Packer checks them: each needs `disk_size`
+/// and one of the `controllers` controllers the clone gets.
+fn clone_disks(
+    storage: &[forge_template::schema::plugins::VsphereDiskConfig],
+    controllers: usize,
+    errs: &mut Vec<String>,
+) -> Vec<crate::create::Disk> {
+    let mut disks = Vec::new();
+    for (i, d) in storage.iter().enumerate() {
+        let size = d.disk_size.unwrap_or(0);
+        if size == 0 {
+            errs.push(format!("storage[{i}].'disk_size' is required"));
+        }
+        let controller = d.disk_controller_index.unwrap_or(0);
+        if controller < 0 || controller as usize >= controllers {
+            errs.push(format!(
+                "storage[{i}].'disk_controller_index' references an unknown disk controller"
+            ));
+        }
+        disks.push(crate::create::Disk {
+            size_mb: size,
+            thin: d.disk_thin_provisioned.unwrap_or(false),
+            eagerly_scrub: d.disk_eagerly_scrub.unwrap_or(false),
+            controller: usize::try_from(controller).unwrap_or(usize::MAX),
+        });
+    }
+    disks
+}
+
 impl Config {
     /// Decodes and checks, returning every problem at once.
     pub fn prepare(v: &Value, info: &PrepareInfo) -> Result<Config, PrepareErrors> {
@@ -420,6 +522,8 @@ impl Config {
         if c.disk_size.is_some_and(|n| n < 0) {
             errs.push("'disk_size' must not be negative".into());
         }
+        c.disk_controllers = a.disk_controller_type.clone().unwrap_or_default();
+        c.disks = clone_disks(&a.storage, c.disk_controllers.len(), &mut errs);
         if !c.mac_address.is_empty() && c.network.is_empty() {
             errs.push("'network' is required when 'mac_address' is specified".into());
         }
@@ -579,6 +683,7 @@ impl Config {
             host,
             resource_pool: s(&lc.resource_pool),
             datastore: s(&lc.datastore),
+            datastore_cluster: s(&lc.datastore_cluster),
             template: String::new(),
             linked_clone: false,
             notes: s(a.notes),
@@ -590,6 +695,8 @@ impl Config {
             network: String::new(),
             mac_address: String::new(),
             disk_size: None,
+            disk_controllers: Vec::new(),
+            disks: Vec::new(),
             vapp_properties: Default::default(),
             destroy: false,
             customize: None,

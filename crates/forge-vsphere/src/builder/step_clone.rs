@@ -1,10 +1,12 @@
 //! StepCloneVM: finds the template and the location (folder, cluster or host, resource pool,
-//! datastore, network), refuses a VM of the same name unless `-force` (which destroys it
-//! first), then clones, with the notes, the first network adapter's `network` and
-//! `mac_address`, and `vapp` properties in the clone's spec; `disk_size` then grows the clone's
-//! first disk (a smaller size is refused before anything is cloned). The clone is journaled
-//! before `CloneVM_Task` starts; cleanup after an error or an interrupt powers off and destroys
-//! it (only it), as does the end of a good build with `destroy`; otherwise a good build keeps it
+//! datastore, or Storage DRS's choice in `datastore_cluster`, network), refuses a VM of the same
+//! name unless `-force` (which destroys it first), then clones, with the notes, the first
+//! network adapter's `network` and `mac_address`, the `disk_controller_type` controllers and
+//! `storage` disks (written as vsphere-iso's are, on the buses the template leaves free), and
+//! `vapp` properties in the clone's spec; `disk_size` then grows the clone's first disk (a
+//! smaller size is refused before anything is cloned). The clone is journaled before
+//! `CloneVM_Task` starts; cleanup after an error or an interrupt powers off and destroys it
+//! (only it), as does the end of a good build with `destroy`; otherwise a good build keeps it
 //! as the artifact.
 
 use async_trait::async_trait;
@@ -15,6 +17,7 @@ use forge_core::{Error, Result};
 
 use super::State;
 use crate::client::Client;
+use crate::create::{storage_changes, Keys};
 use crate::find::Found;
 use crate::journal::{self, VmPlace};
 use crate::soap::{Moref, Node};
@@ -44,15 +47,7 @@ impl Step<State> for StepCloneVm {
             .vm(&dc, &c.template)
             .await
             .map_err(|e| Error::msg(format!("Error finding vm to clone: {e}")))?;
-        let owner = if c.cluster.is_empty() {
-            client.host(&dc, &c.host).await?
-        } else {
-            client.cluster(&dc, &c.cluster).await?
-        };
-        let pool = client
-            .resource_pool(&owner, &c.resource_pool)
-            .await
-            .map_err(|e| Error::msg(format!("Error finding resource pool: {e}")))?;
+        let (owner, pool) = placement(&client, &dc, &c).await?;
         let host = if c.host.is_empty() {
             None
         } else if owner.moref.kind == "HostSystem" {
@@ -60,7 +55,12 @@ impl Step<State> for StepCloneVm {
         } else {
             Some(client.host(&dc, &c.host).await?.moref)
         };
-        let datastore = if c.datastore.is_empty() {
+        let datastore = if !c.datastore_cluster.is_empty() {
+            let (ds, _) = client
+                .datastore_in_cluster(&dc, &c.datastore_cluster, &pool.moref, &c.disks, &c.vm_name)
+                .await?;
+            Some(ds.moref)
+        } else if c.datastore.is_empty() {
             None
         } else {
             Some(
@@ -90,8 +90,10 @@ impl Step<State> for StepCloneVm {
             annotation: (!c.notes.is_empty()).then(|| c.notes.clone()),
             ..ConfigSpec::default()
         };
-        let wants_source =
-            !c.network.is_empty() || c.disk_size.is_some() || !c.vapp_properties.is_empty();
+        let wants_source = !c.network.is_empty()
+            || c.disk_size.is_some()
+            || !c.vapp_properties.is_empty()
+            || !c.disk_controllers.is_empty();
         if wants_source {
             let src = client
                 .retrieve_one(
@@ -116,6 +118,15 @@ impl Step<State> for StepCloneVm {
                     .device_change
                     .push(nic_change(&devices, backing, &c.mac_address)?);
             }
+            // The template's devices, so that new controllers take free buses and new keys
+            // clash with none.
+            let mut keys = Keys::below(&devices);
+            config.device_change.extend(storage_changes(
+                &c.disk_controllers,
+                &c.disks,
+                &devices,
+                &mut keys,
+            )?);
             config.vapp_properties =
                 vapp_properties(src.get("config.vAppConfig"), &c.vapp_properties)
                     .map_err(|e| Error::msg(format!("error updating VAppConfig: {e}")))?;
@@ -158,6 +169,25 @@ impl Step<State> for StepCloneVm {
         let destroy = o.halted || o.cancelled || st.destroy_vm || st.config.destroy;
         undo_vm(ctx, st, &mut self.record, destroy).await
     }
+}
+
+/// The host or cluster the VM goes to, and its resource pool (`resource_pool`, else the root
+/// pool).
+pub(super) async fn placement(
+    client: &Client,
+    dc: &crate::Datacenter,
+    c: &super::Config,
+) -> Result<(Found, Found)> {
+    let owner = if c.cluster.is_empty() {
+        client.host(dc, &c.host).await?
+    } else {
+        client.cluster(dc, &c.cluster).await?
+    };
+    let pool = client
+        .resource_pool(&owner, &c.resource_pool)
+        .await
+        .map_err(|e| Error::msg(format!("Error finding resource pool: {e}")))?;
+    Ok((owner, pool))
 }
 
 /// Before the step that makes the build's VM: a VM already at `path` is refused, or destroyed
@@ -326,70 +356,6 @@ pub(super) fn vapp_properties(
         )));
     }
     Ok(out)
-}
-
-impl Client {
-    /// The network adapter backing for `net` (a standard port group, a distributed port group
-    /// or an opaque network).
-    pub(crate) async fn nic_backing(&self, net: &Found) -> Result<Node> {
-        let leaf = |n: &str, t: &str| Node::leaf(n, t);
-        let backing = |kind: &str, children: Vec<Node>| Node {
-            name: "backing".into(),
-            xsi_type: Some(kind.into()),
-            children,
-            ..Node::default()
-        };
-        match net.moref.kind.as_str() {
-            "DistributedVirtualPortgroup" => {
-                let pg = self
-                    .retrieve_one(
-                        &net.moref,
-                        &["config.key", "config.distributedVirtualSwitch"],
-                    )
-                    .await?;
-                let key = pg.text("config.key").unwrap_or_default().to_string();
-                let dvs = pg
-                    .moref("config.distributedVirtualSwitch")
-                    .ok_or_else(|| Error::msg(format!("port group {} has no switch", net.path)))?;
-                let uuid = self
-                    .retrieve_one(&dvs, &["uuid"])
-                    .await?
-                    .text("uuid")
-                    .unwrap_or_default()
-                    .to_string();
-                let port = Node {
-                    name: "port".into(),
-                    children: vec![leaf("switchUuid", &uuid), leaf("portgroupKey", &key)],
-                    ..Node::default()
-                };
-                Ok(backing(
-                    "VirtualEthernetCardDistributedVirtualPortBackingInfo",
-                    vec![port],
-                ))
-            }
-            "OpaqueNetwork" => {
-                let o = self.retrieve_one(&net.moref, &["summary"]).await?;
-                let s = o.get("summary");
-                let t = |k: &str| s.and_then(|s| s.text_of(k)).unwrap_or_default().to_string();
-                Ok(backing(
-                    "VirtualEthernetCardOpaqueNetworkBackingInfo",
-                    vec![
-                        leaf("opaqueNetworkId", &t("opaqueNetworkId")),
-                        leaf("opaqueNetworkType", &t("opaqueNetworkType")),
-                    ],
-                ))
-            }
-            _ => {
-                let name = net.path.rsplit('/').next().unwrap_or_default();
-                let mut network = leaf("network", &net.moref.value);
-                network.ref_type = Some(net.moref.kind.clone());
-                Ok(backing(
-                    "VirtualEthernetCardNetworkBackingInfo",
-                    vec![leaf("deviceName", name), network],
-                ))
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -81,6 +81,70 @@ pub(super) fn hardware_spec(hw: &Hardware, devices: &[Node]) -> Result<ConfigSpe
             Some(backing),
         )));
     }
+    if !hw.vgpu_profile.is_empty() {
+        let backing = node(
+            "backing",
+            "VirtualPCIPassthroughVmiopBackingInfo",
+            vec![Node::leaf("vgpu", &hw.vgpu_profile)],
+        );
+        let vgpus: Vec<&Node> = devices
+            .iter()
+            .filter(|d| {
+                is_kind(d, &["VirtualPCIPassthrough"])
+                    && d.child("backing").and_then(|b| b.xsi_type.as_deref())
+                        == Some("VirtualPCIPassthroughVmiopBackingInfo")
+            })
+            .collect();
+        match vgpus.as_slice() {
+            [] => spec.device_change.push(DeviceChange::add(pci_device(
+                -3,
+                &format!("New vGPU {} PCI device", hw.vgpu_profile),
+                backing,
+            ))),
+            // The VM's vGPU gets the profile (the newest plugin edits it too).
+            [one] => {
+                let mut d = (*one).clone();
+                if let Some(b) = d.child_mut("backing") {
+                    *b = backing;
+                }
+                spec.device_change.push(DeviceChange::edit(d));
+            }
+            _ => {
+                return Err(Error::msg(
+                    "vgpu_profile: the VM has more than one vGPU device",
+                ))
+            }
+        }
+    }
+    if !hw.pci_allowed.is_empty() {
+        let mut children = vec![Node::leaf("deviceName", "")];
+        for ids in &hw.pci_allowed {
+            let names = ["vendorId", "deviceId", "subVendorId", "subDeviceId"];
+            children.push(node_of(
+                "allowedDevice",
+                None,
+                names
+                    .iter()
+                    .zip(ids)
+                    .map(|(n, v)| Node::leaf(n, &v.to_string()))
+                    .collect(),
+            ));
+        }
+        spec.device_change.push(DeviceChange::add(pci_device(
+            -4,
+            "New PCI device",
+            node(
+                "backing",
+                "VirtualPCIPassthroughDynamicBackingInfo",
+                children,
+            ),
+        )));
+    }
+    if hw.vbs || hw.vvtd {
+        // Packer sets them in a reconfiguration of their own (StepAddFlag); here they join
+        // the one hardware reconfiguration.
+        spec.flags = Some((flag(hw.vvtd), flag(hw.vbs)));
+    }
     if !hw.firmware.is_empty() {
         spec.firmware = Some(if hw.firmware == "efi-secure" {
             "efi".into()
@@ -95,6 +159,33 @@ pub(super) fn hardware_spec(hw: &Hardware, devices: &[Node]) -> Result<ConfigSpe
         });
     }
     Ok(spec)
+}
+
+fn node_of(name: &str, xsi_type: Option<&str>, children: Vec<Node>) -> Node {
+    Node {
+        name: name.into(),
+        xsi_type: xsi_type.map(str::to_string),
+        children,
+        ..Node::default()
+    }
+}
+
+fn node(name: &str, xsi_type: &str, children: Vec<Node>) -> Node {
+    node_of(name, Some(xsi_type), children)
+}
+
+/// A `VirtualPCIPassthrough` to add, labelled as the newest plugin labels it.
+fn pci_device(key: i64, label: &str, backing: Node) -> Node {
+    let info = node_of(
+        "deviceInfo",
+        None,
+        vec![Node::leaf("label", label), Node::leaf("summary", "")],
+    );
+    node_of(
+        "device",
+        Some("VirtualPCIPassthrough"),
+        vec![Node::leaf("key", &key.to_string()), info, backing],
+    )
 }
 
 /// A device to add: its xsi:type, a negative key (the server gives the real one) and backing.
@@ -126,7 +217,8 @@ impl Step<State> for StepConfigureHardware {
             |e: Error| Error::msg(format!("Error customizing hardware of {}: {e}", st.vm_path));
         // The devices are read only when an option concerns one (a TPM is added or removed to
         // match `vTPM` only when a device-level option asks for a look; see the README).
-        let needs_devices = hw.video_ram != 0 || hw.displays != 0 || hw.vtpm;
+        let needs_devices =
+            hw.video_ram != 0 || hw.displays != 0 || hw.vtpm || !hw.vgpu_profile.is_empty();
         let devices = if needs_devices {
             client.devices(&vm).await.map_err(fail)?
         } else {
@@ -183,6 +275,7 @@ mod tests {
             force_bios_setup: true,
             vtpm: true,
             precision_clock: "ptp".into(),
+            ..Hardware::default()
         };
         let spec = hardware_spec(&hw, &[video_card()]).unwrap();
         let x = xml(&spec);
@@ -200,6 +293,64 @@ mod tests {
                 "<firmware>efi</firmware><memoryReservationLockedToMax>true</memoryReservationLockedToMax><nestedHVEnabled>true</nestedHVEnabled></spec>"
             )
         );
+    }
+
+    /// vcsim has no host with GPUs, PCI devices or VBS, so these parts of the spec are checked
+    /// as written, against the vim25 WSDL's element order.
+    #[test]
+    fn vgpu_pci_passthrough_and_flags_as_the_newest_plugin_writes_them() {
+        let hw = Hardware {
+            vgpu_profile: "grid_t4-1q".into(),
+            pci_allowed: vec![[0x10de, 0x1eb8, 0x10de, 0x12a2]],
+            vbs: true,
+            vvtd: true,
+            nested_hv: true,
+            firmware: "efi-secure".into(),
+            ..Hardware::default()
+        };
+        let x = xml(&hardware_spec(&hw, &[]).unwrap());
+        for want in [
+            "<spec><flags><vvtdEnabled>true</vvtdEnabled><vbsEnabled>true</vbsEnabled></flags><deviceChange>",
+            concat!(
+                r#"<deviceChange><operation>add</operation><device xsi:type="VirtualPCIPassthrough"><key>-3</key>"#,
+                "<deviceInfo><label>New vGPU grid_t4-1q PCI device</label><summary></summary></deviceInfo>",
+                r#"<backing xsi:type="VirtualPCIPassthroughVmiopBackingInfo"><vgpu>grid_t4-1q</vgpu></backing></device></deviceChange>"#,
+            ),
+            concat!(
+                r#"<deviceChange><operation>add</operation><device xsi:type="VirtualPCIPassthrough"><key>-4</key>"#,
+                "<deviceInfo><label>New PCI device</label><summary></summary></deviceInfo>",
+                r#"<backing xsi:type="VirtualPCIPassthroughDynamicBackingInfo"><deviceName></deviceName>"#,
+                "<allowedDevice><vendorId>4318</vendorId><deviceId>7864</deviceId><subVendorId>4318</subVendorId><subDeviceId>4770</subDeviceId></allowedDevice>",
+                "</backing></device></deviceChange>",
+            ),
+        ] {
+            assert!(x.contains(want), "{want}\nnot in\n{x}");
+        }
+        // A VM with a vGPU already: that device gets the profile.
+        let vgpu = Node {
+            name: "VirtualDevice".into(),
+            xsi_type: Some("VirtualPCIPassthrough".into()),
+            children: vec![
+                Node::leaf("key", "13000"),
+                node(
+                    "backing",
+                    "VirtualPCIPassthroughVmiopBackingInfo",
+                    vec![Node::leaf("vgpu", "old")],
+                ),
+            ],
+            ..Node::default()
+        };
+        let only_vgpu = Hardware {
+            vgpu_profile: "grid_t4-2q".into(),
+            ..Hardware::default()
+        };
+        let x = xml(&hardware_spec(&only_vgpu, std::slice::from_ref(&vgpu)).unwrap());
+        assert!(
+            x.contains(r#"<operation>edit</operation><device xsi:type="VirtualPCIPassthrough"><key>13000</key><backing xsi:type="VirtualPCIPassthroughVmiopBackingInfo"><vgpu>grid_t4-2q</vgpu></backing>"#),
+            "{x}"
+        );
+        assert!(!x.contains("<flags>"), "{x}");
+        assert!(hardware_spec(&only_vgpu, &[vgpu.clone(), vgpu]).is_err());
     }
 
     #[test]

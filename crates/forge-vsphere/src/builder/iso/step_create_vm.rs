@@ -65,7 +65,7 @@ impl Step<State> for StepCreateVm {
             };
             nics.push(Nic {
                 card: n.card.clone(),
-                backing: client.create_nic_backing(&network).await?,
+                backing: client.nic_backing(&network).await?,
                 mac: n.mac.clone(),
                 passthrough: n.passthrough,
             });

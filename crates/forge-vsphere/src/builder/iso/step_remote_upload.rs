@@ -40,7 +40,15 @@ pub(super) async fn resolve_datastore(st: &mut State) -> Result<crate::Found> {
         .dc
         .clone()
         .ok_or_else(|| Error::msg("no datacenter was found"))?;
-    let ds = if c.datastore.is_empty() {
+    let ds = if !c.datastore_cluster.is_empty() {
+        // Storage DRS's choice for the VM, with its disks (sdrs.rs).
+        let (_, pool) = super::super::step_clone::placement(&client, &dc, &c).await?;
+        let disks = c.iso.as_ref().map(|i| i.disks.clone()).unwrap_or_default();
+        client
+            .datastore_in_cluster(&dc, &c.datastore_cluster, &pool.moref, &disks, &c.vm_name)
+            .await?
+            .0
+    } else if c.datastore.is_empty() {
         if c.host.is_empty() {
             return Err(Error::msg(
                 "'datastore' is required when no 'host' is given",
