@@ -379,6 +379,10 @@ macro_rules! hardware {
             force_bios_setup: $a.force_bios_setup,
             vTPM: $a.vTPM,
             precision_clock: &$a.precision_clock,
+            vgpu_profile: &$a.vgpu_profile,
+            pci_passthrough_allowed_device: &$a.pci_passthrough_allowed_device,
+            vbs_enabled: $a.vbs_enabled,
+            vvtd_enabled: $a.vvtd_enabled,
         }
     };
 }
@@ -402,6 +406,11 @@ struct HardwareArgs<'a> {
     force_bios_setup: Option<bool>,
     vTPM: Option<bool>,
     precision_clock: &'a Option<String>,
+    vgpu_profile: &'a Option<String>,
+    pci_passthrough_allowed_device:
+        &'a [forge_template::schema::plugins::PCIPassthroughAllowedDevice],
+    vbs_enabled: Option<bool>,
+    vvtd_enabled: Option<bool>,
 }
 
 impl Hardware {
@@ -426,7 +435,7 @@ impl Hardware {
             vtpm: b(a.vTPM),
             precision_clock: a.precision_clock.clone().unwrap_or_default(),
             vgpu_profile: a.vgpu_profile.clone().unwrap_or_default(),
-            pci_allowed: pci_allowed(&a.pci_passthrough_allowed_device, errs),
+            pci_allowed: pci_allowed(a.pci_passthrough_allowed_device, errs),
             vbs: b(a.vbs_enabled),
             vvtd: b(a.vvtd_enabled),
         };
