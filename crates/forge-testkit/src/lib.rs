@@ -26,6 +26,7 @@ pub mod require;
 pub mod sshd;
 pub mod tempdir;
 pub mod vcsim;
+mod wire;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -75,7 +75,7 @@ mod template;
 mod vault;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -84,6 +84,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use serde_json::{json, Value};
+
+pub(crate) use crate::wire::{civil, pct_decode, query, read_req, Req};
 
 /// The fake's subscription.
 pub const SUBSCRIPTION: &str = "f0e6e000-0000-4000-8000-00000000f0e6";
@@ -215,66 +217,10 @@ fn now_rfc3339() -> String {
     )
 }
 
-/// Days since 1970-01-01 to a civil date.
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
 fn unb64url(s: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s.trim_end_matches('='))
         .ok()
-}
-
-fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
-                {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A query string or form body.
-fn query(q: &str) -> BTreeMap<String, String> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (pct_decode(k), pct_decode(v))
-        })
-        .collect()
 }
 
 /// An answer: status, extra headers and a JSON body (none for 202/204 and HEAD).
@@ -312,69 +258,6 @@ fn err(code: u16, ecode: &str, message: &str) -> Resp {
 
 fn not_found(ty: &str, name: &str, group: &str) -> Resp {
     err(404, "ResourceNotFound", &format!("The Resource '{ty}/{name}' under resource group '{group}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"))
-}
-
-pub(crate) struct Req {
-    method: String,
-    path: String,
-    query: BTreeMap<String, String>,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-fn read_req(r: &mut impl BufRead) -> Option<Req> {
-    let mut line = String::new();
-    if r.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut it = line.split_whitespace();
-    let method = it.next()?.to_string();
-    let target = it.next()?.to_string();
-    let mut headers = HashMap::new();
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h).ok()? == 0 {
-            return None;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    let mut body = Vec::new();
-    if let Some(n) = headers
-        .get("content-length")
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        body.resize(n, 0);
-        r.read_exact(&mut body).ok()?;
-    } else if headers
-        .get("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
-        loop {
-            let mut sz = String::new();
-            r.read_line(&mut sz).ok()?;
-            let n = usize::from_str_radix(sz.trim().split(';').next()?, 16).ok()?;
-            let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk).ok()?;
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-    }
-    let (path, q) = target.split_once('?').unwrap_or((&target, ""));
-    Some(Req {
-        method,
-        path: pct_decode(&path.replace('+', "%2B")),
-        query: query(q),
-        headers,
-        body,
-    })
 }
 
 /// An issued access token.
@@ -1007,6 +890,8 @@ impl Shared {
         };
         let mut r = BufReader::new(rustls::StreamOwned::new(server, conn));
         while let Some(mut req) = read_req(&mut r) {
+            // ARM's paths are matched decoded; a `+` in one is itself.
+            req.path = pct_decode(&req.path.replace('+', "%2B"));
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
