@@ -124,7 +124,7 @@ fn package(dir: &Path, mib: usize) {
         .arg(&raw)
         .arg(&vmdk)
         .output()
-        .expect("qemu-img is needed: apt-get install qemu-utils");
+        .expect("qemu-img is needed: apt-get install --no-install-recommends qemu-utils");
     assert!(
         out.status.success(),
         "{}",
